@@ -1,0 +1,31 @@
+//! The engine: validates a pipeline against its input, plans every step, and drives tasks
+//! (trials, or trial x channel-group pairs) through all steps in memory, handing saved
+//! outputs to a single writer in task order.
+//!
+//! Data flow in parallel mode: one reader thread (the only one calling the source), N rayon
+//! compute workers, and one writer thread (the only one calling the sink), joined by bounded
+//! queues. In-flight tasks are capped, so peak memory depends on workers x task size and
+//! never on the size of the file.
+
+mod collector;
+mod memory;
+mod options;
+mod parallel;
+mod pool;
+mod provenance;
+mod prepare;
+mod run;
+mod sequential;
+mod sink;
+mod tasks;
+mod worker;
+
+pub use memory::{available_memory, MemoryEstimate};
+pub use options::{ExecutionMode, ExecutionOptions, Pipeline, Step};
+pub use prepare::{prepare, PreparedPipeline, PreparedStep};
+pub use provenance::log_header;
+pub use run::{run_pipeline, ProgressFn, RunReport};
+pub use sink::{
+    ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement, TrialSource,
+};
+pub use tasks::{channel_groups, Task};

@@ -1,0 +1,227 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Condvar, Mutex};
+
+use ndarray::ArrayView2;
+
+use crate::error::{Error, ErrorClass, Result};
+
+use super::collector::Collector;
+use super::options::Pipeline;
+use super::prepare::PreparedPipeline;
+use super::sink::TrialSource;
+use super::worker::{Pools, TaskResult, WorkerState};
+
+/// A trial as read, shared by the tasks of its channel groups. Its buffer returns to the pool
+/// when the last task is done with it.
+struct SharedTrial<'p> {
+    data: Vec<f64>,
+    len: usize,
+    channels: usize,
+    pools: &'p Pools,
+}
+
+impl SharedTrial<'_> {
+    fn view(&self) -> ArrayView2<'_, f64> {
+        ArrayView2::from_shape((self.len, self.channels), &self.data[..self.len * self.channels])
+            .expect("trial buffer holds len x channels values")
+    }
+}
+
+impl Drop for SharedTrial<'_> {
+    fn drop(&mut self) {
+        self.pools.trials.give(std::mem::take(&mut self.data));
+    }
+}
+
+/// Caps the number of tasks between the reader and the writer, which bounds memory.
+struct Window {
+    free: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Window {
+    fn new(size: usize) -> Self {
+        Window {
+            free: Mutex::new(size),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Waits for a slot; returns false if the run is aborting.
+    fn acquire(&self, abort: &AtomicBool) -> bool {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if abort.load(Ordering::SeqCst) {
+                return false;
+            }
+            if *free > 0 {
+                *free -= 1;
+                return true;
+            }
+            free = self
+                .changed
+                .wait(free)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn release(&self, n: usize) {
+        if n > 0 {
+            *self.free.lock().unwrap_or_else(|p| p.into_inner()) += n;
+            self.changed.notify_all();
+        }
+    }
+
+    fn wake_all(&self) {
+        let _guard = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        self.changed.notify_all();
+    }
+}
+
+/// The first failure, by task order, so the reported error does not depend on timing.
+struct Failure {
+    abort: AtomicBool,
+    first: Mutex<Option<(usize, Error)>>,
+}
+
+impl Failure {
+    fn record(&self, task: usize, error: Error, window: &Window) {
+        let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
+        if first.as_ref().is_none_or(|(t, _)| task < *t) {
+            *first = Some((task, error));
+        }
+        self.abort.store(true, Ordering::SeqCst);
+        window.wake_all();
+    }
+
+    fn aborted(&self) -> bool {
+        self.abort.load(Ordering::SeqCst)
+    }
+}
+
+type WorkItem<'p> = (usize, Arc<SharedTrial<'p>>);
+
+/// One reader thread, `workers` compute workers on a rayon pool, and the writer on its own
+/// thread. Only the reader touches the source and only the writer touches the sink, because
+/// the hdf5 crate serialises every HDF5 call process-wide anyway.
+pub(crate) fn run_parallel(
+    pipeline: &Pipeline,
+    prepared: &PreparedPipeline,
+    source: &mut dyn TrialSource,
+    collector: &mut Collector<'_>,
+) -> Result<()> {
+    let workers = prepared.workers.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("trialflow-worker-{i}"))
+        .build()
+        .map_err(|e| Error::input("thread pool", e, ErrorClass::Runtime))?;
+    let pools = Pools::default();
+    let window = Window::new(prepared.window);
+    let failure = Failure {
+        abort: AtomicBool::new(false),
+        first: Mutex::new(None),
+    };
+    let (work_tx, work_rx) = sync_channel::<WorkItem<'_>>(prepared.window);
+    let (result_tx, result_rx) = sync_channel::<TaskResult>(prepared.window);
+    let work_rx = Mutex::new(work_rx);
+    let n_tasks = prepared.tasks.len();
+
+    std::thread::scope(|scope| {
+        // Reader.
+        let reader = scope.spawn(|| {
+            let n_channels = source.schema().n_channels();
+            let mut tasks = prepared.tasks.iter().peekable();
+            while let Some(first) = tasks.peek() {
+                let trial = first.trial;
+                let first_index = first.index;
+                if !window.acquire(&failure.abort) {
+                    return;
+                }
+                let mut data = pools.trials.take();
+                if let Err(e) = source.read_trial(trial, &mut data) {
+                    failure.record(first_index, e, &window);
+                    return;
+                }
+                let shared = Arc::new(SharedTrial {
+                    data,
+                    len: source.schema().trialdefinition.trial_len(trial),
+                    channels: n_channels,
+                    pools: &pools,
+                });
+                let mut first_task = true;
+                while let Some(task) = tasks.next_if(|t| t.trial == trial) {
+                    if !first_task && !window.acquire(&failure.abort) {
+                        return;
+                    }
+                    first_task = false;
+                    if work_tx.send((task.index, Arc::clone(&shared))).is_err() {
+                        return;
+                    }
+                }
+            }
+            drop(work_tx);
+        });
+
+        // Writer.
+        let writer = scope.spawn(|| {
+            let result_rx = result_rx;
+            for result in result_rx.iter() {
+                if failure.aborted() {
+                    continue;
+                }
+                let task = result.task;
+                match collector.accept(result, &pools) {
+                    Ok(applied) => window.release(applied),
+                    Err(e) => failure.record(task, e, &window),
+                }
+            }
+        });
+
+        // Compute workers.
+        pool.scope(|s| {
+            for _ in 0..workers {
+                let result_tx = result_tx.clone();
+                let (work_rx, failure, window, pools) = (&work_rx, &failure, &window, &pools);
+                s.spawn(move |_| {
+                    let mut state = WorkerState::new(prepared, true);
+                    loop {
+                        let item = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok((index, trial)) = item else { break };
+                        if failure.aborted() {
+                            continue;
+                        }
+                        let task = &prepared.tasks[index];
+                        match state.run_task(pipeline, prepared, task, trial.view(), pools) {
+                            Ok(result) => {
+                                drop(trial);
+                                if result_tx.send(result).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => failure.record(index, e, window),
+                        }
+                    }
+                });
+            }
+        });
+        drop(result_tx);
+        let _ = reader.join();
+        let _ = writer.join();
+    });
+
+    if let Some((_, error)) = failure.first.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(error);
+    }
+    if collector.completed() != n_tasks {
+        return Err(Error::output(
+            "results",
+            format!(
+                "only {} of {n_tasks} tasks completed (an internal error)",
+                collector.completed()
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,300 @@
+use std::collections::HashMap;
+
+use crate::error::{Error, Result, RoutineError, TaskContext};
+use crate::model::{DType, DataKind, DataSchema, OutputShape};
+use crate::routine::{Plan, ScratchSize};
+
+use super::memory::MemoryEstimate;
+use super::options::Pipeline;
+use super::sink::{ObjectSpec, StoreLayout, TaskPlacement};
+use super::tasks::{build_tasks, channel_groups, Task};
+
+/// A step after the dry run: its input and output schemas and its plans, one per distinct
+/// task shape.
+#[derive(Debug)]
+pub struct PreparedStep {
+    pub index: usize,
+    pub name: String,
+    pub routine_name: String,
+    pub input: DataSchema,
+    pub output: DataSchema,
+    /// Plans keyed by the task's input shape (channel axis narrowed to the task's group).
+    pub plans: HashMap<Vec<usize>, Plan>,
+    /// Largest scratch any plan needs.
+    pub scratch: ScratchSize,
+    /// Index into [`PreparedPipeline::objects`] when this step's output is written.
+    pub object: Option<usize>,
+}
+
+impl PreparedStep {
+    pub fn context(&self) -> TaskContext {
+        TaskContext {
+            step: Some(self.index),
+            step_name: Some(self.name.clone()),
+            routine: Some(self.routine_name.clone()),
+            trial: None,
+            channels: None,
+        }
+    }
+
+    /// The shape of a task's block in this step's output.
+    pub fn task_output_shape(&self, task: &Task) -> Vec<usize> {
+        narrow_channels(&self.output.trial_shapes[task.trial], task)
+    }
+
+    /// The shape of a task's block in this step's input.
+    pub fn task_input_shape(&self, task: &Task) -> Vec<usize> {
+        narrow_channels(&self.input.trial_shapes[task.trial], task)
+    }
+}
+
+fn narrow_channels(trial_shape: &[usize], task: &Task) -> Vec<usize> {
+    let mut shape = trial_shape.to_vec();
+    if let Some(last) = shape.last_mut() {
+        *last = task.channels.len();
+    }
+    shape
+}
+
+/// Everything derived before the first task runs.
+#[derive(Debug)]
+pub struct PreparedPipeline {
+    pub steps: Vec<PreparedStep>,
+    pub tasks: Vec<Task>,
+    /// The objects to write, in step order.
+    pub objects: Vec<ObjectSpec>,
+    /// For each object, the step that produces it.
+    pub object_steps: Vec<usize>,
+    pub keeptrials: bool,
+    pub workers: usize,
+    /// How many tasks may be between the reader and the writer at once.
+    pub window: usize,
+    pub memory: MemoryEstimate,
+}
+
+/// The dry run: derives every step's schema, validates every trial against every routine,
+/// builds the plans, lays out the outputs and estimates memory. Nothing is computed or
+/// written.
+pub fn prepare(pipeline: &Pipeline, input: &DataSchema, tag_prefix: &str) -> Result<PreparedPipeline> {
+    let exec = &pipeline.execution;
+    exec.validate()?;
+    if pipeline.steps.is_empty() {
+        return Err(Error::invalid("the pipeline has no steps"));
+    }
+    if input.n_trials() == 0 {
+        return Err(Error::invalid("the input holds zero trials"));
+    }
+    let saved = pipeline.saved_steps();
+    let groups = channel_groups(input.n_channels(), exec.chan_per_worker);
+    let tasks = build_tasks(input.n_trials(), &groups);
+    let workers = exec.effective_workers();
+    let parallel_store = exec.effective_parallel_store();
+
+    let mut steps: Vec<PreparedStep> = Vec::with_capacity(pipeline.steps.len());
+    let mut objects = Vec::new();
+    let mut object_steps = Vec::new();
+    let mut current = input.clone();
+    for (index, step) in pipeline.steps.iter().enumerate() {
+        let routine = step.routine.as_ref();
+        let ctx = TaskContext {
+            step: Some(index),
+            step_name: Some(step.name.clone()),
+            routine: Some(routine.name().to_string()),
+            trial: None,
+            channels: None,
+        };
+        let wrap = |source: RoutineError| Error::Routine {
+            context: ctx.clone(),
+            source,
+        };
+        if routine.input_kind() != current.kind {
+            return Err(Error::invalid(format!(
+                "{ctx}: takes {} input, but receives {}",
+                routine.input_kind().class_name(),
+                current.kind.class_name()
+            )));
+        }
+        if groups.len() > 1 && !routine.channel_independent() {
+            return Err(Error::invalid(format!(
+                "{ctx}: combines channels, so it cannot run with execution.chan_per_worker"
+            )));
+        }
+        let shape = routine.initialize(&current).map_err(wrap)?;
+        check_output_shape(&ctx, &current, &shape, groups.len() > 1)?;
+        let mut output = routine.process_metadata(&current, &shape).map_err(wrap)?;
+        output.dtype = match (shape.kind, step.dtype) {
+            (DataKind::Spike, _) => DType::Int64,
+            (_, Some(DType::Int64)) => {
+                return Err(Error::invalid(format!(
+                    "{ctx}: dtype int64 is only for event data; use float32 or float64"
+                )))
+            }
+            (_, Some(dtype)) => dtype,
+            (_, None) => match current.dtype {
+                DType::Int64 => DType::Float64,
+                d => d,
+            },
+        };
+
+        let mut prepared = PreparedStep {
+            index,
+            name: step.name.clone(),
+            routine_name: routine.name().to_string(),
+            input: current.clone(),
+            output: output.clone(),
+            plans: HashMap::new(),
+            scratch: ScratchSize::default(),
+            object: None,
+        };
+        for task in &tasks {
+            let task_shape = prepared.task_input_shape(task);
+            if !prepared.plans.contains_key(&task_shape) {
+                let plan = routine.plan(&task_shape, &current).map_err(|source| Error::Routine {
+                    context: TaskContext {
+                        trial: Some(task.trial),
+                        ..ctx.clone()
+                    },
+                    source,
+                })?;
+                prepared.scratch = prepared.scratch.max(plan.scratch_size());
+                prepared.plans.insert(task_shape, plan);
+            }
+        }
+
+        if saved.contains(&index) {
+            if objects.iter().any(|o: &ObjectSpec| o.tag == step.name) {
+                return Err(Error::invalid(format!(
+                    "{ctx}: another saved step is already named '{}'; give each saved step a unique `name`",
+                    step.name
+                )));
+            }
+            let (spec_schema, placements, layout) = if !pipeline.execution.keeptrials {
+                let averaged = averaged_schema(&ctx, &output)?;
+                let shape = averaged.trial_shapes[0].clone();
+                let placement = TaskPlacement {
+                    task: 0,
+                    trial: 0,
+                    rows: 0..shape[0],
+                    channels: 0..output.n_channels(),
+                    shape,
+                };
+                (averaged, vec![placement], StoreLayout::Single)
+            } else if output.kind.is_dense() {
+                let mut row_starts = Vec::with_capacity(output.n_trials());
+                let mut acc = 0;
+                for s in &output.trial_shapes {
+                    row_starts.push(acc);
+                    acc += s[0];
+                }
+                let placements = tasks
+                    .iter()
+                    .map(|t| {
+                        let shape = prepared.task_output_shape(t);
+                        TaskPlacement {
+                            task: t.index,
+                            trial: t.trial,
+                            rows: row_starts[t.trial]..row_starts[t.trial] + shape[0],
+                            channels: t.channels.clone(),
+                            shape,
+                        }
+                    })
+                    .collect();
+                let layout = if parallel_store {
+                    StoreLayout::PerTask
+                } else {
+                    StoreLayout::Single
+                };
+                (output.clone(), placements, layout)
+            } else {
+                (output.clone(), Vec::new(), StoreLayout::Single)
+            };
+            prepared.object = Some(objects.len());
+            object_steps.push(index);
+            objects.push(ObjectSpec {
+                tag: format!("{tag_prefix}{}", step.name),
+                schema: spec_schema,
+                layout,
+                placements,
+            });
+        }
+        current = output;
+        steps.push(prepared);
+    }
+
+    let window = if workers > 1 { 2 * workers + 2 } else { 1 };
+    let memory = MemoryEstimate::for_pipeline(input, &steps, &tasks, window, exec.keeptrials);
+    Ok(PreparedPipeline {
+        steps,
+        tasks,
+        objects,
+        object_steps,
+        keeptrials: exec.keeptrials,
+        workers,
+        window,
+        memory,
+    })
+}
+
+fn check_output_shape(
+    ctx: &TaskContext,
+    input: &DataSchema,
+    shape: &OutputShape,
+    grouped: bool,
+) -> Result<()> {
+    if shape.trial_shapes.len() != input.n_trials() {
+        return Err(Error::Routine {
+            context: ctx.clone(),
+            source: RoutineError::failed(format!(
+                "initialize declared {} trial shapes for {} trials (a bug in the routine)",
+                shape.trial_shapes.len(),
+                input.n_trials()
+            )),
+        });
+    }
+    if shape.kind.is_dense() {
+        for (trial, s) in shape.trial_shapes.iter().enumerate() {
+            if s.len() < 2 {
+                return Err(Error::Routine {
+                    context: TaskContext {
+                        trial: Some(trial),
+                        ..ctx.clone()
+                    },
+                    source: RoutineError::failed(
+                        "initialize declared an output with fewer than 2 axes (a bug in the routine)",
+                    ),
+                });
+            }
+            if grouped && s.last() != Some(&input.n_channels()) {
+                return Err(Error::invalid(format!(
+                    "{ctx}: changes the number of channels, so it cannot run with execution.chan_per_worker"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The schema of an output averaged over trials: one trial, the first trial's metadata.
+fn averaged_schema(ctx: &TaskContext, output: &DataSchema) -> Result<DataSchema> {
+    if !output.kind.is_dense() {
+        return Err(Error::invalid(format!(
+            "{ctx}: keeptrials: false averages trials, but this step produces {} events, which cannot be averaged",
+            output.kind.class_name()
+        )));
+    }
+    let first = &output.trial_shapes[0];
+    if let Some((trial, shape)) = output
+        .trial_shapes
+        .iter()
+        .enumerate()
+        .find(|(_, s)| *s != first)
+    {
+        return Err(Error::invalid(format!(
+            "{ctx}: keeptrials: false needs every trial's output to have the same shape, but trial 0 gives {first:?} and trial {trial} gives {shape:?}"
+        )));
+    }
+    let mut schema = output.clone();
+    schema.trial_shapes = vec![first.clone()];
+    schema.trialdefinition = output.trialdefinition.first_only(first[0]);
+    Ok(schema)
+}

@@ -1,0 +1,131 @@
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+
+use super::collector::Collector;
+use super::memory::MemoryEstimate;
+use super::options::{ExecutionMode, Pipeline};
+use super::parallel::run_parallel;
+use super::prepare::prepare;
+use super::provenance::log_header;
+use super::sequential::run_sequential;
+use super::sink::{ObjectMetadata, ResultSink, TrialSource};
+
+/// Called by the writer after each task with (tasks done, tasks total).
+pub type ProgressFn<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub tasks: usize,
+    pub trials: usize,
+    /// Tags of the written objects, in step order.
+    pub objects: Vec<String>,
+    pub workers: usize,
+    pub memory: MemoryEstimate,
+    pub elapsed: Duration,
+}
+
+/// Runs a pipeline: dry run and memory check first (nothing is written if they fail), then
+/// storage, then every task, then metadata and log, and finally the sink's commit, which is
+/// when results become visible.
+pub fn run_pipeline(
+    pipeline: &Pipeline,
+    source: &mut dyn TrialSource,
+    sink: &mut dyn ResultSink,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<RunReport> {
+    let started = Instant::now();
+    let prepared = prepare(pipeline, source.schema(), "")?;
+    prepared.memory.check(pipeline.execution.mem_thresh)?;
+
+    let mut ids = Vec::with_capacity(prepared.objects.len());
+    for (spec, &step) in prepared.objects.iter().zip(&prepared.object_steps) {
+        match pipeline.steps[step].routine.preallocate(spec, sink) {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                sink.abort();
+                return Err(e);
+            }
+        }
+    }
+
+    let outcome = (|| {
+        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress);
+        match pipeline.execution.mode {
+            ExecutionMode::Sequential => {
+                run_sequential(pipeline, &prepared, source, &mut collector, true)?
+            }
+            ExecutionMode::Debug => {
+                run_sequential(pipeline, &prepared, source, &mut collector, false)?
+            }
+            ExecutionMode::Parallel if prepared.workers == 1 => {
+                run_sequential(pipeline, &prepared, source, &mut collector, true)?
+            }
+            ExecutionMode::Parallel => run_parallel(pipeline, &prepared, source, &mut collector)?,
+        }
+        collector.finish()
+    })();
+    if let Err(e) = outcome {
+        sink.abort();
+        return Err(e);
+    }
+
+    let finalize = (|| {
+        let header = log_header();
+        let mut log = source.log();
+        log.push_str(&header);
+        let mut cfg = match source.cfg() {
+            serde_json::Value::Object(map) => map,
+            _ => Default::default(),
+        };
+        let mut object = 0;
+        for (k, step) in pipeline.steps.iter().enumerate() {
+            step.routine.write_log(&mut log);
+            let mut key = step.name.clone();
+            let mut n = 2;
+            while cfg.contains_key(&key) {
+                key = format!("{}_{n}", step.name);
+                n += 1;
+            }
+            let mut entry = serde_json::Map::new();
+            entry.insert("routine".into(), step.routine.name().into());
+            if let serde_json::Value::Object(params) = step.routine.cfg() {
+                entry.extend(params);
+            }
+            cfg.insert(key, serde_json::Value::Object(entry));
+            if prepared.object_steps.get(object) == Some(&k) {
+                let spec = &prepared.objects[object];
+                let metadata = ObjectMetadata {
+                    schema: spec.schema.clone(),
+                    log: log.clone(),
+                    cfg: serde_json::Value::Object(cfg.clone()),
+                    info: serde_json::json!({
+                        "execution": {
+                            "mode": format!("{:?}", pipeline.execution.mode).to_lowercase(),
+                            "workers": prepared.workers,
+                            "chan_per_worker": pipeline.execution.chan_per_worker,
+                            "keeptrials": pipeline.execution.keeptrials,
+                        }
+                    }),
+                };
+                sink.finalize(ids[object], &metadata)?;
+                object += 1;
+            }
+        }
+        sink.commit()
+    })();
+    if let Err(e) = finalize {
+        sink.abort();
+        return Err(e);
+    }
+
+    Ok(RunReport {
+        tasks: prepared.tasks.len(),
+        trials: source.schema().n_trials(),
+        objects: prepared.objects.iter().map(|o| o.tag.clone()).collect(),
+        workers: prepared.workers,
+        memory: prepared.memory,
+        elapsed: started.elapsed(),
+    })
+}

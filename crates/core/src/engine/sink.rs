@@ -1,0 +1,108 @@
+use std::ops::Range;
+
+use ndarray::ArrayViewD;
+
+use crate::error::Result;
+use crate::model::{DataSchema, EventBlock};
+
+/// Where trials come from. Only the engine's reader calls it, from one thread, so
+/// implementations may hold non-reentrant handles (HDF5 serialises every call anyway).
+pub trait TrialSource: Send {
+    /// The input's schema (AnalogData).
+    fn schema(&self) -> &DataSchema;
+
+    /// Reads trial `trial`, all channels, as row-major samples x channels f64 into `out`
+    /// (resized as needed; its capacity is reused across calls).
+    fn read_trial(&mut self, trial: usize, out: &mut Vec<f64>) -> Result<()>;
+
+    /// The input's `_log`, which results carry forward.
+    fn log(&self) -> String {
+        String::new()
+    }
+
+    /// The input's `cfg`, which results extend with their own steps.
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::Value::Object(Default::default())
+    }
+
+    /// A human-readable name for messages.
+    fn describe(&self) -> String {
+        "input".to_string()
+    }
+}
+
+/// How a dense output is laid out in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreLayout {
+    /// One dataset written by the single writer.
+    Single,
+    /// One source file per task, joined into the output by a virtual dataset.
+    PerTask,
+}
+
+/// Where one task's block goes in a dense output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPlacement {
+    pub task: usize,
+    pub trial: usize,
+    /// Rows along the stacking axis (axis 0) of the output dataset.
+    pub rows: Range<usize>,
+    /// Channels along the last axis of the output dataset.
+    pub channels: Range<usize>,
+    /// The block's full shape.
+    pub shape: Vec<usize>,
+}
+
+/// Everything storage needs to create one output object before tasks run.
+#[derive(Debug, Clone)]
+pub struct ObjectSpec {
+    /// The object's tag, e.g. `zscore` for `results_zscore.analog`.
+    pub tag: String,
+    /// The output schema, with the storage dtype decided.
+    pub schema: DataSchema,
+    pub layout: StoreLayout,
+    /// Where each task's block goes (dense output only).
+    pub placements: Vec<TaskPlacement>,
+}
+
+/// Handle to an object a sink has preallocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObjectId(pub usize);
+
+/// What is written with an object once all its data is in.
+#[derive(Debug, Clone)]
+pub struct ObjectMetadata {
+    pub schema: DataSchema,
+    pub log: String,
+    pub cfg: serde_json::Value,
+    pub info: serde_json::Value,
+}
+
+/// Where results go. Only the engine's writer calls it, from one thread, in task order.
+///
+/// Nothing a sink writes may look finished before [`commit`](Self::commit): objects are
+/// built under temporary names and appear whole or not at all.
+pub trait ResultSink: Send {
+    /// Creates storage for an object.
+    fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId>;
+
+    /// Writes one task's dense block (values in f64; the sink converts to the storage dtype).
+    fn write_dense(
+        &mut self,
+        id: ObjectId,
+        placement: &TaskPlacement,
+        block: ArrayViewD<'_, f64>,
+    ) -> Result<()>;
+
+    /// Appends one trial's events, already in the recording's sample space and ordered.
+    fn append_events(&mut self, id: ObjectId, trial: usize, events: &EventBlock) -> Result<()>;
+
+    /// Writes the object's metadata once its data is complete.
+    fn finalize(&mut self, id: ObjectId, metadata: &ObjectMetadata) -> Result<()>;
+
+    /// Makes every finalized object visible under its final name.
+    fn commit(&mut self) -> Result<()>;
+
+    /// Called when the run fails: removes temporary state.
+    fn abort(&mut self) {}
+}

@@ -1,0 +1,172 @@
+//! A recording and a result store held in RAM: for tests, benchmarks of the engine alone,
+//! and library users who already have their data in memory.
+
+use std::collections::HashMap;
+
+use ndarray::{Array2, ArrayD, ArrayViewD, Axis, IxDyn, Slice};
+
+use crate::engine::{ObjectId, ObjectMetadata, ObjectSpec, ResultSink, TaskPlacement, TrialSource};
+use crate::error::{Error, ErrorClass, Result};
+use crate::model::{DType, DataSchema, EventBlock, TrialDefinition};
+
+/// An analog recording in memory: samples x channels, with a trial definition.
+#[derive(Debug, Clone)]
+pub struct InMemoryRecording {
+    data: Array2<f64>,
+    schema: DataSchema,
+}
+
+impl InMemoryRecording {
+    pub fn new(
+        data: Array2<f64>,
+        samplerate: f64,
+        trialdefinition: TrialDefinition,
+    ) -> Result<InMemoryRecording> {
+        let channels = (0..data.ncols()).map(|c| format!("channel{c:03}")).collect();
+        InMemoryRecording::with_channels(data, samplerate, trialdefinition, channels)
+    }
+
+    pub fn with_channels(
+        data: Array2<f64>,
+        samplerate: f64,
+        trialdefinition: TrialDefinition,
+        channels: Vec<String>,
+    ) -> Result<InMemoryRecording> {
+        if channels.len() != data.ncols() {
+            return Err(Error::invalid(format!(
+                "{} channel labels for {} channels",
+                channels.len(),
+                data.ncols()
+            )));
+        }
+        let checked = TrialDefinition::from_rows(
+            trialdefinition.values().to_vec(),
+            trialdefinition.columns(),
+            data.nrows(),
+        )
+        .map_err(Error::invalid)?;
+        let schema = DataSchema::analog(DType::Float64, samplerate, channels, checked);
+        Ok(InMemoryRecording { data, schema })
+    }
+
+    /// Trials of the given lengths laid back to back, offset 0.
+    pub fn contiguous(data: Array2<f64>, samplerate: f64, lengths: &[usize]) -> Result<Self> {
+        let mut trials = Vec::new();
+        let mut start = 0;
+        for &len in lengths {
+            trials.push((start, start + len, 0.0));
+            start += len;
+        }
+        InMemoryRecording::new(data, samplerate, TrialDefinition::from_trials(&trials, &[]))
+    }
+
+    pub fn data(&self) -> &Array2<f64> {
+        &self.data
+    }
+}
+
+impl TrialSource for InMemoryRecording {
+    fn schema(&self) -> &DataSchema {
+        &self.schema
+    }
+
+    fn read_trial(&mut self, trial: usize, out: &mut Vec<f64>) -> Result<()> {
+        let rows = self.schema.trialdefinition.samples(trial);
+        let block = self.data.slice_axis(Axis(0), Slice::from(rows));
+        out.clear();
+        out.extend(block.iter().copied());
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        "in-memory recording".into()
+    }
+}
+
+/// One object a [`MemorySink`] received.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub spec: ObjectSpec,
+    /// Dense values (stacked shape), as f64 after conversion to the storage dtype.
+    pub data: Option<ArrayD<f64>>,
+    pub events: EventBlock,
+    pub metadata: Option<ObjectMetadata>,
+}
+
+/// Keeps results in memory, rounding values to the storage dtype as a file would.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    pub objects: Vec<StoredObject>,
+    pub committed: bool,
+    /// Tasks written per object, for tests of write order.
+    pub write_order: HashMap<usize, Vec<usize>>,
+}
+
+impl MemorySink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The committed object with this tag.
+    pub fn object(&self, tag: &str) -> Option<&StoredObject> {
+        self.objects.iter().find(|o| o.spec.tag == tag)
+    }
+}
+
+impl ResultSink for MemorySink {
+    fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId> {
+        let data = spec
+            .schema
+            .kind
+            .is_dense()
+            .then(|| ArrayD::from_elem(IxDyn(&spec.schema.stacked_shape()), f64::NAN));
+        self.objects.push(StoredObject {
+            spec: spec.clone(),
+            data,
+            events: EventBlock::with_columns(spec.schema.event_columns.len()),
+            metadata: None,
+        });
+        Ok(ObjectId(self.objects.len() - 1))
+    }
+
+    fn write_dense(
+        &mut self,
+        id: ObjectId,
+        placement: &TaskPlacement,
+        block: ArrayViewD<'_, f64>,
+    ) -> Result<()> {
+        let object = &mut self.objects[id.0];
+        let dtype = object.spec.schema.dtype;
+        let data = object
+            .data
+            .as_mut()
+            .ok_or_else(|| Error::input("memory sink", "dense write to event object", ErrorClass::Runtime))?;
+        let last = Axis(data.ndim() - 1);
+        let mut target = data.slice_axis_mut(Axis(0), Slice::from(placement.rows.clone()));
+        let mut target = target.slice_axis_mut(last, Slice::from(placement.channels.clone()));
+        target.zip_mut_with(&block, |t, &v| {
+            *t = if dtype == DType::Float32 { v as f32 as f64 } else { v }
+        });
+        self.write_order.entry(id.0).or_default().push(placement.task);
+        Ok(())
+    }
+
+    fn append_events(&mut self, id: ObjectId, _trial: usize, events: &EventBlock) -> Result<()> {
+        self.objects[id.0].events.extend_from(events);
+        Ok(())
+    }
+
+    fn finalize(&mut self, id: ObjectId, metadata: &ObjectMetadata) -> Result<()> {
+        self.objects[id.0].metadata = Some(metadata.clone());
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.committed = true;
+        Ok(())
+    }
+
+    fn abort(&mut self) {
+        self.objects.clear();
+    }
+}

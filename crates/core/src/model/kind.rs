@@ -1,0 +1,64 @@
+use serde::{Deserialize, Serialize};
+
+/// The Syncopy data classes trialflow reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DataKind {
+    /// Continuous data, dims (time, channel), trials stacked along time.
+    Analog,
+    /// Spectra, dims (time, taper, freq, channel); one time row per trial for `mtmfft`.
+    Spectral,
+    /// Discrete events, rows `[sample, channel, unit]` (int64).
+    Spike,
+}
+
+impl DataKind {
+    /// Syncopy's class name, stored in `.info` as `dataclass`.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            DataKind::Analog => "AnalogData",
+            DataKind::Spectral => "SpectralData",
+            DataKind::Spike => "SpikeData",
+        }
+    }
+
+    /// File extension: the lower-cased class name without `Data`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            DataKind::Analog => "analog",
+            DataKind::Spectral => "spectral",
+            DataKind::Spike => "spike",
+        }
+    }
+
+    /// Syncopy's `dimord`.
+    pub fn dimord(self) -> &'static [&'static str] {
+        match self {
+            DataKind::Analog => &["time", "channel"],
+            DataKind::Spectral => &["time", "taper", "freq", "channel"],
+            DataKind::Spike => &["sample", "channel", "unit"],
+        }
+    }
+
+    /// Whether results of this kind are dense arrays (one block per trial) or event rows.
+    pub fn is_dense(self) -> bool {
+        !matches!(self, DataKind::Spike)
+    }
+
+    pub fn from_class_name(name: &str) -> Option<DataKind> {
+        match name {
+            "AnalogData" => Some(DataKind::Analog),
+            "SpectralData" => Some(DataKind::Spectral),
+            "SpikeData" => Some(DataKind::Spike),
+            _ => None,
+        }
+    }
+
+    pub fn from_extension(ext: &str) -> Option<DataKind> {
+        match ext {
+            "analog" => Some(DataKind::Analog),
+            "spectral" => Some(DataKind::Spectral),
+            "spike" => Some(DataKind::Spike),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,113 @@
+use super::{DType, DataKind, EventColumn, TrialDefinition};
+
+/// Everything known about a dataset before its values are read: what the input is, and what
+/// each step will produce. Routines receive their input's schema in `initialize` and the
+/// engine derives every later schema before the first task runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSchema {
+    pub kind: DataKind,
+    /// Storage dtype: the input's on disk, and for outputs the dtype they will be written in.
+    pub dtype: DType,
+    /// Per-trial shape of dense data, channel axis last (`[samples, channels]` for analog,
+    /// `[1, tapers, freqs, channels]` for spectral). Empty vectors for event data.
+    pub trial_shapes: Vec<Vec<usize>>,
+    pub samplerate: f64,
+    pub channels: Vec<String>,
+    pub trialdefinition: TrialDefinition,
+    /// Frequency axis of spectral data.
+    pub freq: Option<Vec<f64>>,
+    /// Taper labels of spectral data.
+    pub taper: Option<Vec<String>>,
+    /// Unit labels of spike data.
+    pub units: Option<Vec<String>>,
+    /// Row-aligned properties of spike data.
+    pub event_columns: Vec<EventColumn>,
+}
+
+impl DataSchema {
+    pub fn n_trials(&self) -> usize {
+        self.trialdefinition.len()
+    }
+
+    pub fn n_channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Number of elements of one trial (dense data).
+    pub fn trial_elements(&self, trial: usize) -> usize {
+        self.trial_shapes[trial].iter().product()
+    }
+
+    /// Shape of the whole stacked dataset (dense data): trials stacked along axis 0.
+    pub fn stacked_shape(&self) -> Vec<usize> {
+        let mut shape = self
+            .trial_shapes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| vec![0, self.n_channels()]);
+        shape[0] = self.trial_shapes.iter().map(|s| s[0]).sum();
+        shape
+    }
+
+    /// A description of an analog recording, with every trial's shape from its definition.
+    pub fn analog(
+        dtype: DType,
+        samplerate: f64,
+        channels: Vec<String>,
+        trialdefinition: TrialDefinition,
+    ) -> DataSchema {
+        let trial_shapes = (0..trialdefinition.len())
+            .map(|t| vec![trialdefinition.trial_len(t), channels.len()])
+            .collect();
+        DataSchema {
+            kind: DataKind::Analog,
+            dtype,
+            trial_shapes,
+            samplerate,
+            channels,
+            trialdefinition,
+            freq: None,
+            taper: None,
+            units: None,
+            event_columns: Vec::new(),
+        }
+    }
+}
+
+/// What a routine declares about its output before it runs: the kind, and each trial's shape
+/// (dense) or the event properties it will store (events).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputShape {
+    pub kind: DataKind,
+    /// Per-trial shapes for dense output, channel axis last; empty for events.
+    pub trial_shapes: Vec<Vec<usize>>,
+    /// Properties stored beside each event row; empty for dense output.
+    pub event_columns: Vec<EventColumn>,
+}
+
+impl OutputShape {
+    /// Dense output with the same kind and per-trial shapes as the input.
+    pub fn same_as(input: &DataSchema) -> OutputShape {
+        OutputShape {
+            kind: input.kind,
+            trial_shapes: input.trial_shapes.clone(),
+            event_columns: Vec::new(),
+        }
+    }
+
+    pub fn dense(kind: DataKind, trial_shapes: Vec<Vec<usize>>) -> OutputShape {
+        OutputShape {
+            kind,
+            trial_shapes,
+            event_columns: Vec::new(),
+        }
+    }
+
+    pub fn events(n_trials: usize, event_columns: Vec<EventColumn>) -> OutputShape {
+        OutputShape {
+            kind: DataKind::Spike,
+            trial_shapes: vec![Vec::new(); n_trials],
+            event_columns,
+        }
+    }
+}

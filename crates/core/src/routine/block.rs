@@ -1,0 +1,75 @@
+use std::ops::Range;
+
+use ndarray::{ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, Ix2};
+
+use crate::model::EventBlock;
+
+/// One task's input: a trial (or a channel group of it), always as f64.
+#[derive(Debug)]
+pub struct TrialInput<'a> {
+    /// The values, trial shape with the channel axis narrowed to this task's channels.
+    pub data: ArrayViewD<'a, f64>,
+    /// Trial index in the input.
+    pub trial: usize,
+    /// Absolute indices of the channels in `data`'s last axis.
+    pub channels: Range<usize>,
+    pub samplerate: f64,
+    /// Sample of t = 0 relative to the trial start.
+    pub offset: f64,
+}
+
+impl<'a> TrialInput<'a> {
+    /// The input as samples x channels.
+    ///
+    /// # Panics
+    /// If the input is not 2-D: routines that take analog input are only ever given 2-D
+    /// input, because the pipeline checks every step's input kind before running.
+    pub fn samples(&self) -> ArrayView2<'_, f64> {
+        self.data
+            .view()
+            .into_dimensionality::<Ix2>()
+            .expect("analog input is 2-D")
+    }
+}
+
+/// Where a kernel writes its result for one task.
+#[derive(Debug)]
+pub enum OutputBlock<'a> {
+    /// Dense output of the declared trial shape (channel axis narrowed to the task). Its
+    /// values are unspecified on entry: kernels must write every element.
+    Dense(ArrayViewMutD<'a, f64>),
+    /// Event output: an empty block the kernel appends to.
+    Events(&'a mut EventBlock),
+}
+
+impl OutputBlock<'_> {
+    /// Dense output as samples x channels.
+    ///
+    /// # Panics
+    /// If the routine declared event or non-2-D output and asks for a 2-D block.
+    pub fn samples_mut(&mut self) -> ArrayViewMut2<'_, f64> {
+        match self {
+            OutputBlock::Dense(a) => a
+                .view_mut()
+                .into_dimensionality::<Ix2>()
+                .expect("dense output declared 2-D"),
+            OutputBlock::Events(_) => panic!("routine declared event output"),
+        }
+    }
+
+    /// Dense output of any dimensionality.
+    pub fn dense_mut(&mut self) -> ArrayViewMutD<'_, f64> {
+        match self {
+            OutputBlock::Dense(a) => a.view_mut(),
+            OutputBlock::Events(_) => panic!("routine declared event output"),
+        }
+    }
+
+    /// Event output.
+    pub fn events_mut(&mut self) -> &mut EventBlock {
+        match self {
+            OutputBlock::Events(e) => e,
+            OutputBlock::Dense(_) => panic!("routine declared dense output"),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The [`ComputationalRoutine`] trait and the types its kernel sees.
+//!
+//! A routine's life, in the order the engine calls it: `initialize` (a dry run over every
+//! trial's shape that declares the output and refuses bad trials), `process_metadata` (the
+//! output's trial definition, samplerate and axes), `plan` (once per distinct task shape:
+//! coefficients, FFT plans, scratch sizes), `preallocate` (storage), `compute_function` (the
+//! kernel, once per task, with a plan and caller-owned scratch) and `write_log`.
+
+mod block;
+mod plan;
+mod traits;
+
+pub use block::{OutputBlock, TrialInput};
+pub use plan::{Plan, Scratch, ScratchSize};
+pub use traits::{default_log_entry, ComputationalRoutine};

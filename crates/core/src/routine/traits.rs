@@ -1,0 +1,127 @@
+use crate::engine::{ObjectId, ObjectSpec, ResultSink};
+use crate::error::{Error, RoutineError};
+use crate::model::{DataKind, DataSchema, OutputShape};
+
+use super::{OutputBlock, Plan, Scratch, TrialInput};
+
+/// An analysis that runs over trials. Only [`name`](Self::name) and
+/// [`compute_function`](Self::compute_function) are required; everything else has a default
+/// for the common case of a same-shape, same-class operation (AnalogData in, AnalogData out).
+///
+/// Implementations hold *validated* parameters: construct them from unchecked parameters
+/// (what YAML deserialises into) through a checking step, so an invalid routine cannot exist.
+/// They must be `Send + Sync`: one instance serves every worker.
+pub trait ComputationalRoutine: Send + Sync {
+    /// The routine's registry name, used in logs, `cfg` and default output tags.
+    fn name(&self) -> &str;
+
+    /// Every parameter including defaults, as JSON, so a result documents how to reproduce
+    /// it. Stored in the output's `cfg` under the step's name.
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::Value::Object(Default::default())
+    }
+
+    /// The kind of data this routine accepts.
+    fn input_kind(&self) -> DataKind {
+        DataKind::Analog
+    }
+
+    /// Whether each channel's output depends only on that channel. Only such routines can run
+    /// over channel groups (`chan_per_worker`).
+    fn channel_independent(&self) -> bool {
+        true
+    }
+
+    /// The dry run: declares the output kind and every trial's output shape from the input's
+    /// schema, and refuses parameters that do not fit a trial (naming the trial). Runs before
+    /// anything is computed. The default keeps kind and shape.
+    fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
+        Ok(OutputShape::same_as(input))
+    }
+
+    /// The output's metadata: trial definition, samplerate, channel labels and axes. The
+    /// default copies the input's, re-stacking trials by their new lengths for dense output
+    /// and keeping the input's sample space for event output. `dtype` is set by the engine.
+    fn process_metadata(
+        &self,
+        input: &DataSchema,
+        output: &OutputShape,
+    ) -> Result<DataSchema, RoutineError> {
+        Ok(default_metadata(input, output))
+    }
+
+    /// Precomputes what the kernel needs for one task shape (the input block's shape, channel
+    /// axis narrowed to the task's channels). Called once per distinct shape, before running.
+    fn plan(&self, _task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+        Ok(Plan::empty())
+    }
+
+    /// The kernel: computes one task. `output` has the declared shape for dense output (with
+    /// the channel axis narrowed) or is an empty event block.
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        plan: &Plan,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError>;
+
+    /// Creates the storage for this routine's output. The default asks the sink for the
+    /// standard layout (one dataset, or one source file per task joined by a virtual dataset).
+    fn preallocate(&self, spec: &ObjectSpec, sink: &mut dyn ResultSink) -> Result<ObjectId, Error> {
+        sink.preallocate(spec)
+    }
+
+    /// Appends this routine's entry to the output's `_log`.
+    fn write_log(&self, log: &mut String) {
+        log.push_str(&default_log_entry(self.name(), &self.cfg()));
+    }
+}
+
+/// Syncopy's log entry: `computed <name> with settings` and one `\t<key> = <value>` line per
+/// parameter, long values shortened to their first and last 30 characters.
+pub fn default_log_entry(name: &str, cfg: &serde_json::Value) -> String {
+    let mut entry = format!("computed {name} with settings\n");
+    if let serde_json::Value::Object(map) = cfg {
+        for (key, value) in map {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let chars: Vec<char> = text.chars().collect();
+            let shown = if chars.len() >= 80 {
+                let head: String = chars[..30].iter().collect();
+                let tail: String = chars[chars.len() - 30..].iter().collect();
+                format!("{head}...{tail}")
+            } else {
+                text
+            };
+            entry.push_str(&format!("\t{key} = {shown}\n"));
+        }
+    }
+    entry
+}
+
+fn default_metadata(input: &DataSchema, output: &OutputShape) -> DataSchema {
+    let mut schema = input.clone();
+    schema.kind = output.kind;
+    schema.trial_shapes = output.trial_shapes.clone();
+    schema.event_columns = output.event_columns.clone();
+    if output.kind.is_dense() {
+        let lengths: Vec<usize> = output
+            .trial_shapes
+            .iter()
+            .map(|s| s.first().copied().unwrap_or(0))
+            .collect();
+        schema.trialdefinition = input.trialdefinition.restacked(&lengths);
+    } else if schema.units.is_none() {
+        schema.units = Some(vec!["unit0".to_string()]);
+    }
+    schema
+}
+
+impl std::fmt::Debug for dyn ComputationalRoutine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ComputationalRoutine({})", self.name())
+    }
+}

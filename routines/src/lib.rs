@@ -1,0 +1,14 @@
+//! Built-in routines, one folder per family, and the [`registry`] that maps routine names to
+//! constructors and documentation (it drives `trialflow routines` and pipeline parsing).
+//!
+//! Every routine follows the same shape: an unchecked `...Params` struct that YAML
+//! deserialises into, a `check()` that validates it into the routine itself, and a
+//! per-family error enum.
+
+pub mod preprocessing;
+pub mod registry;
+
+mod params;
+
+pub use params::{BuildError, ParamDoc};
+pub use registry::{Registry, RoutineDoc, RoutineEntry};

@@ -1,0 +1,32 @@
+use serde::de::DeserializeOwned;
+
+/// Documentation of one routine parameter, shown by `trialflow routines NAME`.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamDoc {
+    pub name: &'static str,
+    /// The type as a user writes it in YAML (`number`, `"linear" | "constant"`, ...).
+    pub kind: &'static str,
+    /// The default, as YAML; `required` for parameters without one.
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// Why a routine could not be built from the parameters a user wrote.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("unknown routine '{name}'{hint}")]
+    UnknownRoutine { name: String, hint: String },
+    #[error("{0}")]
+    Params(String),
+    #[error(transparent)]
+    Invalid(#[from] trialflow_core::RoutineError),
+}
+
+/// Deserialises unchecked parameters from the map beside `routine:` in a pipeline step,
+/// turning serde's message into one that names the offending key.
+pub fn parse_params<P: DeserializeOwned>(
+    params: serde_json::Map<String, serde_json::Value>,
+) -> Result<P, BuildError> {
+    serde_json::from_value(serde_json::Value::Object(params))
+        .map_err(|e| BuildError::Params(e.to_string()))
+}

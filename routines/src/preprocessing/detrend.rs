@@ -1,0 +1,110 @@
+use serde::{Deserialize, Serialize};
+use trialflow_core::{
+    ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, ScratchSize,
+    TrialInput,
+};
+
+use super::{channel_means, subtract_means, PreprocessingError};
+
+/// What `scipy.signal.detrend` removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetrendType {
+    /// The least-squares line.
+    Linear,
+    /// The mean.
+    Constant,
+}
+
+/// Unchecked parameters of `detrend`, as written in a pipeline.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetrendParams {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+impl DetrendParams {
+    pub fn check(self) -> Result<Detrend, PreprocessingError> {
+        let kind = match self.kind.as_deref() {
+            None | Some("linear") | Some("l") => DetrendType::Linear,
+            Some("constant") | Some("c") => DetrendType::Constant,
+            Some(other) => return Err(PreprocessingError::DetrendType(other.to_string())),
+        };
+        Ok(Detrend { kind })
+    }
+}
+
+/// `scipy.signal.detrend(x, axis=0, type=...)` per trial and channel.
+///
+/// The linear fit uses the closed form on centred data, `x - mean - slope * (t - mean_t)`,
+/// which equals SciPy's least-squares fit on the regressor `(1..N)/N` without forming the
+/// normal equations. A single-sample trial detrends to 0, as SciPy's minimum-norm solution
+/// does; a channel containing NaN becomes NaN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detrend {
+    pub kind: DetrendType,
+}
+
+impl ComputationalRoutine for Detrend {
+    fn name(&self) -> &str {
+        "detrend"
+    }
+
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({ "type": self.kind })
+    }
+
+    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+        let channels = task_shape[1];
+        Ok(Plan::new(
+            (),
+            ScratchSize {
+                real: 2 * channels,
+                complex: 0,
+            },
+        ))
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        _plan: &Plan,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let x = input.samples();
+        let mut out = output.samples_mut();
+        let channels = x.ncols();
+        let (mean, slope) = scratch.real[..2 * channels].split_at_mut(channels);
+        channel_means(x, mean);
+        subtract_means(x, mean, out.view_mut());
+        if self.kind == DetrendType::Constant {
+            return Ok(());
+        }
+        let n = x.nrows();
+        if n < 2 {
+            return Ok(());
+        }
+        // Regressor t_i = (i + 1) / N, centred: t_i - mean_t = (i - (N - 1) / 2) / N.
+        let nf = n as f64;
+        let centre = (nf - 1.0) / 2.0;
+        slope.iter_mut().for_each(|s| *s = 0.0);
+        let mut sum_tt = 0.0;
+        for (i, row) in out.rows().into_iter().enumerate() {
+            let dt = (i as f64 - centre) / nf;
+            sum_tt += dt * dt;
+            for (s, &v) in slope.iter_mut().zip(row.iter()) {
+                *s += dt * v;
+            }
+        }
+        slope.iter_mut().for_each(|s| *s /= sum_tt);
+        for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+            let dt = (i as f64 - centre) / nf;
+            for (o, &s) in row.iter_mut().zip(slope.iter()) {
+                *o -= s * dt;
+            }
+        }
+        Ok(())
+    }
+}

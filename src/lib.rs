@@ -1,0 +1,28 @@
+//! trialflow runs computational routines over the trials of multichannel recordings,
+//! sequentially or on all cores, and writes results as Syncopy-compatible HDF5.
+//!
+//! This facade re-exports the public API of the workspace crates; most users need only the
+//! [`prelude`].
+
+pub use trialflow_core as core;
+pub use trialflow_hdf5 as hdf5;
+pub use trialflow_routines as routines;
+
+pub use trialflow_core::{
+    engine, in_memory, model, routine, run_pipeline, ComputationalRoutine, DType, DataKind,
+    DataSchema, Error, ExecutionMode, ExecutionOptions, OutputBlock, OutputShape, Pipeline, Plan,
+    RoutineError, RunReport, Scratch, ScratchSize, Step, TrialDefinition, TrialInput,
+};
+
+/// Everything needed to write a routine and run it.
+pub mod prelude {
+    pub use trialflow_core::engine::{ResultSink, TrialSource};
+    pub use trialflow_core::in_memory::{InMemoryRecording, MemorySink};
+    pub use trialflow_core::{
+        run_pipeline, ComputationalRoutine, DType, DataKind, DataSchema, Error, ExecutionMode,
+        ExecutionOptions, OutputBlock, OutputShape, Pipeline, Plan, RoutineError, Scratch,
+        ScratchSize, Step, TrialDefinition, TrialInput,
+    };
+    pub use trialflow_hdf5::{SpyReader, SpyWriter};
+    pub use trialflow_routines::registry;
+}
