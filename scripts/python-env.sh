@@ -112,10 +112,13 @@ if ! "$VPY" -m pip install --quiet -r "$REQ_FILE" ${PIP_EXTRA_ARGS:-} >"$PIP_LOG
     die "pip install failed (full log: $PIP_LOG)"
 fi
 # Smoke test: the stack must import together (catches numpy/h5py ABI mismatches).
-if ! "$VPY" -c 'import numpy, scipy, h5py, pandas, syncopy' >>"$PIP_LOG" 2>&1; then
+SMOKE_DIR="$(mktemp -d)"
+if ! SPYSILENTSTARTUP=1 SPYDIR="$SMOKE_DIR" "$VPY" -c 'import numpy, scipy, h5py, pandas, syncopy' >>"$PIP_LOG" 2>&1; then
+    rm -rf "$SMOKE_DIR"
     tail -n 40 "$PIP_LOG" >&2
     die "installed packages fail to import (log: $PIP_LOG)"
 fi
+rm -rf "$SMOKE_DIR"
 "$VPY" -m pip freeze >"$VENV_DIR/pip-freeze.txt" 2>>"$PIP_LOG" || true
 echo "$WANT_HASH" >"$VENV_DIR/$MARKER_NAME"
 log "done"

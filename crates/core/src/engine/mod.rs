@@ -24,7 +24,7 @@ pub use memory::{available_memory, MemoryEstimate};
 pub use options::{ExecutionMode, ExecutionOptions, Pipeline, Step};
 pub use prepare::{prepare, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;
-pub use run::{run_pipeline, ProgressFn, RunReport};
+pub use run::{run_pipeline, ProgressFn, RunReport, SavedObject};
 pub use sink::{
     ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement, TrialSource,
 };

@@ -1,6 +1,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
+use crate::model::{DType, DataKind};
 
 use super::collector::Collector;
 use super::memory::MemoryEstimate;
@@ -14,13 +15,23 @@ use super::sink::{ObjectMetadata, ResultSink, TrialSource};
 /// Called by the writer after each task with (tasks done, tasks total).
 pub type ProgressFn<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
+/// One object a run wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedObject {
+    pub tag: String,
+    pub kind: DataKind,
+    pub dtype: DType,
+    /// Shape of the stacked dataset (dense data; empty for events).
+    pub shape: Vec<usize>,
+}
+
 /// What a finished run did.
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub tasks: usize,
     pub trials: usize,
-    /// Tags of the written objects, in step order.
-    pub objects: Vec<String>,
+    /// The written objects, in step order.
+    pub objects: Vec<SavedObject>,
     pub workers: usize,
     pub memory: MemoryEstimate,
     pub elapsed: Duration,
@@ -123,7 +134,20 @@ pub fn run_pipeline(
     Ok(RunReport {
         tasks: prepared.tasks.len(),
         trials: source.schema().n_trials(),
-        objects: prepared.objects.iter().map(|o| o.tag.clone()).collect(),
+        objects: prepared
+            .objects
+            .iter()
+            .map(|o| SavedObject {
+                tag: o.tag.clone(),
+                kind: o.schema.kind,
+                dtype: o.schema.dtype,
+                shape: if o.schema.kind.is_dense() {
+                    o.schema.stacked_shape()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect(),
         workers: prepared.workers,
         memory: prepared.memory,
         elapsed: started.elapsed(),

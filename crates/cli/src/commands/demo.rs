@@ -1,0 +1,95 @@
+use std::path::Path;
+use std::time::Instant;
+
+use trialflow_core::DType;
+use trialflow_hdf5::inspect_path;
+
+use crate::args::RunArgs;
+use crate::failure::CliError;
+use crate::synthetic::{generate_recording, GenerateOptions};
+
+/// The demo pipeline, written next to its results so users can edit and rerun it.
+const DEMO_PIPELINE: &str = "\
+# The trialflow demo pipeline: rerun it with `trialflow run pipeline.yaml --overwrite`.
+input: recording.spy/recording_raw.analog
+output: results.spy
+execution:
+  mode: parallel        # sequential | parallel | debug
+  workers: null         # null = all cores
+  chan_per_worker: null
+  keeptrials: true
+  mem_thresh: 0.5
+steps:
+  - routine: detrend
+    type: linear
+    name: detrended
+    save: true
+  - routine: zscore
+  - routine: rectify
+    name: envelope
+";
+
+/// Generates a recording, runs the demo pipeline over it and prints what came out where.
+pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::user(format!("{}: cannot be created: {e}", dir.display()))
+    })?;
+    let started = Instant::now();
+    let recording = generate_recording(
+        &dir.join("recording.spy"),
+        &GenerateOptions {
+            trials,
+            samples: 2000,
+            channels: 16,
+            samplerate: 1000.0,
+            seed: 1,
+            dtype: DType::Float32,
+            unequal: true,
+            overwrite: true,
+        },
+    )?;
+    println!(
+        "generated {} ({} trials x ~2000 samples x 16 channels, float32) in {:.2} s",
+        recording.display(),
+        trials,
+        started.elapsed().as_secs_f64()
+    );
+    let pipeline = dir.join("pipeline.yaml");
+    std::fs::write(&pipeline, DEMO_PIPELINE)
+        .map_err(|e| CliError::runtime(format!("{}: {e}", pipeline.display())))?;
+    println!("pipeline  {}: detrend (saved as 'detrended') -> zscore -> rectify (saved as 'envelope')", pipeline.display());
+    let outcome = super::run::run(&RunArgs {
+        pipeline: pipeline.clone(),
+        set: Vec::new(),
+        overwrite: true,
+        dry_run: false,
+        verbose: false,
+        quiet: true,
+    })?
+    .expect("not a dry run");
+    let secs = outcome.report.elapsed.as_secs_f64();
+    println!(
+        "ran       {} tasks on {} worker(s) in {:.2} s ({:.1} MB/s of input)",
+        outcome.report.tasks,
+        outcome.report.workers,
+        secs,
+        outcome.input_bytes as f64 / 1e6 / secs.max(1e-9)
+    );
+    for o in inspect_path(&outcome.container)? {
+        println!(
+            "wrote     {}: {} {} {:?}, {} trials{}",
+            o.path.display(),
+            o.class,
+            o.dtype,
+            o.shape,
+            o.trials.len(),
+            if o.is_virtual { " (virtual dataset)" } else { "" }
+        );
+    }
+    println!(
+        "next      trialflow info {} | trialflow routines | edit {} and rerun it",
+        outcome.container.display(),
+        pipeline.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,24 @@
+use trialflow_core::DType;
+
+use crate::args::{DTypeArg, GenerateArgs};
+use crate::failure::CliError;
+use crate::synthetic::{generate_recording, GenerateOptions};
+
+pub fn generate(args: &GenerateArgs) -> Result<(), CliError> {
+    let opts = GenerateOptions {
+        trials: args.trials,
+        samples: args.samples,
+        channels: args.channels,
+        samplerate: args.samplerate,
+        seed: args.seed,
+        dtype: match args.dtype {
+            DTypeArg::F32 => DType::Float32,
+            DTypeArg::F64 => DType::Float64,
+        },
+        unequal: args.unequal,
+        overwrite: args.overwrite,
+    };
+    let path = generate_recording(&args.out, &opts)?;
+    println!("{}", path.display());
+    Ok(())
+}

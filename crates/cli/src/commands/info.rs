@@ -1,0 +1,62 @@
+use std::path::Path;
+
+use trialflow_hdf5::inspect_path;
+
+use crate::failure::CliError;
+
+/// Prints what a container or object holds: class, dtype, shape, trials, channels.
+pub fn info(path: &Path) -> Result<(), CliError> {
+    let objects = inspect_path(path)?;
+    println!("{}: {} object(s)", path.display(), objects.len());
+    for o in &objects {
+        let name = o
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        println!("{name}");
+        println!("  class       {}", o.class);
+        println!("  dtype       {}", o.dtype);
+        println!(
+            "  shape       {:?}{}",
+            o.shape,
+            if o.is_virtual {
+                " (virtual dataset joined from per-task files)"
+            } else {
+                ""
+            }
+        );
+        if let Some(fs) = o.samplerate {
+            println!("  samplerate  {fs} Hz");
+        }
+        println!("  channels    {}{}", o.channels.len(), preview(&o.channels));
+        let lengths = o.trial_lengths();
+        println!(
+            "  trials      {} (trialinfo columns: {})",
+            lengths.len(),
+            o.trialinfo_columns
+        );
+        if let (Some(min), Some(max)) = (lengths.iter().min(), lengths.iter().max()) {
+            if min == max {
+                println!("  trial len   {min} rows each");
+            } else {
+                let mean = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
+                println!("  trial len   {min}..{max} rows (mean {mean:.1})");
+            }
+        }
+        if let Some(freq) = &o.freq {
+            if let (Some(first), Some(last)) = (freq.first(), freq.last()) {
+                println!("  freq        {} bins, {first}..{last} Hz", freq.len());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn preview(labels: &[String]) -> String {
+    match labels.len() {
+        0 => String::new(),
+        1..=4 => format!(" ({})", labels.join(", ")),
+        n => format!(" ({}, {}, ..., {})", labels[0], labels[1], labels[n - 1]),
+    }
+}

@@ -1,0 +1,150 @@
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use trialflow_core::engine::{prepare, TrialSource};
+use trialflow_core::{run_pipeline, RunReport};
+use trialflow_hdf5::{ContainerPath, SpyReader, SpyWriter, WriterOptions};
+use trialflow_routines::Registry;
+
+use crate::args::RunArgs;
+use crate::failure::CliError;
+use crate::pipeline_file::load_pipeline;
+
+/// What a successful run wrote.
+pub struct RunOutcome {
+    pub report: RunReport,
+    pub container: PathBuf,
+    pub input_bytes: u64,
+}
+
+pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
+    let registry = Registry::builtin();
+    let config = load_pipeline(&args.pipeline, &args.set, &registry)?;
+    let overwrite = args.overwrite || config.overwrite;
+    let mut reader = SpyReader::open(&config.input)?;
+    let container = ContainerPath::new(&config.output)?;
+    refuse_output_over_input(reader.path(), &container.dir)?;
+
+    // The dry run and memory check happen before anything is written.
+    let prepared = prepare(&config.pipeline, reader.schema(), "")?;
+    let schema = reader.schema();
+    let input_bytes: u64 = (0..schema.n_trials())
+        .map(|t| (schema.trial_elements(t) * schema.dtype.size_bytes()) as u64)
+        .sum();
+    if args.verbose || args.dry_run {
+        eprintln!(
+            "input {}: {} trials x {} channels, {} Hz, {}",
+            reader.path().display(),
+            schema.n_trials(),
+            schema.n_channels(),
+            schema.samplerate,
+            schema.dtype.numpy_name()
+        );
+        eprintln!(
+            "plan: {} steps, {} tasks, {} worker(s), estimated peak memory {} ({} per task x {} in flight)",
+            prepared.steps.len(),
+            prepared.tasks.len(),
+            prepared.workers,
+            trialflow_core::error::Bytes(prepared.memory.total()),
+            trialflow_core::error::Bytes(prepared.memory.per_task),
+            prepared.memory.concurrent_tasks
+        );
+        for (spec, &step) in prepared.objects.iter().zip(&prepared.object_steps) {
+            eprintln!(
+                "  saves step {} as {}: {} {:?} {}",
+                step + 1,
+                container.object_file_name(&spec.tag, spec.schema.kind),
+                spec.schema.kind.class_name(),
+                spec.schema.stacked_shape(),
+                spec.schema.dtype.numpy_name()
+            );
+        }
+    }
+    prepared.memory.check(config.pipeline.execution.mem_thresh)?;
+    if args.dry_run {
+        eprintln!("dry run: the pipeline is valid for this input; nothing was computed");
+        return Ok(None);
+    }
+    drop(prepared);
+
+    let mut writer = SpyWriter::create(&config.output, WriterOptions { overwrite })?;
+    let bar = if std::io::stderr().is_terminal() && !args.quiet {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks ({eta})")
+                .expect("static template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let report = run_pipeline(&config.pipeline, &mut reader, &mut writer, Some(&progress));
+    bar.finish_and_clear();
+    let report = report?;
+    if !args.quiet {
+        let secs = report.elapsed.as_secs_f64();
+        eprintln!(
+            "wrote {} ({}) : {} trials, {} tasks, {} worker(s), {:.2} s, {:.1} MB/s of input",
+            container.dir.display(),
+            report
+                .objects
+                .iter()
+                .map(|o| container.object_file_name(&o.tag, o.kind))
+                .collect::<Vec<_>>()
+                .join(", "),
+            report.trials,
+            report.tasks,
+            report.workers,
+            secs,
+            input_bytes as f64 / 1e6 / secs.max(1e-9)
+        );
+    }
+    Ok(Some(RunOutcome {
+        report,
+        container: container.dir,
+        input_bytes,
+    }))
+}
+
+/// Refuses an output container that is, or contains, the input.
+fn refuse_output_over_input(input_file: &Path, output_dir: &Path) -> Result<(), CliError> {
+    let input = input_file
+        .canonicalize()
+        .unwrap_or_else(|_| input_file.to_path_buf());
+    let output = canonical_maybe_missing(output_dir);
+    if input.starts_with(&output) {
+        return Err(CliError::user(format!(
+            "output {} would replace the input {}; choose another output",
+            output_dir.display(),
+            input_file.display()
+        )));
+    }
+    Ok(())
+}
+
+fn canonical_maybe_missing(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            parent
+                .canonicalize()
+                .map(|p| p.join(name))
+                .unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}

@@ -1,0 +1,85 @@
+//! Small helpers over the `hdf5` crate: opening files the way trialflow needs, reading
+//! string attributes safely, and one-line error messages.
+
+use std::path::Path;
+
+use hdf5::types::{TypeDescriptor, VarLenUnicode};
+
+use crate::error::StorageError;
+
+/// Opens a file read-only without HDF5 file locking, so any number of processes can read it
+/// while it is also open elsewhere. Failures become one-line messages naming the file.
+pub fn open_read_only(path: &Path) -> Result<hdf5::File, StorageError> {
+    hdf5::File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open(path)
+        .map_err(|e| {
+            let message = if e.to_string().contains("file signature not found") {
+                "is not an HDF5 file".to_string()
+            } else if e.to_string().contains("truncated file") {
+                "is a truncated HDF5 file".to_string()
+            } else {
+                format!("cannot be opened as HDF5: {}", one_line(&e))
+            };
+            StorageError::format(path, message)
+        })
+}
+
+/// An HDF5 error message on one line.
+pub fn one_line(e: &hdf5::Error) -> String {
+    e.to_string().replace('\n', " ")
+}
+
+/// Reads a string attribute whatever its HDF5 string type; `None` if absent or not a string.
+pub fn read_string_attr(location: &hdf5::Location, name: &str) -> Option<String> {
+    let attr = location.attr(name).ok()?;
+    let desc = attr.dtype().ok()?.to_descriptor().ok()?;
+    match desc {
+        TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii => attr
+            .read_scalar::<VarLenUnicode>()
+            .ok()
+            .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        TypeDescriptor::FixedAscii(_) | TypeDescriptor::FixedUnicode(_) => attr
+            .read_raw::<u8>()
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).trim_end_matches('\0').to_string()),
+        _ => None,
+    }
+}
+
+/// Writes a scalar UTF-8 string attribute (interior NULs are dropped: HDF5 cannot hold them).
+pub fn write_string_attr(
+    location: &hdf5::Location,
+    name: &str,
+    value: &str,
+) -> hdf5::Result<()> {
+    let clean: String = value.chars().filter(|&c| c != '\0').collect();
+    let v: VarLenUnicode = clean.parse().expect("NUL characters removed");
+    location
+        .new_attr::<VarLenUnicode>()
+        .create(name)?
+        .write_scalar(&v)
+}
+
+/// Writes a 1-D array of UTF-8 strings as an attribute.
+pub fn write_strings_attr(
+    location: &hdf5::Location,
+    name: &str,
+    values: &[String],
+) -> hdf5::Result<()> {
+    let items: Vec<VarLenUnicode> = values
+        .iter()
+        .map(|s| {
+            s.chars()
+                .filter(|&c| c != '\0')
+                .collect::<String>()
+                .parse()
+                .expect("NUL characters removed")
+        })
+        .collect();
+    location
+        .new_attr_builder()
+        .with_data(&items)
+        .create(name)
+        .map(|_| ())
+}

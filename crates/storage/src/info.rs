@@ -1,0 +1,101 @@
+//! The `.info` JSON that sits beside every Syncopy object file.
+//!
+//! Syncopy's loader requires every key written here; it compares `file_checksum` (SHA-1 of
+//! the whole HDF5 file) only when asked to (`spy.load(..., checksum=True)`), but we always
+//! write the true value so that check passes.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+use sha1::{Digest, Sha1};
+use trialflow_core::{DataKind, DataSchema};
+
+use crate::error::StorageError;
+
+/// The Syncopy version whose format we write; `spy.load` accepts files from this version.
+pub const SYNCOPY_FORMAT_VERSION: &str = "2023.9";
+
+/// Facts about the HDF5 file that go into `.info`.
+#[derive(Debug, Clone)]
+pub struct FileFacts {
+    pub filename: String,
+    pub data_dtype: String,
+    pub data_shape: Vec<usize>,
+    pub data_offset: Option<u64>,
+    pub trl_shape: [usize; 2],
+    pub checksum: String,
+}
+
+/// Builds the `.info` document for an object.
+pub fn info_document(
+    facts: &FileFacts,
+    schema: &DataSchema,
+    log: &str,
+    cfg: &Value,
+    info: &Value,
+) -> Value {
+    let mut doc = Map::new();
+    doc.insert("filename".into(), json!(facts.filename));
+    doc.insert("dataclass".into(), json!(schema.kind.class_name()));
+    doc.insert("data_dtype".into(), json!(facts.data_dtype));
+    doc.insert("data_shape".into(), json!(facts.data_shape));
+    doc.insert("data_offset".into(), json!(facts.data_offset));
+    doc.insert("trl_dtype".into(), json!("float64"));
+    doc.insert("trl_shape".into(), json!(facts.trl_shape));
+    doc.insert("trl_offset".into(), Value::Null);
+    doc.insert("file_checksum".into(), json!(facts.checksum));
+    doc.insert("order".into(), json!("C"));
+    doc.insert("checksum_algorithm".into(), json!("openssl_sha1"));
+    doc.insert("dimord".into(), json!(schema.kind.dimord()));
+    doc.insert("_version".into(), json!(SYNCOPY_FORMAT_VERSION));
+    doc.insert("_log".into(), json!(log));
+    doc.insert("cfg".into(), cfg.clone());
+    doc.insert("info".into(), info.clone());
+    doc.insert("samplerate".into(), json!(schema.samplerate));
+    doc.insert("channel".into(), json!(schema.channels));
+    match schema.kind {
+        DataKind::Spectral => {
+            doc.insert("taper".into(), json!(schema.taper.clone().unwrap_or_default()));
+            doc.insert("freq".into(), json!(schema.freq.clone().unwrap_or_default()));
+        }
+        DataKind::Spike => {
+            doc.insert("unit".into(), json!(schema.units.clone().unwrap_or_default()));
+        }
+        DataKind::Analog => {}
+    }
+    doc.insert("_hdfFileDatasetProperties".into(), json!(["data"]));
+    Value::Object(doc)
+}
+
+/// SHA-1 of a file's bytes, hex-encoded, as Syncopy's `openssl_sha1` checksum.
+pub fn file_sha1(path: &Path) -> Result<String, StorageError> {
+    let mut file = std::fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let mut hasher = Sha1::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| StorageError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Reads an `.info` file if it exists.
+pub fn read_info(path: &Path) -> Result<Option<Map<String, Value>>, StorageError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => Ok(Some(map)),
+            Ok(_) => Err(StorageError::format(path, "is not a JSON object")),
+            Err(e) => Err(StorageError::format(path, format!("is not valid JSON: {e}"))),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StorageError::io(path, e)),
+    }
+}
