@@ -1,4 +1,4 @@
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -48,11 +48,11 @@ impl Window {
         }
     }
 
-    /// Waits for a slot; returns false if the run is aborting.
-    fn acquire(&self, abort: &AtomicBool) -> bool {
+    /// Waits for a slot for task `task`; returns false if the run stops before it.
+    fn acquire(&self, task: usize, failure: &Failure) -> bool {
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if abort.load(Ordering::SeqCst) {
+            if failure.skips(task) {
                 return false;
             }
             if *free > 0 {
@@ -79,24 +79,35 @@ impl Window {
     }
 }
 
-/// The first failure, by task order, so the reported error does not depend on timing.
+/// The first failure in task order. After a failure at task k, tasks after k are skipped but
+/// tasks before k still run, so the reported error is the one a sequential run would report,
+/// whatever the timing, and the completed tasks stay a prefix.
 struct Failure {
-    abort: AtomicBool,
+    first_failed: AtomicUsize,
     first: Mutex<Option<(usize, Error)>>,
 }
 
 impl Failure {
+    fn new() -> Self {
+        Failure {
+            first_failed: AtomicUsize::new(usize::MAX),
+            first: Mutex::new(None),
+        }
+    }
+
     fn record(&self, task: usize, error: Error, window: &Window) {
         let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
         if first.as_ref().is_none_or(|(t, _)| task < *t) {
             *first = Some((task, error));
+            self.first_failed.fetch_min(task, Ordering::SeqCst);
         }
-        self.abort.store(true, Ordering::SeqCst);
+        drop(first);
         window.wake_all();
     }
 
-    fn aborted(&self) -> bool {
-        self.abort.load(Ordering::SeqCst)
+    /// Whether task `task` no longer needs to run.
+    fn skips(&self, task: usize) -> bool {
+        task > self.first_failed.load(Ordering::SeqCst)
     }
 }
 
@@ -119,10 +130,7 @@ pub(crate) fn run_parallel(
         .map_err(|e| Error::input("thread pool", e, ErrorClass::Runtime))?;
     let pools = Pools::default();
     let window = Window::new(prepared.window);
-    let failure = Failure {
-        abort: AtomicBool::new(false),
-        first: Mutex::new(None),
-    };
+    let failure = Failure::new();
     let (work_tx, work_rx) = sync_channel::<WorkItem<'_>>(prepared.window);
     let (result_tx, result_rx) = sync_channel::<TaskResult>(prepared.window);
     let work_rx = Mutex::new(work_rx);
@@ -136,7 +144,7 @@ pub(crate) fn run_parallel(
             while let Some(first) = tasks.peek() {
                 let trial = first.trial;
                 let first_index = first.index;
-                if !window.acquire(&failure.abort) {
+                if !window.acquire(first_index, &failure) {
                     return;
                 }
                 let mut data = pools.trials.take();
@@ -152,7 +160,7 @@ pub(crate) fn run_parallel(
                 });
                 let mut first_task = true;
                 while let Some(task) = tasks.next_if(|t| t.trial == trial) {
-                    if !first_task && !window.acquire(&failure.abort) {
+                    if !first_task && !window.acquire(task.index, &failure) {
                         return;
                     }
                     first_task = false;
@@ -168,10 +176,10 @@ pub(crate) fn run_parallel(
         let writer = scope.spawn(|| {
             let result_rx = result_rx;
             for result in result_rx.iter() {
-                if failure.aborted() {
+                let task = result.task;
+                if failure.skips(task) {
                     continue;
                 }
-                let task = result.task;
                 match collector.accept(result, &pools) {
                     Ok(applied) => window.release(applied),
                     Err(e) => failure.record(task, e, &window),
@@ -189,7 +197,7 @@ pub(crate) fn run_parallel(
                     loop {
                         let item = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         let Ok((index, trial)) = item else { break };
-                        if failure.aborted() {
+                        if failure.skips(index) {
                             continue;
                         }
                         let task = &prepared.tasks[index];
