@@ -63,6 +63,13 @@ impl InMemoryRecording {
     pub fn data(&self) -> &Array2<f64> {
         &self.data
     }
+
+    /// Declares the storage dtype the values came from (outputs follow it), as if read from
+    /// a file. Values should already be representable in that dtype.
+    pub fn with_dtype(mut self, dtype: DType) -> Self {
+        self.schema.dtype = dtype;
+        self
+    }
 }
 
 impl TrialSource for InMemoryRecording {

@@ -40,7 +40,8 @@ impl DetrendParams {
 /// The linear fit uses the closed form on centred data, `x - mean - slope * (t - mean_t)`,
 /// which equals SciPy's least-squares fit on the regressor `(1..N)/N` without forming the
 /// normal equations. A single-sample trial detrends to 0, as SciPy's minimum-norm solution
-/// does; a channel containing NaN becomes NaN.
+/// does. A channel containing NaN or Inf is refused for `linear`, as SciPy refuses it
+/// ("array must not contain infs or NaNs"); `constant` gives NaN there, as SciPy does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Detrend {
     pub kind: DetrendType,
@@ -81,6 +82,12 @@ impl ComputationalRoutine for Detrend {
         subtract_means(x, mean, out.view_mut());
         if self.kind == DetrendType::Constant {
             return Ok(());
+        }
+        if let Some(c) = mean.iter().position(|m| !m.is_finite()) {
+            return Err(PreprocessingError::NonFinite {
+                channel: input.channels.start + c,
+            }
+            .into_runtime());
         }
         let n = x.nrows();
         if n < 2 {

@@ -5,6 +5,15 @@ use trialflow_core::RoutineError;
 pub enum PreprocessingError {
     #[error("type must be 'linear' or 'constant', got '{0}'")]
     DetrendType(String),
+    #[error("channel {channel} contains NaN or Inf; a linear detrend is undefined there (scipy.signal.detrend refuses it too)")]
+    NonFinite { channel: usize },
+}
+
+impl PreprocessingError {
+    /// For failures that depend on the data rather than the parameters.
+    pub fn into_runtime(self) -> RoutineError {
+        RoutineError::failed(self)
+    }
 }
 
 impl From<PreprocessingError> for RoutineError {

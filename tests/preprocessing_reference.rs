@@ -1,0 +1,122 @@
+//! detrend, zscore and rectify against reference outputs that
+//! `fixtures/reference/make_preprocessing.py` generated with pinned numpy/SciPy.
+
+use ndarray::Array2;
+use serde_json::Value;
+use trialflow::in_memory::{InMemoryRecording, MemorySink};
+use trialflow::prelude::*;
+use trialflow::routines::registry::Registry;
+
+fn number(v: &Value) -> f64 {
+    match v {
+        Value::Number(n) => n.as_f64().unwrap(),
+        Value::String(s) if s == "NaN" => f64::NAN,
+        Value::String(s) if s == "Infinity" => f64::INFINITY,
+        Value::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
+        other => panic!("not a number: {other}"),
+    }
+}
+
+fn matrix(v: &Value) -> Array2<f64> {
+    let rows = v.as_array().unwrap();
+    let cols = rows[0].as_array().unwrap().len();
+    let flat: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(number))
+        .collect();
+    Array2::from_shape_vec((rows.len(), cols), flat).unwrap()
+}
+
+fn run_case(case: &Value, mode: ExecutionOptions) -> Result<Array2<f64>, Error> {
+    let input = matrix(&case["input"]);
+    let routine = case["routine"].as_str().unwrap();
+    let mut params = case["params"].as_object().cloned().unwrap_or_default();
+    params.remove("ddof"); // zscore is always ddof 0, as Syncopy's
+    let dtype = if case["dtype"] == "float32" {
+        DType::Float32
+    } else {
+        DType::Float64
+    };
+    let built = Registry::builtin().build(routine, params).unwrap();
+    let n = input.nrows();
+    let mut source = InMemoryRecording::contiguous(input, 1000.0, &[n])?.with_dtype(dtype);
+    let mut sink = MemorySink::new();
+    let pipeline = Pipeline::new(
+        vec![Step {
+            routine: built,
+            name: "out".into(),
+            save: false,
+            dtype: None,
+        }],
+        mode,
+    );
+    run_pipeline(&pipeline, &mut source, &mut sink, None)?;
+    let data = sink.object("out").unwrap().data.clone().unwrap();
+    Ok(data.into_dimensionality().unwrap())
+}
+
+fn cases() -> Vec<Value> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/reference/preprocessing.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["cases"].as_array().unwrap().clone()
+}
+
+#[test]
+fn preprocessing_matches_scipy_reference_outputs() {
+    let cases = cases();
+    assert!(cases.len() >= 30, "fixture holds the expected cases");
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let result = run_case(case, ExecutionOptions::sequential());
+        if case.get("error").is_some() {
+            let err = result.expect_err(name);
+            assert!(
+                err.to_string().contains("NaN or Inf"),
+                "{name}: SciPy raised, we must refuse too: {err}"
+            );
+            continue;
+        }
+        let got = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expected = matrix(&case["expected"]);
+        let input = matrix(&case["input"]);
+        assert_eq!(got.shape(), expected.shape(), "{name}");
+        let f32_case = case["dtype"] == "float32";
+        for c in 0..got.ncols() {
+            let scale = input
+                .column(c)
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold(0.0f64, |m, v| m.max(v.abs()));
+            for r in 0..got.nrows() {
+                let (a, b) = (got[[r, c]], expected[[r, c]]);
+                if b.is_nan() {
+                    assert!(a.is_nan(), "{name} [{r},{c}]: expected NaN, got {a}");
+                    continue;
+                }
+                if a == b {
+                    continue;
+                }
+                if f32_case {
+                    // Both computed in f64 from the same f32 input and rounded to f32: at
+                    // most one f32 rounding step apart.
+                    let ulp = (b.abs() as f32).max(f32::MIN_POSITIVE) as f64 * f32::EPSILON as f64;
+                    assert!((a - b).abs() <= ulp, "{name} [{r},{c}]: {a} vs {b}");
+                } else {
+                    let tol = 1e-10 * b.abs() + 1e-13 * scale;
+                    assert!((a - b).abs() <= tol, "{name} [{r},{c}]: {a} vs {b} (tol {tol:e})");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reference_results_do_not_depend_on_mode() {
+    for case in cases().iter().filter(|c| c.get("error").is_none()) {
+        let seq = run_case(case, ExecutionOptions::sequential()).unwrap();
+        let par = run_case(case, ExecutionOptions::parallel(2)).unwrap();
+        let a: Vec<u64> = seq.iter().map(|v| v.to_bits()).collect();
+        let b: Vec<u64> = par.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(a, b, "{}", case["name"]);
+    }
+}
