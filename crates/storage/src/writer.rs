@@ -6,6 +6,7 @@
 //! complete. Per-task source files of a virtual dataset live inside the container and are
 //! referenced by paths relative to the object file, so the container can be moved.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use hdf5::{Hyperslab, Selection, SliceOrIndex};
@@ -42,6 +43,10 @@ struct ObjectState {
     /// Property datasets of event objects, in declared column order.
     columns: Vec<hdf5::Dataset>,
     rows: usize,
+    /// Channel and unit indices present in event data: Syncopy's SpikeData wants one label
+    /// per distinct channel (and unit) that occurs, not per recorded channel.
+    seen_channels: BTreeSet<i64>,
+    seen_units: BTreeSet<i64>,
 }
 
 /// A [`ResultSink`] writing Syncopy objects into a `.spy` container.
@@ -268,6 +273,40 @@ impl SpyWriter {
     }
 }
 
+impl SpyWriter {
+    /// For SpikeData, Syncopy expects labels only for the channels and units that occur in
+    /// the data (in index order); the full channel list is kept in `info`.
+    fn syncopy_labels(&self, obj: usize, metadata: &ObjectMetadata) -> ObjectMetadata {
+        let mut metadata = metadata.clone();
+        if metadata.schema.kind != DataKind::Spike {
+            return metadata;
+        }
+        let state = &self.objects[obj];
+        let all = metadata.schema.channels.clone();
+        metadata.schema.channels = state
+            .seen_channels
+            .iter()
+            .map(|&c| {
+                all.get(c as usize)
+                    .cloned()
+                    .unwrap_or_else(|| format!("channel{}", c + 1))
+            })
+            .collect();
+        let units = metadata.schema.units.clone().unwrap_or_default();
+        metadata.schema.units = Some(
+            state
+                .seen_units
+                .iter()
+                .map(|&u| units.get(u as usize).cloned().unwrap_or_else(|| format!("unit{u}")))
+                .collect(),
+        );
+        if let serde_json::Value::Object(info) = &mut metadata.info {
+            info.insert("all_channels".into(), serde_json::json!(all));
+        }
+        metadata
+    }
+}
+
 fn staging_dir(final_dir: &Path) -> PathBuf {
     let mut name = final_dir
         .file_name()
@@ -376,6 +415,8 @@ impl ResultSink for SpyWriter {
             data,
             columns,
             rows: 0,
+            seen_channels: BTreeSet::new(),
+            seen_units: BTreeSet::new(),
         });
         Ok(ObjectId(self.objects.len() - 1))
     }
@@ -418,6 +459,8 @@ impl ResultSink for SpyWriter {
             return Ok(());
         }
         let state = &mut self.objects[id.0];
+        state.seen_channels.extend(events.channel.iter().copied());
+        state.seen_units.extend(events.unit.iter().copied());
         let start = state.rows;
         let end = start + n;
         let result = (|| -> hdf5::Result<()> {
@@ -453,6 +496,7 @@ impl ResultSink for SpyWriter {
 
     fn finalize(&mut self, id: ObjectId, metadata: &ObjectMetadata) -> Result<(), Error> {
         let obj = id.0;
+        let metadata = &self.syncopy_labels(obj, metadata);
         let name = self.objects[obj].file_name.clone();
         if self.objects[obj].spec.layout == StoreLayout::PerTask {
             self.create_virtual(obj)
