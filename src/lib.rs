@@ -8,6 +8,11 @@ pub use trialflow_core as core;
 pub use trialflow_hdf5 as hdf5;
 pub use trialflow_routines as routines;
 
+/// Synthetic recordings (what `trialflow generate` writes), for examples, tests and benchmarks.
+pub mod synthetic {
+    pub use trialflow_cli::{generate_recording, GenerateOptions};
+}
+
 pub use trialflow_core::{
     engine, in_memory, model, routine, run_pipeline, ComputationalRoutine, DType, DataKind,
     DataSchema, Error, ExecutionMode, ExecutionOptions, OutputBlock, OutputShape, Pipeline, Plan,
