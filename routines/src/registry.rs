@@ -121,7 +121,9 @@ fn detrend_entry() -> RoutineEntry {
         },
         build: |params| {
             let p: DetrendParams = parse_params(params)?;
-            Ok(Box::new(p.check().map_err(trialflow_core::RoutineError::from)?))
+            Ok(Box::new(
+                p.check().map_err(trialflow_core::RoutineError::from)?,
+            ))
         },
     }
 }
@@ -139,7 +141,9 @@ fn zscore_entry() -> RoutineEntry {
         },
         build: |params| {
             let p: ZScoreParams = parse_params(params)?;
-            Ok(Box::new(p.check().map_err(trialflow_core::RoutineError::from)?))
+            Ok(Box::new(
+                p.check().map_err(trialflow_core::RoutineError::from)?,
+            ))
         },
     }
 }
@@ -157,7 +161,9 @@ fn rectify_entry() -> RoutineEntry {
         },
         build: |params| {
             let p: RectifyParams = parse_params(params)?;
-            Ok(Box::new(p.check().map_err(trialflow_core::RoutineError::from)?))
+            Ok(Box::new(
+                p.check().map_err(trialflow_core::RoutineError::from)?,
+            ))
         },
     }
 }
@@ -169,7 +175,10 @@ mod tests {
     #[test]
     fn unknown_routine_gets_a_suggestion() {
         let err = Registry::builtin().build("zscor", Map::new()).unwrap_err();
-        assert_eq!(err.to_string(), "unknown routine 'zscor' (did you mean 'zscore'?)");
+        assert_eq!(
+            err.to_string(),
+            "unknown routine 'zscor' (did you mean 'zscore'?)"
+        );
     }
 
     #[test]

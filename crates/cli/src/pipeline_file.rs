@@ -40,7 +40,11 @@ pub fn load_pipeline(
     registry: &Registry,
 ) -> Result<PipelineConfig, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::user(format!("{}: cannot be read: {}", path.display(), io_reason(&e)))
+        CliError::user(format!(
+            "{}: cannot be read: {}",
+            path.display(),
+            io_reason(&e)
+        ))
     })?;
     let base = path
         .parent()
@@ -94,7 +98,9 @@ pub fn parse_pipeline(
         return Err(CliError::user("`steps` must be a list of steps"));
     };
     if raw_steps.is_empty() {
-        return Err(CliError::user("`steps` is empty: a pipeline needs at least one step"));
+        return Err(CliError::user(
+            "`steps` is empty: a pipeline needs at least one step",
+        ));
     }
     let mut steps = Vec::with_capacity(raw_steps.len());
     for (i, raw) in raw_steps.iter().enumerate() {
@@ -131,7 +137,10 @@ fn check_keys(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Resul
 
 fn typed<T: DeserializeOwned>(value: &Value, key: &str) -> Result<T, CliError> {
     serde_json::from_value(value.clone()).map_err(|e| {
-        CliError::user(format!("`{key}`: {}", e.to_string().replace(" at line 0 column 0", "")))
+        CliError::user(format!(
+            "`{key}`: {}",
+            e.to_string().replace(" at line 0 column 0", "")
+        ))
     })
 }
 
@@ -263,11 +272,13 @@ fn parse_step(index: usize, raw: &Value, registry: &Registry) -> Result<Step, Cl
 /// Applies `key.path=value`: the value is read as YAML (so numbers, booleans, `null` and
 /// lists work); list elements are addressed by index (`steps.0.type=constant`).
 fn apply_set(doc: &mut Value, set: &str) -> Result<(), CliError> {
-    let (path, raw) = set.split_once('=').ok_or_else(|| {
-        CliError::user(format!("--set {set}: expected KEY.PATH=VALUE"))
-    })?;
+    let (path, raw) = set
+        .split_once('=')
+        .ok_or_else(|| CliError::user(format!("--set {set}: expected KEY.PATH=VALUE")))?;
     if path.is_empty() {
-        return Err(CliError::user(format!("--set {set}: the key path is empty")));
+        return Err(CliError::user(format!(
+            "--set {set}: the key path is empty"
+        )));
     }
     let value: Value = if raw.is_empty() {
         Value::String(String::new())
@@ -323,7 +334,13 @@ mod tests {
 
     fn parse(text: &str, sets: &[&str]) -> Result<PipelineConfig, CliError> {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        parse_pipeline(text, "p.yaml", Path::new("/base"), &sets, &Registry::builtin())
+        parse_pipeline(
+            text,
+            "p.yaml",
+            Path::new("/base"),
+            &sets,
+            &Registry::builtin(),
+        )
     }
 
     const OK: &str = "input: in.spy\noutput: out.spy\nsteps:\n  - routine: detrend\n    type: constant\n  - routine: zscore\n";
@@ -350,7 +367,11 @@ mod tests {
         let e = parse(OK, &["execution.workers=two"]).unwrap_err();
         assert!(e.message.contains("execution.workers"), "{}", e.message);
         let e = parse(OK, &["steps.0.typ=linear"]).unwrap_err();
-        assert!(e.message.contains("steps[0] (detrend)") && e.message.contains("typ"), "{}", e.message);
+        assert!(
+            e.message.contains("steps[0] (detrend)") && e.message.contains("typ"),
+            "{}",
+            e.message
+        );
         let e = parse("input: [1, 2\n", &[]).unwrap_err();
         assert!(e.message.contains("line 1 column"), "{}", e.message);
         let e = parse(OK, &["steps.5.type=x"]).unwrap_err();

@@ -140,8 +140,15 @@ pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf,
         )));
     }
     let trialdefinition = trial_layout(opts);
-    let channels: Vec<String> = (1..=opts.channels).map(|c| format!("channel{c:03}")).collect();
-    let schema = DataSchema::analog(opts.dtype, opts.samplerate, channels, trialdefinition.clone());
+    let channels: Vec<String> = (1..=opts.channels)
+        .map(|c| format!("channel{c:03}"))
+        .collect();
+    let schema = DataSchema::analog(
+        opts.dtype,
+        opts.samplerate,
+        channels,
+        trialdefinition.clone(),
+    );
     let placements = (0..opts.trials)
         .map(|t| {
             let rows = trialdefinition.samples(t);

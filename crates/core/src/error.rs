@@ -112,7 +112,7 @@ pub enum Error {
     /// A routine refused its parameters or a trial, or failed while computing.
     #[error("{context}: {source}")]
     Routine {
-        context: TaskContext,
+        context: Box<TaskContext>,
         #[source]
         source: RoutineError,
     },
@@ -120,7 +120,7 @@ pub enum Error {
     /// A routine panicked; the panic is caught so the run ends with a message, not a backtrace.
     #[error("{context}: the routine panicked: {message}")]
     Panic {
-        context: TaskContext,
+        context: Box<TaskContext>,
         message: String,
     },
 

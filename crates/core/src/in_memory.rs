@@ -22,7 +22,9 @@ impl InMemoryRecording {
         samplerate: f64,
         trialdefinition: TrialDefinition,
     ) -> Result<InMemoryRecording> {
-        let channels = (0..data.ncols()).map(|c| format!("channel{c:03}")).collect();
+        let channels = (0..data.ncols())
+            .map(|c| format!("channel{c:03}"))
+            .collect();
         InMemoryRecording::with_channels(data, samplerate, trialdefinition, channels)
     }
 
@@ -144,17 +146,27 @@ impl ResultSink for MemorySink {
     ) -> Result<()> {
         let object = &mut self.objects[id.0];
         let dtype = object.spec.schema.dtype;
-        let data = object
-            .data
-            .as_mut()
-            .ok_or_else(|| Error::input("memory sink", "dense write to event object", ErrorClass::Runtime))?;
+        let data = object.data.as_mut().ok_or_else(|| {
+            Error::input(
+                "memory sink",
+                "dense write to event object",
+                ErrorClass::Runtime,
+            )
+        })?;
         let last = Axis(data.ndim() - 1);
         let mut target = data.slice_axis_mut(Axis(0), Slice::from(placement.rows.clone()));
         let mut target = target.slice_axis_mut(last, Slice::from(placement.channels.clone()));
         target.zip_mut_with(&block, |t, &v| {
-            *t = if dtype == DType::Float32 { v as f32 as f64 } else { v }
+            *t = if dtype == DType::Float32 {
+                v as f32 as f64
+            } else {
+                v
+            }
         });
-        self.write_order.entry(id.0).or_default().push(placement.task);
+        self.write_order
+            .entry(id.0)
+            .or_default()
+            .push(placement.task);
         Ok(())
     }
 

@@ -64,9 +64,10 @@ impl ContainerPath {
     pub fn new(path: &Path) -> Result<ContainerPath, StorageError> {
         let mut dir = path.to_path_buf();
         if dir.extension().and_then(|e| e.to_str()) != Some("spy") {
-            let mut name = dir.file_name().map(|n| n.to_os_string()).ok_or_else(|| {
-                StorageError::output(path, "is not a usable output name")
-            })?;
+            let mut name = dir
+                .file_name()
+                .map(|n| n.to_os_string())
+                .ok_or_else(|| StorageError::output(path, "is not a usable output name"))?;
             name.push(".spy");
             dir.set_file_name(name);
         }
@@ -99,6 +100,9 @@ mod tests {
     fn adds_spy_extension_and_names_objects() {
         let c = ContainerPath::new(Path::new("out/results")).unwrap();
         assert_eq!(c.dir, PathBuf::from("out/results.spy"));
-        assert_eq!(c.object_file_name("zscore", DataKind::Analog), "results_zscore.analog");
+        assert_eq!(
+            c.object_file_name("zscore", DataKind::Analog),
+            "results_zscore.analog"
+        );
     }
 }

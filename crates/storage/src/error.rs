@@ -63,7 +63,9 @@ impl From<StorageError> for Error {
                 Error::input(path.display().to_string(), message, ErrorClass::User)
             }
             StorageError::BadOutput { .. } => Error::Invalid(e.to_string()),
-            StorageError::Io { path, message } => Error::output(path.display().to_string(), message),
+            StorageError::Io { path, message } => {
+                Error::output(path.display().to_string(), message)
+            }
         }
     }
 }

@@ -39,20 +39,19 @@ pub fn read_string_attr(location: &hdf5::Location, name: &str) -> Option<String>
             .read_scalar::<VarLenUnicode>()
             .ok()
             .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        TypeDescriptor::FixedAscii(_) | TypeDescriptor::FixedUnicode(_) => attr
-            .read_raw::<u8>()
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).trim_end_matches('\0').to_string()),
+        TypeDescriptor::FixedAscii(_) | TypeDescriptor::FixedUnicode(_) => {
+            attr.read_raw::<u8>().ok().map(|b| {
+                String::from_utf8_lossy(&b)
+                    .trim_end_matches('\0')
+                    .to_string()
+            })
+        }
         _ => None,
     }
 }
 
 /// Writes a scalar UTF-8 string attribute (interior NULs are dropped: HDF5 cannot hold them).
-pub fn write_string_attr(
-    location: &hdf5::Location,
-    name: &str,
-    value: &str,
-) -> hdf5::Result<()> {
+pub fn write_string_attr(location: &hdf5::Location, name: &str, value: &str) -> hdf5::Result<()> {
     let clean: String = value.chars().filter(|&c| c != '\0').collect();
     let v: VarLenUnicode = clean.parse().expect("NUL characters removed");
     location

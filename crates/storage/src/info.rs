@@ -56,11 +56,20 @@ pub fn info_document(
     doc.insert("channel".into(), json!(schema.channels));
     match schema.kind {
         DataKind::Spectral => {
-            doc.insert("taper".into(), json!(schema.taper.clone().unwrap_or_default()));
-            doc.insert("freq".into(), json!(schema.freq.clone().unwrap_or_default()));
+            doc.insert(
+                "taper".into(),
+                json!(schema.taper.clone().unwrap_or_default()),
+            );
+            doc.insert(
+                "freq".into(),
+                json!(schema.freq.clone().unwrap_or_default()),
+            );
         }
         DataKind::Spike => {
-            doc.insert("unit".into(), json!(schema.units.clone().unwrap_or_default()));
+            doc.insert(
+                "unit".into(),
+                json!(schema.units.clone().unwrap_or_default()),
+            );
         }
         DataKind::Analog => {}
     }
@@ -93,7 +102,10 @@ pub fn read_info(path: &Path) -> Result<Option<Map<String, Value>>, StorageError
         Ok(text) => match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(map)) => Ok(Some(map)),
             Ok(_) => Err(StorageError::format(path, "is not a JSON object")),
-            Err(e) => Err(StorageError::format(path, format!("is not valid JSON: {e}"))),
+            Err(e) => Err(StorageError::format(
+                path,
+                format!("is not valid JSON: {e}"),
+            )),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StorageError::io(path, e)),

@@ -114,7 +114,11 @@ fn inspect_object(path: &Path) -> Result<ObjectSummary, StorageError> {
     let channels = match get("channel") {
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
             .collect(),
         _ => Vec::new(),
     };

@@ -25,7 +25,9 @@ pub struct SpyReader {
 
 impl std::fmt::Debug for SpyReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpyReader").field("path", &self.path).finish()
+        f.debug_struct("SpyReader")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -84,9 +86,12 @@ impl SpyReader {
                 trl_shape.len()
             )));
         }
-        let values: Vec<f64> = trl
-            .read_raw::<f64>()
-            .map_err(|e| bad(format!("'trialdefinition' cannot be read: {}", one_line(&e))))?;
+        let values: Vec<f64> = trl.read_raw::<f64>().map_err(|e| {
+            bad(format!(
+                "'trialdefinition' cannot be read: {}",
+                one_line(&e)
+            ))
+        })?;
         let trialdefinition = TrialDefinition::from_rows(values, trl_shape[1], shape[0])
             .map_err(|m| bad(format!("trialdefinition: {m}")))?;
 
@@ -96,16 +101,24 @@ impl SpyReader {
             .and_then(|i| i.get("samplerate"))
             .and_then(Value::as_f64)
             .or_else(|| root.attr("samplerate").ok()?.read_scalar::<f64>().ok())
-            .ok_or_else(|| bad("has no samplerate (neither in .info nor as an attribute)".into()))?;
+            .ok_or_else(
+                || bad("has no samplerate (neither in .info nor as an attribute)".into()),
+            )?;
         if !(samplerate.is_finite() && samplerate > 0.0) {
             return Err(bad(format!("samplerate {samplerate} must be positive")));
         }
         let channels = match info.as_ref().and_then(|i| i.get("channel")) {
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
                 .collect(),
-            _ => (1..=shape[1]).map(|c| format!("channel{c}")).collect::<Vec<_>>(),
+            _ => (1..=shape[1])
+                .map(|c| format!("channel{c}"))
+                .collect::<Vec<_>>(),
         };
         if channels.len() != shape[1] {
             return Err(bad(format!(
@@ -163,7 +176,11 @@ impl TrialSource for SpyReader {
                 )
             })?;
         out.clear();
-        out.extend_from_slice(block.as_slice().expect("freshly read arrays are contiguous"));
+        out.extend_from_slice(
+            block
+                .as_slice()
+                .expect("freshly read arrays are contiguous"),
+        );
         Ok(())
     }
 

@@ -129,7 +129,11 @@ impl SpyWriter {
         StorageError::io(&self.staging.join(what), e).into()
     }
 
-    fn create_dense(&mut self, spec: &ObjectSpec, file: &hdf5::File) -> hdf5::Result<Option<hdf5::Dataset>> {
+    fn create_dense(
+        &mut self,
+        spec: &ObjectSpec,
+        file: &hdf5::File,
+    ) -> hdf5::Result<Option<hdf5::Dataset>> {
         if spec.layout == StoreLayout::PerTask {
             return Ok(None);
         }
@@ -297,7 +301,12 @@ impl SpyWriter {
             state
                 .seen_units
                 .iter()
-                .map(|&u| units.get(u as usize).cloned().unwrap_or_else(|| format!("unit{u}")))
+                .map(|&u| {
+                    units
+                        .get(u as usize)
+                        .cloned()
+                        .unwrap_or_else(|| format!("unit{u}"))
+                })
                 .collect(),
         );
         if let serde_json::Value::Object(info) = &mut metadata.info {
@@ -342,7 +351,10 @@ fn check_output_location(dir: &Path, options: WriterOptions) -> Result<(), Stora
     if !parent.is_dir() {
         return Err(StorageError::output(
             dir,
-            format!("cannot be created: folder {} does not exist", parent.display()),
+            format!(
+                "cannot be created: folder {} does not exist",
+                parent.display()
+            ),
         ));
     }
     Ok(())
@@ -385,7 +397,11 @@ fn shorten_list(items: &[String]) -> Vec<String> {
     if bytes <= MAX_ATTR_BYTES || items.len() < 3 {
         return items.to_vec();
     }
-    vec![items[0].clone(), "...".into(), items[items.len() - 1].clone()]
+    vec![
+        items[0].clone(),
+        "...".into(),
+        items[items.len() - 1].clone(),
+    ]
 }
 
 impl ResultSink for SpyWriter {
@@ -453,7 +469,12 @@ impl ResultSink for SpyWriter {
         result.map_err(|e| self.fail(&name, one_line(&e)))
     }
 
-    fn append_events(&mut self, id: ObjectId, _trial: usize, events: &EventBlock) -> Result<(), Error> {
+    fn append_events(
+        &mut self,
+        id: ObjectId,
+        _trial: usize,
+        events: &EventBlock,
+    ) -> Result<(), Error> {
         let n = events.len();
         if n == 0 {
             return Ok(());
@@ -524,7 +545,8 @@ impl ResultSink for SpyWriter {
         drop(data);
         state.columns.clear();
         if let Some(file) = state.file.take() {
-            file.close().map_err(|e| StorageError::io(&self.staging.join(&name), one_line(&e)))?;
+            file.close()
+                .map_err(|e| StorageError::io(&self.staging.join(&name), one_line(&e)))?;
         }
         let path = self.staging.join(&name);
         let facts = FileFacts {
@@ -538,7 +560,13 @@ impl ResultSink for SpyWriter {
             ],
             checksum: file_sha1(&path)?,
         };
-        let doc = info_document(&facts, &metadata.schema, &metadata.log, &metadata.cfg, &metadata.info);
+        let doc = info_document(
+            &facts,
+            &metadata.schema,
+            &metadata.log,
+            &metadata.cfg,
+            &metadata.info,
+        );
         let info_path = self.staging.join(format!("{name}.info"));
         let text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
         std::fs::write(&info_path, text).map_err(|e| StorageError::io(&info_path, e))?;
@@ -560,10 +588,12 @@ impl ResultSink for SpyWriter {
             old_name.push(format!(".replaced-{}", std::process::id()));
             let old = final_dir.with_file_name(old_name);
             std::fs::rename(final_dir, &old).map_err(|e| StorageError::io(final_dir, e))?;
-            std::fs::rename(&self.staging, final_dir).map_err(|e| StorageError::io(final_dir, e))?;
+            std::fs::rename(&self.staging, final_dir)
+                .map_err(|e| StorageError::io(final_dir, e))?;
             std::fs::remove_dir_all(&old).map_err(|e| StorageError::io(&old, e))?;
         } else {
-            std::fs::rename(&self.staging, final_dir).map_err(|e| StorageError::io(final_dir, e))?;
+            std::fs::rename(&self.staging, final_dir)
+                .map_err(|e| StorageError::io(final_dir, e))?;
         }
         self.committed = true;
         Ok(())

@@ -28,7 +28,11 @@ pub(crate) fn channel_means(x: ArrayView2<'_, f64>, mean: &mut [f64]) {
 }
 
 /// `out = x - mean` per channel.
-pub(crate) fn subtract_means(x: ArrayView2<'_, f64>, mean: &[f64], mut out: ArrayViewMut2<'_, f64>) {
+pub(crate) fn subtract_means(
+    x: ArrayView2<'_, f64>,
+    mean: &[f64],
+    mut out: ArrayViewMut2<'_, f64>,
+) {
     for (row_in, mut row_out) in x.rows().into_iter().zip(out.rows_mut()) {
         for ((o, &v), &m) in row_out.iter_mut().zip(row_in.iter()).zip(mean) {
             *o = v - m;

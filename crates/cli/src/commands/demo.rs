@@ -31,9 +31,8 @@ steps:
 
 /// Generates a recording, runs the demo pipeline over it and prints what came out where.
 pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CliError::user(format!("{}: cannot be created: {e}", dir.display()))
-    })?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::user(format!("{}: cannot be created: {e}", dir.display())))?;
     let started = Instant::now();
     let recording = generate_recording(
         &dir.join("recording.spy"),
@@ -57,7 +56,10 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
     let pipeline = dir.join("pipeline.yaml");
     std::fs::write(&pipeline, DEMO_PIPELINE)
         .map_err(|e| CliError::runtime(format!("{}: {e}", pipeline.display())))?;
-    println!("pipeline  {}: detrend (saved as 'detrended') -> zscore -> rectify (saved as 'envelope')", pipeline.display());
+    println!(
+        "pipeline  {}: detrend (saved as 'detrended') -> zscore -> rectify (saved as 'envelope')",
+        pipeline.display()
+    );
     let outcome = super::run::run(&RunArgs {
         pipeline: pipeline.clone(),
         set: Vec::new(),
@@ -83,7 +85,11 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
             o.dtype,
             o.shape,
             o.trials.len(),
-            if o.is_virtual { " (virtual dataset)" } else { "" }
+            if o.is_virtual {
+                " (virtual dataset)"
+            } else {
+                ""
+            }
         );
     }
     println!(

@@ -42,7 +42,9 @@ pub fn routines(name: Option<&str>) -> Result<(), CliError> {
             println!("      {}", p.doc);
         }
     }
-    println!("common step keys: name (tag of the saved object), save (bool), dtype (float32 | float64)");
+    println!(
+        "common step keys: name (tag of the saved object), save (bool), dtype (float32 | float64)"
+    );
     println!("example:\n{}", indent(doc.example));
     Ok(())
 }

@@ -62,7 +62,9 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
             );
         }
     }
-    prepared.memory.check(config.pipeline.execution.mem_thresh)?;
+    prepared
+        .memory
+        .check(config.pipeline.execution.mem_thresh)?;
     if args.dry_run {
         eprintln!("dry run: the pipeline is valid for this input; nothing was computed");
         return Ok(None);
@@ -73,8 +75,10 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
     let bar = if std::io::stderr().is_terminal() && !args.quiet {
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks ({eta})")
-                .expect("static template"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} tasks ({eta})",
+            )
+            .expect("static template"),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
         bar

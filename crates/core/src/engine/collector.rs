@@ -87,7 +87,8 @@ impl<'a> Collector<'a> {
                         .expect("block matches its shape");
                     if let Some(sum) = &mut self.sums[obj] {
                         let last = Axis(sum.ndim() - 1);
-                        let mut target = sum.slice_axis_mut(last, Slice::from(task.channels.clone()));
+                        let mut target =
+                            sum.slice_axis_mut(last, Slice::from(task.channels.clone()));
                         target += &block;
                     } else {
                         let placement = &self.prepared.objects[obj].placements[result.task];
@@ -120,7 +121,8 @@ impl<'a> Collector<'a> {
             if let Some(sum) = self.sums[obj].take() {
                 let mean = sum / n_trials;
                 let placement = &self.prepared.objects[obj].placements[0];
-                self.sink.write_dense(self.ids[obj], placement, mean.view())?;
+                self.sink
+                    .write_dense(self.ids[obj], placement, mean.view())?;
             }
         }
         Ok(())

@@ -39,7 +39,8 @@ impl MemoryEstimate {
                     // Events: at most one per input sample and channel, rarely more than a
                     // small fraction; count a tenth of the input block per property column.
                     let in_elems: usize = step.task_input_shape(task).iter().product();
-                    bytes += (in_elems as u64 / 10) * 8 * (3 + step.output.event_columns.len() as u64);
+                    bytes +=
+                        (in_elems as u64 / 10) * 8 * (3 + step.output.event_columns.len() as u64);
                 }
                 bytes += step.scratch.bytes() as u64;
             }

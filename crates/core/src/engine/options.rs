@@ -66,7 +66,9 @@ impl ExecutionOptions {
     /// Refuses settings that cannot run, naming the key.
     pub fn validate(&self) -> Result<()> {
         if self.workers == Some(0) {
-            return Err(Error::invalid("execution.workers must be at least 1, got 0"));
+            return Err(Error::invalid(
+                "execution.workers must be at least 1, got 0",
+            ));
         }
         if self.chan_per_worker == Some(0) {
             return Err(Error::invalid(

@@ -23,8 +23,11 @@ struct SharedTrial<'p> {
 
 impl SharedTrial<'_> {
     fn view(&self) -> ArrayView2<'_, f64> {
-        ArrayView2::from_shape((self.len, self.channels), &self.data[..self.len * self.channels])
-            .expect("trial buffer holds len x channels values")
+        ArrayView2::from_shape(
+            (self.len, self.channels),
+            &self.data[..self.len * self.channels],
+        )
+        .expect("trial buffer holds len x channels values")
     }
 }
 
@@ -59,10 +62,7 @@ impl Window {
                 *free -= 1;
                 return true;
             }
-            free = self
-                .changed
-                .wait(free)
-                .unwrap_or_else(|p| p.into_inner());
+            free = self.changed.wait(free).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -219,7 +219,11 @@ pub(crate) fn run_parallel(
         let _ = writer.join();
     });
 
-    if let Some((_, error)) = failure.first.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    if let Some((_, error)) = failure
+        .first
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+    {
         return Err(error);
     }
     if collector.completed() != n_tasks {

@@ -75,7 +75,11 @@ pub struct PreparedPipeline {
 /// The dry run: derives every step's schema, validates every trial against every routine,
 /// builds the plans, lays out the outputs and estimates memory. Nothing is computed or
 /// written.
-pub fn prepare(pipeline: &Pipeline, input: &DataSchema, tag_prefix: &str) -> Result<PreparedPipeline> {
+pub fn prepare(
+    pipeline: &Pipeline,
+    input: &DataSchema,
+    tag_prefix: &str,
+) -> Result<PreparedPipeline> {
     let exec = &pipeline.execution;
     exec.validate()?;
     if pipeline.steps.is_empty() {
@@ -104,7 +108,7 @@ pub fn prepare(pipeline: &Pipeline, input: &DataSchema, tag_prefix: &str) -> Res
             channels: None,
         };
         let wrap = |source: RoutineError| Error::Routine {
-            context: ctx.clone(),
+            context: Box::new(ctx.clone()),
             source,
         };
         if routine.input_kind() != current.kind {
@@ -149,13 +153,16 @@ pub fn prepare(pipeline: &Pipeline, input: &DataSchema, tag_prefix: &str) -> Res
         for task in &tasks {
             let task_shape = prepared.task_input_shape(task);
             if !prepared.plans.contains_key(&task_shape) {
-                let plan = routine.plan(&task_shape, &current).map_err(|source| Error::Routine {
-                    context: TaskContext {
-                        trial: Some(task.trial),
-                        ..ctx.clone()
-                    },
-                    source,
-                })?;
+                let plan =
+                    routine
+                        .plan(&task_shape, &current)
+                        .map_err(|source| Error::Routine {
+                            context: Box::new(TaskContext {
+                                trial: Some(task.trial),
+                                ..ctx.clone()
+                            }),
+                            source,
+                        })?;
                 prepared.scratch = prepared.scratch.max(plan.scratch_size());
                 prepared.plans.insert(task_shape, plan);
             }
@@ -243,7 +250,7 @@ fn check_output_shape(
 ) -> Result<()> {
     if shape.trial_shapes.len() != input.n_trials() {
         return Err(Error::Routine {
-            context: ctx.clone(),
+            context: Box::new(ctx.clone()),
             source: RoutineError::failed(format!(
                 "initialize declared {} trial shapes for {} trials (a bug in the routine)",
                 shape.trial_shapes.len(),
@@ -255,10 +262,10 @@ fn check_output_shape(
         for (trial, s) in shape.trial_shapes.iter().enumerate() {
             if s.len() < 2 {
                 return Err(Error::Routine {
-                    context: TaskContext {
+                    context: Box::new(TaskContext {
                         trial: Some(trial),
                         ..ctx.clone()
-                    },
+                    }),
                     source: RoutineError::failed(
                         "initialize declared an output with fewer than 2 axes (a bug in the routine)",
                     ),

@@ -20,7 +20,7 @@ pub fn channel_groups(n_channels: usize, k: Option<usize>) -> Vec<Range<usize>> 
             .step_by(k)
             .map(|start| start..(start + k).min(n_channels))
             .collect(),
-        _ => vec![0..n_channels],
+        _ => std::iter::once(0..n_channels).collect(),
     }
 }
 

@@ -124,13 +124,13 @@ impl WorkerState {
                 Ok(Ok(())) => {}
                 Ok(Err(source)) => {
                     return Err(Error::Routine {
-                        context: context(),
+                        context: Box::new(context()),
                         source,
                     })
                 }
                 Err(message) => {
                     return Err(Error::Panic {
-                        context: context(),
+                        context: Box::new(context()),
                         message,
                     })
                 }
@@ -153,7 +153,9 @@ impl WorkerState {
             } else {
                 let mut fresh = pools.events.take();
                 fresh.clear();
-                fresh.columns.resize(step.output.event_columns.len(), Vec::new());
+                fresh
+                    .columns
+                    .resize(step.output.event_columns.len(), Vec::new());
                 let events = std::mem::replace(&mut self.events[k], fresh);
                 outputs.push(SavedOutput::Events(events));
             }

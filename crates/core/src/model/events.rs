@@ -30,7 +30,10 @@ impl EventColumn {
 
     /// Whether the stored values are integers.
     pub fn is_integer(&self) -> bool {
-        matches!(self.kind, EventColumnKind::Int | EventColumnKind::SampleIndex)
+        matches!(
+            self.kind,
+            EventColumnKind::Int | EventColumnKind::SampleIndex
+        )
     }
 }
 

@@ -39,14 +39,17 @@ impl TrialDefinition {
         if values.is_empty() {
             return Err("trialdefinition holds zero trials".into());
         }
-        if values.len() % columns != 0 {
+        if !values.len().is_multiple_of(columns) {
             return Err("trialdefinition is not a 2-D table".into());
         }
         let def = TrialDefinition { columns, values };
         for trial in 0..def.len() {
             let row = def.row(trial);
             let (start, stop) = (row[0], row[1]);
-            if !start.is_finite() || !stop.is_finite() || start.fract() != 0.0 || stop.fract() != 0.0
+            if !start.is_finite()
+                || !stop.is_finite()
+                || start.fract() != 0.0
+                || stop.fract() != 0.0
             {
                 return Err(format!(
                     "trial {trial}: start {start} and stop {stop} must be whole sample indices"
@@ -153,7 +156,10 @@ mod tests {
     #[test]
     fn rejects_trials_outside_data() {
         let err = TrialDefinition::from_rows(vec![0., 10., 0., 5., 20., 0.], 3, 15).unwrap_err();
-        assert!(err.contains("trial 1") && err.contains("past the end"), "{err}");
+        assert!(
+            err.contains("trial 1") && err.contains("past the end"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -165,8 +171,8 @@ mod tests {
 
     #[test]
     fn restacking_keeps_offsets_and_trialinfo() {
-        let def = TrialDefinition::from_rows(vec![10., 20., -3., 7., 30., 35., 2., 8.], 4, 40)
-            .unwrap();
+        let def =
+            TrialDefinition::from_rows(vec![10., 20., -3., 7., 30., 35., 2., 8.], 4, 40).unwrap();
         let out = def.restacked(&[1, 1]);
         assert_eq!(out.values(), &[0., 1., -3., 7., 1., 2., 2., 8.]);
     }
