@@ -175,12 +175,11 @@ impl TrialSource for SpyReader {
                     ErrorClass::Runtime,
                 )
             })?;
-        out.clear();
-        out.extend_from_slice(
-            block
-                .as_slice()
-                .expect("freshly read arrays are contiguous"),
-        );
+        // HDF5 converts float32 to float64 while reading; the freshly read array is
+        // contiguous and row-major, so it becomes the trial buffer without a copy.
+        let (values, offset) = block.into_raw_vec_and_offset();
+        debug_assert!(offset.unwrap_or(0) == 0);
+        *out = values;
         Ok(())
     }
 
