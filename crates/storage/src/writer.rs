@@ -370,14 +370,22 @@ fn placement_selection(p: &TaskPlacement, ndim: usize) -> Selection {
     Selection::from(Hyperslab::from(items))
 }
 
+/// Converts a block to f32 in a reused buffer (a plain slice loop, which vectorises, when the
+/// block is contiguous, as engine output always is).
 fn fill_f32(buf: &mut Vec<f32>, block: &ArrayViewD<'_, f64>) {
     buf.clear();
-    buf.extend(block.iter().map(|&v| v as f32));
+    match block.as_slice() {
+        Some(values) => buf.extend(values.iter().map(|&v| v as f32)),
+        None => buf.extend(block.iter().map(|&v| v as f32)),
+    }
 }
 
 fn fill_f64(buf: &mut Vec<f64>, block: &ArrayViewD<'_, f64>) {
     buf.clear();
-    buf.extend(block.iter().copied());
+    match block.as_slice() {
+        Some(values) => buf.extend_from_slice(values),
+        None => buf.extend(block.iter().copied()),
+    }
 }
 
 fn shorten(text: &str) -> String {
