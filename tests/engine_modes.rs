@@ -477,3 +477,47 @@ fn placements_stack_trials_and_parallel_store_follows_mode() {
     run_pipeline(&pipeline, &mut rec.clone(), &mut sink, None).unwrap();
     assert_eq!(sink.preallocated[0].1, StoreLayout::Single);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+
+        /// Any recording shape, channel grouping and worker count gives the sequential
+        /// result bit for bit, for a pipeline that mixes shape-keeping and averaging steps.
+        #[test]
+        fn random_shapes_and_groupings_match_sequential(
+            lengths in proptest::collection::vec(1usize..40, 1..8),
+            channels in 1usize..7,
+            chan_per_worker in proptest::option::of(1usize..8),
+            workers in 1usize..4,
+            seed in 0u64..1000,
+        ) {
+            let total: usize = lengths.iter().sum();
+            let data = Array2::from_shape_fn((total, channels), |(i, c)| {
+                ((i as u64 * 31 + c as u64 * 17 + seed) % 101) as f64 / 7.0 - 5.0
+            });
+            let rec = InMemoryRecording::contiguous(data, 100.0, &lengths).unwrap();
+            let pipeline = |mut opts: ExecutionOptions| {
+                opts.chan_per_worker = chan_per_worker;
+                Pipeline::new(
+                    vec![
+                        Step::new(Detrend { kind: DetrendType::Constant }).named("c").saved(),
+                        Step::new(ZScore),
+                        Step::new(Rectify),
+                    ],
+                    opts,
+                )
+            };
+            let reference = run(&pipeline(ExecutionOptions::sequential()), &rec);
+            let parallel = run(&pipeline(ExecutionOptions::parallel(workers)), &rec);
+            for tag in ["c", "rectify"] {
+                let a = reference.object(tag).unwrap().data.clone().unwrap();
+                let b = parallel.object(tag).unwrap().data.clone().unwrap();
+                prop_assert_eq!(bits(&a), bits(&b));
+            }
+        }
+    }
+}
