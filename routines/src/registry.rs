@@ -40,9 +40,10 @@ pub struct Registry {
 impl Registry {
     /// Every built-in routine.
     pub fn builtin() -> Registry {
-        Registry {
-            entries: vec![detrend_entry(), zscore_entry(), rectify_entry()],
-        }
+        // Each routine family contributes its entries; keep one line per family.
+        let mut entries = vec![detrend_entry(), zscore_entry(), rectify_entry()];
+        entries.sort_by_key(|e| e.doc.name);
+        Registry { entries }
     }
 
     /// Adds (or replaces) a routine.
