@@ -521,3 +521,67 @@ mod properties {
         }
     }
 }
+
+/// Warns about every trial whose first sample is negative, like SciPy's `warnings.warn`.
+struct Warner;
+
+impl ComputationalRoutine for Warner {
+    fn name(&self) -> &str {
+        "warner"
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        _plan: &Plan,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let x = input.samples();
+        for (c, &v) in x.row(0).iter().enumerate() {
+            if v < 0.0 {
+                scratch.warn(format!("channel {} starts negative", input.channels.start + c));
+            }
+        }
+        output.samples_mut().assign(&x);
+        Ok(())
+    }
+}
+
+#[test]
+fn kernel_warnings_reach_the_log_with_context_in_task_order() {
+    let rec = recording(5);
+    let mut reference: Option<Vec<String>> = None;
+    for (name, opts) in all_modes() {
+        let pipeline = Pipeline::new(vec![Step::new(Rectify), Step::new(Warner)], opts);
+        let mut sink = MemorySink::new();
+        let report = run_pipeline(&pipeline, &mut rec.clone(), &mut sink, None).unwrap();
+        // Rectify makes everything non-negative; warn on the raw input instead.
+        assert!(report.warnings.is_empty(), "{name}");
+        let pipeline = Pipeline::new(vec![Step::new(Warner), Step::new(Rectify)], {
+            let mut o = pipeline.execution.clone();
+            o.chan_per_worker = pipeline.execution.chan_per_worker;
+            o
+        });
+        let mut sink = MemorySink::new();
+        let report = run_pipeline(&pipeline, &mut rec.clone(), &mut sink, None).unwrap();
+        assert!(!report.warnings.is_empty(), "{name}: the test data starts negative somewhere");
+        assert!(report.warnings[0].starts_with("step 1 (warner), trial "), "{}", report.warnings[0]);
+        let log = &sink.object("rectify").unwrap().metadata.as_ref().unwrap().log;
+        assert!(log.contains(&format!("\twarning: {}\n", report.warnings[0])), "{log}");
+        // Channel grouping splits warnings across tasks; their text (minus the channel
+        // range) and order by trial must not depend on the mode.
+        let normalised: Vec<String> = report
+            .warnings
+            .iter()
+            .map(|w| {
+                let (head, tail) = w.split_once(": ").unwrap();
+                format!("{}: {tail}", head.split(", channels").next().unwrap())
+            })
+            .collect();
+        match &reference {
+            None => reference = Some(normalised),
+            Some(r) => assert_eq!(&normalised, r, "{name}"),
+        }
+    }
+}

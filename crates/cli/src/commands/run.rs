@@ -110,6 +110,18 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
             input_bytes as f64 / 1e6 / secs.max(1e-9)
         );
     }
+    if !report.warnings.is_empty() {
+        if args.verbose {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+        } else if !args.quiet {
+            eprintln!(
+                "{} warning(s) from routines; they are in the results' _log (or rerun with -v)",
+                report.warnings.len()
+            );
+        }
+    }
     Ok(Some(RunOutcome {
         report,
         container: container.dir,

@@ -23,6 +23,8 @@ pub(crate) struct Collector<'a> {
     /// Events of the current trial per object, gathered across channel groups.
     trial_events: Vec<EventBlock>,
     progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+    /// Kernel warnings (step index, message), in task order.
+    warnings: Vec<(usize, String)>,
 }
 
 impl<'a> Collector<'a> {
@@ -53,6 +55,7 @@ impl<'a> Collector<'a> {
             sums,
             trial_events,
             progress,
+            warnings: Vec::new(),
         }
     }
 
@@ -77,7 +80,13 @@ impl<'a> Collector<'a> {
         Ok(applied)
     }
 
+    /// Kernel warnings collected so far, in task order.
+    pub fn take_warnings(&mut self) -> Vec<(usize, String)> {
+        std::mem::take(&mut self.warnings)
+    }
+
     fn apply(&mut self, result: TaskResult, pools: &Pools) -> Result<()> {
+        self.warnings.extend(result.warnings);
         let task = &self.prepared.tasks[result.task];
         for (obj, output) in result.outputs.into_iter().enumerate() {
             let id = self.ids[obj];

@@ -35,6 +35,31 @@ pub struct RunReport {
     pub workers: usize,
     pub memory: MemoryEstimate,
     pub elapsed: Duration,
+    /// Warnings raised by kernels, each with its step, trial and channels, in task order.
+    pub warnings: Vec<String>,
+}
+
+/// How many warnings of one step the `_log` keeps; the rest are counted.
+const MAX_LOGGED_WARNINGS: usize = 100;
+
+/// The `_log` lines for one step's warnings.
+fn warning_lines(warnings: &[(usize, String)], step: usize) -> String {
+    let mine: Vec<&String> = warnings
+        .iter()
+        .filter(|(s, _)| *s == step)
+        .map(|(_, w)| w)
+        .collect();
+    let mut text = String::new();
+    for w in mine.iter().take(MAX_LOGGED_WARNINGS) {
+        text.push_str(&format!("\twarning: {w}\n"));
+    }
+    if mine.len() > MAX_LOGGED_WARNINGS {
+        text.push_str(&format!(
+            "\t... and {} more warnings\n",
+            mine.len() - MAX_LOGGED_WARNINGS
+        ));
+    }
+    text
 }
 
 /// Runs a pipeline: dry run and memory check first (nothing is written if they fail), then
@@ -75,12 +100,16 @@ pub fn run_pipeline(
             }
             ExecutionMode::Parallel => run_parallel(pipeline, &prepared, source, &mut collector)?,
         }
-        collector.finish()
+        collector.finish()?;
+        Ok(collector.take_warnings())
     })();
-    if let Err(e) = outcome {
-        sink.abort();
-        return Err(e);
-    }
+    let warnings = match outcome {
+        Ok(warnings) => warnings,
+        Err(e) => {
+            sink.abort();
+            return Err(e);
+        }
+    };
 
     let finalize = (|| {
         let header = log_header();
@@ -93,6 +122,7 @@ pub fn run_pipeline(
         let mut object = 0;
         for (k, step) in pipeline.steps.iter().enumerate() {
             step.routine.write_log(&mut log);
+            log.push_str(&warning_lines(&warnings, k));
             let mut key = step.name.clone();
             let mut n = 2;
             while cfg.contains_key(&key) {
@@ -132,6 +162,7 @@ pub fn run_pipeline(
     }
 
     Ok(RunReport {
+        warnings: warnings.into_iter().map(|(_, w)| w).collect(),
         tasks: prepared.tasks.len(),
         trials: source.schema().n_trials(),
         objects: prepared

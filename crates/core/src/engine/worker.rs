@@ -23,6 +23,8 @@ pub(crate) enum SavedOutput {
 pub(crate) struct TaskResult {
     pub task: usize,
     pub outputs: Vec<SavedOutput>,
+    /// Warnings kernels raised: (step index, message with its context).
+    pub warnings: Vec<(usize, String)>,
 }
 
 /// Buffers pooled between workers and the writer.
@@ -71,6 +73,7 @@ impl WorkerState {
         trial: ArrayView2<'_, f64>,
         pools: &Pools,
     ) -> Result<TaskResult> {
+        let mut warnings = Vec::new();
         for (k, step) in prepared.steps.iter().enumerate() {
             let (before, after) = self.dense.split_at_mut(k);
             let data: ArrayViewD<'_, f64> = if k == 0 {
@@ -120,6 +123,9 @@ impl WorkerState {
                     routine.compute_function(&input, &mut out, plan, scratch)
                 })
             };
+            for warning in self.scratch[k].take_warnings() {
+                warnings.push((k, format!("{}: {warning}", context())));
+            }
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(source)) => {
@@ -163,6 +169,7 @@ impl WorkerState {
         Ok(TaskResult {
             task: task.index,
             outputs,
+            warnings,
         })
     }
 }

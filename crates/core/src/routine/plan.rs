@@ -74,13 +74,28 @@ impl std::fmt::Debug for Plan {
 
 /// Caller-owned scratch buffers handed to a kernel. Each worker owns one per step and sizes
 /// it once for the largest plan, so kernels never allocate per task.
+///
+/// It also carries the task's warnings: what SciPy would report with `warnings.warn` (a peak
+/// with zero prominence, say) a kernel reports with [`Scratch::warn`]; the engine adds the
+/// step, trial and channels and writes them into the result's `_log`.
 #[derive(Debug, Default)]
 pub struct Scratch {
     pub real: Vec<f64>,
     pub complex: Vec<Complex64>,
+    warnings: Vec<String>,
 }
 
 impl Scratch {
+    /// Records a warning about the current task (not an error: the task's result stands).
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(message.into());
+    }
+
+    /// Takes the warnings recorded since the last call.
+    pub(crate) fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
     /// Grows the buffers to at least `size` (never shrinks).
     pub fn reserve(&mut self, size: ScratchSize) {
         if self.real.len() < size.real {

@@ -1,0 +1,311 @@
+//! Helpers shared by the command-line integration tests (`tests/cli.rs`, `tests/bad_input.rs`):
+//! a temporary folder per test, running the real `trialflow` binary, fingerprinting files
+//! (SHA-1 via the system `sha1sum`, plus mtime) and reading result containers back with the
+//! `hdf5` crate.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_trialflow");
+
+/// Makes in-process HDF5 calls safe and quiet (once per test binary).
+pub fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(trialflow::hdf5::init_hdf5);
+}
+
+/// A fresh folder under the system temp dir, removed when dropped.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "trialflow-clitest-{label}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// What one invocation of the binary did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Panics with everything the process printed unless it exited 0.
+    pub fn ok(self) -> Outcome {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts a failure reported the trialflow way: the exit code, and one stderr line
+    /// starting with `error:` (no panic, no backtrace hint) containing every needle.
+    pub fn assert_error(&self, code: i32, needles: &[&str]) {
+        let context = format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(self.code, code, "exit code\n{context}");
+        assert_one_error_line(&self.stderr, needles);
+    }
+}
+
+/// The stderr of a failure: exactly one line, starting with `error:`, no panic output, and
+/// containing every needle.
+pub fn assert_one_error_line(stderr: &str, needles: &[&str]) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "stderr must be exactly one line, got:\n{stderr}");
+    let line = lines[0];
+    assert!(line.starts_with("error:"), "stderr must start with 'error:': {line}");
+    for banned in ["panicked", "RUST_BACKTRACE", "internal error"] {
+        assert!(!stderr.contains(banned), "stderr mentions '{banned}': {stderr}");
+    }
+    for needle in needles {
+        assert!(
+            line.contains(needle),
+            "stderr should mention '{needle}': {line}"
+        );
+    }
+}
+
+/// Runs `trialflow ARGS` in `cwd` with a clean environment for trialflow's own variables.
+pub fn trialflow(cwd: &Path, args: &[&str]) -> Outcome {
+    trialflow_env(cwd, args, &[])
+}
+
+/// Like [`trialflow`], with extra environment variables.
+pub fn trialflow_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
+        .env_remove("TRIALFLOW_BACKTRACE")
+        .env_remove("RUST_BACKTRACE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the trialflow binary runs");
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `trialflow generate <dir>/<name> --trials 6 --samples 300 --channels 5 [--unequal]`;
+/// returns the container folder.
+pub fn generate(dir: &Path, name: &str, unequal: bool) -> PathBuf {
+    let mut args = vec![
+        "generate", name, "--trials", "6", "--samples", "300", "--channels", "5",
+    ];
+    if unequal {
+        args.push("--unequal");
+    }
+    let out = trialflow(dir, &args).ok();
+    let container = dir.join(name);
+    assert!(
+        out.stdout.contains("_raw.analog"),
+        "generate prints the object path: {}",
+        out.stdout
+    );
+    assert!(container.is_dir(), "{} was created", container.display());
+    container
+}
+
+/// SHA-1 (hex) of a file, by the system `sha1sum`.
+pub fn sha1sum(path: &Path) -> String {
+    let out = Command::new("sha1sum")
+        .arg(path)
+        .output()
+        .expect("sha1sum is installed");
+    assert!(out.status.success(), "sha1sum {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("sha1sum prints a hash")
+        .to_string()
+}
+
+/// Every file under `root` (recursively) with its SHA-1, size and mtime: two equal
+/// fingerprints mean nothing was added, removed or modified.
+pub fn fingerprint(root: &Path) -> BTreeMap<PathBuf, (String, u64, SystemTime)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                out.push(p.clone()); // folders count too (an empty `.partial` must show)
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    if root.is_dir() {
+        walk(root, &mut files);
+    } else {
+        files.push(root.to_path_buf());
+    }
+    files
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::metadata(&p).unwrap();
+            let hash = if meta.is_dir() { "<dir>".to_string() } else { sha1sum(&p) };
+            let mtime = if meta.is_dir() { UNIX_EPOCH } else { meta.modified().unwrap() };
+            (p, (hash, meta.len(), mtime))
+        })
+        .collect()
+}
+
+/// The dense `data` of an object file: its dtype, shape and values (as f64, and the raw bit
+/// patterns of the stored type widened to u64).
+#[derive(Debug, Clone)]
+pub struct Dense {
+    pub dtype: &'static str,
+    pub shape: Vec<usize>,
+    pub bits: Vec<u64>,
+    pub values: Vec<f64>,
+    pub is_virtual: bool,
+}
+
+pub fn read_data(file: &Path) -> Dense {
+    init();
+    let f = hdf5::File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let ds = f.dataset("data").unwrap();
+    let shape = ds.shape();
+    let is_virtual = ds
+        .dcpl()
+        .map(|p| p.layout() == hdf5::plist::dataset_create::Layout::Virtual)
+        .unwrap();
+    let desc = ds.dtype().unwrap().to_descriptor().unwrap();
+    match desc {
+        hdf5::types::TypeDescriptor::Float(hdf5::types::FloatSize::U4) => {
+            let v: Vec<f32> = ds.read_raw().unwrap();
+            Dense {
+                dtype: "float32",
+                shape,
+                bits: v.iter().map(|x| x.to_bits() as u64).collect(),
+                values: v.iter().map(|&x| x as f64).collect(),
+                is_virtual,
+            }
+        }
+        hdf5::types::TypeDescriptor::Float(hdf5::types::FloatSize::U8) => {
+            let v: Vec<f64> = ds.read_raw().unwrap();
+            Dense {
+                dtype: "float64",
+                shape,
+                bits: v.iter().map(|x| x.to_bits()).collect(),
+                values: v,
+                is_virtual,
+            }
+        }
+        other => panic!("{}: unexpected data type {other}", file.display()),
+    }
+}
+
+/// The trialdefinition of an object file: (shape, row-major values).
+pub fn read_trialdefinition(file: &Path) -> (Vec<usize>, Vec<f64>) {
+    init();
+    let f = hdf5::File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let ds = f.dataset("trialdefinition").unwrap();
+    (ds.shape(), ds.read_raw().unwrap())
+}
+
+/// The `.info` JSON beside an object file.
+pub fn read_info(file: &Path) -> Value {
+    let path = PathBuf::from(format!("{}.info", file.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Writes a hand-made AnalogData file with the `hdf5` crate: `data` (any shape, f32), an
+/// optional trialdefinition (rows x 3) and a `samplerate` root attribute; no `.info`, so the
+/// reader falls back to attributes.
+pub fn write_handmade(
+    path: &Path,
+    data_shape: &[usize],
+    trialdefinition: Option<(&[f64], usize)>,
+    with_data: bool,
+) {
+    init();
+    let f = hdf5::File::create(path).unwrap();
+    if with_data {
+        let n: usize = data_shape.iter().product();
+        let values: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 * 0.37).sin()).collect();
+        let ds = f
+            .new_dataset::<f32>()
+            .shape(data_shape.to_vec())
+            .create("data")
+            .unwrap();
+        ds.write_raw(&values).unwrap();
+    }
+    if let Some((values, rows)) = trialdefinition {
+        let columns = if rows == 0 { 3 } else { values.len() / rows };
+        let ds = f
+            .new_dataset::<f64>()
+            .shape((rows, columns))
+            .create("trialdefinition")
+            .unwrap();
+        if rows > 0 {
+            ds.write_raw(values).unwrap();
+        }
+    }
+    f.new_attr::<f64>()
+        .create("samplerate")
+        .unwrap()
+        .write_scalar(&1000.0)
+        .unwrap();
+    f.close().unwrap();
+}
+
+/// Writes `text` to `<dir>/<name>` and returns the path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Names of the entries of a folder, sorted.
+pub fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
