@@ -1,3 +1,5 @@
+use ndarray::Dimension;
+
 use crate::error::{Bytes, Error, Result};
 use crate::model::DataSchema;
 
@@ -33,12 +35,12 @@ impl MemoryEstimate {
             let mut bytes = trial_elems * (8 + input.dtype.size_bytes() as u64);
             for step in steps {
                 if step.output.kind.is_dense() {
-                    let elems: usize = step.task_output_shape(task).iter().product();
+                    let elems = step.task_output_shape(task).size();
                     bytes += elems as u64 * 8;
                 } else {
                     // Events: at most one per input sample and channel, rarely more than a
                     // small fraction; count a tenth of the input block per property column.
-                    let in_elems: usize = step.task_input_shape(task).iter().product();
+                    let in_elems = step.task_input_shape(task).size();
                     bytes +=
                         (in_elems as u64 / 10) * 8 * (3 + step.output.event_columns.len() as u64);
                 }

@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use ndarray::{Dimension, IxDyn};
+
 use crate::error::{Error, Result, RoutineError, TaskContext};
 use crate::model::{DType, DataKind, DataSchema, OutputShape};
 use crate::routine::{Plan, ScratchSize};
@@ -18,8 +20,11 @@ pub struct PreparedStep {
     pub routine_name: String,
     pub input: DataSchema,
     pub output: DataSchema,
-    /// Plans keyed by the task's input shape (channel axis narrowed to the task's group).
-    pub plans: HashMap<Vec<usize>, Plan>,
+    /// One plan per distinct task input shape (channel axis narrowed to the task's group).
+    pub plans: Vec<Plan>,
+    /// For each task (by index), which plan it uses: looked up without hashing or
+    /// allocating in the hot loop.
+    pub plan_of_task: Vec<u32>,
     /// Largest scratch any plan needs.
     pub scratch: ScratchSize,
     /// Index into [`PreparedPipeline::objects`] when this step's output is written.
@@ -37,21 +42,27 @@ impl PreparedStep {
         }
     }
 
-    /// The shape of a task's block in this step's output.
-    pub fn task_output_shape(&self, task: &Task) -> Vec<usize> {
+    /// The shape of a task's block in this step's output (no allocation up to 4 axes).
+    pub fn task_output_shape(&self, task: &Task) -> IxDyn {
         narrow_channels(&self.output.trial_shapes[task.trial], task)
     }
 
     /// The shape of a task's block in this step's input.
-    pub fn task_input_shape(&self, task: &Task) -> Vec<usize> {
+    pub fn task_input_shape(&self, task: &Task) -> IxDyn {
         narrow_channels(&self.input.trial_shapes[task.trial], task)
+    }
+
+    /// The plan a task uses.
+    pub fn plan_for(&self, task: &Task) -> &Plan {
+        &self.plans[self.plan_of_task[task.index] as usize]
     }
 }
 
-fn narrow_channels(trial_shape: &[usize], task: &Task) -> Vec<usize> {
-    let mut shape = trial_shape.to_vec();
-    if let Some(last) = shape.last_mut() {
-        *last = task.channels.len();
+fn narrow_channels(trial_shape: &[usize], task: &Task) -> IxDyn {
+    let mut shape = IxDyn(trial_shape);
+    let ndim = shape.ndim();
+    if ndim > 0 {
+        shape[ndim - 1] = task.channels.len();
     }
     shape
 }
@@ -146,16 +157,19 @@ pub fn prepare(
             routine_name: routine.name().to_string(),
             input: current.clone(),
             output: output.clone(),
-            plans: HashMap::new(),
+            plans: Vec::new(),
+            plan_of_task: Vec::with_capacity(tasks.len()),
             scratch: ScratchSize::default(),
             object: None,
         };
+        let mut plan_index: HashMap<IxDyn, u32> = HashMap::new();
         for task in &tasks {
             let task_shape = prepared.task_input_shape(task);
-            if !prepared.plans.contains_key(&task_shape) {
-                let plan =
-                    routine
-                        .plan(&task_shape, &current)
+            let index = match plan_index.get(&task_shape) {
+                Some(&i) => i,
+                None => {
+                    let plan = routine
+                        .plan(task_shape.slice(), &current)
                         .map_err(|source| Error::Routine {
                             context: Box::new(TaskContext {
                                 trial: Some(task.trial),
@@ -163,9 +177,14 @@ pub fn prepare(
                             }),
                             source,
                         })?;
-                prepared.scratch = prepared.scratch.max(plan.scratch_size());
-                prepared.plans.insert(task_shape, plan);
-            }
+                    prepared.scratch = prepared.scratch.max(plan.scratch_size());
+                    prepared.plans.push(plan);
+                    let i = (prepared.plans.len() - 1) as u32;
+                    plan_index.insert(task_shape, i);
+                    i
+                }
+            };
+            prepared.plan_of_task.push(index);
         }
 
         if saved.contains(&index) {
@@ -196,7 +215,7 @@ pub fn prepare(
                 let placements = tasks
                     .iter()
                     .map(|t| {
-                        let shape = prepared.task_output_shape(t);
+                        let shape = prepared.task_output_shape(t).slice().to_vec();
                         TaskPlacement {
                             task: t.index,
                             trial: t.trial,

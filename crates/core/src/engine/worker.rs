@@ -1,6 +1,6 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Slice};
+use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Dimension, IxDyn, Slice};
 
 use crate::error::{Error, Result, TaskContext};
 use crate::model::EventBlock;
@@ -14,7 +14,7 @@ use super::tasks::Task;
 /// One saved step's output for one task, on its way to the writer.
 #[derive(Debug)]
 pub(crate) enum SavedOutput {
-    Dense { data: Vec<f64>, shape: Vec<usize> },
+    Dense { data: Vec<f64>, shape: IxDyn },
     Events(EventBlock),
 }
 
@@ -83,7 +83,7 @@ impl WorkerState {
             } else {
                 let prev = &prepared.steps[k - 1];
                 let shape = prev.task_output_shape(task);
-                let n: usize = shape.iter().product();
+                let n = shape.size();
                 ArrayViewD::from_shape(shape, &before[k - 1][..n])
                     .expect("buffer sized to the declared shape")
             };
@@ -94,7 +94,7 @@ impl WorkerState {
                 samplerate: step.input.samplerate,
                 offset: step.input.trialdefinition.offset(task.trial),
             };
-            let plan = &step.plans[&step.task_input_shape(task)];
+            let plan = step.plan_for(task);
             let routine = pipeline.steps[k].routine.as_ref();
             let scratch = &mut self.scratch[k];
             let context = || TaskContext {
@@ -104,7 +104,7 @@ impl WorkerState {
             };
             let outcome = if step.output.kind.is_dense() {
                 let shape = step.task_output_shape(task);
-                let n: usize = shape.iter().product();
+                let n = shape.size();
                 let buf = &mut after[0];
                 if buf.len() < n {
                     buf.resize(n, 0.0);
@@ -142,7 +142,7 @@ impl WorkerState {
                 }
             }
             if step.output.kind.is_dense() {
-                let n: usize = step.task_output_shape(task).iter().product();
+                let n = step.task_output_shape(task).size();
                 self.dense[k].truncate(n);
             }
         }
