@@ -30,7 +30,11 @@ fn pipeline(input: &str, output: &str, execution: &[&str], last_dtype: Option<&s
 
 /// The object files of a result container of base name `base`.
 fn objects(container: &Path) -> (PathBuf, PathBuf) {
-    let base = container.file_stem().unwrap().to_string_lossy().into_owned();
+    let base = container
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     (
         container.join(format!("{base}_z.analog")),
         container.join(format!("{base}_rectify.analog")),
@@ -38,7 +42,11 @@ fn objects(container: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn input_object(recording: &Path) -> PathBuf {
-    let base = recording.file_stem().unwrap().to_string_lossy().into_owned();
+    let base = recording
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     recording.join(format!("{base}_raw.analog"))
 }
 
@@ -55,7 +63,10 @@ fn every_mode_and_store_gives_bitwise_identical_results() {
         ("sequential", &["mode: sequential"]),
         ("parallel2", &["mode: parallel", "workers: 2"]),
         ("debug", &["mode: debug"]),
-        ("parallel2-cpw2", &["mode: parallel", "workers: 2", "chan_per_worker: 2"]),
+        (
+            "parallel2-cpw2",
+            &["mode: parallel", "workers: 2", "chan_per_worker: 2"],
+        ),
     ];
     let mut reference: Option<(Dense, Dense)> = None;
     let mut variants = 0;
@@ -68,11 +79,18 @@ fn every_mode_and_store_gives_bitwise_identical_results() {
             let yaml = pipeline("rec.spy", &format!("{name}.spy"), &lines, None);
             write_file(&tmp.path, &format!("{name}.yaml"), &yaml);
             trialflow(&tmp.path, &["run", &format!("{name}.yaml"), "--quiet"]).ok();
-            assert_eq!(fingerprint(&rec), input_before, "{label}: the input is untouched");
+            assert_eq!(
+                fingerprint(&rec),
+                input_before,
+                "{label}: the input is untouched"
+            );
 
             let container = tmp.join(format!("{name}.spy"));
             assert_eq!(
-                list(&tmp.path).iter().filter(|n| n.contains(".partial")).count(),
+                list(&tmp.path)
+                    .iter()
+                    .filter(|n| n.contains(".partial"))
+                    .count(),
                 0,
                 "{label}: no staging folder left"
             );
@@ -84,7 +102,10 @@ fn every_mode_and_store_gives_bitwise_identical_results() {
                 assert_eq!(obj.dtype, "float32", "{ctx}: dtype follows the input");
                 assert_eq!(obj.shape, input.shape, "{ctx}");
                 assert_eq!(obj.is_virtual, store, "{ctx}: virtual iff parallel_store");
-                assert!(obj.values.iter().all(|v| v.is_finite()), "{ctx}: no NaN holes");
+                assert!(
+                    obj.values.iter().all(|v| v.is_finite()),
+                    "{ctx}: no NaN holes"
+                );
                 let (trl_shape, trl) = read_trialdefinition(path);
                 assert_eq!(trl_shape, in_trl_shape, "{ctx}: trialdefinition shape");
                 assert_eq!(trl, in_trl, "{ctx}: trialdefinition");
@@ -95,8 +116,14 @@ fn every_mode_and_store_gives_bitwise_identical_results() {
             match &reference {
                 None => reference = Some((z, r)),
                 Some((z0, r0)) => {
-                    assert!(z.bits == z0.bits, "{label} parallel_store={store}: z differs bitwise from sequential");
-                    assert!(r.bits == r0.bits, "{label} parallel_store={store}: rectify differs bitwise from sequential");
+                    assert!(
+                        z.bits == z0.bits,
+                        "{label} parallel_store={store}: z differs bitwise from sequential"
+                    );
+                    assert!(
+                        r.bits == r0.bits,
+                        "{label} parallel_store={store}: rectify differs bitwise from sequential"
+                    );
                 }
             }
             variants += 1;
@@ -114,8 +141,14 @@ fn every_mode_and_store_gives_bitwise_identical_results() {
             let n = xs.len() as f64;
             let mean = xs.iter().sum::<f64>() / n;
             let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-            assert!(mean.abs() < 1e-5, "trial {start}..{stop} channel {c}: mean {mean}");
-            assert!((var - 1.0).abs() < 1e-4, "trial {start}..{stop} channel {c}: var {var}");
+            assert!(
+                mean.abs() < 1e-5,
+                "trial {start}..{stop} channel {c}: mean {mean}"
+            );
+            assert!(
+                (var - 1.0).abs() < 1e-4,
+                "trial {start}..{stop} channel {c}: var {var}"
+            );
         }
     }
 
@@ -123,7 +156,11 @@ fn every_mode_and_store_gives_bitwise_identical_results() {
     // and the float64 values round to exactly the float32 result.
     for store in [true, false] {
         let name = format!("out-f64-{store}");
-        let lines = ["mode: parallel".to_string(), "workers: 2".into(), format!("parallel_store: {store}")];
+        let lines = [
+            "mode: parallel".to_string(),
+            "workers: 2".into(),
+            format!("parallel_store: {store}"),
+        ];
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         let yaml = pipeline("rec.spy", &format!("{name}.spy"), &lines, Some("float64"));
         write_file(&tmp.path, &format!("{name}.yaml"), &yaml);
@@ -135,10 +172,45 @@ fn every_mode_and_store_gives_bitwise_identical_results() {
         assert_eq!(r.dtype, "float64", "a step's dtype: float64 is honoured");
         assert_eq!(read_info(&r_path)["data_dtype"], "float64");
         assert_eq!(z.bits, z0.bits, "float64 store={store}: z is unchanged");
-        let rounded: Vec<u64> = r.values.iter().map(|&v| (v as f32).to_bits() as u64).collect();
-        assert_eq!(rounded, r0.bits, "float64 store={store}: rounds to the float32 result");
+        let rounded: Vec<u64> = r
+            .values
+            .iter()
+            .map(|&v| (v as f32).to_bits() as u64)
+            .collect();
+        assert_eq!(
+            rounded, r0.bits,
+            "float64 store={store}: rounds to the float32 result"
+        );
     }
     assert_eq!(fingerprint(&rec), input_before);
+
+    // A float64 recording gives float64 results (the dtype follows the input).
+    trialflow(
+        &tmp.path,
+        &[
+            "generate",
+            "rec64.spy",
+            "--trials",
+            "3",
+            "--samples",
+            "100",
+            "--channels",
+            "2",
+            "--dtype",
+            "f64",
+        ],
+    )
+    .ok();
+    write_file(
+        &tmp.path,
+        "p64.yaml",
+        &pipeline("rec64.spy", "out64.spy", &["mode: sequential"], None),
+    );
+    trialflow(&tmp.path, &["run", "p64.yaml", "-q"]).ok();
+    let (z_path, r_path) = objects(&tmp.join("out64.spy"));
+    assert_eq!(read_data(&z_path).dtype, "float64");
+    assert_eq!(read_data(&r_path).dtype, "float64");
+    assert_eq!(read_info(&z_path)["data_dtype"], "float64");
 }
 
 #[test]
@@ -154,17 +226,33 @@ fn virtual_dataset_output_survives_moving_the_container() {
     );
     write_file(&tmp.join("a"), "virt.yaml", &virt);
     trialflow(&tmp.path, &["run", "a/virt.yaml", "-q"]).ok();
-    let plain = pipeline("rec.spy", "ref.spy", &["mode: sequential", "parallel_store: false"], None);
+    let plain = pipeline(
+        "rec.spy",
+        "ref.spy",
+        &["mode: sequential", "parallel_store: false"],
+        None,
+    );
     write_file(&tmp.path, "plain.yaml", &plain);
     trialflow(&tmp.path, &["run", "plain.yaml", "-q"]).ok();
 
     let out = tmp.join("a/out.spy");
     let (z_path, _) = objects(&out);
-    assert!(read_data(&z_path).is_virtual, "parallel_store: true writes a virtual dataset");
+    assert!(
+        read_data(&z_path).is_virtual,
+        "parallel_store: true writes a virtual dataset"
+    );
     let info = trialflow(&tmp.path, &["info", "a/out.spy"]).ok();
-    assert!(info.stdout.contains("virtual"), "info says virtual:\n{}", info.stdout);
+    assert!(
+        info.stdout.contains("virtual"),
+        "info says virtual:\n{}",
+        info.stdout
+    );
     let info = trialflow(&tmp.path, &["info", "ref.spy"]).ok();
-    assert!(!info.stdout.contains("virtual"), "a plain dataset is not virtual:\n{}", info.stdout);
+    assert!(
+        !info.stdout.contains("virtual"),
+        "a plain dataset is not virtual:\n{}",
+        info.stdout
+    );
     let (ref_z, ref_r) = objects(&tmp.join("ref.spy"));
     let ref_z = read_data(&ref_z);
     let ref_r = read_data(&ref_r);
@@ -179,9 +267,16 @@ fn virtual_dataset_output_survives_moving_the_container() {
     // Read in this process (whose cwd is unrelated to both locations).
     let z = read_data(&z_moved);
     assert!(z.is_virtual);
-    assert!(z.values.iter().all(|v| v.is_finite()), "no NaN fill: every source file was found");
+    assert!(
+        z.values.iter().all(|v| v.is_finite()),
+        "no NaN fill: every source file was found"
+    );
     assert_eq!(z.bits, ref_z.bits, "moved virtual z reads the same bits");
-    assert_eq!(read_data(&r_moved).bits, ref_r.bits, "moved virtual rectify reads the same bits");
+    assert_eq!(
+        read_data(&r_moved).bits,
+        ref_r.bits,
+        "moved virtual rectify reads the same bits"
+    );
 
     // And through the binary, launched from yet another folder, using the moved object as
     // input: rectify(z) must equal the reference rectify bit for bit.
@@ -197,7 +292,10 @@ fn virtual_dataset_output_survives_moving_the_container() {
     let pipeline_path = write_file(&tmp.join("b"), "reread.yaml", &yaml);
     trialflow(&elsewhere, &["run", pipeline_path.to_str().unwrap(), "-q"]).ok();
     let again = read_data(&tmp.join("c.spy/c_rectify.analog"));
-    assert_eq!(again.bits, ref_r.bits, "the moved virtual dataset reads correctly via trialflow");
+    assert_eq!(
+        again.bits, ref_r.bits,
+        "the moved virtual dataset reads correctly via trialflow"
+    );
     let _ = rec;
 }
 
@@ -206,7 +304,12 @@ fn keeptrials_false_writes_the_trial_average() {
     let tmp = TempDir::new("keeptrials");
     let rec = generate(&tmp.path, "rec.spy", false);
     let before = fingerprint(&rec);
-    let keep = pipeline("rec.spy", "keep.spy", &["mode: sequential", "parallel_store: false"], None);
+    let keep = pipeline(
+        "rec.spy",
+        "keep.spy",
+        &["mode: sequential", "parallel_store: false"],
+        None,
+    );
     write_file(&tmp.path, "keep.yaml", &keep);
     trialflow(&tmp.path, &["run", "keep.yaml", "-q"]).ok();
     let (trl_shape, trl) = read_trialdefinition(&input_object(&rec));
@@ -215,14 +318,27 @@ fn keeptrials_false_writes_the_trial_average() {
     let mut averaged = Vec::new();
     for (label, exec) in [
         ("sequential", &["mode: sequential", "keeptrials: false"][..]),
-        ("parallel", &["mode: parallel", "workers: 2", "keeptrials: false"][..]),
+        (
+            "parallel",
+            &["mode: parallel", "workers: 2", "keeptrials: false"][..],
+        ),
         (
             "parallel-cpw2",
-            &["mode: parallel", "workers: 2", "chan_per_worker: 2", "keeptrials: false", "parallel_store: true"][..],
+            &[
+                "mode: parallel",
+                "workers: 2",
+                "chan_per_worker: 2",
+                "keeptrials: false",
+                "parallel_store: true",
+            ][..],
         ),
     ] {
         let name = format!("mean-{label}");
-        write_file(&tmp.path, &format!("{name}.yaml"), &pipeline("rec.spy", &format!("{name}.spy"), exec, None));
+        write_file(
+            &tmp.path,
+            &format!("{name}.yaml"),
+            &pipeline("rec.spy", &format!("{name}.spy"), exec, None),
+        );
         trialflow(&tmp.path, &["run", &format!("{name}.yaml"), "-q"]).ok();
         averaged.push((label, objects(&tmp.join(format!("{name}.spy")))));
     }
@@ -262,8 +378,16 @@ fn keeptrials_false_writes_the_trial_average() {
                 );
             }
             let (shape, row) = read_trialdefinition(path);
-            assert_eq!(shape, vec![1, columns], "{label}: trialdefinition has one row");
-            assert_eq!((row[0], row[1]), (0.0, len as f64), "{label}: the trial spans the data");
+            assert_eq!(
+                shape,
+                vec![1, columns],
+                "{label}: trialdefinition has one row"
+            );
+            assert_eq!(
+                (row[0], row[1]),
+                (0.0, len as f64),
+                "{label}: the trial spans the data"
+            );
             let info = read_info(path);
             assert_eq!(info["trl_shape"], serde_json::json!([1, columns]));
             assert_eq!(info["data_shape"], serde_json::json!([len, channels]));
@@ -295,9 +419,17 @@ fn keeptrials_false_writes_the_trial_average() {
 fn mem_thresh_refuses_and_writes_nothing() {
     let tmp = TempDir::new("memthresh");
     let rec = generate(&tmp.path, "rec.spy", true);
-    write_file(&tmp.path, "p.yaml", &pipeline("rec.spy", "out.spy", &[], None));
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        &pipeline("rec.spy", "out.spy", &[], None),
+    );
     let before = fingerprint(&tmp.path);
-    let out = trialflow_env(&tmp.path, &["run", "p.yaml"], &[("TRIALFLOW_AVAILABLE_MEMORY", "1000")]);
+    let out = trialflow_env(
+        &tmp.path,
+        &["run", "p.yaml"],
+        &[("TRIALFLOW_AVAILABLE_MEMORY", "1000")],
+    );
     out.assert_error(2, &["mem_thresh", "1000 B"]);
     // The estimate is printed too: "estimated peak memory <number> <unit> exceeds ...".
     let estimate = out
@@ -313,18 +445,33 @@ fn mem_thresh_refuses_and_writes_nothing() {
     );
     assert!(!tmp.join("out.spy").exists(), "no output");
     assert!(!tmp.join("out.spy.partial").exists(), "no staging folder");
-    assert_eq!(fingerprint(&tmp.path), before, "nothing was written or changed");
+    assert_eq!(
+        fingerprint(&tmp.path),
+        before,
+        "nothing was written or changed"
+    );
     // The same in sequential mode and with a dry run.
     let out = trialflow_env(
         &tmp.path,
-        &["run", "p.yaml", "--set", "execution.mode=sequential", "--dry-run"],
+        &[
+            "run",
+            "p.yaml",
+            "--set",
+            "execution.mode=sequential",
+            "--dry-run",
+        ],
         &[("TRIALFLOW_AVAILABLE_MEMORY", "1000")],
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("mem_thresh"), "{}", out.stderr);
     assert_eq!(fingerprint(&tmp.path), before);
     // With plenty of memory the same pipeline runs.
-    trialflow_env(&tmp.path, &["run", "p.yaml", "-q"], &[("TRIALFLOW_AVAILABLE_MEMORY", "100000000000")]).ok();
+    trialflow_env(
+        &tmp.path,
+        &["run", "p.yaml", "-q"],
+        &[("TRIALFLOW_AVAILABLE_MEMORY", "100000000000")],
+    )
+    .ok();
     assert!(tmp.join("out.spy").is_dir());
     let _ = rec;
 }
@@ -337,7 +484,12 @@ fn set_overrides_pipeline_values() {
     write_file(
         &tmp.path,
         "p.yaml",
-        &pipeline("rec.spy", "base.spy", &["mode: parallel", "workers: 2"], None),
+        &pipeline(
+            "rec.spy",
+            "base.spy",
+            &["mode: parallel", "workers: 2"],
+            None,
+        ),
     );
     trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
     let (base_z, _) = objects(&tmp.join("base.spy"));
@@ -346,27 +498,66 @@ fn set_overrides_pipeline_values() {
 
     trialflow(
         &tmp.path,
-        &["run", "p.yaml", "-q", "--set", "steps.0.type=constant", "--set", "output=constant.spy"],
+        &[
+            "run",
+            "p.yaml",
+            "-q",
+            "--set",
+            "steps.0.type=constant",
+            "--set",
+            "output=constant.spy",
+        ],
     )
     .ok();
     let (const_z, _) = objects(&tmp.join("constant.spy"));
     let constant = read_data(&const_z);
-    assert_ne!(constant.bits, base.bits, "detrend type constant changes the result");
-    assert_eq!(read_info(&const_z)["cfg"]["detrend"]["type"], "constant", "cfg records the override");
+    assert_ne!(
+        constant.bits, base.bits,
+        "detrend type constant changes the result"
+    );
+    assert_eq!(
+        read_info(&const_z)["cfg"]["detrend"]["type"],
+        "constant",
+        "cfg records the override"
+    );
 
     trialflow(
         &tmp.path,
-        &["run", "p.yaml", "-q", "--set", "execution.workers=1", "--set", "output=one.spy"],
+        &[
+            "run",
+            "p.yaml",
+            "-q",
+            "--set",
+            "execution.workers=1",
+            "--set",
+            "output=one.spy",
+        ],
     )
     .ok();
     let (one_z, _) = objects(&tmp.join("one.spy"));
-    assert_eq!(read_data(&one_z).bits, base.bits, "workers=1 gives the same bits");
-    assert_eq!(read_info(&one_z)["info"]["execution"]["workers"], 1, "the override took effect");
+    assert_eq!(
+        read_data(&one_z).bits,
+        base.bits,
+        "workers=1 gives the same bits"
+    );
+    assert_eq!(
+        read_info(&one_z)["info"]["execution"]["workers"],
+        1,
+        "the override took effect"
+    );
 
     // An override may add a step parameter and change a saved name.
     trialflow(
         &tmp.path,
-        &["run", "p.yaml", "-q", "--set", "steps.1.name=std", "--set", "output=named.spy"],
+        &[
+            "run",
+            "p.yaml",
+            "-q",
+            "--set",
+            "steps.1.name=std",
+            "--set",
+            "output=named.spy",
+        ],
     )
     .ok();
     assert!(tmp.join("named.spy/named_std.analog").is_file());
@@ -388,12 +579,20 @@ fn info_routines_and_demo() {
         "float32",
         "[1854, 5]",
     ] {
-        assert!(info.stdout.contains(needle), "info on the recording shows '{needle}':\n{}", info.stdout);
+        assert!(
+            info.stdout.contains(needle),
+            "info on the recording shows '{needle}':\n{}",
+            info.stdout
+        );
     }
     let info = trialflow(&tmp.path, &["info", "rec.spy/rec_raw.analog"]).ok();
     assert!(info.stdout.contains("trials      6"), "{}", info.stdout);
 
-    write_file(&tmp.path, "p.yaml", &pipeline("rec.spy", "out.spy", &["mode: sequential"], Some("float64")));
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        &pipeline("rec.spy", "out.spy", &["mode: sequential"], Some("float64")),
+    );
     trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
     let info = trialflow(&tmp.path, &["info", "out.spy"]).ok();
     for needle in [
@@ -406,26 +605,40 @@ fn info_routines_and_demo() {
         "float32",
         "float64",
     ] {
-        assert!(info.stdout.contains(needle), "info on results shows '{needle}':\n{}", info.stdout);
+        assert!(
+            info.stdout.contains(needle),
+            "info on results shows '{needle}':\n{}",
+            info.stdout
+        );
     }
 
     let list = trialflow(&tmp.path, &["routines"]).ok();
     for name in ["detrend", "zscore", "rectify"] {
         assert!(
-            list.stdout.lines().any(|l| l.trim_start().starts_with(name)),
+            list.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(name)),
             "routines lists {name}:\n{}",
             list.stdout
         );
     }
     let detrend = trialflow(&tmp.path, &["routines", "detrend"]).ok();
     assert!(detrend.stdout.contains("type"), "{}", detrend.stdout);
-    assert!(detrend.stdout.contains("default linear"), "{}", detrend.stdout);
+    assert!(
+        detrend.stdout.contains("default linear"),
+        "{}",
+        detrend.stdout
+    );
     assert!(detrend.stdout.contains("constant"), "{}", detrend.stdout);
     trialflow(&tmp.path, &["routines", "nosuch"]).assert_error(2, &["nosuch", "detrend"]);
 
     let demo = trialflow(&tmp.path, &["demo", "--dir", "D", "--trials", "5"]).ok();
     let results = tmp.join("D/results.spy");
-    assert!(results.is_dir(), "demo writes D/results.spy:\n{}", demo.stdout);
+    assert!(
+        results.is_dir(),
+        "demo writes D/results.spy:\n{}",
+        demo.stdout
+    );
     assert!(tmp.join("D/pipeline.yaml").is_file());
     assert!(demo.stdout.contains("results.spy"), "{}", demo.stdout);
     let env = read_data(&results.join("results_envelope.analog"));
@@ -440,9 +653,17 @@ fn info_json_has_syncopy_keys_checksum_and_full_cfg() {
     let rec = generate(&tmp.path, "rec.spy", true);
     for store in [false, true] {
         let name = format!("out{store}");
-        let lines = ["mode: parallel".to_string(), "workers: 2".into(), format!("parallel_store: {store}")];
+        let lines = [
+            "mode: parallel".to_string(),
+            "workers: 2".into(),
+            format!("parallel_store: {store}"),
+        ];
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-        write_file(&tmp.path, &format!("{name}.yaml"), &pipeline("rec.spy", &format!("{name}.spy"), &lines, None));
+        write_file(
+            &tmp.path,
+            &format!("{name}.yaml"),
+            &pipeline("rec.spy", &format!("{name}.spy"), &lines, None),
+        );
         trialflow(&tmp.path, &["run", &format!("{name}.yaml"), "-q"]).ok();
         let (z_path, r_path) = objects(&tmp.join(format!("{name}.spy")));
         for path in [&z_path, &r_path] {
@@ -470,20 +691,41 @@ fn info_json_has_syncopy_keys_checksum_and_full_cfg() {
             }
             let data = read_data(path);
             let (trl_shape, _) = read_trialdefinition(path);
-            assert_eq!(info["filename"], path.file_name().unwrap().to_str().unwrap(), "{ctx}");
+            assert_eq!(
+                info["filename"],
+                path.file_name().unwrap().to_str().unwrap(),
+                "{ctx}"
+            );
             assert_eq!(info["dataclass"], "AnalogData", "{ctx}");
             assert_eq!(info["data_dtype"], "float32", "{ctx}");
             assert_eq!(info["data_shape"], serde_json::json!(data.shape), "{ctx}");
             assert_eq!(info["trl_dtype"], "float64", "{ctx}");
             assert_eq!(info["trl_shape"], serde_json::json!(trl_shape), "{ctx}");
-            assert_eq!(info["file_checksum"], sha1sum(path), "{ctx}: SHA-1 of the HDF5 file");
+            assert_eq!(
+                info["file_checksum"],
+                sha1sum(path),
+                "{ctx}: SHA-1 of the HDF5 file"
+            );
             assert_eq!(info["order"], "C", "{ctx}");
             assert_eq!(info["checksum_algorithm"], "openssl_sha1", "{ctx}");
-            assert_eq!(info["dimord"], serde_json::json!(["time", "channel"]), "{ctx}");
-            assert!(info["_version"].as_str().is_some_and(|v| !v.is_empty()), "{ctx}");
+            assert_eq!(
+                info["dimord"],
+                serde_json::json!(["time", "channel"]),
+                "{ctx}"
+            );
+            assert!(
+                info["_version"].as_str().is_some_and(|v| !v.is_empty()),
+                "{ctx}"
+            );
             let log = info["_log"].as_str().unwrap_or_default();
-            assert!(log.contains("generated a synthetic recording"), "{ctx}: the input's log is kept: {log}");
-            assert!(log.len() > "generated a synthetic recording".len() + 20, "{ctx}: log grows: {log}");
+            assert!(
+                log.contains("generated a synthetic recording"),
+                "{ctx}: the input's log is kept: {log}"
+            );
+            assert!(
+                log.len() > "generated a synthetic recording".len() + 20,
+                "{ctx}: log grows: {log}"
+            );
             assert_eq!(info["samplerate"], 1000.0, "{ctx}");
             let channels: Vec<String> = (1..=5).map(|c| format!("channel{c:03}")).collect();
             assert_eq!(info["channel"], serde_json::json!(channels), "{ctx}");
@@ -495,15 +737,30 @@ fn info_json_has_syncopy_keys_checksum_and_full_cfg() {
             );
             let cfg = &info["cfg"];
             assert_eq!(cfg["detrend"]["routine"], "detrend", "{ctx}: cfg {cfg}");
-            assert_eq!(cfg["detrend"]["type"], "linear", "{ctx}: the default is recorded: {cfg}");
+            assert_eq!(
+                cfg["detrend"]["type"], "linear",
+                "{ctx}: the default is recorded: {cfg}"
+            );
             assert_eq!(cfg["z"]["routine"], "zscore", "{ctx}: cfg {cfg}");
-            assert!(cfg["generate"].is_object(), "{ctx}: the input's cfg is kept: {cfg}");
+            assert!(
+                cfg["generate"].is_object(),
+                "{ctx}: the input's cfg is kept: {cfg}"
+            );
         }
         // The last object records every step.
         let cfg = read_info(&r_path)["cfg"].clone();
         assert_eq!(cfg["rectify"]["routine"], "rectify", "cfg {cfg}");
-        let steps: Vec<&String> = cfg.as_object().unwrap().keys().filter(|k| *k != "generate").collect();
-        assert_eq!(steps, ["detrend", "z", "rectify"], "cfg lists the steps in order: {cfg}");
+        let steps: Vec<&String> = cfg
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "generate")
+            .collect();
+        assert_eq!(
+            steps,
+            ["detrend", "z", "rectify"],
+            "cfg lists the steps in order: {cfg}"
+        );
         // Virtual outputs: the parts are not part of the checksum, but the object file is.
         if store {
             assert!(read_data(&r_path).is_virtual);
@@ -530,7 +787,16 @@ fn existing_output_needs_overwrite_and_input_is_never_touched() {
         assert_eq!(fingerprint(&rec), input_before, "{when}: input container");
     };
 
-    write_file(&tmp.path, "p.yaml", &pipeline("rec.spy", "out.spy", &["mode: parallel", "workers: 2"], None));
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        &pipeline(
+            "rec.spy",
+            "out.spy",
+            &["mode: parallel", "workers: 2"],
+            None,
+        ),
+    );
     trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
     check_input("first run");
     let out = tmp.join("out.spy");
@@ -538,23 +804,64 @@ fn existing_output_needs_overwrite_and_input_is_never_touched() {
     let (z_path, _) = objects(&out);
     let linear = read_data(&z_path);
 
-    let refused = trialflow(&tmp.path, &["run", "p.yaml", "--set", "steps.0.type=constant"]);
+    let refused = trialflow(
+        &tmp.path,
+        &["run", "p.yaml", "--set", "steps.0.type=constant"],
+    );
     refused.assert_error(2, &["out.spy", "--overwrite"]);
-    assert_eq!(fingerprint(&out), first, "a refused run leaves the output alone");
+    assert_eq!(
+        fingerprint(&out),
+        first,
+        "a refused run leaves the output alone"
+    );
     assert!(!tmp.join("out.spy.partial").exists());
     check_input("refused run");
 
-    trialflow(&tmp.path, &["run", "p.yaml", "-q", "--overwrite", "--set", "steps.0.type=constant"]).ok();
+    trialflow(
+        &tmp.path,
+        &[
+            "run",
+            "p.yaml",
+            "-q",
+            "--overwrite",
+            "--set",
+            "steps.0.type=constant",
+        ],
+    )
+    .ok();
     check_input("overwrite run");
     let replaced = read_data(&z_path);
-    assert_ne!(replaced.bits, linear.bits, "--overwrite replaced the output");
+    assert_ne!(
+        replaced.bits, linear.bits,
+        "--overwrite replaced the output"
+    );
     assert_eq!(read_info(&z_path)["cfg"]["detrend"]["type"], "constant");
     // Same as a fresh run with that setting.
-    trialflow(&tmp.path, &["run", "p.yaml", "-q", "--set", "steps.0.type=constant", "--set", "output=fresh.spy"]).ok();
-    assert_eq!(read_data(&tmp.join("fresh.spy/fresh_z.analog")).bits, replaced.bits);
+    trialflow(
+        &tmp.path,
+        &[
+            "run",
+            "p.yaml",
+            "-q",
+            "--set",
+            "steps.0.type=constant",
+            "--set",
+            "output=fresh.spy",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        read_data(&tmp.join("fresh.spy/fresh_z.analog")).bits,
+        replaced.bits
+    );
 
     // `overwrite: true` in the pipeline file works too; sequential replaces a virtual output.
-    let mut yaml = pipeline("rec.spy", "out.spy", &["mode: sequential", "parallel_store: false"], None);
+    let mut yaml = pipeline(
+        "rec.spy",
+        "out.spy",
+        &["mode: sequential", "parallel_store: false"],
+        None,
+    );
     yaml.push_str("overwrite: true\n");
     write_file(&tmp.path, "p2.yaml", &yaml);
     trialflow(&tmp.path, &["run", "p2.yaml", "-q"]).ok();
@@ -569,7 +876,10 @@ fn existing_output_needs_overwrite_and_input_is_never_touched() {
         .filter(|n| n.contains(".partial") || n.contains(".replaced"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    assert!(!out.join("out_z.parts").exists(), "old virtual parts are gone");
+    assert!(
+        !out.join("out_z.parts").exists(),
+        "old virtual parts are gone"
+    );
 
     // generate refuses to replace an existing recording too.
     let again = trialflow(&tmp.path, &["generate", "rec.spy", "--trials", "2"]);

@@ -24,9 +24,27 @@ pub enum BuildError {
 
 /// Deserialises unchecked parameters from the map beside `routine:` in a pipeline step,
 /// turning serde's message into one that names the offending key.
+///
+/// serde's own message for a wrongly typed value does not say which key held it, so on
+/// failure each key is tried alone (parameter structs have only optional fields) to find
+/// the culprit.
 pub fn parse_params<P: DeserializeOwned>(
     params: serde_json::Map<String, serde_json::Value>,
 ) -> Result<P, BuildError> {
-    serde_json::from_value(serde_json::Value::Object(params))
-        .map_err(|e| BuildError::Params(e.to_string()))
+    let error = match serde_json::from_value(serde_json::Value::Object(params.clone())) {
+        Ok(parsed) => return Ok(parsed),
+        Err(e) => e,
+    };
+    for (key, value) in &params {
+        let mut single = serde_json::Map::new();
+        single.insert(key.clone(), value.clone());
+        if let Err(e) = serde_json::from_value::<P>(serde_json::Value::Object(single)) {
+            let message = e.to_string();
+            if message.starts_with("unknown field") {
+                return Err(BuildError::Params(message));
+            }
+            return Err(BuildError::Params(format!("parameter `{key}`: {message}")));
+        }
+    }
+    Err(BuildError::Params(error.to_string()))
 }

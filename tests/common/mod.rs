@@ -87,11 +87,21 @@ impl Outcome {
 /// containing every needle.
 pub fn assert_one_error_line(stderr: &str, needles: &[&str]) {
     let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "stderr must be exactly one line, got:\n{stderr}");
+    assert_eq!(
+        lines.len(),
+        1,
+        "stderr must be exactly one line, got:\n{stderr}"
+    );
     let line = lines[0];
-    assert!(line.starts_with("error:"), "stderr must start with 'error:': {line}");
+    assert!(
+        line.starts_with("error:"),
+        "stderr must start with 'error:': {line}"
+    );
     for banned in ["panicked", "RUST_BACKTRACE", "internal error"] {
-        assert!(!stderr.contains(banned), "stderr mentions '{banned}': {stderr}");
+        assert!(
+            !stderr.contains(banned),
+            "stderr mentions '{banned}': {stderr}"
+        );
     }
     for needle in needles {
         assert!(
@@ -125,11 +135,50 @@ pub fn trialflow_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome
     }
 }
 
+/// Like [`trialflow`], but kills the process (and returns `None`) after `limit`.
+pub fn trialflow_timeout(cwd: &Path, args: &[&str], limit: std::time::Duration) -> Option<Outcome> {
+    let dir = TempDir::new("timeout-io");
+    let stdout = std::fs::File::create(dir.join("stdout")).unwrap();
+    let stderr = std::fs::File::create(dir.join("stderr")).unwrap();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
+        .env_remove("TRIALFLOW_BACKTRACE")
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("the trialflow binary runs");
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(Outcome {
+                code: status.code().unwrap_or(-1),
+                stdout: std::fs::read_to_string(dir.join("stdout")).unwrap_or_default(),
+                stderr: std::fs::read_to_string(dir.join("stderr")).unwrap_or_default(),
+            });
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill(); // this child only, by its handle
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// `trialflow generate <dir>/<name> --trials 6 --samples 300 --channels 5 [--unequal]`;
 /// returns the container folder.
 pub fn generate(dir: &Path, name: &str, unequal: bool) -> PathBuf {
     let mut args = vec![
-        "generate", name, "--trials", "6", "--samples", "300", "--channels", "5",
+        "generate",
+        name,
+        "--trials",
+        "6",
+        "--samples",
+        "300",
+        "--channels",
+        "5",
     ];
     if unequal {
         args.push("--unequal");
@@ -183,8 +232,16 @@ pub fn fingerprint(root: &Path) -> BTreeMap<PathBuf, (String, u64, SystemTime)> 
         .into_iter()
         .map(|p| {
             let meta = std::fs::metadata(&p).unwrap();
-            let hash = if meta.is_dir() { "<dir>".to_string() } else { sha1sum(&p) };
-            let mtime = if meta.is_dir() { UNIX_EPOCH } else { meta.modified().unwrap() };
+            let hash = if meta.is_dir() {
+                "<dir>".to_string()
+            } else {
+                sha1sum(&p)
+            };
+            let mtime = if meta.is_dir() {
+                UNIX_EPOCH
+            } else {
+                meta.modified().unwrap()
+            };
             (p, (hash, meta.len(), mtime))
         })
         .collect()
@@ -247,8 +304,7 @@ pub fn read_trialdefinition(file: &Path) -> (Vec<usize>, Vec<f64>) {
 /// The `.info` JSON beside an object file.
 pub fn read_info(file: &Path) -> Value {
     let path = PathBuf::from(format!("{}.info", file.display()));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -274,7 +330,7 @@ pub fn write_handmade(
         ds.write_raw(&values).unwrap();
     }
     if let Some((values, rows)) = trialdefinition {
-        let columns = if rows == 0 { 3 } else { values.len() / rows };
+        let columns = values.len().checked_div(rows).unwrap_or(3);
         let ds = f
             .new_dataset::<f64>()
             .shape((rows, columns))

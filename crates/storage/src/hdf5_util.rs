@@ -82,3 +82,77 @@ pub fn write_strings_attr(
         .create(name)
         .map(|_| ())
 }
+
+/// The source file names of a virtual dataset (empty for an ordinary dataset), as stored.
+///
+/// A missing source reads silently as the fill value, so readers must check the sources
+/// themselves. (The crate's `get_virtual_map` fails on valid files, hence the raw calls.)
+pub fn virtual_source_files(dataset: &hdf5::Dataset) -> hdf5::Result<Vec<String>> {
+    use hdf5::plist::dataset_create::Layout;
+    use hdf5_sys::h5p::{H5Pget_virtual_count, H5Pget_virtual_filename};
+
+    let dcpl = dataset.dcpl()?;
+    if dcpl.layout() != Layout::Virtual {
+        return Ok(Vec::new());
+    }
+    let id = dcpl.id();
+    hdf5::sync::sync(|| {
+        let mut count = 0;
+        // SAFETY: `id` is a live dataset-creation property list; the buffer is sized from
+        // the length HDF5 reports, plus the terminating NUL.
+        unsafe {
+            if H5Pget_virtual_count(id, &mut count) < 0 {
+                return Err(hdf5::Error::from("cannot read the virtual dataset's mappings"));
+            }
+            let mut names = Vec::with_capacity(count);
+            for i in 0..count {
+                let len = H5Pget_virtual_filename(id, i, std::ptr::null_mut(), 0);
+                if len < 0 {
+                    return Err(hdf5::Error::from("cannot read a virtual dataset source name"));
+                }
+                let mut buf = vec![0u8; len as usize + 1];
+                H5Pget_virtual_filename(id, i, buf.as_mut_ptr().cast(), buf.len());
+                buf.truncate(len as usize);
+                let name = String::from_utf8_lossy(&buf).into_owned();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            Ok(names)
+        }
+    })
+}
+
+/// Refuses a virtual dataset whose source files are missing or unreadable: HDF5 would
+/// otherwise read their part as the fill value without any error.
+pub fn check_virtual_sources(path: &Path, dataset: &hdf5::Dataset) -> Result<(), StorageError> {
+    let sources = virtual_source_files(dataset)
+        .map_err(|e| StorageError::format(path, format!("'data': {}", one_line(&e))))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for name in sources {
+        if name == "." {
+            continue; // the file itself
+        }
+        let source = if Path::new(&name).is_absolute() {
+            Path::new(&name).to_path_buf()
+        } else {
+            dir.join(&name)
+        };
+        if !source.is_file() {
+            return Err(StorageError::format(
+                path,
+                format!(
+                    "'data' is a virtual dataset whose source file {} is missing",
+                    source.display()
+                ),
+            ));
+        }
+        open_read_only(&source).map_err(|e| {
+            StorageError::format(
+                path,
+                format!("'data' is a virtual dataset whose source is unreadable: {e}"),
+            )
+        })?;
+    }
+    Ok(())
+}

@@ -9,7 +9,7 @@ use trialflow_core::{DType, DataKind, DataSchema, Error, ErrorClass, TrialDefini
 
 use crate::container::resolve_input;
 use crate::error::StorageError;
-use crate::hdf5_util::{one_line, open_read_only, read_string_attr};
+use crate::hdf5_util::{check_virtual_sources, one_line, open_read_only, read_string_attr};
 use crate::info::read_info;
 
 /// An AnalogData object opened read-only. Trials are read lazily; the file is never loaded
@@ -76,6 +76,7 @@ impl SpyReader {
                 )))
             }
         };
+        check_virtual_sources(&path, &data)?;
         let trl = file
             .dataset("trialdefinition")
             .map_err(|_| bad("has no 'trialdefinition' dataset".into()))?;

@@ -76,6 +76,9 @@ impl ComputationalRoutine for Detrend {
     ) -> Result<(), RoutineError> {
         let x = input.samples();
         let mut out = output.samples_mut();
+        if x.nrows() == 0 {
+            return Ok(()); // an empty trial stays empty
+        }
         let channels = x.ncols();
         let (mean, slope) = scratch.real[..2 * channels].split_at_mut(channels);
         channel_means(x, mean);

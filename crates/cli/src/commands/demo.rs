@@ -31,6 +31,9 @@ steps:
 
 /// Generates a recording, runs the demo pipeline over it and prints what came out where.
 pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
+    if trials == 0 {
+        return Err(CliError::user("--trials must be at least 1"));
+    }
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError::user(format!("{}: cannot be created: {e}", dir.display())))?;
     let started = Instant::now();

@@ -142,6 +142,19 @@ fn refuse_output_over_input(input_file: &Path, output_dir: &Path) -> Result<(), 
             input_file.display()
         )));
     }
+    // Writing inside the input's container would change the input container.
+    if let Some(container) = input
+        .parent()
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("spy"))
+    {
+        if output.starts_with(container) {
+            return Err(CliError::user(format!(
+                "output {} is inside the input's container {}; inputs are never modified, choose another output",
+                output_dir.display(),
+                container.display()
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -102,7 +102,8 @@ pub fn prepare(
     let saved = pipeline.saved_steps();
     let groups = channel_groups(input.n_channels(), exec.chan_per_worker);
     let tasks = build_tasks(input.n_trials(), &groups);
-    let workers = exec.effective_workers();
+    // More workers than tasks would only idle (and thousands of threads cost real time).
+    let workers = exec.effective_workers().min(tasks.len()).max(1);
     let parallel_store = exec.effective_parallel_store();
 
     let mut steps: Vec<PreparedStep> = Vec::with_capacity(pipeline.steps.len());
@@ -247,7 +248,11 @@ pub fn prepare(
         steps.push(prepared);
     }
 
-    let window = if workers > 1 { 2 * workers + 2 } else { 1 };
+    let window = if workers > 1 {
+        (2 * workers + 2).min(tasks.len())
+    } else {
+        1
+    };
     let memory = MemoryEstimate::for_pipeline(input, &steps, &tasks, window, exec.keeptrials);
     Ok(PreparedPipeline {
         steps,
