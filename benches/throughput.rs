@@ -2,7 +2,9 @@
 //! channels): `trialflow run` of a cheap routine (`rectify`) through the library entry point,
 //! in every combination of `mode` (sequential / parallel) and `parallel_store` (false / true),
 //! against a baseline of what HDF5 alone needs to read the input trial by trial and write an
-//! output dataset of the same size.
+//! output dataset of the same size. Two supplementary benchmarks split the gap: the same
+//! baseline with the engine's type conversions (read as f64, narrow to f32 before writing), and
+//! the SHA-1 checksum the writer computes over each finished output file.
 //!
 //! Run with `cargo bench --bench throughput`. The recording is generated once into
 //! `$TRIALFLOW_BENCH_DIR` (default: `<temp dir>/trialflow-bench-throughput`) and reused by
@@ -100,7 +102,9 @@ fn hdf5_copy(input: &Path, output: &Path) {
     let file = hdf5::File::open(input).expect("input opens");
     let data = file.dataset("data").expect("input has data");
     let shape = data.shape();
-    let trl_ds = file.dataset("trialdefinition").expect("input has a trialdefinition");
+    let trl_ds = file
+        .dataset("trialdefinition")
+        .expect("input has a trialdefinition");
     let columns = trl_ds.shape()[1];
     let trl: Vec<f64> = trl_ds.read_raw().expect("trialdefinition reads");
     let out = hdf5::File::create(output).expect("output is created");
@@ -121,6 +125,52 @@ fn hdf5_copy(input: &Path, output: &Path) {
     out.close().expect("output closes");
 }
 
+/// The baseline with the engine's type conversions: read each trial as f64 (HDF5 converts),
+/// narrow it back to f32 in Rust, write it. Everything a run must do except compute,
+/// scheduling and metadata.
+fn hdf5_copy_via_f64(input: &Path, output: &Path) {
+    let file = hdf5::File::open(input).expect("input opens");
+    let data = file.dataset("data").expect("input has data");
+    let shape = data.shape();
+    let trl_ds = file
+        .dataset("trialdefinition")
+        .expect("input has a trialdefinition");
+    let columns = trl_ds.shape()[1];
+    let trl: Vec<f64> = trl_ds.read_raw().expect("trialdefinition reads");
+    let out = hdf5::File::create(output).expect("output is created");
+    let target = out
+        .new_dataset::<f32>()
+        .shape(shape.clone())
+        .create("data")
+        .expect("output dataset is created");
+    let mut narrow: Vec<f32> = Vec::new();
+    for row in trl.chunks(columns) {
+        let (start, end) = (row[0] as usize, row[1] as usize);
+        let block = data
+            .read_slice_2d::<f64, _>(s![start..end, ..])
+            .expect("trial reads");
+        narrow.clear();
+        narrow.extend(block.iter().map(|&v| v as f32));
+        let view = ndarray::ArrayView2::from_shape(block.dim(), &narrow[..]).expect("same shape");
+        target
+            .write_slice(view, s![start..end, ..])
+            .expect("trial writes");
+    }
+    out.close().expect("output closes");
+}
+
+/// Times `f` per iteration, running `before` (untimed) first each time.
+fn timed(iters: u64, mut before: impl FnMut(), mut f: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        before();
+        let started = Instant::now();
+        f();
+        total += started.elapsed();
+    }
+    total
+}
+
 fn throughput(c: &mut Criterion) {
     trialflow_hdf5::init_hdf5();
     let dir = bench_dir();
@@ -137,15 +187,38 @@ fn throughput(c: &mut Criterion) {
     let baseline_out = dir.join("baseline_copy.h5");
     group.bench_function(BenchmarkId::new("hdf5_baseline", "read+write f32"), |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let _ = std::fs::remove_file(&baseline_out);
-                let started = Instant::now();
-                hdf5_copy(&input, &baseline_out);
-                total += started.elapsed();
-            }
-            total
+            timed(
+                iters,
+                || {
+                    let _ = std::fs::remove_file(&baseline_out);
+                },
+                || hdf5_copy(&input, &baseline_out),
+            )
         })
+    });
+    // Supplementary: how much the engine's fixed costs weigh (see README).
+    let f64_out = dir.join("baseline_copy_f64.h5");
+    group.bench_function(
+        BenchmarkId::new("hdf5_baseline", "read f64+write f32"),
+        |b| {
+            b.iter_custom(|iters| {
+                timed(
+                    iters,
+                    || {
+                        let _ = std::fs::remove_file(&f64_out);
+                    },
+                    || hdf5_copy_via_f64(&input, &f64_out),
+                )
+            })
+        },
+    );
+    // The checksum `SpyWriter::finalize` computes over each output file (here over the
+    // baseline's output, which has the same size as a run's).
+    if !baseline_out.is_file() {
+        hdf5_copy(&input, &baseline_out);
+    }
+    group.bench_function(BenchmarkId::new("file_sha1", "output"), |b| {
+        b.iter(|| trialflow_hdf5::file_sha1(&baseline_out).expect("output hashes"))
     });
 
     for mode in ["sequential", "parallel"] {
@@ -157,14 +230,7 @@ fn throughput(c: &mut Criterion) {
             );
             group.bench_function(id, |b| {
                 b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        remove_output(&output);
-                        let started = Instant::now();
-                        run_cli(&pipeline);
-                        total += started.elapsed();
-                    }
-                    total
+                    timed(iters, || remove_output(&output), || run_cli(&pipeline))
                 })
             });
         }
