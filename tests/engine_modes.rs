@@ -90,7 +90,11 @@ fn every_mode_and_channel_grouping_is_bitwise_identical() {
         let sink = run(&three_step_pipeline(opts), &rec);
         let flat = sink.object("flat").unwrap().data.clone().unwrap();
         let last = sink.object("rectify").unwrap().data.clone().unwrap();
-        assert_eq!(bits(&flat), bits(&ref_flat), "{name}: saved middle step differs");
+        assert_eq!(
+            bits(&flat),
+            bits(&ref_flat),
+            "{name}: saved middle step differs"
+        );
         assert_eq!(bits(&last), bits(&ref_last), "{name}: last step differs");
     }
 }
@@ -111,7 +115,10 @@ fn channel_groups_fill_every_block() {
     assert_eq!(nan_rows, 1, "only the one-sample trial is NaN");
     let writes = &sink.write_order[&1];
     assert_eq!(writes.len(), 6 * 3, "6 trials x 3 channel groups written");
-    assert!(writes.windows(2).all(|w| w[0] < w[1]), "writes in task order");
+    assert!(
+        writes.windows(2).all(|w| w[0] < w[1]),
+        "writes in task order"
+    );
 }
 
 #[test]
@@ -126,8 +133,13 @@ fn results_keep_trial_metadata() {
     assert_eq!(def.row(1), &[37.0, 87.0, -2.0, 10.0]);
     assert_eq!(def.row(5), &[175.0, 225.0, -10.0, 50.0]);
     assert_eq!(meta.schema.samplerate, 250.0);
-    assert!(meta.log.contains("computed detrend with settings\n\ttype = \"linear\"")
-        || meta.log.contains("computed detrend with settings\n\ttype = linear"));
+    assert!(
+        meta.log
+            .contains("computed detrend with settings\n\ttype = \"linear\"")
+            || meta
+                .log
+                .contains("computed detrend with settings\n\ttype = linear")
+    );
     assert_eq!(meta.cfg["flat"]["type"], "linear");
     assert_eq!(meta.cfg["rectify"]["routine"], "rectify");
 }
@@ -198,7 +210,10 @@ fn keeptrials_false_averages_in_trial_order_in_every_mode() {
             Some(r) => assert_eq!(&got, r, "{name}: average differs"),
         }
         for (a, b) in mean.iter().zip(expected.iter()) {
-            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{name}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "{name}: {a} vs {b}"
+            );
         }
         let def = &obj.metadata.as_ref().unwrap().schema.trialdefinition;
         assert_eq!(def.len(), 1);
@@ -214,7 +229,10 @@ fn keeptrials_false_refuses_unequal_output_shapes() {
     let err = run_pipeline(&pipeline, &mut rec.clone(), &mut MemorySink::new(), None).unwrap_err();
     assert_eq!(err.exit_code(), 2);
     let msg = err.to_string();
-    assert!(msg.contains("keeptrials") && msg.contains("trial 1"), "{msg}");
+    assert!(
+        msg.contains("keeptrials") && msg.contains("trial 1"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -287,10 +305,14 @@ fn failures_name_step_trial_and_channels_in_every_mode() {
                 None => "0..5".to_string(),
                 Some(k) => format!("0..{}", k.min(5)),
             };
-            let expected_prefix = format!("step 2 'boom' (fail_on), trial 3, channels {channels}: ");
+            let expected_prefix =
+                format!("step 2 'boom' (fail_on), trial 3, channels {channels}: ");
             assert!(msg.starts_with(&expected_prefix), "{name}: {msg}");
             if panic {
-                assert!(msg.contains("panicked: index out of bounds"), "{name}: {msg}");
+                assert!(
+                    msg.contains("panicked: index out of bounds"),
+                    "{name}: {msg}"
+                );
             } else {
                 assert!(msg.ends_with("the kernel diverged"), "{name}: {msg}");
             }
@@ -304,7 +326,13 @@ fn debug_mode_lets_panics_propagate_on_the_calling_thread() {
     let rec = recording(2);
     let mut opts = ExecutionOptions::sequential();
     opts.mode = ExecutionMode::Debug;
-    let pipeline = Pipeline::new(vec![Step::new(FailOn { trial: 0, panic: true })], opts);
+    let pipeline = Pipeline::new(
+        vec![Step::new(FailOn {
+            trial: 0,
+            panic: true,
+        })],
+        opts,
+    );
     let caller = std::thread::current().id();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _ = run_pipeline(&pipeline, &mut rec.clone(), &mut MemorySink::new(), None);
@@ -372,7 +400,10 @@ fn events_are_ordered_and_in_recording_sample_space_in_every_mode() {
         assert_eq!(v, ev.columns[0][i]);
         let base = ev.columns[1][i];
         let sample = ev.sample[i] as f64;
-        assert!(base == sample - 1.0 || base == sample, "left base {base} at {sample}");
+        assert!(
+            base == sample - 1.0 || base == sample,
+            "left base {base} at {sample}"
+        );
     }
     for (name, opts) in all_modes() {
         let sink = run(&build(opts), &rec);
@@ -407,8 +438,8 @@ fn invalid_execution_options_are_refused() {
         ),
     ] {
         let pipeline = Pipeline::new(vec![Step::new(Rectify)], opts);
-        let err = run_pipeline(&pipeline, &mut rec.clone(), &mut MemorySink::new(), None)
-            .unwrap_err();
+        let err =
+            run_pipeline(&pipeline, &mut rec.clone(), &mut MemorySink::new(), None).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains(needle), "{err}");
     }
@@ -465,7 +496,10 @@ impl ResultSink for CountingSink {
 fn placements_stack_trials_and_parallel_store_follows_mode() {
     let rec = recording(3);
     let mut sink = CountingSink::default();
-    let pipeline = Pipeline::new(vec![Step::new(Head { n: 1 })], ExecutionOptions::parallel(2));
+    let pipeline = Pipeline::new(
+        vec![Step::new(Head { n: 1 })],
+        ExecutionOptions::parallel(2),
+    );
     run_pipeline(&pipeline, &mut rec.clone(), &mut sink, None).unwrap();
     let (tag, layout, rows) = &sink.preallocated[0];
     assert_eq!(tag, "head");
@@ -473,7 +507,10 @@ fn placements_stack_trials_and_parallel_store_follows_mode() {
     assert_eq!(rows, &(0..6).map(|t| t..t + 1).collect::<Vec<_>>());
 
     let mut sink = CountingSink::default();
-    let pipeline = Pipeline::new(vec![Step::new(Head { n: 1 })], ExecutionOptions::sequential());
+    let pipeline = Pipeline::new(
+        vec![Step::new(Head { n: 1 })],
+        ExecutionOptions::sequential(),
+    );
     run_pipeline(&pipeline, &mut rec.clone(), &mut sink, None).unwrap();
     assert_eq!(sink.preallocated[0].1, StoreLayout::Single);
 }
@@ -540,7 +577,10 @@ impl ComputationalRoutine for Warner {
         let x = input.samples();
         for (c, &v) in x.row(0).iter().enumerate() {
             if v < 0.0 {
-                scratch.warn(format!("channel {} starts negative", input.channels.start + c));
+                scratch.warn(format!(
+                    "channel {} starts negative",
+                    input.channels.start + c
+                ));
             }
         }
         output.samples_mut().assign(&x);
@@ -565,10 +605,26 @@ fn kernel_warnings_reach_the_log_with_context_in_task_order() {
         });
         let mut sink = MemorySink::new();
         let report = run_pipeline(&pipeline, &mut rec.clone(), &mut sink, None).unwrap();
-        assert!(!report.warnings.is_empty(), "{name}: the test data starts negative somewhere");
-        assert!(report.warnings[0].starts_with("step 1 (warner), trial "), "{}", report.warnings[0]);
-        let log = &sink.object("rectify").unwrap().metadata.as_ref().unwrap().log;
-        assert!(log.contains(&format!("\twarning: {}\n", report.warnings[0])), "{log}");
+        assert!(
+            !report.warnings.is_empty(),
+            "{name}: the test data starts negative somewhere"
+        );
+        assert!(
+            report.warnings[0].starts_with("step 1 (warner), trial "),
+            "{}",
+            report.warnings[0]
+        );
+        let log = &sink
+            .object("rectify")
+            .unwrap()
+            .metadata
+            .as_ref()
+            .unwrap()
+            .log;
+        assert!(
+            log.contains(&format!("\twarning: {}\n", report.warnings[0])),
+            "{log}"
+        );
         // Channel grouping splits warnings across tasks; their text (minus the channel
         // range) and order by trial must not depend on the mode.
         let normalised: Vec<String> = report

@@ -34,7 +34,10 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn python_json(args: &[&str]) -> Value {
-    let out = Command::new(python()).args(args).output().expect("python runs");
+    let out = Command::new(python())
+        .args(args)
+        .output()
+        .expect("python runs");
     let text = String::from_utf8_lossy(&out.stdout);
     let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
         panic!(
@@ -92,8 +95,16 @@ fn syncopy_input_through_trialflow_and_back_into_syncopy() {
         .args(["run", pipeline.to_str().unwrap(), "-q"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read(input_path).unwrap(), input_bytes, "input unchanged");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(input_path).unwrap(),
+        input_bytes,
+        "input unchanged"
+    );
 
     // Move the container (virtual datasets with relative sources) before Syncopy opens it.
     std::fs::create_dir_all(dir.join("moved")).unwrap();
@@ -155,9 +166,7 @@ impl ComputationalRoutine for NaivePower {
         let mut schema = input.clone();
         schema.kind = DataKind::Spectral;
         schema.trial_shapes = output.trial_shapes.clone();
-        schema.trialdefinition = input
-            .trialdefinition
-            .restacked(&vec![1; input.n_trials()]);
+        schema.trialdefinition = input.trialdefinition.restacked(&vec![1; input.n_trials()]);
         schema.freq = Some(self.freqs.clone());
         schema.taper = Some(vec!["boxcar".into()]);
         Ok(schema)
@@ -241,7 +250,12 @@ fn syncopy_loads_spectral_and_spike_objects_written_by_trialflow() {
         .unwrap()
         .with_dtype(DType::Float32);
     for (tag, step) in [
-        ("spectral", Step::new(NaivePower { freqs: vec![5.0, 10.0, 20.0] })),
+        (
+            "spectral",
+            Step::new(NaivePower {
+                freqs: vec![5.0, 10.0, 20.0],
+            }),
+        ),
         ("spike", Step::new(Crossings)),
     ] {
         let out = dir.join(format!("{tag}.spy"));
@@ -265,9 +279,12 @@ fn syncopy_loads_spectral_and_spike_objects_written_by_trialflow() {
             _ => {
                 assert_eq!(object["class"], "SpikeData", "{doc}");
                 let rows = floats(&object["data"]);
-                assert!(rows.len() >= 30 && rows.len() % 3 == 0);
+                assert!(rows.len() >= 30 && rows.len().is_multiple_of(3));
                 let samples: Vec<f64> = rows.chunks(3).map(|r| r[0]).collect();
-                assert!(samples.windows(2).all(|w| w[0] <= w[1]), "ordered by sample");
+                assert!(
+                    samples.windows(2).all(|w| w[0] <= w[1]),
+                    "ordered by sample"
+                );
                 assert_eq!(object["unit"], serde_json::json!(["unit0"]));
                 assert_eq!(
                     object["trialdefinition"],

@@ -56,7 +56,10 @@ fn run_case(case: &Value, mode: ExecutionOptions) -> Result<Array2<f64>, Error> 
 }
 
 fn cases() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/reference/preprocessing.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/reference/preprocessing.json"
+    );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     doc["cases"].as_array().unwrap().clone()
 }
@@ -103,7 +106,10 @@ fn preprocessing_matches_scipy_reference_outputs() {
                     assert!((a - b).abs() <= ulp, "{name} [{r},{c}]: {a} vs {b}");
                 } else {
                     let tol = 1e-10 * b.abs() + 1e-13 * scale;
-                    assert!((a - b).abs() <= tol, "{name} [{r},{c}]: {a} vs {b} (tol {tol:e})");
+                    assert!(
+                        (a - b).abs() <= tol,
+                        "{name} [{r},{c}]: {a} vs {b} (tol {tol:e})"
+                    );
                 }
             }
         }

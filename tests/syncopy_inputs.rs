@@ -59,7 +59,12 @@ fn reads_every_syncopy_fixture_exactly() {
             let rows = object["trialdefinition"].as_array().unwrap();
             assert_eq!(schema.n_trials(), rows.len(), "{name}");
             for (t, row) in rows.iter().enumerate() {
-                let row: Vec<f64> = row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+                let row: Vec<f64> = row
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
                 assert_eq!(schema.trialdefinition.row(t), &row[..], "{name} trial {t}");
             }
             let data = object["data"].as_array().unwrap();
@@ -106,14 +111,29 @@ fn processes_syncopy_input_keeping_trialinfo_and_offsets() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect::<Vec<_>>())
+        .flat_map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect::<Vec<_>>()
+        })
         .collect();
-    assert_eq!(trl, expected_trl, "contiguous trials keep start/stop, offsets and trialinfo");
+    assert_eq!(
+        trl, expected_trl,
+        "contiguous trials keep start/stop, offsets and trialinfo"
+    );
     let values: Vec<f32> = object["data"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect::<Vec<_>>())
+        .flat_map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect::<Vec<_>>()
+        })
         .collect();
     assert_eq!(data, values.iter().map(|v| v.abs()).collect::<Vec<_>>());
     let info: Value = serde_json::from_str(

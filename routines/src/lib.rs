@@ -5,8 +5,10 @@
 //! deserialises into, a `check()` that validates it into the routine itself, and a
 //! per-family error enum.
 
+pub mod peaks;
 pub mod preprocessing;
 pub mod registry;
+pub mod smoothing;
 
 mod params;
 

@@ -42,6 +42,8 @@ impl Registry {
     pub fn builtin() -> Registry {
         // Each routine family contributes its entries; keep one line per family.
         let mut entries = vec![detrend_entry(), zscore_entry(), rectify_entry()];
+        entries.extend(crate::smoothing::registry_entries());
+        entries.extend(crate::peaks::registry_entries());
         entries.sort_by_key(|e| e.doc.name);
         Registry { entries }
     }

@@ -102,13 +102,17 @@ pub fn virtual_source_files(dataset: &hdf5::Dataset) -> hdf5::Result<Vec<String>
         // the length HDF5 reports, plus the terminating NUL.
         unsafe {
             if H5Pget_virtual_count(id, &mut count) < 0 {
-                return Err(hdf5::Error::from("cannot read the virtual dataset's mappings"));
+                return Err(hdf5::Error::from(
+                    "cannot read the virtual dataset's mappings",
+                ));
             }
             let mut names = Vec::with_capacity(count);
             for i in 0..count {
                 let len = H5Pget_virtual_filename(id, i, std::ptr::null_mut(), 0);
                 if len < 0 {
-                    return Err(hdf5::Error::from("cannot read a virtual dataset source name"));
+                    return Err(hdf5::Error::from(
+                        "cannot read a virtual dataset source name",
+                    ));
                 }
                 let mut buf = vec![0u8; len as usize + 1];
                 H5Pget_virtual_filename(id, i, buf.as_mut_ptr().cast(), buf.len());

@@ -181,7 +181,9 @@ impl TrialSource for SpyReader {
                 .data
                 .read_slice_2d::<f32, _>(s![rows.start..rows.end, ..])
                 .map_err(fail)?;
-            let values = block.as_slice().expect("freshly read arrays are contiguous");
+            let values = block
+                .as_slice()
+                .expect("freshly read arrays are contiguous");
             out.extend(values.iter().map(|&v| f64::from(v)));
         } else {
             let block = self

@@ -92,8 +92,8 @@ impl<'a> Collector<'a> {
             let id = self.ids[obj];
             match output {
                 SavedOutput::Dense { data, shape } => {
-                    let block = ArrayViewD::from_shape(shape, &data[..])
-                        .expect("block matches its shape");
+                    let block =
+                        ArrayViewD::from_shape(shape, &data[..]).expect("block matches its shape");
                     if let Some(sum) = &mut self.sums[obj] {
                         let last = Axis(sum.ndim() - 1);
                         let mut target =

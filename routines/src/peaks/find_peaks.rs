@@ -1,0 +1,336 @@
+use serde::Deserialize;
+use serde_json::Value;
+use trialflow_core::model::{EventColumn, EventColumnKind};
+use trialflow_core::{
+    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
+    ScratchSize, TrialInput,
+};
+
+use super::interval::Interval;
+use super::kernel::{self, col, Conditions};
+use super::{copy_channel, PeaksError};
+
+/// Unchecked parameters of `find_peaks`, as written in a pipeline. The bounds (`height`,
+/// `threshold`, `prominence`, `width`, `plateau_size`) are kept as raw values until
+/// [`check`](Self::check) so that its messages can name the parameter.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindPeaksParams {
+    pub height: Option<Value>,
+    pub threshold: Option<Value>,
+    pub distance: Option<f64>,
+    pub prominence: Option<Value>,
+    pub width: Option<Value>,
+    pub wlen: Option<f64>,
+    pub rel_height: Option<f64>,
+    pub plateau_size: Option<Value>,
+}
+
+impl FindPeaksParams {
+    /// Validates the parameters: bounds are numbers or `[min, max]` with `min <= max`,
+    /// `distance >= 1`, `wlen > 1`, `rel_height >= 0`. `wlen` and `rel_height` are checked
+    /// even when no condition uses them (SciPy checks them only when it does).
+    pub fn check(self) -> Result<FindPeaks, PeaksError> {
+        let bound = |name: &'static str, v: &Option<Value>| -> Result<_, PeaksError> {
+            v.as_ref().map(|v| Interval::parse(name, v)).transpose()
+        };
+        if let Some(d) = self.distance {
+            if !(1.0..f64::INFINITY).contains(&d) {
+                return Err(PeaksError::Distance(d));
+            }
+        }
+        if let Some(w) = self.wlen {
+            if w.is_nan() || w <= 1.0 {
+                return Err(PeaksError::Wlen(w));
+            }
+        }
+        let rel_height = self.rel_height.unwrap_or(0.5);
+        if !(0.0..f64::INFINITY).contains(&rel_height) {
+            return Err(PeaksError::RelHeight(rel_height));
+        }
+        Ok(FindPeaks {
+            height: bound("height", &self.height)?,
+            threshold: bound("threshold", &self.threshold)?,
+            distance: self.distance,
+            prominence: bound("prominence", &self.prominence)?,
+            width: bound("width", &self.width)?,
+            wlen: self.wlen,
+            rel_height,
+            plateau_size: bound("plateau_size", &self.plateau_size)?,
+        })
+    }
+}
+
+/// One property SciPy may return, in the order its `properties` dict holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Property {
+    PlateauSizes,
+    LeftEdges,
+    RightEdges,
+    PeakHeights,
+    LeftThresholds,
+    RightThresholds,
+    Prominences,
+    LeftBases,
+    RightBases,
+    Widths,
+    WidthHeights,
+    LeftIps,
+    RightIps,
+}
+
+impl Property {
+    fn column(self) -> EventColumn {
+        use EventColumnKind::{Float, Int, SampleIndex, SamplePosition};
+        let (name, kind) = match self {
+            Property::PlateauSizes => ("plateau_sizes", Int),
+            Property::LeftEdges => ("left_edges", SampleIndex),
+            Property::RightEdges => ("right_edges", SampleIndex),
+            Property::PeakHeights => ("peak_heights", Float),
+            Property::LeftThresholds => ("left_thresholds", Float),
+            Property::RightThresholds => ("right_thresholds", Float),
+            Property::Prominences => ("prominences", Float),
+            Property::LeftBases => ("left_bases", SampleIndex),
+            Property::RightBases => ("right_bases", SampleIndex),
+            Property::Widths => ("widths", Float),
+            Property::WidthHeights => ("width_heights", Float),
+            Property::LeftIps => ("left_ips", SamplePosition),
+            Property::RightIps => ("right_ips", SamplePosition),
+        };
+        EventColumn::new(name, kind)
+    }
+
+    /// The property's value for peak `i` of `t` in the signal `x`.
+    #[inline]
+    fn value(self, x: &[f64], t: &kernel::PeakTable<'_>, i: usize) -> f64 {
+        let p = t.peak(i);
+        match self {
+            Property::PlateauSizes => t.get(col::RIGHT_EDGE, i) - t.get(col::LEFT_EDGE, i) + 1.0,
+            Property::LeftEdges => t.get(col::LEFT_EDGE, i),
+            Property::RightEdges => t.get(col::RIGHT_EDGE, i),
+            Property::PeakHeights => x[p],
+            Property::LeftThresholds => x[p] - x[p - 1],
+            Property::RightThresholds => x[p] - x[p + 1],
+            Property::Prominences => t.get(col::PROMINENCE, i),
+            Property::LeftBases => t.get(col::LEFT_BASE, i),
+            Property::RightBases => t.get(col::RIGHT_BASE, i),
+            Property::Widths => t.get(col::WIDTH, i),
+            Property::WidthHeights => t.get(col::WIDTH_HEIGHT, i),
+            Property::LeftIps => t.get(col::LEFT_IP, i),
+            Property::RightIps => t.get(col::RIGHT_IP, i),
+        }
+    }
+}
+
+/// The largest number of properties a peak can carry.
+const MAX_PROPERTIES: usize = 13;
+
+/// `scipy.signal.find_peaks(x, height, threshold, distance, prominence, width, wlen,
+/// rel_height, plateau_size)` per trial and channel (AnalogData in, SpikeData out).
+///
+/// Each peak becomes an event row `[sample, channel, 0]`; the properties SciPy returns for
+/// the given conditions are stored beside the rows under SciPy's names. The input is
+/// computed in f64 (SciPy casts to float64 too, so float32 data gives the same peaks).
+/// Peaks with a prominence or width of 0 (SciPy's `PeakPropertyWarning`) are reported as
+/// kernel warnings, one per channel and kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindPeaks {
+    pub height: Option<Interval>,
+    pub threshold: Option<Interval>,
+    pub distance: Option<f64>,
+    pub prominence: Option<Interval>,
+    pub width: Option<Interval>,
+    pub wlen: Option<f64>,
+    pub rel_height: f64,
+    pub plateau_size: Option<Interval>,
+}
+
+impl FindPeaks {
+    fn conditions(&self) -> Conditions {
+        Conditions {
+            plateau_size: self.plateau_size,
+            height: self.height,
+            threshold: self.threshold,
+            distance: self.distance.map(f64::ceil),
+            prominence: self.prominence,
+            width: self.width,
+            // A float wlen is rounded up; below 2 SciPy's kernel uses the whole signal (only
+            // reachable by building the struct directly). `as` saturates for huge values.
+            wlen_half: self
+                .wlen
+                .map(f64::ceil)
+                .filter(|&w| w >= 2.0)
+                .map(|w| (w as usize) / 2),
+            rel_height: self.rel_height,
+        }
+    }
+
+    /// The properties SciPy returns for these conditions, in its order.
+    fn properties(&self) -> Vec<Property> {
+        use Property::*;
+        let mut props = Vec::new();
+        if self.plateau_size.is_some() {
+            props.extend([PlateauSizes, LeftEdges, RightEdges]);
+        }
+        if self.height.is_some() {
+            props.push(PeakHeights);
+        }
+        if self.threshold.is_some() {
+            props.extend([LeftThresholds, RightThresholds]);
+        }
+        if self.prominence.is_some() || self.width.is_some() {
+            props.extend([Prominences, LeftBases, RightBases]);
+        }
+        if self.width.is_some() {
+            props.extend([Widths, WidthHeights, LeftIps, RightIps]);
+        }
+        props
+    }
+}
+
+/// What `plan` precomputes: the property list (so the kernel does not rebuild it).
+#[derive(Debug)]
+struct FindPeaksPlan {
+    conditions: Conditions,
+    properties: Vec<Property>,
+}
+
+impl ComputationalRoutine for FindPeaks {
+    fn name(&self) -> &str {
+        "find_peaks"
+    }
+
+    fn cfg(&self) -> Value {
+        let b = |i: Option<Interval>| i.map_or(Value::Null, Interval::to_json);
+        serde_json::json!({
+            "height": b(self.height),
+            "threshold": b(self.threshold),
+            "distance": self.distance,
+            "prominence": b(self.prominence),
+            "width": b(self.width),
+            "wlen": self.wlen,
+            "rel_height": self.rel_height,
+            "plateau_size": b(self.plateau_size),
+        })
+    }
+
+    fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
+        let columns = self
+            .properties()
+            .into_iter()
+            .map(Property::column)
+            .collect();
+        Ok(OutputShape::events(input.n_trials(), columns))
+    }
+
+    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+        let n = task_shape[0];
+        Ok(Plan::new(
+            FindPeaksPlan {
+                conditions: self.conditions(),
+                properties: self.properties(),
+            },
+            ScratchSize {
+                real: n + kernel::work_len(n),
+                complex: 0,
+            },
+        ))
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        plan: &Plan,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let plan = plan.state::<FindPeaksPlan>();
+        let data = input.samples();
+        let n = data.nrows();
+        let events = output.events_mut();
+        let mut props = [0.0; MAX_PROPERTIES];
+        let props = &mut props[..plan.properties.len()];
+        for (c, column) in data.columns().into_iter().enumerate() {
+            let channel = input.channels.start + c;
+            let (x, work) = scratch.real.split_at_mut(n);
+            copy_channel(column, x);
+            let table = kernel::find_peaks(x, &plan.conditions, &mut work[..kernel::work_len(n)]);
+            for i in 0..table.len() {
+                for (v, p) in props.iter_mut().zip(&plan.properties) {
+                    *v = p.value(x, &table, i);
+                }
+                events.push(table.peak(i) as i64, channel as i64, 0, props);
+            }
+            let (zero_prominences, zero_widths) = (table.zero_prominences, table.zero_widths);
+            if zero_prominences > 0 {
+                scratch.warn(format!(
+                    "channel {channel}: {zero_prominences} peak(s) have a prominence of 0 \
+                     (SciPy PeakPropertyWarning: some peaks have a prominence of 0)"
+                ));
+            }
+            if zero_widths > 0 {
+                scratch.warn(format!(
+                    "channel {channel}: {zero_widths} peak(s) have a width of 0 \
+                     (SciPy PeakPropertyWarning: some peaks have a width of 0)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(v: Value) -> FindPeaksParams {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn columns_follow_the_conditions_given() {
+        let r = params(json!({"width": [null, null], "height": 0}))
+            .check()
+            .unwrap();
+        let names: Vec<_> = r.properties().iter().map(|p| p.column().name).collect();
+        assert_eq!(
+            names,
+            [
+                "peak_heights",
+                "prominences",
+                "left_bases",
+                "right_bases",
+                "widths",
+                "width_heights",
+                "left_ips",
+                "right_ips"
+            ]
+        );
+        assert!(FindPeaksParams::default()
+            .check()
+            .unwrap()
+            .properties()
+            .is_empty());
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        for (v, needle) in [
+            (json!({"distance": 0.5}), "distance"),
+            (json!({"wlen": 1}), "wlen"),
+            (json!({"rel_height": -0.1}), "rel_height"),
+            (json!({"height": [2, 1]}), "height"),
+            (json!({"width": [[1, 2]]}), "array-valued"),
+        ] {
+            let err = params(v).check().unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let r: Result<FindPeaksParams, _> = serde_json::from_value(json!({"heigth": 1}));
+        assert!(r.unwrap_err().to_string().contains("unknown field"));
+    }
+}

@@ -1,0 +1,578 @@
+use std::sync::{Arc, OnceLock};
+
+use serde::Deserialize;
+use trialflow_core::{
+    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
+    TrialInput,
+};
+
+use super::boundary::{ExtendMode, Lines};
+use super::correlate::Correlation;
+use super::linalg::ThinQr;
+use super::{row_scratch, row_task, SmoothingError, MAX_TAPS};
+
+/// The highest `polyorder` accepted. The least-squares fit costs `window_length *
+/// (polyorder + 1)²` and its memory `window_length * (polyorder + 1)` (at most `MAX_TAPS`).
+pub const MAX_POLYORDER: usize = 100;
+
+/// How `savgol_filter` treats the edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavgolMode {
+    /// Fit a polynomial to the first and last `window_length` samples (SciPy's default).
+    Interp,
+    /// Extend as ndimage does (`mirror`, `nearest`, `constant` or `wrap`; never `reflect`).
+    Extend(ExtendMode),
+}
+
+impl SavgolMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SavgolMode::Interp => "interp",
+            SavgolMode::Extend(m) => m.as_str(),
+        }
+    }
+
+    fn from_param(name: Option<&str>) -> Result<SavgolMode, SmoothingError> {
+        match name {
+            None | Some("interp") => Ok(SavgolMode::Interp),
+            Some("reflect") => Err(SmoothingError::SavgolReflect),
+            Some(s) => match ExtendMode::parse(s) {
+                Some(m) => Ok(SavgolMode::Extend(m)),
+                None => Err(SmoothingError::Mode {
+                    allowed: "'interp', 'mirror', 'nearest', 'constant', 'wrap'".into(),
+                    got: s.to_string(),
+                }),
+            },
+        }
+    }
+}
+
+/// Unchecked parameters of `savgol`, as written in a pipeline (SciPy's names).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavgolParams {
+    pub window_length: Option<i64>,
+    pub polyorder: Option<i64>,
+    pub deriv: Option<i64>,
+    pub delta: Option<f64>,
+    pub mode: Option<String>,
+    pub cval: Option<f64>,
+}
+
+impl SavgolParams {
+    pub fn check(self) -> Result<Savgol, SmoothingError> {
+        let wl = self
+            .window_length
+            .ok_or(SmoothingError::Missing("window_length"))?;
+        if wl < 1 {
+            return Err(SmoothingError::range(
+                "window_length",
+                "an integer >= 1",
+                wl,
+            ));
+        }
+        if wl as u64 > MAX_TAPS as u64 {
+            return Err(SmoothingError::KernelTooLong {
+                what: format!("window_length {wl}"),
+                taps: wl.to_string(),
+                limit: MAX_TAPS,
+                hint: "use a shorter window",
+            });
+        }
+        let window_length = wl as usize;
+        let polyorder = self.polyorder.ok_or(SmoothingError::Missing("polyorder"))?;
+        if polyorder < 0 {
+            return Err(SmoothingError::range(
+                "polyorder",
+                "an integer >= 0",
+                polyorder,
+            ));
+        }
+        if polyorder >= wl {
+            return Err(SmoothingError::Polyorder {
+                polyorder: polyorder as usize,
+                window_length,
+            });
+        }
+        let (p, k) = (polyorder as usize, polyorder as usize + 1);
+        if p > MAX_POLYORDER || k.saturating_mul(window_length) > MAX_TAPS {
+            return Err(SmoothingError::FitTooLarge {
+                window_length,
+                polyorder: p,
+                columns: k,
+                limit: MAX_TAPS,
+                max_polyorder: MAX_POLYORDER,
+            });
+        }
+        let deriv = self.deriv.unwrap_or(0);
+        if deriv < 0 {
+            return Err(SmoothingError::range("deriv", "an integer >= 0", deriv));
+        }
+        let delta = self.delta.unwrap_or(1.0);
+        if !delta.is_finite() || (deriv > 0 && delta == 0.0) {
+            return Err(SmoothingError::range(
+                "delta",
+                "a finite number, nonzero when deriv > 0",
+                delta,
+            ));
+        }
+        let mode = SavgolMode::from_param(self.mode.as_deref())?;
+        Ok(Savgol {
+            window_length,
+            polyorder: polyorder as usize,
+            deriv: deriv as usize,
+            delta,
+            mode,
+            cval: self.cval.unwrap_or(0.0),
+            tables: OnceLock::new(),
+        })
+    }
+}
+
+/// `scipy.signal.savgol_filter(x, window_length, polyorder, deriv, delta, axis=0, mode, cval)`
+/// per trial and channel.
+///
+/// The coefficients solve `savgol_coeffs`' least-squares problem with a Householder QR on
+/// scaled abscissae (SciPy uses an SVD; both give the minimum-norm solution, to rounding),
+/// and are applied as `convolve1d` does (reversed, origin -1 for even windows). In mode
+/// `interp` the first and last `window_length // 2` outputs come from a degree-`polyorder`
+/// least-squares fit to the first and last `window_length` samples (differentiated and
+/// divided by `delta**deriv`), through a pseudo-inverse planned once.
+#[derive(Debug, Clone)]
+pub struct Savgol {
+    window_length: usize,
+    polyorder: usize,
+    deriv: usize,
+    delta: f64,
+    mode: SavgolMode,
+    cval: f64,
+    tables: OnceLock<Arc<SavgolTables>>,
+}
+
+/// What `plan` precomputes (independent of the trial shape, so built once and shared).
+#[derive(Debug)]
+struct SavgolTables {
+    filter: Correlation,
+    edges: Option<EdgeFit>,
+}
+
+/// The interp mode's edge fit: `pinv` (`k x window_length`) gives the polynomial's
+/// coefficients (in the scaled variable) from a window; `left` and `right`
+/// (`halflen x k`) evaluate its `deriv`-th derivative, divided by `delta**deriv`, at the
+/// replaced positions.
+#[derive(Debug)]
+struct EdgeFit {
+    k: usize,
+    halflen: usize,
+    pinv: Vec<f64>,
+    left: Vec<f64>,
+    right: Vec<f64>,
+}
+
+impl Savgol {
+    pub fn mode(&self) -> SavgolMode {
+        self.mode
+    }
+
+    /// The coefficients `scipy.signal.savgol_coeffs(window_length, polyorder, deriv, delta)`
+    /// returns (`use='conv'` order).
+    pub fn coeffs(&self) -> Vec<f64> {
+        let mut c = self.tables().filter.taps().to_vec();
+        c.reverse();
+        c
+    }
+
+    fn tables(&self) -> Arc<SavgolTables> {
+        self.tables
+            .get_or_init(|| {
+                let taps =
+                    savgol_coeffs_dot(self.window_length, self.polyorder, self.deriv, self.delta);
+                let origin = if self.window_length.is_multiple_of(2) {
+                    -1
+                } else {
+                    0
+                };
+                let edges = (self.mode == SavgolMode::Interp && self.window_length >= 2)
+                    .then(|| edge_fit(self.window_length, self.polyorder, self.deriv, self.delta));
+                Arc::new(SavgolTables {
+                    filter: Correlation::new(taps, origin),
+                    edges,
+                })
+            })
+            .clone()
+    }
+}
+
+/// `savgol_coeffs(..., use='dot')`: `out[i] = sum_j c[j] x[i + j - pos]`, the minimum-norm
+/// solution of `sum_j (j - pos)^p c[j] = deriv! / delta^deriv` for `p == deriv`, else 0,
+/// `p = 0..=polyorder`, with `pos = (window_length - 1) / 2`.
+fn savgol_coeffs_dot(wl: usize, polyorder: usize, deriv: usize, delta: f64) -> Vec<f64> {
+    if deriv > polyorder {
+        return vec![0.0; wl];
+    }
+    let pos = (wl - 1) as f64 / 2.0;
+    // Scaled abscissae u = (j - pos) / s in [-1, 1]: the system for u has the same
+    // minimum-norm solution once the right-hand side is divided by s^deriv.
+    let s = pos.max(1.0);
+    let u: Vec<f64> = (0..wl).map(|j| (j as f64 - pos) / s).collect();
+    let qr = ThinQr::new(&powers(&u, polyorder));
+    let mut y = vec![0.0; polyorder + 1];
+    y[deriv] = factorial(deriv) / delta.powf(deriv as f64) / s.powi(deriv as i32);
+    let mut c = qr.min_norm_transposed(&y);
+    // The exact solution is even in (j - pos) for even deriv and odd for odd deriv; make the
+    // rounding respect that, as NI_Correlate1D's symmetric paths expect.
+    for j in 0..wl / 2 {
+        let (a, b) = (c[j], c[wl - 1 - j]);
+        if deriv.is_multiple_of(2) {
+            let m = 0.5 * (a + b);
+            c[j] = m;
+            c[wl - 1 - j] = m;
+        } else {
+            let d = 0.5 * (a - b);
+            c[j] = d;
+            c[wl - 1 - j] = -d;
+        }
+    }
+    if wl % 2 == 1 && deriv % 2 == 1 {
+        c[wl / 2] = 0.0;
+    }
+    c
+}
+
+fn edge_fit(wl: usize, polyorder: usize, deriv: usize, delta: f64) -> EdgeFit {
+    let k = polyorder + 1;
+    let halflen = wl / 2;
+    let m = (wl - 1) as f64 / 2.0;
+    let h = m.max(1.0);
+    let u: Vec<f64> = (0..wl).map(|j| (j as f64 - m) / h).collect();
+    let pinv = ThinQr::new(&powers(&u, polyorder)).pinv();
+    // d^deriv/dt^deriv of u^i, u = (t - m) / h, divided by delta^deriv.
+    let scale = 1.0 / (h.powi(deriv as i32) * delta.powf(deriv as f64));
+    let eval = |t: usize| -> Vec<f64> {
+        (0..k)
+            .map(|i| {
+                if i < deriv {
+                    0.0
+                } else {
+                    let falling: f64 = (i - deriv + 1..=i).map(|f| f as f64).product();
+                    falling * u[t].powi((i - deriv) as i32) * scale
+                }
+            })
+            .collect()
+    };
+    let left = (0..halflen).flat_map(eval).collect();
+    let right = (wl - halflen..wl).flat_map(eval).collect();
+    EdgeFit {
+        k,
+        halflen,
+        pinv,
+        left,
+        right,
+    }
+}
+
+/// The columns `u^0, u^1, ..., u^polyorder`.
+fn powers(u: &[f64], polyorder: usize) -> Vec<Vec<f64>> {
+    let mut cols = vec![vec![1.0; u.len()]];
+    for p in 1..=polyorder {
+        let next: Vec<f64> = cols[p - 1].iter().zip(u).map(|(a, b)| a * b).collect();
+        cols.push(next);
+    }
+    cols
+}
+
+fn factorial(n: usize) -> f64 {
+    (1..=n).map(|f| f as f64).product()
+}
+
+impl EdgeFit {
+    /// Least-squares coefficients (`k` rows of `ch`) of the window starting at row `start`.
+    fn fit(&self, lines: &Lines<'_>, start: usize, coef: &mut [f64]) {
+        let wl = self.pinv.len() / self.k;
+        let ch = coef.len() / self.k;
+        for (i, ci) in coef.chunks_exact_mut(ch).enumerate() {
+            ci.fill(0.0);
+            for (j, &w) in self.pinv[i * wl..(i + 1) * wl].iter().enumerate() {
+                for (c, &x) in ci.iter_mut().zip(lines.row(start + j)) {
+                    *c += w * x;
+                }
+            }
+        }
+    }
+
+    /// `dst = sum_i basis[i] * coef[i]`.
+    fn eval(&self, basis: &[f64], coef: &[f64], dst: &mut [f64]) {
+        dst.fill(0.0);
+        for (&b, ci) in basis.iter().zip(coef.chunks_exact(dst.len())) {
+            for (d, &c) in dst.iter_mut().zip(ci) {
+                *d += b * c;
+            }
+        }
+    }
+}
+
+impl ComputationalRoutine for Savgol {
+    fn name(&self) -> &str {
+        "savgol"
+    }
+
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({
+            "window_length": self.window_length,
+            "polyorder": self.polyorder,
+            "deriv": self.deriv,
+            "delta": self.delta,
+            "mode": self.mode.as_str(),
+            "cval": self.cval,
+        })
+    }
+
+    fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
+        if self.mode == SavgolMode::Interp {
+            for (trial, shape) in input.trial_shapes.iter().enumerate() {
+                let samples = shape.first().copied().unwrap_or(0);
+                if self.window_length > samples {
+                    return Err(SmoothingError::WindowLongerThanTrial {
+                        trial,
+                        samples,
+                        window_length: self.window_length,
+                    }
+                    .into());
+                }
+            }
+        }
+        Ok(OutputShape::same_as(input))
+    }
+
+    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+        let tables = self.tables();
+        let (n, ch) = (task_shape[0], task_shape[1]);
+        let extra = tables.edges.as_ref().map_or(0, |e| e.k * ch);
+        Ok(Plan::new(tables, row_scratch(n, ch, extra)))
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        plan: &Plan,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let tables = plan.state::<Arc<SavgolTables>>();
+        let filter = &tables.filter;
+        let mode = match self.mode {
+            SavgolMode::Extend(mode) => {
+                row_task(
+                    input,
+                    output,
+                    scratch,
+                    mode,
+                    self.cval,
+                    0,
+                    |lines, i0, dst, _| filter.rows(lines, i0, dst),
+                );
+                return Ok(());
+            }
+            SavgolMode::Interp => ExtendMode::Constant,
+        };
+        let x = input.samples();
+        let (n, ch) = x.dim();
+        let wl = self.window_length;
+        if n < wl {
+            return Err(SmoothingError::WindowLongerThanTrial {
+                trial: input.trial,
+                samples: n,
+                window_length: wl,
+            }
+            .into());
+        }
+        // SciPy's polyfit (scipy.linalg.lstsq) refuses NaN and Inf in the edge windows.
+        for c in 0..ch {
+            let col = x.column(c);
+            let head = col.iter().take(wl);
+            let tail = col.iter().skip(n - wl);
+            if head.chain(tail).any(|v| !v.is_finite()) {
+                return Err(SmoothingError::NonFiniteEdge {
+                    channel: input.channels.start + c,
+                    window_length: wl,
+                }
+                .into_runtime());
+            }
+        }
+        let Some(edges) = tables.edges.as_ref() else {
+            // window_length 1: no edge to replace.
+            row_task(input, output, scratch, mode, 0.0, 0, |lines, i0, dst, _| {
+                filter.rows(lines, i0, dst)
+            });
+            return Ok(());
+        };
+        let (k, halflen) = (edges.k, edges.halflen);
+        row_task(
+            input,
+            output,
+            scratch,
+            mode,
+            0.0,
+            k * ch,
+            |lines, i0, dst, coef| {
+                // Rows i0..end: left edge, interior (the filter), right edge.
+                let end = i0 + dst.len() / ch;
+                let a = halflen.clamp(i0, end);
+                let b = (n - halflen).clamp(a, end);
+                for i in (i0..a).chain(b..end) {
+                    let row = &mut dst[(i - i0) * ch..(i - i0 + 1) * ch];
+                    if i < halflen {
+                        if i == 0 {
+                            edges.fit(lines, 0, coef);
+                        }
+                        edges.eval(&edges.left[i * k..(i + 1) * k], coef, row);
+                    } else {
+                        let r = i - (n - halflen);
+                        if r == 0 {
+                            edges.fit(lines, n - wl, coef);
+                        }
+                        edges.eval(&edges.right[r * k..(r + 1) * k], coef, row);
+                    }
+                }
+                if a < b {
+                    filter.rows(lines, a, &mut dst[(a - i0) * ch..(b - i0) * ch]);
+                }
+            },
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn savgol(wl: i64, p: i64, deriv: i64, delta: f64) -> Savgol {
+        SavgolParams {
+            window_length: Some(wl),
+            polyorder: Some(p),
+            deriv: Some(deriv),
+            delta: Some(delta),
+            ..Default::default()
+        }
+        .check()
+        .unwrap()
+    }
+
+    fn close(a: &[f64], b: &[f64]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-14, "{a:?} vs {b:?}");
+        }
+    }
+
+    /// Values printed by scipy.signal.savgol_coeffs.
+    #[test]
+    fn coefficients_match_scipy() {
+        close(
+            &savgol(5, 2, 0, 1.0).coeffs(),
+            &[
+                -0.08571428571428572,
+                0.34285714285714286,
+                0.4857142857142857,
+                0.34285714285714286,
+                -0.08571428571428572,
+            ],
+        );
+        close(
+            &savgol(4, 2, 0, 1.0).coeffs(),
+            &[-0.0625, 0.5625, 0.5625, -0.0625],
+        );
+        close(&savgol(5, 2, 1, 1.0).coeffs(), &[0.2, 0.1, 0.0, -0.1, -0.2]);
+        close(&savgol(5, 2, 3, 1.0).coeffs(), &[0.0; 5]);
+        close(&savgol(1, 0, 0, 1.0).coeffs(), &[1.0]);
+        // delta scales derivatives: d/dt with delta 0.5 doubles the coefficients.
+        close(&savgol(5, 2, 1, 0.5).coeffs(), &[0.4, 0.2, 0.0, -0.2, -0.4]);
+    }
+
+    /// Exact rational solutions (Python `fractions`), rounded to f64. SciPy's SVD on the
+    /// unscaled Vandermonde matrix is off by 4.6e-11 (relative) for window 21, polyorder 6;
+    /// the QR on scaled abscissae stays within a few ulps.
+    #[test]
+    fn coefficients_are_accurate_for_higher_orders() {
+        let exact_21_6 = [
+            -0.02705314009661836,
+            0.05410628019323672,
+            0.02100177981184846,
+            -0.032951945080091534,
+            -0.059550410553237315,
+            -0.04296675191815857,
+            0.011369856867232018,
+            0.08618477139139409,
+            0.16005743258401758,
+            0.21340991011202345,
+            0.2327844333767069,
+        ];
+        let exact_15_4_d2 = [
+            -0.02799277605779154,
+            0.026702786377708978,
+            0.04013852504564579,
+            0.028737000873223784,
+            0.005934854619065145,
+            -0.01781719312679065,
+            -0.035054341942886834,
+            -0.041297711576349344,
+        ];
+        for (got, want) in [
+            (savgol(21, 6, 0, 1.0).coeffs(), &exact_21_6[..]),
+            (savgol(15, 4, 2, 1.0).coeffs(), &exact_15_4_d2[..]),
+        ] {
+            // Symmetric, so the first half (conv order reversed) is enough.
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() <= 1e-15, "{g} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_values_name_the_parameter() {
+        let msg = |p: SavgolParams| p.check().unwrap_err().to_string();
+        let base = SavgolParams {
+            window_length: Some(5),
+            polyorder: Some(2),
+            ..Default::default()
+        };
+        assert!(msg(SavgolParams {
+            window_length: None,
+            ..base.clone()
+        })
+        .contains("window_length"));
+        assert!(msg(SavgolParams {
+            polyorder: Some(5),
+            ..base.clone()
+        })
+        .starts_with("polyorder must be less"));
+        assert!(msg(SavgolParams {
+            mode: Some("reflect".into()),
+            ..base.clone()
+        })
+        .contains("'reflect' is not accepted"));
+        assert!(msg(SavgolParams {
+            deriv: Some(-1),
+            ..base.clone()
+        })
+        .starts_with("deriv"));
+        assert!(msg(SavgolParams {
+            deriv: Some(1),
+            delta: Some(0.0),
+            ..base.clone()
+        })
+        .starts_with("delta"));
+        assert!(msg(SavgolParams {
+            window_length: Some(5_000_001),
+            polyorder: Some(1),
+            ..base.clone()
+        })
+        .contains("least-squares fit"));
+        assert!(msg(SavgolParams {
+            window_length: Some(20_000_000),
+            ..base
+        })
+        .contains("limit"));
+    }
+}
