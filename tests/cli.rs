@@ -886,3 +886,41 @@ fn existing_output_needs_overwrite_and_input_is_never_touched() {
     again.assert_error(2, &["rec.spy", "--overwrite"]);
     check_input("generate refused");
 }
+
+#[test]
+fn dry_run_and_verbose_describe_event_outputs() {
+    let dir = std::env::temp_dir().join(format!("trialflow-cli-events-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = env!("CARGO_BIN_EXE_trialflow");
+    let status = std::process::Command::new(bin)
+        .args([
+            "generate",
+            dir.join("in.spy").to_str().unwrap(),
+            "--trials",
+            "3",
+            "--samples",
+            "200",
+            "--channels",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let pipeline = dir.join("p.yaml");
+    std::fs::write(
+        &pipeline,
+        "input: in.spy\noutput: out.spy\nsteps:\n  - routine: zscore\n  - routine: find_peaks\n    height: 0.5\n",
+    )
+    .unwrap();
+    for flag in ["--dry-run", "-v"] {
+        let out = std::process::Command::new(bin)
+            .args(["run", pipeline.to_str().unwrap(), flag, "--overwrite"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{flag}: {stderr}");
+        assert!(stderr.contains("SpikeData"), "{flag}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -39,7 +39,11 @@ impl DataSchema {
     }
 
     /// Shape of the whole stacked dataset (dense data): trials stacked along axis 0.
+    /// Event data has no fixed shape before it runs: empty.
     pub fn stacked_shape(&self) -> Vec<usize> {
+        if !self.kind.is_dense() {
+            return Vec::new();
+        }
         let mut shape = self
             .trial_shapes
             .first()
