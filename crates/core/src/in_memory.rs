@@ -83,7 +83,11 @@ impl TrialSource for InMemoryRecording {
         let rows = self.schema.trialdefinition.samples(trial);
         let block = self.data.slice_axis(Axis(0), Slice::from(rows));
         out.clear();
-        out.extend(block.iter().copied());
+        // Rows of a row-major recording are contiguous: one slice copy, not per element.
+        match block.as_slice() {
+            Some(values) => out.extend_from_slice(values),
+            None => out.extend(block.iter().copied()),
+        }
         Ok(())
     }
 
@@ -156,13 +160,11 @@ impl ResultSink for MemorySink {
         let last = Axis(data.ndim() - 1);
         let mut target = data.slice_axis_mut(Axis(0), Slice::from(placement.rows.clone()));
         let mut target = target.slice_axis_mut(last, Slice::from(placement.channels.clone()));
-        target.zip_mut_with(&block, |t, &v| {
-            *t = if dtype == DType::Float32 {
-                v as f32 as f64
-            } else {
-                v
-            }
-        });
+        if dtype == DType::Float32 {
+            target.zip_mut_with(&block, |t, &v| *t = v as f32 as f64);
+        } else {
+            target.assign(&block);
+        }
         self.write_order
             .entry(id.0)
             .or_default()
