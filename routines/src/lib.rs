@@ -5,10 +5,12 @@
 //! deserialises into, a `check()` that validates it into the routine itself, and a
 //! per-family error enum.
 
+pub mod filters;
 pub mod peaks;
 pub mod preprocessing;
 pub mod registry;
 pub mod smoothing;
+pub mod spectral;
 
 mod params;
 

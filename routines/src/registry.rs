@@ -44,6 +44,8 @@ impl Registry {
         let mut entries = vec![detrend_entry(), zscore_entry(), rectify_entry()];
         entries.extend(crate::smoothing::registry_entries());
         entries.extend(crate::peaks::registry_entries());
+        entries.extend(crate::spectral::registry_entries());
+        entries.extend(crate::filters::registry_entries());
         entries.sort_by_key(|e| e.doc.name);
         Registry { entries }
     }

@@ -1,0 +1,2 @@
+//! (being written: see issue 4)
+fn main() {}
