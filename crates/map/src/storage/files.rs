@@ -1,0 +1,249 @@
+//! Per-task payload files and the containers that join them (links or a virtual dataset).
+
+use std::path::Path;
+
+use hdf5::types::VarLenUnicode;
+use serde::{Deserialize, Serialize};
+
+use super::value::{with_element_type, Element, ElementType, StoredArray};
+use super::{Stacking, Storage};
+
+/// The attribute that ties stored files to the map that wrote them (checked on resume).
+pub(crate) const FINGERPRINT_ATTR: &str = "trialflow_map_fingerprint";
+
+/// What the container needs to know about a finished task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TaskMeta {
+    pub n_values: usize,
+    pub element_type: ElementType,
+    pub shape: Vec<usize>,
+}
+
+impl TaskMeta {
+    pub(crate) fn of(values: &[StoredArray]) -> Self {
+        TaskMeta {
+            n_values: values.len(),
+            element_type: values[0].element_type(),
+            shape: values[0].shape().to_vec(),
+        }
+    }
+}
+
+/// Creates (truncating) an HDF5 file without file locking, so other processes may read
+/// finished files while this one writes.
+pub(crate) fn create_file(path: &Path) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .create(path)
+}
+
+pub(crate) fn open_file(path: &Path, writable: bool) -> hdf5::Result<hdf5::File> {
+    let mut options = hdf5::File::with_options();
+    let options = options.with_fapl(|p| p.file_locking(false));
+    if writable {
+        options.open_rw(path)
+    } else {
+        options.open(path)
+    }
+}
+
+pub(crate) fn write_fingerprint(location: &hdf5::Location, fingerprint: &str) -> hdf5::Result<()> {
+    let value: VarLenUnicode = fingerprint
+        .replace('\0', "")
+        .parse()
+        .expect("NUL characters removed");
+    location
+        .new_attr::<VarLenUnicode>()
+        .create(FINGERPRINT_ATTR)?
+        .write_scalar(&value)
+}
+
+pub(crate) fn read_fingerprint(location: &hdf5::Location) -> Option<String> {
+    let value: VarLenUnicode = location.attr(FINGERPRINT_ATTR).ok()?.read_scalar().ok()?;
+    Some(value.as_str().to_string())
+}
+
+/// Writes task `index`'s payload file: to `<file>.partial` first, renamed when complete.
+pub(crate) fn write_payload(
+    storage: &Storage,
+    index: usize,
+    values: &[StoredArray],
+    fingerprint: &str,
+) -> Result<(), String> {
+    let path = storage.dir().join(storage.payload_relative(index));
+    let partial = path.with_extension("h5.partial");
+    let written = (|| -> hdf5::Result<()> {
+        let file = create_file(&partial)?;
+        for (k, value) in values.iter().enumerate() {
+            value.write_dataset(&file, &format!("result_{k}"))?;
+        }
+        write_fingerprint(&file, fingerprint)?;
+        file.close()
+    })();
+    written.map_err(|e| format!("writing {}: {}", partial.display(), one_line(&e)))?;
+    std::fs::rename(&partial, &path)
+        .map_err(|e| format!("renaming {} to {}: {e}", partial.display(), path.display()))
+}
+
+/// Why a stored payload cannot be reused.
+pub(crate) enum Unusable {
+    /// Not there (or only a `.partial` left): the task runs again.
+    Missing,
+    /// There, but from another map, or unreadable: resume must refuse.
+    Foreign(String),
+}
+
+/// The metadata of a complete payload file written by this same map.
+pub(crate) fn read_payload(
+    storage: &Storage,
+    index: usize,
+    fingerprint: &str,
+) -> Result<TaskMeta, Unusable> {
+    let path = storage.dir().join(storage.payload_relative(index));
+    if !path.exists() {
+        return Err(Unusable::Missing);
+    }
+    let file = open_file(&path, false).map_err(|e| {
+        Unusable::Foreign(format!(
+            "{} is unreadable: {}",
+            path.display(),
+            one_line(&e)
+        ))
+    })?;
+    match read_fingerprint(&file) {
+        Some(stored) if stored == fingerprint => {}
+        Some(stored) => {
+            return Err(Unusable::Foreign(format!(
+                "{} has fingerprint '{stored}', this map '{fingerprint}'",
+                path.display()
+            )))
+        }
+        None => {
+            return Err(Unusable::Foreign(format!(
+                "{} was not written by trialflow-map",
+                path.display()
+            )))
+        }
+    }
+    let unreadable = |what: &str| Unusable::Foreign(format!("{}: {what}", path.display()));
+    let first = file
+        .dataset("result_0")
+        .map_err(|_| unreadable("no result_0"))?;
+    let descriptor = first
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(|_| unreadable("unreadable result_0 type"))?;
+    let element_type = ElementType::from_descriptor(&descriptor)
+        .ok_or_else(|| unreadable("result_0 is not numeric"))?;
+    let n_values = (0..)
+        .take_while(|k| file.link_exists(&format!("result_{k}")))
+        .count();
+    Ok(TaskMeta {
+        n_values,
+        element_type,
+        shape: first.shape(),
+    })
+}
+
+/// Writes the container of per-task files: `comp_<i>/result_<k>` relative external links,
+/// plus, for a virtual stack, `result_0` as a virtual dataset (and links for k >= 1 only).
+/// Written to `<name>.h5.partial` and renamed, so a container is always complete.
+pub(crate) fn write_container(
+    storage: &Storage,
+    metas: &[TaskMeta],
+    stacking: Option<&Stacking>,
+    fingerprint: &str,
+) -> Result<(), String> {
+    let partial = storage.partial_container_path();
+    let final_path = storage.container_path();
+    let written = (|| -> hdf5::Result<()> {
+        let file = create_file(&partial)?;
+        let first_linked = usize::from(stacking.is_some());
+        for (i, meta) in metas.iter().enumerate() {
+            if meta.n_values <= first_linked {
+                continue;
+            }
+            let group = file.create_group(&format!("comp_{i}"))?;
+            for k in first_linked..meta.n_values {
+                group.link_external(
+                    &storage.payload_relative(i),
+                    &format!("/result_{k}"),
+                    &format!("result_{k}"),
+                )?;
+            }
+        }
+        if let Some(stacking) = stacking {
+            create_virtual(&file, storage, metas, stacking)?;
+        }
+        file.new_attr::<u64>()
+            .create("n_tasks")?
+            .write_scalar(&(metas.len() as u64))?;
+        write_fingerprint(&file, fingerprint)?;
+        file.close()
+    })();
+    written.map_err(|e| format!("writing {}: {}", partial.display(), one_line(&e)))?;
+    std::fs::rename(&partial, &final_path).map_err(|e| {
+        format!(
+            "renaming {} to {}: {e}",
+            partial.display(),
+            final_path.display()
+        )
+    })
+}
+
+fn create_virtual(
+    file: &hdf5::File,
+    storage: &Storage,
+    metas: &[TaskMeta],
+    stacking: &Stacking,
+) -> hdf5::Result<()> {
+    let element_type = metas[0].element_type;
+    if let Some(other) = metas.iter().position(|m| m.element_type != element_type) {
+        return Err(hdf5::Error::from(format!(
+            "task {other}'s result_0 is {:?}, task 0's is {element_type:?}",
+            metas[other].element_type
+        )));
+    }
+    let unlimited_len = stacking
+        .unlimited_axis()
+        .map_or(0, |u| metas.iter().map(|m| m.shape[u]).max().unwrap_or(0));
+    let shape = stacking.stacked_shape(metas.len(), unlimited_len);
+    let extents: Vec<hdf5::Extent> = shape
+        .iter()
+        .enumerate()
+        .map(|(d, &n)| {
+            if Some(d) == stacking.stacked_unlimited_axis() {
+                hdf5::Extent::resizable(n)
+            } else {
+                hdf5::Extent::fixed(n)
+            }
+        })
+        .collect();
+    let mut dcpl = hdf5::plist::DatasetCreate::build();
+    with_element_type!(element_type, T => dcpl.fill_value(<T as Element>::FILL));
+    for (i, meta) in metas.iter().enumerate() {
+        if meta.shape.contains(&0) {
+            continue;
+        }
+        dcpl.virtual_map(
+            storage.payload_relative(i),
+            "result_0",
+            meta.shape.clone(),
+            hdf5::Selection::All,
+            extents.clone(),
+            stacking.task_selection(i, &meta.shape),
+        );
+    }
+    let dcpl = dcpl.finish()?;
+    with_element_type!(element_type, T => {
+        file.new_dataset::<T>()
+            .set_dcpl(&dcpl)
+            .shape(extents)
+            .create("result_0")?;
+    });
+    Ok(())
+}
+
+pub(crate) fn one_line(e: &hdf5::Error) -> String {
+    e.to_string().replace('\n', " ")
+}
