@@ -444,7 +444,8 @@ pub struct DryRunReport {
     pub task: usize,
     pub n_tasks: usize,
     pub wall_time: Duration,
-    /// Peak resident memory the task added (`None` where the OS cannot tell).
+    /// Peak resident memory added while the task ran (`None` where the OS cannot tell).
+    /// It is measured for the whole process: run the dry run while nothing else runs.
     pub peak_memory_bytes: Option<u64>,
     /// The datasets the result would become (from [`ParallelMap::dry_run_stored`]).
     pub stored: Option<String>,

@@ -208,17 +208,11 @@ fn create_virtual(
         .unlimited_axis()
         .map_or(0, |u| metas.iter().map(|m| m.shape[u]).max().unwrap_or(0));
     let shape = stacking.stacked_shape(metas.len(), unlimited_len);
-    let extents: Vec<hdf5::Extent> = shape
-        .iter()
-        .enumerate()
-        .map(|(d, &n)| {
-            if Some(d) == stacking.stacked_unlimited_axis() {
-                hdf5::Extent::resizable(n)
-            } else {
-                hdf5::Extent::fixed(n)
-            }
-        })
-        .collect();
+    // The unlimited axis is as long as the longest result; shorter ones are padded with the
+    // fill value. HDF5 1.10 reads only fill values from a resizable virtual dataset whose
+    // mappings are fixed-size (and ours are: each source is a finished file), so the
+    // virtual dataset is fixed-size; `single_file` gives a resizable dataset.
+    let extents = shape.clone();
     let mut dcpl = hdf5::plist::DatasetCreate::build();
     with_element_type!(element_type, T => dcpl.fill_value(<T as Element>::FILL));
     for (i, meta) in metas.iter().enumerate() {
@@ -230,7 +224,7 @@ fn create_virtual(
             "result_0",
             meta.shape.clone(),
             hdf5::Selection::All,
-            extents.clone(),
+            shape.clone(),
             stacking.task_selection(i, &meta.shape),
         );
     }

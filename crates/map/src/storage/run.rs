@@ -226,7 +226,7 @@ fn single_file(
                 done = d;
                 Ok(())
             }
-            Err(message) => Err(MapError::storage(storage.partial_container_path(), message)),
+            Err(e) => Err(e),
         }
     } else {
         Ok(())

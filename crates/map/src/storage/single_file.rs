@@ -8,6 +8,7 @@ use ndarray::{ArrayD, Axis};
 use super::files::{create_file, one_line, open_file, read_fingerprint, write_fingerprint};
 use super::value::{with_array, Element, ElementType, StoredArray};
 use super::{Stacking, Storage};
+use crate::error::{MapError, MapParamError};
 
 const COMPLETED: &str = "completed";
 
@@ -29,39 +30,43 @@ impl SingleFileWriter {
         n_tasks: usize,
         fingerprint: &str,
         resume: bool,
-    ) -> Result<(Self, Vec<bool>), String> {
+    ) -> Result<(Self, Vec<bool>), MapError> {
         let path = storage.partial_container_path();
-        let shown = path.display();
+        let broken = |message: String| MapError::storage(&path, message);
         if resume && path.exists() {
             let file = open_file(&path, true).map_err(|e| {
-                format!(
-                    "resume: {shown} is unreadable ({}); remove it or use .overwrite(true)",
+                broken(format!(
+                    "resume: unreadable ({}); remove it or use .overwrite(true)",
                     one_line(&e)
-                )
+                ))
             })?;
             match read_fingerprint(&file) {
                 Some(stored) if stored == fingerprint => {}
                 other => {
-                    return Err(format!(
-                        "resume: {shown} belongs to a different map (fingerprint {:?}, this map '{fingerprint}'); remove it or use .overwrite(true)",
-                        other.unwrap_or_default()
-                    ))
+                    return Err(MapParamError::ResumeMismatch {
+                        path: path.clone(),
+                        detail: format!(
+                            "stored fingerprint '{}', this map '{fingerprint}'",
+                            other.unwrap_or_default()
+                        ),
+                    }
+                    .into())
                 }
             }
             let completed = file
                 .dataset(COMPLETED)
-                .map_err(|e| format!("resume: {shown}: {}", one_line(&e)))?;
+                .map_err(|e| broken(format!("resume: {}", one_line(&e))))?;
             let flags: Vec<u8> = completed
                 .read_raw()
-                .map_err(|e| format!("resume: {shown}: {}", one_line(&e)))?;
+                .map_err(|e| broken(format!("resume: {}", one_line(&e))))?;
             let stacked = match file.dataset("result_0") {
                 Ok(ds) => {
                     let descriptor = ds
                         .dtype()
                         .and_then(|t| t.to_descriptor())
-                        .map_err(|e| format!("resume: {shown}: {}", one_line(&e)))?;
+                        .map_err(|e| broken(format!("resume: {}", one_line(&e))))?;
                     let et = ElementType::from_descriptor(&descriptor)
-                        .ok_or_else(|| format!("resume: {shown}: result_0 is not numeric"))?;
+                        .ok_or_else(|| broken("resume: result_0 is not numeric".to_string()))?;
                     Some((ds, et))
                 }
                 Err(_) => None,
@@ -87,7 +92,7 @@ impl SingleFileWriter {
             Ok((file, completed))
         })();
         let (file, completed) =
-            created.map_err(|e| format!("creating {shown}: {}", one_line(&e)))?;
+            created.map_err(|e| broken(format!("creating: {}", one_line(&e))))?;
         let writer = SingleFileWriter {
             file,
             stacking: stacking.clone(),
