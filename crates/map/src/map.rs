@@ -231,16 +231,18 @@ where
         log.line(&format!("map of {n_tasks} tasks in memory on {exec:?}"));
         let local = exec.local_tasks(n_tasks);
         let progress = Progress::new(self.progress, exec.is_root(), local.len(), 0);
+        let outcomes = exec.run_local_ordered(&local, &|i| self.call(i), &|outcome| {
+            progress.task_done(outcome.is_err())
+        });
+        progress.finish();
         let mut values = Vec::with_capacity(local.len());
         let mut failures = Vec::new();
-        exec.run_local(&local, &|i| self.call(i), &mut |i, outcome| {
+        for (&i, outcome) in local.iter().zip(outcomes) {
             match outcome {
                 Ok(value) => values.push((i, value)),
                 Err(failure) => failures.push(failure),
             }
-            progress.task_done(failures.len());
-        });
-        progress.finish();
+        }
         let (values, failures) = merge(exec, values, failures);
         for failure in &failures {
             log.line(&format!("failed: {failure}"));

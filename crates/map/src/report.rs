@@ -12,13 +12,17 @@ use crate::error::MapError;
 
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
+    failed: std::sync::atomic::AtomicUsize,
 }
 
 impl Progress {
     /// A bar counting done and failed tasks; hidden unless `enabled` and on the root.
     pub(crate) fn new(enabled: bool, is_root: bool, total: usize, already_done: usize) -> Self {
         if !(enabled && is_root) {
-            return Progress { bar: None };
+            return Progress {
+                bar: None,
+                failed: Default::default(),
+            };
         }
         let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -26,13 +30,21 @@ impl Progress {
                 .expect("a valid template"),
         );
         bar.set_position(already_done as u64);
-        Progress { bar: Some(bar) }
+        Progress {
+            bar: Some(bar),
+            failed: Default::default(),
+        }
     }
 
-    pub(crate) fn task_done(&self, failed_so_far: usize) {
+    /// Counts one finished task (from any thread).
+    pub(crate) fn task_done(&self, failed: bool) {
         if let Some(bar) = &self.bar {
-            if failed_so_far > 0 {
-                bar.set_message(format!("({failed_so_far} failed)"));
+            if failed {
+                let n = self
+                    .failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    + 1;
+                bar.set_message(format!("({n} failed)"));
             }
             bar.inc(1);
         }

@@ -99,6 +99,26 @@ impl Executor {
         }
     }
 
+    /// Runs `job` for each of `tasks` and returns the results in the order of `tasks`;
+    /// `on_done` runs on the worker right after each task (for progress). Cheaper than
+    /// [`run_local`](Self::run_local) when the results need no work on the calling thread.
+    pub(crate) fn run_local_ordered<R: Send>(
+        &self,
+        tasks: &[usize],
+        job: &(dyn Fn(usize) -> R + Sync),
+        on_done: &(dyn Fn(&R) + Sync),
+    ) -> Vec<R> {
+        let run = |&task: &usize| {
+            let result = job(task);
+            on_done(&result);
+            result
+        };
+        match self {
+            Executor::Threads(n) => threads::map_ordered(*n, tasks, |_, task| run(task)),
+            _ => tasks.iter().map(run).collect(),
+        }
+    }
+
     /// Waits until every process reaches this point (a no-op without MPI).
     pub fn barrier(&self) {
         #[cfg(feature = "mpi")]

@@ -154,20 +154,21 @@ fn per_task(
 
     let fingerprint = run.fingerprint.clone();
     let fingerprint = fingerprint.as_str();
-    let worker = |i: usize| -> Result<TaskMeta, TaskFailure> {
+    let storage_failure = |i: usize, message: String| TaskFailure {
+        index: i,
+        error: Box::new(TextError(message)),
+        args: summary(i),
+    };
+    // Workers compute; the calling thread is the only writer (HDF5 serialises every call
+    // anyway), so writing one task overlaps with computing the next ones.
+    let worker = |i: usize| -> Result<Vec<StoredArray>, TaskFailure> {
         let values = job(i)?;
-        let storage_failure = |message: String| TaskFailure {
-            index: i,
-            error: Box::new(TextError(message)),
-            args: summary(i),
-        };
         if let Some(stacking) = stacking {
             stacking
                 .check_result(values[0].shape())
-                .map_err(storage_failure)?;
+                .map_err(|m| storage_failure(i, m))?;
         }
-        write_payload(storage, i, &values, fingerprint).map_err(storage_failure)?;
-        Ok(TaskMeta::of(&values))
+        Ok(values)
     };
     let progress = Progress::new(
         run.progress,
@@ -177,11 +178,16 @@ fn per_task(
     );
     let mut failures = Vec::new();
     exec.run_local(&todo, &worker, &mut |i, outcome| {
-        match outcome {
+        let written = outcome.and_then(|values| {
+            write_payload(storage, i, &values, fingerprint)
+                .map(|()| TaskMeta::of(&values))
+                .map_err(|m| storage_failure(i, m))
+        });
+        progress.task_done(written.is_err());
+        match written {
             Ok(meta) => metas.push((i, meta)),
             Err(failure) => failures.push(failure),
         }
-        progress.task_done(failures.len());
     });
     progress.finish();
 
@@ -263,6 +269,7 @@ fn single_file(
     let mut failures = Vec::new();
     let mut for_root: Vec<(usize, Vec<StoredArray>)> = Vec::new();
     exec.run_local(&todo, &worker, &mut |i, outcome| {
+        let failed_before = failures.len();
         match outcome {
             Ok(values) => match writer.as_mut() {
                 Some(w) => {
@@ -274,7 +281,7 @@ fn single_file(
             },
             Err(failure) => failures.push(failure),
         }
-        progress.task_done(failures.len());
+        progress.task_done(failed_before < failures.len());
     });
     progress.finish();
     if exec.n_processes() > 1 {
