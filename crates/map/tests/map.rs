@@ -93,7 +93,7 @@ fn serial_and_threads_agree_bit_for_bit_including_nan_and_inf() {
         ParallelMap::new(|ctx: &TaskContext, x: &f64| {
             let v: Array1<f64> = Array1::linspace(0.0, *x, 17).mapv(|t| (t * 1.3).sin() / t);
             let mut v = v;
-            v[3] = if ctx.index % 2 == 0 {
+            v[3] = if ctx.index.is_multiple_of(2) {
                 f64::INFINITY
             } else {
                 f64::NAN

@@ -17,10 +17,11 @@ use crate::error::MapParamError;
 use crate::wire::Wire;
 
 /// How tasks are distributed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub enum Executor {
     /// One task after another on the calling thread; panics become task failures.
+    #[default]
     Serial,
     /// Like `Serial`, but panics are not caught: a panic, backtrace or debugger breakpoint
     /// stops inside the mapped function, in the calling thread.
@@ -30,12 +31,6 @@ pub enum Executor {
     /// MPI ranks: every rank runs the same program; task `i` runs on rank `i % size`.
     #[cfg(feature = "mpi")]
     Mpi(MpiWorld),
-}
-
-impl Default for Executor {
-    fn default() -> Self {
-        Executor::Serial
-    }
 }
 
 impl Executor {

@@ -144,8 +144,11 @@ impl Storage {
 pub enum Extent {
     /// Every task's result has exactly this length here.
     Fixed(usize),
-    /// Lengths may differ between tasks; the dataset is resizable along this axis and as
-    /// long as the longest result; shorter results are padded with NaN (floats) or 0.
+    /// Lengths may differ between tasks. The stacked dataset is as long as the longest
+    /// result here, and shorter results are padded with NaN (floats) or 0 (integers). In a
+    /// single file the axis is resizable (HDF5 maxshape `None`); a virtual dataset is fixed
+    /// at the longest result, because HDF5 1.10 reads only fill values from a resizable
+    /// virtual dataset over fixed-size sources.
     Unlimited,
 }
 
