@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use trialflow_map::{Executor, ParallelMap, Storage, TaskContext};
+use trialflow_map::{Executor, ParallelMap, Stacking, Storage, TaskContext};
 
 fn trivial(ctx: &TaskContext, x: &f64) -> Result<f64, std::io::Error> {
     Ok(black_box(x + ctx.index as f64))
@@ -52,7 +52,7 @@ fn on_disk(c: &mut Criterion) {
     const TASKS: usize = 100;
     let args: Vec<f64> = (0..TASKS).map(|i| i as f64).collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut group = c.benchmark_group("map_per_task_files");
+    let mut group = c.benchmark_group("map_on_disk");
     group.sample_size(10);
     group.throughput(Throughput::Elements(TASKS as u64));
     for (name, exec) in [
@@ -63,9 +63,17 @@ fn on_disk(c: &mut Criterion) {
             .per_task(args.clone())
             .executor(exec)
             .overwrite(true);
-        let storage = Storage::per_task_files(dir.path(), name);
-        group.bench_function(BenchmarkId::new("store", name), |b| {
-            b.iter(|| map.store(&storage).unwrap())
+        let files = Storage::per_task_files(dir.path(), format!("files_{name}"));
+        group.bench_function(BenchmarkId::new("per_task_files", name), |b| {
+            b.iter(|| map.store(&files).unwrap())
+        });
+        let single = Storage::single_file(
+            dir.path(),
+            format!("single_{name}"),
+            Stacking::new(0, [] as [usize; 0]),
+        );
+        group.bench_function(BenchmarkId::new("single_file", name), |b| {
+            b.iter(|| map.store(&single).unwrap())
         });
     }
     group.finish();
