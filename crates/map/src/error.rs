@@ -13,6 +13,8 @@ pub enum MapParamError {
     NoTasks,
     #[error("executor: Threads(0) has no worker; use at least 1 thread")]
     ZeroThreads,
+    #[error("executor: Threads({0}) is more than 4096 threads")]
+    TooManyThreads(usize),
     #[error("storage name {0:?}: must be non-empty, without path separators, '.' or '..'")]
     BadName(String),
     #[error("stacking axis {axis}: results with {ndim} axes stack along axis 0..={ndim} only")]

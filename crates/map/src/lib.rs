@@ -2,7 +2,7 @@
 //! `Fn(&TaskContext, &A) -> Result<O, E>` over explicit per-task arguments, on the serial,
 //! thread or MPI executor, and get the results back in task order, in memory or in HDF5.
 //!
-//! ```no_run
+//! ```
 //! use trialflow_map::{Executor, ParallelMap, Storage, TaskContext};
 //!
 //! // Each call sees its task index, so per-task seeds never share state by accident.

@@ -247,6 +247,15 @@ fn bad_parameters_give_one_line_errors_naming_the_parameter() {
         .collect()
         .unwrap_err();
     assert!(err.to_string().starts_with("executor: Threads(0)"), "{err}");
+    let err = ParallelMap::new(square)
+        .per_task(vec![1.0])
+        .executor(Executor::Threads(1 << 40))
+        .collect()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "executor: Threads(1099511627776) is more than 4096 threads"
+    );
     let dir = tempfile::tempdir().unwrap();
     let map = ParallelMap::new(square).per_task(vec![1.0]);
     for bad in ["", "a/b", "..", "x\\y"] {

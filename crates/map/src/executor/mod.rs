@@ -16,6 +16,9 @@ pub use mpi_world::MpiWorld;
 use crate::error::MapParamError;
 use crate::wire::Wire;
 
+/// More threads than this is a typo, not a machine: refused before the OS is asked.
+pub(crate) const MAX_THREADS: usize = 4096;
+
 /// How tasks are distributed.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
@@ -37,6 +40,7 @@ impl Executor {
     pub(crate) fn check(&self) -> Result<(), MapParamError> {
         match self {
             Executor::Threads(0) => Err(MapParamError::ZeroThreads),
+            Executor::Threads(n) if *n > MAX_THREADS => Err(MapParamError::TooManyThreads(*n)),
             _ => Ok(()),
         }
     }
