@@ -248,7 +248,7 @@ pub fn fingerprint(root: &Path) -> BTreeMap<PathBuf, (String, u64, SystemTime)> 
 }
 
 /// The dense `data` of an object file: its dtype, shape and values (as f64, and the raw bit
-/// patterns of the stored type widened to u64).
+/// patterns of the stored type widened to u64). Complex values come as (re, im) pairs.
 #[derive(Debug, Clone)]
 pub struct Dense {
     pub dtype: &'static str,
@@ -286,6 +286,28 @@ pub fn read_data(file: &Path) -> Dense {
                 shape,
                 bits: v.iter().map(|x| x.to_bits()).collect(),
                 values: v,
+                is_virtual,
+            }
+        }
+        hdf5::types::TypeDescriptor::Compound(c) if c.size == 8 => {
+            let v: Vec<num_complex::Complex32> = ds.read_raw().unwrap();
+            let values: Vec<f64> = v.iter().flat_map(|z| [z.re as f64, z.im as f64]).collect();
+            Dense {
+                dtype: "complex64",
+                shape,
+                bits: values.iter().map(|x| x.to_bits()).collect(),
+                values,
+                is_virtual,
+            }
+        }
+        hdf5::types::TypeDescriptor::Compound(c) if c.size == 16 => {
+            let v: Vec<num_complex::Complex64> = ds.read_raw().unwrap();
+            let values: Vec<f64> = v.iter().flat_map(|z| [z.re, z.im]).collect();
+            Dense {
+                dtype: "complex128",
+                shape,
+                bits: values.iter().map(|x| x.to_bits()).collect(),
+                values,
                 is_virtual,
             }
         }
@@ -364,4 +386,55 @@ pub fn list(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Every object file's data (bits), keyed by file name.
+pub fn results(container: &Path) -> Vec<(String, Dense)> {
+    let mut files: Vec<String> = list(container)
+        .into_iter()
+        .filter(|n| n.ends_with(".analog") || n.ends_with(".spike"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|name| {
+            let data = read_data_any(&container.join(&name));
+            (name, data)
+        })
+        .collect()
+}
+
+/// Dense float data, or SpikeData's int64 rows as f64.
+pub fn read_data_any(file: &Path) -> Dense {
+    init();
+    let f = hdf5::File::open(file).unwrap();
+    let ds = f.dataset("data").unwrap();
+    if ds.dtype().unwrap().to_descriptor().unwrap()
+        == hdf5::types::TypeDescriptor::Integer(hdf5::types::IntSize::U8)
+    {
+        let v: Vec<i64> = ds.read_raw().unwrap();
+        return Dense {
+            dtype: "int64",
+            shape: ds.shape(),
+            bits: v.iter().map(|&x| x as u64).collect(),
+            values: v.iter().map(|&x| x as f64).collect(),
+            is_virtual: false,
+        };
+    }
+    read_data(file)
+}
+
+pub fn assert_same_results(a: &Path, b: &Path, context: &str) {
+    let (ra, rb) = (results(a), results(b));
+    assert_eq!(ra.len(), rb.len(), "{context}: objects");
+    assert!(!ra.is_empty());
+    for ((na, da), (nb, db)) in ra.iter().zip(&rb) {
+        assert_eq!(
+            na.split_once('_').map(|x| x.1),
+            nb.split_once('_').map(|x| x.1),
+            "{context}"
+        );
+        assert_eq!(da.shape, db.shape, "{context}: {na} shape");
+        assert!(da.bits == db.bits, "{context}: {na} differs");
+    }
 }

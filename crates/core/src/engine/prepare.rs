@@ -7,7 +7,7 @@ use crate::model::{DType, DataKind, DataSchema, OutputShape};
 use crate::routine::{Plan, ScratchSize};
 
 use super::memory::MemoryEstimate;
-use super::options::Pipeline;
+use super::options::{Pipeline, RunScope};
 use super::sink::{ObjectSpec, StoreLayout, TaskPlacement};
 use super::tasks::{build_tasks, channel_groups, Task};
 
@@ -47,6 +47,19 @@ impl PreparedStep {
         narrow_channels(&self.output.trial_shapes[task.trial], task)
     }
 
+    /// The shape of the f64 values the engine holds for a task's output block: the block's
+    /// shape, plus a trailing axis of 2 (re, im) for complex output.
+    pub fn task_output_values_shape(&self, task: &Task) -> IxDyn {
+        let shape = self.task_output_shape(task);
+        if self.output.dtype.is_complex() {
+            let mut with_parts = shape.slice().to_vec();
+            with_parts.push(2);
+            IxDyn(&with_parts)
+        } else {
+            shape
+        }
+    }
+
     /// The shape of a task's block in this step's input.
     pub fn task_input_shape(&self, task: &Task) -> IxDyn {
         narrow_channels(&self.input.trial_shapes[task.trial], task)
@@ -77,6 +90,9 @@ pub struct PreparedPipeline {
     /// For each object, the step that produces it.
     pub object_steps: Vec<usize>,
     pub keeptrials: bool,
+    /// The tasks this invocation is responsible for: all of them, or a shard's slice
+    /// (trial-aligned); empty when merging.
+    pub range: std::ops::Range<usize>,
     pub workers: usize,
     /// How many tasks may be between the reader and the writer at once.
     pub window: usize,
@@ -102,6 +118,7 @@ pub fn prepare(
     let saved = pipeline.saved_steps();
     let groups = channel_groups(input.n_channels(), exec.chan_per_worker);
     let tasks = build_tasks(input.n_trials(), &groups);
+    let range = scope_range(exec.scope, input.n_trials(), groups.len());
     // More workers than tasks would only idle (and thousands of threads cost real time).
     let workers = exec.effective_workers().min(tasks.len()).max(1);
     let parallel_store = exec.effective_parallel_store();
@@ -123,6 +140,11 @@ pub fn prepare(
             context: Box::new(ctx.clone()),
             source,
         };
+        if current.dtype.is_complex() {
+            return Err(Error::invalid(format!(
+                "{ctx}: its input is complex (the previous step's output), and no routine takes complex input; make the complex-valued step the last one"
+            )));
+        }
         if routine.input_kind() != current.kind {
             return Err(Error::invalid(format!(
                 "{ctx}: takes {} input, but receives {}",
@@ -138,19 +160,7 @@ pub fn prepare(
         let shape = routine.initialize(&current).map_err(wrap)?;
         check_output_shape(&ctx, &current, &shape, groups.len() > 1)?;
         let mut output = routine.process_metadata(&current, &shape).map_err(wrap)?;
-        output.dtype = match (shape.kind, step.dtype) {
-            (DataKind::Spike, _) => DType::Int64,
-            (_, Some(DType::Int64)) => {
-                return Err(Error::invalid(format!(
-                    "{ctx}: dtype int64 is only for event data; use float32 or float64"
-                )))
-            }
-            (_, Some(dtype)) => dtype,
-            (_, None) => match current.dtype {
-                DType::Int64 => DType::Float64,
-                d => d,
-            },
-        };
+        output.dtype = output_dtype(&ctx, &shape, step.dtype, current.dtype)?;
 
         let mut prepared = PreparedStep {
             index,
@@ -260,9 +270,60 @@ pub fn prepare(
         objects,
         object_steps,
         keeptrials: exec.keeptrials,
+        range,
         workers,
         window,
         memory,
+    })
+}
+
+/// The tasks of a run scope. Shard `i` of `n` gets trials `[i*T/n, (i+1)*T/n)` and all their
+/// channel groups, so shards are contiguous in task order and end at trial boundaries.
+pub fn scope_range(scope: RunScope, n_trials: usize, n_groups: usize) -> std::ops::Range<usize> {
+    match scope {
+        RunScope::Whole => 0..n_trials * n_groups,
+        RunScope::Shard { index, count } => {
+            let lo = index * n_trials / count;
+            let hi = (index + 1) * n_trials / count;
+            lo * n_groups..hi * n_groups
+        }
+        RunScope::Merge => n_trials * n_groups..n_trials * n_groups,
+    }
+}
+
+/// The storage dtype of a step's output: int64 for events; for dense output the `dtype`
+/// option or else the input's precision, made complex when the routine declared complex values.
+fn output_dtype(
+    ctx: &TaskContext,
+    shape: &OutputShape,
+    forced: Option<DType>,
+    input: DType,
+) -> Result<DType> {
+    if shape.kind == DataKind::Spike {
+        return Ok(DType::Int64);
+    }
+    let dtype = match forced {
+        Some(DType::Int64) => {
+            return Err(Error::invalid(format!(
+                "{ctx}: dtype int64 is only for event data; use float32 or float64"
+            )))
+        }
+        Some(d) if d.is_complex() && !shape.complex => {
+            return Err(Error::invalid(format!(
+                "{ctx}: dtype {} needs complex output, but this routine's output is real; use float32 or float64",
+                d.numpy_name()
+            )))
+        }
+        Some(d) => d,
+        None => match input {
+            DType::Int64 => DType::Float64,
+            d => d,
+        },
+    };
+    Ok(if shape.complex {
+        dtype.to_complex()
+    } else {
+        dtype
     })
 }
 
