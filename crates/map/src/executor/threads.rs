@@ -28,6 +28,8 @@ fn pool(n_threads: usize) -> Arc<rayon::ThreadPool> {
 
 /// Runs the jobs on the pool while the calling thread receives each result as it finishes
 /// and hands it to `sink` (which may write files or draw progress, and need not be `Send`).
+/// The channel holds at most a few results per thread: when the sink (a writer) is slower
+/// than the workers, they wait instead of piling results up in memory.
 pub(super) fn run<R: Send>(
     n_threads: usize,
     tasks: &[usize],
@@ -35,7 +37,7 @@ pub(super) fn run<R: Send>(
     sink: &mut dyn FnMut(usize, R),
 ) {
     let pool = pool(n_threads);
-    let (sender, receiver) = mpsc::channel();
+    let (sender, receiver) = mpsc::sync_channel(4 * n_threads);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             pool.install(|| {
