@@ -12,6 +12,8 @@ export TRIALFLOW_INTEROP_PYTHON
 
 cargo test --workspace -- --include-ignored
 cargo run --quiet --example custom_routine
+cargo run --quiet --example parallel_map
+cargo run --quiet --example collectives
 
 # MPI (rsmpi): the executor under mpirun, 2 and 3 ranks, as root where CI runs.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -20,4 +22,4 @@ if [ -x scripts/test-map-mpi.sh ]; then
     scripts/test-map-mpi.sh
 fi
 
-cargo bench --no-run --quiet
+cargo bench --workspace --no-run --quiet

@@ -6,6 +6,7 @@
 
 pub use trialflow_core as core;
 pub use trialflow_hdf5 as hdf5;
+pub use trialflow_map as map;
 pub use trialflow_routines as routines;
 
 /// Synthetic recordings (what `trialflow generate` writes), for examples, tests and benchmarks.
