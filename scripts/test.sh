@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# The whole test suite: installs missing system packages and the pinned Syncopy/SciPy venv,
-# then runs every test (including the Python interop tests), the examples, and checks that
+# The whole test suite: installs missing system packages (HDF5, Python venv support, OpenMPI
+# and libclang) and the pinned Syncopy/SciPy venv, then runs every test (including the Python
+# interop tests), the MPI tests under mpirun with 2 and 3 ranks, the examples, and checks that
 # the benchmarks build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/setup-system.sh --python
+scripts/setup-system.sh --python --mpi
 TRIALFLOW_INTEROP_PYTHON="$(scripts/python-env.sh | tail -n 1)"
 export TRIALFLOW_INTEROP_PYTHON
 
 cargo test --workspace -- --include-ignored
 cargo run --quiet --example custom_routine
+
+# MPI (rsmpi): the executor under mpirun, 2 and 3 ranks, as root where CI runs.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+cargo test --features mpi --test mpi
+if [ -x scripts/test-map-mpi.sh ]; then
+    scripts/test-map-mpi.sh
+fi
+
 cargo bench --no-run --quiet

@@ -957,6 +957,9 @@ fn failed_overwrite_keeps_the_previous_output() {
     let before = fingerprint(&tmp.path);
     let out = trialflow(&tmp.path, &["run", "nan.yaml", "--overwrite"]);
     out.assert_error(1, &["detrend", "trial 2"]);
+    // Completed tasks are kept for --resume, beside the untouched old output.
+    assert!(out.stderr.contains("--resume"), "{}", out.stderr);
+    std::fs::remove_dir_all(tmp.join("out.spy.partial")).unwrap();
     assert_eq!(
         fingerprint(&tmp.path),
         before,

@@ -420,3 +420,54 @@ pub fn write_with_trialdefinition(dir: &Path, rows: &[&[f64]]) {
         true,
     );
 }
+
+/// Every object file's data (bits), keyed by file name.
+pub fn results(container: &Path) -> Vec<(String, Dense)> {
+    let mut files: Vec<String> = list(container)
+        .into_iter()
+        .filter(|n| n.ends_with(".analog") || n.ends_with(".spike"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|name| {
+            let data = read_data_any(&container.join(&name));
+            (name, data)
+        })
+        .collect()
+}
+
+/// Dense float data, or SpikeData's int64 rows as f64.
+pub fn read_data_any(file: &Path) -> Dense {
+    init();
+    let f = hdf5::File::open(file).unwrap();
+    let ds = f.dataset("data").unwrap();
+    if ds.dtype().unwrap().to_descriptor().unwrap()
+        == hdf5::types::TypeDescriptor::Integer(hdf5::types::IntSize::U8)
+    {
+        let v: Vec<i64> = ds.read_raw().unwrap();
+        return Dense {
+            dtype: "int64",
+            shape: ds.shape(),
+            bits: v.iter().map(|&x| x as u64).collect(),
+            values: v.iter().map(|&x| x as f64).collect(),
+            is_virtual: false,
+        };
+    }
+    read_data(file)
+}
+
+pub fn assert_same_results(a: &Path, b: &Path, context: &str) {
+    let (ra, rb) = (results(a), results(b));
+    assert_eq!(ra.len(), rb.len(), "{context}: objects");
+    assert!(!ra.is_empty());
+    for ((na, da), (nb, db)) in ra.iter().zip(&rb) {
+        assert_eq!(
+            na.split_once('_').map(|x| x.1),
+            nb.split_once('_').map(|x| x.1),
+            "{context}"
+        );
+        assert_eq!(da.shape, db.shape, "{context}: {na} shape");
+        assert!(da.bits == db.bits, "{context}: {na} differs");
+    }
+}

@@ -25,6 +25,10 @@ pub enum Command {
         /// A routine name.
         name: Option<String>,
     },
+    /// Assemble the output of a run computed as shards (`run --shard I/N`), once all are done.
+    Merge(MergeArgs),
+    /// Print a SLURM batch script that runs a pipeline as an array of shards, then merges.
+    Slurm(SlurmArgs),
     /// Write a synthetic recording (oscillations, noise and transient events).
     Generate(GenerateArgs),
     /// Generate a recording, run a default pipeline over it and summarise the result.
@@ -57,6 +61,71 @@ pub struct RunArgs {
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Continue an interrupted run from its completed tasks (checking it is the same pipeline
+    /// and input); starts afresh if there is nothing to continue.
+    #[arg(long)]
+    pub resume: bool,
+    /// Compute only shard I of N (0-based, e.g. `--shard 3/8`) and write its part; the output
+    /// appears with `trialflow merge`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The pipeline file the shards ran.
+    pub pipeline: PathBuf,
+    /// The same `--set` overrides the shards were given.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Replace an existing output (only once the merged result is complete).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// The pipeline file to run.
+    pub pipeline: PathBuf,
+    /// Number of array tasks (shards).
+    #[arg(long, value_name = "N")]
+    pub array: usize,
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit per array task, as sbatch takes it (e.g. `02:00:00`).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Memory per array task, as sbatch takes it (e.g. `8G`).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// CPUs per array task (also the workers of each shard).
+    #[arg(long, value_name = "C")]
+    pub cpus_per_task: Option<usize>,
+    /// Further `#SBATCH` options, e.g. `--sbatch-extra "--account=lab --qos=long"`.
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
+    pub sbatch_extra: Option<String>,
+}
+
+/// Parses `I/N` with `0 <= I < N`.
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected I/N (e.g. 0/4), got '{text}'"))?;
+    let i: usize = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("shard index '{i}' is not a whole number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("shard count '{n}' is not a whole number"))?;
+    if n == 0 || i >= n {
+        return Err(format!("need 0 <= I < N, got {i}/{n}"));
+    }
+    Ok((i, n))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod failure;
+mod mpi_run;
 mod pipeline_file;
 mod synthetic;
 

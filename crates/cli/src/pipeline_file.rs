@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use trialflow_core::engine::OnError;
 use trialflow_core::{DType, ExecutionMode, ExecutionOptions, Pipeline, Step};
 use trialflow_routines::Registry;
 
@@ -21,6 +22,7 @@ const EXECUTION_KEYS: &[&str] = &[
     "parallel_store",
     "keeptrials",
     "mem_thresh",
+    "on_error",
 ];
 const STEP_KEYS: &[&str] = &["routine", "name", "save", "dtype"];
 /// Deepest `--set` key path accepted (`steps.0.height.1` has 4 parts).
@@ -194,9 +196,21 @@ fn parse_execution(value: Option<&Value>) -> Result<ExecutionOptions, CliError> 
             Some("sequential") => ExecutionMode::Sequential,
             Some("parallel") => ExecutionMode::Parallel,
             Some("debug") => ExecutionMode::Debug,
+            Some("mpi") => ExecutionMode::Mpi,
             _ => {
                 return Err(CliError::user(format!(
-                    "`execution.mode`: expected sequential, parallel or debug, got {mode}"
+                    "`execution.mode`: expected sequential, parallel, debug or mpi, got {mode}"
+                )))
+            }
+        };
+    }
+    if let Some(v) = map.get("on_error").filter(|v| !v.is_null()) {
+        options.on_error = match v.as_str() {
+            Some("stop") => OnError::Stop,
+            Some("continue") => OnError::Continue,
+            _ => {
+                return Err(CliError::user(format!(
+                    "`execution.on_error`: expected stop or continue, got {v}"
                 )))
             }
         };

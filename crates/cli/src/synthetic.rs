@@ -171,6 +171,7 @@ pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf,
         out,
         WriterOptions {
             overwrite: opts.overwrite,
+            ..WriterOptions::default()
         },
     )?;
     let object_path = writer.object_path("raw", DataKind::Analog);

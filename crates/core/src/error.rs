@@ -148,6 +148,15 @@ pub enum Error {
     #[error("writing {what}: {message}")]
     Output { what: String, message: String },
 
+    /// A task failure recorded by an earlier, interrupted part of this run (`on_error:
+    /// continue` followed by `--resume`), as its message.
+    #[error("{0}")]
+    Recorded(String),
+
+    /// The run was stopped from outside (another MPI rank failed); completed work is kept.
+    #[error("stopped: {0}")]
+    Cancelled(String),
+
     /// Several tasks failed (`on_error: continue`); each is listed.
     #[error("{} tasks failed:\n{}", .0.len(), .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
     Many(Vec<Error>),
@@ -158,7 +167,10 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::MemoryThreshold { .. } => ErrorClass::User,
             Error::Routine { source, .. } => source.class,
-            Error::Panic { .. } | Error::Output { .. } => ErrorClass::Runtime,
+            Error::Panic { .. }
+            | Error::Output { .. }
+            | Error::Recorded(_)
+            | Error::Cancelled(_) => ErrorClass::Runtime,
             Error::Input { class, .. } => *class,
             Error::Many(errors) => {
                 if errors.iter().all(|e| e.class() == ErrorClass::User) {

@@ -6,9 +6,11 @@
 
 mod container;
 mod error;
+mod event_sidecar;
 mod hdf5_util;
 mod info;
 mod inspect;
+mod journal;
 mod reader;
 mod typed;
 mod writer;
@@ -18,7 +20,7 @@ pub use error::StorageError;
 pub use info::{file_sha1, read_info, SYNCOPY_FORMAT_VERSION};
 pub use inspect::{inspect_path, ObjectSummary};
 pub use reader::SpyReader;
-pub use writer::{SpyWriter, WriterOptions};
+pub use writer::{SpyWriter, WriteMode, WriterOptions};
 
 /// Makes HDF5 usable for many concurrent readers and quiet on errors. Call once at process
 /// start, before any other HDF5 call: file locking would make concurrent runs on one input

@@ -358,4 +358,24 @@ impl TrialSource for SpyReader {
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
+
+    /// The data file's absolute path, size and modification time: a changed or replaced
+    /// input is never mixed with results computed from the old one.
+    fn identity(&self) -> Value {
+        let path = self
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| self.path.clone());
+        let meta = std::fs::metadata(&self.path).ok();
+        let modified = meta
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos().to_string());
+        serde_json::json!({
+            "path": path.display().to_string(),
+            "bytes": meta.map(|m| m.len()),
+            "modified_ns": modified,
+        })
+    }
 }

@@ -5,21 +5,32 @@
 //! existing container is replaced only with `overwrite`, and only once the new one is
 //! complete. Per-task source files of a virtual dataset live inside the container and are
 //! referenced by paths relative to the object file, so the container can be moved.
+//!
+//! The staging folder is also what makes runs resumable: a progress journal
+//! (`journal.rs`) records, after the data is durable, how many tasks are complete. `--resume`
+//! reopens it and continues; shards of one run (`--shard I/N`, MPI ranks) each write their
+//! own per-task files and journal into the same staging folder, and a merge assembles them.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use hdf5::{Hyperslab, Selection, SliceOrIndex};
 use ndarray::ArrayViewD;
 use trialflow_core::engine::{
-    ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement,
+    Checkpoint, ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement,
 };
 use trialflow_core::{DataKind, Error, EventBlock};
 
 use crate::container::ContainerPath;
 use crate::error::StorageError;
+use crate::event_sidecar::{read_blocks, EventSidecar};
 use crate::hdf5_util::{one_line, write_string_attr, write_strings_attr};
 use crate::info::{file_sha1, info_document, FileFacts};
+use crate::journal::{
+    identity_difference, journal_name, parse_shard_name, read_journal, JournalState, JournalWriter,
+};
 use crate::typed::{stored_shape, with_storage_type, ConversionBuffers, StorageElement};
 
 /// Largest attribute we write; HDF5 keeps attributes in the object header (64 KiB at most),
@@ -29,21 +40,43 @@ const MAX_ATTR_BYTES: usize = 32 * 1024;
 /// Chunk length (rows) of growing datasets.
 const APPEND_CHUNK_ROWS: usize = 4096;
 
-/// How a writer treats an existing container.
+/// Which part of a run a writer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// A whole run; a staging folder left by an interrupted run is discarded.
+    #[default]
+    Fresh,
+    /// A whole run that continues the interrupted run in the staging folder, if any (after
+    /// checking it is the same pipeline and input); otherwise starts afresh.
+    Resume,
+    /// Shard `index` of `count`: per-task files and a journal only, no output object; with
+    /// `resume`, continues this shard's own interrupted work.
+    Shard {
+        index: usize,
+        count: usize,
+        resume: bool,
+    },
+    /// Assembles the output from the parts every shard wrote.
+    Merge,
+}
+
+/// How a writer treats an existing container and the staging folder.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriterOptions {
     /// Replace an existing container (only once the new one is complete).
     pub overwrite: bool,
+    pub mode: WriteMode,
 }
 
 struct ObjectState {
     spec: ObjectSpec,
     file_name: String,
+    /// The object file, open from `preallocate` (contiguous data) or created at `finalize`
+    /// (per-task files, events).
     file: Option<hdf5::File>,
     data: Option<hdf5::Dataset>,
-    /// Property datasets of event objects, in declared column order.
-    columns: Vec<hdf5::Dataset>,
-    rows: usize,
+    /// Event rows waiting for `finalize` (events only).
+    events: Option<EventSidecar>,
     /// Channel and unit indices present in event data: Syncopy's SpikeData wants one label
     /// per distinct channel (and unit) that occurs, not per recorded channel.
     seen_channels: BTreeSet<i64>,
@@ -58,6 +91,18 @@ pub struct SpyWriter {
     objects: Vec<ObjectState>,
     buffers: ConversionBuffers,
     committed: bool,
+    /// This writer's lock file in the staging folder (holds our pid).
+    lock: PathBuf,
+    journal: Option<JournalWriter>,
+    /// What the journal said when resuming.
+    recorded: Option<JournalState>,
+    /// The shards found when merging, in order.
+    merged_shards: usize,
+    /// Per-task files written since the last checkpoint (synced at the next one).
+    unsynced: Vec<PathBuf>,
+    /// Whether a checkpoint with completed work was recorded (then an abort keeps the
+    /// staging folder for `--resume`).
+    progressed: bool,
 }
 
 impl std::fmt::Debug for SpyWriter {
@@ -77,31 +122,54 @@ impl SpyWriter {
         let container = ContainerPath::new(output)?;
         let staging = staging_dir(&container.dir);
         check_output_location(&container.dir, options)?;
-        match std::fs::create_dir(&staging) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if staging_in_use(&staging) {
+        let shard = match options.mode {
+            WriteMode::Shard { index, count, .. } => Some((index, count)),
+            _ => None,
+        };
+        let lock = staging.join(match shard {
+            None => ".writer-pid".to_string(),
+            Some((i, n)) => format!(".writer-pid.shard-{i}-of-{n}"),
+        });
+        let mut inherited = false;
+        match options.mode {
+            WriteMode::Fresh | WriteMode::Resume => {
+                inherited =
+                    claim_staging(&container.dir, &staging, options.mode == WriteMode::Resume)?
+            }
+            WriteMode::Shard { .. } => {
+                std::fs::create_dir_all(&staging).map_err(|e| {
+                    StorageError::output(&container.dir, format!("cannot be created: {e}"))
+                })?;
+                if lock_in_use(&lock) {
                     return Err(StorageError::output(
                         &container.dir,
                         format!(
-                            "another trialflow run is writing this output (its staging folder {} is in use)",
+                            "another process is writing this shard ({} is in use)",
+                            lock.display()
+                        ),
+                    ));
+                }
+            }
+            WriteMode::Merge => {
+                if !staging.is_dir() {
+                    return Err(StorageError::output(
+                        &container.dir,
+                        format!(
+                            "has no shards to merge ({} does not exist); run the shards first",
                             staging.display()
                         ),
                     ));
                 }
-                // Left behind by a run that was killed: its work is not ours to finish.
-                std::fs::remove_dir_all(&staging).map_err(|e| StorageError::io(&staging, e))?;
-                std::fs::create_dir(&staging).map_err(|e| StorageError::io(&staging, e))?;
-            }
-            Err(e) => {
-                return Err(StorageError::output(
-                    &container.dir,
-                    format!("cannot be created: {e}"),
-                ))
+                if let Some(busy) = locks_in_use(&staging) {
+                    return Err(StorageError::output(
+                        &container.dir,
+                        format!("cannot be merged while {busy} is still writing"),
+                    ));
+                }
             }
         }
-        std::fs::write(staging.join(".writer-pid"), std::process::id().to_string())
-            .map_err(|e| StorageError::io(&staging, e))?;
+        std::fs::write(&lock, std::process::id().to_string())
+            .map_err(|e| StorageError::io(&lock, e))?;
         Ok(SpyWriter {
             container,
             staging,
@@ -109,7 +177,43 @@ impl SpyWriter {
             objects: Vec::new(),
             buffers: ConversionBuffers::default(),
             committed: false,
+            lock,
+            journal: None,
+            recorded: None,
+            merged_shards: 0,
+            unsynced: Vec::new(),
+            // An interrupted run's work is never ours to delete, even if resuming fails.
+            progressed: inherited,
         })
+    }
+
+    /// The staging folder (`<out>.spy.partial`), where an interrupted run's completed work
+    /// stays for `--resume`.
+    pub fn staging_dir(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Whether an abort kept completed work in the staging folder for `--resume`.
+    pub fn kept_progress(&self) -> bool {
+        !self.committed && self.progressed && self.staging.is_dir()
+    }
+
+    fn shard(&self) -> Option<(usize, usize)> {
+        match self.options.mode {
+            WriteMode::Shard { index, count, .. } => Some((index, count)),
+            _ => None,
+        }
+    }
+
+    fn sidecar_path(&self, tag: &str, shard: Option<(usize, usize)>) -> PathBuf {
+        self.staging.join(match shard {
+            None => format!("{tag}.events.part"),
+            Some((i, n)) => format!("{tag}.events.shard-{i}-of-{n}.part"),
+        })
+    }
+
+    fn sums_path(&self) -> PathBuf {
+        self.staging.join("sums.bin")
     }
 
     /// The final container folder.
@@ -128,23 +232,35 @@ impl SpyWriter {
         StorageError::io(&self.staging.join(what), e).into()
     }
 
+    /// The contiguous dataset of a single-layout dense object, allocated when created so
+    /// that later writes touch only raw data, never HDF5 metadata: a killed run leaves a
+    /// readable file whose journaled blocks are intact.
     fn create_dense(
         &mut self,
         spec: &ObjectSpec,
-        file: &hdf5::File,
-    ) -> hdf5::Result<Option<hdf5::Dataset>> {
-        if spec.layout == StoreLayout::PerTask {
-            return Ok(None);
+        path: &Path,
+    ) -> hdf5::Result<(hdf5::File, hdf5::Dataset)> {
+        let resuming = self.recorded.is_some() && path.exists();
+        if resuming {
+            let file = hdf5::File::open_rw(path)?;
+            let ds = file.dataset("data")?;
+            if ds.shape() == spec.schema.stacked_shape() {
+                return Ok((file, ds));
+            }
         }
+        let file = hdf5::File::create(path)?;
         let shape = spec.schema.stacked_shape();
         let ds = with_storage_type!(spec.schema.dtype, T => {
-            file.new_dataset::<T>().shape(shape).create("data")?
+            file.new_dataset::<T>()
+                .alloc_time(Some(hdf5::plist::dataset_create::AllocTime::Early))
+                .shape(shape)
+                .create("data")?
         });
-        Ok(Some(ds))
+        file.flush()?;
+        Ok((file, ds))
     }
 
     fn create_events(
-        &mut self,
         spec: &ObjectSpec,
         file: &hdf5::File,
     ) -> hdf5::Result<(hdf5::Dataset, Vec<hdf5::Dataset>)> {
@@ -171,6 +287,71 @@ impl SpyWriter {
         Ok((data, columns))
     }
 
+    /// Copies the event sidecars (one, or one per shard in shard order) into the object
+    /// file's datasets, noting which channels and units occur.
+    fn write_events(&mut self, obj: usize) -> Result<(), Error> {
+        let shards: Vec<Option<(usize, usize)>> = if self.merged_shards > 0 {
+            (0..self.merged_shards)
+                .map(|i| Some((i, self.merged_shards)))
+                .collect()
+        } else {
+            vec![None]
+        };
+        let tag = self.objects[obj].spec.tag.clone();
+        let sidecars: Vec<PathBuf> = shards
+            .iter()
+            .map(|&sh| self.sidecar_path(&tag, sh))
+            .collect();
+        let state = &mut self.objects[obj];
+        let name = state.file_name.clone();
+        let path = self.staging.join(&name);
+        let file = state.file.as_ref().expect("created at finalize");
+        let (data, columns) = Self::create_events(&state.spec, file)
+            .map_err(|e| StorageError::io(&path, one_line(&e)))?;
+        let n_columns = state.spec.schema.event_columns.len();
+        let kinds: Vec<bool> = state
+            .spec
+            .schema
+            .event_columns
+            .iter()
+            .map(|c| c.is_integer())
+            .collect();
+        let mut rows = 0usize;
+        let (seen_channels, seen_units) = (&mut state.seen_channels, &mut state.seen_units);
+        for sidecar in &sidecars {
+            read_blocks(sidecar, n_columns, 1 << 16, |events| {
+                let n = events.len();
+                seen_channels.extend(events.channel.iter().copied());
+                seen_units.extend(events.unit.iter().copied());
+                let (start, end) = (rows, rows + n);
+                let result = (|| -> hdf5::Result<()> {
+                    data.resize((end, 3))?;
+                    let mut table = ndarray::Array2::<i64>::zeros((n, 3));
+                    for i in 0..n {
+                        table[[i, 0]] = events.sample[i];
+                        table[[i, 1]] = events.channel[i];
+                        table[[i, 2]] = events.unit[i];
+                    }
+                    data.write_slice(&table, ndarray::s![start..end, ..])?;
+                    for ((ds, &integer), values) in columns.iter().zip(&kinds).zip(&events.columns)
+                    {
+                        ds.resize(end)?;
+                        if integer {
+                            let ints: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+                            ds.write_slice(&ints, ndarray::s![start..end])?;
+                        } else {
+                            ds.write_slice(values.as_slice(), ndarray::s![start..end])?;
+                        }
+                    }
+                    Ok(())
+                })();
+                rows = end;
+                result.map_err(|e| StorageError::io(&path, one_line(&e)))
+            })?;
+        }
+        Ok(())
+    }
+
     fn write_task_file(
         &mut self,
         obj: usize,
@@ -195,13 +376,15 @@ impl SpyWriter {
             });
             Ok(())
         })();
-        result.map_err(|e| StorageError::io(&path, one_line(&e)).into())
+        result.map_err(|e| StorageError::io(&path, one_line(&e)))?;
+        self.unsynced.push(path);
+        Ok(())
     }
 
     fn create_virtual(&self, obj: usize) -> hdf5::Result<()> {
         let state = &self.objects[obj];
         let spec = &state.spec;
-        let file = state.file.as_ref().expect("open until finalized");
+        let file = state.file.as_ref().expect("created at finalize");
         let shape = spec.schema.stacked_shape();
         let parts = self.container.parts_dir_name(&spec.tag);
         let mut dcpl = hdf5::plist::DatasetCreate::build();
@@ -308,17 +491,100 @@ fn staging_dir(final_dir: &Path) -> PathBuf {
     final_dir.with_file_name(name)
 }
 
-/// Whether the process that created a staging folder is still running.
-fn staging_in_use(staging: &Path) -> bool {
-    let Ok(pid) = std::fs::read_to_string(staging.join(".writer-pid")) else {
+/// Whether the process whose pid a lock file holds is still running.
+fn lock_in_use(lock: &Path) -> bool {
+    let Ok(pid) = std::fs::read_to_string(lock) else {
         return false;
     };
     let pid = pid.trim();
-    pid != std::process::id().to_string() && Path::new("/proc").join(pid).exists()
+    !pid.is_empty()
+        && pid != std::process::id().to_string()
+        && Path::new("/proc").join(pid).exists()
+}
+
+/// The first writer lock in a staging folder (whole run, merge or shard) that is in use.
+fn locks_in_use(staging: &Path) -> Option<String> {
+    let entries = std::fs::read_dir(staging).ok()?;
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".writer-pid"))
+        .find(|e| lock_in_use(&e.path()))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            match name.strip_prefix(".writer-pid.") {
+                Some(shard) => format!("another process ({shard})"),
+                None => "another trialflow run".to_string(),
+            }
+        })
+}
+
+/// Takes the staging folder for a whole run. One in use by another process is refused; one
+/// left by a killed run is kept when resuming and discarded otherwise.
+/// Returns whether an interrupted run's folder was kept (resuming).
+fn claim_staging(final_dir: &Path, staging: &Path, resume: bool) -> Result<bool, StorageError> {
+    match std::fs::create_dir(staging) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Some(busy) = locks_in_use(staging) {
+                return Err(StorageError::output(
+                    final_dir,
+                    format!(
+                        "{busy} is writing this output (its staging folder {} is in use)",
+                        staging.display()
+                    ),
+                ));
+            }
+            if !resume {
+                // Left behind by a run that was killed; without --resume we start over.
+                std::fs::remove_dir_all(staging).map_err(|e| StorageError::io(staging, e))?;
+                std::fs::create_dir(staging).map_err(|e| StorageError::io(staging, e))?;
+            }
+            Ok(resume)
+        }
+        Err(e) => Err(StorageError::output(
+            final_dir,
+            format!("cannot be created: {e}"),
+        )),
+    }
+}
+
+/// Durably replaces `path` with `bytes` (write a temporary file, sync, rename).
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let tmp = path.with_extension("tmp");
+    let io = |e| StorageError::io(path, e);
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    std::io::Write::write_all(&mut file, bytes).map_err(io)?;
+    file.sync_data().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn encode_sums(sums: &[Option<Vec<f64>>]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for sum in sums {
+        let values = sum.as_deref().unwrap_or(&[]);
+        bytes.extend_from_slice(&(values.len() as u64).to_le_bytes());
+        for v in values {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    bytes
+}
+
+fn decode_sums(bytes: &[u8]) -> Vec<Option<Vec<f64>>> {
+    let mut sums = Vec::new();
+    let mut words = bytes
+        .chunks_exact(8)
+        .map(|w| <[u8; 8]>::try_from(w).expect("8 bytes"));
+    while let Some(len) = words.next() {
+        let len = u64::from_le_bytes(len) as usize;
+        let values: Vec<f64> = words.by_ref().take(len).map(f64::from_le_bytes).collect();
+        sums.push((len > 0 && values.len() == len).then_some(values));
+    }
+    sums
 }
 
 fn check_output_location(dir: &Path, options: WriterOptions) -> Result<(), StorageError> {
-    if dir.exists() && !options.overwrite {
+    if dir.exists() && !options.overwrite && !matches!(options.mode, WriteMode::Shard { .. }) {
         return Err(StorageError::output(
             dir,
             "already exists; pass --overwrite (or `overwrite: true`) to replace it",
@@ -377,36 +643,166 @@ fn shorten_list(items: &[String]) -> Vec<String> {
     ]
 }
 
+impl SpyWriter {
+    /// Merging: every shard's journal must be present, finished and of this run.
+    fn begin_merge(&mut self, identity: &Value) -> Result<Checkpoint, Error> {
+        let mut found: Vec<(usize, usize)> = std::fs::read_dir(&self.staging)
+            .map_err(|e| StorageError::io(&self.staging, e))?
+            .flatten()
+            .filter_map(|e| parse_shard_name(&e.file_name().to_string_lossy()))
+            .collect();
+        found.sort_unstable();
+        let Some(&(_, count)) = found.first() else {
+            return Err(Error::invalid(format!(
+                "{} holds no shard results; run `trialflow run PIPELINE --shard I/N` first",
+                self.staging.display()
+            )));
+        };
+        if let Some(&(_, other)) = found.iter().find(|(_, n)| *n != count) {
+            return Err(Error::invalid(format!(
+                "{} holds shards of two different splits (/{count} and /{other}); rerun the shards of one split",
+                self.staging.display()
+            )));
+        }
+        let mut merged = Checkpoint {
+            completed: identity["tasks"].as_u64().unwrap_or(0) as usize,
+            ..Checkpoint::default()
+        };
+        let mut missing = Vec::new();
+        for index in 0..count {
+            let path = self.staging.join(journal_name(Some((index, count))));
+            match read_journal(&path)? {
+                None => missing.push(format!("{index}/{count} (never ran)")),
+                Some(state) if !state.done => missing.push(format!(
+                    "{index}/{count} (incomplete: stopped after task {})",
+                    state.checkpoint.completed
+                )),
+                Some(state) => {
+                    if let Some(diff) = identity_difference(&state.identity, identity) {
+                        return Err(Error::invalid(format!(
+                            "shard {index}/{count} was computed with a different {diff}; rerun it with this pipeline"
+                        )));
+                    }
+                    merged.warnings.extend(state.checkpoint.warnings);
+                    merged.failed.extend(state.checkpoint.failed);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::invalid(format!(
+                "cannot merge {}: missing shard {}; run it with --shard (add --resume to continue an incomplete one)",
+                self.container.dir.display(),
+                missing.join(", ")
+            )));
+        }
+        self.merged_shards = count;
+        Ok(merged)
+    }
+}
+
 impl ResultSink for SpyWriter {
+    fn begin(&mut self, identity: &Value) -> Result<Option<Checkpoint>, Error> {
+        let journal_path = self.staging.join(journal_name(self.shard()));
+        let resume = match self.options.mode {
+            WriteMode::Fresh => false,
+            WriteMode::Resume => true,
+            WriteMode::Shard { resume, .. } => resume,
+            WriteMode::Merge => return self.begin_merge(identity).map(Some),
+        };
+        let recorded = if resume {
+            read_journal(&journal_path)?
+        } else {
+            None
+        };
+        let Some(state) = recorded else {
+            self.journal = Some(JournalWriter::create(&journal_path, identity)?);
+            return Ok(None);
+        };
+        if let Some(diff) = identity_difference(&state.identity, identity) {
+            return Err(Error::invalid(format!(
+                "cannot resume {}: the interrupted run used a different {diff}; run without --resume to start over",
+                self.container.dir.display()
+            )));
+        }
+        self.journal = Some(JournalWriter::append(&journal_path, &state)?);
+        let mut checkpoint = state.checkpoint.clone();
+        if let Ok(bytes) = std::fs::read(self.sums_path()) {
+            checkpoint.sums = decode_sums(&bytes);
+        }
+        self.progressed = checkpoint.completed > 0;
+        self.recorded = Some(state);
+        Ok(Some(checkpoint))
+    }
+
+    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Error> {
+        // Make the data durable first; only then may the journal claim it.
+        for state in &self.objects {
+            if let Some(file) = &state.file {
+                let path = self.staging.join(&state.file_name);
+                file.flush()
+                    .map_err(|e| StorageError::io(&path, one_line(&e)))?;
+                std::fs::File::open(&path)
+                    .and_then(|f| f.sync_data())
+                    .map_err(|e| StorageError::io(&path, e))?;
+            }
+        }
+        for path in self.unsynced.drain(..) {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_data())
+                .map_err(|e| StorageError::io(&path, e))?;
+        }
+        let mut event_bytes = serde_json::Map::new();
+        for state in &mut self.objects {
+            if let Some(sidecar) = &mut state.events {
+                event_bytes.insert(state.spec.tag.clone(), sidecar.sync()?.into());
+            }
+        }
+        if checkpoint.sums.iter().any(Option::is_some) {
+            write_atomically(&self.sums_path(), &encode_sums(&checkpoint.sums))?;
+        }
+        if let Some(journal) = &mut self.journal {
+            journal.record(checkpoint, &event_bytes)?;
+        }
+        if checkpoint.completed > 0 {
+            self.progressed = true;
+        }
+        Ok(())
+    }
+
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId, Error> {
         let file_name = self.container.object_file_name(&spec.tag, spec.schema.kind);
         let path = self.staging.join(&file_name);
-        let file = hdf5::File::create(&path).map_err(|e| self.fail(&file_name, one_line(&e)))?;
-        let (data, columns) = if spec.schema.kind.is_dense() {
+        let mut state = ObjectState {
+            spec: spec.clone(),
+            file_name: file_name.clone(),
+            file: None,
+            data: None,
+            events: None,
+            seen_channels: BTreeSet::new(),
+            seen_units: BTreeSet::new(),
+        };
+        if spec.schema.kind.is_dense() {
             if spec.layout == StoreLayout::PerTask {
                 let parts = self.staging.join(self.container.parts_dir_name(&spec.tag));
                 std::fs::create_dir_all(&parts).map_err(|e| StorageError::io(&parts, e))?;
+            } else {
+                let (file, ds) = self
+                    .create_dense(spec, &path)
+                    .map_err(|e| self.fail(&file_name, one_line(&e)))?;
+                state.file = Some(file);
+                state.data = Some(ds);
             }
-            let ds = self
-                .create_dense(spec, &file)
-                .map_err(|e| self.fail(&file_name, one_line(&e)))?;
-            (ds, Vec::new())
-        } else {
-            let (data, columns) = self
-                .create_events(spec, &file)
-                .map_err(|e| self.fail(&file_name, one_line(&e)))?;
-            (Some(data), columns)
-        };
-        self.objects.push(ObjectState {
-            spec: spec.clone(),
-            file_name,
-            file: Some(file),
-            data,
-            columns,
-            rows: 0,
-            seen_channels: BTreeSet::new(),
-            seen_units: BTreeSet::new(),
-        });
+        } else if self.options.mode != WriteMode::Merge {
+            let keep = self
+                .recorded
+                .as_ref()
+                .and_then(|r| r.event_bytes.get(&spec.tag))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let sidecar = self.sidecar_path(&spec.tag, self.shard());
+            state.events = Some(EventSidecar::open(&sidecar, keep)?);
+        }
+        self.objects.push(state);
         Ok(ObjectId(self.objects.len() - 1))
     }
 
@@ -440,54 +836,34 @@ impl ResultSink for SpyWriter {
         _trial: usize,
         events: &EventBlock,
     ) -> Result<(), Error> {
-        let n = events.len();
-        if n == 0 {
-            return Ok(());
-        }
-        let state = &mut self.objects[id.0];
-        state.seen_channels.extend(events.channel.iter().copied());
-        state.seen_units.extend(events.unit.iter().copied());
-        let start = state.rows;
-        let end = start + n;
-        let result = (|| -> hdf5::Result<()> {
-            let data = state.data.as_ref().expect("event objects have a dataset");
-            data.resize((end, 3))?;
-            let mut rows = ndarray::Array2::<i64>::zeros((n, 3));
-            for i in 0..n {
-                rows[[i, 0]] = events.sample[i];
-                rows[[i, 1]] = events.channel[i];
-                rows[[i, 2]] = events.unit[i];
-            }
-            data.write_slice(&rows, ndarray::s![start..end, ..])?;
-            for ((ds, col), values) in state
-                .columns
-                .iter()
-                .zip(&state.spec.schema.event_columns)
-                .zip(&events.columns)
-            {
-                ds.resize(end)?;
-                if col.is_integer() {
-                    let ints: Vec<i64> = values.iter().map(|&v| v as i64).collect();
-                    ds.write_slice(&ints, ndarray::s![start..end])?;
-                } else {
-                    ds.write_slice(values.as_slice(), ndarray::s![start..end])?;
-                }
-            }
-            Ok(())
-        })();
-        state.rows = end;
-        let name = state.file_name.clone();
-        result.map_err(|e| self.fail(&name, one_line(&e)))
+        let sidecar = self.objects[id.0]
+            .events
+            .as_mut()
+            .expect("event objects have a sidecar");
+        sidecar.append(events)?;
+        Ok(())
     }
 
     fn finalize(&mut self, id: ObjectId, metadata: &ObjectMetadata) -> Result<(), Error> {
         let obj = id.0;
-        let metadata = &self.syncopy_labels(obj, metadata);
         let name = self.objects[obj].file_name.clone();
-        if self.objects[obj].spec.layout == StoreLayout::PerTask {
-            self.create_virtual(obj)
-                .map_err(|e| self.fail(&name, one_line(&e)))?;
+        let path = self.staging.join(&name);
+        let is_events = !self.objects[obj].spec.schema.kind.is_dense();
+        let per_task = self.objects[obj].spec.layout == StoreLayout::PerTask;
+        if is_events || per_task {
+            if let Some(mut sidecar) = self.objects[obj].events.take() {
+                sidecar.sync()?;
+            }
+            let file = hdf5::File::create(&path).map_err(|e| self.fail(&name, one_line(&e)))?;
+            self.objects[obj].file = Some(file);
+            if is_events {
+                self.write_events(obj)?;
+            } else {
+                self.create_virtual(obj)
+                    .map_err(|e| self.fail(&name, one_line(&e)))?;
+            }
         }
+        let metadata = &self.syncopy_labels(obj, metadata);
         self.write_metadata(obj, metadata)
             .map_err(|e| self.fail(&name, one_line(&e)))?;
         let state = &mut self.objects[obj];
@@ -498,22 +874,24 @@ impl ResultSink for SpyWriter {
         let (data_shape, data_offset, data_dtype) = match &data {
             Some(ds) => (
                 ds.shape(),
-                if state.spec.layout == StoreLayout::PerTask {
+                if state.spec.layout == StoreLayout::PerTask || is_events {
                     None
                 } else {
                     ds.offset()
                 },
-                state.spec.schema.dtype.numpy_name().to_string(),
+                if is_events {
+                    "int64".to_string()
+                } else {
+                    state.spec.schema.dtype.numpy_name().to_string()
+                },
             ),
             None => (Vec::new(), None, String::new()),
         };
         drop(data);
-        state.columns.clear();
         if let Some(file) = state.file.take() {
             file.close()
                 .map_err(|e| StorageError::io(&self.staging.join(&name), one_line(&e)))?;
         }
-        let path = self.staging.join(&name);
         let facts = FileFacts {
             filename: name.clone(),
             data_dtype,
@@ -539,7 +917,29 @@ impl ResultSink for SpyWriter {
     }
 
     fn commit(&mut self) -> Result<(), Error> {
-        let _ = std::fs::remove_file(self.staging.join(".writer-pid"));
+        if self.shard().is_some() {
+            // A shard is done when its journal says so; the merge makes the output.
+            if let Some(journal) = &mut self.journal {
+                journal.mark_done()?;
+            }
+            let _ = std::fs::remove_file(&self.lock);
+            self.committed = true;
+            return Ok(());
+        }
+        // The run's bookkeeping goes; only the objects and their parts remain.
+        for entry in std::fs::read_dir(&self.staging)
+            .map_err(|e| StorageError::io(&self.staging, e))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with("progress.")
+                || name.starts_with(".writer-pid")
+                || name.ends_with(".part")
+                || name == "sums.bin"
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         let final_dir = &self.container.dir;
         if final_dir.exists() {
             if !self.options.overwrite {
@@ -567,12 +967,21 @@ impl ResultSink for SpyWriter {
     fn abort(&mut self) {
         for state in &mut self.objects {
             state.data = None;
-            state.columns.clear();
+            state.events = None;
             if let Some(f) = state.file.take() {
                 let _ = f.close();
             }
         }
-        if !self.committed {
+        if self.committed {
+            return;
+        }
+        // Completed work stays for --resume (or the merge); a run that completed nothing
+        // leaves nothing behind.
+        let keep =
+            self.progressed || self.shard().is_some() || self.options.mode == WriteMode::Merge;
+        if keep {
+            let _ = std::fs::remove_file(&self.lock);
+        } else {
             let _ = std::fs::remove_dir_all(&self.staging);
         }
     }

@@ -70,6 +70,8 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
         dry_run: false,
         verbose: false,
         quiet: true,
+        resume: false,
+        shard: None,
     })?
     .expect("not a dry run");
     let secs = outcome.report.elapsed.as_secs_f64();

@@ -3,8 +3,11 @@
 mod demo;
 mod generate;
 mod info;
+mod merge;
 mod routines;
-mod run;
+pub(crate) mod run;
+pub(crate) use run::RunOutcome;
+mod slurm;
 
 use crate::args::{Cli, Command};
 use crate::failure::CliError;
@@ -14,6 +17,8 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Run(args) => run::run(&args).map(|_| ()),
         Command::Info { path } => info::info(&path),
         Command::Routines { name } => routines::routines(name.as_deref()),
+        Command::Merge(args) => merge::merge(&args),
+        Command::Slurm(args) => slurm::slurm(&args),
         Command::Generate(args) => generate::generate(&args),
         Command::Demo { dir, trials } => demo::demo(&dir, trials),
     }

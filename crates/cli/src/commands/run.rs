@@ -3,9 +3,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use trialflow_core::engine::{prepare, TrialSource};
-use trialflow_core::{run_pipeline, RunReport};
-use trialflow_hdf5::{ContainerPath, SpyReader, SpyWriter, WriterOptions};
+use trialflow_core::engine::{prepare, RunScope, TrialSource};
+use trialflow_core::{run_pipeline, ExecutionMode, RunReport};
+use trialflow_hdf5::{ContainerPath, SpyReader, SpyWriter, WriteMode, WriterOptions};
 use trialflow_routines::Registry;
 
 use crate::args::RunArgs;
@@ -21,8 +21,21 @@ pub struct RunOutcome {
 
 pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
     let registry = Registry::builtin();
-    let config = load_pipeline(&args.pipeline, &args.set, &registry)?;
+    let mut config = load_pipeline(&args.pipeline, &args.set, &registry)?;
     let overwrite = args.overwrite || config.overwrite;
+    if let Some((index, count)) = args.shard {
+        if config.pipeline.execution.mode == ExecutionMode::Mpi {
+            return Err(CliError::user(
+                "--shard and execution.mode: mpi both split the run; use one of them",
+            ));
+        }
+        config.pipeline.execution.scope = RunScope::Shard { index, count };
+    }
+    config
+        .pipeline
+        .execution
+        .validate()
+        .map_err(CliError::from)?;
     let mut reader = SpyReader::open(&config.input)?;
     let container = ContainerPath::new(&config.output)?;
     refuse_output_over_input(reader.path(), &container.dir)?;
@@ -71,7 +84,20 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
     }
     drop(prepared);
 
-    let mut writer = SpyWriter::create(&config.output, WriterOptions { overwrite })?;
+    if config.pipeline.execution.mode == ExecutionMode::Mpi {
+        return crate::mpi_run::run_mpi(args, config, reader, input_bytes);
+    }
+
+    let mode = match (args.shard, args.resume) {
+        (Some((index, count)), resume) => WriteMode::Shard {
+            index,
+            count,
+            resume,
+        },
+        (None, true) => WriteMode::Resume,
+        (None, false) => WriteMode::Fresh,
+    };
+    let mut writer = SpyWriter::create(&config.output, WriterOptions { overwrite, mode })?;
     let bar = if std::io::stderr().is_terminal() && !args.quiet {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -91,7 +117,21 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
     };
     let report = run_pipeline(&config.pipeline, &mut reader, &mut writer, Some(&progress));
     bar.finish_and_clear();
-    let report = report?;
+    let report = report.map_err(|e| with_resume_hint(e, &writer))?;
+    if let Some((index, count)) = args.shard {
+        if !args.quiet {
+            eprintln!(
+                "shard {index}/{count}: {} tasks done in {:.2} s; the output appears after `trialflow merge {}` once every shard is done",
+                report.tasks,
+                report.elapsed.as_secs_f64(),
+                args.pipeline.display()
+            );
+        }
+        return Ok(None);
+    }
+    if let (Some(from), false) = (report.resumed_from, args.quiet) {
+        eprintln!("resumed an interrupted run after its first {from} tasks");
+    }
     if !args.quiet {
         let secs = report.elapsed.as_secs_f64();
         eprintln!(
@@ -129,8 +169,23 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
     }))
 }
 
+/// Adds where the completed work is kept, when a failed run leaves some for `--resume`.
+pub(crate) fn with_resume_hint(e: trialflow_core::Error, writer: &SpyWriter) -> CliError {
+    let mut error = CliError::from(e);
+    if writer.kept_progress() {
+        error.message.push_str(&format!(
+            " (completed tasks are kept in {}; rerun with --resume to continue)",
+            writer.staging_dir().display()
+        ));
+    }
+    error
+}
+
 /// Refuses an output container that is, or contains, the input.
-fn refuse_output_over_input(input_file: &Path, output_dir: &Path) -> Result<(), CliError> {
+pub(crate) fn refuse_output_over_input(
+    input_file: &Path,
+    output_dir: &Path,
+) -> Result<(), CliError> {
     let input = input_file
         .canonicalize()
         .unwrap_or_else(|_| input_file.to_path_buf());

@@ -1,12 +1,13 @@
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{EventBlock, EventColumnKind};
 
 use super::prepare::PreparedPipeline;
-use super::sink::{ObjectId, ResultSink};
+use super::sink::{Checkpoint, ObjectId, ResultSink};
 use super::worker::{Pools, SavedOutput, TaskResult};
 
 /// The writer's logic: accepts task results in any order and applies them strictly in task
@@ -25,14 +26,27 @@ pub(crate) struct Collector<'a> {
     progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
     /// Kernel warnings (step index, message), in task order.
     warnings: Vec<(usize, String)>,
+    /// Failed tasks under `on_error: continue`, in task order.
+    failures: Vec<(usize, Error)>,
+    /// Where this invocation stops applying (the end of its range).
+    end: usize,
+    last_checkpoint: Instant,
+    /// NaN values standing in for a failed task's dense blocks.
+    nan_block: Vec<f64>,
 }
 
+/// How often the writer records a checkpoint (it costs a flush).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 impl<'a> Collector<'a> {
+    /// A collector for the tasks `start..prepared.range.end`, continuing from `resumed` (the
+    /// state of an interrupted run) when given.
     pub fn new(
         prepared: &'a PreparedPipeline,
         sink: &'a mut dyn ResultSink,
         ids: Vec<ObjectId>,
         progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+        resumed: Option<Checkpoint>,
     ) -> Self {
         let sums = prepared
             .objects
@@ -52,17 +66,77 @@ impl<'a> Collector<'a> {
             .iter()
             .map(|o| EventBlock::with_columns(o.schema.event_columns.len()))
             .collect();
-        Collector {
+        let mut collector = Collector {
             prepared,
             sink,
             ids,
-            next: 0,
+            next: prepared.range.start,
             pending: BTreeMap::new(),
             sums,
             trial_events,
             progress,
             warnings: Vec::new(),
+            failures: Vec::new(),
+            end: prepared.range.end,
+            last_checkpoint: Instant::now(),
+            nan_block: Vec::new(),
+        };
+        if let Some(state) = resumed {
+            collector.next = state.completed.max(prepared.range.start);
+            collector.warnings = state.warnings;
+            collector.failures = state
+                .failed
+                .into_iter()
+                .map(|(task, message)| (task, Error::Recorded(message)))
+                .collect();
+            for (sum, saved) in collector.sums.iter_mut().zip(state.sums) {
+                if let (Some(sum), Some(saved)) = (sum.as_mut(), saved) {
+                    if saved.len() == sum.len() {
+                        sum.iter_mut().zip(saved).for_each(|(s, v)| *s = v);
+                    }
+                }
+            }
         }
+        collector
+    }
+
+    /// The first task this collector still needs (the resume point).
+    pub fn next_task(&self) -> usize {
+        self.next
+    }
+
+    /// Failed tasks under `on_error: continue`, in task order.
+    pub fn take_failures(&mut self) -> Vec<(usize, Error)> {
+        std::mem::take(&mut self.failures)
+    }
+
+    /// Records the current prefix with the sink (always when `force`, else at most every
+    /// [`CHECKPOINT_EVERY`]), only at trial boundaries so no trial's events are half-written.
+    pub fn checkpoint(&mut self, force: bool) -> Result<()> {
+        if !force && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+            return Ok(());
+        }
+        let tasks = &self.prepared.tasks;
+        if self.next < tasks.len() && tasks[self.next].group != 0 {
+            return Ok(());
+        }
+        let state = Checkpoint {
+            completed: self.next,
+            warnings: self.warnings.clone(),
+            sums: self
+                .sums
+                .iter()
+                .map(|s| s.as_ref().map(|a| a.iter().copied().collect()))
+                .collect(),
+            failed: self
+                .failures
+                .iter()
+                .map(|(t, e)| (*t, e.to_string()))
+                .collect(),
+        };
+        self.sink.checkpoint(&state)?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
     }
 
     /// Number of tasks applied so far (always a prefix of task order).
@@ -80,8 +154,11 @@ impl<'a> Collector<'a> {
             self.next += 1;
             applied += 1;
             if let Some(progress) = self.progress {
-                progress(self.next, self.prepared.tasks.len());
+                progress(self.next, self.end);
             }
+        }
+        if applied > 0 && self.next < self.end {
+            self.checkpoint(false)?;
         }
         Ok(applied)
     }
@@ -93,6 +170,9 @@ impl<'a> Collector<'a> {
 
     fn apply(&mut self, result: TaskResult, pools: &Pools) -> Result<()> {
         self.warnings.extend(result.warnings);
+        if let Some(error) = result.failure {
+            return self.apply_failure(result.task, error);
+        }
         let task = &self.prepared.tasks[result.task];
         for (obj, output) in result.outputs.into_iter().enumerate() {
             let id = self.ids[obj];
@@ -125,6 +205,44 @@ impl<'a> Collector<'a> {
                         gathered.clear();
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// A failed task (`on_error: continue`): NaN where its dense blocks go, no events (but
+    /// the trial's events from other channel groups are still written).
+    fn apply_failure(&mut self, index: usize, error: Error) -> Result<()> {
+        self.failures.push((index, error));
+        let task = &self.prepared.tasks[index];
+        for obj in 0..self.ids.len() {
+            let object = &self.prepared.objects[obj];
+            if object.schema.kind.is_dense() {
+                let step = &self.prepared.steps[self.prepared.object_steps[obj]];
+                let shape = step.task_output_values_shape(task);
+                self.nan_block.clear();
+                self.nan_block
+                    .resize(ndarray::Dimension::size(&shape), f64::NAN);
+                let block = ArrayViewD::from_shape(shape, &self.nan_block[..])
+                    .expect("block matches its shape");
+                if let Some(sum) = &mut self.sums[obj] {
+                    let channels = object.schema.trial_shapes[0].len() - 1;
+                    let mut target =
+                        sum.slice_axis_mut(Axis(channels), Slice::from(task.channels.clone()));
+                    target += &block;
+                } else {
+                    self.sink
+                        .write_dense(self.ids[obj], &object.placements[index], block)?;
+                }
+            } else if task.group + 1 == task.n_groups {
+                let gathered = &mut self.trial_events[obj];
+                let step = &self.prepared.steps[self.prepared.object_steps[obj]];
+                let start = step.input.trialdefinition.start(task.trial) as i64;
+                shift_into_recording(gathered, &step.output.event_columns, start);
+                gathered.sort_rows();
+                self.sink
+                    .append_events(self.ids[obj], task.trial, gathered)?;
+                gathered.clear();
             }
         }
         Ok(())

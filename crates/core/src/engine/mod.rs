@@ -21,11 +21,12 @@ mod tasks;
 mod worker;
 
 pub use memory::{available_memory, MemoryEstimate};
-pub use options::{ExecutionMode, ExecutionOptions, Pipeline, Step};
+pub use options::{ExecutionMode, ExecutionOptions, OnError, Pipeline, RunScope, Step};
 pub use prepare::{prepare, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;
 pub use run::{run_pipeline, ProgressFn, RunReport, SavedObject};
 pub use sink::{
-    ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement, TrialSource,
+    Checkpoint, ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement,
+    TrialSource,
 };
 pub use tasks::{channel_groups, Task};

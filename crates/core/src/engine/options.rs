@@ -1,3 +1,6 @@
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -15,10 +18,47 @@ pub enum ExecutionMode {
     Parallel,
     /// Like sequential, but panics propagate so a debugger stops where the routine failed.
     Debug,
+    /// One process per MPI rank, each computing a deterministic slice of the tasks (like a
+    /// shard), rank 0 assembling the output. Within a rank, tasks run as in `Parallel` with
+    /// `workers` (default 1).
+    Mpi,
+}
+
+/// What to do when a task fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Stop promptly at the first failure (in task order), keeping completed work for
+    /// `--resume`.
+    #[default]
+    Stop,
+    /// Run every task; failed tasks' dense blocks are NaN and they add no events. The output
+    /// is written with the failures listed in its `_log` and `info`, and the run still ends
+    /// with an error listing every failure.
+    Continue,
+}
+
+/// Which part of the tasks this invocation computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunScope {
+    /// Every task, then the output.
+    #[default]
+    Whole,
+    /// Shard `index` of `count`: a contiguous, trial-aligned slice of the tasks, written as
+    /// per-task parts only. The output appears when [`RunScope::Merge`] assembles the parts.
+    Shard { index: usize, count: usize },
+    /// No computing: assemble the parts every shard wrote into the output.
+    Merge,
+}
+
+impl RunScope {
+    pub fn is_whole(self) -> bool {
+        self == RunScope::Whole
+    }
 }
 
 /// Execution settings, as in the pipeline's `execution:` section.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ExecutionOptions {
     pub mode: ExecutionMode,
     /// Compute workers in parallel mode; `None` means all cores.
@@ -32,6 +72,24 @@ pub struct ExecutionOptions {
     /// Refuse to run if the estimated peak working set exceeds this fraction of available
     /// memory.
     pub mem_thresh: f64,
+    pub on_error: OnError,
+    pub scope: RunScope,
+    /// Set from outside (another MPI rank failed, a signal) to stop the run before its next
+    /// task; completed work stays for `--resume`.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl PartialEq for ExecutionOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.mode == other.mode
+            && self.workers == other.workers
+            && self.chan_per_worker == other.chan_per_worker
+            && self.parallel_store == other.parallel_store
+            && self.keeptrials == other.keeptrials
+            && self.mem_thresh == other.mem_thresh
+            && self.on_error == other.on_error
+            && self.scope == other.scope
+    }
 }
 
 impl Default for ExecutionOptions {
@@ -43,6 +101,9 @@ impl Default for ExecutionOptions {
             parallel_store: None,
             keeptrials: true,
             mem_thresh: 0.5,
+            on_error: OnError::Stop,
+            scope: RunScope::Whole,
+            cancel: None,
         }
     }
 }
@@ -75,6 +136,18 @@ impl ExecutionOptions {
                 "execution.chan_per_worker must be at least 1 (or null), got 0",
             ));
         }
+        if let RunScope::Shard { index, count } = self.scope {
+            if count == 0 || index >= count {
+                return Err(Error::invalid(format!(
+                    "--shard must be I/N with 0 <= I < N, got {index}/{count}"
+                )));
+            }
+        }
+        if !self.scope.is_whole() && !self.keeptrials {
+            return Err(Error::invalid(
+                "execution.keeptrials: false cannot run as shards or on MPI ranks (the average must be taken in trial order by one process); run it on one machine",
+            ));
+        }
         if !(self.mem_thresh > 0.0 && self.mem_thresh <= 1.0) {
             return Err(Error::invalid(format!(
                 "execution.mem_thresh must be in (0, 1], got {}",
@@ -92,12 +165,17 @@ impl ExecutionOptions {
                     .map(|n| n.get())
                     .unwrap_or(1)
             }),
+            ExecutionMode::Mpi => self.workers.unwrap_or(1),
             ExecutionMode::Sequential | ExecutionMode::Debug => 1,
         }
     }
 
-    /// Whether outputs go to per-task files joined by a virtual dataset.
+    /// Whether outputs go to per-task files joined by a virtual dataset. Shards and MPI
+    /// ranks always write per-task files: they are what the merge joins.
     pub fn effective_parallel_store(&self) -> bool {
+        if !self.scope.is_whole() || self.mode == ExecutionMode::Mpi {
+            return true;
+        }
         self.keeptrials
             && self
                 .parallel_store

@@ -7,8 +7,9 @@ use ndarray::ArrayView2;
 use crate::error::{Error, ErrorClass, Result};
 
 use super::collector::Collector;
-use super::options::Pipeline;
+use super::options::{OnError, Pipeline};
 use super::prepare::PreparedPipeline;
+use super::sequential::check_cancelled;
 use super::sink::TrialSource;
 use super::worker::{Pools, TaskResult, WorkerState};
 
@@ -134,16 +135,22 @@ pub(crate) fn run_parallel(
     let (work_tx, work_rx) = sync_channel::<WorkItem<'_>>(prepared.window);
     let (result_tx, result_rx) = sync_channel::<TaskResult>(prepared.window);
     let work_rx = Mutex::new(work_rx);
-    let n_tasks = prepared.tasks.len();
+    let end = prepared.range.end;
+    let start = collector.next_task();
+    let on_error = pipeline.execution.on_error;
 
     std::thread::scope(|scope| {
         // Reader.
         let reader = scope.spawn(|| {
             let n_channels = source.schema().n_channels();
-            let mut tasks = prepared.tasks.iter().peekable();
+            let mut tasks = prepared.tasks[start..end].iter().peekable();
             while let Some(first) = tasks.peek() {
                 let trial = first.trial;
                 let first_index = first.index;
+                if let Err(e) = check_cancelled(&pipeline.execution) {
+                    failure.record(first_index, e, &window);
+                    return;
+                }
                 if !window.acquire(first_index, &failure) {
                     return;
                 }
@@ -208,6 +215,12 @@ pub(crate) fn run_parallel(
                                     break;
                                 }
                             }
+                            Err(e) if on_error == OnError::Continue => {
+                                drop(trial);
+                                if result_tx.send(TaskResult::failed(index, e)).is_err() {
+                                    break;
+                                }
+                            }
                             Err(e) => failure.record(index, e, window),
                         }
                     }
@@ -226,11 +239,11 @@ pub(crate) fn run_parallel(
     {
         return Err(error);
     }
-    if collector.completed() != n_tasks {
+    if collector.completed() != end {
         return Err(Error::output(
             "results",
             format!(
-                "only {} of {n_tasks} tasks completed (an internal error)",
+                "only {} of the tasks up to {end} completed (an internal error)",
                 collector.completed()
             ),
         ));

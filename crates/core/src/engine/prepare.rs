@@ -7,7 +7,7 @@ use crate::model::{DType, DataKind, DataSchema, OutputShape};
 use crate::routine::{Plan, ScratchSize};
 
 use super::memory::MemoryEstimate;
-use super::options::Pipeline;
+use super::options::{Pipeline, RunScope};
 use super::sink::{ObjectSpec, StoreLayout, TaskPlacement};
 use super::tasks::{build_tasks, channel_groups, Task};
 
@@ -90,6 +90,9 @@ pub struct PreparedPipeline {
     /// For each object, the step that produces it.
     pub object_steps: Vec<usize>,
     pub keeptrials: bool,
+    /// The tasks this invocation is responsible for: all of them, or a shard's slice
+    /// (trial-aligned); empty when merging.
+    pub range: std::ops::Range<usize>,
     pub workers: usize,
     /// How many tasks may be between the reader and the writer at once.
     pub window: usize,
@@ -115,6 +118,7 @@ pub fn prepare(
     let saved = pipeline.saved_steps();
     let groups = channel_groups(input.n_channels(), exec.chan_per_worker);
     let tasks = build_tasks(input.n_trials(), &groups);
+    let range = scope_range(exec.scope, input.n_trials(), groups.len());
     // More workers than tasks would only idle (and thousands of threads cost real time).
     let workers = exec.effective_workers().min(tasks.len()).max(1);
     let parallel_store = exec.effective_parallel_store();
@@ -266,10 +270,25 @@ pub fn prepare(
         objects,
         object_steps,
         keeptrials: exec.keeptrials,
+        range,
         workers,
         window,
         memory,
     })
+}
+
+/// The tasks of a run scope. Shard `i` of `n` gets trials `[i*T/n, (i+1)*T/n)` and all their
+/// channel groups, so shards are contiguous in task order and end at trial boundaries.
+pub fn scope_range(scope: RunScope, n_trials: usize, n_groups: usize) -> std::ops::Range<usize> {
+    match scope {
+        RunScope::Whole => 0..n_trials * n_groups,
+        RunScope::Shard { index, count } => {
+            let lo = index * n_trials / count;
+            let hi = (index + 1) * n_trials / count;
+            lo * n_groups..hi * n_groups
+        }
+        RunScope::Merge => n_trials * n_groups..n_trials * n_groups,
+    }
 }
 
 /// The storage dtype of a step's output: int64 for events; for dense output the `dtype`

@@ -1,16 +1,16 @@
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{DType, DataKind};
 
 use super::collector::Collector;
 use super::memory::MemoryEstimate;
-use super::options::{ExecutionMode, Pipeline};
+use super::options::{ExecutionMode, Pipeline, RunScope};
 use super::parallel::run_parallel;
-use super::prepare::prepare;
+use super::prepare::{prepare, PreparedPipeline};
 use super::provenance::log_header;
 use super::sequential::run_sequential;
-use super::sink::{ObjectMetadata, ResultSink, TrialSource};
+use super::sink::{ObjectMetadata, ResultSink, StoreLayout, TrialSource};
 
 /// Called by the writer after each task with (tasks done, tasks total).
 pub type ProgressFn<'a> = &'a (dyn Fn(usize, usize) + Sync);
@@ -37,6 +37,10 @@ pub struct RunReport {
     pub elapsed: Duration,
     /// Warnings raised by kernels, each with its step, trial and channels, in task order.
     pub warnings: Vec<String>,
+    /// The task this run resumed from (`--resume`), if it continued an interrupted run.
+    pub resumed_from: Option<usize>,
+    /// Tasks that failed under `on_error: continue` (their results are NaN).
+    pub failed: Vec<usize>,
 }
 
 /// How many warnings of one step the `_log` keeps; the rest are counted.
@@ -74,7 +78,13 @@ pub fn run_pipeline(
     let started = Instant::now();
     let prepared = prepare(pipeline, source.schema(), "")?;
     prepared.memory.check(pipeline.execution.mem_thresh)?;
+    let scope = pipeline.execution.scope;
 
+    let resumed = sink.begin(&run_identity(pipeline, &prepared, source))?;
+    if scope == RunScope::Merge && resumed.is_none() {
+        return Err(Error::invalid("this output cannot merge shards"));
+    }
+    let resumed_from = resumed.as_ref().map(|c| c.completed);
     let mut ids = Vec::with_capacity(prepared.objects.len());
     for (spec, &step) in prepared.objects.iter().zip(&prepared.object_steps) {
         match pipeline.steps[step].routine.preallocate(spec, sink) {
@@ -87,34 +97,76 @@ pub fn run_pipeline(
     }
 
     let outcome = (|| {
-        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress);
-        match pipeline.execution.mode {
+        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed);
+        let result = match pipeline.execution.mode {
             ExecutionMode::Sequential => {
-                run_sequential(pipeline, &prepared, source, &mut collector, true)?
+                run_sequential(pipeline, &prepared, source, &mut collector, true)
             }
             ExecutionMode::Debug => {
-                run_sequential(pipeline, &prepared, source, &mut collector, false)?
+                run_sequential(pipeline, &prepared, source, &mut collector, false)
             }
-            ExecutionMode::Parallel if prepared.workers == 1 => {
-                run_sequential(pipeline, &prepared, source, &mut collector, true)?
+            ExecutionMode::Parallel | ExecutionMode::Mpi if prepared.workers == 1 => {
+                run_sequential(pipeline, &prepared, source, &mut collector, true)
             }
-            ExecutionMode::Parallel => run_parallel(pipeline, &prepared, source, &mut collector)?,
+            ExecutionMode::Parallel | ExecutionMode::Mpi => {
+                run_parallel(pipeline, &prepared, source, &mut collector)
+            }
+        };
+        // Whatever happened, record how far the run came, so `--resume` continues from there.
+        let checkpointed = collector.checkpoint(true);
+        result?;
+        checkpointed?;
+        if scope.is_whole() || scope == RunScope::Merge {
+            collector.finish()?;
         }
-        collector.finish()?;
-        Ok(collector.take_warnings())
+        Ok((collector.take_warnings(), collector.take_failures()))
     })();
-    let warnings = match outcome {
-        Ok(warnings) => warnings,
+    let (warnings, failures) = match outcome {
+        Ok(outcome) => outcome,
         Err(e) => {
             sink.abort();
             return Err(e);
         }
     };
+    let report = |warnings: Vec<(usize, String)>| RunReport {
+        warnings: warnings.into_iter().map(|(_, w)| w).collect(),
+        tasks: prepared.range.len(),
+        trials: source.schema().n_trials(),
+        objects: prepared
+            .objects
+            .iter()
+            .map(|o| SavedObject {
+                tag: o.tag.clone(),
+                kind: o.schema.kind,
+                dtype: o.schema.dtype,
+                shape: if o.schema.kind.is_dense() {
+                    o.schema.stacked_shape()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect(),
+        workers: prepared.workers,
+        memory: prepared.memory,
+        elapsed: started.elapsed(),
+        resumed_from,
+        failed: failures.iter().map(|(t, _)| *t).collect(),
+    };
+    if let RunScope::Shard { .. } = scope {
+        // A shard's parts are complete and recorded; the output appears at the merge.
+        sink.commit()?;
+        return Ok(report(warnings));
+    }
 
     let finalize = (|| {
         let header = log_header();
         let mut log = source.log();
         log.push_str(&header);
+        for (_, e) in &failures {
+            log.push_str(&format!(
+                "failed (on_error: continue, values are NaN): {e}\n"
+            ));
+        }
         let mut cfg = match source.cfg() {
             serde_json::Value::Object(map) => map,
             _ => Default::default(),
@@ -147,7 +199,10 @@ pub fn run_pipeline(
                             "workers": prepared.workers,
                             "chan_per_worker": pipeline.execution.chan_per_worker,
                             "keeptrials": pipeline.execution.keeptrials,
-                        }
+                        },
+                        "failed_tasks": failures.iter().map(|(t, e)| {
+                            serde_json::json!({"task": t, "error": e.to_string()})
+                        }).collect::<Vec<_>>(),
                     }),
                 };
                 sink.finalize(ids[object], &metadata)?;
@@ -160,27 +215,51 @@ pub fn run_pipeline(
         sink.abort();
         return Err(e);
     }
+    if !failures.is_empty() {
+        return Err(Error::Many(failures.into_iter().map(|(_, e)| e).collect()));
+    }
+    Ok(report(warnings))
+}
 
-    Ok(RunReport {
-        warnings: warnings.into_iter().map(|(_, w)| w).collect(),
-        tasks: prepared.tasks.len(),
-        trials: source.schema().n_trials(),
-        objects: prepared
-            .objects
-            .iter()
-            .map(|o| SavedObject {
-                tag: o.tag.clone(),
-                kind: o.schema.kind,
-                dtype: o.schema.dtype,
-                shape: if o.schema.kind.is_dense() {
-                    o.schema.stacked_shape()
-                } else {
-                    Vec::new()
-                },
+/// What identifies a run for `--resume` and for merging shards: the input, every step with
+/// its parameters, the tasks and how outputs are stored. Execution details that do not change
+/// results (mode, workers) are left out, so a run may resume with other settings.
+fn run_identity(
+    pipeline: &Pipeline,
+    prepared: &PreparedPipeline,
+    source: &dyn TrialSource,
+) -> serde_json::Value {
+    let steps: Vec<serde_json::Value> = pipeline
+        .steps
+        .iter()
+        .zip(&prepared.steps)
+        .map(|(step, p)| {
+            serde_json::json!({
+                "name": step.name,
+                "routine": step.routine.name(),
+                "parameters": step.routine.cfg(),
+                "dtype": p.output.dtype.numpy_name(),
             })
-            .collect(),
-        workers: prepared.workers,
-        memory: prepared.memory,
-        elapsed: started.elapsed(),
+        })
+        .collect();
+    let objects: Vec<serde_json::Value> = prepared
+        .objects
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "tag": o.tag,
+                "class": o.schema.kind.class_name(),
+                "per_task_files": o.layout == StoreLayout::PerTask,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "input": source.identity(),
+        "steps": steps,
+        "tasks": prepared.tasks.len(),
+        "chan_per_worker": pipeline.execution.chan_per_worker,
+        "keeptrials": pipeline.execution.keeptrials,
+        "on_error": format!("{:?}", pipeline.execution.on_error).to_lowercase(),
+        "objects": objects,
     })
 }

@@ -29,6 +29,13 @@ pub trait TrialSource: Send {
     fn describe(&self) -> String {
         "input".to_string()
     }
+
+    /// What identifies this input's contents for `--resume` and shard merging (a file's
+    /// path, size and modification time, say). Two runs whose identities differ are never
+    /// mixed.
+    fn identity(&self) -> serde_json::Value {
+        serde_json::Value::String(self.describe())
+    }
 }
 
 /// How a dense output is laid out in storage.
@@ -78,11 +85,42 @@ pub struct ObjectMetadata {
     pub info: serde_json::Value,
 }
 
+/// How far a run has come: the first `completed` tasks (in task order, always at a trial
+/// boundary) are fully applied to the sink, with the kernel warnings they raised and, when
+/// averaging, the running sums. A sink that can keep work across interruptions persists it
+/// so that `--resume` can continue from there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checkpoint {
+    pub completed: usize,
+    /// (step index, message), in task order.
+    pub warnings: Vec<(usize, String)>,
+    /// Running sums per object when averaging (`keeptrials: false`), as flat f64.
+    pub sums: Vec<Option<Vec<f64>>>,
+    /// Tasks that failed under `on_error: continue`: (task index, message).
+    pub failed: Vec<(usize, String)>,
+}
+
 /// Where results go. Only the engine's writer calls it, from one thread, in task order.
 ///
 /// Nothing a sink writes may look finished before [`commit`](Self::commit): objects are
 /// built under temporary names and appear whole or not at all.
 pub trait ResultSink: Send {
+    /// Called once, before any `preallocate`, with what identifies the run (input identity,
+    /// steps and their parameters, tasks, object layout). A sink opened to resume an
+    /// interrupted run checks the identity against the one it recorded, refusing a mismatch
+    /// with a message naming what differs, and returns how far that run came. A sink that
+    /// keeps nothing across runs returns `None`.
+    fn begin(&mut self, _identity: &serde_json::Value) -> Result<Option<Checkpoint>> {
+        Ok(None)
+    }
+
+    /// Called by the writer whenever a prefix of the tasks is fully applied, at most every
+    /// few hundred milliseconds and always at the end of the computing. A sink that supports
+    /// resuming makes the written data durable, then records the checkpoint.
+    fn checkpoint(&mut self, _checkpoint: &Checkpoint) -> Result<()> {
+        Ok(())
+    }
+
     /// Creates storage for an object.
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId>;
 

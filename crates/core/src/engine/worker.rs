@@ -26,6 +26,20 @@ pub(crate) struct TaskResult {
     pub outputs: Vec<SavedOutput>,
     /// Warnings kernels raised: (step index, message with its context).
     pub warnings: Vec<(usize, String)>,
+    /// Why the task failed (`on_error: continue` only; `outputs` is then empty).
+    pub failure: Option<Error>,
+}
+
+impl TaskResult {
+    /// A failed task's place in the order of results (`on_error: continue`).
+    pub fn failed(task: usize, error: Error) -> TaskResult {
+        TaskResult {
+            task,
+            outputs: Vec::new(),
+            warnings: Vec::new(),
+            failure: Some(error),
+        }
+    }
 }
 
 /// Buffers pooled between workers and the writer.
@@ -177,6 +191,7 @@ impl WorkerState {
             task: task.index,
             outputs,
             warnings,
+            failure: None,
         })
     }
 }

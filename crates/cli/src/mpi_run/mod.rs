@@ -1,0 +1,23 @@
+//! `execution.mode: mpi`: one process per rank (`mpirun -n N trialflow run P.yaml`). Every
+//! rank computes shard `rank/size` of the tasks into the shared staging folder (per-task
+//! files and its own journal, exactly as `--shard` does), then rank 0 merges. While the
+//! shards run, a watcher thread per rank is the only caller of MPI: it tells rank 0 when its
+//! rank is done (or failed) and stops its rank when rank 0 says another failed, so one
+//! failure stops every rank within a task. Only rank 0 prints.
+
+#[cfg(not(feature = "mpi"))]
+pub fn run_mpi(
+    _args: &crate::args::RunArgs,
+    _config: crate::pipeline_file::PipelineConfig,
+    _reader: trialflow_hdf5::SpyReader,
+    _input_bytes: u64,
+) -> Result<Option<crate::commands::RunOutcome>, crate::failure::CliError> {
+    Err(crate::failure::CliError::user(
+        "execution.mode: mpi needs a trialflow built with MPI: cargo build --release --features mpi (after scripts/setup-system.sh --mpi)",
+    ))
+}
+
+#[cfg(feature = "mpi")]
+mod ranks;
+#[cfg(feature = "mpi")]
+pub use ranks::run_mpi;

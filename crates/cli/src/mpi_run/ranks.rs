@@ -1,0 +1,247 @@
+//! The MPI side of `execution.mode: mpi` (see the module docs in `mod.rs`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::traits::{Destination, Source};
+use serde_json::{json, Value};
+use trialflow_core::engine::RunScope;
+use trialflow_core::{run_pipeline, ErrorClass};
+use trialflow_hdf5::{ContainerPath, SpyReader, SpyWriter, WriteMode, WriterOptions};
+
+use crate::args::RunArgs;
+use crate::commands::RunOutcome;
+use crate::failure::CliError;
+use crate::pipeline_file::PipelineConfig;
+
+/// Rank r -> 0: this rank's shard finished (`{"ok": true}`) or failed (with the error).
+const TAG_STATUS: i32 = 1;
+/// 0 -> r: stop before the next task (another rank failed).
+const TAG_STOP: i32 = 2;
+/// 0 -> r: the run's outcome, after the merge.
+const TAG_FINAL: i32 = 3;
+
+/// How often the coordinating thread looks for messages and for its shard's end.
+const POLL: Duration = Duration::from_millis(10);
+
+pub fn run_mpi(
+    args: &RunArgs,
+    mut config: PipelineConfig,
+    mut reader: SpyReader,
+    input_bytes: u64,
+) -> Result<Option<RunOutcome>, CliError> {
+    let universe = mpi::initialize()
+        .ok_or_else(|| CliError::runtime("MPI could not be initialised (or was already)"))?;
+    let world = universe.world();
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let container = ContainerPath::new(&config.output)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    config.pipeline.execution.scope = RunScope::Shard {
+        index: rank,
+        count: size,
+    };
+    config.pipeline.execution.cancel = Some(Arc::clone(&cancel));
+    let overwrite = args.overwrite || config.overwrite;
+
+    // This rank's shard runs on a worker thread; this thread is the only one calling MPI.
+    let shard_result: Result<usize, CliError> = std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::channel();
+        let pipeline = &config.pipeline;
+        let output = config.output.clone();
+        let reader = &mut reader;
+        scope.spawn(move || {
+            let outcome = (|| -> Result<usize, CliError> {
+                let mode = WriteMode::Shard {
+                    index: rank,
+                    count: size,
+                    resume: args.resume,
+                };
+                let mut writer = SpyWriter::create(&output, WriterOptions { overwrite, mode })?;
+                let report = run_pipeline(pipeline, reader, &mut writer, None)
+                    .map_err(|e| crate::commands::run::with_resume_hint(e, &writer))?;
+                Ok(report.tasks)
+            })();
+            let _ = done_tx.send(outcome);
+        });
+        coordinate(&world, rank, size, &cancel, &done_rx)
+    });
+
+    if rank != 0 {
+        // Wait for rank 0's verdict, so every rank exits with the run's status.
+        let (verdict, _) = world
+            .process_at_rank(0)
+            .receive_vec_with_tag::<u8>(TAG_FINAL);
+        let ok = serde_json::from_slice::<Value>(&verdict)
+            .ok()
+            .and_then(|v| v["ok"].as_bool())
+            .unwrap_or(false);
+        drop(universe);
+        std::process::exit(if ok { 0 } else { 1 });
+    }
+
+    let finish = |ok: bool| {
+        let verdict = json!({ "ok": ok }).to_string();
+        for r in 1..size {
+            world
+                .process_at_rank(r as i32)
+                .send_with_tag(verdict.as_bytes(), TAG_FINAL);
+        }
+    };
+    if let Err(e) = shard_result {
+        finish(false);
+        return Err(e);
+    }
+
+    // Every shard is done: rank 0 assembles the output.
+    config.pipeline.execution.scope = RunScope::Merge;
+    config.pipeline.execution.cancel = None;
+    let merged = (|| -> Result<_, CliError> {
+        let options = WriterOptions {
+            overwrite,
+            mode: WriteMode::Merge,
+        };
+        let mut writer = SpyWriter::create(&config.output, options)?;
+        run_pipeline(&config.pipeline, &mut reader, &mut writer, None)
+            .map_err(|e| crate::commands::run::with_resume_hint(e, &writer))
+    })();
+    finish(merged.is_ok());
+    let report = merged?;
+    if !args.quiet {
+        eprintln!(
+            "wrote {} ({}) : {} trials on {size} MPI ranks",
+            container.dir.display(),
+            report
+                .objects
+                .iter()
+                .map(|o| container.object_file_name(&o.tag, o.kind))
+                .collect::<Vec<_>>()
+                .join(", "),
+            report.trials,
+        );
+    }
+    Ok(Some(RunOutcome {
+        report,
+        container: container.dir,
+        input_bytes,
+    }))
+}
+
+/// One rank's status report.
+fn status_message(outcome: &Result<usize, CliError>) -> Vec<u8> {
+    match outcome {
+        Ok(tasks) => json!({ "ok": true, "tasks": tasks }),
+        Err(e) => json!({
+            "ok": false,
+            "message": e.message,
+            "user": e.class == ErrorClass::User,
+            "stopped": e.message.starts_with("stopped:"),
+        }),
+    }
+    .to_string()
+    .into_bytes()
+}
+
+/// Polls until this rank's shard ends. On rank 0, also collects every rank's status and, at
+/// the first failure anywhere, tells every rank to stop; returns the run's outcome (the
+/// first real failure, by rank, if any). On other ranks, reports the status to rank 0.
+fn coordinate(
+    world: &SimpleCommunicator,
+    rank: usize,
+    size: usize,
+    cancel: &AtomicBool,
+    done: &mpsc::Receiver<Result<usize, CliError>>,
+) -> Result<usize, CliError> {
+    let mut own: Option<Result<usize, CliError>> = None;
+    let mut reports: Vec<Option<Value>> = vec![None; size];
+    let mut stopped = false;
+    loop {
+        if own.is_none() {
+            if let Ok(outcome) = done.try_recv() {
+                if rank == 0 {
+                    reports[0] = serde_json::from_slice(&status_message(&outcome)).ok();
+                } else {
+                    world
+                        .process_at_rank(0)
+                        .send_with_tag(&status_message(&outcome)[..], TAG_STATUS);
+                }
+                own = Some(outcome);
+            }
+        }
+        if rank != 0 {
+            if world
+                .process_at_rank(0)
+                .immediate_probe_with_tag(TAG_STOP)
+                .is_some()
+            {
+                let _ = world
+                    .process_at_rank(0)
+                    .receive_vec_with_tag::<u8>(TAG_STOP);
+                cancel.store(true, Ordering::SeqCst);
+            }
+            if let Some(outcome) = own.take() {
+                return outcome;
+            }
+        } else {
+            while let Some(status) = world.any_process().immediate_probe_with_tag(TAG_STATUS) {
+                let from = status.source_rank();
+                let (bytes, _) = world
+                    .process_at_rank(from)
+                    .receive_vec_with_tag::<u8>(TAG_STATUS);
+                reports[from as usize] = serde_json::from_slice(&bytes).ok();
+            }
+            let failed = reports
+                .iter()
+                .any(|r| r.as_ref().is_some_and(|r| r["ok"] == false));
+            if failed && !stopped {
+                stopped = true;
+                cancel.store(true, Ordering::SeqCst);
+                for (r, report) in reports.iter().enumerate().skip(1) {
+                    if report.is_none() {
+                        world
+                            .process_at_rank(r as i32)
+                            .send_with_tag(&[0u8][..], TAG_STOP);
+                    }
+                }
+            }
+            if own.is_some() && reports.iter().all(Option::is_some) {
+                return verdict(&reports, size);
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The run's outcome from every rank's report: the first real failure (not a rank that was
+/// only stopped because of it), named with its rank.
+fn verdict(reports: &[Option<Value>], size: usize) -> Result<usize, CliError> {
+    let failures: Vec<(usize, &Value)> = reports
+        .iter()
+        .enumerate()
+        .filter_map(|(r, v)| v.as_ref().map(|v| (r, v)))
+        .filter(|(_, v)| v["ok"] == false)
+        .collect();
+    let first = failures
+        .iter()
+        .find(|(_, v)| v["stopped"] != true)
+        .or(failures.first());
+    match first {
+        None => Ok(reports
+            .iter()
+            .filter_map(|r| r.as_ref()?["tasks"].as_u64())
+            .sum::<u64>() as usize),
+        Some((r, v)) => {
+            let message = format!(
+                "MPI rank {r} of {size}: {}",
+                v["message"].as_str().unwrap_or("failed")
+            );
+            Err(if v["user"] == true {
+                CliError::user(message)
+            } else {
+                CliError::runtime(message)
+            })
+        }
+    }
+}

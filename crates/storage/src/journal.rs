@@ -1,0 +1,227 @@
+//! The progress journal that makes runs resumable and shards mergeable.
+//!
+//! A writer appends one JSON line per checkpoint to `progress[.shard-I-of-N].jsonl` in the
+//! staging folder, *after* the data it describes is durable (flushed and synced). The first
+//! line holds the run's identity; a shard's last line says it is done. A line cut short by a
+//! kill is ignored, so the journal always describes a consistent prefix of the run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use trialflow_core::engine::Checkpoint;
+
+use crate::error::StorageError;
+
+/// The journal's file name for the whole run or for one shard.
+pub fn journal_name(shard: Option<(usize, usize)>) -> String {
+    match shard {
+        None => "progress.jsonl".to_string(),
+        Some((i, n)) => format!("progress.shard-{i}-of-{n}.jsonl"),
+    }
+}
+
+/// Parses `progress.shard-I-of-N.jsonl` into (I, N).
+pub fn parse_shard_name(name: &str) -> Option<(usize, usize)> {
+    let rest = name
+        .strip_prefix("progress.shard-")?
+        .strip_suffix(".jsonl")?;
+    let (i, n) = rest.split_once("-of-")?;
+    Some((i.parse().ok()?, n.parse().ok()?))
+}
+
+/// What a journal says.
+#[derive(Debug, Clone, Default)]
+pub struct JournalState {
+    pub identity: Value,
+    pub checkpoint: Checkpoint,
+    /// Bytes of each event sidecar covered by the last checkpoint, by object tag.
+    pub event_bytes: serde_json::Map<String, Value>,
+    /// Whether a shard finished.
+    pub done: bool,
+}
+
+/// Reads a journal, ignoring an incomplete last line. `Ok(None)` if it does not exist.
+pub fn read_journal(path: &Path) -> Result<Option<JournalState>, StorageError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::io(path, e)),
+    };
+    let mut state = JournalState::default();
+    let mut lines = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
+    let header: Value = lines
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| StorageError::format(path, "has no readable header line"))?;
+    state.identity = header.get("identity").cloned().unwrap_or(Value::Null);
+    for line in lines {
+        let Ok(entry) = serde_json::from_str::<Value>(line) else {
+            break;
+        };
+        if entry.get("done").and_then(Value::as_bool) == Some(true) {
+            state.done = true;
+        }
+        if let Some(k) = entry.get("completed").and_then(Value::as_u64) {
+            state.checkpoint.completed = k as usize;
+        }
+        for w in entry
+            .get("warnings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(step), Some(msg)) = (w[0].as_u64(), w[1].as_str()) {
+                state
+                    .checkpoint
+                    .warnings
+                    .push((step as usize, msg.to_string()));
+            }
+        }
+        for f in entry
+            .get("failed")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(task), Some(msg)) = (f[0].as_u64(), f[1].as_str()) {
+                state
+                    .checkpoint
+                    .failed
+                    .push((task as usize, msg.to_string()));
+            }
+        }
+        if let Some(Value::Object(bytes)) = entry.get("event_bytes") {
+            state.event_bytes = bytes.clone();
+        }
+    }
+    Ok(Some(state))
+}
+
+/// Appends checkpoints to a journal, writing only what is new since the last line.
+#[derive(Debug)]
+pub struct JournalWriter {
+    path: PathBuf,
+    file: std::fs::File,
+    warnings_written: usize,
+    failed_written: usize,
+}
+
+impl JournalWriter {
+    /// Starts a new journal with the run's identity (replacing an old one).
+    pub fn create(path: &Path, identity: &Value) -> Result<JournalWriter, StorageError> {
+        let mut file = std::fs::File::create(path).map_err(|e| StorageError::io(path, e))?;
+        let line = json!({ "identity": identity, "format": 1 });
+        writeln!(file, "{line}").map_err(|e| StorageError::io(path, e))?;
+        file.sync_data().map_err(|e| StorageError::io(path, e))?;
+        Ok(JournalWriter {
+            path: path.to_path_buf(),
+            file,
+            warnings_written: 0,
+            failed_written: 0,
+        })
+    }
+
+    /// Continues an existing journal whose state was `state`.
+    pub fn append(path: &Path, state: &JournalState) -> Result<JournalWriter, StorageError> {
+        // Drop a torn last line, so the next line starts clean.
+        let text = std::fs::read_to_string(path).map_err(|e| StorageError::io(path, e))?;
+        let keep = text.rfind('\n').map_or(0, |i| i + 1);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| StorageError::io(path, e))?;
+        file.set_len(keep as u64)
+            .map_err(|e| StorageError::io(path, e))?;
+        let mut file = file;
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::End(0))
+            .map_err(|e| StorageError::io(path, e))?;
+        Ok(JournalWriter {
+            path: path.to_path_buf(),
+            file,
+            warnings_written: state.checkpoint.warnings.len(),
+            failed_written: state.checkpoint.failed.len(),
+        })
+    }
+
+    /// Records a checkpoint (call only once the data it covers is durable).
+    pub fn record(
+        &mut self,
+        checkpoint: &Checkpoint,
+        event_bytes: &serde_json::Map<String, Value>,
+    ) -> Result<(), StorageError> {
+        let warnings: Vec<Value> = checkpoint.warnings
+            [self.warnings_written.min(checkpoint.warnings.len())..]
+            .iter()
+            .map(|(s, w)| json!([s, w]))
+            .collect();
+        let failed: Vec<Value> = checkpoint.failed
+            [self.failed_written.min(checkpoint.failed.len())..]
+            .iter()
+            .map(|(t, e)| json!([t, e]))
+            .collect();
+        let line = json!({
+            "completed": checkpoint.completed,
+            "warnings": warnings,
+            "failed": failed,
+            "event_bytes": event_bytes,
+        });
+        writeln!(self.file, "{line}").map_err(|e| StorageError::io(&self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.warnings_written = checkpoint.warnings.len();
+        self.failed_written = checkpoint.failed.len();
+        Ok(())
+    }
+
+    /// Marks a shard as finished.
+    pub fn mark_done(&mut self) -> Result<(), StorageError> {
+        writeln!(self.file, "{}", json!({ "done": true }))
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| StorageError::io(&self.path, e))
+    }
+}
+
+/// Names the first top-level key whose value differs between two identities, so a refusal
+/// can say what changed ("steps", "input", ...).
+pub fn identity_difference(recorded: &Value, current: &Value) -> Option<String> {
+    let (Value::Object(a), Value::Object(b)) = (recorded, current) else {
+        return (recorded != current).then(|| "everything".to_string());
+    };
+    for (key, value) in b {
+        if a.get(key) != Some(value) {
+            return Some(describe_difference(key, a.get(key), value));
+        }
+    }
+    a.keys().find(|k| !b.contains_key(*k)).cloned()
+}
+
+fn describe_difference(key: &str, old: Option<&Value>, new: &Value) -> String {
+    if key == "steps" {
+        if let (Some(Value::Array(old)), Value::Array(new)) = (old, new) {
+            for (i, step) in new.iter().enumerate() {
+                if old.get(i) != Some(step) {
+                    return format!(
+                        "step {} ({}) or its parameters",
+                        i + 1,
+                        step["routine"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+            return format!(
+                "the number of steps ({} then, {} now)",
+                old.len(),
+                new.len()
+            );
+        }
+    }
+    match key {
+        "input" => "the input file (its path, size or modification time)".to_string(),
+        "objects" => "the saved outputs or how they are stored (parallel_store)".to_string(),
+        other => format!("execution setting '{other}'"),
+    }
+}

@@ -1,0 +1,120 @@
+//! `execution.mode: mpi` under a real `mpirun`: 2 and 3 ranks, with and without channel
+//! groups, give the sequential result bit for bit; a failing rank stops every rank and rank 0
+//! names the task. Built only with `--features mpi` (scripts/test.sh runs it), since it needs
+//! OpenMPI.
+#![cfg(feature = "mpi")]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn mpirun(dir: &Path, ranks: usize, args: &[&str]) -> Outcome {
+    let out = Command::new("mpirun")
+        .args(["-n", &ranks.to_string(), "--oversubscribe", BIN])
+        .args(args)
+        .current_dir(dir)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
+        .output()
+        .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const STEPS: &str = "steps:\n  - routine: median\n    size: 7\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n";
+
+#[test]
+fn mpi_ranks_give_the_sequential_result_bit_for_bit() {
+    let tmp = TempDir::new("mpi");
+    trialflow(
+        &tmp.path,
+        &[
+            "generate",
+            "in.spy",
+            "--trials",
+            "13",
+            "--samples",
+            "400",
+            "--channels",
+            "5",
+            "--unequal",
+        ],
+    )
+    .ok();
+    write_file(
+        &tmp.path,
+        "seq.yaml",
+        &format!("input: in.spy\noutput: seq.spy\nexecution:\n  mode: sequential\n{STEPS}"),
+    );
+    trialflow(&tmp.path, &["run", "seq.yaml", "-q"]).ok();
+    for ranks in [2, 3] {
+        for cpw in ["null", "2"] {
+            let yaml = format!(
+                "input: in.spy\noutput: out.spy\nexecution:\n  mode: mpi\n  chan_per_worker: {cpw}\n{STEPS}"
+            );
+            write_file(&tmp.path, "p.yaml", &yaml);
+            let _ = std::fs::remove_dir_all(tmp.join("out.spy"));
+            let out = mpirun(&tmp.path, ranks, &["run", "p.yaml"]);
+            assert_eq!(out.code, 0, "{ranks} ranks: {}", out.stderr);
+            // Only rank 0 speaks.
+            assert_eq!(out.stderr.matches("wrote").count(), 1, "{}", out.stderr);
+            assert!(out.stderr.contains(&format!("on {ranks} MPI ranks")));
+            assert!(!tmp.join("out.spy.partial").exists());
+            assert_same_results(
+                &tmp.join("out.spy"),
+                &tmp.join("seq.spy"),
+                &format!("{ranks} ranks, chan_per_worker {cpw}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_failing_rank_stops_every_rank_and_rank_0_names_the_task() {
+    let tmp = TempDir::new("mpi-fail");
+    trialflow(
+        &tmp.path,
+        &[
+            "generate",
+            "in.spy",
+            "--trials",
+            "30",
+            "--samples",
+            "400",
+            "--channels",
+            "4",
+        ],
+    )
+    .ok();
+    {
+        init();
+        let f = hdf5::File::open_rw(tmp.join("in.spy/in_raw.analog")).unwrap();
+        let ds = f.dataset("data").unwrap();
+        let mut values: ndarray::Array2<f32> = ds.read_2d().unwrap();
+        values[[400 * 25 + 3, 2]] = f32::NAN; // trial 25: in the last rank's shard
+        ds.write(&values).unwrap();
+    }
+    let yaml = "input: in.spy\noutput: out.spy\nexecution:\n  mode: mpi\nsteps:\n  - routine: detrend\n    type: linear\n";
+    write_file(&tmp.path, "p.yaml", yaml);
+    let out = mpirun(&tmp.path, 3, &["run", "p.yaml"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one report, from rank 0: {}", out.stderr);
+    assert!(errors[0].contains("MPI rank 2 of 3"), "{}", errors[0]);
+    assert!(errors[0].contains("trial 25"), "{}", errors[0]);
+    assert!(!tmp.join("out.spy").exists());
+    // Completed shards are kept: fix nothing, the same failure repeats under --resume.
+    let again = mpirun(&tmp.path, 3, &["run", "p.yaml", "--resume"]);
+    assert_ne!(again.code, 0);
+}
