@@ -870,6 +870,17 @@ cases! {
         recording, None, &["generate", "in.spy"], 2, &["in.spy", "already exists"];
     generate_in_missing_folder: "trialflow generate into a missing folder",
         nothing, None, &["generate", "nodir/g.spy"], 2, &["nodir", "does not exist"];
+    merge_without_shards: "trialflow merge with no shards run",
+        recording, Some(GOOD), &["merge", "pipeline.yaml"], 2, &["out.spy", "no shards to merge"];
+    slurm_array_zero: "trialflow slurm --array 0",
+        recording, Some(GOOD), &["slurm", "pipeline.yaml", "--array", "0"], 2, &["--array", "0"];
+    on_error_unknown: "on_error: maybe",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  on_error: maybe\n", steps!())), RUN, 2,
+        &["execution.on_error", "maybe"];
+    #[cfg(not(feature = "mpi"))]
+    mode_mpi_without_mpi_build: "mode: mpi in a build without MPI",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  mode: mpi\n", steps!())), RUN, 2,
+        &["execution.mode", "mpi", "--features mpi"];
     #[ignore = "needs a fix in crates/cli/src/synthetic.rs: generate_recording allocates the whole trial layout (and one trial) before checking sizes; 1e11 trials abort with 'memory allocation of 2400000000000 bytes failed'"]
     generate_absurd_size: "trialflow generate --trials 1e11 --samples 1e5",
         nothing, None, &["generate", "g.spy", "--trials", "100000000000", "--samples", "100000"], 2,
@@ -902,6 +913,12 @@ usage_cases! {
         nothing, &["generate", "g.spy", "--dtype", "f16"], &["f16", "--dtype"];
     generate_negative_trials: "trialflow generate --trials -1",
         nothing, &["generate", "g.spy", "--trials", "-1"], &["-1"];
+    shard_index_not_below_count: "trialflow run --shard 3/2",
+        recording, &["run", "pipeline.yaml", "--shard", "3/2"], &["--shard", "3/2"];
+    shard_not_a_fraction: "trialflow run --shard x",
+        recording, &["run", "pipeline.yaml", "--shard", "x"], &["--shard", "I/N"];
+    slurm_time_with_a_newline: "trialflow slurm --time with a newline (would inject a shell line)",
+        recording, &["slurm", "pipeline.yaml", "--array", "2", "--time", "01:00:00\necho injected"], &["invalid value '01:00:00"];
     generate_trials_not_a_number: "trialflow generate --trials many",
         nothing, &["generate", "g.spy", "--trials", "many"], &["many", "--trials"];
 }
@@ -1063,4 +1080,30 @@ fn many_more_workers_than_tasks_do_not_stall() {
     );
     let out = out.unwrap_or_else(|| panic!("still running after {:?}", started.elapsed()));
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// `--resume` after the pipeline changed: refused (exit 2) before anything is computed, and
+/// the interrupted run's staging folder is kept as it was.
+#[test]
+fn resume_with_a_changed_pipeline_is_refused_and_keeps_the_staging() {
+    let tmp = TempDir::new("bad-resume-changed");
+    nan_at_trial_edge(&tmp.path);
+    let savgol = |window: usize| {
+        format!(
+            "input: in.analog\noutput: out.spy\nexecution:\n  mode: sequential\nsteps:\n  - routine: savgol\n    window_length: {window}\n    polyorder: 2\n"
+        )
+    };
+    write_file(&tmp.path, "a.yaml", &savgol(7));
+    write_file(&tmp.path, "b.yaml", &savgol(9));
+    let failed = trialflow(&tmp.path, &["run", "a.yaml"]);
+    failed.assert_error(1, &["savgol", "trial 1"]);
+    assert!(
+        tmp.join("out.spy.partial").is_dir(),
+        "the staging folder is kept"
+    );
+    let before = fingerprint(&tmp.path);
+    let out = trialflow(&tmp.path, &["run", "b.yaml", "--resume"]);
+    out.assert_error(2, &["cannot resume", "out.spy", "savgol"]);
+    assert_eq!(fingerprint(&tmp.path), before, "nothing changed");
+    assert!(!tmp.join("out.spy").exists());
 }

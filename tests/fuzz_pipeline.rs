@@ -235,7 +235,7 @@ fn execution() -> impl Strategy<Value = Value> {
     (
         entry(
             "mode",
-            prop::sample::select(vec!["sequential", "parallel", "debug"])
+            prop::sample::select(vec!["sequential", "parallel", "debug", "mpi"])
                 .prop_map(Value::from)
                 .boxed(),
         ),
@@ -247,9 +247,15 @@ fn execution() -> impl Strategy<Value = Value> {
         ),
         entry("keeptrials", any::<bool>().prop_map(Value::from).boxed()),
         entry("mem_thresh", (0.05..1.0f64).prop_map(Value::from).boxed()),
+        entry(
+            "on_error",
+            prop::sample::select(vec!["stop", "continue"])
+                .prop_map(Value::from)
+                .boxed(),
+        ),
     )
-        .prop_map(|(a, b, c, d, e, f)| {
-            Value::Object([a, b, c, d, e, f].into_iter().flatten().collect())
+        .prop_map(|(a, b, c, d, e, f, g)| {
+            Value::Object([a, b, c, d, e, f, g].into_iter().flatten().collect())
         })
 }
 
@@ -478,6 +484,36 @@ fn damaged_pipelines_never_panic_and_refuse_in_one_line() {
         }
         let text = if flow { doc.to_string() } else { to_yaml(&doc) };
         bench.check(&text, &sets)?;
+    });
+}
+
+/// A smaller sample through the real binary with `--dry-run -v`, which also prints the plan
+/// (where an event output once made it panic): exit 0 or 2, no panic, and a refusal ends
+/// with one `error:` line.
+#[test]
+fn damaged_pipelines_through_the_binary_dry_run() {
+    let bench = Bench::new();
+    let strategy = (
+        pipeline(&bench.registry),
+        prop::collection::vec(mutation(), 0..3),
+    );
+    proptest!(config(40), |((doc, mutations) in strategy)| {
+        let mut doc = doc;
+        for m in &mutations {
+            apply(&mut doc, m);
+        }
+        std::fs::write(bench.dir.join("pipeline.yaml"), to_yaml(&doc)).unwrap();
+        let out = trialflow(&bench.dir.path, &["run", "pipeline.yaml", "--dry-run", "-v"]);
+        prop_assert!(out.code == 0 || out.code == 2, "exit {}: {}", out.code, out.stderr);
+        for banned in ["panicked", "internal error", "RUST_BACKTRACE"] {
+            prop_assert!(!out.stderr.contains(banned), "{}", out.stderr);
+        }
+        if out.code == 2 {
+            let last = out.stderr.lines().last().unwrap_or_default();
+            prop_assert!(last.starts_with("error:"), "{}", out.stderr);
+            prop_assert_eq!(out.stderr.matches("error:").count(), 1, "{}", out.stderr);
+        }
+        prop_assert!(!bench.dir.join("out.spy").exists(), "a dry run wrote its output");
     });
 }
 
