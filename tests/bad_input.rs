@@ -6,6 +6,12 @@
 //!   names the culprit (key, routine, file or trial),
 //! - nothing was written or changed: no output container, no `.partial` staging folder, and
 //!   the input's bytes and mtimes are as before (the whole folder is fingerprinted).
+//!   A failure while running (exit 1) may keep its staging folder `out.spy.partial` (the
+//!   state `--resume` continues from), so those rows check only that `out.spy` never
+//!   appeared and that everything else, the input included, is unchanged.
+//!
+//! Usage errors that clap reports (unknown subcommands and flags, missing arguments) print
+//! the usage after the `error:` line by design; `usage_cases!` checks those.
 
 mod common;
 
@@ -59,19 +65,51 @@ fn check(desc: &str, case: Case) {
         !tmp.join("out.spy").exists(),
         "{context}: an output was left behind"
     );
-    // A failure while running keeps completed tasks in the staging folder for --resume; a
-    // refusal up front (exit 2) leaves nothing at all.
-    if case.code == 2 {
+    let staging = tmp.join("out.spy.partial");
+    if case.code == 1 {
+        assert_eq!(
+            fingerprint_without(&tmp.path, &staging),
+            before,
+            "{context}: the folder (input included) changed"
+        );
+    } else {
         assert!(
-            !tmp.join("out.spy.partial").exists(),
+            !staging.exists(),
             "{context}: a staging folder was left behind"
         );
+        assert_eq!(
+            fingerprint(&tmp.path),
+            before,
+            "{context}: the folder (input included) changed"
+        );
     }
-    let _ = std::fs::remove_dir_all(tmp.join("out.spy.partial"));
-    let after = fingerprint(&tmp.path);
+}
+
+/// A usage error reported by clap: exit 2, an `error:` first line naming the problem (the
+/// usage follows), no panic, nothing written.
+fn check_usage(desc: &str, setup: fn(&Path), args: &[&str], needles: &[&str]) {
+    let tmp = TempDir::new("usage");
+    setup(&tmp.path);
+    let before = fingerprint(&tmp.path);
+    let out = trialflow(&tmp.path, args);
+    let context = format!(
+        "case '{desc}': exit {}\nstdout: {}\nstderr: {}",
+        out.code, out.stdout, out.stderr
+    );
+    assert_eq!(out.code, 2, "{context}");
+    let first = out.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error:"), "{context}");
+    for needle in needles {
+        assert!(
+            first.contains(needle),
+            "{context}: should mention '{needle}'"
+        );
+    }
+    assert!(!out.stderr.contains("panicked"), "{context}");
     assert_eq!(
-        after, before,
-        "{context}: the folder (input included) changed"
+        fingerprint(&tmp.path),
+        before,
+        "{context}: something was written"
     );
 }
 
@@ -246,6 +284,189 @@ fn virtual_missing_part(dir: &Path) {
     std::fs::remove_file(dir.join("vin.spy/vin_zscore.parts/3.h5")).unwrap();
 }
 
+fn empty_file(dir: &Path) {
+    write_file(dir, "in.analog", "");
+}
+
+fn folder_without_objects(dir: &Path) {
+    std::fs::create_dir(dir.join("in.spy")).unwrap();
+    write_file(dir, "in.spy/notes.txt", "no objects here");
+}
+
+fn data_1d(dir: &Path) {
+    write_handmade(
+        &dir.join("in.analog"),
+        &[100],
+        Some((&[0.0, 5.0, 0.0], 1)),
+        true,
+    );
+}
+
+fn trialdefinition_two_columns(dir: &Path) {
+    write_with_trialdefinition(dir, &[&[0.0, 50.0], &[50.0, 100.0]]);
+}
+
+fn trial_negative_start(dir: &Path) {
+    write_with_trialdefinition(dir, &[&[0.0, 50.0, 0.0], &[-10.0, 60.0, 0.0]]);
+}
+
+fn trial_fractional_start(dir: &Path) {
+    write_with_trialdefinition(dir, &[&[0.5, 50.0, 0.0]]);
+}
+
+fn trial_nan_stop(dir: &Path) {
+    write_with_trialdefinition(dir, &[&[0.0, 50.0, 0.0], &[50.0, f64::NAN, 0.0]]);
+}
+
+fn samplerate_zero(dir: &Path) {
+    write_with_trialdefinition(dir, &[&[0.0, 50.0, 0.0]]);
+    init();
+    let f = hdf5::File::open_rw(dir.join("in.analog")).unwrap();
+    f.attr("samplerate").unwrap().write_scalar(&0.0f64).unwrap();
+}
+
+/// A chunked trialdefinition claiming 2^40 rows that were never written: reading it whole
+/// would allocate 26 TB.
+fn trialdefinition_claims_2_to_the_40_rows(dir: &Path) {
+    init();
+    let f = hdf5::File::create(dir.join("in.analog")).unwrap();
+    f.new_dataset::<f32>()
+        .shape((100, 2))
+        .create("data")
+        .unwrap()
+        .write_raw(&[0.5f32; 200])
+        .unwrap();
+    f.new_dataset::<f64>()
+        .chunk((1024, 3))
+        .shape((1usize << 40, 3))
+        .create("trialdefinition")
+        .unwrap();
+    f.new_attr::<f64>()
+        .create("samplerate")
+        .unwrap()
+        .write_scalar(&1000.0)
+        .unwrap();
+}
+
+/// A chunked, never-written `data` of 2^36 x 4 samples with one trial spanning it: a valid
+/// file that no machine can process (1 TiB as float32).
+fn one_trial_of_a_tebibyte(dir: &Path) {
+    init();
+    let rows = 1usize << 36;
+    let f = hdf5::File::create(dir.join("in.analog")).unwrap();
+    f.new_dataset::<f32>()
+        .chunk((65536, 4))
+        .shape((rows, 4))
+        .create("data")
+        .unwrap();
+    f.new_dataset::<f64>()
+        .shape((1, 3))
+        .create("trialdefinition")
+        .unwrap()
+        .write_raw(&[0.0, rows as f64, 0.0])
+        .unwrap();
+    f.new_attr::<f64>()
+        .create("samplerate")
+        .unwrap()
+        .write_scalar(&1000.0)
+        .unwrap();
+}
+
+fn object(dir: &Path) -> std::path::PathBuf {
+    dir.join("in.spy/in_raw.analog")
+}
+
+fn info_samplerate_string(dir: &Path) {
+    recording(dir);
+    edit_info(&object(dir), |m| {
+        m.insert("samplerate".into(), "fast".into());
+    });
+}
+
+fn with_info_channel_not_a_list(dir: &Path) {
+    recording(dir);
+    edit_info(&object(dir), |m| {
+        m.insert("channel".into(), "channel001".into());
+    });
+}
+
+fn info_channel_label_object(dir: &Path) {
+    recording(dir);
+    edit_info(&object(dir), |m| {
+        m.insert(
+            "channel".into(),
+            serde_json::json!(["a", "b", {"c": 1}, "d", "e"]),
+        );
+    });
+}
+
+fn info_three_channel_labels(dir: &Path) {
+    recording(dir);
+    edit_info(&object(dir), |m| {
+        m.insert("channel".into(), serde_json::json!(["a", "b", "c"]));
+    });
+}
+
+fn with_info_dataclass_spectral(dir: &Path) {
+    recording(dir);
+    edit_info(&object(dir), |m| {
+        m.insert("dataclass".into(), "SpectralData".into());
+    });
+}
+
+fn info_dataclass_number(dir: &Path) {
+    recording(dir);
+    edit_info(&object(dir), |m| {
+        m.insert("dataclass".into(), 5.into());
+    });
+}
+
+fn with_info_data_shape_absurd(dir: &Path) {
+    recording(dir);
+    edit_info(&object(dir), |m| {
+        m.insert("data_shape".into(), serde_json::json!([u64::MAX, 5]));
+    });
+}
+
+fn info_trl_shape_wrong(dir: &Path) {
+    recording(dir);
+    edit_info(&object(dir), |m| {
+        m.insert("trl_shape".into(), serde_json::json!([1_000_000_000, 4]));
+    });
+}
+
+fn info_is_a_list(dir: &Path) {
+    recording(dir);
+    write_file(dir, "in.spy/in_raw.analog.info", "[1, 2, 3]");
+}
+
+fn previous_output(dir: &Path) {
+    recording(dir);
+    std::fs::create_dir(dir.join("prev.spy")).unwrap();
+    write_file(dir, "prev.spy/keep.txt", "an earlier result");
+}
+
+fn recording_and_a_file(dir: &Path) {
+    recording(dir);
+    write_file(dir, "afile", "a file, not a folder");
+}
+
+/// Trial 1 of 3 starts with a NaN: savgol's `interp` edge fit refuses it while running.
+fn nan_at_trial_edge(dir: &Path) {
+    nan_in_trial(dir);
+    init();
+    let f = hdf5::File::open_rw(dir.join("in.analog")).unwrap();
+    let ds = f.dataset("data").unwrap();
+    let mut values: Vec<f32> = ds.read_raw().unwrap();
+    values.iter_mut().for_each(|v| {
+        if v.is_nan() {
+            *v = 0.25;
+        }
+    });
+    values[100 * 3] = f32::NAN;
+    ds.write_raw(&values).unwrap();
+}
+
 // ---- the table ---------------------------------------------------------------------------
 
 macro_rules! cases {
@@ -395,6 +616,311 @@ cases! {
     output_in_missing_folder: "output in a folder that does not exist",
         recording, Some(concat!("input: in.spy\noutput: nodir/out.spy\n", steps!())), RUN, 2,
         &["nodir", "does not exist"];
+    output_inside_the_input_container: "output inside the input's .spy folder",
+        recording, Some(concat!("input: in.spy\noutput: in.spy/sub.spy\n", steps!())), RUN, 2,
+        &["in.spy", "inside the input's container"];
+    output_unwritable_location: "output where no folder can be created (/proc)",
+        recording, Some(concat!("input: in.spy\noutput: /proc/trialflow-bad-input.spy\n", steps!())), RUN, 2,
+        &["/proc/trialflow-bad-input.spy", "cannot be created"];
+    output_under_a_file: "output inside something that is a file",
+        recording_and_a_file, Some(concat!("input: in.spy\noutput: afile/out.spy\n", steps!())), RUN, 2,
+        &["afile", "cannot be created"];
+    output_empty_name: "output: \"\"",
+        recording, Some(concat!("input: in.spy\noutput: \"\"\n", steps!())), RUN, 2,
+        &["not a usable output name"];
+    output_exists_without_overwrite: "an existing output without --overwrite",
+        previous_output, Some(concat!("input: in.spy\noutput: prev.spy\n", steps!())), RUN, 2,
+        &["prev.spy", "already exists", "--overwrite"];
+
+    // More of the pipeline file: types, shapes of the document, YAML limits.
+    input_wrong_type: "input: 5",
+        recording, Some(concat!("input: 5\noutput: out.spy\n", steps!())), RUN, 2,
+        &["`input`", "expected a string"];
+    output_missing: "no output key",
+        recording, Some(concat!("input: in.spy\n", steps!())), RUN, 2, &["`output`"];
+    overwrite_wrong_type: "overwrite: maybe",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\noverwrite: maybe\n", steps!())), RUN, 2,
+        &["`overwrite`", "maybe"];
+    execution_not_a_mapping: "execution: 5",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution: 5\n", steps!())), RUN, 2,
+        &["`execution`", "mapping"];
+    steps_not_a_list: "steps: 5",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps: 5\n"), RUN, 2, &["`steps`", "list"];
+    step_is_a_string: "steps: [detrend]",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps: [detrend]\n"), RUN, 2,
+        &["steps[0]", "mapping", "routine"];
+    routine_not_a_string: "routine: 5",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: 5\n"), RUN, 2,
+        &["steps[0].routine", "5"];
+    step_save_wrong_type: "save: 3",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: detrend\n    save: 3\n"), RUN, 2,
+        &["steps[0].save", "boolean"];
+    step_name_wrong_type: "name: [a]",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: detrend\n    name: [a]\n"), RUN, 2,
+        &["steps[0].name", "string"];
+    workers_negative: "workers: -1",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  workers: -1\n", steps!())), RUN, 2,
+        &["execution.workers", "-1"];
+    workers_fraction: "workers: 1.5",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  workers: 1.5\n", steps!())), RUN, 2,
+        &["execution.workers", "1.5"];
+    workers_huge: "workers: 1e30",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  workers: 1e30\n", steps!())), RUN, 2,
+        &["execution.workers"];
+    chan_per_worker_negative: "chan_per_worker: -2",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  chan_per_worker: -2\n", steps!())), RUN, 2,
+        &["execution.chan_per_worker", "-2"];
+    mem_thresh_zero: "mem_thresh: 0",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  mem_thresh: 0\n", steps!())), RUN, 2,
+        &["execution.mem_thresh", "0"];
+    mem_thresh_nan: "mem_thresh: .nan",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  mem_thresh: .nan\n", steps!())), RUN, 2,
+        &["pipeline.yaml", "line 4", "non-finite"];
+    keeptrials_wrong_type: "keeptrials: 3",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  keeptrials: 3\n", steps!())), RUN, 2,
+        &["execution.keeptrials", "boolean"];
+    parallel_store_wrong_type: "parallel_store: x",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  parallel_store: x\n", steps!())), RUN, 2,
+        &["execution.parallel_store", "boolean"];
+    duplicate_top_level_key: "input given twice",
+        recording, Some(concat!("input: in.spy\ninput: other.spy\noutput: out.spy\n", steps!())), RUN, 2,
+        &["pipeline.yaml", "line 2", "duplicate", "input"];
+    yaml_empty_document: "an empty pipeline file",
+        recording, Some(""), RUN, 2, &["pipeline.yaml", "mapping"];
+    yaml_nested_too_deeply: "a parameter nested 5000 levels deep",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nsteps:\n  - routine: detrend\n    type: ",
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+            "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n")), RUN, 2,
+        &["pipeline.yaml", "line 5", "nested too deeply"];
+    yaml_alias_bomb: "aliases expanding to 9^6 values",
+        recording, Some(concat!(
+            "input: in.spy\noutput: out.spy\nsteps:\n  - routine: detrend\n",
+            "a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n",
+            "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+            "g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n")), RUN, 2,
+        &["pipeline.yaml", "too many values"];
+    set_path_too_deep: "--set with a 40-part key path",
+        recording, Some(GOOD),
+        &["run", "pipeline.yaml", "--set", "execution.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a=1"], 2,
+        &["--set", "40 parts", "at most 16"];
+    set_into_a_scalar: "--set input.x=1",
+        recording, Some(GOOD), &["run", "pipeline.yaml", "--set", "input.x=1"], 2,
+        &["--set input.x=1", "`input` is not a mapping or list"];
+    set_list_by_name: "--set steps.first.type=linear",
+        recording, Some(GOOD), &["run", "pipeline.yaml", "--set", "steps.first.type=linear"], 2,
+        &["steps.first", "list index"];
+    set_empty_path: "--set =3",
+        recording, Some(GOOD), &["run", "pipeline.yaml", "--set", "=3"], 2,
+        &["--set =3", "key path is empty"];
+    set_wrong_type: "--set execution.workers=many",
+        recording, Some(GOOD), &["run", "pipeline.yaml", "--set", "execution.workers=many"], 2,
+        &["execution.workers", "many"];
+
+    // Routine parameters, refused before anything runs.
+    gaussian_negative_sigma: "gaussian sigma: -1",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: gaussian\n    sigma: -1\n"), RUN, 2,
+        &["steps[0] (gaussian)", "sigma", "-1"];
+    gaussian_missing_sigma: "gaussian without sigma",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: gaussian\n"), RUN, 2,
+        &["steps[0] (gaussian)", "sigma"];
+    gaussian_sigma_string: "gaussian sigma: wide",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: gaussian\n    sigma: wide\n"), RUN, 2,
+        &["steps[0] (gaussian)", "`sigma`", "wide"];
+    gaussian_absurd_sigma: "gaussian sigma: 1e9 (8e9 taps) is refused, not allocated",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: gaussian\n    sigma: 1e9\n"), RUN, 2,
+        &["steps[0] (gaussian)", "sigma", "taps"];
+    gaussian_order_four: "gaussian order: 4",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: gaussian\n    sigma: 2\n    order: 4\n"), RUN, 2,
+        &["steps[0] (gaussian)", "order", "4"];
+    savgol_polyorder_not_below_window: "savgol polyorder >= window_length",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: savgol\n    window_length: 5\n    polyorder: 5\n"), RUN, 2,
+        &["steps[0] (savgol)", "polyorder", "window_length"];
+    savgol_window_longer_than_a_trial: "savgol interp window longer than trial 0 (259 samples)",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: savgol\n    window_length: 301\n    polyorder: 2\n"), RUN, 2,
+        &["savgol", "trial 0", "259 samples", "301"];
+    savgol_mode_reflect: "savgol mode: reflect",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: savgol\n    window_length: 5\n    polyorder: 2\n    mode: reflect\n"), RUN, 2,
+        &["steps[0] (savgol)", "reflect"];
+    savgol_absurd_window: "savgol window_length: 1e8 (mode nearest)",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: savgol\n    window_length: 100000000\n    polyorder: 2\n    mode: nearest\n"), RUN, 2,
+        &["steps[0] (savgol)", "window_length", "limit"];
+    moving_average_size_zero: "moving_average size: 0",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: moving_average\n    size: 0\n"), RUN, 2,
+        &["steps[0] (moving_average)", "size", "0"];
+    moving_average_absurd_size: "moving_average size: 1e12",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: moving_average\n    size: 1000000000000\n"), RUN, 2,
+        &["steps[0] (moving_average)", "size", "limit"];
+    median_origin_out_of_range: "median size 3, origin 5",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: median\n    size: 3\n    origin: 5\n"), RUN, 2,
+        &["steps[0] (median)", "origin", "5"];
+    find_peaks_distance_below_one: "find_peaks distance: 0.5",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: find_peaks\n    distance: 0.5\n"), RUN, 2,
+        &["steps[0] (find_peaks)", "distance", "0.5"];
+    find_peaks_bounds_reversed: "find_peaks height: [2, 1]",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: find_peaks\n    height: [2, 1]\n"), RUN, 2,
+        &["steps[0] (find_peaks)", "height", "larger than the maximum"];
+    find_peaks_negative_rel_height: "find_peaks rel_height: -1",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: find_peaks\n    rel_height: -1\n"), RUN, 2,
+        &["steps[0] (find_peaks)", "rel_height", "-1"];
+    find_peaks_cwt_without_widths: "find_peaks_cwt without widths",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: find_peaks_cwt\n"), RUN, 2,
+        &["steps[0] (find_peaks_cwt)", "widths"];
+    find_peaks_cwt_negative_width: "find_peaks_cwt widths: [-1]",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: find_peaks_cwt\n    widths: [-1]\n"), RUN, 2,
+        &["steps[0] (find_peaks_cwt)", "widths", "-1"];
+    find_peaks_cwt_noise_perc_above_100: "find_peaks_cwt noise_perc: 101",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: find_peaks_cwt\n    widths: 3\n    noise_perc: 101\n"), RUN, 2,
+        &["steps[0] (find_peaks_cwt)", "noise_perc", "101"];
+    zscore_unknown_parameter: "zscore ddof: 1",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: zscore\n    ddof: 1\n"), RUN, 2,
+        &["steps[0] (zscore)", "ddof"];
+    analog_step_after_events: "zscore after find_peaks",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: find_peaks\n  - routine: zscore\n"), RUN, 2,
+        &["step 2 (zscore)", "SpikeData"];
+    averaging_events: "keeptrials: false on find_peaks_cwt events",
+        recording, Some("input: in.spy\noutput: out.spy\nexecution:\n  keeptrials: false\nsteps:\n  - routine: find_peaks_cwt\n    widths: [1, 2]\n"), RUN, 2,
+        &["keeptrials", "SpikeData"];
+
+    // More inputs: empty, not 2-D, bad trial definitions, damaged or contradicting .info.
+    input_empty_file: "a 0-byte input file",
+        empty_file, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["in.analog", "not an HDF5 file"];
+    input_folder_without_objects: "a .spy folder holding no object",
+        folder_without_objects, Some(GOOD), RUN, 2, &["in.spy", "no AnalogData"];
+    input_data_1d: "1-D data",
+        data_1d, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["in.analog", "'data'", "1 dimensions"];
+    input_trialdefinition_two_columns: "a trialdefinition with 2 columns",
+        trialdefinition_two_columns, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["in.analog", "2 columns"];
+    input_trial_negative_start: "a trial starting at -10",
+        trial_negative_start, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["in.analog", "trial 1", "negative"];
+    input_trial_fractional_start: "a trial starting at sample 0.5",
+        trial_fractional_start, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["in.analog", "trial 0", "whole sample"];
+    input_trial_nan_stop: "a trial stopping at NaN",
+        trial_nan_stop, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["in.analog", "trial 1", "NaN"];
+    input_samplerate_zero: "samplerate attribute 0",
+        samplerate_zero, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["in.analog", "samplerate 0"];
+    input_trialdefinition_absurd: "a trialdefinition claiming 2^40 rows",
+        trialdefinition_claims_2_to_the_40_rows, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["in.analog", "'trialdefinition'", "1099511627776"];
+    input_trial_of_a_tebibyte: "one valid trial of 2^36 x 4 float32 samples",
+        one_trial_of_a_tebibyte, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 2,
+        &["memory"];
+    info_samplerate_not_a_number: ".info samplerate: \"fast\"",
+        info_samplerate_string, Some(GOOD), RUN, 2,
+        &["in_raw.analog.info", "`samplerate`", "number", "fast"];
+    info_channel_not_a_list: ".info channel: \"channel001\"",
+        with_info_channel_not_a_list, Some(GOOD), RUN, 2,
+        &["in_raw.analog.info", "`channel`", "list"];
+    info_channel_label_not_a_string: ".info channel holding an object",
+        info_channel_label_object, Some(GOOD), RUN, 2,
+        &["in_raw.analog.info", "`channel`", "{\"c\":1}"];
+    info_too_few_channel_labels: ".info with 3 labels for 5 channels",
+        info_three_channel_labels, Some(GOOD), RUN, 2,
+        &["in_raw.analog", "3 channel labels for 5 channels"];
+    info_dataclass_spectral: ".info dataclass: SpectralData",
+        with_info_dataclass_spectral, Some(GOOD), RUN, 2,
+        &["in_raw.analog", "SpectralData", "AnalogData"];
+    info_dataclass_not_a_string: ".info dataclass: 5",
+        info_dataclass_number, Some(GOOD), RUN, 2,
+        &["in_raw.analog.info", "`dataclass`", "5"];
+    info_data_shape_absurd: ".info data_shape: [2^64 - 1, 5]",
+        with_info_data_shape_absurd, Some(GOOD), RUN, 2,
+        &["in_raw.analog.info", "`data_shape`", "18446744073709551615", "does not describe this file"];
+    info_trl_shape_contradicts: ".info trl_shape: [1e9, 4]",
+        info_trl_shape_wrong, Some(GOOD), RUN, 2,
+        &["in_raw.analog.info", "`trl_shape`", "1000000000"];
+    info_not_an_object: ".info holding a JSON list",
+        info_is_a_list, Some(GOOD), RUN, 2, &["in_raw.analog.info", "JSON object"];
+
+    // Data-dependent failures while running (exit 1).
+    input_nan_at_savgol_edge: "NaN in the interp edge window of trial 1",
+        nan_at_trial_edge,
+        Some("input: in.analog\noutput: out.spy\nsteps:\n  - routine: savgol\n    window_length: 7\n    polyorder: 2\n"),
+        RUN, 1, &["savgol", "trial 1", "NaN"];
+
+    // The other commands.
+    info_missing_path: "trialflow info nope.spy",
+        nothing, None, &["info", "nope.spy"], 2, &["nope.spy", "does not exist"];
+    info_text_file: "trialflow info on a text file",
+        text_file, None, &["info", "in.txt"], 2, &["in.txt", "not an HDF5 file"];
+    info_truncated_file: "trialflow info on a truncated file",
+        truncated, None, &["info", "trunc.analog"], 2, &["trunc.analog", "truncated"];
+    info_folder_without_objects: "trialflow info on a folder without objects",
+        folder_without_objects, None, &["info", "in.spy"], 2, &["in.spy", "no Syncopy objects"];
+    info_absurd_trialdefinition: "trialflow info on a trialdefinition claiming 2^40 rows",
+        trialdefinition_claims_2_to_the_40_rows, None, &["info", "in.analog"], 2,
+        &["in.analog", "'trialdefinition'"];
+    routines_unknown_name: "trialflow routines nosuch",
+        nothing, None, &["routines", "nosuch"], 2, &["unknown routine", "nosuch"];
+    generate_zero_trials: "trialflow generate --trials 0",
+        nothing, None, &["generate", "g.spy", "--trials", "0"], 2, &["--trials"];
+    generate_zero_channels: "trialflow generate --channels 0",
+        nothing, None, &["generate", "g.spy", "--channels", "0"], 2, &["--channels"];
+    generate_zero_samplerate: "trialflow generate --samplerate 0",
+        nothing, None, &["generate", "g.spy", "--samplerate", "0"], 2, &["--samplerate", "0"];
+    generate_nan_samplerate: "trialflow generate --samplerate nan",
+        nothing, None, &["generate", "g.spy", "--samplerate", "nan"], 2, &["--samplerate", "NaN"];
+    generate_over_existing: "trialflow generate over an existing container",
+        recording, None, &["generate", "in.spy"], 2, &["in.spy", "already exists"];
+    generate_in_missing_folder: "trialflow generate into a missing folder",
+        nothing, None, &["generate", "nodir/g.spy"], 2, &["nodir", "does not exist"];
+    merge_without_shards: "trialflow merge with no shards run",
+        recording, Some(GOOD), &["merge", "pipeline.yaml"], 2, &["out.spy", "no shards to merge"];
+    slurm_array_zero: "trialflow slurm --array 0",
+        recording, Some(GOOD), &["slurm", "pipeline.yaml", "--array", "0"], 2, &["--array", "0"];
+    on_error_unknown: "on_error: maybe",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  on_error: maybe\n", steps!())), RUN, 2,
+        &["execution.on_error", "maybe"];
+    #[cfg(not(feature = "mpi"))]
+    mode_mpi_without_mpi_build: "mode: mpi in a build without MPI",
+        recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  mode: mpi\n", steps!())), RUN, 2,
+        &["execution.mode", "mpi", "--features mpi"];
+    #[ignore = "needs a fix in crates/cli/src/synthetic.rs: generate_recording allocates the whole trial layout (and one trial) before checking sizes; 1e11 trials abort with 'memory allocation of 2400000000000 bytes failed'"]
+    generate_absurd_size: "trialflow generate --trials 1e11 --samples 1e5",
+        nothing, None, &["generate", "g.spy", "--trials", "100000000000", "--samples", "100000"], 2,
+        &["--trials"];
+}
+
+macro_rules! usage_cases {
+    ($( $name:ident: $desc:literal, $setup:expr, $args:expr, $needles:expr; )*) => {
+        $(
+            #[test]
+            fn $name() {
+                check_usage($desc, $setup, $args, $needles);
+            }
+        )*
+    };
+}
+
+usage_cases! {
+    unknown_subcommand: "trialflow frobnicate",
+        nothing, &["frobnicate"], &["unrecognized subcommand", "frobnicate"];
+    unknown_run_flag: "trialflow run p.yaml --frobnicate",
+        recording, &["run", "pipeline.yaml", "--frobnicate"], &["--frobnicate"];
+    set_without_value: "trialflow run p.yaml --set",
+        recording, &["run", "pipeline.yaml", "--set"], &["--set"];
+    info_without_path: "trialflow info",
+        nothing, &["info"], &["required"];
+    generate_without_output: "trialflow generate",
+        nothing, &["generate"], &["required"];
+    generate_unknown_dtype: "trialflow generate --dtype f16",
+        nothing, &["generate", "g.spy", "--dtype", "f16"], &["f16", "--dtype"];
+    generate_negative_trials: "trialflow generate --trials -1",
+        nothing, &["generate", "g.spy", "--trials", "-1"], &["-1"];
+    shard_index_not_below_count: "trialflow run --shard 3/2",
+        recording, &["run", "pipeline.yaml", "--shard", "3/2"], &["--shard", "3/2"];
+    shard_not_a_fraction: "trialflow run --shard x",
+        recording, &["run", "pipeline.yaml", "--shard", "x"], &["--shard", "I/N"];
+    slurm_time_with_a_newline: "trialflow slurm --time with a newline (would inject a shell line)",
+        recording, &["slurm", "pipeline.yaml", "--array", "2", "--time", "01:00:00\necho injected"], &["invalid value '01:00:00"];
+    generate_trials_not_a_number: "trialflow generate --trials many",
+        nothing, &["generate", "g.spy", "--trials", "many"], &["many", "--trials"];
 }
 
 /// `output_is_a_file` leaves `out.spy` (a file) in place, which the table's "no output"
@@ -554,4 +1080,30 @@ fn many_more_workers_than_tasks_do_not_stall() {
     );
     let out = out.unwrap_or_else(|| panic!("still running after {:?}", started.elapsed()));
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// `--resume` after the pipeline changed: refused (exit 2) before anything is computed, and
+/// the interrupted run's staging folder is kept as it was.
+#[test]
+fn resume_with_a_changed_pipeline_is_refused_and_keeps_the_staging() {
+    let tmp = TempDir::new("bad-resume-changed");
+    nan_at_trial_edge(&tmp.path);
+    let savgol = |window: usize| {
+        format!(
+            "input: in.analog\noutput: out.spy\nexecution:\n  mode: sequential\nsteps:\n  - routine: savgol\n    window_length: {window}\n    polyorder: 2\n"
+        )
+    };
+    write_file(&tmp.path, "a.yaml", &savgol(7));
+    write_file(&tmp.path, "b.yaml", &savgol(9));
+    let failed = trialflow(&tmp.path, &["run", "a.yaml"]);
+    failed.assert_error(1, &["savgol", "trial 1"]);
+    assert!(
+        tmp.join("out.spy.partial").is_dir(),
+        "the staging folder is kept"
+    );
+    let before = fingerprint(&tmp.path);
+    let out = trialflow(&tmp.path, &["run", "b.yaml", "--resume"]);
+    out.assert_error(2, &["cannot resume", "out.spy", "savgol"]);
+    assert_eq!(fingerprint(&tmp.path), before, "nothing changed");
+    assert!(!tmp.join("out.spy").exists());
 }

@@ -388,6 +388,39 @@ pub fn list(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Rewrites the `.info` beside an object file through `edit` (which may set, remove or
+/// retype keys).
+pub fn edit_info(object_file: &Path, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+    let path = PathBuf::from(format!("{}.info", object_file.display()));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    edit(doc.as_object_mut().expect("an .info is a JSON object"));
+    std::fs::write(&path, doc.to_string()).unwrap();
+}
+
+/// Like [`fingerprint`], leaving out everything under `skip` (a staging folder a failed run
+/// keeps for `--resume`, say).
+pub fn fingerprint_without(
+    root: &Path,
+    skip: &Path,
+) -> BTreeMap<PathBuf, (String, u64, SystemTime)> {
+    let mut all = fingerprint(root);
+    all.retain(|p, _| !p.starts_with(skip));
+    all
+}
+
+/// Writes `in.analog` with a 100 x 2 float32 `data`, a samplerate attribute and the given
+/// trialdefinition rows (any number of columns), for trial-definition cases.
+pub fn write_with_trialdefinition(dir: &Path, rows: &[&[f64]]) {
+    let values: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    write_handmade(
+        &dir.join("in.analog"),
+        &[100, 2],
+        Some((&values, rows.len())),
+        true,
+    );
+}
+
 /// Every object file's data (bits), keyed by file name.
 pub fn results(container: &Path) -> Vec<(String, Dense)> {
     let mut files: Vec<String> = list(container)

@@ -93,20 +93,29 @@ pub struct SlurmArgs {
     /// Number of array tasks (shards).
     #[arg(long, value_name = "N")]
     pub array: usize,
-    #[arg(long)]
+    #[arg(long, value_parser = parse_sbatch_value)]
     pub partition: Option<String>,
     /// Time limit per array task, as sbatch takes it (e.g. `02:00:00`).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_sbatch_value)]
     pub time: Option<String>,
     /// Memory per array task, as sbatch takes it (e.g. `8G`).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_sbatch_value)]
     pub mem: Option<String>,
     /// CPUs per array task (also the workers of each shard).
     #[arg(long, value_name = "C")]
     pub cpus_per_task: Option<usize>,
     /// Further `#SBATCH` options, e.g. `--sbatch-extra "--account=lab --qos=long"`.
-    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true, value_parser = parse_sbatch_value)]
     pub sbatch_extra: Option<String>,
+}
+
+/// A value that goes into an `#SBATCH` line: a newline would end the directive and make
+/// the rest of the value a shell command of the batch script.
+fn parse_sbatch_value(text: &str) -> Result<String, String> {
+    if text.chars().any(char::is_control) {
+        return Err("must fit on one #SBATCH line: no newlines or other control characters".into());
+    }
+    Ok(text.to_string())
 }
 
 /// Parses `I/N` with `0 <= I < N`.

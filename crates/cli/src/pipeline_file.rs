@@ -25,6 +25,8 @@ const EXECUTION_KEYS: &[&str] = &[
     "on_error",
 ];
 const STEP_KEYS: &[&str] = &["routine", "name", "save", "dtype"];
+/// Deepest `--set` key path accepted (`steps.0.height.1` has 4 parts).
+const MAX_SET_DEPTH: usize = 16;
 
 /// A pipeline file after validation.
 #[derive(Debug)]
@@ -75,7 +77,7 @@ pub fn parse_pipeline(
         let first = e.to_string().lines().next().unwrap_or_default().to_string();
         CliError::user(format!(
             "{name}: invalid YAML: {}",
-            first.trim_start_matches("error: ")
+            explain_budget(first.trim_start_matches("error: "))
         ))
     })?;
     for set in sets {
@@ -114,6 +116,23 @@ pub fn parse_pipeline(
         overwrite,
         pipeline: Pipeline::new(steps, execution),
     })
+}
+
+/// serde-saphyr guards against documents nested too deeply or expanding too far (alias
+/// bombs) and reports it as `budget breached: Depth { depth: 65 }`; say it in words.
+fn explain_budget(message: &str) -> String {
+    let Some(at) = message.find("budget breached: ") else {
+        return message.to_string();
+    };
+    let what = &message[at + "budget breached: ".len()..];
+    let words = if what.starts_with("Depth") {
+        "the document is nested too deeply (a pipeline needs a few levels)".to_string()
+    } else if what.starts_with("Nodes") || what.starts_with("Alias") {
+        "the document expands to too many values (aliases?)".to_string()
+    } else {
+        format!("the document is too large ({what})")
+    };
+    format!("{}{words}", &message[..at])
 }
 
 fn resolve(base: &Path, path: &str) -> PathBuf {
@@ -300,6 +319,15 @@ fn apply_set(doc: &mut Value, set: &str) -> Result<(), CliError> {
         serde_saphyr::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
     };
     let parts: Vec<&str> = path.split('.').collect();
+    if parts.len() > MAX_SET_DEPTH {
+        // A pipeline is a few levels deep; a path of thousands of keys would build a value
+        // tree deep enough to overflow the stack when it is dropped.
+        return Err(CliError::user(format!(
+            "--set {}...: the key path has {} parts; at most {MAX_SET_DEPTH} are accepted",
+            set.chars().take(40).collect::<String>(),
+            parts.len()
+        )));
+    }
     let mut node = doc;
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();

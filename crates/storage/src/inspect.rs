@@ -8,6 +8,7 @@ use trialflow_core::DataKind;
 use crate::error::StorageError;
 use crate::hdf5_util::{one_line, open_read_only};
 use crate::info::read_info;
+use crate::reader::check_stored_size;
 
 /// A summary of one Syncopy object.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +88,7 @@ fn inspect_object(path: &Path) -> Result<ObjectSummary, StorageError> {
     if let Ok(trl) = file.dataset("trialdefinition") {
         let shape = trl.shape();
         if shape.len() == 2 && shape[1] >= 3 {
+            check_stored_size(path, &trl, "trialdefinition", 8)?;
             let values: Vec<f64> = trl
                 .read_raw()
                 .map_err(|e| StorageError::format(path, one_line(&e)))?;

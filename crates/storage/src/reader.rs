@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::s;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use trialflow_core::engine::TrialSource;
 use trialflow_core::{DType, DataKind, DataSchema, Error, ErrorClass, TrialDefinition};
 
@@ -39,11 +39,8 @@ impl SpyReader {
         let path = resolve_input(path)?;
         let info_path = PathBuf::from(format!("{}.info", path.display()));
         let info = read_info(&info_path)?;
-        if let Some(class) = info
-            .as_ref()
-            .and_then(|i| i.get("dataclass"))
-            .and_then(Value::as_str)
-        {
+        let facts = InfoFacts::parse(info.as_ref(), &info_path)?;
+        if let Some(class) = &facts.dataclass {
             if class != "AnalogData" {
                 return Err(StorageError::format(
                     &path,
@@ -76,6 +73,8 @@ impl SpyReader {
                 )))
             }
         };
+        check_stored_size(&path, &data, "data", dtype.size_bytes())?;
+        facts.check_shape("data_shape", &shape, "data")?;
         check_virtual_sources(&path, &data)?;
         let trl = file
             .dataset("trialdefinition")
@@ -87,6 +86,8 @@ impl SpyReader {
                 trl_shape.len()
             )));
         }
+        check_stored_size(&path, &trl, "trialdefinition", 8)?;
+        facts.check_shape("trl_shape", &trl_shape, "trialdefinition")?;
         let values: Vec<f64> = trl.read_raw::<f64>().map_err(|e| {
             bad(format!(
                 "'trialdefinition' cannot be read: {}",
@@ -97,10 +98,8 @@ impl SpyReader {
             .map_err(|m| bad(format!("trialdefinition: {m}")))?;
 
         let root = &*file;
-        let samplerate = info
-            .as_ref()
-            .and_then(|i| i.get("samplerate"))
-            .and_then(Value::as_f64)
+        let samplerate = facts
+            .samplerate
             .or_else(|| root.attr("samplerate").ok()?.read_scalar::<f64>().ok())
             .ok_or_else(
                 || bad("has no samplerate (neither in .info nor as an attribute)".into()),
@@ -108,19 +107,11 @@ impl SpyReader {
         if !(samplerate.is_finite() && samplerate > 0.0) {
             return Err(bad(format!("samplerate {samplerate} must be positive")));
         }
-        let channels = match info.as_ref().and_then(|i| i.get("channel")) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string())
-                })
-                .collect(),
-            _ => (1..=shape[1])
+        let channels = facts.channels.unwrap_or_else(|| {
+            (1..=shape[1])
                 .map(|c| format!("channel{c}"))
-                .collect::<Vec<_>>(),
-        };
+                .collect::<Vec<_>>()
+        });
         if channels.len() != shape[1] {
             return Err(bad(format!(
                 "{} channel labels for {} channels in 'data'",
@@ -128,11 +119,8 @@ impl SpyReader {
                 shape[1]
             )));
         }
-        let log = info
-            .as_ref()
-            .and_then(|i| i.get("_log"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        let log = facts
+            .log
             .or_else(|| read_string_attr(root, "_log"))
             .unwrap_or_default();
         let cfg = info
@@ -157,6 +145,167 @@ impl SpyReader {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The `.info` entries the reader uses, type-checked: a value of the wrong type means the
+/// `.info` is damaged or belongs to another file, and guessing around it would give results
+/// with the wrong samplerate or labels. A missing key or `null` falls back to the HDF5 file.
+#[derive(Debug, Default)]
+struct InfoFacts<'a> {
+    path: Option<&'a Path>,
+    dataclass: Option<String>,
+    samplerate: Option<f64>,
+    channels: Option<Vec<String>>,
+    log: Option<String>,
+    info: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> InfoFacts<'a> {
+    fn parse(
+        info: Option<&'a Map<String, Value>>,
+        path: &'a Path,
+    ) -> Result<InfoFacts<'a>, StorageError> {
+        let Some(map) = info else {
+            return Ok(InfoFacts::default());
+        };
+        let wrong = |key: &str, expected: &str, got: &Value| {
+            StorageError::format(
+                path,
+                format!("`{key}` must be {expected}, got {}", preview(got)),
+            )
+        };
+        let present = |key: &str| map.get(key).filter(|v| !v.is_null());
+        let dataclass = match present("dataclass") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => return Err(wrong("dataclass", "a class name", other)),
+        };
+        let samplerate = match present("samplerate") {
+            None => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .ok_or_else(|| wrong("samplerate", "a number", v))?,
+            ),
+        };
+        let channels = match present("channel") {
+            None => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) => Ok(s.clone()),
+                        Value::Number(n) => Ok(n.to_string()),
+                        other => Err(wrong("channel", "a list of string labels", other)),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(other) => return Err(wrong("channel", "a list of channel labels", other)),
+        };
+        let log = match present("_log") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => return Err(wrong("_log", "a string", other)),
+        };
+        Ok(InfoFacts {
+            path: Some(path),
+            dataclass,
+            samplerate,
+            channels,
+            log,
+            info: Some(map),
+        })
+    }
+
+    /// Refuses a `.info` shape (`data_shape`, `trl_shape`) that contradicts the dataset's.
+    fn check_shape(&self, key: &str, actual: &[usize], dataset: &str) -> Result<(), StorageError> {
+        let (Some(map), Some(path)) = (self.info, self.path) else {
+            return Ok(());
+        };
+        let Some(value) = map.get(key).filter(|v| !v.is_null()) else {
+            return Ok(());
+        };
+        let claimed: Option<Vec<u64>> = value
+            .as_array()
+            .and_then(|items| items.iter().map(Value::as_u64).collect());
+        let Some(claimed) = claimed else {
+            return Err(StorageError::format(
+                path,
+                format!("`{key}` must be a list of sizes, got {}", preview(value)),
+            ));
+        };
+        if claimed.len() != actual.len() || claimed.iter().zip(actual).any(|(&c, &a)| c != a as u64)
+        {
+            return Err(StorageError::format(
+                path,
+                format!(
+                    "`{key}` is {claimed:?}, but '{dataset}' has shape {actual:?}: the .info does not describe this file"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A JSON value for a one-line message, cut to a readable length.
+fn preview(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+/// The most a chunked or virtual dataset that trialflow reads whole may claim; a contiguous
+/// one is held to the bytes the file stores for it.
+const MAX_UNBACKED_BYTES: u64 = 256 << 20;
+
+/// Refuses a dataset whose shape claims more values than the file can hold. A damaged
+/// dataspace can claim 10^13 rows; reading the trialdefinition whole (or one trial of such
+/// `data`) would then try to allocate terabytes and abort the process.
+pub(crate) fn check_stored_size(
+    path: &Path,
+    dataset: &hdf5::Dataset,
+    name: &str,
+    element_bytes: usize,
+) -> Result<(), StorageError> {
+    use hdf5::plist::dataset_create::Layout;
+    let shape = dataset.shape();
+    let claimed = shape
+        .iter()
+        .try_fold(element_bytes as u64, |acc, &d| acc.checked_mul(d as u64));
+    let Some(claimed) = claimed else {
+        return Err(StorageError::format(
+            path,
+            format!("'{name}' claims shape {shape:?}, too large to exist: the file is damaged"),
+        ));
+    };
+    let layout = dataset
+        .dcpl()
+        .map(|p| p.layout())
+        .unwrap_or(Layout::Chunked);
+    match layout {
+        Layout::Contiguous | Layout::Compact => {
+            let stored = dataset.storage_size();
+            if claimed > stored && stored > 0 || stored == 0 && claimed > MAX_UNBACKED_BYTES {
+                return Err(StorageError::format(
+                    path,
+                    format!(
+                        "'{name}' claims shape {shape:?} ({claimed} bytes), but the file stores {stored} bytes for it: the file is damaged"
+                    ),
+                ));
+            }
+        }
+        _ if name == "trialdefinition" && claimed > MAX_UNBACKED_BYTES => {
+            return Err(StorageError::format(
+                path,
+                format!(
+                    "'{name}' claims shape {shape:?} ({claimed} bytes); more than {MAX_UNBACKED_BYTES} bytes of trial definition is refused as damage"
+                ),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 impl TrialSource for SpyReader {
