@@ -881,7 +881,6 @@ cases! {
     mode_mpi_without_mpi_build: "mode: mpi in a build without MPI",
         recording, Some(concat!("input: in.spy\noutput: out.spy\nexecution:\n  mode: mpi\n", steps!())), RUN, 2,
         &["execution.mode", "mpi", "--features mpi"];
-    #[ignore = "needs a fix in crates/cli/src/synthetic.rs: generate_recording allocates the whole trial layout (and one trial) before checking sizes; 1e11 trials abort with 'memory allocation of 2400000000000 bytes failed'"]
     generate_absurd_size: "trialflow generate --trials 1e11 --samples 1e5",
         nothing, None, &["generate", "g.spy", "--trials", "100000000000", "--samples", "100000"], 2,
         &["--trials"];

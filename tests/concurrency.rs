@@ -284,7 +284,6 @@ fn a_second_run_on_a_busy_output_is_refused() {
 
 /// Two runs started together, several times: they race for the staging folder.
 #[test]
-#[ignore = "needs a writer fix: claim_staging (crates/storage/src/writer.rs) deletes a staging folder whose .writer-pid is not written yet, so a run that just created it loses its files (seen: exit 1, H5Fcreate ... No such file or directory)"]
 fn two_runs_started_together_do_not_interleave() {
     let (tmp, reference) = reference_setup("conc-same-out");
     for round in 0..6 {

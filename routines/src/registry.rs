@@ -77,7 +77,8 @@ impl Registry {
         (entry.build)(params)
     }
 
-    fn suggest(&self, name: &str) -> String {
+    /// " (did you mean 'x'?)" for a near miss, else the list of known routines.
+    pub fn suggest(&self, name: &str) -> String {
         let best = self
             .entries
             .iter()

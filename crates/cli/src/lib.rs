@@ -1,6 +1,27 @@
 //! The `trialflow` command line. Every user-facing failure ends as one line on stderr and an
 //! exit code: 2 for what the user got wrong, 1 for failures at run time; never a panic.
 
+/// `eprintln!` that never panics: a closed stderr (`trialflow ... 2>&1 | head`) must not turn
+/// a run into a crash.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that never panics on a closed stdout.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod args;
 mod commands;
 mod failure;
@@ -32,7 +53,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     match outcome {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
+            crate::say!("error: {e}");
             e.exit_code()
         }
         Err(payload) => {
@@ -41,7 +62,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            eprintln!("error: internal error (a bug in trialflow, please report it): {message}");
+            crate::say!("error: internal error (a bug in trialflow, please report it): {message}");
             1
         }
     }

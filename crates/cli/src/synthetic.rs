@@ -139,6 +139,21 @@ pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf,
             opts.samplerate
         )));
     }
+    // What generating holds in memory at once: the trial table and one trial (up to 20 %
+    // longer with --unequal) as f64. Refuse sizes no machine holds instead of aborting.
+    let needed = (opts.trials as u128) * 3 * 8
+        + (opts.samples as u128 * 6 / 5 + 1) * opts.channels as u128 * 8 * 2;
+    let available = trialflow_core::engine::available_memory().unwrap_or(u64::MAX) as u128;
+    if needed > available / 2 {
+        return Err(CliError::user(format!(
+            "--trials {} x --samples {} x --channels {} needs about {} of memory at once; available is {}: generate fewer trials or shorter ones",
+            opts.trials,
+            opts.samples,
+            opts.channels,
+            trialflow_core::error::Bytes(needed.min(u64::MAX as u128) as u64),
+            trialflow_core::error::Bytes(available.min(u64::MAX as u128) as u64),
+        )));
+    }
     let trialdefinition = trial_layout(opts);
     let channels: Vec<String> = (1..=opts.channels)
         .map(|c| format!("channel{c:03}"))

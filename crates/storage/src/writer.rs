@@ -130,46 +130,53 @@ impl SpyWriter {
             None => ".writer-pid".to_string(),
             Some((i, n)) => format!(".writer-pid.shard-{i}-of-{n}"),
         });
-        let mut inherited = false;
-        match options.mode {
-            WriteMode::Fresh | WriteMode::Resume => {
-                inherited =
-                    claim_staging(&container.dir, &staging, options.mode == WriteMode::Resume)?
-            }
-            WriteMode::Shard { .. } => {
-                std::fs::create_dir_all(&staging).map_err(|e| {
-                    StorageError::output(&container.dir, format!("cannot be created: {e}"))
-                })?;
-                if lock_in_use(&lock) {
-                    return Err(StorageError::output(
-                        &container.dir,
-                        format!(
-                            "another process is writing this shard ({} is in use)",
-                            lock.display()
-                        ),
-                    ));
+        // Claiming the staging folder (checking who holds it, clearing a dead run's, writing
+        // our pid) is one critical section across processes: two runs started together
+        // must not both take it.
+        let inherited = with_claim_lock(&container.dir, || {
+            let mut inherited = false;
+            match options.mode {
+                WriteMode::Fresh | WriteMode::Resume => {
+                    inherited =
+                        claim_staging(&container.dir, &staging, options.mode == WriteMode::Resume)?
+                }
+                WriteMode::Shard { .. } => {
+                    std::fs::create_dir_all(&staging).map_err(|e| {
+                        StorageError::output(&container.dir, format!("cannot be created: {e}"))
+                    })?;
+                    if lock_in_use(&lock) {
+                        return Err(StorageError::output(
+                            &container.dir,
+                            format!(
+                                "another process is writing this shard ({} is in use)",
+                                lock.display()
+                            ),
+                        ));
+                    }
+                }
+                WriteMode::Merge => {
+                    if !staging.is_dir() {
+                        return Err(StorageError::output(
+                            &container.dir,
+                            format!(
+                                "has no shards to merge ({} does not exist); run the shards first",
+                                staging.display()
+                            ),
+                        ));
+                    }
+                    if let Some(busy) = locks_in_use(&staging) {
+                        return Err(StorageError::output(
+                            &container.dir,
+                            format!("cannot be merged while {busy} is still writing"),
+                        ));
+                    }
                 }
             }
-            WriteMode::Merge => {
-                if !staging.is_dir() {
-                    return Err(StorageError::output(
-                        &container.dir,
-                        format!(
-                            "has no shards to merge ({} does not exist); run the shards first",
-                            staging.display()
-                        ),
-                    ));
-                }
-                if let Some(busy) = locks_in_use(&staging) {
-                    return Err(StorageError::output(
-                        &container.dir,
-                        format!("cannot be merged while {busy} is still writing"),
-                    ));
-                }
-            }
-        }
-        std::fs::write(&lock, std::process::id().to_string())
-            .map_err(|e| StorageError::io(&lock, e))?;
+
+            std::fs::write(&lock, std::process::id().to_string())
+                .map_err(|e| StorageError::io(&lock, e))?;
+            Ok(inherited)
+        })?;
         Ok(SpyWriter {
             container,
             staging,
@@ -520,6 +527,23 @@ fn locks_in_use(staging: &Path) -> Option<String> {
 
 /// Takes the staging folder for a whole run. One in use by another process is refused; one
 /// left by a killed run is kept when resuming and discarded otherwise.
+/// Runs `claim` while holding an exclusive lock on the output's parent folder (flock; held
+/// only for the few file operations of claiming, never for the run).
+fn with_claim_lock<T>(
+    final_dir: &Path,
+    claim: impl FnOnce() -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    let parent = final_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let folder = std::fs::File::open(parent).map_err(|e| StorageError::io(parent, e))?;
+    folder.lock().map_err(|e| StorageError::io(parent, e))?;
+    let result = claim();
+    let _ = folder.unlock();
+    result
+}
+
 /// Returns whether an interrupted run's folder was kept (resuming).
 fn claim_staging(final_dir: &Path, staging: &Path, resume: bool) -> Result<bool, StorageError> {
     match std::fs::create_dir(staging) {
@@ -597,6 +621,12 @@ fn check_output_location(dir: &Path, options: WriterOptions) -> Result<(), Stora
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    if parent.exists() && !parent.is_dir() {
+        return Err(StorageError::output(
+            dir,
+            format!("cannot be created: {} is not a folder", parent.display()),
+        ));
+    }
     if !parent.is_dir() {
         return Err(StorageError::output(
             dir,

@@ -50,7 +50,7 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
             overwrite: true,
         },
     )?;
-    println!(
+    crate::out!(
         "generated {} ({} trials x ~2000 samples x 16 channels, float32) in {:.2} s",
         recording.display(),
         trials,
@@ -59,7 +59,7 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
     let pipeline = dir.join("pipeline.yaml");
     std::fs::write(&pipeline, DEMO_PIPELINE)
         .map_err(|e| CliError::runtime(format!("{}: {e}", pipeline.display())))?;
-    println!(
+    crate::out!(
         "pipeline  {}: detrend (saved as 'detrended') -> zscore -> rectify (saved as 'envelope')",
         pipeline.display()
     );
@@ -75,7 +75,7 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
     })?
     .expect("not a dry run");
     let secs = outcome.report.elapsed.as_secs_f64();
-    println!(
+    crate::out!(
         "ran       {} tasks on {} worker(s) in {:.2} s ({:.1} MB/s of input)",
         outcome.report.tasks,
         outcome.report.workers,
@@ -83,7 +83,7 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
         outcome.input_bytes as f64 / 1e6 / secs.max(1e-9)
     );
     for o in inspect_path(&outcome.container)? {
-        println!(
+        crate::out!(
             "wrote     {}: {} {} {:?}, {} trials{}",
             o.path.display(),
             o.class,
@@ -97,7 +97,7 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
             }
         );
     }
-    println!(
+    crate::out!(
         "next      trialflow info {} | trialflow routines | edit {} and rerun it",
         outcome.container.display(),
         pipeline.display()

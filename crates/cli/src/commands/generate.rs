@@ -19,6 +19,6 @@ pub fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         overwrite: args.overwrite,
     };
     let path = generate_recording(&args.out, &opts)?;
-    println!("{}", path.display());
+    crate::out!("{}", path.display());
     Ok(())
 }

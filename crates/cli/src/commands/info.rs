@@ -7,17 +7,17 @@ use crate::failure::CliError;
 /// Prints what a container or object holds: class, dtype, shape, trials, channels.
 pub fn info(path: &Path) -> Result<(), CliError> {
     let objects = inspect_path(path)?;
-    println!("{}: {} object(s)", path.display(), objects.len());
+    crate::out!("{}: {} object(s)", path.display(), objects.len());
     for o in &objects {
         let name = o
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        println!("{name}");
-        println!("  class       {}", o.class);
-        println!("  dtype       {}", o.dtype);
-        println!(
+        crate::out!("{name}");
+        crate::out!("  class       {}", o.class);
+        crate::out!("  dtype       {}", o.dtype);
+        crate::out!(
             "  shape       {:?}{}",
             o.shape,
             if o.is_virtual {
@@ -27,26 +27,26 @@ pub fn info(path: &Path) -> Result<(), CliError> {
             }
         );
         if let Some(fs) = o.samplerate {
-            println!("  samplerate  {fs} Hz");
+            crate::out!("  samplerate  {fs} Hz");
         }
-        println!("  channels    {}{}", o.channels.len(), preview(&o.channels));
+        crate::out!("  channels    {}{}", o.channels.len(), preview(&o.channels));
         let lengths = o.trial_lengths();
-        println!(
+        crate::out!(
             "  trials      {} (trialinfo columns: {})",
             lengths.len(),
             o.trialinfo_columns
         );
         if let (Some(min), Some(max)) = (lengths.iter().min(), lengths.iter().max()) {
             if min == max {
-                println!("  trial len   {min} rows each");
+                crate::out!("  trial len   {min} rows each");
             } else {
                 let mean = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
-                println!("  trial len   {min}..{max} rows (mean {mean:.1})");
+                crate::out!("  trial len   {min}..{max} rows (mean {mean:.1})");
             }
         }
         if let Some(freq) = &o.freq {
             if let (Some(first), Some(last)) = (freq.first(), freq.last()) {
-                println!("  freq        {} bins, {first}..{last} Hz", freq.len());
+                crate::out!("  freq        {} bins, {first}..{last} Hz", freq.len());
             }
         }
     }

@@ -26,7 +26,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), CliError> {
     let report = run_pipeline(&config.pipeline, &mut reader, &mut writer, None)
         .map_err(|e| super::run::with_resume_hint(e, &writer))?;
     if !args.quiet {
-        eprintln!(
+        crate::say!(
             "merged {} ({}): {} trials",
             container.dir.display(),
             report

@@ -13,39 +13,38 @@ pub fn routines(name: Option<&str>) -> Result<(), CliError> {
             .max()
             .unwrap_or(0);
         for entry in registry.entries() {
-            println!("{:width$}  {}", entry.doc.name, entry.doc.summary);
+            crate::out!("{:width$}  {}", entry.doc.name, entry.doc.summary);
         }
-        println!("\n`trialflow routines NAME` shows a routine's parameters.");
+        crate::out!("\n`trialflow routines NAME` shows a routine's parameters.");
         return Ok(());
     };
     let entry = registry.get(name).ok_or_else(|| {
-        let known: Vec<_> = registry.entries().iter().map(|e| e.doc.name).collect();
         CliError::user(format!(
-            "unknown routine '{name}'; known routines: {}",
-            known.join(", ")
+            "unknown routine '{name}'{}",
+            registry.suggest(name)
         ))
     })?;
     let doc = &entry.doc;
-    println!("{}: {}", doc.name, doc.summary);
-    println!("matches:  {}", doc.matches);
-    println!(
+    crate::out!("{}: {}", doc.name, doc.summary);
+    crate::out!("matches:  {}", doc.matches);
+    crate::out!(
         "input:    {}\noutput:   {}",
         doc.input.class_name(),
         doc.output.class_name()
     );
     if doc.params.is_empty() {
-        println!("parameters: none");
+        crate::out!("parameters: none");
     } else {
-        println!("parameters:");
+        crate::out!("parameters:");
         for p in doc.params {
-            println!("  {} ({}, default {})", p.name, p.kind, p.default);
-            println!("      {}", p.doc);
+            crate::out!("  {} ({}, default {})", p.name, p.kind, p.default);
+            crate::out!("      {}", p.doc);
         }
     }
-    println!(
+    crate::out!(
         "common step keys: name (tag of the saved object), save (bool), dtype (float32 | float64)"
     );
-    println!("example:\n{}", indent(doc.example));
+    crate::out!("example:\n{}", indent(doc.example));
     Ok(())
 }
 

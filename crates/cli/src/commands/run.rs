@@ -47,7 +47,7 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
         .map(|t| (schema.trial_elements(t) * schema.dtype.size_bytes()) as u64)
         .sum();
     if args.verbose || args.dry_run {
-        eprintln!(
+        crate::say!(
             "input {}: {} trials x {} channels, {} Hz, {}",
             reader.path().display(),
             schema.n_trials(),
@@ -55,7 +55,7 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
             schema.samplerate,
             schema.dtype.numpy_name()
         );
-        eprintln!(
+        crate::say!(
             "plan: {} steps, {} tasks, {} worker(s), estimated peak memory {} ({} per task x {} in flight)",
             prepared.steps.len(),
             prepared.tasks.len(),
@@ -65,7 +65,7 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
             prepared.memory.concurrent_tasks
         );
         for (spec, &step) in prepared.objects.iter().zip(&prepared.object_steps) {
-            eprintln!(
+            crate::say!(
                 "  saves step {} as {}: {} {:?} {}",
                 step + 1,
                 container.object_file_name(&spec.tag, spec.schema.kind),
@@ -79,7 +79,7 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
         .memory
         .check(config.pipeline.execution.mem_thresh)?;
     if args.dry_run {
-        eprintln!("dry run: the pipeline is valid for this input; nothing was computed");
+        crate::say!("dry run: the pipeline is valid for this input; nothing was computed");
         return Ok(None);
     }
     drop(prepared);
@@ -120,7 +120,7 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
     let report = report.map_err(|e| with_resume_hint(e, &writer))?;
     if let Some((index, count)) = args.shard {
         if !args.quiet {
-            eprintln!(
+            crate::say!(
                 "shard {index}/{count}: {} tasks done in {:.2} s; the output appears after `trialflow merge {}` once every shard is done",
                 report.tasks,
                 report.elapsed.as_secs_f64(),
@@ -130,11 +130,11 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
         return Ok(None);
     }
     if let (Some(from), false) = (report.resumed_from, args.quiet) {
-        eprintln!("resumed an interrupted run after its first {from} tasks");
+        crate::say!("resumed an interrupted run after its first {from} tasks");
     }
     if !args.quiet {
         let secs = report.elapsed.as_secs_f64();
-        eprintln!(
+        crate::say!(
             "wrote {} ({}) : {} trials, {} tasks, {} worker(s), {:.2} s, {:.1} MB/s of input",
             container.dir.display(),
             report
@@ -153,10 +153,10 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
     if !report.warnings.is_empty() {
         if args.verbose {
             for w in &report.warnings {
-                eprintln!("warning: {w}");
+                crate::say!("warning: {w}");
             }
         } else if !args.quiet {
-            eprintln!(
+            crate::say!(
                 "{} warning(s) from routines; they are in the results' _log (or rerun with -v)",
                 report.warnings.len()
             );
@@ -172,7 +172,7 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
 /// Adds where the completed work is kept, when a failed run leaves some for `--resume`.
 pub(crate) fn with_resume_hint(e: trialflow_core::Error, writer: &SpyWriter) -> CliError {
     let mut error = CliError::from(e);
-    if writer.kept_progress() {
+    if writer.kept_progress() && error.class == trialflow_core::ErrorClass::Runtime {
         error.message.push_str(&format!(
             " (completed tasks are kept in {}; rerun with --resume to continue)",
             writer.staging_dir().display()

@@ -7,7 +7,8 @@ use crate::args::SlurmArgs;
 use crate::failure::CliError;
 
 pub fn slurm(args: &SlurmArgs) -> Result<(), CliError> {
-    print!("{}", slurm_script(args)?);
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(slurm_script(args)?.as_bytes());
     Ok(())
 }
 
@@ -27,6 +28,14 @@ fn shell_quote(word: &str) -> String {
 pub fn slurm_script(args: &SlurmArgs) -> Result<String, CliError> {
     if args.array == 0 {
         return Err(CliError::user("--array must be at least 1, got 0"));
+    }
+    // SLURM's largest possible array index is 4 000 000 (MaxArraySize 4000001); most sites
+    // allow far fewer, which sbatch itself reports.
+    if args.array > 4_000_000 {
+        return Err(CliError::user(format!(
+            "--array {} exceeds SLURM's largest possible array (4000000 tasks)",
+            args.array
+        )));
     }
     if args.cpus_per_task == Some(0) {
         return Err(CliError::user("--cpus-per-task must be at least 1, got 0"));

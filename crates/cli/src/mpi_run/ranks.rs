@@ -110,7 +110,7 @@ pub fn run_mpi(
     finish(merged.is_ok());
     let report = merged?;
     if !args.quiet {
-        eprintln!(
+        crate::say!(
             "wrote {} ({}) : {} trials on {size} MPI ranks",
             container.dir.display(),
             report
