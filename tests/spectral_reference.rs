@@ -362,3 +362,47 @@ fn dpss_matches_scipy() {
     }
     assert!(n >= 8);
 }
+
+/// `output: fourier`: complex64 coefficients, compared by modulus of the difference with the
+/// same rule as real outputs (1e-5 relative, or 4e-6 of the largest |X| of the trial, taper
+/// and channel).
+#[test]
+fn mtmfft_fourier_matches_syncopy() {
+    let doc = fixture("spectral_mtmfft.json");
+    let mut n_cases = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        if case["params"]["output"] != "fourier" {
+            continue;
+        }
+        n_cases += 1;
+        let name = case["name"].as_str().unwrap();
+        let input = &doc["inputs"][case["input"].as_str().unwrap()];
+        let (got, schema) = run_all_modes("mtmfft", name, &case["params"], input, true);
+        let want = array(&case["expected"]);
+        // MemorySink gives complex results a trailing (re, im) axis, as the fixture does.
+        assert_eq!(got.shape(), want.shape(), "{name}");
+        assert_eq!(schema.freq.as_ref().unwrap().len(), want.shape()[2]);
+        let modulus = |a: &ArrayD<f64>| a.map_axis(Axis(4), |z| z[0].hypot(z[1]));
+        let (gm, wm) = (modulus(&got), modulus(&want));
+        let dims = wm.shape().to_vec();
+        for t in 0..dims[0] {
+            for k in 0..dims[1] {
+                for c in 0..dims[3] {
+                    let floor = FLOOR * peak(&wm, t, k, c);
+                    for f in 0..dims[2] {
+                        let d = (got[[t, k, f, c, 0]] - want[[t, k, f, c, 0]])
+                            .hypot(got[[t, k, f, c, 1]] - want[[t, k, f, c, 1]]);
+                        let tol = f64::max(1e-5 * wm[[t, k, f, c]], floor);
+                        assert!(
+                            d <= tol,
+                            "{name} [{t},{k},{f},{c}]: |X| {} vs {}, |difference| {d:e}",
+                            gm[[t, k, f, c]],
+                            wm[[t, k, f, c]]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(n_cases >= 2);
+}

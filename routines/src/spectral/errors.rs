@@ -48,8 +48,6 @@ pub enum SpectralError {
         samples: usize,
         what: String,
     },
-    #[error("output '{0}' gives complex values, which this build cannot store yet; use pow, abs, real, imag, angle, absreal or absimag")]
-    ComplexOutput(String),
 }
 
 impl SpectralError {

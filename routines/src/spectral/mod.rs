@@ -158,9 +158,9 @@ fn welch_entry() -> RoutineEntry {
             params: &[
                 ParamDoc {
                     name: "window",
-                    kind: "name | [name, args...] | number",
+                    kind: "name | [name, args...]",
                     default: "hann",
-                    doc: "as scipy.signal.get_window (periodic): hann, hamming, [kaiser, 8], [tukey, 0.25], [dpss, 3], ...; a number is a Kaiser beta",
+                    doc: "as scipy.signal.get_window (periodic): hann, hamming, [kaiser, 8], [tukey, 0.25], [dpss, 3], ...",
                 },
                 ParamDoc {
                     name: "nperseg",

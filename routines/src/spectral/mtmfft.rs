@@ -77,9 +77,6 @@ enum Tapering {
 impl MtmfftParams {
     pub fn check(self) -> Result<Mtmfft, SpectralError> {
         let output = SpectralOutput::parse(self.output.as_deref().unwrap_or("pow"))?;
-        if output == SpectralOutput::Fourier {
-            return Err(SpectralError::ComplexOutput(output.name().to_string()));
-        }
         let keeptapers = self.keeptapers.unwrap_or(false);
         let trend = match self.polyremoval.unwrap_or(Some(0)) {
             None => Trend::None,

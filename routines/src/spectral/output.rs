@@ -73,49 +73,81 @@ impl SpectralOutput {
         }
     }
 
-    /// The output declaration for these per-trial shapes.
+    /// The output declaration for these per-trial shapes (complex for `fourier`: stored as
+    /// complex64 for float32 input, as Syncopy stores it, complex128 for float64).
     pub fn declare(self, shapes: Vec<Vec<usize>>) -> OutputShape {
-        OutputShape::dense(DataKind::Spectral, shapes)
+        let shape = OutputShape::dense(DataKind::Spectral, shapes);
+        if self == SpectralOutput::Fourier {
+            shape.with_complex_values()
+        } else {
+            shape
+        }
     }
 
     /// A writer over a task's `[1, tapers, freqs, channels]` block.
     pub fn view4<'a>(self, output: &'a mut OutputBlock<'_>) -> SpectrumWriter<'a> {
-        let real = output
-            .dense_mut()
-            .into_dimensionality::<Ix4>()
-            .expect("spectral output is declared 4-D");
-        SpectrumWriter { kind: self, real }
+        let block = if self == SpectralOutput::Fourier {
+            Block::Complex(
+                output
+                    .complex_mut()
+                    .into_dimensionality::<Ix4>()
+                    .expect("spectral output is declared 4-D"),
+            )
+        } else {
+            Block::Real(
+                output
+                    .dense_mut()
+                    .into_dimensionality::<Ix4>()
+                    .expect("spectral output is declared 4-D"),
+            )
+        };
+        SpectrumWriter { kind: self, block }
     }
+}
+
+enum Block<'a> {
+    Real(ArrayViewMut4<'a, f64>),
+    Complex(ArrayViewMut4<'a, Complex64>),
 }
 
 /// Writes converted coefficients into `[0, taper, freq, channel]`.
 pub struct SpectrumWriter<'a> {
     kind: SpectralOutput,
-    real: ArrayViewMut4<'a, f64>,
+    block: Block<'a>,
 }
 
 impl SpectrumWriter<'_> {
     #[inline]
     pub fn set(&mut self, taper: usize, freq: usize, channel: usize, z: Complex64) {
-        self.real[[0, taper, freq, channel]] = self.kind.convert(z);
+        match &mut self.block {
+            Block::Real(a) => a[[0, taper, freq, channel]] = self.kind.convert(z),
+            Block::Complex(a) => a[[0, taper, freq, channel]] = z,
+        }
     }
 
-    /// Adds to what `set` wrote (averaging over tapers).
+    /// Adds to what `set` wrote (averaging power over tapers).
     #[inline]
     pub fn add(&mut self, taper: usize, freq: usize, channel: usize, z: Complex64) {
-        self.real[[0, taper, freq, channel]] += self.kind.convert(z);
+        match &mut self.block {
+            Block::Real(a) => a[[0, taper, freq, channel]] += self.kind.convert(z),
+            Block::Complex(a) => a[[0, taper, freq, channel]] += z,
+        }
     }
 
     #[inline]
     pub fn scale(&mut self, taper: usize, freq: usize, channel: usize, factor: f64) {
-        self.real[[0, taper, freq, channel]] *= factor;
+        match &mut self.block {
+            Block::Real(a) => a[[0, taper, freq, channel]] *= factor,
+            Block::Complex(a) => a[[0, taper, freq, channel]] *= factor,
+        }
     }
-}
 
-impl SpectrumWriter<'_> {
-    /// Writes an already converted value.
+    /// Writes an already converted real value.
     #[inline]
     pub fn set_real(&mut self, taper: usize, freq: usize, channel: usize, value: f64) {
-        self.real[[0, taper, freq, channel]] = value;
+        match &mut self.block {
+            Block::Real(a) => a[[0, taper, freq, channel]] = value,
+            Block::Complex(a) => a[[0, taper, freq, channel]] = Complex64::new(value, 0.0),
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! Two ways to name a window exist, because the two routines follow two callers: `mtmfft`
 //! takes Syncopy's `taper` (a function name) plus `taper_opt` (its keyword arguments, all
 //! required, as Syncopy requires them); `welch` takes `scipy.signal.get_window`'s `window`
-//! (a name or alias, or `[name, args...]` for the tuple form, or a number for a Kaiser beta).
+//! (a name or alias, or `[name, args...]` for the tuple form).
 
 use serde_json::{Map, Value};
 
@@ -287,9 +287,9 @@ impl Window {
         }
     }
 
-    /// `scipy.signal.get_window`'s `window` argument: a name (aliases and the `_periodic` /
-    /// `_symmetric` suffixes included), `[name, args...]` for its tuple form, or a number
-    /// (a Kaiser beta). Returns the window and the symmetry a suffix forces, if any.
+    /// `scipy.signal.get_window`'s `window` argument as `welch` takes it: a name (aliases and
+    /// the `_periodic` / `_symmetric` suffixes included) or `[name, args...]` for its tuple
+    /// form. Returns the window and the symmetry a suffix forces, if any.
     pub fn from_get_window(value: &Value) -> Result<(Window, Option<bool>), SpectralError> {
         const P: &str = "window";
         let (name, args): (&str, &[Value]) = match value {
@@ -303,14 +303,10 @@ impl Window {
                     ))
                 }
             },
-            Value::Number(_) => {
-                let beta = finite(P, "a number (Kaiser beta)", value)?;
-                return Ok((Window::Kaiser { beta }, None));
-            }
             other => {
                 return Err(SpectralError::window(
                     P,
-                    format!("must be a name, [name, args...] or a number, got {other}"),
+                    format!("must be a window name or [name, args...] (array windows are not supported), got {other}"),
                 ))
             }
         };
@@ -636,10 +632,7 @@ mod tests {
         assert_eq!((w, sym), (Window::Tukey { alpha: 0.5 }, None));
         let (w, sym) = Window::from_get_window(&json!("hann_symmetric")).unwrap();
         assert_eq!((w, sym), (Window::Hann, Some(true)));
-        assert_eq!(
-            Window::from_get_window(&json!(8.5)).unwrap().0,
-            Window::Kaiser { beta: 8.5 }
-        );
+        assert!(Window::from_get_window(&json!(8.5)).is_err());
         assert!(
             msg(Window::from_get_window(&json!(["hann", 3])).unwrap_err()).starts_with("window")
         );
