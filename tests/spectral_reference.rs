@@ -307,7 +307,7 @@ fn welch_reports_scipys_shortened_segments() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| !c["warnings"].as_array().map_or(true, |w| w.is_empty()))
+        .find(|c| !c["warnings"].as_array().is_none_or(|w| w.is_empty()))
         .expect("a case where SciPy warns");
     let input = &doc["inputs"][case["input"].as_str().unwrap()];
     let built = Registry::builtin()

@@ -207,7 +207,7 @@ impl ShiftedLu {
                 d[i + 1] = temp - fact * d[i + 1];
                 if i + 2 < n {
                     du2[i] = du[i + 1];
-                    du[i + 1] = -fact * du[i + 1];
+                    du[i + 1] *= -fact;
                 }
                 swapped[i] = true;
             }

@@ -399,7 +399,7 @@ impl Window {
                 let half: Vec<f64> = (1..=m.div_ceil(2))
                     .map(|n| {
                         let n = n as f64;
-                        if m % 2 == 0 {
+                        if m.is_multiple_of(2) {
                             (2.0 * n - 1.0) / mf
                         } else {
                             2.0 * n / (mf + 1.0)
@@ -407,7 +407,7 @@ impl Window {
                     })
                     .collect();
                 let mut w = half.clone();
-                let tail = if m % 2 == 0 {
+                let tail = if m.is_multiple_of(2) {
                     &half[..]
                 } else {
                     &half[..half.len() - 1]
