@@ -2,7 +2,7 @@
 //! and `scipy.signal.detrend`'s `constant`/`linear`, as used by `welch` per segment.
 //!
 //! The fit runs row by row with channels contiguous (vectorised across channels); the
-//! transform then subtracts the fitted trend while it gathers one channel.
+//! transform then subtracts the fitted trends while it gathers a block of channels.
 
 use ndarray::ArrayView2;
 
@@ -66,25 +66,44 @@ impl Trend {
         }
     }
 
-    /// Copies channel `c` of rows `start..start + dst.len()` into `dst` minus its fitted trend.
-    pub fn remove(
+    /// Copies channels `c0..c0 + width` of rows `start..start + n` into `dst`, channel after
+    /// channel (`dst[j * n + t]`), minus their fitted trends (`mean`, `slope` are indexed by
+    /// absolute channel). Reads the rows once, `width` contiguous values at a time, so a
+    /// block of channels costs one pass over the trial's cache lines.
+    #[allow(clippy::too_many_arguments)]
+    pub fn remove_block(
         self,
         x: &ArrayView2<'_, f64>,
-        c: usize,
+        c0: usize,
+        width: usize,
         start: usize,
-        mean: f64,
-        slope: f64,
+        n: usize,
+        mean: &[f64],
+        slope: &[f64],
         dst: &mut [f64],
     ) {
-        let column = x.column(c);
-        let column = column.slice(ndarray::s![start..start + dst.len()]);
-        match self {
-            Trend::None => dst.iter_mut().zip(column).for_each(|(d, &v)| *d = v),
-            Trend::Constant => dst.iter_mut().zip(column).for_each(|(d, &v)| *d = v - mean),
-            Trend::Linear => {
-                let centre = (dst.len() as f64 - 1.0) / 2.0;
-                for (t, (d, &v)) in dst.iter_mut().zip(column).enumerate() {
-                    *d = v - (mean + slope * (t as f64 - centre));
+        let centre = (n as f64 - 1.0) / 2.0;
+        let (mean, slope) = (&mean[c0..c0 + width], &slope[c0..c0 + width]);
+        for t in 0..n {
+            let row = x.row(start + t);
+            let dt = t as f64 - centre;
+            let mut put = |j: usize, v: f64| {
+                dst[j * n + t] = match self {
+                    Trend::None => v,
+                    Trend::Constant => v - mean[j],
+                    Trend::Linear => v - (mean[j] + slope[j] * dt),
+                };
+            };
+            match row.as_slice() {
+                Some(values) => {
+                    for (j, &v) in values[c0..c0 + width].iter().enumerate() {
+                        put(j, v);
+                    }
+                }
+                None => {
+                    for j in 0..width {
+                        put(j, row[c0 + j]);
+                    }
                 }
             }
         }
@@ -101,11 +120,11 @@ mod tests {
         let x = array![[1.0, 5.0], [3.0, 5.0], [5.0, 8.0], [7.0, 6.0]];
         let (mut m, mut s) = ([0.0; 2], [0.0; 2]);
         Trend::Linear.fit(&x.view(), 0, 4, &mut m, &mut s);
-        let mut d = [0.0; 4];
-        Trend::Linear.remove(&x.view(), 0, 0, m[0], s[0], &mut d);
-        assert!(d.iter().all(|v| v.abs() < 1e-15), "{d:?}");
+        let mut d = [0.0; 8];
+        Trend::Linear.remove_block(&x.view(), 0, 1, 0, 4, &m, &s, &mut d[..4]);
+        assert!(d[..4].iter().all(|v| v.abs() < 1e-15), "{d:?}");
         Trend::Constant.fit(&x.view(), 0, 3, &mut m, &mut s);
-        Trend::Constant.remove(&x.view(), 1, 0, m[1], s[1], &mut d[..3]);
-        assert_eq!(&d[..3], &[-1.0, -1.0, 2.0]);
+        Trend::Constant.remove_block(&x.view(), 0, 2, 0, 3, &m, &s, &mut d[..6]);
+        assert_eq!(&d[..6], &[-2.0, 0.0, 2.0, -1.0, -1.0, 2.0]);
     }
 }
