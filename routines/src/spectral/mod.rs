@@ -210,7 +210,6 @@ fn welch_entry() -> RoutineEntry {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::registry::Registry;
     use serde_json::{json, Value};
 

@@ -569,20 +569,10 @@ impl ComputationalRoutine for Mtmfft {
                         .process_with_scratch(buf, spectrum, fft_scratch)
                         .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
                     let row = if self.keeptapers { k } else { 0 };
-                    for (i, &bin) in p.layout.bins.iter().enumerate() {
-                        let z = spectrum[bin] * p.scale;
-                        if average && k > 0 {
-                            out.add(row, i, c, z);
-                        } else {
-                            out.set(row, i, c, z);
-                        }
-                    }
+                    out.write_channel(row, c, &p.layout.bins, spectrum, p.scale, average && k > 0);
                 }
                 if average {
-                    let inv = 1.0 / k_total as f64;
-                    for i in 0..p.layout.bins.len() {
-                        out.scale(0, i, c, inv);
-                    }
+                    out.scale_channel(0, c, 1.0 / k_total as f64);
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Syncopy's output conversions of complex Fourier coefficients (`shared/const_def.py`'s
 //! `spectralConversions`), and the writer that applies them to a task's output block.
 
-use ndarray::{ArrayViewMut4, Ix4};
+use ndarray::{s, ArrayViewMut4, Ix4};
 use num_complex::Complex64;
 use trialflow_core::{DataKind, OutputBlock, OutputShape};
 
@@ -58,21 +58,6 @@ impl SpectralOutput {
         }
     }
 
-    /// The real value stored for coefficient `z`.
-    #[inline]
-    pub fn convert(self, z: Complex64) -> f64 {
-        match self {
-            SpectralOutput::Pow => z.re * z.re + z.im * z.im,
-            SpectralOutput::Abs => z.re.hypot(z.im),
-            SpectralOutput::Real => z.re,
-            SpectralOutput::Imag => z.im,
-            SpectralOutput::Angle => z.im.atan2(z.re),
-            SpectralOutput::AbsReal => z.re.abs(),
-            SpectralOutput::AbsImag => z.im.abs(),
-            SpectralOutput::Fourier => unreachable!("complex output is stored as is"),
-        }
-    }
-
     /// The output declaration for these per-trial shapes (complex for `fourier`: stored as
     /// complex64 for float32 input, as Syncopy stores it, complex128 for float64).
     pub fn declare(self, shapes: Vec<Vec<usize>>) -> OutputShape {
@@ -117,28 +102,71 @@ pub struct SpectrumWriter<'a> {
 }
 
 impl SpectrumWriter<'_> {
-    #[inline]
-    pub fn set(&mut self, taper: usize, freq: usize, channel: usize, z: Complex64) {
+    /// Writes (or with `add`, adds to) one channel's spectrum of one taper row: the
+    /// coefficients `spectrum[bins[i]] * scale`, converted, into `[0, taper, i, channel]`.
+    pub fn write_channel(
+        &mut self,
+        taper: usize,
+        channel: usize,
+        bins: &[usize],
+        spectrum: &[Complex64],
+        scale: f64,
+        add: bool,
+    ) {
+        let kind = self.kind;
         match &mut self.block {
-            Block::Real(a) => a[[0, taper, freq, channel]] = self.kind.convert(z),
-            Block::Complex(a) => a[[0, taper, freq, channel]] = z,
+            Block::Real(a) => {
+                let mut line = a.slice_mut(s![0, taper, .., channel]);
+                // One loop per conversion, so the match is not inside the loop.
+                macro_rules! fill {
+                    ($f:expr) => {{
+                        let f = $f;
+                        if add {
+                            for (o, &b) in line.iter_mut().zip(bins) {
+                                *o += f(spectrum[b] * scale);
+                            }
+                        } else {
+                            for (o, &b) in line.iter_mut().zip(bins) {
+                                *o = f(spectrum[b] * scale);
+                            }
+                        }
+                    }};
+                }
+                match kind {
+                    SpectralOutput::Pow => fill!(|z: Complex64| z.re * z.re + z.im * z.im),
+                    SpectralOutput::Abs => fill!(|z: Complex64| z.re.hypot(z.im)),
+                    SpectralOutput::Real => fill!(|z: Complex64| z.re),
+                    SpectralOutput::Imag => fill!(|z: Complex64| z.im),
+                    SpectralOutput::Angle => fill!(|z: Complex64| z.im.atan2(z.re)),
+                    SpectralOutput::AbsReal => fill!(|z: Complex64| z.re.abs()),
+                    SpectralOutput::AbsImag => fill!(|z: Complex64| z.im.abs()),
+                    SpectralOutput::Fourier => unreachable!("complex output has a complex block"),
+                }
+            }
+            Block::Complex(a) => {
+                let mut line = a.slice_mut(s![0, taper, .., channel]);
+                for (o, &b) in line.iter_mut().zip(bins) {
+                    if add {
+                        *o += spectrum[b] * scale;
+                    } else {
+                        *o = spectrum[b] * scale;
+                    }
+                }
+            }
         }
     }
 
-    /// Adds to what `set` wrote (averaging power over tapers).
-    #[inline]
-    pub fn add(&mut self, taper: usize, freq: usize, channel: usize, z: Complex64) {
+    /// Multiplies one channel's spectrum of one taper row by `factor`.
+    pub fn scale_channel(&mut self, taper: usize, channel: usize, factor: f64) {
         match &mut self.block {
-            Block::Real(a) => a[[0, taper, freq, channel]] += self.kind.convert(z),
-            Block::Complex(a) => a[[0, taper, freq, channel]] += z,
-        }
-    }
-
-    #[inline]
-    pub fn scale(&mut self, taper: usize, freq: usize, channel: usize, factor: f64) {
-        match &mut self.block {
-            Block::Real(a) => a[[0, taper, freq, channel]] *= factor,
-            Block::Complex(a) => a[[0, taper, freq, channel]] *= factor,
+            Block::Real(a) => a
+                .slice_mut(s![0, taper, .., channel])
+                .iter_mut()
+                .for_each(|v| *v *= factor),
+            Block::Complex(a) => a
+                .slice_mut(s![0, taper, .., channel])
+                .iter_mut()
+                .for_each(|v| *v *= factor),
         }
     }
 

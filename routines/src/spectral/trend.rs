@@ -84,28 +84,31 @@ impl Trend {
     ) {
         let centre = (n as f64 - 1.0) / 2.0;
         let (mean, slope) = (&mean[c0..c0 + width], &slope[c0..c0 + width]);
-        for t in 0..n {
-            let row = x.row(start + t);
-            let dt = t as f64 - centre;
-            let mut put = |j: usize, v: f64| {
-                dst[j * n + t] = match self {
-                    Trend::None => v,
-                    Trend::Constant => v - mean[j],
-                    Trend::Linear => v - (mean[j] + slope[j] * dt),
-                };
-            };
-            match row.as_slice() {
-                Some(values) => {
-                    for (j, &v) in values[c0..c0 + width].iter().enumerate() {
-                        put(j, v);
+        // One loop per trend kind, so the match is not inside the loop.
+        macro_rules! gather {
+            ($value:expr) => {{
+                for t in 0..n {
+                    let row = x.row(start + t);
+                    let dt = t as f64 - centre;
+                    match row.as_slice() {
+                        Some(values) => {
+                            for (j, &v) in values[c0..c0 + width].iter().enumerate() {
+                                dst[j * n + t] = $value(v, j, dt);
+                            }
+                        }
+                        None => {
+                            for j in 0..width {
+                                dst[j * n + t] = $value(row[c0 + j], j, dt);
+                            }
+                        }
                     }
                 }
-                None => {
-                    for j in 0..width {
-                        put(j, row[c0 + j]);
-                    }
-                }
-            }
+            }};
+        }
+        match self {
+            Trend::None => gather!(|v: f64, _j: usize, _dt: f64| v),
+            Trend::Constant => gather!(|v: f64, j: usize, _dt: f64| v - mean[j]),
+            Trend::Linear => gather!(|v: f64, j: usize, dt: f64| v - (mean[j] + slope[j] * dt)),
         }
     }
 }
