@@ -4,6 +4,7 @@ taper='hann', output='pow') on an AnalogData container, timed end to end (load, 
 save), sequentially and on a 2-worker dask LocalCluster.
 
     target/interop-venv/bin/python benches/syncopy_spectral.py RECORDING.spy OUTDIR [--repeat N]
+        [--trialflow "target/release/trialflow run mtmfft.yaml --overwrite -q"]
 
 RECORDING.spy is what `trialflow generate RECORDING.spy --trials 200 --samples 2000
 --channels 64` writes (float32, 102.4 MB). Each run loads the container with spy.load, runs
@@ -12,11 +13,18 @@ as `trialflow run` of a one-step mtmfft pipeline. Prints one JSON line per run: 
 seconds, MB/s of input. The cluster's start-up is not timed; it is set up as Syncopy's docs
 describe for a workstation: a dask LocalCluster of 2 single-threaded workers with 4 GB each,
 and freqanalysis(..., parallel=True).
+
+With --trialflow, that command (a `trialflow run` of the same analysis, e.g. a pipeline with
+one `mtmfft` step, taper hann, output pow) is timed right after every Syncopy run, so both
+sides see the same machine load (the machines this was written on are shared); its lines
+have "mode": "trialflow".
 """
 import argparse
 import json
 import os
+import shlex
 import shutil
+import subprocess
 import time
 
 
@@ -41,6 +49,7 @@ def main():
     ap.add_argument("outdir")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--modes", default="sequential,parallel2")
+    ap.add_argument("--trialflow", default=None, help="a trialflow command to time after each run")
     args = ap.parse_args()
     os.makedirs(args.outdir, exist_ok=True)
 
@@ -58,6 +67,13 @@ def main():
             print(json.dumps({"mode": mode, "run": r, "seconds": round(elapsed, 3),
                               "mb_per_s": round(nbytes / 1e6 / elapsed, 2), "output_shape": shape}),
                   flush=True)
+            if args.trialflow:
+                t0 = time.perf_counter()
+                subprocess.run(shlex.split(args.trialflow), check=True)
+                tf = time.perf_counter() - t0
+                print(json.dumps({"mode": "trialflow", "after": mode, "run": r,
+                                  "seconds": round(tf, 3), "mb_per_s": round(nbytes / 1e6 / tf, 2)}),
+                      flush=True)
         if client is not None:
             client.close()
             cluster.close()

@@ -507,9 +507,17 @@ impl ComputationalRoutine for Mtmfft {
         } else {
             2f64.sqrt() / (n as f64 * (m as f64 / n as f64).sqrt())
         };
+        // Detrended columns (only with several tapers: one taper is applied in place), one
+        // FFT buffer per channel of a block, the trend coefficients; one spectrum per channel
+        // of a block and the FFT's own scratch.
+        let columns = if layout.n_tapers > 1 {
+            CHANNEL_BLOCK * n
+        } else {
+            0
+        };
         let scratch = ScratchSize {
-            real: CHANNEL_BLOCK * n + m + 2 * channels,
-            complex: m / 2 + 1 + fft.get_scratch_len(),
+            real: columns + CHANNEL_BLOCK * m + 2 * channels,
+            complex: CHANNEL_BLOCK * (m / 2 + 1) + fft.get_scratch_len(),
         };
         let tapers = self.tapers(n, &layout);
         Ok(Plan::new(
@@ -539,26 +547,40 @@ impl ComputationalRoutine for Mtmfft {
         let m = p.layout.nfft;
         // A no-op when the engine sized the scratch from the plan, as it does.
         scratch.reserve(p.scratch);
-        let (columns, rest) = scratch.real.split_at_mut(CHANNEL_BLOCK * n);
-        let (buf, rest) = rest.split_at_mut(m);
+        let k_total = p.layout.n_tapers;
+        let n_spec = m / 2 + 1;
+        let (columns, rest) =
+            scratch
+                .real
+                .split_at_mut(if k_total > 1 { CHANNEL_BLOCK * n } else { 0 });
+        let (bufs, rest) = rest.split_at_mut(CHANNEL_BLOCK * m);
         let (mean, rest) = rest.split_at_mut(channels);
         let slope = &mut rest[..channels];
-        let (spectrum, fft_scratch) = scratch.complex.split_at_mut(m / 2 + 1);
+        let (spectra, fft_scratch) = scratch.complex.split_at_mut(CHANNEL_BLOCK * n_spec);
         self.trend.fit(&x, 0, n, mean, slope);
-        let k_total = p.layout.n_tapers;
         let average = k_total > 1 && !self.keeptapers;
         let mut out = self.output.view4(output);
         for c0 in (0..channels).step_by(CHANNEL_BLOCK) {
             let width = CHANNEL_BLOCK.min(channels - c0);
-            self.trend
-                .remove_block(&x, c0, width, 0, n, mean, slope, columns);
-            for j in 0..width {
-                let c = c0 + j;
-                let column = &columns[j * n..(j + 1) * n];
-                for k in 0..k_total {
-                    let taper = &p.tapers[k * n..(k + 1) * n];
-                    for ((b, &v), &w) in buf.iter_mut().zip(column).zip(taper) {
-                        *b = v * w;
+            if k_total == 1 {
+                // Straight into the FFT buffers; the taper is applied there.
+                self.trend
+                    .remove_block(&x, c0, width, 0, n, mean, slope, bufs, m);
+            } else {
+                self.trend
+                    .remove_block(&x, c0, width, 0, n, mean, slope, columns, n);
+            }
+            for k in 0..k_total {
+                let taper = &p.tapers[k * n..(k + 1) * n];
+                for j in 0..width {
+                    let buf = &mut bufs[j * m..(j + 1) * m];
+                    if k_total == 1 {
+                        buf[..n].iter_mut().zip(taper).for_each(|(b, &w)| *b *= w);
+                    } else {
+                        let column = &columns[j * n..(j + 1) * n];
+                        for ((b, &v), &w) in buf.iter_mut().zip(column).zip(taper) {
+                            *b = v * w;
+                        }
                     }
                     if self.demean_taper {
                         let mu = buf[..n].iter().sum::<f64>() / n as f64;
@@ -566,14 +588,27 @@ impl ComputationalRoutine for Mtmfft {
                     }
                     buf[n..].fill(0.0);
                     p.fft
-                        .process_with_scratch(buf, spectrum, fft_scratch)
+                        .process_with_scratch(
+                            buf,
+                            &mut spectra[j * n_spec..(j + 1) * n_spec],
+                            fft_scratch,
+                        )
                         .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
-                    let row = if self.keeptapers { k } else { 0 };
-                    out.write_channel(row, c, &p.layout.bins, spectrum, p.scale, average && k > 0);
                 }
-                if average {
-                    out.scale_channel(0, c, 1.0 / k_total as f64);
-                }
+                let row = if self.keeptapers { k } else { 0 };
+                out.write_block(
+                    row,
+                    c0,
+                    width,
+                    &p.layout.bins,
+                    spectra,
+                    n_spec,
+                    p.scale,
+                    average && k > 0,
+                );
+            }
+            if average {
+                out.scale_block(0, c0, width, 1.0 / k_total as f64);
             }
         }
         Ok(())

@@ -102,32 +102,37 @@ pub struct SpectrumWriter<'a> {
 }
 
 impl SpectrumWriter<'_> {
-    /// Writes (or with `add`, adds to) one channel's spectrum of one taper row: the
-    /// coefficients `spectrum[bins[i]] * scale`, converted, into `[0, taper, i, channel]`.
-    pub fn write_channel(
+    /// Writes (or with `add`, adds to) the spectra of channels `c0..c0 + width` for one taper
+    /// row: `[0, taper, i, c0 + j] = convert(spectra[j * stride + bins[i]] * scale)`. Rows
+    /// of the block are written channel-contiguous, one cache line per frequency.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_block(
         &mut self,
         taper: usize,
-        channel: usize,
+        c0: usize,
+        width: usize,
         bins: &[usize],
-        spectrum: &[Complex64],
+        spectra: &[Complex64],
+        stride: usize,
         scale: f64,
         add: bool,
     ) {
         let kind = self.kind;
         match &mut self.block {
             Block::Real(a) => {
-                let mut line = a.slice_mut(s![0, taper, .., channel]);
+                let mut lines = a.slice_mut(s![0, taper, .., c0..c0 + width]);
                 // One loop per conversion, so the match is not inside the loop.
                 macro_rules! fill {
                     ($f:expr) => {{
                         let f = $f;
-                        if add {
-                            for (o, &b) in line.iter_mut().zip(bins) {
-                                *o += f(spectrum[b] * scale);
-                            }
-                        } else {
-                            for (o, &b) in line.iter_mut().zip(bins) {
-                                *o = f(spectrum[b] * scale);
+                        for (mut line, &b) in lines.rows_mut().into_iter().zip(bins) {
+                            for (j, o) in line.iter_mut().enumerate() {
+                                let v = f(spectra[j * stride + b] * scale);
+                                if add {
+                                    *o += v;
+                                } else {
+                                    *o = v;
+                                }
                             }
                         }
                     }};
@@ -144,27 +149,30 @@ impl SpectrumWriter<'_> {
                 }
             }
             Block::Complex(a) => {
-                let mut line = a.slice_mut(s![0, taper, .., channel]);
-                for (o, &b) in line.iter_mut().zip(bins) {
-                    if add {
-                        *o += spectrum[b] * scale;
-                    } else {
-                        *o = spectrum[b] * scale;
+                let mut lines = a.slice_mut(s![0, taper, .., c0..c0 + width]);
+                for (mut line, &b) in lines.rows_mut().into_iter().zip(bins) {
+                    for (j, o) in line.iter_mut().enumerate() {
+                        let z = spectra[j * stride + b] * scale;
+                        if add {
+                            *o += z;
+                        } else {
+                            *o = z;
+                        }
                     }
                 }
             }
         }
     }
 
-    /// Multiplies one channel's spectrum of one taper row by `factor`.
-    pub fn scale_channel(&mut self, taper: usize, channel: usize, factor: f64) {
+    /// Multiplies the spectra of channels `c0..c0 + width` of one taper row by `factor`.
+    pub fn scale_block(&mut self, taper: usize, c0: usize, width: usize, factor: f64) {
         match &mut self.block {
             Block::Real(a) => a
-                .slice_mut(s![0, taper, .., channel])
+                .slice_mut(s![0, taper, .., c0..c0 + width])
                 .iter_mut()
                 .for_each(|v| *v *= factor),
             Block::Complex(a) => a
-                .slice_mut(s![0, taper, .., channel])
+                .slice_mut(s![0, taper, .., c0..c0 + width])
                 .iter_mut()
                 .for_each(|v| *v *= factor),
         }

@@ -67,7 +67,7 @@ impl Trend {
     }
 
     /// Copies channels `c0..c0 + width` of rows `start..start + n` into `dst`, channel after
-    /// channel (`dst[j * n + t]`), minus their fitted trends (`mean`, `slope` are indexed by
+    /// channel (`dst[j * stride + t]`, `stride >= n`), minus their fitted trends (`mean`, `slope` are indexed by
     /// absolute channel). Reads the rows once, `width` contiguous values at a time, so a
     /// block of channels costs one pass over the trial's cache lines.
     #[allow(clippy::too_many_arguments)]
@@ -81,6 +81,7 @@ impl Trend {
         mean: &[f64],
         slope: &[f64],
         dst: &mut [f64],
+        stride: usize,
     ) {
         let centre = (n as f64 - 1.0) / 2.0;
         let (mean, slope) = (&mean[c0..c0 + width], &slope[c0..c0 + width]);
@@ -93,12 +94,12 @@ impl Trend {
                     match row.as_slice() {
                         Some(values) => {
                             for (j, &v) in values[c0..c0 + width].iter().enumerate() {
-                                dst[j * n + t] = $value(v, j, dt);
+                                dst[j * stride + t] = $value(v, j, dt);
                             }
                         }
                         None => {
                             for j in 0..width {
-                                dst[j * n + t] = $value(row[c0 + j], j, dt);
+                                dst[j * stride + t] = $value(row[c0 + j], j, dt);
                             }
                         }
                     }
@@ -124,10 +125,10 @@ mod tests {
         let (mut m, mut s) = ([0.0; 2], [0.0; 2]);
         Trend::Linear.fit(&x.view(), 0, 4, &mut m, &mut s);
         let mut d = [0.0; 8];
-        Trend::Linear.remove_block(&x.view(), 0, 1, 0, 4, &m, &s, &mut d[..4]);
+        Trend::Linear.remove_block(&x.view(), 0, 1, 0, 4, &m, &s, &mut d[..4], 4);
         assert!(d[..4].iter().all(|v| v.abs() < 1e-15), "{d:?}");
         Trend::Constant.fit(&x.view(), 0, 3, &mut m, &mut s);
-        Trend::Constant.remove_block(&x.view(), 0, 2, 0, 3, &m, &s, &mut d[..6]);
+        Trend::Constant.remove_block(&x.view(), 0, 2, 0, 3, &m, &s, &mut d[..6], 3);
         assert_eq!(&d[..6], &[-2.0, 0.0, 2.0, -1.0, -1.0, 2.0]);
     }
 }
