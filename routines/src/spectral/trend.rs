@@ -85,21 +85,34 @@ impl Trend {
     ) {
         let centre = (n as f64 - 1.0) / 2.0;
         let (mean, slope) = (&mean[c0..c0 + width], &slope[c0..c0 + width]);
+        let channels = x.ncols();
+        // Rows of a standard-layout view are `channels` apart in one slice: read `width`
+        // values per row from it and write them to `width` destination lines.
+        let contiguous = x
+            .as_slice()
+            .map(|all| &all[start * channels..(start + n) * channels]);
+        let (lines, _) = dst.split_at_mut(width * stride);
         // One loop per trend kind, so the match is not inside the loop.
         macro_rules! gather {
             ($value:expr) => {{
-                for t in 0..n {
-                    let row = x.row(start + t);
-                    let dt = t as f64 - centre;
-                    match row.as_slice() {
-                        Some(values) => {
-                            for (j, &v) in values[c0..c0 + width].iter().enumerate() {
-                                dst[j * stride + t] = $value(v, j, dt);
+                match contiguous {
+                    Some(rows) => {
+                        for (t, row) in rows.chunks_exact(channels).enumerate() {
+                            let dt = t as f64 - centre;
+                            let row = &row[c0..c0 + width];
+                            for (j, (line, &v)) in
+                                lines.chunks_exact_mut(stride).zip(row).enumerate()
+                            {
+                                line[t] = $value(v, j, dt);
                             }
                         }
-                        None => {
-                            for j in 0..width {
-                                dst[j * stride + t] = $value(row[c0 + j], j, dt);
+                    }
+                    None => {
+                        for t in 0..n {
+                            let row = x.row(start + t);
+                            let dt = t as f64 - centre;
+                            for (j, line) in lines.chunks_exact_mut(stride).enumerate() {
+                                line[t] = $value(row[c0 + j], j, dt);
                             }
                         }
                     }
