@@ -6,6 +6,9 @@
 
 use ndarray::ArrayView2;
 
+/// Rows per tile of the channel-block gather (8 f64: one cache line per destination line).
+const TILE: usize = 8;
+
 /// Which trend to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trend {
@@ -97,13 +100,19 @@ impl Trend {
             ($value:expr) => {{
                 match contiguous {
                     Some(rows) => {
-                        for (t, row) in rows.chunks_exact(channels).enumerate() {
-                            let dt = t as f64 - centre;
-                            let row = &row[c0..c0 + width];
-                            for (j, (line, &v)) in
-                                lines.chunks_exact_mut(stride).zip(row).enumerate()
-                            {
-                                line[t] = $value(v, j, dt);
+                        // Tiles of TILE rows x width channels: each destination line gets
+                        // TILE consecutive values (one cache line) per tile.
+                        for (tile, block) in rows.chunks(TILE * channels).enumerate() {
+                            let t0 = tile * TILE;
+                            for (j, line) in lines.chunks_exact_mut(stride).enumerate() {
+                                let line = &mut line[t0..t0 + block.len() / channels];
+                                for (dt, (o, row)) in line
+                                    .iter_mut()
+                                    .zip(block.chunks_exact(channels))
+                                    .enumerate()
+                                {
+                                    *o = $value(row[c0 + j], j, (t0 + dt) as f64 - centre);
+                                }
                             }
                         }
                     }
