@@ -1,0 +1,616 @@
+//! `mtmfft`: Syncopy's `freqanalysis(method='mtmfft')`, one (multi-)tapered FFT per trial.
+
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Map, Value};
+use trialflow_core::{
+    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
+    ScratchSize, TrialInput,
+};
+
+use super::dpss::{dpss, DpssNorm};
+use super::frequencies::{bins_within, nearest_bins, rfftfreq};
+use super::output::SpectralOutput;
+use super::trend::Trend;
+use super::windows::Window;
+use super::SpectralError;
+
+/// Channels gathered per pass over a trial's rows: 8 f64 are one cache line, so each line
+/// of the time-major trial is read once per block rather than once per channel.
+const CHANNEL_BLOCK: usize = 8;
+
+/// Accepts `null` as a value distinct from a missing key (`taper: null` means no taper).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Unchecked parameters of `mtmfft`, as written in a pipeline (Syncopy's names; `nTaper`
+/// is `n_taper`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtmfftParams {
+    #[serde(default, deserialize_with = "nullable")]
+    pub taper: Option<Option<String>>,
+    pub taper_opt: Option<Map<String, Value>>,
+    pub tapsmofrq: Option<f64>,
+    pub n_taper: Option<i64>,
+    pub keeptapers: Option<bool>,
+    pub pad: Option<Value>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub polyremoval: Option<Option<i64>>,
+    pub foi: Option<Value>,
+    pub foilim: Option<Value>,
+    pub output: Option<String>,
+    pub ft_compat: Option<bool>,
+    pub demean_taper: Option<bool>,
+}
+
+/// The padded FFT length (`pad`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Padding {
+    MaxPerLen,
+    NextPow2,
+    Seconds(f64),
+}
+
+/// Which frequencies to keep (`foi`, `foilim`, or all).
+#[derive(Debug, Clone, PartialEq)]
+enum FreqSelection {
+    All,
+    Foi(Vec<f64>),
+    Foilim(f64, f64),
+}
+
+/// A single window (`None`: no taper, Syncopy's boxcar labelled "None"), or Slepian
+/// multitapering set by `tapsmofrq`.
+#[derive(Debug, Clone, PartialEq)]
+enum Tapering {
+    Single(Option<Window>),
+    Multi {
+        tapsmofrq: f64,
+        n_taper: Option<usize>,
+    },
+}
+
+impl MtmfftParams {
+    pub fn check(self) -> Result<Mtmfft, SpectralError> {
+        let output = SpectralOutput::parse(self.output.as_deref().unwrap_or("pow"))?;
+        let keeptapers = self.keeptapers.unwrap_or(false);
+        let trend = match self.polyremoval.unwrap_or(Some(0)) {
+            None => Trend::None,
+            Some(0) => Trend::Constant,
+            Some(1) => Trend::Linear,
+            Some(other) => return Err(SpectralError::range("polyremoval", "0, 1 or null", other)),
+        };
+        let taper_name = self.taper.unwrap_or(Some("hann".to_string()));
+        let tapering = match self.tapsmofrq {
+            None => {
+                if self.n_taper.is_some() {
+                    return Err(SpectralError::range(
+                        "n_taper",
+                        "unset without tapsmofrq (it only counts dpss tapers)",
+                        self.n_taper.unwrap_or_default(),
+                    ));
+                }
+                match taper_name {
+                    None => {
+                        if self.taper_opt.is_some() {
+                            return Err(SpectralError::window(
+                                "taper_opt",
+                                "taper: null (no taper) takes no parameters",
+                            ));
+                        }
+                        Tapering::Single(None)
+                    }
+                    Some(name) => Tapering::Single(Some(Window::from_syncopy(
+                        &name,
+                        self.taper_opt.as_ref(),
+                    )?)),
+                }
+            }
+            Some(w) => {
+                if !(w.is_finite() && w >= 0.0) {
+                    return Err(SpectralError::range(
+                        "tapsmofrq",
+                        "a finite smoothing half-bandwidth in Hz >= 0",
+                        w,
+                    ));
+                }
+                match taper_name.as_deref() {
+                    Some("hann") => {}
+                    other => {
+                        return Err(SpectralError::TaperWithTapsmofrq(
+                            other.unwrap_or("null").to_string(),
+                        ))
+                    }
+                }
+                if self.taper_opt.is_some() {
+                    return Err(SpectralError::TaperOptWithTapsmofrq);
+                }
+                if !keeptapers && output != SpectralOutput::Pow {
+                    return Err(SpectralError::TaperAverage(output.name().to_string()));
+                }
+                let n_taper = match self.n_taper {
+                    None => None,
+                    Some(k) if k >= 1 => Some(k as usize),
+                    Some(k) => return Err(SpectralError::range("n_taper", "an integer >= 1", k)),
+                };
+                Tapering::Multi {
+                    tapsmofrq: w,
+                    n_taper,
+                }
+            }
+        };
+        let padding = match &self.pad {
+            None => Padding::MaxPerLen,
+            Some(Value::String(s)) if s == "maxperlen" => Padding::MaxPerLen,
+            Some(Value::String(s)) if s == "nextpow2" => Padding::NextPow2,
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(s) if s.is_finite() && s > 0.0 => Padding::Seconds(s),
+                _ => {
+                    return Err(SpectralError::range(
+                        "pad",
+                        "'maxperlen', 'nextpow2' or a length in seconds > 0",
+                        n,
+                    ))
+                }
+            },
+            Some(other) => {
+                return Err(SpectralError::range(
+                    "pad",
+                    "'maxperlen', 'nextpow2' or a length in seconds > 0",
+                    other,
+                ))
+            }
+        };
+        let selection = match (select(&self.foi), select(&self.foilim)) {
+            (Some(_), Some(_)) => return Err(SpectralError::FoiAndFoilim),
+            (Some(foi), None) => Ok(FreqSelection::Foi(numbers("foi", foi, None)?)),
+            (None, Some(lim)) => {
+                let v = numbers("foilim", lim, Some(2))?;
+                Ok(FreqSelection::Foilim(v[0].min(v[1]), v[0].max(v[1])))
+            }
+            (None, None) => Ok(FreqSelection::All),
+        }?;
+        Ok(Mtmfft {
+            tapering,
+            keeptapers,
+            padding,
+            trend,
+            selection,
+            output,
+            ft_compat: self.ft_compat.unwrap_or(false),
+            demean_taper: self.demean_taper.unwrap_or(false),
+        })
+    }
+}
+
+/// `foi`/`foilim` given and not "all"/null.
+fn select(v: &Option<Value>) -> Option<&Value> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s == "all" => None,
+        Some(v) => Some(v),
+    }
+}
+
+fn numbers(param: &'static str, v: &Value, len: Option<usize>) -> Result<Vec<f64>, SpectralError> {
+    let expected = match len {
+        Some(2) => "'all' or [low, high] in Hz, finite and >= 0",
+        _ => "'all' or a non-empty list of frequencies in Hz, finite and >= 0",
+    };
+    let items = v
+        .as_array()
+        .filter(|a| !a.is_empty() && len.is_none_or(|l| a.len() == l))
+        .ok_or_else(|| SpectralError::range(param, expected, v))?;
+    items
+        .iter()
+        .map(|x| match x.as_f64() {
+            Some(f) if f.is_finite() && f >= 0.0 => Ok(f),
+            _ => Err(SpectralError::range(param, expected, v)),
+        })
+        .collect()
+}
+
+/// `freqanalysis(data, method='mtmfft', output, foi/foilim, pad, polyremoval, taper,
+/// taper_opt, tapsmofrq, nTaper, keeptapers, ft_compat, demean_taper)` per trial.
+///
+/// Each trial `x` (N x C) is detrended (`polyremoval`), multiplied by each taper `w_k` of
+/// length N (normalised as Syncopy's `_norm_taper`: dpss `w·√M`, boxcar `w·√(M/Σw)`, others
+/// `w·√(4/3)·√(M/Σw)`), zero-padded to M, transformed with a real FFT and scaled by
+/// `√2 / (N·√(M/N))` (`√2 / M` with `ft_compat`). Syncopy computes in float64 and stores
+/// complex64 before converting; here everything stays in f64 until storage.
+#[derive(Debug, Clone)]
+pub struct Mtmfft {
+    tapering: Tapering,
+    keeptapers: bool,
+    padding: Padding,
+    trend: Trend,
+    selection: FreqSelection,
+    output: SpectralOutput,
+    ft_compat: bool,
+    demean_taper: bool,
+}
+
+/// What the dry run derives from the whole input: the padded length, the frequency bins and
+/// the tapers' count and half-bandwidth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MtmfftLayout {
+    /// Padded FFT length M.
+    pub nfft: usize,
+    /// Indices of the kept bins of `rfftfreq(M)`, in output order.
+    pub bins: Vec<usize>,
+    pub freqs: Vec<f64>,
+    /// Tapers per trial (dpss `Kmax` or `n_taper`; 1 otherwise).
+    pub n_tapers: usize,
+    /// dpss `NW` (time half-bandwidth product), when multitapering.
+    pub nw: Option<f64>,
+    /// Taper rows in the output (`n_tapers` with `keeptapers`, else 1).
+    pub out_tapers: usize,
+}
+
+/// The plan of one trial length.
+struct MtmfftPlan {
+    fft: Arc<dyn RealToComplex<f64>>,
+    /// `n_tapers` normalised tapers of `n` samples, back to back.
+    tapers: Vec<f64>,
+    n: usize,
+    layout: MtmfftLayout,
+    scale: f64,
+    scratch: ScratchSize,
+}
+
+impl Mtmfft {
+    /// The padded length, frequencies and tapers for this input (a dry run's worth of
+    /// checks: every trial must fit the tapers).
+    pub fn layout(&self, input: &DataSchema) -> Result<MtmfftLayout, SpectralError> {
+        let lens: Vec<usize> = (0..input.n_trials())
+            .map(|t| input.trialdefinition.trial_len(t))
+            .collect();
+        if let Some(t) = lens.iter().position(|&n| n == 0) {
+            return Err(SpectralError::Trial {
+                trial: t,
+                samples: 0,
+                what: "an empty trial has no spectrum".into(),
+            });
+        }
+        let fs = input.samplerate;
+        let (longest_trial, &longest) = lens
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, n)| (**n, usize::MAX - i))
+            .expect("the engine refuses inputs without trials");
+        let nfft = match self.padding {
+            Padding::MaxPerLen => longest,
+            Padding::NextPow2 => longest.next_power_of_two(),
+            Padding::Seconds(s) => {
+                let samples = (s * fs) as usize;
+                if s < longest as f64 / fs || samples < longest {
+                    return Err(SpectralError::PadTooShort {
+                        pad: s,
+                        samples,
+                        trial: longest_trial,
+                        longest,
+                        min_seconds: longest as f64 / fs,
+                    });
+                }
+                samples
+            }
+        };
+        let all = rfftfreq(nfft, fs);
+        let nyquist = fs / 2.0;
+        let bins = match &self.selection {
+            FreqSelection::All => (0..all.len()).collect(),
+            FreqSelection::Foi(foi) => {
+                if let Some(f) = foi.iter().find(|&&f| f > nyquist) {
+                    return Err(SpectralError::range(
+                        "foi",
+                        format!("frequencies within [0, {nyquist}] Hz (samplerate / 2)"),
+                        f,
+                    ));
+                }
+                nearest_bins(&all, foi)
+            }
+            FreqSelection::Foilim(lo, hi) => {
+                if *hi > nyquist {
+                    return Err(SpectralError::range(
+                        "foilim",
+                        format!("limits within [0, {nyquist}] Hz (samplerate / 2)"),
+                        hi,
+                    ));
+                }
+                bins_within(&all, *lo, *hi)
+            }
+        };
+        if bins.is_empty() {
+            return Err(SpectralError::EmptyFrequencySelection {
+                n_freqs: all.len(),
+                max_freq: all[all.len() - 1],
+            });
+        }
+        let freqs = bins.iter().map(|&b| all[b]).collect();
+        let (n_tapers, nw) = match &self.tapering {
+            Tapering::Single(_) => (1, None),
+            Tapering::Multi { tapsmofrq, n_taper } => {
+                let (nw, kmax) = dpss_parameters(*tapsmofrq, &lens, fs);
+                let k = n_taper.unwrap_or(kmax);
+                for (trial, &n) in lens.iter().enumerate() {
+                    if n < 2 || k > n || nw >= n as f64 / 2.0 {
+                        return Err(SpectralError::Trial {
+                            trial,
+                            samples: n,
+                            what: format!(
+                                "dpss with NW {nw} (from tapsmofrq and the mean trial length) and {k} tapers needs more than 2 NW and at least {k} samples (scipy.signal.windows.dpss refuses this trial)"
+                            ),
+                        });
+                    }
+                }
+                (k, Some(nw))
+            }
+        };
+        let out_tapers = if self.keeptapers { n_tapers } else { 1 };
+        Ok(MtmfftLayout {
+            nfft,
+            bins,
+            freqs,
+            n_tapers,
+            nw,
+            out_tapers,
+        })
+    }
+
+    fn taper_labels(&self, layout: &MtmfftLayout) -> Vec<String> {
+        match &self.tapering {
+            Tapering::Single(None) => vec!["None".into()],
+            Tapering::Single(Some(w)) => vec![w.name().into()],
+            Tapering::Multi { .. } => (0..layout.out_tapers).map(|k| format!("dpss{k}")).collect(),
+        }
+    }
+
+    /// The normalised tapers for a trial of `n` samples, back to back.
+    fn tapers(&self, n: usize, layout: &MtmfftLayout) -> Vec<f64> {
+        let m = layout.nfft as f64;
+        match &self.tapering {
+            Tapering::Multi { .. } => {
+                let nw = layout.nw.expect("multitapering has NW");
+                let mut flat = Vec::with_capacity(n * layout.n_tapers);
+                for t in dpss(n, nw, layout.n_tapers, true, DpssNorm::UnitEnergy) {
+                    flat.extend(t.into_iter().map(|v| v * m.sqrt()));
+                }
+                flat
+            }
+            Tapering::Single(window) => {
+                let w = window.as_ref().unwrap_or(&Window::Boxcar);
+                let mut taper = w.samples(n, true);
+                let sum: f64 = taper.iter().sum();
+                let factor = if *w == Window::Boxcar {
+                    (m / sum).sqrt()
+                } else {
+                    (4.0f64 / 3.0).sqrt() * (m / sum).sqrt()
+                };
+                taper.iter_mut().for_each(|v| *v *= factor);
+                taper
+            }
+        }
+    }
+}
+
+/// Syncopy's `process_taper` + `_get_dpss_pars`: `tapsmofrq` clipped to
+/// `[fs / N̄, min(fs/2 - 1/N̄, fs (N̄+1) / (2 N̄))]` with N̄ the mean trial length, then
+/// `NW = W N̄ / fs` and `Kmax = max(1, int(2 NW - 1))`.
+pub fn dpss_parameters(tapsmofrq: f64, lens: &[usize], fs: f64) -> (f64, usize) {
+    let mean = lens.iter().map(|&n| n as f64).sum::<f64>() / lens.len() as f64;
+    let min_bw = fs / mean;
+    let max_bw = f64::min(fs / 2.0 - 1.0 / mean, fs * (mean + 1.0) / (2.0 * mean));
+    let mut w = tapsmofrq;
+    if w < min_bw {
+        w = min_bw;
+    }
+    if w > max_bw {
+        w = max_bw;
+    }
+    let nw = w * mean / fs;
+    let kmax = (2.0 * nw - 1.0) as i64;
+    (nw, kmax.max(1) as usize)
+}
+
+impl ComputationalRoutine for Mtmfft {
+    fn name(&self) -> &str {
+        "mtmfft"
+    }
+
+    fn cfg(&self) -> Value {
+        let (taper, taper_opt, tapsmofrq, n_taper) = match &self.tapering {
+            Tapering::Single(None) => (Value::Null, Value::Null, Value::Null, Value::Null),
+            Tapering::Single(Some(w)) => {
+                let opts = w.options();
+                (
+                    json!(w.name()),
+                    if opts.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::Object(opts)
+                    },
+                    Value::Null,
+                    Value::Null,
+                )
+            }
+            Tapering::Multi { tapsmofrq, n_taper } => {
+                (json!("dpss"), Value::Null, json!(tapsmofrq), json!(n_taper))
+            }
+        };
+        let pad = match self.padding {
+            Padding::MaxPerLen => json!("maxperlen"),
+            Padding::NextPow2 => json!("nextpow2"),
+            Padding::Seconds(s) => json!(s),
+        };
+        let (foi, foilim) = match &self.selection {
+            FreqSelection::All => (Value::Null, Value::Null),
+            FreqSelection::Foi(f) => (json!(f), Value::Null),
+            FreqSelection::Foilim(lo, hi) => (Value::Null, json!([lo, hi])),
+        };
+        json!({
+            "method": "mtmfft",
+            "output": self.output.name(),
+            "taper": taper,
+            "taper_opt": taper_opt,
+            "tapsmofrq": tapsmofrq,
+            "n_taper": n_taper,
+            "keeptapers": self.keeptapers,
+            "pad": pad,
+            "polyremoval": match self.trend {
+                Trend::None => Value::Null,
+                Trend::Constant => json!(0),
+                Trend::Linear => json!(1),
+            },
+            "foi": foi,
+            "foilim": foilim,
+            "ft_compat": self.ft_compat,
+            "demean_taper": self.demean_taper,
+        })
+    }
+
+    fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
+        let layout = self.layout(input)?;
+        let shape = vec![1, layout.out_tapers, layout.bins.len(), input.n_channels()];
+        let shapes = vec![shape; input.n_trials()];
+        Ok(self.output.declare(shapes))
+    }
+
+    fn process_metadata(
+        &self,
+        input: &DataSchema,
+        output: &OutputShape,
+    ) -> Result<DataSchema, RoutineError> {
+        let layout = self.layout(input)?;
+        Ok(super::spectral_schema(
+            input,
+            output,
+            layout.freqs.clone(),
+            self.taper_labels(&layout),
+        ))
+    }
+
+    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
+        let layout = self.layout(input)?;
+        let (n, channels) = (task_shape[0], task_shape[1]);
+        let m = layout.nfft;
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(m);
+        let scale = if self.ft_compat {
+            2f64.sqrt() / m as f64
+        } else {
+            2f64.sqrt() / (n as f64 * (m as f64 / n as f64).sqrt())
+        };
+        // Detrended columns (only with several tapers: one taper is applied in place), one
+        // FFT buffer per channel of a block, the trend coefficients; one spectrum per channel
+        // of a block and the FFT's own scratch.
+        let columns = if layout.n_tapers > 1 {
+            CHANNEL_BLOCK * n
+        } else {
+            0
+        };
+        let scratch = ScratchSize {
+            real: columns + CHANNEL_BLOCK * m + 2 * channels,
+            complex: CHANNEL_BLOCK * (m / 2 + 1) + fft.get_scratch_len(),
+        };
+        let tapers = self.tapers(n, &layout);
+        Ok(Plan::new(
+            MtmfftPlan {
+                fft,
+                tapers,
+                n,
+                layout,
+                scale,
+                scratch,
+            },
+            scratch,
+        ))
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        plan: &Plan,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let p = plan.state::<MtmfftPlan>();
+        let x = input.samples();
+        let (n, channels) = x.dim();
+        debug_assert_eq!(n, p.n);
+        let m = p.layout.nfft;
+        // A no-op when the engine sized the scratch from the plan, as it does.
+        scratch.reserve(p.scratch);
+        let k_total = p.layout.n_tapers;
+        let n_spec = m / 2 + 1;
+        let (columns, rest) =
+            scratch
+                .real
+                .split_at_mut(if k_total > 1 { CHANNEL_BLOCK * n } else { 0 });
+        let (bufs, rest) = rest.split_at_mut(CHANNEL_BLOCK * m);
+        let (mean, rest) = rest.split_at_mut(channels);
+        let slope = &mut rest[..channels];
+        let (spectra, fft_scratch) = scratch.complex.split_at_mut(CHANNEL_BLOCK * n_spec);
+        self.trend.fit(&x, 0, n, mean, slope);
+        let average = k_total > 1 && !self.keeptapers;
+        let mut out = self.output.view4(output);
+        for c0 in (0..channels).step_by(CHANNEL_BLOCK) {
+            let width = CHANNEL_BLOCK.min(channels - c0);
+            if k_total == 1 {
+                // Straight into the FFT buffers; the taper is applied there.
+                self.trend
+                    .remove_block(&x, c0, width, 0, n, mean, slope, bufs, m);
+            } else {
+                self.trend
+                    .remove_block(&x, c0, width, 0, n, mean, slope, columns, n);
+            }
+            for k in 0..k_total {
+                let taper = &p.tapers[k * n..(k + 1) * n];
+                for j in 0..width {
+                    let buf = &mut bufs[j * m..(j + 1) * m];
+                    if k_total == 1 {
+                        buf[..n].iter_mut().zip(taper).for_each(|(b, &w)| *b *= w);
+                    } else {
+                        let column = &columns[j * n..(j + 1) * n];
+                        for ((b, &v), &w) in buf.iter_mut().zip(column).zip(taper) {
+                            *b = v * w;
+                        }
+                    }
+                    if self.demean_taper {
+                        let mu = buf[..n].iter().sum::<f64>() / n as f64;
+                        buf[..n].iter_mut().for_each(|b| *b -= mu);
+                    }
+                    buf[n..].fill(0.0);
+                    p.fft
+                        .process_with_scratch(
+                            buf,
+                            &mut spectra[j * n_spec..(j + 1) * n_spec],
+                            fft_scratch,
+                        )
+                        .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
+                }
+                let row = if self.keeptapers { k } else { 0 };
+                out.write_block(
+                    row,
+                    c0,
+                    width,
+                    &p.layout.bins,
+                    spectra,
+                    n_spec,
+                    p.scale,
+                    average && k > 0,
+                );
+            }
+            if average {
+                out.scale_block(0, c0, width, 1.0 / k_total as f64);
+            }
+        }
+        Ok(())
+    }
+}

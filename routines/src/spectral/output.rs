@@ -1,0 +1,189 @@
+//! Syncopy's output conversions of complex Fourier coefficients (`shared/const_def.py`'s
+//! `spectralConversions`), and the writer that applies them to a task's output block.
+
+use ndarray::{s, ArrayViewMut4, Ix4};
+use num_complex::Complex64;
+use trialflow_core::{DataKind, OutputBlock, OutputShape};
+
+use super::SpectralError;
+
+/// What `output:` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpectralOutput {
+    /// `|X|²`
+    Pow,
+    /// `|X|`
+    Abs,
+    /// The complex coefficients (`fourier`, alias `complex`).
+    Fourier,
+    Real,
+    Imag,
+    /// `atan2(im, re)`
+    Angle,
+    AbsReal,
+    AbsImag,
+}
+
+impl SpectralOutput {
+    pub fn parse(name: &str) -> Result<SpectralOutput, SpectralError> {
+        Ok(match name {
+            "pow" => SpectralOutput::Pow,
+            "abs" => SpectralOutput::Abs,
+            "fourier" | "complex" => SpectralOutput::Fourier,
+            "real" => SpectralOutput::Real,
+            "imag" => SpectralOutput::Imag,
+            "angle" => SpectralOutput::Angle,
+            "absreal" => SpectralOutput::AbsReal,
+            "absimag" => SpectralOutput::AbsImag,
+            other => {
+                return Err(SpectralError::range(
+                    "output",
+                    "one of pow, abs, fourier (or complex), real, imag, angle, absreal, absimag",
+                    format!("'{other}'"),
+                ))
+            }
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SpectralOutput::Pow => "pow",
+            SpectralOutput::Abs => "abs",
+            SpectralOutput::Fourier => "fourier",
+            SpectralOutput::Real => "real",
+            SpectralOutput::Imag => "imag",
+            SpectralOutput::Angle => "angle",
+            SpectralOutput::AbsReal => "absreal",
+            SpectralOutput::AbsImag => "absimag",
+        }
+    }
+
+    /// The output declaration for these per-trial shapes (complex for `fourier`: stored as
+    /// complex64 for float32 input, as Syncopy stores it, complex128 for float64).
+    pub fn declare(self, shapes: Vec<Vec<usize>>) -> OutputShape {
+        let shape = OutputShape::dense(DataKind::Spectral, shapes);
+        if self == SpectralOutput::Fourier {
+            shape.with_complex_values()
+        } else {
+            shape
+        }
+    }
+
+    /// A writer over a task's `[1, tapers, freqs, channels]` block.
+    pub fn view4<'a>(self, output: &'a mut OutputBlock<'_>) -> SpectrumWriter<'a> {
+        let block = if self == SpectralOutput::Fourier {
+            Block::Complex(
+                output
+                    .complex_mut()
+                    .into_dimensionality::<Ix4>()
+                    .expect("spectral output is declared 4-D"),
+            )
+        } else {
+            Block::Real(
+                output
+                    .dense_mut()
+                    .into_dimensionality::<Ix4>()
+                    .expect("spectral output is declared 4-D"),
+            )
+        };
+        SpectrumWriter { kind: self, block }
+    }
+}
+
+enum Block<'a> {
+    Real(ArrayViewMut4<'a, f64>),
+    Complex(ArrayViewMut4<'a, Complex64>),
+}
+
+/// Writes converted coefficients into `[0, taper, freq, channel]`.
+pub struct SpectrumWriter<'a> {
+    kind: SpectralOutput,
+    block: Block<'a>,
+}
+
+impl SpectrumWriter<'_> {
+    /// Writes (or with `add`, adds to) the spectra of channels `c0..c0 + width` for one taper
+    /// row: `[0, taper, i, c0 + j] = convert(spectra[j * stride + bins[i]] * scale)`. Rows
+    /// of the block are written channel-contiguous, one cache line per frequency.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_block(
+        &mut self,
+        taper: usize,
+        c0: usize,
+        width: usize,
+        bins: &[usize],
+        spectra: &[Complex64],
+        stride: usize,
+        scale: f64,
+        add: bool,
+    ) {
+        let kind = self.kind;
+        match &mut self.block {
+            Block::Real(a) => {
+                let mut lines = a.slice_mut(s![0, taper, .., c0..c0 + width]);
+                // One loop per conversion, so the match is not inside the loop.
+                macro_rules! fill {
+                    ($f:expr) => {{
+                        let f = $f;
+                        for (mut line, &b) in lines.rows_mut().into_iter().zip(bins) {
+                            for (j, o) in line.iter_mut().enumerate() {
+                                let v = f(spectra[j * stride + b] * scale);
+                                if add {
+                                    *o += v;
+                                } else {
+                                    *o = v;
+                                }
+                            }
+                        }
+                    }};
+                }
+                match kind {
+                    SpectralOutput::Pow => fill!(|z: Complex64| z.re * z.re + z.im * z.im),
+                    SpectralOutput::Abs => fill!(|z: Complex64| z.re.hypot(z.im)),
+                    SpectralOutput::Real => fill!(|z: Complex64| z.re),
+                    SpectralOutput::Imag => fill!(|z: Complex64| z.im),
+                    SpectralOutput::Angle => fill!(|z: Complex64| z.im.atan2(z.re)),
+                    SpectralOutput::AbsReal => fill!(|z: Complex64| z.re.abs()),
+                    SpectralOutput::AbsImag => fill!(|z: Complex64| z.im.abs()),
+                    SpectralOutput::Fourier => unreachable!("complex output has a complex block"),
+                }
+            }
+            Block::Complex(a) => {
+                let mut lines = a.slice_mut(s![0, taper, .., c0..c0 + width]);
+                for (mut line, &b) in lines.rows_mut().into_iter().zip(bins) {
+                    for (j, o) in line.iter_mut().enumerate() {
+                        let z = spectra[j * stride + b] * scale;
+                        if add {
+                            *o += z;
+                        } else {
+                            *o = z;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Multiplies the spectra of channels `c0..c0 + width` of one taper row by `factor`.
+    pub fn scale_block(&mut self, taper: usize, c0: usize, width: usize, factor: f64) {
+        match &mut self.block {
+            Block::Real(a) => a
+                .slice_mut(s![0, taper, .., c0..c0 + width])
+                .iter_mut()
+                .for_each(|v| *v *= factor),
+            Block::Complex(a) => a
+                .slice_mut(s![0, taper, .., c0..c0 + width])
+                .iter_mut()
+                .for_each(|v| *v *= factor),
+        }
+    }
+
+    /// Writes an already converted real value.
+    #[inline]
+    pub fn set_real(&mut self, taper: usize, freq: usize, channel: usize, value: f64) {
+        match &mut self.block {
+            Block::Real(a) => a[[0, taper, freq, channel]] = value,
+            Block::Complex(a) => a[[0, taper, freq, channel]] = Complex64::new(value, 0.0),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Per-channel trend removal before a transform: Syncopy's `polyremoval` (0: mean, 1: line)
+//! and `scipy.signal.detrend`'s `constant`/`linear`, as used by `welch` per segment.
+//!
+//! The fit runs row by row with channels contiguous (vectorised across channels); the
+//! transform then subtracts the fitted trends while it gathers a block of channels.
+
+use ndarray::ArrayView2;
+
+/// Rows per tile of the channel-block gather (8 f64: one cache line per destination line).
+const TILE: usize = 8;
+
+/// Which trend to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trend {
+    None,
+    /// The mean (`polyremoval: 0`, `detrend: constant`).
+    Constant,
+    /// The least-squares line (`polyremoval: 1`, `detrend: linear`).
+    Linear,
+}
+
+impl Trend {
+    /// Fits the trend of rows `start..start + n` of `x` for every channel: `mean[c]` and
+    /// `slope[c]` (per sample, about the segment's centre). Both slices are channels long.
+    pub fn fit(
+        self,
+        x: &ArrayView2<'_, f64>,
+        start: usize,
+        n: usize,
+        mean: &mut [f64],
+        slope: &mut [f64],
+    ) {
+        mean.fill(0.0);
+        slope.fill(0.0);
+        if self == Trend::None || n == 0 {
+            return;
+        }
+        let centre = (n as f64 - 1.0) / 2.0;
+        for t in 0..n {
+            let row = x.row(start + t);
+            let dt = t as f64 - centre;
+            match row.as_slice() {
+                Some(values) => {
+                    for (m, &v) in mean.iter_mut().zip(values) {
+                        *m += v;
+                    }
+                    if self == Trend::Linear {
+                        for (s, &v) in slope.iter_mut().zip(values) {
+                            *s += dt * v;
+                        }
+                    }
+                }
+                None => {
+                    for (c, &v) in row.iter().enumerate() {
+                        mean[c] += v;
+                        slope[c] += dt * v;
+                    }
+                }
+            }
+        }
+        let nf = n as f64;
+        mean.iter_mut().for_each(|m| *m /= nf);
+        // Σ (t - centre)² = n (n² - 1) / 12; a single sample has no slope.
+        let stt = nf * (nf * nf - 1.0) / 12.0;
+        if self == Trend::Linear && stt > 0.0 {
+            slope.iter_mut().for_each(|s| *s /= stt);
+        } else {
+            slope.fill(0.0);
+        }
+    }
+
+    /// Copies channels `c0..c0 + width` of rows `start..start + n` into `dst`, channel after
+    /// channel (`dst[j * stride + t]`, `stride >= n`), minus their fitted trends (`mean`, `slope` are indexed by
+    /// absolute channel). Reads the rows once, `width` contiguous values at a time, so a
+    /// block of channels costs one pass over the trial's cache lines.
+    #[allow(clippy::too_many_arguments)]
+    pub fn remove_block(
+        self,
+        x: &ArrayView2<'_, f64>,
+        c0: usize,
+        width: usize,
+        start: usize,
+        n: usize,
+        mean: &[f64],
+        slope: &[f64],
+        dst: &mut [f64],
+        stride: usize,
+    ) {
+        let centre = (n as f64 - 1.0) / 2.0;
+        let (mean, slope) = (&mean[c0..c0 + width], &slope[c0..c0 + width]);
+        let channels = x.ncols();
+        // Rows of a standard-layout view are `channels` apart in one slice: read `width`
+        // values per row from it and write them to `width` destination lines.
+        let contiguous = x
+            .as_slice()
+            .map(|all| &all[start * channels..(start + n) * channels]);
+        let (lines, _) = dst.split_at_mut(width * stride);
+        // One loop per trend kind, so the match is not inside the loop.
+        macro_rules! gather {
+            ($value:expr) => {{
+                match contiguous {
+                    Some(rows) => {
+                        // Tiles of TILE rows x width channels: each destination line gets
+                        // TILE consecutive values (one cache line) per tile.
+                        for (tile, block) in rows.chunks(TILE * channels).enumerate() {
+                            let t0 = tile * TILE;
+                            for (j, line) in lines.chunks_exact_mut(stride).enumerate() {
+                                let line = &mut line[t0..t0 + block.len() / channels];
+                                for (dt, (o, row)) in line
+                                    .iter_mut()
+                                    .zip(block.chunks_exact(channels))
+                                    .enumerate()
+                                {
+                                    *o = $value(row[c0 + j], j, (t0 + dt) as f64 - centre);
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        for t in 0..n {
+                            let row = x.row(start + t);
+                            let dt = t as f64 - centre;
+                            for (j, line) in lines.chunks_exact_mut(stride).enumerate() {
+                                line[t] = $value(row[c0 + j], j, dt);
+                            }
+                        }
+                    }
+                }
+            }};
+        }
+        match self {
+            Trend::None => gather!(|v: f64, _j: usize, _dt: f64| v),
+            Trend::Constant => gather!(|v: f64, j: usize, _dt: f64| v - mean[j]),
+            Trend::Linear => gather!(|v: f64, j: usize, dt: f64| v - (mean[j] + slope[j] * dt)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn removes_lines_and_means() {
+        let x = array![[1.0, 5.0], [3.0, 5.0], [5.0, 8.0], [7.0, 6.0]];
+        let (mut m, mut s) = ([0.0; 2], [0.0; 2]);
+        Trend::Linear.fit(&x.view(), 0, 4, &mut m, &mut s);
+        let mut d = [0.0; 8];
+        Trend::Linear.remove_block(&x.view(), 0, 1, 0, 4, &m, &s, &mut d[..4], 4);
+        assert!(d[..4].iter().all(|v| v.abs() < 1e-15), "{d:?}");
+        Trend::Constant.fit(&x.view(), 0, 3, &mut m, &mut s);
+        Trend::Constant.remove_block(&x.view(), 0, 2, 0, 3, &m, &s, &mut d[..6], 3);
+        assert_eq!(&d[..6], &[-2.0, 0.0, 2.0, -1.0, -1.0, 2.0]);
+    }
+}
