@@ -260,11 +260,22 @@ fn execution() -> impl Strategy<Value = Value> {
 }
 
 fn pipeline(registry: &Registry) -> impl Strategy<Value = Value> {
+    let registry = registry.clone();
     (
-        prop::collection::vec(step(registry), 1..4),
+        prop::collection::vec(step(&registry), 1..4),
         prop::option::of(execution()),
     )
-        .prop_map(|(steps, execution)| {
+        .prop_map(move |(mut steps, execution)| {
+            // A step whose output is not AnalogData (spectra, events) can only be last.
+            let analog_out = |s: &Value| {
+                s["routine"]
+                    .as_str()
+                    .and_then(|n| registry.get(n))
+                    .is_none_or(|e| e.doc.output == trialflow::DataKind::Analog)
+            };
+            if let Some(first) = steps.iter().position(|s| !analog_out(s)) {
+                steps.truncate(first + 1);
+            }
             let mut map = Map::new();
             map.insert("input".into(), json!("in.spy"));
             map.insert("output".into(), json!("out.spy"));
