@@ -16,7 +16,12 @@ pub type Section = [f64; 6];
 /// The sections of `butter(order, freq, filter_type, fs=samplerate, output='sos')`. `freq`
 /// holds one frequency for lp/hp and two (ascending) for bp/bs; the caller has checked that
 /// they lie strictly between 0 and the Nyquist frequency.
-pub fn butter_sos(order: usize, freq: &[f64], filter_type: FilterType, samplerate: f64) -> Vec<Section> {
+pub fn butter_sos(
+    order: usize,
+    freq: &[f64],
+    filter_type: FilterType,
+    samplerate: f64,
+) -> Vec<Section> {
     // iirfilter: Wn relative to Nyquist, pre-warped for the bilinear transform with fs = 2.
     let warped: Vec<f64> = freq
         .iter()
@@ -107,7 +112,11 @@ fn lp2bs(z: Vec<Complex64>, p: Vec<Complex64>, k: f64, wo: f64, bw: f64) -> Zpk 
     z_bs.extend(std::iter::repeat_n(Complex64::new(0.0, -wo), degree));
     let neg_z: Vec<Complex64> = z.iter().map(|&x| -x).collect();
     let neg_p: Vec<Complex64> = p.iter().map(|&x| -x).collect();
-    (z_bs, shift_pair(&p_hp, wo), k * (prod(&neg_z) / prod(&neg_p)).re)
+    (
+        z_bs,
+        shift_pair(&p_hp, wo),
+        k * (prod(&neg_z) / prod(&neg_p)).re,
+    )
 }
 
 fn bilinear(z: Vec<Complex64>, p: Vec<Complex64>, k: f64, fs: f64) -> Zpk {
@@ -130,7 +139,11 @@ fn cplxreal(z: &[Complex64]) -> Vec<Complex64> {
     z.sort_by(|a, b| {
         a.re.partial_cmp(&b.re)
             .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.im.abs().partial_cmp(&b.im.abs()).unwrap_or(std::cmp::Ordering::Equal))
+            .then(
+                a.im.abs()
+                    .partial_cmp(&b.im.abs())
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
     });
     let is_real = |x: &Complex64| x.im.abs() <= tol * x.norm();
     let reals: Vec<Complex64> = z
@@ -315,7 +328,10 @@ mod tests {
         assert_eq!(sos.len(), 2);
         for (got, want) in sos.iter().zip(&scipy) {
             for (g, w) in got.iter().zip(want) {
-                assert!((g - w).abs() <= 1e-13 * w.abs().max(1e-3), "{got:?} vs {want:?}");
+                assert!(
+                    (g - w).abs() <= 1e-13 * w.abs().max(1e-3),
+                    "{got:?} vs {want:?}"
+                );
             }
         }
     }

@@ -7,7 +7,9 @@ use trialflow_core::{
 
 use super::butter_design::butter_sos;
 use super::sos::SosCascade;
-use super::{check_below_nyquist, load_rows, parse_choice, parse_freq, store_rows, FilterError, FilterType};
+use super::{
+    check_below_nyquist, load_rows, parse_choice, parse_freq, store_rows, FilterError, FilterType,
+};
 
 /// The highest Butterworth order accepted. SciPy takes any order, but beyond a few dozen the
 /// sections are numerically meaningless in f64 and the padding of `twopass` grows with it.
@@ -109,7 +111,12 @@ impl ComputationalRoutine for Butterworth {
     }
 
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
-        check_below_nyquist(&self.freq, input.samplerate, false, "scipy.signal.butter needs 0 < freq < samplerate / 2")?;
+        check_below_nyquist(
+            &self.freq,
+            input.samplerate,
+            false,
+            "scipy.signal.butter needs 0 < freq < samplerate / 2",
+        )?;
         if self.direction == IirDirection::TwoPass {
             let cascade = self.cascade(input.samplerate);
             for (trial, shape) in input.trial_shapes.iter().enumerate() {

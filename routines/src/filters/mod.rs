@@ -12,11 +12,21 @@
 mod butter_design;
 mod butterworth;
 mod errors;
+mod fir;
+mod firws;
+mod hilbert;
+mod resample;
 mod sos;
 
 pub use butter_design::{butter_sos, Section};
 pub use butterworth::{Butterworth, ButterworthParams, IirDirection, MAX_BUTTER_ORDER};
 pub use errors::FilterError;
+pub use fir::{design_wsinc, minimum_phase, FirConvolver, FirWindow};
+pub use firws::{FirDirection, Firws, FirwsParams, MAX_FIR_ORDER, MAX_MINPHASE_ORDER};
+pub use hilbert::{Hilbert, HilbertOutput, HilbertParams};
+pub use resample::{
+    limit_denominator, Downsample, DownsampleParams, Resample, ResampleParams, MAX_AA_ORDER,
+};
 pub use sos::SosCascade;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -37,18 +47,20 @@ pub enum FilterType {
 
 impl FilterType {
     fn from_param(value: Option<&str>) -> Result<FilterType, FilterError> {
-        Ok(match parse_choice(
-            "filter_type",
-            value,
-            "lp",
-            &["lp", "hp", "bp", "bs"],
-            "'lp', 'hp', 'bp' or 'bs'",
-        )? {
-            "lp" => FilterType::Lowpass,
-            "hp" => FilterType::Highpass,
-            "bp" => FilterType::Bandpass,
-            _ => FilterType::Bandstop,
-        })
+        Ok(
+            match parse_choice(
+                "filter_type",
+                value,
+                "lp",
+                &["lp", "hp", "bp", "bs"],
+                "'lp', 'hp', 'bp' or 'bs'",
+            )? {
+                "lp" => FilterType::Lowpass,
+                "hp" => FilterType::Highpass,
+                "bp" => FilterType::Bandpass,
+                _ => FilterType::Bandstop,
+            },
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -103,7 +115,9 @@ fn parse_freq(value: Option<&Value>, filter_type: FilterType) -> Result<Vec<f64>
     let mut freq = match numbers {
         Some(f) if filter_type.is_band() && f.len() == 2 => f,
         Some(f) if !filter_type.is_band() && f.len() == 1 => f,
-        _ if filter_type.is_band() => return Err(shape_error("a pair of frequencies in Hz, [low, high]")),
+        _ if filter_type.is_band() => {
+            return Err(shape_error("a pair of frequencies in Hz, [low, high]"))
+        }
         _ => return Err(shape_error("one frequency in Hz")),
     };
     for &f in &freq {
@@ -113,7 +127,11 @@ fn parse_freq(value: Option<&Value>, filter_type: FilterType) -> Result<Vec<f64>
     }
     if filter_type.is_band() {
         if freq[0] == freq[1] {
-            return Err(FilterError::range("freq", "two different frequencies", value));
+            return Err(FilterError::range(
+                "freq",
+                "two different frequencies",
+                value,
+            ));
         }
         freq.sort_by(f64::total_cmp);
     }
@@ -130,7 +148,11 @@ fn check_below_nyquist(
 ) -> Result<(), FilterError> {
     let nyquist = samplerate / 2.0;
     for &f in freq {
-        let above = if allow_nyquist { f > nyquist } else { f >= nyquist };
+        let above = if allow_nyquist {
+            f > nyquist
+        } else {
+            f >= nyquist
+        };
         if above {
             return Err(FilterError::FreqAboveNyquist {
                 freq: f,
@@ -167,7 +189,13 @@ fn store_rows(src: &[f64], out: &mut ArrayViewMut2<'_, f64>) {
 
 /// This family's routines, for [`crate::Registry::builtin`].
 pub fn registry_entries() -> Vec<RoutineEntry> {
-    vec![butterworth_entry()]
+    vec![
+        butterworth_entry(),
+        firws_entry(),
+        hilbert_entry(),
+        downsample_entry(),
+        resample_entry(),
+    ]
 }
 
 const FILTER_TYPE_DOC: ParamDoc = ParamDoc {
@@ -212,6 +240,150 @@ fn butterworth_entry() -> RoutineEntry {
         },
         build: |params| {
             let p: ButterworthParams = parse_params(params)?;
+            Ok(Box::new(p.check().map_err(RoutineError::from)?))
+        },
+    }
+}
+
+fn firws_entry() -> RoutineEntry {
+    RoutineEntry {
+        doc: RoutineDoc {
+            name: "firws",
+            summary: "Windowed-sinc FIR filter along time (Syncopy's firws), zero-phase by default.",
+            matches: "Syncopy preprocessing(filter_class='firws', filter_type, freq, order, window, direction); scipy.signal.convolve(x, design_wsinc(window, order, freq / samplerate, filter_type)[:, None], mode='same')",
+            input: DataKind::Analog,
+            output: DataKind::Analog,
+            params: &[
+                FILTER_TYPE_DOC,
+                ParamDoc {
+                    name: "freq",
+                    kind: "number | [number, number]",
+                    default: "required",
+                    doc: "cut-off in Hz for lp/hp; [low, high] in Hz for bp/bs; at most samplerate / 2",
+                },
+                ParamDoc {
+                    name: "order",
+                    kind: "integer >= 1 | null",
+                    default: "null",
+                    doc: "kernel length - 1 (odd orders are rounded up to even); null = the shortest trial, at most 1000",
+                },
+                ParamDoc {
+                    name: "window",
+                    kind: "\"hamming\" | \"hann\" | \"blackman\"",
+                    default: "hamming",
+                    doc: "taper of the sinc (scipy.signal.windows, symmetric)",
+                },
+                ParamDoc {
+                    name: "direction",
+                    kind: "\"twopass\" | \"onepass\" | \"onepass-minphase\"",
+                    default: "twopass",
+                    doc: "twopass convolves twice; onepass once (zero phase, the kernel is centred); onepass-minphase once with the minimum-phase kernel (order at most 4000)",
+                },
+            ],
+            example: "- routine: firws\n  filter_type: bp\n  freq: [8, 12]\n  order: 500\n  direction: onepass",
+        },
+        build: |params| {
+            let p: FirwsParams = parse_params(params)?;
+            Ok(Box::new(p.check().map_err(RoutineError::from)?))
+        },
+    }
+}
+
+fn hilbert_entry() -> RoutineEntry {
+    RoutineEntry {
+        doc: RoutineDoc {
+            name: "hilbert",
+            summary: "Analytic signal per trial and channel (FFT of the trial length), reduced to envelope, phase or parts.",
+            matches: "Syncopy preprocessing(hilbert=output); scipy.signal.hilbert(x, axis=0), then numpy abs/real/imag/angle",
+            input: DataKind::Analog,
+            output: DataKind::Analog,
+            params: &[ParamDoc {
+                name: "output",
+                kind: "\"abs\" | \"complex\" | \"real\" | \"imag\" | \"absreal\" | \"absimag\" | \"angle\"",
+                default: "abs",
+                doc: "abs = envelope |z|; angle = phase in (-pi, pi]; real/imag and their absolute values; complex = z itself",
+            }],
+            example: "- routine: hilbert\n  output: abs",
+        },
+        build: |params| {
+            let p: HilbertParams = parse_params(params)?;
+            Ok(Box::new(p.check().map_err(RoutineError::from)?))
+        },
+    }
+}
+
+const ORDER_AA_DOC: ParamDoc = ParamDoc {
+    name: "order",
+    kind: "integer >= 1 | null",
+    default: "null",
+    doc: "order of the hamming windowed-sinc anti-alias filter; null = the shortest trial, at most 1000",
+};
+
+fn downsample_entry() -> RoutineEntry {
+    RoutineEntry {
+        doc: RoutineDoc {
+            name: "downsample",
+            summary: "Keep every k-th sample (new samplerate and trial definition as Syncopy), optionally after a FIR low-pass.",
+            matches: "Syncopy resampledata(method='downsample', resamplefs, lpfreq, order): x[::samplerate // resamplefs], after preprocessing(filter_class='firws', filter_type='lp', freq=lpfreq, direction='twopass') when lpfreq is set",
+            input: DataKind::Analog,
+            output: DataKind::Analog,
+            params: &[
+                ParamDoc {
+                    name: "resamplefs",
+                    kind: "number >= 1",
+                    default: "required unless factor",
+                    doc: "new samplerate in Hz; must divide the input samplerate",
+                },
+                ParamDoc {
+                    name: "factor",
+                    kind: "integer >= 1",
+                    default: "required unless resamplefs",
+                    doc: "keep every factor-th sample (new samplerate = samplerate / factor)",
+                },
+                ParamDoc {
+                    name: "lpfreq",
+                    kind: "number > 0 | null",
+                    default: "null",
+                    doc: "anti-alias low-pass cut-off in Hz (at most the new Nyquist frequency); null = no filter, as in Syncopy",
+                },
+                ORDER_AA_DOC,
+            ],
+            example: "- routine: downsample\n  resamplefs: 250\n  lpfreq: 100",
+        },
+        build: |params| {
+            let p: DownsampleParams = parse_params(params)?;
+            Ok(Box::new(p.check().map_err(RoutineError::from)?))
+        },
+    }
+}
+
+fn resample_entry() -> RoutineEntry {
+    RoutineEntry {
+        doc: RoutineDoc {
+            name: "resample",
+            summary: "Polyphase resampling to any rational samplerate, with Syncopy's windowed-sinc anti-alias filter.",
+            matches: "Syncopy resampledata(method='resample', resamplefs, lpfreq, order); scipy.signal.resample_poly(x, up, down, axis=0, window=design_wsinc('hamming', order, f_c / up))",
+            input: DataKind::Analog,
+            output: DataKind::Analog,
+            params: &[
+                ParamDoc {
+                    name: "resamplefs",
+                    kind: "number >= 1",
+                    default: "required",
+                    doc: "new samplerate in Hz, at most the input samplerate; up/down = Fraction(resamplefs / samplerate).limit_denominator()",
+                },
+                ParamDoc {
+                    name: "lpfreq",
+                    kind: "number > 0 | null",
+                    default: "null",
+                    doc: "anti-alias cut-off in Hz (at most resamplefs / 2); null = the new Nyquist frequency",
+                },
+                ORDER_AA_DOC,
+            ],
+            example: "- routine: resample\n  resamplefs: 300",
+        },
+        build: |params| {
+            let p: ResampleParams = parse_params(params)?;
             Ok(Box::new(p.check().map_err(RoutineError::from)?))
         },
     }

@@ -104,7 +104,11 @@ impl SosCascade {
             let (head, tail) = ext.split_at_mut(p * ch);
             let first = &tail[..ch];
             let mirrored = &tail[(p - i) * ch..(p - i + 1) * ch];
-            for ((d, &x0), &xm) in head[i * ch..(i + 1) * ch].iter_mut().zip(first).zip(mirrored) {
+            for ((d, &x0), &xm) in head[i * ch..(i + 1) * ch]
+                .iter_mut()
+                .zip(first)
+                .zip(mirrored)
+            {
                 *d = 2.0 * x0 - xm;
             }
         }
@@ -112,7 +116,11 @@ impl SosCascade {
             let (body, after) = ext.split_at_mut((p + n) * ch);
             let last = &body[(p + n - 1) * ch..(p + n) * ch];
             let mirrored = &body[(p + n - 2 - j) * ch..(p + n - 1 - j) * ch];
-            for ((d, &xl), &xm) in after[j * ch..(j + 1) * ch].iter_mut().zip(last).zip(mirrored) {
+            for ((d, &xl), &xm) in after[j * ch..(j + 1) * ch]
+                .iter_mut()
+                .zip(last)
+                .zip(mirrored)
+            {
                 *d = 2.0 * xl - xm;
             }
         }
