@@ -14,9 +14,10 @@ pub mod synthetic {
 }
 
 pub use trialflow_core::{
-    engine, in_memory, model, routine, run_pipeline, ComputationalRoutine, DType, DataKind,
-    DataSchema, Error, ExecutionMode, ExecutionOptions, OutputBlock, OutputShape, Pipeline, Plan,
-    RoutineError, RunReport, Scratch, ScratchSize, Step, TrialDefinition, TrialInput,
+    engine, in_memory, model, routine, run_pipeline, Complex64, ComputationalRoutine, DType,
+    DataKind, DataSchema, Error, ErrorClass, ExecutionMode, ExecutionOptions, OutputBlock,
+    OutputShape, Pipeline, Plan, RoutineError, RunReport, Scratch, ScratchSize, Step,
+    TrialDefinition, TrialInput,
 };
 
 /// Everything needed to write a routine and run it.
@@ -24,9 +25,9 @@ pub mod prelude {
     pub use trialflow_core::engine::{ResultSink, TrialSource};
     pub use trialflow_core::in_memory::{InMemoryRecording, MemorySink};
     pub use trialflow_core::{
-        run_pipeline, ComputationalRoutine, DType, DataKind, DataSchema, Error, ExecutionMode,
-        ExecutionOptions, OutputBlock, OutputShape, Pipeline, Plan, RoutineError, Scratch,
-        ScratchSize, Step, TrialDefinition, TrialInput,
+        run_pipeline, Complex64, ComputationalRoutine, DType, DataKind, DataSchema, Error,
+        ErrorClass, ExecutionMode, ExecutionOptions, OutputBlock, OutputShape, Pipeline, Plan,
+        RoutineError, Scratch, ScratchSize, Step, TrialDefinition, TrialInput,
     };
     pub use trialflow_hdf5::{SpyReader, SpyWriter};
     pub use trialflow_routines::registry;

@@ -140,10 +140,12 @@ fn syncopy_input_through_trialflow_and_back_into_syncopy() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Per trial and channel, the power of a naive DFT at a few frequencies: a small spectral
-/// routine that exercises SpectralData output (one time row per trial, taper and freq axes).
+/// Per trial and channel, the power (or, with `fourier`, the complex coefficient) of a naive
+/// DFT at a few frequencies: a small spectral routine that exercises SpectralData output (one
+/// time row per trial, taper and freq axes), real and complex.
 struct NaivePower {
     freqs: Vec<f64>,
+    fourier: bool,
 }
 
 impl ComputationalRoutine for NaivePower {
@@ -155,7 +157,12 @@ impl ComputationalRoutine for NaivePower {
         let shapes = (0..input.n_trials())
             .map(|_| vec![1, 1, self.freqs.len(), input.n_channels()])
             .collect();
-        Ok(OutputShape::dense(DataKind::Spectral, shapes))
+        let shape = OutputShape::dense(DataKind::Spectral, shapes);
+        Ok(if self.fourier {
+            shape.with_complex_values()
+        } else {
+            shape
+        })
     }
 
     fn process_metadata(
@@ -180,7 +187,6 @@ impl ComputationalRoutine for NaivePower {
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();
-        let mut out = output.dense_mut();
         let n = x.nrows() as f64;
         for (k, &f) in self.freqs.iter().enumerate() {
             for c in 0..x.ncols() {
@@ -190,7 +196,11 @@ impl ComputationalRoutine for NaivePower {
                     re += v * phase.cos();
                     im -= v * phase.sin();
                 }
-                out[[0, 0, k, c]] = (re * re + im * im) / (n * n);
+                if self.fourier {
+                    output.complex_mut()[[0, 0, k, c]] = Complex64::new(re / n, im / n);
+                } else {
+                    output.dense_mut()[[0, 0, k, c]] = (re * re + im * im) / (n * n);
+                }
             }
         }
         Ok(())
@@ -249,11 +259,20 @@ fn syncopy_loads_spectral_and_spike_objects_written_by_trialflow() {
     let mut source = InMemoryRecording::contiguous(data, 200.0, &lengths)
         .unwrap()
         .with_dtype(DType::Float32);
+    let mut power: Vec<f64> = Vec::new();
     for (tag, step) in [
         (
             "spectral",
             Step::new(NaivePower {
                 freqs: vec![5.0, 10.0, 20.0],
+                fourier: false,
+            }),
+        ),
+        (
+            "fourier",
+            Step::new(NaivePower {
+                freqs: vec![5.0, 10.0, 20.0],
+                fourier: true,
             }),
         ),
         ("spike", Step::new(Crossings)),
@@ -266,7 +285,24 @@ fn syncopy_loads_spectral_and_spike_objects_written_by_trialflow() {
         let doc = summary(&out);
         let object = &doc["objects"][0];
         match tag {
+            "fourier" => {
+                assert_eq!(object["class"], "SpectralData", "{doc}");
+                assert_eq!(object["dtype"], "complex64", "{doc}");
+                assert_eq!(object["shape"], serde_json::json!([3, 1, 3, 3]));
+                // Complex values come as [re, im] pairs; power must match the real run's.
+                let pairs = floats(&object["data"]);
+                assert_eq!(pairs.len(), 3 * 3 * 3 * 2);
+                assert_eq!(power.len(), pairs.len() / 2, "the real run came first");
+                for (z, p) in pairs.chunks(2).zip(&power) {
+                    let from_fourier = z[0] * z[0] + z[1] * z[1];
+                    assert!(
+                        (from_fourier - p).abs() <= 1e-5 * p.abs().max(1e-3),
+                        "{z:?} {p}"
+                    );
+                }
+            }
             "spectral" => {
+                power = floats(&object["data"]);
                 assert_eq!(object["class"], "SpectralData", "{doc}");
                 assert_eq!(object["shape"], serde_json::json!([3, 1, 3, 3]));
                 assert_eq!(object["freq"], serde_json::json!([5.0, 10.0, 20.0]));

@@ -248,7 +248,7 @@ pub fn fingerprint(root: &Path) -> BTreeMap<PathBuf, (String, u64, SystemTime)> 
 }
 
 /// The dense `data` of an object file: its dtype, shape and values (as f64, and the raw bit
-/// patterns of the stored type widened to u64).
+/// patterns of the stored type widened to u64). Complex values come as (re, im) pairs.
 #[derive(Debug, Clone)]
 pub struct Dense {
     pub dtype: &'static str,
@@ -286,6 +286,28 @@ pub fn read_data(file: &Path) -> Dense {
                 shape,
                 bits: v.iter().map(|x| x.to_bits()).collect(),
                 values: v,
+                is_virtual,
+            }
+        }
+        hdf5::types::TypeDescriptor::Compound(c) if c.size == 8 => {
+            let v: Vec<num_complex::Complex32> = ds.read_raw().unwrap();
+            let values: Vec<f64> = v.iter().flat_map(|z| [z.re as f64, z.im as f64]).collect();
+            Dense {
+                dtype: "complex64",
+                shape,
+                bits: values.iter().map(|x| x.to_bits()).collect(),
+                values,
+                is_virtual,
+            }
+        }
+        hdf5::types::TypeDescriptor::Compound(c) if c.size == 16 => {
+            let v: Vec<num_complex::Complex64> = ds.read_raw().unwrap();
+            let values: Vec<f64> = v.iter().flat_map(|z| [z.re, z.im]).collect();
+            Dense {
+                dtype: "complex128",
+                shape,
+                bits: values.iter().map(|x| x.to_bits()).collect(),
+                values,
                 is_virtual,
             }
         }

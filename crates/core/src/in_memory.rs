@@ -100,7 +100,8 @@ impl TrialSource for InMemoryRecording {
 #[derive(Debug, Clone)]
 pub struct StoredObject {
     pub spec: ObjectSpec,
-    /// Dense values (stacked shape), as f64 after conversion to the storage dtype.
+    /// Dense values (stacked shape), as f64 after conversion to the storage dtype; complex
+    /// values have one more trailing axis of length 2 (re, im).
     pub data: Option<ArrayD<f64>>,
     pub events: EventBlock,
     pub metadata: Option<ObjectMetadata>,
@@ -128,11 +129,13 @@ impl MemorySink {
 
 impl ResultSink for MemorySink {
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId> {
-        let data = spec
-            .schema
-            .kind
-            .is_dense()
-            .then(|| ArrayD::from_elem(IxDyn(&spec.schema.stacked_shape()), f64::NAN));
+        let data = spec.schema.kind.is_dense().then(|| {
+            let mut shape = spec.schema.stacked_shape();
+            if spec.schema.dtype.is_complex() {
+                shape.push(2);
+            }
+            ArrayD::from_elem(IxDyn(&shape), f64::NAN)
+        });
         self.objects.push(StoredObject {
             spec: spec.clone(),
             data,
@@ -157,10 +160,10 @@ impl ResultSink for MemorySink {
                 ErrorClass::Runtime,
             )
         })?;
-        let last = Axis(data.ndim() - 1);
+        let last = Axis(data.ndim() - 1 - usize::from(dtype.is_complex()));
         let mut target = data.slice_axis_mut(Axis(0), Slice::from(placement.rows.clone()));
         let mut target = target.slice_axis_mut(last, Slice::from(placement.channels.clone()));
-        if dtype == DType::Float32 {
+        if matches!(dtype, DType::Float32 | DType::Complex64) {
             target.zip_mut_with(&block, |t, &v| *t = v as f32 as f64);
         } else {
             target.assign(&block);

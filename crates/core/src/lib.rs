@@ -20,4 +20,6 @@ pub use model::{
     DType, DataKind, DataSchema, EventBlock, EventColumn, EventColumnKind, OutputShape,
     TrialDefinition,
 };
+/// Complex values as kernels see them (`num_complex::Complex<f64>`, the type rustfft uses).
+pub use num_complex::Complex64;
 pub use routine::{ComputationalRoutine, OutputBlock, Plan, Scratch, ScratchSize, TrialInput};

@@ -10,6 +10,7 @@ mod hdf5_util;
 mod info;
 mod inspect;
 mod reader;
+mod typed;
 mod writer;
 
 pub use container::{resolve_input, ContainerPath};

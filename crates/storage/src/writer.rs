@@ -14,12 +14,13 @@ use ndarray::ArrayViewD;
 use trialflow_core::engine::{
     ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement,
 };
-use trialflow_core::{DType, DataKind, Error, EventBlock};
+use trialflow_core::{DataKind, Error, EventBlock};
 
 use crate::container::ContainerPath;
 use crate::error::StorageError;
 use crate::hdf5_util::{one_line, write_string_attr, write_strings_attr};
 use crate::info::{file_sha1, info_document, FileFacts};
+use crate::typed::{stored_shape, with_storage_type, ConversionBuffers, StorageElement};
 
 /// Largest attribute we write; HDF5 keeps attributes in the object header (64 KiB at most),
 /// and Syncopy treats them as convenience copies of what `.info` holds.
@@ -55,8 +56,7 @@ pub struct SpyWriter {
     staging: PathBuf,
     options: WriterOptions,
     objects: Vec<ObjectState>,
-    f32_buf: Vec<f32>,
-    f64_buf: Vec<f64>,
+    buffers: ConversionBuffers,
     committed: bool,
 }
 
@@ -107,8 +107,7 @@ impl SpyWriter {
             staging,
             options,
             objects: Vec::new(),
-            f32_buf: Vec::new(),
-            f64_buf: Vec::new(),
+            buffers: ConversionBuffers::default(),
             committed: false,
         })
     }
@@ -138,10 +137,9 @@ impl SpyWriter {
             return Ok(None);
         }
         let shape = spec.schema.stacked_shape();
-        let ds = match spec.schema.dtype {
-            DType::Float32 => file.new_dataset::<f32>().shape(shape).create("data")?,
-            _ => file.new_dataset::<f64>().shape(shape).create("data")?,
-        };
+        let ds = with_storage_type!(spec.schema.dtype, T => {
+            file.new_dataset::<T>().shape(shape).create("data")?
+        });
         Ok(Some(ds))
     }
 
@@ -185,26 +183,16 @@ impl SpyWriter {
             .join(self.container.parts_dir_name(&state.spec.tag));
         let path = parts.join(format!("{}.h5", placement.task));
         let dtype = state.spec.schema.dtype;
+        let buffers = &mut self.buffers;
         let result = (|| -> hdf5::Result<()> {
             let file = hdf5::File::create(&path)?;
-            match dtype {
-                DType::Float32 => {
-                    fill_f32(&mut self.f32_buf, block);
-                    let ds = file
-                        .new_dataset::<f32>()
-                        .shape(placement.shape.clone())
-                        .create("chk")?;
-                    ds.write_raw(&self.f32_buf)?;
-                }
-                _ => {
-                    fill_f64(&mut self.f64_buf, block);
-                    let ds = file
-                        .new_dataset::<f64>()
-                        .shape(placement.shape.clone())
-                        .create("chk")?;
-                    ds.write_raw(&self.f64_buf)?;
-                }
-            }
+            with_storage_type!(dtype, T => {
+                let values = buffers.convert::<T>(block);
+                file.new_dataset::<T>()
+                    .shape(placement.shape.clone())
+                    .create("chk")?
+                    .write_raw(values)?;
+            });
             Ok(())
         })();
         result.map_err(|e| StorageError::io(&path, one_line(&e)).into())
@@ -217,10 +205,7 @@ impl SpyWriter {
         let shape = spec.schema.stacked_shape();
         let parts = self.container.parts_dir_name(&spec.tag);
         let mut dcpl = hdf5::plist::DatasetCreate::build();
-        match spec.schema.dtype {
-            DType::Float32 => dcpl.fill_value(f32::NAN),
-            _ => dcpl.fill_value(f64::NAN),
-        };
+        with_storage_type!(spec.schema.dtype, T => dcpl.fill_value(T::FILL));
         for p in &spec.placements {
             if p.shape.contains(&0) {
                 continue;
@@ -236,11 +221,9 @@ impl SpyWriter {
             );
         }
         let dcpl = dcpl.finish()?;
-        let builder = match spec.schema.dtype {
-            DType::Float32 => file.new_dataset::<f32>(),
-            _ => file.new_dataset::<f64>(),
-        };
-        builder.set_dcpl(&dcpl).shape(shape).create("data")?;
+        with_storage_type!(spec.schema.dtype, T => {
+            file.new_dataset::<T>().set_dcpl(&dcpl).shape(shape).create("data")?
+        });
         Ok(())
     }
 
@@ -370,24 +353,6 @@ fn placement_selection(p: &TaskPlacement, ndim: usize) -> Selection {
     Selection::from(Hyperslab::from(items))
 }
 
-/// Converts a block to f32 in a reused buffer (a plain slice loop, which vectorises, when the
-/// block is contiguous, as engine output always is).
-fn fill_f32(buf: &mut Vec<f32>, block: &ArrayViewD<'_, f64>) {
-    buf.clear();
-    match block.as_slice() {
-        Some(values) => buf.extend(values.iter().map(|&v| v as f32)),
-        None => buf.extend(block.iter().map(|&v| v as f32)),
-    }
-}
-
-fn fill_f64(buf: &mut Vec<f64>, block: &ArrayViewD<'_, f64>) {
-    buf.clear();
-    match block.as_slice() {
-        Some(values) => buf.extend_from_slice(values),
-        None => buf.extend(block.iter().copied()),
-    }
-}
-
 fn shorten(text: &str) -> String {
     if text.len() <= MAX_ATTR_BYTES {
         return text.to_string();
@@ -455,24 +420,16 @@ impl ResultSink for SpyWriter {
         if self.objects[obj].spec.layout == StoreLayout::PerTask {
             return self.write_task_file(obj, placement, &block);
         }
-        let ndim = block.ndim();
-        let selection = placement_selection(placement, ndim);
         let state = &self.objects[obj];
+        let dtype = state.spec.schema.dtype;
+        let shape = stored_shape(dtype, block.shape());
+        let selection = placement_selection(placement, shape.len());
         let ds = state.data.as_ref().expect("dense objects have a dataset");
-        let result = match state.spec.schema.dtype {
-            DType::Float32 => {
-                fill_f32(&mut self.f32_buf, &block);
-                let view = ndarray::ArrayViewD::from_shape(block.shape(), &self.f32_buf[..])
-                    .expect("buffer matches block");
-                ds.write_slice(&view, selection)
-            }
-            _ => {
-                fill_f64(&mut self.f64_buf, &block);
-                let view = ndarray::ArrayViewD::from_shape(block.shape(), &self.f64_buf[..])
-                    .expect("buffer matches block");
-                ds.write_slice(&view, selection)
-            }
-        };
+        let result = with_storage_type!(dtype, T => {
+            let values = self.buffers.convert::<T>(&block);
+            let view = ndarray::ArrayViewD::from_shape(shape, values).expect("buffer matches block");
+            ds.write_slice(&view, selection)
+        });
         let name = state.file_name.clone();
         result.map_err(|e| self.fail(&name, one_line(&e)))
     }

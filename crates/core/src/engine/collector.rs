@@ -38,7 +38,13 @@ impl<'a> Collector<'a> {
             .objects
             .iter()
             .map(|o| {
-                (!prepared.keeptrials).then(|| ArrayD::zeros(IxDyn(&o.schema.trial_shapes[0])))
+                (!prepared.keeptrials).then(|| {
+                    let mut shape = o.schema.trial_shapes[0].clone();
+                    if o.schema.dtype.is_complex() {
+                        shape.push(2);
+                    }
+                    ArrayD::zeros(IxDyn(&shape))
+                })
             })
             .collect();
         let trial_events = prepared
@@ -95,7 +101,8 @@ impl<'a> Collector<'a> {
                     let block =
                         ArrayViewD::from_shape(shape, &data[..]).expect("block matches its shape");
                     if let Some(sum) = &mut self.sums[obj] {
-                        let last = Axis(sum.ndim() - 1);
+                        let channels = self.prepared.objects[obj].schema.trial_shapes[0].len() - 1;
+                        let last = Axis(channels);
                         let mut target =
                             sum.slice_axis_mut(last, Slice::from(task.channels.clone()));
                         target += &block;

@@ -35,7 +35,7 @@ impl MemoryEstimate {
             let mut bytes = trial_elems * (8 + input.dtype.size_bytes() as u64);
             for step in steps {
                 if step.output.kind.is_dense() {
-                    let elems = step.task_output_shape(task).size();
+                    let elems = step.task_output_values_shape(task).size();
                     bytes += elems as u64 * 8;
                 } else {
                     // Events: at most one per input sample and channel, rarely more than a
@@ -54,7 +54,7 @@ impl MemoryEstimate {
             steps
                 .iter()
                 .filter(|s| s.object.is_some() && s.output.kind.is_dense())
-                .map(|s| s.output.trial_elements(0) as u64 * 8)
+                .map(|s| s.output.trial_elements(0) as u64 * 8 * s.output.dtype.components() as u64)
                 .sum()
         };
         MemoryEstimate {

@@ -47,6 +47,19 @@ impl PreparedStep {
         narrow_channels(&self.output.trial_shapes[task.trial], task)
     }
 
+    /// The shape of the f64 values the engine holds for a task's output block: the block's
+    /// shape, plus a trailing axis of 2 (re, im) for complex output.
+    pub fn task_output_values_shape(&self, task: &Task) -> IxDyn {
+        let shape = self.task_output_shape(task);
+        if self.output.dtype.is_complex() {
+            let mut with_parts = shape.slice().to_vec();
+            with_parts.push(2);
+            IxDyn(&with_parts)
+        } else {
+            shape
+        }
+    }
+
     /// The shape of a task's block in this step's input.
     pub fn task_input_shape(&self, task: &Task) -> IxDyn {
         narrow_channels(&self.input.trial_shapes[task.trial], task)
@@ -123,6 +136,11 @@ pub fn prepare(
             context: Box::new(ctx.clone()),
             source,
         };
+        if current.dtype.is_complex() {
+            return Err(Error::invalid(format!(
+                "{ctx}: its input is complex (the previous step's output), and no routine takes complex input; make the complex-valued step the last one"
+            )));
+        }
         if routine.input_kind() != current.kind {
             return Err(Error::invalid(format!(
                 "{ctx}: takes {} input, but receives {}",
@@ -138,19 +156,7 @@ pub fn prepare(
         let shape = routine.initialize(&current).map_err(wrap)?;
         check_output_shape(&ctx, &current, &shape, groups.len() > 1)?;
         let mut output = routine.process_metadata(&current, &shape).map_err(wrap)?;
-        output.dtype = match (shape.kind, step.dtype) {
-            (DataKind::Spike, _) => DType::Int64,
-            (_, Some(DType::Int64)) => {
-                return Err(Error::invalid(format!(
-                    "{ctx}: dtype int64 is only for event data; use float32 or float64"
-                )))
-            }
-            (_, Some(dtype)) => dtype,
-            (_, None) => match current.dtype {
-                DType::Int64 => DType::Float64,
-                d => d,
-            },
-        };
+        output.dtype = output_dtype(&ctx, &shape, step.dtype, current.dtype)?;
 
         let mut prepared = PreparedStep {
             index,
@@ -263,6 +269,42 @@ pub fn prepare(
         workers,
         window,
         memory,
+    })
+}
+
+/// The storage dtype of a step's output: int64 for events; for dense output the `dtype`
+/// option or else the input's precision, made complex when the routine declared complex values.
+fn output_dtype(
+    ctx: &TaskContext,
+    shape: &OutputShape,
+    forced: Option<DType>,
+    input: DType,
+) -> Result<DType> {
+    if shape.kind == DataKind::Spike {
+        return Ok(DType::Int64);
+    }
+    let dtype = match forced {
+        Some(DType::Int64) => {
+            return Err(Error::invalid(format!(
+                "{ctx}: dtype int64 is only for event data; use float32 or float64"
+            )))
+        }
+        Some(d) if d.is_complex() && !shape.complex => {
+            return Err(Error::invalid(format!(
+                "{ctx}: dtype {} needs complex output, but this routine's output is real; use float32 or float64",
+                d.numpy_name()
+            )))
+        }
+        Some(d) => d,
+        None => match input {
+            DType::Int64 => DType::Float64,
+            d => d,
+        },
+    };
+    Ok(if shape.complex {
+        dtype.to_complex()
+    } else {
+        dtype
     })
 }
 

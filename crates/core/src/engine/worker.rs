@@ -5,6 +5,7 @@ use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Dimension, IxDyn, Sli
 use crate::error::{Error, Result, TaskContext};
 use crate::model::EventBlock;
 use crate::routine::{OutputBlock, Scratch, TrialInput};
+use num_complex::Complex64;
 
 use super::options::Pipeline;
 use super::pool::Pool;
@@ -104,14 +105,20 @@ impl WorkerState {
             };
             let outcome = if step.output.kind.is_dense() {
                 let shape = step.task_output_shape(task);
-                let n = shape.size();
+                let n = shape.size() * step.output.dtype.components();
                 let buf = &mut after[0];
                 if buf.len() < n {
                     buf.resize(n, 0.0);
                 }
-                let view = ArrayViewMutD::from_shape(shape, &mut buf[..n])
-                    .expect("buffer sized to the declared shape");
-                let mut out = OutputBlock::Dense(view);
+                let mut out = if step.output.dtype.is_complex() {
+                    let view = ArrayViewMutD::from_shape(shape, as_complex(&mut buf[..n]))
+                        .expect("buffer sized to the declared shape");
+                    OutputBlock::Complex(view)
+                } else {
+                    let view = ArrayViewMutD::from_shape(shape, &mut buf[..n])
+                        .expect("buffer sized to the declared shape");
+                    OutputBlock::Dense(view)
+                };
                 call(self.catch_panics, || {
                     routine.compute_function(&input, &mut out, plan, scratch)
                 })
@@ -142,7 +149,7 @@ impl WorkerState {
                 }
             }
             if step.output.kind.is_dense() {
-                let n = step.task_output_shape(task).size();
+                let n = step.task_output_values_shape(task).size();
                 self.dense[k].truncate(n);
             }
         }
@@ -154,7 +161,7 @@ impl WorkerState {
                 let data = std::mem::replace(&mut self.dense[k], pools.dense.take());
                 outputs.push(SavedOutput::Dense {
                     data,
-                    shape: step.task_output_shape(task),
+                    shape: step.task_output_values_shape(task),
                 });
             } else {
                 let mut fresh = pools.events.take();
@@ -172,6 +179,19 @@ impl WorkerState {
             warnings,
         })
     }
+}
+
+/// The engine keeps complex values as interleaved (re, im) f64, so buffers, pools, averaging
+/// and sinks stay real-valued; kernels see them as `Complex64`.
+fn as_complex(values: &mut [f64]) -> &mut [Complex64] {
+    assert!(
+        values.len().is_multiple_of(2),
+        "complex buffers hold (re, im) pairs"
+    );
+    // SAFETY: `Complex<f64>` is `#[repr(C)]` with fields `re`, `im` (num-complex documents
+    // it as FFI-equivalent to `[f64; 2]`), so it has f64's alignment and twice its size; the
+    // slice covers exactly `len / 2` such pairs and the borrow is carried over unchanged.
+    unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast(), values.len() / 2) }
 }
 
 /// Calls a kernel, turning a panic into an error message unless the run is in debug mode.

@@ -87,6 +87,9 @@ pub struct OutputShape {
     pub trial_shapes: Vec<Vec<usize>>,
     /// Properties stored beside each event row; empty for dense output.
     pub event_columns: Vec<EventColumn>,
+    /// Whether dense values are complex (stored as complex64 for float32 input, complex128 for
+    /// float64). Kernels then write through [`crate::OutputBlock::complex_mut`].
+    pub complex: bool,
 }
 
 impl OutputShape {
@@ -96,6 +99,7 @@ impl OutputShape {
             kind: input.kind,
             trial_shapes: input.trial_shapes.clone(),
             event_columns: Vec::new(),
+            complex: false,
         }
     }
 
@@ -104,7 +108,14 @@ impl OutputShape {
             kind,
             trial_shapes,
             event_columns: Vec::new(),
+            complex: false,
         }
+    }
+
+    /// The same output with complex values (Fourier coefficients, analytic signals).
+    pub fn with_complex_values(mut self) -> OutputShape {
+        self.complex = true;
+        self
     }
 
     pub fn events(n_trials: usize, event_columns: Vec<EventColumn>) -> OutputShape {
@@ -112,6 +123,7 @@ impl OutputShape {
             kind: DataKind::Spike,
             trial_shapes: vec![Vec::new(); n_trials],
             event_columns,
+            complex: false,
         }
     }
 }

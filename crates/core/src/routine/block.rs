@@ -1,6 +1,7 @@
 use std::ops::Range;
 
 use ndarray::{ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, Ix2};
+use num_complex::Complex64;
 
 use crate::model::EventBlock;
 
@@ -38,6 +39,9 @@ pub enum OutputBlock<'a> {
     /// Dense output of the declared trial shape (channel axis narrowed to the task). Its
     /// values are unspecified on entry: kernels must write every element.
     Dense(ArrayViewMutD<'a, f64>),
+    /// Complex dense output (the routine declared `with_complex_values`), same shape rules
+    /// as `Dense`.
+    Complex(ArrayViewMutD<'a, Complex64>),
     /// Event output: an empty block the kernel appends to.
     Events(&'a mut EventBlock),
 }
@@ -53,6 +57,7 @@ impl OutputBlock<'_> {
                 .view_mut()
                 .into_dimensionality::<Ix2>()
                 .expect("dense output declared 2-D"),
+            OutputBlock::Complex(_) => panic!("routine declared complex output"),
             OutputBlock::Events(_) => panic!("routine declared event output"),
         }
     }
@@ -61,6 +66,21 @@ impl OutputBlock<'_> {
     pub fn dense_mut(&mut self) -> ArrayViewMutD<'_, f64> {
         match self {
             OutputBlock::Dense(a) => a.view_mut(),
+            OutputBlock::Complex(_) => panic!("routine declared complex output"),
+            OutputBlock::Events(_) => panic!("routine declared event output"),
+        }
+    }
+
+    /// Complex dense output of any dimensionality.
+    ///
+    /// # Panics
+    /// If the routine did not declare complex output in `initialize`.
+    pub fn complex_mut(&mut self) -> ArrayViewMutD<'_, Complex64> {
+        match self {
+            OutputBlock::Complex(a) => a.view_mut(),
+            OutputBlock::Dense(_) => {
+                panic!("routine declared real output (use with_complex_values in initialize)")
+            }
             OutputBlock::Events(_) => panic!("routine declared event output"),
         }
     }
@@ -69,7 +89,9 @@ impl OutputBlock<'_> {
     pub fn events_mut(&mut self) -> &mut EventBlock {
         match self {
             OutputBlock::Events(e) => e,
-            OutputBlock::Dense(_) => panic!("routine declared dense output"),
+            OutputBlock::Dense(_) | OutputBlock::Complex(_) => {
+                panic!("routine declared dense output")
+            }
         }
     }
 }
