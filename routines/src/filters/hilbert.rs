@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use ndarray::Axis;
 use num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 use serde::Deserialize;
@@ -148,12 +149,12 @@ impl ComputationalRoutine for Hilbert {
             }
             .into());
         }
-        if self.output == HilbertOutput::Complex {
-            return Err(RoutineError::invalid(
-                "output 'complex' needs complex-valued storage, which this build does not have yet; use 'real' and 'imag' (or 'abs' and 'angle') in two steps",
-            ));
-        }
-        Ok(OutputShape::same_as(input))
+        let shape = OutputShape::same_as(input);
+        Ok(if self.output == HilbertOutput::Complex {
+            shape.with_complex_values()
+        } else {
+            shape
+        })
     }
 
     fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
@@ -183,16 +184,23 @@ impl ComputationalRoutine for Hilbert {
             complex: plan.scratch_len(),
         });
         let (buf, fft_scratch) = scratch.complex.split_at_mut(n);
-        let mut out = output.samples_mut();
         for c in 0..ch {
             buf.iter_mut()
                 .zip(x.column(c))
                 .for_each(|(d, &v)| *d = Complex64::new(v, 0.0));
             plan.analytic(buf, fft_scratch);
-            out.column_mut(c)
-                .iter_mut()
-                .zip(buf.iter())
-                .for_each(|(d, &z)| *d = self.output.real_part(z));
+            if self.output == HilbertOutput::Complex {
+                let mut out = output.complex_mut();
+                let mut out = out.index_axis_mut(Axis(1), c);
+                out.iter_mut().zip(buf.iter()).for_each(|(d, &z)| *d = z);
+            } else {
+                output
+                    .samples_mut()
+                    .column_mut(c)
+                    .iter_mut()
+                    .zip(buf.iter())
+                    .for_each(|(d, &z)| *d = self.output.real_part(z));
+            }
         }
         Ok(())
     }
