@@ -253,7 +253,7 @@ impl FirConvolver {
         // Real input: DC (and Nyquist, for even lengths) are real; keep rounding from
         // making realfft refuse them.
         spec[0].im = 0.0;
-        if self.fft_len % 2 == 0 {
+        if self.fft_len.is_multiple_of(2) {
             let last = spec.len() - 1;
             spec[last].im = 0.0;
         }

@@ -115,8 +115,11 @@ pub struct Firws {
     window: FirWindow,
     direction: FirDirection,
     /// The kernel of the last (samplerate, order) planned: the min-phase one takes a long FFT.
-    kernel: Mutex<Option<(u64, usize, Arc<Vec<f64>>)>>,
+    kernel: Mutex<Option<CachedKernel>>,
 }
+
+/// A designed kernel and the (samplerate bits, order) it was designed for.
+type CachedKernel = (u64, usize, Arc<Vec<f64>>);
 
 /// Syncopy's default FIR order: the shortest trial, at most 1000.
 pub(crate) fn default_fir_order(input: &DataSchema) -> usize {
