@@ -111,6 +111,8 @@ def main():
         report["trialflow_mb_per_s"] = nbytes / 1e6 / report["trialflow_parallel2_s"]
         report["speedup_vs_faster_syncopy"] = best_syncopy / report["trialflow_parallel2_s"]
     report["syncopy_best_mb_per_s"] = nbytes / 1e6 / best_syncopy
+    # The machine may be shared: the 1-minute load average says how busy it was.
+    report["load_average_1min_at_end"] = os.getloadavg()[0]
     shutil.rmtree(out_dir, ignore_errors=True)
     print(json.dumps(report, indent=1))
 
