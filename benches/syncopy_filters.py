@@ -13,7 +13,9 @@ filter on the same file, end to end, and prints the ratio to the faster Syncopy 
         /tmp/bench/recording.spy --trialflow target/release/trialflow --repeat 3
 
 Prints one JSON object: the best of `--repeat` wall-clock times per run, in seconds, MB/s of
-input, and speedup = faster Syncopy time / trialflow time. Syncopy runs need the interop venv
+input, and speedup = faster Syncopy time / trialflow time; also the CPU seconds of the
+sequential Syncopy run and of `trialflow run` (user + system), which other load on a shared
+machine disturbs less than wall time, and the 1-minute load average. Syncopy runs need the interop venv
 (scripts/python-env.sh: esi-syncopy 2023.9, scipy 1.13.1). The outputs of Syncopy and
 trialflow are compared too (max |difference| relative to the largest input), so the timing
 is of the same computation.
@@ -22,6 +24,7 @@ import argparse
 import glob
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +38,7 @@ def syncopy_run(src, out_dir, parallel):
     import syncopy as spy
 
     t0 = time.perf_counter()
+    c0 = time.process_time()
     data = spy.load(src)
     filtered = spy.preprocessing(
         data, filter_class="but", filter_type="lp", freq=40, order=4, direction="twopass",
@@ -45,9 +49,10 @@ def syncopy_run(src, out_dir, parallel):
         shutil.rmtree(target)
     spy.save(filtered, container=target)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     result = np.asarray(filtered.data[()])
     del filtered, data
-    return elapsed, result
+    return elapsed, result, cpu
 
 
 def trialflow_run(binary, src, out_dir):
@@ -61,9 +66,13 @@ def trialflow_run(binary, src, out_dir):
             "steps:\n  - routine: butterworth\n    filter_type: lp\n    freq: 40\n"
             "    order: 4\n    direction: twopass\n"
         )
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([binary, "run", pipeline, "--overwrite", "-q"], check=True)
-    return time.perf_counter() - t0, os.path.join(out_dir, "trialflow_out.spy")
+    elapsed = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return elapsed, os.path.join(out_dir, "trialflow_out.spy"), cpu
 
 
 def main():
@@ -86,7 +95,9 @@ def main():
               "syncopy": spy.__version__, "cores": os.cpu_count()}
 
     times = [syncopy_run(args.recording, out_dir, parallel=False) for _ in range(args.repeat)]
-    report["syncopy_sequential_s"] = min(t for t, _ in times)
+    report["syncopy_sequential_s"] = min(t for t, _, _ in times)
+    # CPU seconds of the sequential run (this process only): less sensitive to other load.
+    report["syncopy_sequential_cpu_s"] = min(c for _, _, c in times)
     reference = times[-1][1]
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="4GB")
@@ -96,20 +107,23 @@ def main():
     finally:
         client.close()
         cluster.close()
-    report["syncopy_parallel2_s"] = min(t for t, _ in times)
+    report["syncopy_parallel2_s"] = min(t for t, _, _ in times)
     report["syncopy_parallel_vs_sequential_max_rel_diff"] = float(
         np.max(np.abs(times[-1][1] - reference)) / scale)
     best_syncopy = min(report["syncopy_sequential_s"], report["syncopy_parallel2_s"])
 
     if args.trialflow:
         runs = [trialflow_run(args.trialflow, args.recording, out_dir) for _ in range(args.repeat)]
-        report["trialflow_parallel2_s"] = min(t for t, _ in runs)
+        report["trialflow_parallel2_s"] = min(t for t, _, _ in runs)
+        report["trialflow_cpu_s"] = min(c for _, _, c in runs)
         out_file = glob.glob(os.path.join(runs[-1][1], "*.analog"))[0]
         with h5py.File(out_file, "r") as f:
             ours = f["data"][()]
         report["trialflow_vs_syncopy_max_rel_diff"] = float(np.max(np.abs(ours - reference)) / scale)
         report["trialflow_mb_per_s"] = nbytes / 1e6 / report["trialflow_parallel2_s"]
         report["speedup_vs_faster_syncopy"] = best_syncopy / report["trialflow_parallel2_s"]
+        report["cpu_time_ratio_syncopy_sequential_to_trialflow"] = (
+            report["syncopy_sequential_cpu_s"] / report["trialflow_cpu_s"])
     report["syncopy_best_mb_per_s"] = nbytes / 1e6 / best_syncopy
     # The machine may be shared: the 1-minute load average says how busy it was.
     report["load_average_1min_at_end"] = os.getloadavg()[0]
