@@ -97,14 +97,19 @@ impl SosCascade {
                 let (z0, z1) = state[2 * s * ch..(2 * s + 2) * ch].split_at_mut(ch);
                 let z0: &mut [f64; LANES] = (&mut z0[c0..c0 + LANES]).try_into().unwrap();
                 let z1: &mut [f64; LANES] = (&mut z1[c0..c0 + LANES]).try_into().unwrap();
+                // SciPy's _sosfilt, operation for operation, one statement at a time over
+                // the lanes (so each becomes whole vector instructions).
+                let mut x_new = [0.0; LANES];
                 for l in 0..LANES {
-                    // SciPy's _sosfilt, operation for operation.
-                    let x_cur = x[l];
-                    let x_new = b0 * x_cur + z0[l];
-                    z0[l] = b1 * x_cur - a1 * x_new + z1[l];
-                    z1[l] = b2 * x_cur - a2 * x_new;
-                    x[l] = x_new;
+                    x_new[l] = b0 * x[l] + z0[l];
                 }
+                for l in 0..LANES {
+                    z0[l] = b1 * x[l] - a1 * x_new[l] + z1[l];
+                }
+                for l in 0..LANES {
+                    z1[l] = b2 * x[l] - a2 * x_new[l];
+                }
+                x = x_new;
             }
             row[c0..c0 + LANES].copy_from_slice(&x);
         }
