@@ -1,0 +1,186 @@
+use serde::Deserialize;
+use serde_json::Value;
+use trialflow_core::{
+    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
+    ScratchSize, TrialInput,
+};
+
+use super::butter_design::butter_sos;
+use super::sos::SosCascade;
+use super::{
+    check_below_nyquist, load_rows, parse_choice, parse_freq, store_rows, FilterError, FilterType,
+};
+
+/// The highest Butterworth order accepted. SciPy takes any order, but beyond a few dozen the
+/// sections are numerically meaningless in f64 and the padding of `twopass` grows with it.
+pub const MAX_BUTTER_ORDER: i64 = 100;
+
+/// Unchecked parameters of `butterworth`, as written in a pipeline (Syncopy's names).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ButterworthParams {
+    pub filter_type: Option<String>,
+    pub freq: Option<Value>,
+    pub order: Option<i64>,
+    pub direction: Option<String>,
+}
+
+/// How an IIR filter is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IirDirection {
+    /// `sosfiltfilt`: forward and backward, zero phase, squared magnitude response.
+    TwoPass,
+    /// `sosfilt`: forward only, causal, with the filter's group delay.
+    OnePass,
+}
+
+impl IirDirection {
+    fn as_str(self) -> &'static str {
+        match self {
+            IirDirection::TwoPass => "twopass",
+            IirDirection::OnePass => "onepass",
+        }
+    }
+}
+
+impl ButterworthParams {
+    pub fn check(self) -> Result<Butterworth, FilterError> {
+        let filter_type = FilterType::from_param(self.filter_type.as_deref())?;
+        let freq = parse_freq(self.freq.as_ref(), filter_type)?;
+        let order = self.order.unwrap_or(4);
+        if !(1..=MAX_BUTTER_ORDER).contains(&order) {
+            return Err(FilterError::range(
+                "order",
+                format!("an integer from 1 to {MAX_BUTTER_ORDER}"),
+                order,
+            ));
+        }
+        let direction = match parse_choice(
+            "direction",
+            self.direction.as_deref(),
+            "twopass",
+            &["twopass", "onepass"],
+            "'twopass' or 'onepass' ('onepass-minphase' is for firws only)",
+        )? {
+            "twopass" => IirDirection::TwoPass,
+            _ => IirDirection::OnePass,
+        };
+        Ok(Butterworth {
+            filter_type,
+            freq,
+            order: order as usize,
+            direction,
+        })
+    }
+}
+
+/// Syncopy's `preprocessing(filter_class='but', ...)`: the sections of
+/// `scipy.signal.butter(order, freq, filter_type, fs=samplerate, output='sos')`, applied with
+/// `sosfiltfilt` (twopass) or `sosfilt` (onepass) along time, per trial and channel.
+#[derive(Debug, Clone)]
+pub struct Butterworth {
+    filter_type: FilterType,
+    freq: Vec<f64>,
+    order: usize,
+    direction: IirDirection,
+}
+
+impl Butterworth {
+    /// The second-order sections for a samplerate, as SciPy's `sos` rows.
+    pub fn sections(&self, samplerate: f64) -> Vec<[f64; 6]> {
+        butter_sos(self.order, &self.freq, self.filter_type, samplerate)
+    }
+
+    fn cascade(&self, samplerate: f64) -> SosCascade {
+        SosCascade::new(self.sections(samplerate))
+    }
+}
+
+impl ComputationalRoutine for Butterworth {
+    fn name(&self) -> &str {
+        "butterworth"
+    }
+
+    fn cfg(&self) -> Value {
+        serde_json::json!({
+            "filter_type": self.filter_type.as_str(),
+            "freq": if self.freq.len() == 1 { serde_json::json!(self.freq[0]) } else { serde_json::json!(self.freq) },
+            "order": self.order,
+            "direction": self.direction.as_str(),
+        })
+    }
+
+    fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
+        check_below_nyquist(
+            &self.freq,
+            input.samplerate,
+            false,
+            "scipy.signal.butter needs 0 < freq < samplerate / 2",
+        )?;
+        if self.direction == IirDirection::TwoPass {
+            let cascade = self.cascade(input.samplerate);
+            for (trial, shape) in input.trial_shapes.iter().enumerate() {
+                if shape[0] <= cascade.padlen() {
+                    return Err(FilterError::TrialTooShortForPadding {
+                        trial,
+                        samples: shape[0],
+                        padlen: cascade.padlen(),
+                        ntaps: cascade.ntaps(),
+                    }
+                    .into());
+                }
+            }
+        }
+        Ok(OutputShape::same_as(input))
+    }
+
+    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
+        let cascade = self.cascade(input.samplerate);
+        let (n, ch) = (task_shape[0], task_shape[1]);
+        let pad = match self.direction {
+            IirDirection::TwoPass => cascade.padlen(),
+            IirDirection::OnePass => 0,
+        };
+        let scratch = ScratchSize {
+            real: (n + 2 * pad) * ch + cascade.state_len(ch),
+            complex: 0,
+        };
+        Ok(Plan::new(cascade, scratch))
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        plan: &Plan,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let cascade = plan.state::<SosCascade>();
+        let x = input.samples();
+        let (n, ch) = x.dim();
+        if n == 0 || ch == 0 {
+            return Ok(());
+        }
+        let pad = match self.direction {
+            IirDirection::TwoPass => cascade.padlen(),
+            IirDirection::OnePass => 0,
+        };
+        let rows = n + 2 * pad;
+        scratch.reserve(ScratchSize {
+            real: rows * ch + cascade.state_len(ch),
+            complex: 0,
+        });
+        let (buf, rest) = scratch.real.split_at_mut(rows * ch);
+        let state = &mut rest[..cascade.state_len(ch)];
+        load_rows(&x, &mut buf[pad * ch..(pad + n) * ch]);
+        match self.direction {
+            IirDirection::TwoPass => cascade.filtfilt(buf, n, ch, state),
+            IirDirection::OnePass => {
+                cascade.init_state(state, None);
+                cascade.run(buf, ch, state, false);
+            }
+        }
+        store_rows(&buf[pad * ch..(pad + n) * ch], &mut output.samples_mut());
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use serde_json::Value;
+use trialflow_core::{
+    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
+    ScratchSize, TrialInput,
+};
+
+use super::fir::{design_wsinc, minimum_phase, FirConvolver, FirWindow};
+use super::{check_below_nyquist, parse_choice, parse_freq, FilterError, FilterType};
+
+/// The highest FIR order accepted (kernels of up to 100,001 taps).
+pub const MAX_FIR_ORDER: i64 = 100_000;
+/// The highest order for `onepass-minphase`, whose cepstrum takes an FFT of
+/// `2^ceil(log2(1000 (order + 1)))` points (2^22 = 64 MiB of complex values here).
+pub const MAX_MINPHASE_ORDER: i64 = 4_000;
+
+/// Unchecked parameters of `firws`, as written in a pipeline (Syncopy's names).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirwsParams {
+    pub filter_type: Option<String>,
+    pub freq: Option<Value>,
+    pub order: Option<i64>,
+    pub window: Option<String>,
+    pub direction: Option<String>,
+}
+
+/// How the FIR kernel is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirDirection {
+    /// One 'same' convolution with the centred (linear-phase) kernel: zero phase.
+    OnePass,
+    /// Two 'same' convolutions: the squared magnitude response.
+    TwoPass,
+    /// One convolution with the minimum-phase version of the kernel.
+    OnePassMinPhase,
+}
+
+impl FirDirection {
+    fn as_str(self) -> &'static str {
+        match self {
+            FirDirection::OnePass => "onepass",
+            FirDirection::TwoPass => "twopass",
+            FirDirection::OnePassMinPhase => "onepass-minphase",
+        }
+    }
+}
+
+impl FirwsParams {
+    pub fn check(self) -> Result<Firws, FilterError> {
+        let filter_type = FilterType::from_param(self.filter_type.as_deref())?;
+        let freq = parse_freq(self.freq.as_ref(), filter_type)?;
+        let window = match parse_choice(
+            "window",
+            self.window.as_deref(),
+            "hamming",
+            &["hamming", "hann", "blackman"],
+            "'hamming', 'hann' or 'blackman'",
+        )? {
+            "hamming" => FirWindow::Hamming,
+            "hann" => FirWindow::Hann,
+            _ => FirWindow::Blackman,
+        };
+        let direction = match parse_choice(
+            "direction",
+            self.direction.as_deref(),
+            "twopass",
+            &["twopass", "onepass", "onepass-minphase"],
+            "'twopass', 'onepass' or 'onepass-minphase'",
+        )? {
+            "twopass" => FirDirection::TwoPass,
+            "onepass" => FirDirection::OnePass,
+            _ => FirDirection::OnePassMinPhase,
+        };
+        let max = if direction == FirDirection::OnePassMinPhase {
+            MAX_MINPHASE_ORDER
+        } else {
+            MAX_FIR_ORDER
+        };
+        let order = match self.order {
+            None => None,
+            Some(o) if (1..=max).contains(&o) => Some(o as usize),
+            Some(o) => {
+                return Err(FilterError::range(
+                    "order",
+                    format!(
+                        "an integer from 1 to {max} (direction '{}')",
+                        direction.as_str()
+                    ),
+                    o,
+                ))
+            }
+        };
+        Ok(Firws {
+            filter_type,
+            freq,
+            order,
+            window,
+            direction,
+            kernel: Mutex::new(None),
+        })
+    }
+}
+
+/// Syncopy's `preprocessing(filter_class='firws', ...)`: a windowed-sinc kernel of
+/// `order + 1` taps (`design_wsinc`), applied as `scipy.signal.convolve(x, h, mode='same')`
+/// along time, once, twice, or once with its minimum-phase version.
+#[derive(Debug)]
+pub struct Firws {
+    filter_type: FilterType,
+    freq: Vec<f64>,
+    order: Option<usize>,
+    window: FirWindow,
+    direction: FirDirection,
+    /// The kernel of the last (samplerate, order) planned: the min-phase one takes a long FFT.
+    kernel: Mutex<Option<CachedKernel>>,
+}
+
+/// A designed kernel and the (samplerate bits, order) it was designed for.
+type CachedKernel = (u64, usize, Arc<Vec<f64>>);
+
+/// Syncopy's default FIR order: the shortest trial, at most 1000.
+pub(crate) fn default_fir_order(input: &DataSchema) -> usize {
+    let shortest = input.trial_shapes.iter().map(|s| s[0]).min().unwrap_or(0);
+    if shortest < 1000 {
+        shortest
+    } else {
+        1000
+    }
+}
+
+impl Firws {
+    fn effective_order(&self, input: &DataSchema) -> usize {
+        self.order.unwrap_or_else(|| default_fir_order(input))
+    }
+
+    /// The kernel applied to the data (after the min-phase transform, if asked for).
+    pub fn kernel(&self, input: &DataSchema) -> Arc<Vec<f64>> {
+        let order = self.effective_order(input);
+        let key = input.samplerate.to_bits();
+        let mut cached = self.kernel.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, o, kernel)) = cached.as_ref() {
+            if *k == key && *o == order {
+                return kernel.clone();
+            }
+        }
+        let f_c: Vec<f64> = self.freq.iter().map(|f| f / input.samplerate).collect();
+        let mut kernel = design_wsinc(self.window, order, &f_c, self.filter_type);
+        if self.direction == FirDirection::OnePassMinPhase {
+            kernel = minimum_phase(&kernel);
+        }
+        let kernel = Arc::new(kernel);
+        *cached = Some((key, order, kernel.clone()));
+        kernel
+    }
+}
+
+impl ComputationalRoutine for Firws {
+    fn name(&self) -> &str {
+        "firws"
+    }
+
+    fn cfg(&self) -> Value {
+        serde_json::json!({
+            "filter_type": self.filter_type.as_str(),
+            "freq": if self.freq.len() == 1 { serde_json::json!(self.freq[0]) } else { serde_json::json!(self.freq) },
+            "order": self.order,
+            "window": self.window.as_str(),
+            "direction": self.direction.as_str(),
+        })
+    }
+
+    fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
+        check_below_nyquist(
+            &self.freq,
+            input.samplerate,
+            true,
+            "the windowed sinc needs 0 < freq <= samplerate / 2",
+        )?;
+        if let Some(trial) = input.trial_shapes.iter().position(|s| s[0] == 0) {
+            return Err(FilterError::EmptyTrial {
+                trial,
+                routine: "firws",
+            }
+            .into());
+        }
+        if self.order.is_none() && self.direction == FirDirection::OnePassMinPhase {
+            let order = self.effective_order(input) as i64;
+            if order > MAX_MINPHASE_ORDER {
+                return Err(FilterError::range(
+                    "order",
+                    format!("set explicitly to at most {MAX_MINPHASE_ORDER} for direction 'onepass-minphase' (the default, the shortest trial up to 1000, is {order})"),
+                    order,
+                )
+                .into());
+            }
+        }
+        Ok(OutputShape::same_as(input))
+    }
+
+    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
+        let conv = FirConvolver::new(self.kernel(input), task_shape[0]);
+        let (real, complex) = conv.scratch_len();
+        Ok(Plan::new(
+            conv,
+            ScratchSize {
+                real: real + task_shape[0],
+                complex,
+            },
+        ))
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        plan: &Plan,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let conv = plan.state::<FirConvolver>();
+        let x = input.samples();
+        let (n, ch) = x.dim();
+        let (real, complex) = conv.scratch_len();
+        scratch.reserve(ScratchSize {
+            real: real + n,
+            complex,
+        });
+        let (column, real) = scratch.real.split_at_mut(n);
+        let complex = &mut scratch.complex[..];
+        let mut out = output.samples_mut();
+        for c in 0..ch {
+            column
+                .iter_mut()
+                .zip(x.column(c))
+                .for_each(|(d, &v)| *d = v);
+            conv.apply(column, real, complex);
+            if self.direction == FirDirection::TwoPass {
+                conv.apply(column, real, complex);
+            }
+            out.column_mut(c)
+                .iter_mut()
+                .zip(column.iter())
+                .for_each(|(d, &v)| *d = v);
+        }
+        Ok(())
+    }
+}
