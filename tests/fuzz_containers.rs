@@ -325,7 +325,10 @@ impl Pristine {
         copy_dir(&self.dir.join(source), &container);
         let object = container.join(object);
         let hit = match damage.target {
-            Target::VirtualPart => container.join("vds_rectify.parts/2.h5"),
+            Target::VirtualPart => {
+                let parts = container.join("vds_rectify.parts");
+                parts.join(list(&parts).into_iter().next().expect("a part file"))
+            }
             _ => object.clone(),
         };
         apply_bytes(&hit, &damage.bytes);

@@ -37,6 +37,58 @@ use crate::typed::{stored_shape, with_storage_type, ConversionBuffers, StorageEl
 /// and Syncopy treats them as convenience copies of what `.info` holds.
 const MAX_ATTR_BYTES: usize = 32 * 1024;
 
+/// A part file is closed once it holds this many bytes (and at every checkpoint): few
+/// files, so creating them costs little, yet each small enough to rewrite cheaply.
+const PART_BYTES: usize = 64 << 20;
+
+/// A part file being filled with consecutive tasks' blocks.
+struct OpenPart {
+    file: hdf5::File,
+    path: PathBuf,
+    first: usize,
+    last: usize,
+    bytes: usize,
+}
+
+/// The name of a closed part file: `<first>-<last>.h5`, prefixed `s<I>of<N>-` when a shard
+/// wrote it, so a resumed shard touches only its own parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PartName {
+    shard: Option<(usize, usize)>,
+    first: usize,
+    last: usize,
+}
+
+impl PartName {
+    fn new(shard: Option<(usize, usize)>, first: usize, last: usize) -> PartName {
+        PartName { shard, first, last }
+    }
+
+    fn parse(name: &str) -> Option<PartName> {
+        let stem = name.strip_suffix(".h5")?;
+        let (shard, range) = match stem.strip_prefix('s') {
+            Some(rest) => {
+                let (shard, range) = rest.split_once('-')?;
+                let (i, n) = shard.split_once("of")?;
+                (Some((i.parse().ok()?, n.parse().ok()?)), range)
+            }
+            None => (None, stem),
+        };
+        let (first, last) = range.split_once('-')?;
+        let (first, last) = (first.parse().ok()?, last.parse().ok()?);
+        (first <= last).then_some(PartName { shard, first, last })
+    }
+}
+
+impl std::fmt::Display for PartName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((i, n)) = self.shard {
+            write!(f, "s{i}of{n}-")?;
+        }
+        write!(f, "{}-{}.h5", self.first, self.last)
+    }
+}
+
 /// Chunk length (rows) of growing datasets.
 const APPEND_CHUNK_ROWS: usize = 4096;
 
@@ -77,6 +129,8 @@ struct ObjectState {
     data: Option<hdf5::Dataset>,
     /// Event rows waiting for `finalize` (events only).
     events: Option<EventSidecar>,
+    /// The part file being filled (per-task layout only).
+    part: Option<OpenPart>,
     /// Channel and unit indices present in event data: Syncopy's SpikeData wants one label
     /// per distinct channel (and unit) that occurs, not per recorded channel.
     seen_channels: BTreeSet<i64>,
@@ -252,8 +306,18 @@ impl SpyWriter {
             let file = hdf5::File::open_rw(path)?;
             let ds = file.dataset("data")?;
             if ds.shape() == spec.schema.stacked_shape() {
+                // A run killed while finalizing may have written metadata already; it is
+                // written again at the end.
+                if file.link_exists("trialdefinition") {
+                    file.unlink("trialdefinition")?;
+                }
+                for name in file.attr_names()? {
+                    file.delete_attr(&name)?;
+                }
                 return Ok((file, ds));
             }
+            drop(ds);
+            file.close()?;
         }
         let file = hdf5::File::create(path)?;
         let shape = spec.schema.stacked_shape();
@@ -359,36 +423,126 @@ impl SpyWriter {
         Ok(())
     }
 
+    /// Appends one task's block, as dataset `t<task>`, to the object's open part file
+    /// (opening one if needed); a part holding [`PART_BYTES`] is closed.
     fn write_task_file(
         &mut self,
         obj: usize,
         placement: &TaskPlacement,
         block: &ArrayViewD<'_, f64>,
     ) -> Result<(), Error> {
-        let state = &self.objects[obj];
+        let shard = self.shard();
         let parts = self
             .staging
-            .join(self.container.parts_dir_name(&state.spec.tag));
-        let path = parts.join(format!("{}.h5", placement.task));
+            .join(self.container.parts_dir_name(&self.objects[obj].spec.tag));
+        let state = &mut self.objects[obj];
+        if state.part.is_none() {
+            let path = parts.join(format!(
+                "{}.partial",
+                PartName::new(shard, placement.task, placement.task)
+            ));
+            let file =
+                hdf5::File::create(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
+            state.part = Some(OpenPart {
+                file,
+                path,
+                first: placement.task,
+                last: placement.task,
+                bytes: 0,
+            });
+        }
+        let part = state.part.as_mut().expect("opened above");
         let dtype = state.spec.schema.dtype;
         let buffers = &mut self.buffers;
         let result = (|| -> hdf5::Result<()> {
-            let file = hdf5::File::create(&path)?;
             with_storage_type!(dtype, T => {
                 let values = buffers.convert::<T>(block);
-                file.new_dataset::<T>()
+                part.file
+                    .new_dataset::<T>()
                     .shape(placement.shape.clone())
-                    .create("chk")?
+                    .create(format!("t{}", placement.task).as_str())?
                     .write_raw(values)?;
             });
             Ok(())
         })();
-        result.map_err(|e| StorageError::io(&path, one_line(&e)))?;
-        self.unsynced.push(path);
+        result.map_err(|e| StorageError::io(&part.path, one_line(&e)))?;
+        part.last = placement.task;
+        part.bytes += block.len() * dtype.size_bytes() / dtype.components();
+        if part.bytes >= PART_BYTES {
+            self.close_part(obj, shard)?;
+        }
         Ok(())
     }
 
-    fn create_virtual(&self, obj: usize) -> hdf5::Result<()> {
+    /// Closes an object's open part file under its final name `<first>-<last>.h5`.
+    fn close_part(&mut self, obj: usize, shard: Option<(usize, usize)>) -> Result<(), Error> {
+        let Some(part) = self.objects[obj].part.take() else {
+            return Ok(());
+        };
+        let done = part
+            .path
+            .with_file_name(PartName::new(shard, part.first, part.last).to_string());
+        part.file
+            .close()
+            .map_err(|e| StorageError::io(&part.path, one_line(&e)))?;
+        std::fs::rename(&part.path, &done).map_err(|e| StorageError::io(&done, e))?;
+        self.unsynced.push(done);
+        Ok(())
+    }
+
+    /// The closed part files of an object: which file holds which task.
+    fn part_index(&self, obj: usize) -> Result<std::collections::HashMap<usize, String>, Error> {
+        let dir_name = self.container.parts_dir_name(&self.objects[obj].spec.tag);
+        let dir = self.staging.join(&dir_name);
+        let mut index = std::collections::HashMap::new();
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|e| StorageError::io(&dir, e))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(part) = PartName::parse(&name) else {
+                continue;
+            };
+            for task in part.first..=part.last {
+                if let Some(other) = index.insert(task, name.clone()) {
+                    return Err(StorageError::output(
+                        &dir,
+                        format!("task {task} is in two part files ({other} and {name}); rerun without --resume"),
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// After resuming from `completed` tasks: removes this run's parts that the checkpoint
+    /// does not cover (a killed run may have closed some after its last checkpoint).
+    fn drop_uncovered_parts(&self, obj: usize, completed: usize) -> Result<(), Error> {
+        let dir = self
+            .staging
+            .join(self.container.parts_dir_name(&self.objects[obj].spec.tag));
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let stale = name.ends_with(".partial")
+                || PartName::parse(&name)
+                    .is_some_and(|p| p.shard == self.shard() && p.last >= completed);
+            if stale {
+                std::fs::remove_file(entry.path())
+                    .map_err(|e| StorageError::io(&entry.path(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn create_virtual(
+        &self,
+        obj: usize,
+        index: &std::collections::HashMap<usize, String>,
+    ) -> hdf5::Result<()> {
         let state = &self.objects[obj];
         let spec = &state.spec;
         let file = state.file.as_ref().expect("created at finalize");
@@ -400,10 +554,10 @@ impl SpyWriter {
             if p.shape.contains(&0) {
                 continue;
             }
-            let src = format!("{parts}/{}.h5", p.task);
+            let src = format!("{parts}/{}", index[&p.task]);
             dcpl.virtual_map(
                 src,
-                "chk",
+                format!("t{}", p.task),
                 p.shape.clone(),
                 Selection::All,
                 shape.clone(),
@@ -765,6 +919,12 @@ impl ResultSink for SpyWriter {
     }
 
     fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Error> {
+        // Part files end at checkpoints, so a resumed run finds every covered task in a
+        // closed part and nothing else.
+        let shard = self.shard();
+        for obj in 0..self.objects.len() {
+            self.close_part(obj, shard)?;
+        }
         // Make the data durable first; only then may the journal claim it.
         for state in &self.objects {
             if let Some(file) = &state.file {
@@ -808,6 +968,7 @@ impl ResultSink for SpyWriter {
             file: None,
             data: None,
             events: None,
+            part: None,
             seen_channels: BTreeSet::new(),
             seen_units: BTreeSet::new(),
         };
@@ -818,7 +979,7 @@ impl ResultSink for SpyWriter {
             } else {
                 let (file, ds) = self
                     .create_dense(spec, &path)
-                    .map_err(|e| self.fail(&file_name, one_line(&e)))?;
+                    .map_err(|e| self.fail(&file_name, format!("creating it: {}", one_line(&e))))?;
                 state.file = Some(file);
                 state.data = Some(ds);
             }
@@ -833,7 +994,15 @@ impl ResultSink for SpyWriter {
             state.events = Some(EventSidecar::open(&sidecar, keep)?);
         }
         self.objects.push(state);
-        Ok(ObjectId(self.objects.len() - 1))
+        let obj = self.objects.len() - 1;
+        if spec.schema.kind.is_dense()
+            && spec.layout == StoreLayout::PerTask
+            && self.options.mode != WriteMode::Merge
+        {
+            let completed = self.recorded.as_ref().map_or(0, |r| r.checkpoint.completed);
+            self.drop_uncovered_parts(obj, completed)?;
+        }
+        Ok(ObjectId(obj))
     }
 
     fn write_dense(
@@ -857,7 +1026,7 @@ impl ResultSink for SpyWriter {
             ds.write_slice(&view, selection)
         });
         let name = state.file_name.clone();
-        result.map_err(|e| self.fail(&name, one_line(&e)))
+        result.map_err(|e| self.fail(&name, format!("writing a block to it: {}", one_line(&e))))
     }
 
     fn append_events(
@@ -884,18 +1053,42 @@ impl ResultSink for SpyWriter {
             if let Some(mut sidecar) = self.objects[obj].events.take() {
                 sidecar.sync()?;
             }
-            let file = hdf5::File::create(&path).map_err(|e| self.fail(&name, one_line(&e)))?;
+            let shard = self.shard();
+            self.close_part(obj, shard)?;
+            let file = hdf5::File::create(&path)
+                .map_err(|e| self.fail(&name, format!("creating it: {}", one_line(&e))))?;
             self.objects[obj].file = Some(file);
             if is_events {
                 self.write_events(obj)?;
             } else {
-                self.create_virtual(obj)
-                    .map_err(|e| self.fail(&name, one_line(&e)))?;
+                let index = self.part_index(obj)?;
+                if let Some(missing) = self.objects[obj]
+                    .spec
+                    .placements
+                    .iter()
+                    .find(|p| !p.shape.contains(&0) && !index.contains_key(&p.task))
+                {
+                    return Err(StorageError::output(
+                        &self.staging,
+                        format!("the part holding task {} is missing", missing.task),
+                    )
+                    .into());
+                }
+                self.create_virtual(obj, &index).map_err(|e| {
+                    self.fail(
+                        &name,
+                        format!("building the virtual dataset of it: {}", one_line(&e)),
+                    )
+                })?;
             }
         }
         let metadata = &self.syncopy_labels(obj, metadata);
-        self.write_metadata(obj, metadata)
-            .map_err(|e| self.fail(&name, one_line(&e)))?;
+        self.write_metadata(obj, metadata).map_err(|e| {
+            self.fail(
+                &name,
+                format!("writing the metadata of it: {}", one_line(&e)),
+            )
+        })?;
         let state = &mut self.objects[obj];
         let data = state
             .data
@@ -998,6 +1191,7 @@ impl ResultSink for SpyWriter {
         for state in &mut self.objects {
             state.data = None;
             state.events = None;
+            state.part = None;
             if let Some(f) = state.file.take() {
                 let _ = f.close();
             }
