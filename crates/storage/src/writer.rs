@@ -527,9 +527,14 @@ impl SpyWriter {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            let stale = name.ends_with(".partial")
-                || PartName::parse(&name)
-                    .is_some_and(|p| p.shard == self.shard() && p.last >= completed);
+            // Ours (this shard's, or the whole run's) and not covered: half-written, or
+            // closed after the checkpoint.
+            let (closed, part) = match name.strip_suffix(".partial") {
+                Some(open) => (false, PartName::parse(open)),
+                None => (true, PartName::parse(&name)),
+            };
+            let stale =
+                part.is_some_and(|p| p.shard == self.shard() && (!closed || p.last >= completed));
             if stale {
                 std::fs::remove_file(entry.path())
                     .map_err(|e| StorageError::io(&entry.path(), e))?;
