@@ -328,35 +328,12 @@ fn prominences(x: &[f64], wlen_half: Option<usize>, table: &mut PeakTable<'_>) {
             None => (0, last),
         };
         let top = x[peak];
-        // SciPy scans while `x[i] <= x[peak]` (so NaN stops the scan).
-        let not_above = |&(_, &v): &(usize, &f64)| v <= top;
-        let (mut left_min, mut left_base) = (top, peak);
-        for (i, &v) in x
-            .iter()
-            .enumerate()
-            .take(peak + 1)
-            .skip(lo)
-            .rev()
-            .take_while(not_above)
-        {
-            if v < left_min {
-                left_min = v;
-                left_base = i;
-            }
-        }
-        let (mut right_min, mut right_base) = (top, peak);
-        for (i, &v) in x
-            .iter()
-            .enumerate()
-            .take(hi + 1)
-            .skip(peak)
-            .take_while(not_above)
-        {
-            if v < right_min {
-                right_min = v;
-                right_base = i;
-            }
-        }
+        // SciPy scans outwards while `x[i] <= x[peak]` (so NaN stops the scan), keeping the
+        // first strictly smaller minimum it meets on each side.
+        let (left_min, left_offset) = scan_outwards(&x[lo..=peak], top, true);
+        let left_base = peak - left_offset;
+        let (right_min, right_offset) = scan_outwards(&x[peak..=hi], top, false);
+        let right_base = peak + right_offset;
         // Cython's max(left, right): the right value only if strictly greater.
         let base_level = if right_min > left_min {
             right_min
@@ -371,6 +348,81 @@ fn prominences(x: &[f64], wlen_half: Option<usize>, table: &mut PeakTable<'_>) {
         table.cols[col::LEFT_BASE][r] = left_base as f64;
         table.cols[col::RIGHT_BASE][r] = right_base as f64;
     }
+}
+
+/// One side of `_peak_prominences`' scan: from the peak outwards (`side[0]` is the peak,
+/// or `side[len-1]` when scanning `backwards`), while values are not above `top`, the
+/// smallest value and the offset (in scan order) of its first occurrence. Blocks of 8 that
+/// hold no stopping value are checked and reduced at once (the compiler vectorises those),
+/// then the exact position is found inside the block, so the result is the scalar scan's,
+/// value for value.
+fn scan_outwards(side: &[f64], top: f64, backwards: bool) -> (f64, usize) {
+    const BLOCK: usize = 8;
+    let (mut min, mut at) = (top, 0);
+    let clear = |c: &[f64]| c.iter().fold(true, |ok, &v| ok & (v <= top));
+    let lowest = |c: &[f64]| {
+        c.iter()
+            .fold(f64::INFINITY, |m, &v| if v < m { v } else { m })
+    };
+    let mut offset = 0;
+    if backwards {
+        let mut blocks = side.rchunks_exact(BLOCK);
+        for block in &mut blocks {
+            if !clear(block) {
+                return scalar_tail(block.iter().rev(), top, offset, (min, at));
+            }
+            let low = lowest(block);
+            if low < min {
+                // First in scan order is last in memory order.
+                let k = block
+                    .iter()
+                    .rposition(|&v| v == low)
+                    .expect("the block holds it");
+                min = block[k];
+                at = offset + (BLOCK - 1 - k);
+            }
+            offset += BLOCK;
+        }
+        scalar_tail(blocks.remainder().iter().rev(), top, offset, (min, at))
+    } else {
+        let mut blocks = side.chunks_exact(BLOCK);
+        for block in &mut blocks {
+            if !clear(block) {
+                return scalar_tail(block.iter(), top, offset, (min, at));
+            }
+            let low = lowest(block);
+            if low < min {
+                let k = block
+                    .iter()
+                    .position(|&v| v == low)
+                    .expect("the block holds it");
+                min = block[k];
+                at = offset + k;
+            }
+            offset += BLOCK;
+        }
+        scalar_tail(blocks.remainder().iter(), top, offset, (min, at))
+    }
+}
+
+/// The plain scan over the rest of one side (values in scan order, starting at `offset`).
+fn scalar_tail<'a>(
+    values: impl Iterator<Item = &'a f64>,
+    top: f64,
+    offset: usize,
+    (mut min, mut at): (f64, usize),
+) -> (f64, usize) {
+    for (k, &v) in values.enumerate() {
+        // Stops at a value above `top`, and at NaN (SciPy's `while x[i] <= x[peak]`).
+        if v.partial_cmp(&top).is_none_or(|o| o == std::cmp::Ordering::Greater) {
+            break;
+        }
+        if v < min {
+            min = v;
+            at = offset + k;
+        }
+    }
+    (min, at)
 }
 
 /// `_peak_widths`: the evaluation height is `x[peak] - prominence * rel_height`; from the peak,
@@ -415,6 +467,50 @@ fn widths(x: &[f64], rel_height: f64, table: &mut PeakTable<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SciPy's scalar scan, the definition `scan_outwards` must reproduce exactly.
+    fn scalar_scan(side: &[f64], top: f64) -> (f64, usize) {
+        let (mut min, mut at) = (top, 0);
+        for (k, &v) in side.iter().enumerate() {
+            if !(v <= top) {
+                break;
+            }
+            if v < min {
+                min = v;
+                at = k;
+            }
+        }
+        (min, at)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn blocked_scan_equals_the_scalar_scan(
+            codes in proptest::collection::vec(0u8..12, 1..70),
+            top_code in 0u8..12,
+        ) {
+            // Few distinct values, so ties, signed zeros, NaN and infinities are common.
+            let value = |c: u8| match c {
+                0 => 0.0,
+                1 => -0.0,
+                2 => f64::NAN,
+                3 => f64::NEG_INFINITY,
+                4 => f64::INFINITY,
+                c => f64::from(c) - 8.0,
+            };
+            let side: Vec<f64> = codes.iter().map(|&c| value(c)).collect();
+            let top = value(top_code);
+            let (m1, a1) = scan_outwards(&side, top, false);
+            let (m2, a2) = scalar_scan(&side, top);
+            proptest::prop_assert_eq!(m1.to_bits(), m2.to_bits());
+            proptest::prop_assert_eq!(a1, a2);
+            let reversed: Vec<f64> = side.iter().rev().copied().collect();
+            let (m3, a3) = scan_outwards(&side, top, true);
+            let (m4, a4) = scalar_scan(&reversed, top);
+            proptest::prop_assert_eq!(m3.to_bits(), m4.to_bits());
+            proptest::prop_assert_eq!(a3, a4);
+        }
+    }
 
     fn run(x: &[f64], cond: Conditions) -> Vec<usize> {
         let mut work = vec![f64::NAN; work_len(x.len())];
