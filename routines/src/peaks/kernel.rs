@@ -472,7 +472,8 @@ mod tests {
     fn scalar_scan(side: &[f64], top: f64) -> (f64, usize) {
         let (mut min, mut at) = (top, 0);
         for (k, &v) in side.iter().enumerate() {
-            if !(v <= top) {
+            let above_or_nan = v.partial_cmp(&top).is_none_or(|o| o.is_gt());
+            if above_or_nan {
                 break;
             }
             if v < min {
