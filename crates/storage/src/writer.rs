@@ -38,8 +38,9 @@ use crate::typed::{stored_shape, with_storage_type, ConversionBuffers, StorageEl
 const MAX_ATTR_BYTES: usize = 32 * 1024;
 
 /// A part file is closed once it holds this many bytes (and at every checkpoint): few
-/// files, so creating them costs little, yet each small enough to rewrite cheaply.
-const PART_BYTES: usize = 64 << 20;
+/// files, so creating them costs little, and each closed part is synced to disk in the
+/// background while later tasks run, so a checkpoint waits only for the last one.
+const PART_BYTES: usize = 16 << 20;
 
 /// A part file being filled with consecutive tasks' blocks.
 struct OpenPart {
@@ -152,8 +153,9 @@ pub struct SpyWriter {
     recorded: Option<JournalState>,
     /// The shards found when merging, in order.
     merged_shards: usize,
-    /// Per-task files written since the last checkpoint (synced at the next one).
-    unsynced: Vec<PathBuf>,
+    /// Part files closed since the last checkpoint, each being synced to disk on its own
+    /// thread while the run goes on; the next checkpoint waits for them.
+    unsynced: Vec<std::thread::JoinHandle<Result<(), StorageError>>>,
     /// Whether a checkpoint with completed work was recorded (then an abort keeps the
     /// staging folder for `--resume`).
     progressed: bool,
@@ -486,7 +488,11 @@ impl SpyWriter {
             .close()
             .map_err(|e| StorageError::io(&part.path, one_line(&e)))?;
         std::fs::rename(&part.path, &done).map_err(|e| StorageError::io(&done, e))?;
-        self.unsynced.push(done);
+        self.unsynced.push(std::thread::spawn(move || {
+            std::fs::File::open(&done)
+                .and_then(|f| f.sync_data())
+                .map_err(|e| StorageError::io(&done, e))
+        }));
         Ok(())
     }
 
@@ -941,10 +947,10 @@ impl ResultSink for SpyWriter {
                     .map_err(|e| StorageError::io(&path, e))?;
             }
         }
-        for path in self.unsynced.drain(..) {
-            std::fs::File::open(&path)
-                .and_then(|f| f.sync_data())
-                .map_err(|e| StorageError::io(&path, e))?;
+        for sync in self.unsynced.drain(..) {
+            sync.join().unwrap_or_else(|_| {
+                Err(StorageError::output(&self.staging, "a sync thread failed"))
+            })?;
         }
         let mut event_bytes = serde_json::Map::new();
         for state in &mut self.objects {
