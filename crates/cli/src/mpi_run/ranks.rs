@@ -90,9 +90,17 @@ pub fn run_mpi(
                 .send_with_tag(verdict.as_bytes(), TAG_FINAL);
         }
     };
-    if let Err(e) = shard_result {
+    // Rank 0 reports a failure before releasing the other ranks: once one of them exits
+    // non-zero, mpirun may kill rank 0 before it has printed anything.
+    let fail = |e: CliError| -> ! {
+        crate::say!("error: {e}");
         finish(false);
-        return Err(e);
+        let code = e.exit_code();
+        drop(universe);
+        std::process::exit(code)
+    };
+    if let Err(e) = shard_result {
+        fail(e);
     }
 
     // Every shard is done: rank 0 assembles the output.
@@ -107,8 +115,11 @@ pub fn run_mpi(
         run_pipeline(&config.pipeline, &mut reader, &mut writer, None)
             .map_err(|e| crate::commands::run::with_resume_hint(e, &writer))
     })();
-    finish(merged.is_ok());
-    let report = merged?;
+    let report = match merged {
+        Ok(report) => report,
+        Err(e) => fail(e),
+    };
+    finish(true);
     if !args.quiet {
         crate::say!(
             "wrote {} ({}) : {} trials on {size} MPI ranks",
