@@ -414,7 +414,9 @@ fn scalar_tail<'a>(
 ) -> (f64, usize) {
     for (k, &v) in values.enumerate() {
         // Stops at a value above `top`, and at NaN (SciPy's `while x[i] <= x[peak]`).
-        if v.partial_cmp(&top).is_none_or(|o| o == std::cmp::Ordering::Greater) {
+        if v.partial_cmp(&top)
+            .is_none_or(|o| o == std::cmp::Ordering::Greater)
+        {
             break;
         }
         if v < min {
