@@ -14,45 +14,14 @@
 //! `sin(2π (5 + c/2) t + c/10) + 0.4 sin(2π (40 + c) t) + 0.5 (u - 0.5)`, where `u` in [0, 1)
 //! is the splitmix64 hash of the flat index `row * 64 + c`.
 
-use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ndarray::{s, Array2};
-use serde_json::{json, Map, Value};
-use trialflow::in_memory::{InMemoryRecording, MemorySink};
-use trialflow::routines::registry::Registry;
-use trialflow::{run_pipeline, DType, ExecutionOptions, Pipeline, Step};
+use serde_json::{json, Value};
+use trialflow::{DType, ExecutionOptions, Pipeline};
 
-const TRIALS: usize = 20;
-const SAMPLES: usize = 2000;
-const CHANNELS: usize = 64;
-
-/// splitmix64's finaliser of `i + 1`, as a uniform in [0, 1) (53 bits).
-fn uniform(i: u64) -> f64 {
-    let mut z = (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// The full recording's samples x channels (TRIALS * SAMPLES rows), optionally rounded to f32.
-fn signal(f32_values: bool) -> Array2<f64> {
-    let two_pi = 2.0 * std::f64::consts::PI;
-    Array2::from_shape_fn((TRIALS * SAMPLES, CHANNELS), |(r, c)| {
-        let t = r as f64 / 1000.0;
-        let cf = c as f64;
-        let v = (two_pi * (5.0 + cf / 2.0) * t + cf / 10.0).sin()
-            + 0.4 * (two_pi * (40.0 + cf) * t).sin()
-            + 0.5 * (uniform((r * CHANNELS + c) as u64) - 0.5);
-        if f32_values {
-            v as f32 as f64
-        } else {
-            v
-        }
-    })
-}
+mod common;
+use common::{pipeline, recording, run_once, signal, CHANNELS, SAMPLES, TRIALS};
 
 /// One routine of the comparison: registry name, parameters, and how many trials it runs on.
 struct Case {
@@ -104,43 +73,8 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn params(value: &Value) -> Map<String, Value> {
-    value.as_object().expect("params are an object").clone()
-}
-
-fn pipeline(case: &Case, execution: ExecutionOptions) -> Pipeline {
-    let routine = Registry::builtin()
-        .build(case.routine, params(&case.params))
-        .unwrap_or_else(|e| panic!("{}: {e}", case.label));
-    Pipeline::new(
-        vec![Step {
-            routine,
-            name: "out".into(),
-            save: false,
-            dtype: None,
-        }],
-        execution,
-    )
-}
-
-fn recording(data: &Array2<f64>, trials: usize, dtype: DType) -> InMemoryRecording {
-    let rows = data.slice(s![..trials * SAMPLES, ..]).to_owned();
-    InMemoryRecording::contiguous(rows, 1000.0, &vec![SAMPLES; trials])
-        .expect("valid recording")
-        .with_dtype(dtype)
-}
-
-/// One full run; returns the output's event count (peak routines) or value count.
-fn run_once(pipeline: &Pipeline, source: &mut InMemoryRecording) -> usize {
-    let mut sink = MemorySink::new();
-    run_pipeline(pipeline, source, &mut sink, None).expect("run succeeds");
-    let out = sink.object("out").expect("output object");
-    let n = match &out.data {
-        Some(d) => d.len(),
-        None => out.events.len(),
-    };
-    black_box(&sink.objects);
-    n
+fn case_pipeline(case: &Case, execution: ExecutionOptions) -> Pipeline {
+    pipeline(case.routine, &case.params, execution)
 }
 
 fn routines(c: &mut Criterion) {
@@ -158,7 +92,7 @@ fn routines(c: &mut Criterion) {
             variants.push(("parallel2", ExecutionOptions::parallel(2)));
         }
         for (mode, execution) in variants {
-            let pipeline = pipeline(&case, execution);
+            let pipeline = case_pipeline(&case, execution);
             for (dtype, data, width) in [
                 (DType::Float64, &f64_data, 8u64),
                 (DType::Float32, &f32_data, 4u64),
