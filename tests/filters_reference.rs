@@ -10,40 +10,14 @@
 //! Every SciPy case also runs sequentially, in parallel and with one channel per task; the
 //! three must agree bit for bit.
 
-use ndarray::{Array2, ArrayD, IxDyn};
+use ndarray::{Array2, ArrayD};
 use serde_json::Value;
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::prelude::*;
 use trialflow::routines::registry::Registry;
 
-fn number(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().unwrap(),
-        Value::String(s) if s == "NaN" => f64::NAN,
-        Value::String(s) if s == "Infinity" => f64::INFINITY,
-        Value::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
-        other => panic!("not a number: {other}"),
-    }
-}
-
-/// A nested JSON array as an n-d array.
-fn array(v: &Value) -> ArrayD<f64> {
-    let mut shape = Vec::new();
-    let mut cur = v;
-    while let Value::Array(items) = cur {
-        shape.push(items.len());
-        cur = &items[0];
-    }
-    let mut flat = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<f64>) {
-        match v {
-            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            other => out.push(number(other)),
-        }
-    }
-    walk(v, &mut flat);
-    ArrayD::from_shape_vec(IxDyn(&shape), flat).unwrap()
-}
+mod common;
+use common::reference::array;
 
 fn load(name: &str) -> Value {
     let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -12,15 +12,8 @@ use trialflow::model::{EventBlock, EventColumn, EventColumnKind};
 use trialflow::prelude::*;
 use trialflow::routines::registry::Registry;
 
-fn number(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().unwrap(),
-        Value::String(s) if s == "NaN" => f64::NAN,
-        Value::String(s) if s == "Infinity" => f64::INFINITY,
-        Value::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
-        other => panic!("not a number: {other}"),
-    }
-}
+mod common;
+use common::reference::number;
 
 fn fixture() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/reference/peaks.json");

@@ -9,25 +9,8 @@ use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::prelude::*;
 use trialflow::routines::registry::Registry;
 
-fn number(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().unwrap(),
-        Value::String(s) if s == "NaN" => f64::NAN,
-        Value::String(s) if s == "Infinity" => f64::INFINITY,
-        Value::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
-        other => panic!("not a number: {other}"),
-    }
-}
-
-fn matrix(v: &Value) -> Array2<f64> {
-    let rows = v.as_array().unwrap();
-    let cols = rows[0].as_array().unwrap().len();
-    let flat: Vec<f64> = rows
-        .iter()
-        .flat_map(|r| r.as_array().unwrap().iter().map(number))
-        .collect();
-    Array2::from_shape_vec((rows.len(), cols), flat).unwrap()
-}
+mod common;
+use common::reference::matrix;
 
 fn fixture() -> Value {
     let path = concat!(

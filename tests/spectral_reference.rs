@@ -14,44 +14,18 @@
 //! SciPy in f64 to 1e-10 relative plus 1e-13 of the spectrum's maximum per trial and
 //! channel; dpss tapers to 1e-10 of the taper's peak.
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, Axis};
 use serde_json::Value;
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::prelude::*;
 use trialflow::routines::registry::Registry;
 use trialflow::routines::spectral::{dpss, DpssNorm};
 
+mod common;
+use common::reference::{array, number};
+
 /// The bound for tiny values, relative to the peak of their trial, taper and channel.
 const FLOOR: f64 = 4e-6;
-
-fn number(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().unwrap(),
-        Value::String(s) if s == "NaN" => f64::NAN,
-        Value::String(s) if s == "Infinity" => f64::INFINITY,
-        Value::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
-        other => panic!("not a number: {other}"),
-    }
-}
-
-/// A nested JSON list as an n-d array.
-fn array(v: &Value) -> ArrayD<f64> {
-    let mut shape = Vec::new();
-    let mut cur = v;
-    while let Value::Array(items) = cur {
-        shape.push(items.len());
-        cur = &items[0];
-    }
-    let mut flat = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<f64>) {
-        match v {
-            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            other => out.push(number(other)),
-        }
-    }
-    walk(v, &mut flat);
-    ArrayD::from_shape_vec(IxDyn(&shape), flat).unwrap()
-}
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod reference;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
