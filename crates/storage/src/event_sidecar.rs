@@ -80,6 +80,7 @@ pub fn read_blocks(
     let row_bytes = 8 * (3 + n_columns);
     let mut buf = vec![0u8; row_bytes * max_rows];
     let mut block = EventBlock::with_columns(n_columns);
+    let mut props = vec![0.0; n_columns];
     loop {
         let mut filled = 0;
         while filled < buf.len() {
@@ -96,9 +97,9 @@ pub fn read_blocks(
         block.clear();
         for row in buf[..rows * row_bytes].chunks_exact(row_bytes) {
             let word = |k: usize| <[u8; 8]>::try_from(&row[8 * k..8 * k + 8]).expect("8 bytes");
-            let props: Vec<f64> = (0..n_columns)
-                .map(|c| f64::from_le_bytes(word(3 + c)))
-                .collect();
+            for (c, p) in props.iter_mut().enumerate() {
+                *p = f64::from_le_bytes(word(3 + c));
+            }
             block.push(
                 i64::from_le_bytes(word(0)),
                 i64::from_le_bytes(word(1)),

@@ -173,37 +173,18 @@ impl<'a> Collector<'a> {
         if let Some(error) = result.failure {
             return self.apply_failure(result.task, error);
         }
-        let task = &self.prepared.tasks[result.task];
         for (obj, output) in result.outputs.into_iter().enumerate() {
-            let id = self.ids[obj];
             match output {
                 SavedOutput::Dense { data, shape } => {
                     let block =
                         ArrayViewD::from_shape(shape, &data[..]).expect("block matches its shape");
-                    if let Some(sum) = &mut self.sums[obj] {
-                        let channels = self.prepared.objects[obj].schema.trial_shapes[0].len() - 1;
-                        let last = Axis(channels);
-                        let mut target =
-                            sum.slice_axis_mut(last, Slice::from(task.channels.clone()));
-                        target += &block;
-                    } else {
-                        let placement = &self.prepared.objects[obj].placements[result.task];
-                        self.sink.write_dense(id, placement, block)?;
-                    }
+                    self.apply_dense(obj, result.task, block)?;
                     pools.dense.give(data);
                 }
                 SavedOutput::Events(events) => {
-                    let gathered = &mut self.trial_events[obj];
-                    gathered.extend_from(&events);
+                    self.trial_events[obj].extend_from(&events);
                     pools.events.give(events);
-                    if task.group + 1 == task.n_groups {
-                        let step = &self.prepared.steps[self.prepared.object_steps[obj]];
-                        let start = step.input.trialdefinition.start(task.trial) as i64;
-                        shift_into_recording(gathered, &step.output.event_columns, start);
-                        gathered.sort_rows();
-                        self.sink.append_events(id, task.trial, gathered)?;
-                        gathered.clear();
-                    }
+                    self.flush_trial_events(obj, result.task)?;
                 }
             }
         }
@@ -215,36 +196,54 @@ impl<'a> Collector<'a> {
     fn apply_failure(&mut self, index: usize, error: Error) -> Result<()> {
         self.failures.push((index, error));
         let task = &self.prepared.tasks[index];
+        let mut nan_block = std::mem::take(&mut self.nan_block);
         for obj in 0..self.ids.len() {
-            let object = &self.prepared.objects[obj];
-            if object.schema.kind.is_dense() {
+            if self.prepared.objects[obj].schema.kind.is_dense() {
                 let step = &self.prepared.steps[self.prepared.object_steps[obj]];
                 let shape = step.task_output_values_shape(task);
-                self.nan_block.clear();
-                self.nan_block
-                    .resize(ndarray::Dimension::size(&shape), f64::NAN);
-                let block = ArrayViewD::from_shape(shape, &self.nan_block[..])
-                    .expect("block matches its shape");
-                if let Some(sum) = &mut self.sums[obj] {
-                    let channels = object.schema.trial_shapes[0].len() - 1;
-                    let mut target =
-                        sum.slice_axis_mut(Axis(channels), Slice::from(task.channels.clone()));
-                    target += &block;
-                } else {
-                    self.sink
-                        .write_dense(self.ids[obj], &object.placements[index], block)?;
-                }
-            } else if task.group + 1 == task.n_groups {
-                let gathered = &mut self.trial_events[obj];
-                let step = &self.prepared.steps[self.prepared.object_steps[obj]];
-                let start = step.input.trialdefinition.start(task.trial) as i64;
-                shift_into_recording(gathered, &step.output.event_columns, start);
-                gathered.sort_rows();
-                self.sink
-                    .append_events(self.ids[obj], task.trial, gathered)?;
-                gathered.clear();
+                nan_block.clear();
+                nan_block.resize(ndarray::Dimension::size(&shape), f64::NAN);
+                let block =
+                    ArrayViewD::from_shape(shape, &nan_block[..]).expect("block matches its shape");
+                self.apply_dense(obj, index, block)?;
+            } else {
+                self.flush_trial_events(obj, index)?;
             }
         }
+        self.nan_block = nan_block;
+        Ok(())
+    }
+
+    /// Adds a task's dense block to the running average, or writes it where it goes.
+    fn apply_dense(&mut self, obj: usize, index: usize, block: ArrayViewD<'_, f64>) -> Result<()> {
+        let object = &self.prepared.objects[obj];
+        if let Some(sum) = &mut self.sums[obj] {
+            let channels = Axis(object.schema.trial_shapes[0].len() - 1);
+            let task = &self.prepared.tasks[index];
+            let mut target = sum.slice_axis_mut(channels, Slice::from(task.channels.clone()));
+            target += &block;
+            Ok(())
+        } else {
+            self.sink
+                .write_dense(self.ids[obj], &object.placements[index], block)
+        }
+    }
+
+    /// After a trial's last channel group: moves the trial's gathered events into the
+    /// recording's sample space, orders them and hands them to the sink.
+    fn flush_trial_events(&mut self, obj: usize, index: usize) -> Result<()> {
+        let task = &self.prepared.tasks[index];
+        if task.group + 1 < task.n_groups {
+            return Ok(());
+        }
+        let gathered = &mut self.trial_events[obj];
+        let step = &self.prepared.steps[self.prepared.object_steps[obj]];
+        let start = step.input.trialdefinition.start(task.trial) as i64;
+        shift_into_recording(gathered, &step.output.event_columns, start);
+        gathered.sort_rows();
+        self.sink
+            .append_events(self.ids[obj], task.trial, gathered)?;
+        gathered.clear();
         Ok(())
     }
 
