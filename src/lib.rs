@@ -23,7 +23,7 @@ pub use trialflow_core::{
 
 /// Everything needed to write a routine and run it.
 pub mod prelude {
-    pub use trialflow_core::engine::{ResultSink, TrialSource};
+    pub use trialflow_core::engine::{DenseBlock, ResultSink, TrialSource};
     pub use trialflow_core::in_memory::{InMemoryRecording, MemorySink};
     pub use trialflow_core::{
         run_pipeline, Complex64, ComputationalRoutine, DType, DataKind, DataSchema, Error,

@@ -468,7 +468,7 @@ impl ResultSink for CountingSink {
         &mut self,
         id: trialflow::engine::ObjectId,
         placement: &TaskPlacement,
-        block: ndarray::ArrayViewD<'_, f64>,
+        block: trialflow::engine::DenseBlock<'_>,
     ) -> Result<(), Error> {
         self.inner.write_dense(id, placement, block)
     }

@@ -194,7 +194,7 @@ pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf,
     for t in 0..opts.trials {
         let len = trialdefinition.trial_len(t);
         let block = synthetic_trial(opts, t, len, trialdefinition.offset(t));
-        writer.write_dense(id, &spec.placements[t], block.view().into_dyn())?;
+        writer.write_dense(id, &spec.placements[t], block.view().into_dyn().into())?;
     }
     let cfg = serde_json::json!({
         "generate": {

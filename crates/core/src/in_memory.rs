@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 
-use ndarray::{Array2, ArrayD, ArrayViewD, Axis, IxDyn, Slice};
+use ndarray::{Array2, ArrayD, Axis, IxDyn, Slice};
 
-use crate::engine::{ObjectId, ObjectMetadata, ObjectSpec, ResultSink, TaskPlacement, TrialSource};
+use crate::engine::{
+    DenseBlock, ObjectId, ObjectMetadata, ObjectSpec, ResultSink, TaskPlacement, TrialSource,
+};
 use crate::error::{Error, ErrorClass, Result};
 use crate::model::{DType, DataSchema, EventBlock, TrialDefinition};
 
@@ -83,12 +85,30 @@ impl TrialSource for InMemoryRecording {
         let rows = self.schema.trialdefinition.samples(trial);
         let block = self.data.slice_axis(Axis(0), Slice::from(rows));
         out.clear();
+        if self.schema.dtype == DType::Float32 {
+            // As a float32 file would give them, and as `read_trial_f32` does.
+            out.extend(block.iter().map(|&v| f64::from(v as f32)));
+            return Ok(());
+        }
         // Rows of a row-major recording are contiguous: one slice copy, not per element.
         match block.as_slice() {
             Some(values) => out.extend_from_slice(values),
             None => out.extend(block.iter().copied()),
         }
         Ok(())
+    }
+
+    /// A recording declared float32 (`with_dtype`) hands its values over as float32, as a
+    /// float32 file does, so in-memory runs take the engine's float32 path too.
+    fn read_trial_f32(&mut self, trial: usize, out: &mut Vec<f32>) -> Result<bool> {
+        if self.schema.dtype != DType::Float32 {
+            return Ok(false);
+        }
+        let rows = self.schema.trialdefinition.samples(trial);
+        let block = self.data.slice_axis(Axis(0), Slice::from(rows));
+        out.clear();
+        out.extend(block.iter().map(|&v| v as f32));
+        Ok(true)
     }
 
     fn describe(&self) -> String {
@@ -149,7 +169,7 @@ impl ResultSink for MemorySink {
         &mut self,
         id: ObjectId,
         placement: &TaskPlacement,
-        block: ArrayViewD<'_, f64>,
+        block: DenseBlock<'_>,
     ) -> Result<()> {
         let object = &mut self.objects[id.0];
         let dtype = object.spec.schema.dtype;
@@ -163,10 +183,12 @@ impl ResultSink for MemorySink {
         let last = Axis(data.ndim() - 1 - usize::from(dtype.is_complex()));
         let mut target = data.slice_axis_mut(Axis(0), Slice::from(placement.rows.clone()));
         let mut target = target.slice_axis_mut(last, Slice::from(placement.channels.clone()));
-        if matches!(dtype, DType::Float32 | DType::Complex64) {
-            target.zip_mut_with(&block, |t, &v| *t = v as f32 as f64);
-        } else {
-            target.assign(&block);
+        match block {
+            DenseBlock::F32(block) => target.zip_mut_with(&block, |t, &v| *t = f64::from(v)),
+            DenseBlock::F64(block) if matches!(dtype, DType::Float32 | DType::Complex64) => {
+                target.zip_mut_with(&block, |t, &v| *t = v as f32 as f64)
+            }
+            DenseBlock::F64(block) => target.assign(&block),
         }
         self.write_order
             .entry(id.0)

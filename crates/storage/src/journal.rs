@@ -50,10 +50,13 @@ pub fn read_journal(path: &Path) -> Result<Option<JournalState>, StorageError> {
     };
     let mut state = JournalState::default();
     let mut lines = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
-    let header: Value = lines
-        .next()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .ok_or_else(|| StorageError::format(path, "has no readable header line"))?;
+    // The header is made durable together with the first checkpoint, so a machine that
+    // lost power before then can leave a journal without one: nothing was recorded.
+    let Some(first) = lines.next() else {
+        return Ok(None);
+    };
+    let header: Value = serde_json::from_str(first)
+        .map_err(|_| StorageError::format(path, "has no readable header line"))?;
     state.identity = header.get("identity").cloned().unwrap_or(Value::Null);
     for line in lines {
         let Ok(entry) = serde_json::from_str::<Value>(line) else {
@@ -108,12 +111,13 @@ pub struct JournalWriter {
 }
 
 impl JournalWriter {
-    /// Starts a new journal with the run's identity (replacing an old one).
+    /// Starts a new journal with the run's identity (replacing an old one). The header is
+    /// not synced here: the first checkpoint's sync covers it, and until then there is
+    /// nothing to resume, so the run starts without waiting for the disk.
     pub fn create(path: &Path, identity: &Value) -> Result<JournalWriter, StorageError> {
         let mut file = std::fs::File::create(path).map_err(|e| StorageError::io(path, e))?;
         let line = json!({ "identity": identity, "format": 1 });
         writeln!(file, "{line}").map_err(|e| StorageError::io(path, e))?;
-        file.sync_data().map_err(|e| StorageError::io(path, e))?;
         Ok(JournalWriter {
             path: path.to_path_buf(),
             file,

@@ -11,6 +11,7 @@ use crate::container::resolve_input;
 use crate::error::StorageError;
 use crate::hdf5_util::{check_virtual_sources, one_line, open_read_only, read_string_attr};
 use crate::info::read_info;
+use crate::raw_io::{raw_offset, read_at, PlainBytes};
 
 /// An AnalogData object opened read-only. Trials are read lazily; the file is never loaded
 /// whole.
@@ -18,6 +19,11 @@ pub struct SpyReader {
     path: PathBuf,
     _file: hdf5::File,
     data: hdf5::Dataset,
+    /// The file and byte offset of `data`'s values when they can be read without HDF5
+    /// (see `raw_io`); the reader then never takes the process-wide HDF5 lock.
+    raw: Option<(std::fs::File, u64)>,
+    /// Float32 trials as stored, before widening.
+    narrow: Vec<f32>,
     schema: DataSchema,
     log: String,
     cfg: Value,
@@ -131,10 +137,17 @@ impl SpyReader {
             .unwrap_or_else(|| Value::Object(Default::default()));
         let mut schema = DataSchema::analog(dtype, samplerate, channels, trialdefinition);
         schema.kind = DataKind::Analog;
+        let raw = match dtype {
+            DType::Float32 => raw_offset::<f32>(&data),
+            _ => raw_offset::<f64>(&data),
+        }
+        .and_then(|offset| Some((std::fs::File::open(&path).ok()?, offset)));
         Ok(SpyReader {
             path,
             _file: file,
             data,
+            raw,
+            narrow: Vec::new(),
             schema,
             log,
             cfg,
@@ -308,43 +321,72 @@ pub(crate) fn check_stored_size(
     Ok(())
 }
 
+impl SpyReader {
+    /// Reads a trial's rows in the stored element type `T`: straight from the file when
+    /// `data` is plain contiguous storage (no HDF5 call, so no process-wide lock), else
+    /// through HDF5.
+    fn read_stored<T: PlainBytes + Default>(
+        &self,
+        trial: usize,
+        out: &mut Vec<T>,
+    ) -> Result<(), Error> {
+        let rows = self.schema.trialdefinition.samples(trial);
+        let fail = |message: String| {
+            Error::input(
+                format!("{} (trial {trial})", self.path.display()),
+                message,
+                ErrorClass::Runtime,
+            )
+        };
+        let n_channels = self.schema.n_channels();
+        match &self.raw {
+            Some((file, offset)) => {
+                let row_bytes = (n_channels * std::mem::size_of::<T>()) as u64;
+                out.resize(rows.len() * n_channels, T::default());
+                read_at(file, offset + rows.start as u64 * row_bytes, out)
+                    .map_err(|e| fail(format!("reading 'data' failed: {e}")))
+            }
+            None => {
+                let block = self
+                    .data
+                    .read_slice_2d::<T, _>(s![rows.start..rows.end, ..])
+                    .map_err(|e| fail(one_line(&e)))?;
+                // Contiguous and row-major: it becomes the trial buffer without a copy.
+                let (values, offset) = block.into_raw_vec_and_offset();
+                debug_assert!(offset.unwrap_or(0) == 0);
+                *out = values;
+                Ok(())
+            }
+        }
+    }
+}
+
 impl TrialSource for SpyReader {
     fn schema(&self) -> &DataSchema {
         &self.schema
     }
 
     fn read_trial(&mut self, trial: usize, out: &mut Vec<f64>) -> Result<(), Error> {
-        let rows = self.schema.trialdefinition.samples(trial);
-        let fail = |e: hdf5::Error| {
-            Error::input(
-                format!("{} (trial {trial})", self.path.display()),
-                one_line(&e),
-                ErrorClass::Runtime,
-            )
-        };
-        out.clear();
         if self.schema.dtype == DType::Float32 {
-            // Reading float32 as stored and widening over a plain slice is about twice as
-            // fast as letting HDF5 convert (it zero-fills and copies a conversion buffer).
-            let block = self
-                .data
-                .read_slice_2d::<f32, _>(s![rows.start..rows.end, ..])
-                .map_err(fail)?;
-            let values = block
-                .as_slice()
-                .expect("freshly read arrays are contiguous");
-            out.extend(values.iter().map(|&v| f64::from(v)));
+            // Read as stored and widen over a plain slice: about twice as fast as letting
+            // HDF5 convert (it zero-fills and copies a conversion buffer).
+            let mut narrow = std::mem::take(&mut self.narrow);
+            let read = self.read_stored(trial, &mut narrow);
+            out.clear();
+            out.extend(narrow.iter().map(|&v| f64::from(v)));
+            self.narrow = narrow;
+            read
         } else {
-            let block = self
-                .data
-                .read_slice_2d::<f64, _>(s![rows.start..rows.end, ..])
-                .map_err(fail)?;
-            // Contiguous and row-major: it becomes the trial buffer without a copy.
-            let (values, offset) = block.into_raw_vec_and_offset();
-            debug_assert!(offset.unwrap_or(0) == 0);
-            *out = values;
+            self.read_stored(trial, out)
         }
-        Ok(())
+    }
+
+    fn read_trial_f32(&mut self, trial: usize, out: &mut Vec<f32>) -> Result<bool, Error> {
+        if self.schema.dtype != DType::Float32 {
+            return Ok(false);
+        }
+        self.read_stored(trial, out)?;
+        Ok(true)
     }
 
     fn log(&self) -> String {

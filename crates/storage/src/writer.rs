@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use hdf5::plist::dataset_create::{AllocTime, FillTime};
 use hdf5::{Hyperslab, Selection, SliceOrIndex};
-use ndarray::ArrayViewD;
 use trialflow_core::engine::{
-    Checkpoint, ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement,
+    Checkpoint, DenseBlock, ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout,
+    TaskPlacement,
 };
 use trialflow_core::{DataKind, Error, EventBlock};
 
@@ -31,6 +32,7 @@ use crate::info::{file_sha1, info_document, FileFacts};
 use crate::journal::{
     identity_difference, journal_name, parse_shard_name, read_journal, JournalState, JournalWriter,
 };
+use crate::raw_io::{raw_offset, write_at};
 use crate::typed::{stored_shape, with_storage_type, ConversionBuffers, StorageElement};
 
 /// Largest attribute we write; HDF5 keeps attributes in the object header (64 KiB at most),
@@ -45,6 +47,8 @@ const PART_BYTES: usize = 16 << 20;
 /// A part file being filled with consecutive tasks' blocks.
 struct OpenPart {
     file: hdf5::File,
+    /// A second handle on the same file, for writing blocks' values without HDF5.
+    raw: std::fs::File,
     path: PathBuf,
     first: usize,
     last: usize,
@@ -128,6 +132,8 @@ struct ObjectState {
     /// (per-task files, events).
     file: Option<hdf5::File>,
     data: Option<hdf5::Dataset>,
+    /// `data`'s file and value offset when blocks can be written without HDF5 (`raw_io`).
+    raw: Option<(std::fs::File, u64)>,
     /// Event rows waiting for `finalize` (events only).
     events: Option<EventSidecar>,
     /// The part file being filled (per-task layout only).
@@ -431,7 +437,7 @@ impl SpyWriter {
         &mut self,
         obj: usize,
         placement: &TaskPlacement,
-        block: &ArrayViewD<'_, f64>,
+        block: &DenseBlock<'_>,
     ) -> Result<(), Error> {
         let shard = self.shard();
         let parts = self
@@ -445,8 +451,10 @@ impl SpyWriter {
             ));
             let file =
                 hdf5::File::create(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
+            let raw = open_for_raw_writes(&path).map_err(|e| StorageError::io(&path, e))?;
             state.part = Some(OpenPart {
                 file,
+                raw,
                 path,
                 first: placement.task,
                 last: placement.task,
@@ -456,18 +464,27 @@ impl SpyWriter {
         let part = state.part.as_mut().expect("opened above");
         let dtype = state.spec.schema.dtype;
         let buffers = &mut self.buffers;
-        let result = (|| -> hdf5::Result<()> {
+        let result = (|| -> Result<(), String> {
             with_storage_type!(dtype, T => {
                 let values = buffers.convert::<T>(block);
-                part.file
+                // Allocated at creation and never filled by HDF5, so that the values can
+                // be written outside HDF5 (and its process-wide lock) at a known offset.
+                let ds = part
+                    .file
                     .new_dataset::<T>()
                     .shape(placement.shape.clone())
-                    .create(format!("t{}", placement.task).as_str())?
-                    .write_raw(values)?;
+                    .alloc_time(Some(AllocTime::Early))
+                    .fill_time(FillTime::Never)
+                    .create(format!("t{}", placement.task).as_str())
+                    .map_err(|e| one_line(&e))?;
+                match raw_offset::<T>(&ds) {
+                    Some(offset) => write_at(&part.raw, offset, values).map_err(|e| e.to_string())?,
+                    None => ds.write_raw(values).map_err(|e| one_line(&e))?,
+                }
             });
             Ok(())
         })();
-        result.map_err(|e| StorageError::io(&part.path, one_line(&e)))?;
+        result.map_err(|e| StorageError::io(&part.path, e))?;
         part.last = placement.task;
         part.bytes += block.len() * dtype.size_bytes() / dtype.components();
         if part.bytes >= PART_BYTES {
@@ -804,6 +821,12 @@ fn check_output_location(dir: &Path, options: WriterOptions) -> Result<(), Stora
     Ok(())
 }
 
+/// A second, write-only handle on a file HDF5 has open, for values written at offsets HDF5
+/// allocated (`raw_io`); HDF5 itself never writes there, so the two never overlap.
+fn open_for_raw_writes(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open(path)
+}
+
 fn placement_selection(p: &TaskPlacement, ndim: usize) -> Selection {
     let mut items: Vec<SliceOrIndex> = Vec::with_capacity(ndim);
     items.push(SliceOrIndex::from(p.rows.clone()));
@@ -978,6 +1001,7 @@ impl ResultSink for SpyWriter {
             file_name: file_name.clone(),
             file: None,
             data: None,
+            raw: None,
             events: None,
             part: None,
             seen_channels: BTreeSet::new(),
@@ -991,6 +1015,8 @@ impl ResultSink for SpyWriter {
                 let (file, ds) = self
                     .create_dense(spec, &path)
                     .map_err(|e| self.fail(&file_name, format!("creating it: {}", one_line(&e))))?;
+                state.raw = with_storage_type!(spec.schema.dtype, T => raw_offset::<T>(&ds))
+                    .and_then(|offset| Some((open_for_raw_writes(&path).ok()?, offset)));
                 state.file = Some(file);
                 state.data = Some(ds);
             }
@@ -1020,7 +1046,7 @@ impl ResultSink for SpyWriter {
         &mut self,
         id: ObjectId,
         placement: &TaskPlacement,
-        block: ArrayViewD<'_, f64>,
+        block: DenseBlock<'_>,
     ) -> Result<(), Error> {
         let obj = id.0;
         if self.objects[obj].spec.layout == StoreLayout::PerTask {
@@ -1031,6 +1057,18 @@ impl ResultSink for SpyWriter {
         let shape = stored_shape(dtype, block.shape());
         let selection = placement_selection(placement, shape.len());
         let ds = state.data.as_ref().expect("dense objects have a dataset");
+        // A block of whole rows is one run of bytes in a contiguous dataset.
+        let whole_rows = placement.channels == (0..state.spec.schema.n_channels());
+        if let (Some((file, offset)), true) = (&state.raw, whole_rows) {
+            let row_values: usize = shape[1..].iter().product();
+            let result = with_storage_type!(dtype, T => {
+                let values = self.buffers.convert::<T>(&block);
+                let at = offset + (placement.rows.start * row_values * std::mem::size_of::<T>()) as u64;
+                write_at(file, at, values)
+            });
+            let name = state.file_name.clone();
+            return result.map_err(|e| self.fail(&name, format!("writing a block to it: {e}")));
+        }
         let result = with_storage_type!(dtype, T => {
             let values = self.buffers.convert::<T>(&block);
             let view = ndarray::ArrayViewD::from_shape(shape, values).expect("buffer matches block");

@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 use crate::model::{EventBlock, EventColumnKind};
 
 use super::prepare::PreparedPipeline;
-use super::sink::{Checkpoint, ObjectId, ResultSink};
-use super::worker::{Pools, SavedOutput, TaskResult};
+use super::sink::{Checkpoint, DenseBlock, ObjectId, ResultSink};
+use super::worker::{DenseValues, Pools, SavedOutput, TaskResult};
 
 /// The writer's logic: accepts task results in any order and applies them strictly in task
 /// order, which makes averaging (`keeptrials: false`) and event ordering independent of how
@@ -176,10 +176,16 @@ impl<'a> Collector<'a> {
         for (obj, output) in result.outputs.into_iter().enumerate() {
             match output {
                 SavedOutput::Dense { data, shape } => {
-                    let block =
-                        ArrayViewD::from_shape(shape, &data[..]).expect("block matches its shape");
+                    let block = match &data {
+                        DenseValues::F64(v) => DenseBlock::F64(
+                            ArrayViewD::from_shape(shape, &v[..]).expect("block matches its shape"),
+                        ),
+                        DenseValues::F32(v) => DenseBlock::F32(
+                            ArrayViewD::from_shape(shape, &v[..]).expect("block matches its shape"),
+                        ),
+                    };
                     self.apply_dense(obj, result.task, block)?;
-                    pools.dense.give(data);
+                    pools.give_dense(data);
                 }
                 SavedOutput::Events(events) => {
                     self.trial_events[obj].extend_from(&events);
@@ -205,7 +211,7 @@ impl<'a> Collector<'a> {
                 nan_block.resize(ndarray::Dimension::size(&shape), f64::NAN);
                 let block =
                     ArrayViewD::from_shape(shape, &nan_block[..]).expect("block matches its shape");
-                self.apply_dense(obj, index, block)?;
+                self.apply_dense(obj, index, block.into())?;
             } else {
                 self.flush_trial_events(obj, index)?;
             }
@@ -215,9 +221,12 @@ impl<'a> Collector<'a> {
     }
 
     /// Adds a task's dense block to the running average, or writes it where it goes.
-    fn apply_dense(&mut self, obj: usize, index: usize, block: ArrayViewD<'_, f64>) -> Result<()> {
+    fn apply_dense(&mut self, obj: usize, index: usize, block: DenseBlock<'_>) -> Result<()> {
         let object = &self.prepared.objects[obj];
         if let Some(sum) = &mut self.sums[obj] {
+            let DenseBlock::F64(block) = block else {
+                unreachable!("averaged outputs stay f64 until the mean is written")
+            };
             let channels = Axis(object.schema.trial_shapes[0].len() - 1);
             let task = &self.prepared.tasks[index];
             let mut target = sum.slice_axis_mut(channels, Slice::from(task.channels.clone()));
@@ -255,7 +264,7 @@ impl<'a> Collector<'a> {
                 let mean = sum / n_trials;
                 let placement = &self.prepared.objects[obj].placements[0];
                 self.sink
-                    .write_dense(self.ids[obj], placement, mean.view())?;
+                    .write_dense(self.ids[obj], placement, mean.view().into())?;
             }
         }
         Ok(())

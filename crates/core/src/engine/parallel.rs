@@ -2,39 +2,60 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex};
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis, Slice};
 
 use crate::error::{Error, ErrorClass, Result};
+use crate::model::DType;
 
 use super::collector::Collector;
 use super::options::{OnError, Pipeline};
 use super::prepare::PreparedPipeline;
 use super::sequential::check_cancelled;
 use super::sink::TrialSource;
-use super::worker::{Pools, TaskResult, WorkerState};
+use super::tasks::Task;
+use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
 
 /// A trial as read, shared by the tasks of its channel groups. Its buffer returns to the pool
 /// when the last task is done with it.
 struct SharedTrial<'p> {
-    data: Vec<f64>,
+    values: TrialValues,
     len: usize,
     channels: usize,
     pools: &'p Pools,
 }
 
+/// A trial's values as the reader got them: f64, or float32 as stored, which each task's
+/// worker widens (only the task's channels).
+enum TrialValues {
+    F64(Vec<f64>),
+    F32(Vec<f32>),
+}
+
 impl SharedTrial<'_> {
-    fn view(&self) -> ArrayView2<'_, f64> {
-        ArrayView2::from_shape(
-            (self.len, self.channels),
-            &self.data[..self.len * self.channels],
-        )
-        .expect("trial buffer holds len x channels values")
+    /// The task's channels as f64, widened into `scratch` if the trial is float32.
+    fn task_view<'b>(&'b self, task: &Task, scratch: &'b mut Vec<f64>) -> ArrayView2<'b, f64> {
+        match &self.values {
+            TrialValues::F64(data) => {
+                ArrayView2::from_shape((self.len, self.channels), &data[..self.len * self.channels])
+                    .expect("trial buffer holds len x channels values")
+                    .slice_axis_move(Axis(1), Slice::from(task.channels.clone()))
+            }
+            TrialValues::F32(data) => widen_channels(
+                &data[..self.len * self.channels],
+                self.channels,
+                task,
+                scratch,
+            ),
+        }
     }
 }
 
 impl Drop for SharedTrial<'_> {
     fn drop(&mut self) {
-        self.pools.trials.give(std::mem::take(&mut self.data));
+        match std::mem::replace(&mut self.values, TrialValues::F64(Vec::new())) {
+            TrialValues::F64(v) => self.pools.trials.give(v),
+            TrialValues::F32(v) => self.pools.trials_f32.give(v),
+        }
     }
 }
 
@@ -114,6 +135,25 @@ impl Failure {
 
 type WorkItem<'p> = (usize, Arc<SharedTrial<'p>>);
 
+/// Reads a trial, as stored float32 when `f32` and the source can.
+fn read_trial(
+    source: &mut dyn TrialSource,
+    trial: usize,
+    f32: bool,
+    pools: &Pools,
+) -> Result<TrialValues> {
+    if f32 {
+        let mut values = pools.trials_f32.take();
+        if source.read_trial_f32(trial, &mut values)? {
+            return Ok(TrialValues::F32(values));
+        }
+        pools.trials_f32.give(values);
+    }
+    let mut values = pools.trials.take();
+    source.read_trial(trial, &mut values)?;
+    Ok(TrialValues::F64(values))
+}
+
 /// One reader thread, `workers` compute workers on a rayon pool, and the writer on its own
 /// thread. Only the reader touches the source and only the writer touches the sink, because
 /// the hdf5 crate serialises every HDF5 call process-wide anyway.
@@ -143,6 +183,7 @@ pub(crate) fn run_parallel(
         // Reader.
         let reader = scope.spawn(|| {
             let n_channels = source.schema().n_channels();
+            let read_f32 = source.schema().dtype == DType::Float32;
             let mut tasks = prepared.tasks[start..end].iter().peekable();
             while let Some(first) = tasks.peek() {
                 let trial = first.trial;
@@ -154,13 +195,15 @@ pub(crate) fn run_parallel(
                 if !window.acquire(first_index, &failure) {
                     return;
                 }
-                let mut data = pools.trials.take();
-                if let Err(e) = source.read_trial(trial, &mut data) {
-                    failure.record(first_index, e, &window);
-                    return;
-                }
+                let values = match read_trial(source, trial, read_f32, &pools) {
+                    Ok(values) => values,
+                    Err(e) => {
+                        failure.record(first_index, e, &window);
+                        return;
+                    }
+                };
                 let shared = Arc::new(SharedTrial {
-                    data,
+                    values,
                     len: source.schema().trialdefinition.trial_len(trial),
                     channels: n_channels,
                     pools: &pools,
@@ -201,6 +244,7 @@ pub(crate) fn run_parallel(
                 let (work_rx, failure, window, pools) = (&work_rx, &failure, &window, &pools);
                 s.spawn(move |_| {
                     let mut state = WorkerState::new(prepared, true);
+                    let mut widened = Vec::new();
                     loop {
                         let item = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         let Ok((index, trial)) = item else { break };
@@ -208,7 +252,8 @@ pub(crate) fn run_parallel(
                             continue;
                         }
                         let task = &prepared.tasks[index];
-                        match state.run_task(pipeline, prepared, task, trial.view(), pools) {
+                        let input = trial.task_view(task, &mut widened);
+                        match state.run_task(pipeline, prepared, task, input, pools) {
                             Ok(result) => {
                                 drop(trial);
                                 if result_tx.send(result).is_err() {

@@ -1,4 +1,4 @@
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis, Slice};
 
 use crate::error::{Error, Result};
 
@@ -33,7 +33,8 @@ pub(crate) fn run_sequential(
         let view = ArrayView2::from_shape((len, n_channels), &trial_buf[..len * n_channels])
             .map_err(|e| Error::input(source.describe(), e, crate::ErrorClass::Runtime))?;
         while let Some(task) = tasks.next_if(|t| t.trial == trial) {
-            let result = match worker.run_task(pipeline, prepared, task, view, &pools) {
+            let input = view.slice_axis(Axis(1), Slice::from(task.channels.clone()));
+            let result = match worker.run_task(pipeline, prepared, task, input, &pools) {
                 Ok(result) => result,
                 Err(e) if on_error == OnError::Continue => TaskResult::failed(task.index, e),
                 Err(e) => return Err(e),

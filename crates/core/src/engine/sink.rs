@@ -15,6 +15,15 @@ pub trait TrialSource: Send {
     /// (resized as needed; its capacity is reused across calls).
     fn read_trial(&mut self, trial: usize, out: &mut Vec<f64>) -> Result<()>;
 
+    /// Reads trial `trial` like [`read_trial`](Self::read_trial), but as the float32 values
+    /// a float32 source stores, returning `false` (and leaving `out` alone) if this source
+    /// cannot. The parallel engine prefers it for float32 input: its compute workers then
+    /// widen the values, so that work is spread across cores instead of queuing on the one
+    /// reader thread.
+    fn read_trial_f32(&mut self, _trial: usize, _out: &mut Vec<f32>) -> Result<bool> {
+        Ok(false)
+    }
+
     /// The input's `_log`, which results carry forward.
     fn log(&self) -> String {
         String::new()
@@ -35,6 +44,44 @@ pub trait TrialSource: Send {
     /// mixed.
     fn identity(&self) -> serde_json::Value {
         serde_json::Value::String(self.describe())
+    }
+}
+
+/// One task's dense block on its way to a sink. Objects stored as float32 or complex64
+/// (and written per task, not averaged) arrive as `F32`: the engine rounds them on its
+/// compute workers, where that work is spread across cores, rather than on the single
+/// writer thread. Everything else arrives as `F64`. Complex values are (re, im) pairs along
+/// a trailing axis of length 2, in either precision.
+#[derive(Debug, Clone)]
+pub enum DenseBlock<'a> {
+    F64(ArrayViewD<'a, f64>),
+    F32(ArrayViewD<'a, f32>),
+}
+
+impl DenseBlock<'_> {
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            DenseBlock::F64(b) => b.shape(),
+            DenseBlock::F32(b) => b.shape(),
+        }
+    }
+
+    /// Number of values (complex values count twice).
+    pub fn len(&self) -> usize {
+        match self {
+            DenseBlock::F64(b) => b.len(),
+            DenseBlock::F32(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'a> From<ArrayViewD<'a, f64>> for DenseBlock<'a> {
+    fn from(block: ArrayViewD<'a, f64>) -> Self {
+        DenseBlock::F64(block)
     }
 }
 
@@ -124,12 +171,12 @@ pub trait ResultSink: Send {
     /// Creates storage for an object.
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId>;
 
-    /// Writes one task's dense block (values in f64; the sink converts to the storage dtype).
+    /// Writes one task's dense block; the sink converts it to the storage dtype.
     fn write_dense(
         &mut self,
         id: ObjectId,
         placement: &TaskPlacement,
-        block: ArrayViewD<'_, f64>,
+        block: DenseBlock<'_>,
     ) -> Result<()>;
 
     /// Appends one trial's events, already in the recording's sample space and ordered.

@@ -1,9 +1,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Dimension, IxDyn, Slice};
+use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 
 use crate::error::{Error, Result, TaskContext};
-use crate::model::EventBlock;
+use crate::model::{DType, EventBlock};
 use crate::routine::{OutputBlock, Scratch, TrialInput};
 use num_complex::Complex64;
 
@@ -15,8 +15,15 @@ use super::tasks::Task;
 /// One saved step's output for one task, on its way to the writer.
 #[derive(Debug)]
 pub(crate) enum SavedOutput {
-    Dense { data: Vec<f64>, shape: IxDyn },
+    Dense { data: DenseValues, shape: IxDyn },
     Events(EventBlock),
+}
+
+/// A dense block's values, in the precision the sink receives them in (see `DenseBlock`).
+#[derive(Debug)]
+pub(crate) enum DenseValues {
+    F64(Vec<f64>),
+    F32(Vec<f32>),
 }
 
 /// A task's saved outputs, one per output object.
@@ -46,8 +53,20 @@ impl TaskResult {
 #[derive(Debug, Default)]
 pub(crate) struct Pools {
     pub dense: Pool<Vec<f64>>,
+    pub dense_f32: Pool<Vec<f32>>,
     pub events: Pool<EventBlock>,
     pub trials: Pool<Vec<f64>>,
+    pub trials_f32: Pool<Vec<f32>>,
+}
+
+impl Pools {
+    /// Returns a written block's buffer for reuse.
+    pub fn give_dense(&self, values: DenseValues) {
+        match values {
+            DenseValues::F64(v) => self.dense.give(v),
+            DenseValues::F32(v) => self.dense_f32.give(v),
+        }
+    }
 }
 
 /// What one compute worker owns: an output buffer and scratch per step, reused across tasks
@@ -79,22 +98,20 @@ impl WorkerState {
         }
     }
 
-    /// Runs every step on one task. `trial` holds the whole trial (all channels).
+    /// Runs every step on one task. `input` holds the task's channels of its trial.
     pub fn run_task(
         &mut self,
         pipeline: &Pipeline,
         prepared: &PreparedPipeline,
         task: &Task,
-        trial: ArrayView2<'_, f64>,
+        input: ArrayView2<'_, f64>,
         pools: &Pools,
     ) -> Result<TaskResult> {
         let mut warnings = Vec::new();
         for (k, step) in prepared.steps.iter().enumerate() {
             let (before, after) = self.dense.split_at_mut(k);
             let data: ArrayViewD<'_, f64> = if k == 0 {
-                trial
-                    .slice_axis(Axis(1), Slice::from(task.channels.clone()))
-                    .into_dyn()
+                input.into_dyn()
             } else {
                 let prev = &prepared.steps[k - 1];
                 let shape = prev.task_output_shape(task);
@@ -169,10 +186,18 @@ impl WorkerState {
         }
 
         let mut outputs = Vec::with_capacity(prepared.objects.len());
-        for &k in &prepared.object_steps {
+        for (object, &k) in prepared.objects.iter().zip(&prepared.object_steps) {
             let step = &prepared.steps[k];
             if step.output.kind.is_dense() {
-                let data = std::mem::replace(&mut self.dense[k], pools.dense.take());
+                let stored_f32 = matches!(object.schema.dtype, DType::Float32 | DType::Complex64);
+                let data = if stored_f32 && prepared.keeptrials {
+                    let mut narrow = pools.dense_f32.take();
+                    narrow.clear();
+                    narrow.extend(self.dense[k].iter().map(|&v| v as f32));
+                    DenseValues::F32(narrow)
+                } else {
+                    DenseValues::F64(std::mem::replace(&mut self.dense[k], pools.dense.take()))
+                };
                 outputs.push(SavedOutput::Dense {
                     data,
                     shape: step.task_output_values_shape(task),
@@ -194,6 +219,27 @@ impl WorkerState {
             failure: None,
         })
     }
+}
+
+/// The task's channels of a float32 trial (`len` x `channels` row-major), widened into
+/// `out`: the reader hands float32 trials over as stored (see `TrialSource::read_trial_f32`).
+pub(crate) fn widen_channels<'b>(
+    values: &[f32],
+    channels: usize,
+    task: &Task,
+    out: &'b mut Vec<f64>,
+) -> ArrayView2<'b, f64> {
+    let len = values.len() / channels.max(1);
+    let width = task.channels.len();
+    out.clear();
+    if width == channels {
+        out.extend(values.iter().map(|&v| f64::from(v)));
+    } else {
+        for row in values.chunks_exact(channels) {
+            out.extend(row[task.channels.clone()].iter().map(|&v| f64::from(v)));
+        }
+    }
+    ArrayView2::from_shape((len, width), &out[..len * width]).expect("sized above")
 }
 
 /// The engine keeps complex values as interleaved (re, im) f64, so buffers, pools, averaging

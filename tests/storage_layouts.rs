@@ -1,0 +1,170 @@
+//! The reader moves the values of plain contiguous datasets with `pread`, and the writer
+//! with `pwrite`, outside HDF5 (`crates/storage/src/raw_io.rs`); every other storage form
+//! goes through HDF5. These tests store one recording in several forms (contiguous float32
+//! at a new offset, chunked and compressed, big-endian, float64) and check that every form
+//! reads as the same values and gives the same results, bit for bit, in every engine mode.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{generate, init, read_data, results, trialflow, write_file, TempDir};
+use trialflow::engine::TrialSource;
+use trialflow::hdf5::SpyReader;
+
+/// How a variant stores the recording's `data`.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// Contiguous float32, rewritten, so its values sit at a different file offset.
+    Contiguous,
+    ChunkedDeflate,
+    BigEndian,
+    Float64,
+}
+
+/// Copies the generated container and replaces its `data` with `values` stored as `form`.
+fn variant(original: &Path, dir: &Path, form: Form, values: &[f32], shape: &[usize]) -> PathBuf {
+    let container = dir.join(format!("{form:?}.spy").to_lowercase());
+    std::fs::create_dir_all(&container).unwrap();
+    for entry in std::fs::read_dir(original).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), container.join(entry.file_name())).unwrap();
+    }
+    let object = container.join("rec_raw.analog");
+    let file = hdf5::File::open_rw(&object).unwrap();
+    file.unlink("data").unwrap();
+    let shape = (shape[0], shape[1]);
+    match form {
+        Form::Contiguous => {
+            file.new_dataset::<f32>()
+                .shape(shape)
+                .create("data")
+                .unwrap()
+                .write_raw(values)
+                .unwrap();
+        }
+        Form::ChunkedDeflate => {
+            file.new_dataset::<f32>()
+                .shape(shape)
+                .chunk((7, 3))
+                .deflate(4)
+                .create("data")
+                .unwrap()
+                .write_raw(values)
+                .unwrap();
+        }
+        Form::BigEndian => {
+            // SAFETY: H5Tcopy returns a new datatype id that `from_id` takes ownership of.
+            let big_endian: hdf5::Datatype = unsafe {
+                hdf5::from_id(hdf5_sys::h5t::H5Tcopy(*hdf5_sys::h5t::H5T_IEEE_F32BE)).unwrap()
+            };
+            let ds = file
+                .new_dataset_builder()
+                .empty_as(big_endian)
+                .shape(shape)
+                .create("data")
+                .unwrap();
+            assert_eq!(
+                ds.dtype().unwrap().byte_order(),
+                hdf5::datatype::ByteOrder::BigEndian
+            );
+            ds.write_raw(values).unwrap();
+        }
+        Form::Float64 => {
+            let wide: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+            file.new_dataset::<f64>()
+                .shape(shape)
+                .create("data")
+                .unwrap()
+                .write_raw(&wide)
+                .unwrap();
+        }
+    }
+    file.close().unwrap();
+    container
+}
+
+#[test]
+fn every_storage_form_reads_as_the_same_values() {
+    init();
+    let tmp = TempDir::new("layouts-read");
+    let original = generate(&tmp.path, "rec.spy", true);
+    let stored = read_data(&original.join("rec_raw.analog"));
+    let values: Vec<f32> = stored.values.iter().map(|&v| v as f32).collect();
+    let forms = [
+        Form::Contiguous,
+        Form::ChunkedDeflate,
+        Form::BigEndian,
+        Form::Float64,
+    ];
+    for form in forms {
+        let container = variant(&original, &tmp.path, form, &values, &stored.shape);
+        let mut reader = SpyReader::open(&container).unwrap();
+        let trials = reader.schema().trialdefinition.clone();
+        let channels = stored.shape[1];
+        let (mut wide, mut narrow) = (Vec::new(), Vec::new());
+        for trial in 0..trials.len() {
+            let rows = trials.samples(trial);
+            let expected = &stored.values[rows.start * channels..rows.end * channels];
+            reader.read_trial(trial, &mut wide).unwrap();
+            assert!(wide == expected, "{form:?}: read_trial of trial {trial}");
+            let as_f32 = reader.read_trial_f32(trial, &mut narrow).unwrap();
+            assert_eq!(as_f32, !matches!(form, Form::Float64), "{form:?}");
+            if as_f32 {
+                let widened: Vec<f64> = narrow.iter().map(|&v| f64::from(v)).collect();
+                assert!(
+                    widened == expected,
+                    "{form:?}: read_trial_f32 of trial {trial}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_storage_form_gives_the_same_results_in_every_mode() {
+    init();
+    let tmp = TempDir::new("layouts-run");
+    let original = generate(&tmp.path, "rec.spy", true);
+    let stored = read_data(&original.join("rec_raw.analog"));
+    let values: Vec<f32> = stored.values.iter().map(|&v| v as f32).collect();
+    let expected: Vec<f64> = values.iter().map(|v| f64::from(v.abs())).collect();
+    let executions = [
+        ("sequential", "{mode: sequential, parallel_store: false}"),
+        ("parallel", "{mode: parallel, workers: 2}"),
+        (
+            "grouped",
+            "{mode: parallel, workers: 2, chan_per_worker: 2, parallel_store: false}",
+        ),
+        ("grouped_per_task", "{mode: sequential, chan_per_worker: 2}"),
+    ];
+    let forms = [
+        Form::Contiguous,
+        Form::ChunkedDeflate,
+        Form::BigEndian,
+        Form::Float64,
+    ];
+    for form in forms {
+        let container = variant(&original, &tmp.path, form, &values, &stored.shape);
+        for (label, execution) in executions {
+            let out = format!("{form:?}-{label}.spy").to_lowercase();
+            let yaml = format!(
+                "input: {}\noutput: {out}\nexecution: {execution}\nsteps:\n  - routine: rectify\n",
+                container.display()
+            );
+            write_file(&tmp.path, "p.yaml", &yaml);
+            trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+            let written = results(&tmp.join(&out));
+            assert_eq!(written.len(), 1);
+            let data = &written[0].1;
+            let dtype = if matches!(form, Form::Float64) {
+                "float64"
+            } else {
+                "float32"
+            };
+            assert_eq!(data.dtype, dtype, "{form:?} {label}");
+            assert_eq!(data.shape, stored.shape, "{form:?} {label}");
+            assert!(data.values == expected, "{form:?} {label}: values differ");
+        }
+    }
+}
