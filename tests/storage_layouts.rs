@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{generate, init, read_data, results, trialflow, write_file, TempDir};
+use common::{generate, init, read_data, results, trialflow, write_file, Dense, TempDir};
 use trialflow::engine::TrialSource;
 use trialflow::hdf5::SpyReader;
 
@@ -84,20 +84,28 @@ fn variant(original: &Path, dir: &Path, form: Form, values: &[f32], shape: &[usi
     container
 }
 
+const FORMS: [Form; 4] = [
+    Form::Contiguous,
+    Form::ChunkedDeflate,
+    Form::BigEndian,
+    Form::Float64,
+];
+
+/// A generated float32 recording with unequal trials: its container, its stored `data` and
+/// those values as f32.
+fn recording(tmp: &TempDir) -> (PathBuf, Dense, Vec<f32>) {
+    let original = generate(&tmp.path, "rec.spy", true);
+    let stored = read_data(&original.join("rec_raw.analog"));
+    let values = stored.values.iter().map(|&v| v as f32).collect();
+    (original, stored, values)
+}
+
 #[test]
 fn every_storage_form_reads_as_the_same_values() {
     init();
     let tmp = TempDir::new("layouts-read");
-    let original = generate(&tmp.path, "rec.spy", true);
-    let stored = read_data(&original.join("rec_raw.analog"));
-    let values: Vec<f32> = stored.values.iter().map(|&v| v as f32).collect();
-    let forms = [
-        Form::Contiguous,
-        Form::ChunkedDeflate,
-        Form::BigEndian,
-        Form::Float64,
-    ];
-    for form in forms {
+    let (original, stored, values) = recording(&tmp);
+    for form in FORMS {
         let container = variant(&original, &tmp.path, form, &values, &stored.shape);
         let mut reader = SpyReader::open(&container).unwrap();
         let trials = reader.schema().trialdefinition.clone();
@@ -125,9 +133,7 @@ fn every_storage_form_reads_as_the_same_values() {
 fn every_storage_form_gives_the_same_results_in_every_mode() {
     init();
     let tmp = TempDir::new("layouts-run");
-    let original = generate(&tmp.path, "rec.spy", true);
-    let stored = read_data(&original.join("rec_raw.analog"));
-    let values: Vec<f32> = stored.values.iter().map(|&v| v as f32).collect();
+    let (original, stored, values) = recording(&tmp);
     let expected: Vec<f64> = values.iter().map(|v| f64::from(v.abs())).collect();
     let executions = [
         ("sequential", "{mode: sequential, parallel_store: false}"),
@@ -138,13 +144,7 @@ fn every_storage_form_gives_the_same_results_in_every_mode() {
         ),
         ("grouped_per_task", "{mode: sequential, chan_per_worker: 2}"),
     ];
-    let forms = [
-        Form::Contiguous,
-        Form::ChunkedDeflate,
-        Form::BigEndian,
-        Form::Float64,
-    ];
-    for form in forms {
+    for form in FORMS {
         let container = variant(&original, &tmp.path, form, &values, &stored.shape);
         for (label, execution) in executions {
             let out = format!("{form:?}-{label}.spy").to_lowercase();
