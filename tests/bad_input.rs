@@ -603,7 +603,7 @@ cases! {
     input_virtual_dataset_missing_source: "virtual-dataset input whose source part file is missing",
         virtual_missing_part,
         Some("input: vin.spy/vin_zscore.analog\noutput: out.spy\nexecution:\n  mode: sequential\nsteps:\n  - routine: rectify\n"),
-        RUN, 2, &["vin_zscore", "0-5.h5", "missing"];
+        RUN, 2, &["vin_zscore.parts/0-", ".h5", "missing"];
     input_nan_for_linear_detrend: "NaN in a trial, refused by linear detrend while running",
         nan_in_trial, Some(concat!("input: in.analog\noutput: out.spy\n", steps!())), RUN, 1,
         &["detrend", "trial 2"];

@@ -11,6 +11,7 @@ mod hdf5_util;
 mod info;
 mod inspect;
 mod journal;
+mod parts;
 mod raw_io;
 mod reader;
 mod typed;

@@ -13,14 +13,15 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use hdf5::plist::dataset_create::{AllocTime, FillTime};
 use hdf5::{Hyperslab, Selection, SliceOrIndex};
 use trialflow_core::engine::{
-    Checkpoint, DenseBlock, ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout,
-    TaskPlacement,
+    Checkpoint, DenseBlock, DirectBlockWriter, ObjectId, ObjectMetadata, ObjectSpec, ResultSink,
+    StoreLayout, TaskPlacement,
 };
 use trialflow_core::{DataKind, Error, EventBlock};
 
@@ -32,67 +33,13 @@ use crate::info::{file_sha1, info_document, FileFacts};
 use crate::journal::{
     identity_difference, journal_name, parse_shard_name, read_journal, JournalState, JournalWriter,
 };
-use crate::raw_io::{raw_offset, write_at};
+use crate::parts::{plan_part, OpenPart, PartName, PartSlots, PART_SECONDS};
+use crate::raw_io::{raw_offset, ContiguousBlocks};
 use crate::typed::{stored_shape, with_storage_type, ConversionBuffers, StorageElement};
 
 /// Largest attribute we write; HDF5 keeps attributes in the object header (64 KiB at most),
 /// and Syncopy treats them as convenience copies of what `.info` holds.
 const MAX_ATTR_BYTES: usize = 32 * 1024;
-
-/// A part file is closed once it holds this many bytes (and at every checkpoint): few
-/// files, so creating them costs little, and each closed part is synced to disk in the
-/// background while later tasks run, so a checkpoint waits only for the last one.
-const PART_BYTES: usize = 16 << 20;
-
-/// A part file being filled with consecutive tasks' blocks.
-struct OpenPart {
-    file: hdf5::File,
-    /// A second handle on the same file, for writing blocks' values without HDF5.
-    raw: std::fs::File,
-    path: PathBuf,
-    first: usize,
-    last: usize,
-    bytes: usize,
-}
-
-/// The name of a closed part file: `<first>-<last>.h5`, prefixed `s<I>of<N>-` when a shard
-/// wrote it, so a resumed shard touches only its own parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PartName {
-    shard: Option<(usize, usize)>,
-    first: usize,
-    last: usize,
-}
-
-impl PartName {
-    fn new(shard: Option<(usize, usize)>, first: usize, last: usize) -> PartName {
-        PartName { shard, first, last }
-    }
-
-    fn parse(name: &str) -> Option<PartName> {
-        let stem = name.strip_suffix(".h5")?;
-        let (shard, range) = match stem.strip_prefix('s') {
-            Some(rest) => {
-                let (shard, range) = rest.split_once('-')?;
-                let (i, n) = shard.split_once("of")?;
-                (Some((i.parse().ok()?, n.parse().ok()?)), range)
-            }
-            None => (None, stem),
-        };
-        let (first, last) = range.split_once('-')?;
-        let (first, last) = (first.parse().ok()?, last.parse().ok()?);
-        (first <= last).then_some(PartName { shard, first, last })
-    }
-}
-
-impl std::fmt::Display for PartName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some((i, n)) = self.shard {
-            write!(f, "s{i}of{n}-")?;
-        }
-        write!(f, "{}-{}.h5", self.first, self.last)
-    }
-}
 
 /// Chunk length (rows) of growing datasets.
 const APPEND_CHUNK_ROWS: usize = 4096;
@@ -132,12 +79,15 @@ struct ObjectState {
     /// (per-task files, events).
     file: Option<hdf5::File>,
     data: Option<hdf5::Dataset>,
-    /// `data`'s file and value offset when blocks can be written without HDF5 (`raw_io`).
-    raw: Option<(std::fs::File, u64)>,
+    /// Where `data`'s blocks go when they can be written without HDF5 (`raw_io`).
+    raw: Option<Arc<ContiguousBlocks>>,
     /// Event rows waiting for `finalize` (events only).
     events: Option<EventSidecar>,
     /// The part file being filled (per-task layout only).
     part: Option<OpenPart>,
+    /// Where the open part wants each planned block, shared with the compute workers
+    /// (per-task layout only).
+    slots: Option<Arc<PartSlots>>,
     /// Channel and unit indices present in event data: Syncopy's SpikeData wants one label
     /// per distinct channel (and unit) that occurs, not per recorded channel.
     seen_channels: BTreeSet<i64>,
@@ -165,6 +115,11 @@ pub struct SpyWriter {
     /// Whether a checkpoint with completed work was recorded (then an abort keeps the
     /// staging folder for `--resume`).
     progressed: bool,
+    /// When the first block was applied, and how many since: the pace that sizes parts.
+    pace: Option<(std::time::Instant, usize)>,
+    /// The tasks (first, last) of the latest part planned, which every object's part
+    /// opened at `first` takes.
+    part_plan: Option<(usize, usize)>,
 }
 
 impl std::fmt::Debug for SpyWriter {
@@ -253,6 +208,8 @@ impl SpyWriter {
             unsynced: Vec::new(),
             // An interrupted run's work is never ours to delete, even if resuming fails.
             progressed: inherited,
+            pace: None,
+            part_plan: None,
         })
     }
 
@@ -431,79 +388,149 @@ impl SpyWriter {
         Ok(())
     }
 
-    /// Appends one task's block, as dataset `t<task>`, to the object's open part file
-    /// (opening one if needed); a part holding [`PART_BYTES`] is closed.
+    /// Writes one task's block into the object's open part (opening one at this task if
+    /// none is open), then records it as applied.
     fn write_task_file(
         &mut self,
         obj: usize,
         placement: &TaskPlacement,
         block: &DenseBlock<'_>,
     ) -> Result<(), Error> {
+        if self.objects[obj].part.is_none() {
+            self.open_part(obj, placement.task)?;
+        }
+        let state = &mut self.objects[obj];
+        let part = state.part.as_ref().expect("opened above");
+        let slots = state.slots.as_ref().expect("per-task objects have slots");
+        let buffers = &mut self.buffers;
+        let result = with_storage_type!(state.spec.schema.dtype, T => {
+            let values = buffers.convert::<T>(block);
+            match slots.write(placement.task, values) {
+                Ok(true) => Ok(()),
+                Ok(false) => part
+                    .file
+                    .dataset(&format!("t{}", placement.task))
+                    .and_then(|ds| ds.write_raw(values))
+                    .map_err(|e| StorageError::io(&part.path, one_line(&e))),
+                Err(e) => Err(e),
+            }
+        });
+        result?;
+        self.task_applied(obj, placement.task)
+    }
+
+    /// Opens a part at task `first` and plans it (see `parts.rs`): creates the datasets of
+    /// every task it will hold and publishes where their values go.
+    fn open_part(&mut self, obj: usize, first: usize) -> Result<(), Error> {
         let shard = self.shard();
+        let max_tasks = match self.pace {
+            Some((since, applied)) if applied > 0 => {
+                let rate = applied as f64 / since.elapsed().as_secs_f64().max(1e-6);
+                (rate * PART_SECONDS).max(1.0) as usize
+            }
+            // No pace yet: one trial.
+            _ => 1,
+        };
         let parts = self
             .staging
             .join(self.container.parts_dir_name(&self.objects[obj].spec.tag));
+        // Every object's parts span the same tasks, so they all end where a checkpoint may
+        // fall at once.
+        let last = match self.part_plan {
+            Some((planned_first, last)) if planned_first == first => last,
+            _ => {
+                let objects = &self.objects;
+                let bytes = |task: usize| -> usize {
+                    objects
+                        .iter()
+                        .filter(|o| o.slots.is_some())
+                        .map(|o| {
+                            let shape = &o.spec.placements[task].shape;
+                            shape.iter().product::<usize>() * o.spec.schema.dtype.size_bytes()
+                        })
+                        .sum()
+                };
+                plan_part(&objects[obj].spec.placements, first, bytes, max_tasks)
+            }
+        };
+        self.part_plan = Some((first, last));
         let state = &mut self.objects[obj];
-        if state.part.is_none() {
-            let path = parts.join(format!(
-                "{}.partial",
-                PartName::new(shard, placement.task, placement.task)
-            ));
-            let file =
-                hdf5::File::create(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
-            let raw = open_for_raw_writes(&path).map_err(|e| StorageError::io(&path, e))?;
-            state.part = Some(OpenPart {
-                file,
-                raw,
-                path,
-                first: placement.task,
-                last: placement.task,
-                bytes: 0,
-            });
-        }
-        let part = state.part.as_mut().expect("opened above");
         let dtype = state.spec.schema.dtype;
-        let buffers = &mut self.buffers;
-        let result = (|| -> Result<(), String> {
+        let placements = &state.spec.placements;
+        let path = parts.join(format!("{}.partial", PartName::new(shard, first, first)));
+        let io = |e: hdf5::Error| StorageError::io(&path, one_line(&e));
+        let file = hdf5::File::create(&path).map_err(io)?;
+        let mut offsets = Vec::with_capacity(last + 1 - first);
+        for placement in &placements[first..=last] {
             with_storage_type!(dtype, T => {
-                let values = buffers.convert::<T>(block);
                 // Allocated at creation and never filled by HDF5, so that the values can
                 // be written outside HDF5 (and its process-wide lock) at a known offset.
-                let ds = part
-                    .file
+                let ds = file
                     .new_dataset::<T>()
                     .shape(placement.shape.clone())
                     .alloc_time(Some(AllocTime::Early))
                     .fill_time(FillTime::Never)
                     .create(format!("t{}", placement.task).as_str())
-                    .map_err(|e| one_line(&e))?;
-                match raw_offset::<T>(&ds) {
-                    Some(offset) => write_at(&part.raw, offset, values).map_err(|e| e.to_string())?,
-                    None => ds.write_raw(values).map_err(|e| one_line(&e))?,
-                }
+                    .map_err(io)?;
+                offsets.push(raw_offset::<T>(&ds));
             });
-            Ok(())
-        })();
-        result.map_err(|e| StorageError::io(&part.path, e))?;
-        part.last = placement.task;
-        part.bytes += block.len() * dtype.size_bytes() / dtype.components();
-        if part.bytes >= PART_BYTES {
-            self.close_part(obj, shard)?;
+        }
+        let slots = state.slots.as_ref().expect("per-task objects have slots");
+        slots
+            .publish(path.clone(), first, offsets)
+            .map_err(|e| StorageError::io(&path, e))?;
+        state.part = Some(OpenPart {
+            file,
+            path,
+            first,
+            last,
+            applied: None,
+        });
+        Ok(())
+    }
+
+    /// Records that task `task`'s block is in the open part; closes the part after its last
+    /// planned task and opens the next at once, so the workers can write into it.
+    fn task_applied(&mut self, obj: usize, task: usize) -> Result<(), Error> {
+        let pace = self.pace.get_or_insert((std::time::Instant::now(), 0));
+        pace.1 += 1;
+        let state = &mut self.objects[obj];
+        let part = state.part.as_mut().ok_or_else(|| {
+            StorageError::output(
+                &self.staging,
+                format!("task {task} has no open part (an internal error)"),
+            )
+        })?;
+        part.applied = Some(task);
+        if task == part.last {
+            self.close_part(obj, self.shard())?;
+            if task + 1 < self.objects[obj].spec.placements.len() {
+                self.open_part(obj, task + 1)?;
+            }
         }
         Ok(())
     }
 
-    /// Closes an object's open part file under its final name `<first>-<last>.h5`.
+    /// Closes an object's open part under its final name `<first>-<applied>.h5` (normally
+    /// its last planned task; earlier only when a run ends inside a part). A part with
+    /// nothing applied holds nothing and is removed.
     fn close_part(&mut self, obj: usize, shard: Option<(usize, usize)>) -> Result<(), Error> {
         let Some(part) = self.objects[obj].part.take() else {
             return Ok(());
         };
-        let done = part
-            .path
-            .with_file_name(PartName::new(shard, part.first, part.last).to_string());
+        if let Some(slots) = &self.objects[obj].slots {
+            slots.withdraw();
+        }
         part.file
             .close()
             .map_err(|e| StorageError::io(&part.path, one_line(&e)))?;
+        let Some(applied) = part.applied else {
+            return std::fs::remove_file(&part.path)
+                .map_err(|e| StorageError::io(&part.path, e).into());
+        };
+        let done = part
+            .path
+            .with_file_name(PartName::new(shard, part.first, applied).to_string());
         std::fs::rename(&part.path, &done).map_err(|e| StorageError::io(&done, e))?;
         self.unsynced.push(std::thread::spawn(move || {
             std::fs::File::open(&done)
@@ -821,12 +848,6 @@ fn check_output_location(dir: &Path, options: WriterOptions) -> Result<(), Stora
     Ok(())
 }
 
-/// A second, write-only handle on a file HDF5 has open, for values written at offsets HDF5
-/// allocated (`raw_io`); HDF5 itself never writes there, so the two never overlap.
-fn open_for_raw_writes(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).open(path)
-}
-
 fn placement_selection(p: &TaskPlacement, ndim: usize) -> Selection {
     let mut items: Vec<SliceOrIndex> = Vec::with_capacity(ndim);
     items.push(SliceOrIndex::from(p.rows.clone()));
@@ -952,12 +973,22 @@ impl ResultSink for SpyWriter {
         Ok(Some(checkpoint))
     }
 
-    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), Error> {
-        // Part files end at checkpoints, so a resumed run finds every covered task in a
-        // closed part and nothing else.
-        let shard = self.shard();
-        for obj in 0..self.objects.len() {
-            self.close_part(obj, shard)?;
+    fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {
+        // Checkpoints fall between parts, so a resumed run finds every covered task in a
+        // closed part and nothing else. Inside a part, wait for its end, unless the run is
+        // ending: then the part is closed where the applied tasks end.
+        let inside_part = self
+            .objects
+            .iter()
+            .any(|o| o.part.as_ref().is_some_and(|p| p.applied.is_some()));
+        if inside_part && !checkpoint.closing {
+            return Ok(false);
+        }
+        if checkpoint.closing {
+            let shard = self.shard();
+            for obj in 0..self.objects.len() {
+                self.close_part(obj, shard)?;
+            }
         }
         // Make the data durable first; only then may the journal claim it.
         for state in &self.objects {
@@ -990,7 +1021,7 @@ impl ResultSink for SpyWriter {
         if checkpoint.completed > 0 {
             self.progressed = true;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId, Error> {
@@ -1004,6 +1035,7 @@ impl ResultSink for SpyWriter {
             raw: None,
             events: None,
             part: None,
+            slots: None,
             seen_channels: BTreeSet::new(),
             seen_units: BTreeSet::new(),
         };
@@ -1011,12 +1043,17 @@ impl ResultSink for SpyWriter {
             if spec.layout == StoreLayout::PerTask {
                 let parts = self.staging.join(self.container.parts_dir_name(&spec.tag));
                 std::fs::create_dir_all(&parts).map_err(|e| StorageError::io(&parts, e))?;
+                state.slots = Some(Arc::new(PartSlots::new(spec.schema.dtype)));
             } else {
                 let (file, ds) = self
                     .create_dense(spec, &path)
                     .map_err(|e| self.fail(&file_name, format!("creating it: {}", one_line(&e))))?;
                 state.raw = with_storage_type!(spec.schema.dtype, T => raw_offset::<T>(&ds))
-                    .and_then(|offset| Some((open_for_raw_writes(&path).ok()?, offset)));
+                    .and_then(|offset| {
+                        let shape = spec.schema.stacked_shape();
+                        ContiguousBlocks::open(path.clone(), offset, spec.schema.dtype, &shape).ok()
+                    })
+                    .map(Arc::new);
                 state.file = Some(file);
                 state.data = Some(ds);
             }
@@ -1057,17 +1094,11 @@ impl ResultSink for SpyWriter {
         let shape = stored_shape(dtype, block.shape());
         let selection = placement_selection(placement, shape.len());
         let ds = state.data.as_ref().expect("dense objects have a dataset");
-        // A block of whole rows is one run of bytes in a contiguous dataset.
-        let whole_rows = placement.channels == (0..state.spec.schema.n_channels());
-        if let (Some((file, offset)), true) = (&state.raw, whole_rows) {
-            let row_values: usize = shape[1..].iter().product();
-            let result = with_storage_type!(dtype, T => {
-                let values = self.buffers.convert::<T>(&block);
-                let at = offset + (placement.rows.start * row_values * std::mem::size_of::<T>()) as u64;
-                write_at(file, at, values)
-            });
-            let name = state.file_name.clone();
-            return result.map_err(|e| self.fail(&name, format!("writing a block to it: {e}")));
+        if let Some(blocks) = state.raw.as_ref().filter(|b| b.holds_whole_rows(placement)) {
+            return with_storage_type!(dtype, T => {
+                blocks.write(placement, self.buffers.convert::<T>(&block))
+            })
+            .map_err(Error::from);
         }
         let result = with_storage_type!(dtype, T => {
             let values = self.buffers.convert::<T>(&block);
@@ -1076,6 +1107,22 @@ impl ResultSink for SpyWriter {
         });
         let name = state.file_name.clone();
         result.map_err(|e| self.fail(&name, format!("writing a block to it: {}", one_line(&e))))
+    }
+
+    fn direct_writer(&mut self, id: ObjectId) -> Option<Arc<dyn DirectBlockWriter>> {
+        let state = &self.objects[id.0];
+        if let Some(slots) = &state.slots {
+            return Some(slots.clone());
+        }
+        let blocks = state.raw.clone()?;
+        Some(blocks)
+    }
+
+    fn block_written(&mut self, id: ObjectId, placement: &TaskPlacement) -> Result<(), Error> {
+        if self.objects[id.0].slots.is_some() {
+            self.task_applied(id.0, placement.task)?;
+        }
+        Ok(())
     }
 
     fn append_events(

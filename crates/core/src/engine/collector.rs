@@ -8,7 +8,7 @@ use crate::model::{EventBlock, EventColumnKind};
 
 use super::prepare::PreparedPipeline;
 use super::sink::{Checkpoint, DenseBlock, ObjectId, ResultSink};
-use super::worker::{DenseValues, Pools, SavedOutput, TaskResult};
+use super::worker::{Pools, SavedOutput, TaskResult};
 
 /// The writer's logic: accepts task results in any order and applies them strictly in task
 /// order, which makes averaging (`keeptrials: false`) and event ordering independent of how
@@ -110,10 +110,11 @@ impl<'a> Collector<'a> {
         std::mem::take(&mut self.failures)
     }
 
-    /// Records the current prefix with the sink (always when `force`, else at most every
-    /// [`CHECKPOINT_EVERY`]), only at trial boundaries so no trial's events are half-written.
-    pub fn checkpoint(&mut self, force: bool) -> Result<()> {
-        if !force && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+    /// Records the current prefix with the sink (always when `closing`, at the end of the
+    /// run; else at most every [`CHECKPOINT_EVERY`]), only at trial boundaries so no trial's
+    /// events are half-written.
+    pub fn checkpoint(&mut self, closing: bool) -> Result<()> {
+        if !closing && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
             return Ok(());
         }
         let tasks = &self.prepared.tasks;
@@ -133,9 +134,11 @@ impl<'a> Collector<'a> {
                 .iter()
                 .map(|(t, e)| (*t, e.to_string()))
                 .collect(),
+            closing,
         };
-        self.sink.checkpoint(&state)?;
-        self.last_checkpoint = Instant::now();
+        if self.sink.checkpoint(&state)? {
+            self.last_checkpoint = Instant::now();
+        }
         Ok(())
     }
 
@@ -156,9 +159,11 @@ impl<'a> Collector<'a> {
             if let Some(progress) = self.progress {
                 progress(self.next, self.end);
             }
-        }
-        if applied > 0 && self.next < self.end {
-            self.checkpoint(false)?;
+            // After every task, not once per batch: a sink that defers checkpoints to its
+            // own boundaries must be offered each one.
+            if self.next < self.end {
+                self.checkpoint(false)?;
+            }
         }
         Ok(applied)
     }
@@ -176,16 +181,12 @@ impl<'a> Collector<'a> {
         for (obj, output) in result.outputs.into_iter().enumerate() {
             match output {
                 SavedOutput::Dense { data, shape } => {
-                    let block = match &data {
-                        DenseValues::F64(v) => DenseBlock::F64(
-                            ArrayViewD::from_shape(shape, &v[..]).expect("block matches its shape"),
-                        ),
-                        DenseValues::F32(v) => DenseBlock::F32(
-                            ArrayViewD::from_shape(shape, &v[..]).expect("block matches its shape"),
-                        ),
-                    };
-                    self.apply_dense(obj, result.task, block)?;
+                    self.apply_dense(obj, result.task, data.view(shape))?;
                     pools.give_dense(data);
+                }
+                SavedOutput::Written => {
+                    let placement = &self.prepared.objects[obj].placements[result.task];
+                    self.sink.block_written(self.ids[obj], placement)?;
                 }
                 SavedOutput::Events(events) => {
                     self.trial_events[obj].extend_from(&events);

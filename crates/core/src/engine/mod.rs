@@ -26,7 +26,7 @@ pub use prepare::{prepare, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;
 pub use run::{run_pipeline, ProgressFn, RunReport, SavedObject};
 pub use sink::{
-    Checkpoint, DenseBlock, ObjectId, ObjectMetadata, ObjectSpec, ResultSink, StoreLayout,
-    TaskPlacement, TrialSource,
+    Checkpoint, DenseBlock, DirectBlockWriter, ObjectId, ObjectMetadata, ObjectSpec, ResultSink,
+    StoreLayout, TaskPlacement, TrialSource,
 };
 pub use tasks::{channel_groups, Task};

@@ -11,7 +11,7 @@ use super::collector::Collector;
 use super::options::{OnError, Pipeline};
 use super::prepare::PreparedPipeline;
 use super::sequential::check_cancelled;
-use super::sink::TrialSource;
+use super::sink::{DirectBlockWriter, TrialSource};
 use super::tasks::Task;
 use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
 
@@ -162,6 +162,7 @@ pub(crate) fn run_parallel(
     prepared: &PreparedPipeline,
     source: &mut dyn TrialSource,
     collector: &mut Collector<'_>,
+    direct: &[Option<Arc<dyn DirectBlockWriter>>],
 ) -> Result<()> {
     let workers = prepared.workers.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -243,7 +244,7 @@ pub(crate) fn run_parallel(
                 let result_tx = result_tx.clone();
                 let (work_rx, failure, window, pools) = (&work_rx, &failure, &window, &pools);
                 s.spawn(move |_| {
-                    let mut state = WorkerState::new(prepared, true);
+                    let mut state = WorkerState::new(prepared, direct, true);
                     let mut widened = Vec::new();
                     loop {
                         let item = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();

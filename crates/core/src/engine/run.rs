@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -10,7 +11,7 @@ use super::parallel::run_parallel;
 use super::prepare::{prepare, PreparedPipeline};
 use super::provenance::log_header;
 use super::sequential::run_sequential;
-use super::sink::{ObjectMetadata, ResultSink, StoreLayout, TrialSource};
+use super::sink::{DirectBlockWriter, ObjectMetadata, ResultSink, StoreLayout, TrialSource};
 
 /// Called by the writer after each task with (tasks done, tasks total).
 pub type ProgressFn<'a> = &'a (dyn Fn(usize, usize) + Sync);
@@ -96,20 +97,31 @@ pub fn run_pipeline(
         }
     }
 
+    // Averaged objects are summed by the writer, so only per-task blocks can go direct.
+    let direct: Vec<Option<Arc<dyn DirectBlockWriter>>> = ids
+        .iter()
+        .map(|&id| {
+            if prepared.keeptrials {
+                sink.direct_writer(id)
+            } else {
+                None
+            }
+        })
+        .collect();
     let outcome = (|| {
         let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed);
         let result = match pipeline.execution.mode {
             ExecutionMode::Sequential => {
-                run_sequential(pipeline, &prepared, source, &mut collector, true)
+                run_sequential(pipeline, &prepared, source, &mut collector, &direct, true)
             }
             ExecutionMode::Debug => {
-                run_sequential(pipeline, &prepared, source, &mut collector, false)
+                run_sequential(pipeline, &prepared, source, &mut collector, &direct, false)
             }
             ExecutionMode::Parallel | ExecutionMode::Mpi if prepared.workers == 1 => {
-                run_sequential(pipeline, &prepared, source, &mut collector, true)
+                run_sequential(pipeline, &prepared, source, &mut collector, &direct, true)
             }
             ExecutionMode::Parallel | ExecutionMode::Mpi => {
-                run_parallel(pipeline, &prepared, source, &mut collector)
+                run_parallel(pipeline, &prepared, source, &mut collector, &direct)
             }
         };
         // Whatever happened, record how far the run came, so `--resume` continues from there.

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use ndarray::{ArrayView2, Axis, Slice};
 
 use crate::error::{Error, Result};
@@ -5,7 +7,7 @@ use crate::error::{Error, Result};
 use super::collector::Collector;
 use super::options::{ExecutionOptions, OnError, Pipeline};
 use super::prepare::PreparedPipeline;
-use super::sink::TrialSource;
+use super::sink::{DirectBlockWriter, TrialSource};
 use super::worker::{Pools, TaskResult, WorkerState};
 
 /// Runs every task on the calling thread: read a trial, run its tasks, write, repeat.
@@ -15,10 +17,11 @@ pub(crate) fn run_sequential(
     prepared: &PreparedPipeline,
     source: &mut dyn TrialSource,
     collector: &mut Collector<'_>,
+    direct: &[Option<Arc<dyn DirectBlockWriter>>],
     catch_panics: bool,
 ) -> Result<()> {
     let pools = Pools::default();
-    let mut worker = WorkerState::new(prepared, catch_panics);
+    let mut worker = WorkerState::new(prepared, direct, catch_panics);
     let mut trial_buf = Vec::new();
     let n_channels = source.schema().n_channels();
     let on_error = pipeline.execution.on_error;

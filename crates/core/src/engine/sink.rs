@@ -1,4 +1,5 @@
 use std::ops::Range;
+use std::sync::Arc;
 
 use ndarray::ArrayViewD;
 
@@ -85,6 +86,17 @@ impl<'a> From<ArrayViewD<'a, f64>> for DenseBlock<'a> {
     }
 }
 
+/// Writes tasks' dense blocks from the compute workers, for storage that knows where each
+/// block goes before the writer thread gets to it (a preallocated contiguous dataset). The
+/// writer thread then only records that the block is in place, so the bulk copy into
+/// storage is spread over the workers instead of queuing on one thread.
+pub trait DirectBlockWriter: Send + Sync {
+    /// Writes `block` (in the object's storage precision, see [`DenseBlock`]) where
+    /// `placement` says; `Ok(false)` if this block cannot be written this way, in which case
+    /// it reaches the sink through [`ResultSink::write_dense`] as usual.
+    fn try_write(&self, placement: &TaskPlacement, block: &DenseBlock<'_>) -> Result<bool>;
+}
+
 /// How a dense output is laid out in storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreLayout {
@@ -145,6 +157,9 @@ pub struct Checkpoint {
     pub sums: Vec<Option<Vec<f64>>>,
     /// Tasks that failed under `on_error: continue`: (task index, message).
     pub failed: Vec<(usize, String)>,
+    /// Whether the run is ending: no task is applied after this checkpoint, which a sink
+    /// must therefore record (it may defer the others).
+    pub closing: bool,
 }
 
 /// Where results go. Only the engine's writer calls it, from one thread, in task order.
@@ -162,10 +177,13 @@ pub trait ResultSink: Send {
     }
 
     /// Called by the writer whenever a prefix of the tasks is fully applied, at most every
-    /// few hundred milliseconds and always at the end of the computing. A sink that supports
-    /// resuming makes the written data durable, then records the checkpoint.
-    fn checkpoint(&mut self, _checkpoint: &Checkpoint) -> Result<()> {
-        Ok(())
+    /// few hundred milliseconds and always at the end of the computing (`closing`). A sink
+    /// that supports resuming makes the written data durable, then records the checkpoint,
+    /// and returns whether it did: one that is not `closing` may be deferred (a sink
+    /// filling a file it cannot close yet, say), and is then offered again after the next
+    /// task.
+    fn checkpoint(&mut self, _checkpoint: &Checkpoint) -> Result<bool> {
+        Ok(true)
     }
 
     /// Creates storage for an object.
@@ -178,6 +196,18 @@ pub trait ResultSink: Send {
         placement: &TaskPlacement,
         block: DenseBlock<'_>,
     ) -> Result<()>;
+
+    /// A writer the compute workers may use for this object's blocks (see
+    /// [`DirectBlockWriter`]). Blocks written through it are reported to
+    /// [`block_written`](Self::block_written), in task order, instead of `write_dense`.
+    fn direct_writer(&mut self, _id: ObjectId) -> Option<Arc<dyn DirectBlockWriter>> {
+        None
+    }
+
+    /// Called in task order for a block a worker wrote through the direct writer.
+    fn block_written(&mut self, _id: ObjectId, _placement: &TaskPlacement) -> Result<()> {
+        Ok(())
+    }
 
     /// Appends one trial's events, already in the recording's sample space and ordered.
     fn append_events(&mut self, id: ObjectId, trial: usize, events: &EventBlock) -> Result<()>;

@@ -1,4 +1,5 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 
@@ -10,12 +11,18 @@ use num_complex::Complex64;
 use super::options::Pipeline;
 use super::pool::Pool;
 use super::prepare::PreparedPipeline;
+use super::sink::{DenseBlock, DirectBlockWriter};
 use super::tasks::Task;
 
 /// One saved step's output for one task, on its way to the writer.
 #[derive(Debug)]
 pub(crate) enum SavedOutput {
-    Dense { data: DenseValues, shape: IxDyn },
+    Dense {
+        data: DenseValues,
+        shape: IxDyn,
+    },
+    /// Already written by the worker through the sink's `DirectBlockWriter`.
+    Written,
     Events(EventBlock),
 }
 
@@ -59,6 +66,20 @@ pub(crate) struct Pools {
     pub trials_f32: Pool<Vec<f32>>,
 }
 
+impl DenseValues {
+    /// The values as a block of `shape`.
+    pub fn view(&self, shape: IxDyn) -> DenseBlock<'_> {
+        match self {
+            DenseValues::F64(v) => DenseBlock::F64(
+                ArrayViewD::from_shape(shape, &v[..]).expect("block matches its shape"),
+            ),
+            DenseValues::F32(v) => DenseBlock::F32(
+                ArrayViewD::from_shape(shape, &v[..]).expect("block matches its shape"),
+            ),
+        }
+    }
+}
+
 impl Pools {
     /// Returns a written block's buffer for reuse.
     pub fn give_dense(&self, values: DenseValues) {
@@ -72,6 +93,8 @@ impl Pools {
 /// What one compute worker owns: an output buffer and scratch per step, reused across tasks
 /// so that, once warmed up, a task allocates nothing.
 pub(crate) struct WorkerState {
+    /// Per output object, the sink's writer for blocks written from this worker.
+    direct: Vec<Option<Arc<dyn DirectBlockWriter>>>,
     dense: Vec<Vec<f64>>,
     events: Vec<EventBlock>,
     scratch: Vec<Scratch>,
@@ -79,7 +102,11 @@ pub(crate) struct WorkerState {
 }
 
 impl WorkerState {
-    pub fn new(prepared: &PreparedPipeline, catch_panics: bool) -> Self {
+    pub fn new(
+        prepared: &PreparedPipeline,
+        direct: &[Option<Arc<dyn DirectBlockWriter>>],
+        catch_panics: bool,
+    ) -> Self {
         let n = prepared.steps.len();
         let mut scratch: Vec<Scratch> = (0..n).map(|_| Scratch::default()).collect();
         for (s, step) in scratch.iter_mut().zip(&prepared.steps) {
@@ -91,6 +118,7 @@ impl WorkerState {
             .map(|s| EventBlock::with_columns(s.output.event_columns.len()))
             .collect();
         WorkerState {
+            direct: direct.to_vec(),
             dense: vec![Vec::new(); n],
             events,
             scratch,
@@ -186,10 +214,16 @@ impl WorkerState {
         }
 
         let mut outputs = Vec::with_capacity(prepared.objects.len());
-        for (object, &k) in prepared.objects.iter().zip(&prepared.object_steps) {
+        for (obj, (object, &k)) in prepared
+            .objects
+            .iter()
+            .zip(&prepared.object_steps)
+            .enumerate()
+        {
             let step = &prepared.steps[k];
             if step.output.kind.is_dense() {
                 let stored_f32 = matches!(object.schema.dtype, DType::Float32 | DType::Complex64);
+                let shape = step.task_output_values_shape(task);
                 let data = if stored_f32 && prepared.keeptrials {
                     let mut narrow = pools.dense_f32.take();
                     narrow.clear();
@@ -198,10 +232,15 @@ impl WorkerState {
                 } else {
                     DenseValues::F64(std::mem::replace(&mut self.dense[k], pools.dense.take()))
                 };
-                outputs.push(SavedOutput::Dense {
-                    data,
-                    shape: step.task_output_values_shape(task),
-                });
+                if let Some(direct) = &self.direct[obj] {
+                    let placement = &object.placements[task.index];
+                    if direct.try_write(placement, &data.view(shape.clone()))? {
+                        pools.give_dense(data);
+                        outputs.push(SavedOutput::Written);
+                        continue;
+                    }
+                }
+                outputs.push(SavedOutput::Dense { data, shape });
             } else {
                 let mut fresh = pools.events.take();
                 fresh.clear();
