@@ -125,6 +125,21 @@ impl Property {
 /// The largest number of properties a peak can carry.
 const MAX_PROPERTIES: usize = 13;
 
+/// Channels copied out of the time-major block at once: one cache line of each row, so the
+/// copy reads the block sequentially and the group's signals stay in cache while searched.
+const CHANNEL_GROUP: usize = 8;
+
+/// Channels `g..g + width` of the row-major `n x channels` block `s` into `out`, one
+/// contiguous signal per channel.
+fn transpose_group(s: &[f64], channels: usize, g: usize, width: usize, out: &mut [f64]) {
+    let n = s.len() / channels;
+    for (r, row) in s.chunks_exact(channels).enumerate() {
+        for (c, &v) in row[g..g + width].iter().enumerate() {
+            out[c * n + r] = v;
+        }
+    }
+}
+
 /// `scipy.signal.find_peaks(x, height, threshold, distance, prominence, width, wlen,
 /// rel_height, plateau_size)` per trial and channel (AnalogData in, SpikeData out).
 ///
@@ -231,7 +246,7 @@ impl ComputationalRoutine for FindPeaks {
                 properties: self.properties(),
             },
             ScratchSize {
-                real: n + kernel::work_len(n),
+                real: CHANNEL_GROUP * n + kernel::work_len(n),
                 complex: 0,
             },
         ))
@@ -250,29 +265,46 @@ impl ComputationalRoutine for FindPeaks {
         let events = output.events_mut();
         let mut props = [0.0; MAX_PROPERTIES];
         let props = &mut props[..plan.properties.len()];
-        for (c, column) in data.columns().into_iter().enumerate() {
-            let channel = input.channels.start + c;
-            let (x, work) = scratch.real.split_at_mut(n);
-            copy_channel(column, x);
-            let table = kernel::find_peaks(x, &plan.conditions, &mut work[..kernel::work_len(n)]);
-            for i in 0..table.len() {
-                for (v, p) in props.iter_mut().zip(&plan.properties) {
-                    *v = p.value(x, &table, i);
+        let contiguous = data.as_slice();
+        for g in (0..data.ncols()).step_by(CHANNEL_GROUP) {
+            let width = CHANNEL_GROUP.min(data.ncols() - g);
+            let mut zero = [(0, 0); CHANNEL_GROUP];
+            let (group, work) = scratch.real.split_at_mut(CHANNEL_GROUP * n);
+            let work = &mut work[..kernel::work_len(n)];
+            match contiguous {
+                Some(s) => transpose_group(s, data.ncols(), g, width, group),
+                None => {
+                    for (c, x) in group.chunks_exact_mut(n.max(1)).take(width).enumerate() {
+                        copy_channel(data.column(g + c), x);
+                    }
                 }
-                events.push(table.peak(i) as i64, channel as i64, 0, props);
             }
-            let (zero_prominences, zero_widths) = (table.zero_prominences, table.zero_widths);
-            if zero_prominences > 0 {
-                scratch.warn(format!(
-                    "channel {channel}: {zero_prominences} peak(s) have a prominence of 0 \
-                     (SciPy PeakPropertyWarning: some peaks have a prominence of 0)"
-                ));
+            for c in 0..width {
+                let channel = input.channels.start + g + c;
+                let x = &group[c * n..(c + 1) * n];
+                let table = kernel::find_peaks(x, &plan.conditions, work);
+                for i in 0..table.len() {
+                    for (v, p) in props.iter_mut().zip(&plan.properties) {
+                        *v = p.value(x, &table, i);
+                    }
+                    events.push(table.peak(i) as i64, channel as i64, 0, props);
+                }
+                zero[c] = (table.zero_prominences, table.zero_widths);
             }
-            if zero_widths > 0 {
-                scratch.warn(format!(
-                    "channel {channel}: {zero_widths} peak(s) have a width of 0 \
-                     (SciPy PeakPropertyWarning: some peaks have a width of 0)"
-                ));
+            for (c, &(zero_prominences, zero_widths)) in zero[..width].iter().enumerate() {
+                let channel = input.channels.start + g + c;
+                if zero_prominences > 0 {
+                    scratch.warn(format!(
+                        "channel {channel}: {zero_prominences} peak(s) have a prominence of 0 \
+                         (SciPy PeakPropertyWarning: some peaks have a prominence of 0)"
+                    ));
+                }
+                if zero_widths > 0 {
+                    scratch.warn(format!(
+                        "channel {channel}: {zero_widths} peak(s) have a width of 0 \
+                         (SciPy PeakPropertyWarning: some peaks have a width of 0)"
+                    ));
+                }
             }
         }
         Ok(())
