@@ -10,12 +10,12 @@
 use super::interval::Interval;
 use super::kernel::{threshold_ok, Conditions, PeakTable};
 
-/// Every local maximum of a signal (its midpoint) and the valley bottoms between them,
+/// Every local maximum of a signal (its height) and the valley bottoms between them,
 /// column-wise in caller scratch (indices as f64). Valley `k` lies before maximum `k`;
 /// valley `len` follows the last maximum.
 #[derive(Debug)]
 pub(crate) struct Maxima<'a> {
-    pub mid: &'a mut [f64],
+    pub height: &'a mut [f64],
     /// First (leftmost) sample of each valley's bottom.
     pub low_first: &'a mut [f64],
     /// Last (rightmost) sample of each valley's bottom.
@@ -33,11 +33,11 @@ impl<'a> Maxima<'a> {
 
     pub fn new(work: &'a mut [f64], n: usize) -> Self {
         let cap = n / 2 + 1;
-        let (mid, rest) = work.split_at_mut(cap);
+        let (height, rest) = work.split_at_mut(cap);
         let (low_first, rest) = rest.split_at_mut(cap);
         let (low_last, rest) = rest.split_at_mut(cap);
         Maxima {
-            mid,
+            height,
             low_first,
             low_last,
             len: 0,
@@ -96,7 +96,7 @@ pub(crate) fn local_maxima(
             let (left, right) = (i, ahead - 1);
             let mid = (left + right) / 2;
             let k = maxima.len;
-            maxima.mid[k] = mid as f64;
+            maxima.height[k] = x[mid];
             maxima.len += 1;
             if accept_local(x, cond, mid, left, right) {
                 table.push_maximum(mid, left, right, k);

@@ -37,10 +37,11 @@ pub(crate) fn prominences(
 }
 
 fn has_nan(x: &[f64]) -> bool {
-    let mut blocks = x.chunks_exact(8);
+    // Branch-free within blocks of 64, so the check vectorises.
+    let mut blocks = x.chunks_exact(64);
     let found = blocks
         .by_ref()
-        .any(|b| b.iter().fold(false, |a, v| a | v.is_nan()));
+        .any(|b| b.iter().fold(0u8, |a, v| a | u8::from(v.is_nan())) != 0);
     found || blocks.remainder().iter().any(|v| v.is_nan())
 }
 
@@ -68,23 +69,27 @@ fn by_valleys(x: &[f64], maxima: &Maxima<'_>, work: &mut [f64], table: &mut Peak
         best
     };
     // Left bases: the bottom of valley k ends where the scan from maximum k starts climbing
-    // down, so its last sample is met first.
+    // down, so its last sample is met first. Row `r` of the table is the next accepted
+    // maximum; it is written for every maximum and moves on only at a match (no branch to
+    // mispredict on which maxima were accepted).
     let (mut depth, mut r) = (0, 0);
     for k in 0..m {
-        let top = x[maxima.mid[k] as usize];
-        let best = merge(&mut depth, top, maxima.low_last[k] as usize);
-        if r < rows && table.get(col::MAXIMUM, r) as usize == k {
+        let best = merge(&mut depth, maxima.height[k], maxima.low_last[k] as usize);
+        if r < rows {
             table.cols[col::LEFT_BASE][r] = best as f64;
-            r += 1;
+            r += usize::from(table.get(col::MAXIMUM, r) as usize == k);
         }
     }
     let (mut depth, mut r) = (0, rows);
     for k in (0..m).rev() {
-        let top = x[maxima.mid[k] as usize];
-        let best = merge(&mut depth, top, maxima.low_first[k + 1] as usize);
-        if r > 0 && table.get(col::MAXIMUM, r - 1) as usize == k {
+        let best = merge(
+            &mut depth,
+            maxima.height[k],
+            maxima.low_first[k + 1] as usize,
+        );
+        if r > 0 {
             table.cols[col::RIGHT_BASE][r - 1] = best as f64;
-            r -= 1;
+            r -= usize::from(table.get(col::MAXIMUM, r - 1) as usize == k);
         }
     }
     for r in 0..rows {
@@ -260,12 +265,11 @@ mod tests {
         }
     }
 
-    /// Runs the local-maxima pass (every maximum a peak, or only those above `height`) and
-    /// both prominence algorithms; returns (prominence bits, left base, right base) per
-    /// peak and the zero-prominence count, for each.
     /// Per peak: prominence bits, left base, right base; and the zero-prominence count.
     type Bases = (Vec<(u64, f64, f64)>, usize);
 
+    /// Runs the local-maxima pass (every maximum a peak, or only those above `height`) and
+    /// both prominence algorithms, valleys first.
     fn both(x: &[f64], height: Option<f64>) -> [Bases; 2] {
         use super::super::interval::Interval;
         use super::super::kernel::{work_len, Conditions};
