@@ -261,17 +261,24 @@ fn select_by_distance(x: &[f64], distance: f64, table: &mut PeakTable<'_>) {
 fn select_in_run(x: &[f64], distance: f64, table: &mut PeakTable<'_>, start: usize, end: usize) {
     {
         let (head, tail) = table.cols.split_at_mut(col::ORDER);
-        let peak_col = &head[col::PEAK][..end];
+        // The prominence column is free until after this filter: it holds the heights, so
+        // the comparisons below read them directly.
+        let (head, heights) = head.split_at_mut(col::PROMINENCE);
+        let heights = &mut heights[0][..end];
+        for (h, &p) in heights[start..]
+            .iter_mut()
+            .zip(&head[col::PEAK][start..end])
+        {
+            *h = x[p as usize];
+        }
         let order = &mut tail[0][start..end];
         for (i, o) in order.iter_mut().enumerate() {
             *o = (start + i) as f64;
         }
         // Ties broken by position makes the (allocation-free) unstable sort stable.
+        let heights = &*heights;
         let cmp = |a: &f64, b: &f64| {
-            let (ha, hb) = (
-                x[peak_col[*a as usize] as usize],
-                x[peak_col[*b as usize] as usize],
-            );
+            let (ha, hb) = (heights[*a as usize], heights[*b as usize]);
             ha.partial_cmp(&hb)
                 .unwrap_or(Ordering::Equal)
                 .then(a.total_cmp(b))

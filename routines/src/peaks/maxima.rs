@@ -47,6 +47,7 @@ impl<'a> Maxima<'a> {
 
     /// The bottom of the valley before the next maximum ends at `last` and starts no
     /// earlier than `start`.
+    #[inline]
     fn set_valley(&mut self, x: &[f64], start: usize, last: usize) {
         let mut first = last;
         while first > start && x[first - 1] == x[last] {
