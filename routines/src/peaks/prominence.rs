@@ -17,7 +17,7 @@ use super::maxima::Maxima;
 
 /// Scratch (in f64) of [`prominences`] for a signal of `n` samples.
 pub(crate) fn work_len(n: usize) -> usize {
-    2 * (n / 2 + 1)
+    2 * (n / 2 + 1) + Kept::work_len(n)
 }
 
 /// Fills the prominence and base columns of `table`; `maxima` must come from the same
@@ -45,16 +45,23 @@ fn has_nan(x: &[f64]) -> bool {
     found || blocks.remainder().iter().any(|v| v.is_nan())
 }
 
-/// The bases from the valley bottoms between maxima. A stack holds, for the maxima not yet
-/// passed (higher than everything after them), their height and the base position of the
-/// stretch of valleys they end; a new maximum passes (pops) every one that is not higher.
-/// A farther bottom replaces a nearer one only if strictly lower, as in the scan.
+/// The bases from the valley bottoms between maxima. Maxima lower than every peak of the
+/// table never stop a peak's scan, so they are first folded into the valleys around them
+/// (see [`Kept`]). Then a stack holds, for the maxima not yet passed (higher than
+/// everything after them), their height and the base position of the stretch of valleys
+/// they end; a new maximum passes (pops) every one that is not higher. A farther bottom
+/// replaces a nearer one only if strictly lower, as in the scan.
 fn by_valleys(x: &[f64], maxima: &Maxima<'_>, work: &mut [f64], table: &mut PeakTable<'_>) {
-    let (m, rows) = (maxima.len, table.len());
+    let rows = table.len();
     if rows == 0 {
         return;
     }
-    let (heights, bests) = work.split_at_mut(work.len() / 2);
+    let floor = (0..rows)
+        .map(|r| x[table.peak(r)])
+        .fold(f64::INFINITY, f64::min);
+    let (stack, kept_work) = work.split_at_mut(2 * (maxima.len + 1));
+    let kept = Kept::new(x, maxima, floor, kept_work);
+    let (heights, bests) = stack.split_at_mut(maxima.len + 1);
     let mut merge = |depth: &mut usize, top: f64, mut best: usize| {
         while *depth > 0 && heights[*depth - 1] <= top {
             *depth -= 1;
@@ -68,28 +75,23 @@ fn by_valleys(x: &[f64], maxima: &Maxima<'_>, work: &mut [f64], table: &mut Peak
         *depth += 1;
         best
     };
-    // Left bases: the bottom of valley k ends where the scan from maximum k starts climbing
-    // down, so its last sample is met first. Row `r` of the table is the next accepted
-    // maximum; it is written for every maximum and moves on only at a match (no branch to
-    // mispredict on which maxima were accepted).
+    // Row `r` of the table is the next accepted maximum; it is written for every kept
+    // maximum and moves on only at a match (no branch to mispredict on which maxima were
+    // accepted).
     let (mut depth, mut r) = (0, 0);
-    for k in 0..m {
-        let best = merge(&mut depth, maxima.height[k], maxima.low_last[k] as usize);
+    for i in 0..kept.len {
+        let best = merge(&mut depth, kept.height[i], kept.left_low[i] as usize);
         if r < rows {
             table.cols[col::LEFT_BASE][r] = best as f64;
-            r += usize::from(table.get(col::MAXIMUM, r) as usize == k);
+            r += usize::from(table.get(col::MAXIMUM, r) == kept.maximum[i]);
         }
     }
     let (mut depth, mut r) = (0, rows);
-    for k in (0..m).rev() {
-        let best = merge(
-            &mut depth,
-            maxima.height[k],
-            maxima.low_first[k + 1] as usize,
-        );
+    for i in (0..kept.len).rev() {
+        let best = merge(&mut depth, kept.height[i], kept.right_low[i] as usize);
         if r > 0 {
             table.cols[col::RIGHT_BASE][r - 1] = best as f64;
-            r -= usize::from(table.get(col::MAXIMUM, r - 1) as usize == k);
+            r -= usize::from(table.get(col::MAXIMUM, r - 1) == kept.maximum[i]);
         }
     }
     for r in 0..rows {
@@ -97,6 +99,63 @@ fn by_valleys(x: &[f64], maxima: &Maxima<'_>, work: &mut [f64], table: &mut Peak
         let left_min = x[table.get(col::LEFT_BASE, r) as usize];
         let right_min = x[table.get(col::RIGHT_BASE, r) as usize];
         set_prominence(table, r, top, left_min, right_min);
+    }
+}
+
+/// The maxima at least as high as `floor`, each with the bottom its scan meets first among
+/// the valleys up to the previous kept maximum (`left_low`) and up to the next one
+/// (`right_low`): on the left the nearest (rightmost) unless a farther one is strictly
+/// lower, on the right the mirror image. Built in one pass without branches on the data.
+struct Kept<'a> {
+    height: &'a [f64],
+    left_low: &'a [f64],
+    right_low: &'a [f64],
+    /// Index among all maxima, to match the table's rows.
+    maximum: &'a [f64],
+    len: usize,
+}
+
+impl<'a> Kept<'a> {
+    fn work_len(n: usize) -> usize {
+        4 * (n / 2 + 1)
+    }
+
+    fn new(x: &[f64], maxima: &Maxima<'_>, floor: f64, work: &'a mut [f64]) -> Self {
+        let cap = maxima.len + 1;
+        let (height, rest) = work.split_at_mut(cap);
+        let (left_low, rest) = rest.split_at_mut(cap);
+        let (right_low, rest) = rest.split_at_mut(cap);
+        let maximum = &mut rest[..cap];
+        let (mut len, mut fresh) = (0, true);
+        let (mut left, mut right) = (0, 0);
+        // Valley k lies before maximum k; valley `maxima.len` after the last one.
+        for k in 0..=maxima.len {
+            let (last, first) = (maxima.low_last[k] as usize, maxima.low_first[k] as usize);
+            let nearer_left = if x[last] <= x[left] { last } else { left };
+            let lower_right = if x[first] < x[right] { first } else { right };
+            left = if fresh { last } else { nearer_left };
+            right = if fresh { first } else { lower_right };
+            // The valleys since the previous kept maximum are its right-hand stretch.
+            if len > 0 {
+                right_low[len - 1] = right as f64;
+            }
+            if k == maxima.len {
+                break;
+            }
+            height[len] = maxima.height[k];
+            left_low[len] = left as f64;
+            maximum[len] = k as f64;
+            let keep = maxima.height[k] >= floor;
+            len += usize::from(keep);
+            fresh = keep;
+        }
+        Kept {
+            height,
+            left_low,
+            right_low,
+            maximum,
+            len,
+        }
     }
 }
 
