@@ -5,7 +5,8 @@
 //! (that would be another maximum), so they fall and then rise: each such valley has one
 //! bottom, a run of equal samples that ends where the first rise after the maximum starts.
 //! The same holds before the first maximum and after the last one. SciPy's prominence scan
-//! from a peak therefore only ever takes its minimum at one of these bottoms.
+//! from a peak therefore only ever takes its minimum at one of these bottoms. (With NaN the
+//! bottoms are still noted, but unused: prominences then come from the scan.)
 
 use super::interval::Interval;
 use super::kernel::{threshold_ok, Conditions, PeakTable};
