@@ -125,6 +125,31 @@ impl Property {
 /// The largest number of properties a peak can carry.
 const MAX_PROPERTIES: usize = 13;
 
+/// Channels copied out of the time-major block at once: one cache line of each row, so the
+/// copy reads the block sequentially and the group's signals stay in cache while searched.
+const CHANNEL_GROUP: usize = 8;
+
+/// Channels per group for trials of `n` samples: one for trials so long that eight copies
+/// would cost real memory (and no longer fit in cache anyway).
+fn channel_group(n: usize) -> usize {
+    if n <= 1 << 16 {
+        CHANNEL_GROUP
+    } else {
+        1
+    }
+}
+
+/// Channels `g..g + width` of the row-major `n x channels` block `s` into `out`, one
+/// contiguous signal per channel.
+fn transpose_group(s: &[f64], channels: usize, g: usize, width: usize, out: &mut [f64]) {
+    let n = s.len() / channels;
+    for (r, row) in s.chunks_exact(channels).enumerate() {
+        for (c, &v) in row[g..g + width].iter().enumerate() {
+            out[c * n + r] = v;
+        }
+    }
+}
+
 /// `scipy.signal.find_peaks(x, height, threshold, distance, prominence, width, wlen,
 /// rel_height, plateau_size)` per trial and channel (AnalogData in, SpikeData out).
 ///
@@ -192,6 +217,8 @@ impl FindPeaks {
 #[derive(Debug)]
 struct FindPeaksPlan {
     conditions: Conditions,
+    /// Channels copied out at once ([`channel_group`]).
+    group: usize,
     properties: Vec<Property>,
 }
 
@@ -228,10 +255,11 @@ impl ComputationalRoutine for FindPeaks {
         Ok(Plan::new(
             FindPeaksPlan {
                 conditions: self.conditions(),
+                group: channel_group(n),
                 properties: self.properties(),
             },
             ScratchSize {
-                real: n + kernel::work_len(n),
+                real: channel_group(n) * n + kernel::work_len(n),
                 complex: 0,
             },
         ))
@@ -250,29 +278,46 @@ impl ComputationalRoutine for FindPeaks {
         let events = output.events_mut();
         let mut props = [0.0; MAX_PROPERTIES];
         let props = &mut props[..plan.properties.len()];
-        for (c, column) in data.columns().into_iter().enumerate() {
-            let channel = input.channels.start + c;
-            let (x, work) = scratch.real.split_at_mut(n);
-            copy_channel(column, x);
-            let table = kernel::find_peaks(x, &plan.conditions, &mut work[..kernel::work_len(n)]);
-            for i in 0..table.len() {
-                for (v, p) in props.iter_mut().zip(&plan.properties) {
-                    *v = p.value(x, &table, i);
+        let contiguous = data.as_slice();
+        for g in (0..data.ncols()).step_by(plan.group) {
+            let width = plan.group.min(data.ncols() - g);
+            let mut zero = [(0, 0); CHANNEL_GROUP];
+            let (group, work) = scratch.real.split_at_mut(plan.group * n);
+            let work = &mut work[..kernel::work_len(n)];
+            match contiguous {
+                Some(s) => transpose_group(s, data.ncols(), g, width, group),
+                None => {
+                    for (c, x) in group.chunks_exact_mut(n.max(1)).take(width).enumerate() {
+                        copy_channel(data.column(g + c), x);
+                    }
                 }
-                events.push(table.peak(i) as i64, channel as i64, 0, props);
             }
-            let (zero_prominences, zero_widths) = (table.zero_prominences, table.zero_widths);
-            if zero_prominences > 0 {
-                scratch.warn(format!(
-                    "channel {channel}: {zero_prominences} peak(s) have a prominence of 0 \
-                     (SciPy PeakPropertyWarning: some peaks have a prominence of 0)"
-                ));
+            for c in 0..width {
+                let channel = input.channels.start + g + c;
+                let x = &group[c * n..(c + 1) * n];
+                let table = kernel::find_peaks(x, &plan.conditions, work);
+                for i in 0..table.len() {
+                    for (v, p) in props.iter_mut().zip(&plan.properties) {
+                        *v = p.value(x, &table, i);
+                    }
+                    events.push(table.peak(i) as i64, channel as i64, 0, props);
+                }
+                zero[c] = (table.zero_prominences, table.zero_widths);
             }
-            if zero_widths > 0 {
-                scratch.warn(format!(
-                    "channel {channel}: {zero_widths} peak(s) have a width of 0 \
-                     (SciPy PeakPropertyWarning: some peaks have a width of 0)"
-                ));
+            for (c, &(zero_prominences, zero_widths)) in zero[..width].iter().enumerate() {
+                let channel = input.channels.start + g + c;
+                if zero_prominences > 0 {
+                    scratch.warn(format!(
+                        "channel {channel}: {zero_prominences} peak(s) have a prominence of 0 \
+                         (SciPy PeakPropertyWarning: some peaks have a prominence of 0)"
+                    ));
+                }
+                if zero_widths > 0 {
+                    scratch.warn(format!(
+                        "channel {channel}: {zero_widths} peak(s) have a width of 0 \
+                         (SciPy PeakPropertyWarning: some peaks have a width of 0)"
+                    ));
+                }
             }
         }
         Ok(())
@@ -332,5 +377,63 @@ mod tests {
     fn unknown_keys_are_refused() {
         let r: Result<FindPeaksParams, _> = serde_json::from_value(json!({"heigth": 1}));
         assert!(r.unwrap_err().to_string().contains("unknown field"));
+    }
+
+    /// Every channel of a task gives what the kernel gives on that channel alone, whether
+    /// channels are copied out in groups (short trials) or one by one (long ones).
+    #[test]
+    fn channels_of_a_task_match_the_kernel_alone() {
+        use ndarray::Array2;
+        use trialflow_core::model::EventBlock;
+        use trialflow_core::{DType, TrialDefinition};
+
+        let r = params(json!({"height": 0.0, "distance": 3, "prominence": 0.1}))
+            .check()
+            .unwrap();
+        for n in [1000, (1 << 16) + 10] {
+            let ch = 11;
+            let data = Array2::from_shape_fn((n, ch), |(i, c)| {
+                ((i * (c + 3)) as f64 * 0.37).sin() + ((i * 7 + c) % 13) as f64 * 0.05
+            });
+            let schema = DataSchema::analog(
+                DType::Float64,
+                1000.0,
+                (0..ch).map(|c| format!("c{c}")).collect(),
+                TrialDefinition::from_trials(&[(0, n, 0.0)], &[]),
+            );
+            let plan = r.plan(&[n, ch], &schema).unwrap();
+            let mut scratch = Scratch::default();
+            scratch.reserve(plan.scratch_size());
+            let mut events = EventBlock::with_columns(4);
+            let task = TrialInput {
+                data: data.view().into_dyn(),
+                trial: 0,
+                channels: 0..ch,
+                samplerate: 1000.0,
+                offset: 0.0,
+            };
+            r.compute_function(
+                &task,
+                &mut OutputBlock::Events(&mut events),
+                &plan,
+                &mut scratch,
+            )
+            .unwrap();
+            let mut want = Vec::new();
+            for c in 0..ch {
+                let x: Vec<f64> = data.column(c).to_vec();
+                let mut work = vec![0.0; kernel::work_len(n)];
+                let t = kernel::find_peaks(&x, &r.conditions(), &mut work);
+                want.extend((0..t.len()).map(|i| (t.peak(i) as i64, c as i64)));
+            }
+            let got: Vec<_> = events
+                .sample
+                .iter()
+                .copied()
+                .zip(events.channel.iter().copied())
+                .collect();
+            assert!(!want.is_empty());
+            assert_eq!(got, want, "n = {n}");
+        }
     }
 }

@@ -12,6 +12,8 @@ mod errors;
 mod find_peaks;
 mod interval;
 mod kernel;
+mod maxima;
+mod prominence;
 
 pub use cwt::{FindPeaksCwt, FindPeaksCwtParams};
 pub use errors::PeaksError;

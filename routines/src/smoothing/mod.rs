@@ -7,7 +7,7 @@
 //! Boundary handling is ndimage's (`NI_ExtendLine`): the extension continues periodically as
 //! far as a kernel reaches, so kernels longer than a trial give SciPy's numbers. The linear
 //! filters read the task's samples as contiguous rows (channels contiguous) and compute
-//! blocks of output rows, each tap one contiguous multiply-add over rows x channels, in
+//! blocks of output rows, vectorised over rows x channels, in
 //! `NI_Correlate1D`'s (or `NI_UniformFilter1D`'s) order of operations for every value, so
 //! results do not depend on blocking or channel grouping. Kernels and coefficient tables
 //! are built once, in `plan`. `median` slides a sorted window per channel.
