@@ -33,7 +33,7 @@ use crate::info::{file_sha1, info_document, FileFacts};
 use crate::journal::{
     identity_difference, journal_name, parse_shard_name, read_journal, JournalState, JournalWriter,
 };
-use crate::parts::{plan_part, OpenPart, PartName, PartSlots, PART_SECONDS};
+use crate::parts::{plan_part, OpenPart, PartName, PartSlots, LANES, PART_SECONDS};
 use crate::raw_io::{raw_offset, ContiguousBlocks};
 use crate::typed::{stored_shape, with_storage_type, ConversionBuffers, StorageElement};
 
@@ -407,11 +407,12 @@ impl SpyWriter {
             let values = buffers.convert::<T>(block);
             match slots.write(placement.task, values) {
                 Ok(true) => Ok(()),
-                Ok(false) => part
-                    .file
-                    .dataset(&format!("t{}", placement.task))
-                    .and_then(|ds| ds.write_raw(values))
-                    .map_err(|e| StorageError::io(&part.path, one_line(&e))),
+                Ok(false) => {
+                    let (file, path) = &part.lanes[placement.task % part.lanes.len()];
+                    file.dataset(&format!("t{}", placement.task))
+                        .and_then(|ds| ds.write_raw(values))
+                        .map_err(|e| StorageError::io(path, one_line(&e)))
+                }
                 Err(e) => Err(e),
             }
         });
@@ -457,11 +458,17 @@ impl SpyWriter {
         let state = &mut self.objects[obj];
         let dtype = state.spec.schema.dtype;
         let placements = &state.spec.placements;
-        let path = parts.join(format!("{}.partial", PartName::new(shard, first, first)));
-        let io = |e: hdf5::Error| StorageError::io(&path, one_line(&e));
-        let file = hdf5::File::create(&path).map_err(io)?;
+        let mut lanes = Vec::with_capacity(LANES);
+        for k in 0..LANES {
+            let name = PartName::new(shard, first, first, Some((k, LANES)));
+            let path = parts.join(format!("{name}.partial"));
+            let file =
+                hdf5::File::create(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
+            lanes.push((file, path));
+        }
         let mut offsets = Vec::with_capacity(last + 1 - first);
         for placement in &placements[first..=last] {
+            let (file, path) = &lanes[placement.task % LANES];
             with_storage_type!(dtype, T => {
                 // Allocated at creation and never filled by HDF5, so that the values can
                 // be written outside HDF5 (and its process-wide lock) at a known offset.
@@ -471,17 +478,15 @@ impl SpyWriter {
                     .alloc_time(Some(AllocTime::Early))
                     .fill_time(FillTime::Never)
                     .create(format!("t{}", placement.task).as_str())
-                    .map_err(io)?;
+                    .map_err(|e| StorageError::io(path, one_line(&e)))?;
                 offsets.push(raw_offset::<T>(&ds));
             });
         }
         let slots = state.slots.as_ref().expect("per-task objects have slots");
-        slots
-            .publish(path.clone(), first, offsets)
-            .map_err(|e| StorageError::io(&path, e))?;
+        let paths: Vec<PathBuf> = lanes.iter().map(|(_, p)| p.clone()).collect();
+        slots.publish(&paths, first, offsets)?;
         state.part = Some(OpenPart {
-            file,
-            path,
+            lanes,
             first,
             last,
             applied: None,
@@ -521,22 +526,26 @@ impl SpyWriter {
         if let Some(slots) = &self.objects[obj].slots {
             slots.withdraw();
         }
-        part.file
-            .close()
-            .map_err(|e| StorageError::io(&part.path, one_line(&e)))?;
-        let Some(applied) = part.applied else {
-            return std::fs::remove_file(&part.path)
-                .map_err(|e| StorageError::io(&part.path, e).into());
-        };
-        let done = part
-            .path
-            .with_file_name(PartName::new(shard, part.first, applied).to_string());
-        std::fs::rename(&part.path, &done).map_err(|e| StorageError::io(&done, e))?;
-        self.unsynced.push(std::thread::spawn(move || {
-            std::fs::File::open(&done)
-                .and_then(|f| f.sync_data())
-                .map_err(|e| StorageError::io(&done, e))
-        }));
+        for (k, (file, path)) in part.lanes.into_iter().enumerate() {
+            file.close()
+                .map_err(|e| StorageError::io(&path, one_line(&e)))?;
+            let name = part
+                .applied
+                .map(|applied| PartName::new(shard, part.first, applied, Some((k, LANES))))
+                .filter(|name| name.tasks().next().is_some());
+            // A lane that holds no applied task holds nothing.
+            let Some(name) = name else {
+                std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+                continue;
+            };
+            let done = path.with_file_name(name.to_string());
+            std::fs::rename(&path, &done).map_err(|e| StorageError::io(&done, e))?;
+            self.unsynced.push(std::thread::spawn(move || {
+                std::fs::File::open(&done)
+                    .and_then(|f| f.sync_data())
+                    .map_err(|e| StorageError::io(&done, e))
+            }));
+        }
         Ok(())
     }
 
@@ -553,7 +562,7 @@ impl SpyWriter {
             let Some(part) = PartName::parse(&name) else {
                 continue;
             };
-            for task in part.first..=part.last {
+            for task in part.tasks() {
                 if let Some(other) = index.insert(task, name.clone()) {
                     return Err(StorageError::output(
                         &dir,

@@ -224,6 +224,18 @@ impl WorkerState {
             if step.output.kind.is_dense() {
                 let stored_f32 = matches!(object.schema.dtype, DType::Float32 | DType::Complex64);
                 let shape = step.task_output_values_shape(task);
+                // The sink rounds to f32 itself as it writes, a cache-sized chunk at a
+                // time, so the block is offered in f64 and no f32 copy is made.
+                if let Some(direct) = &self.direct[obj] {
+                    let n = shape.size();
+                    let block = ArrayViewD::from_shape(shape.clone(), &self.dense[k][..n])
+                        .expect("buffer sized to the declared shape");
+                    let placement = &object.placements[task.index];
+                    if direct.try_write(placement, &DenseBlock::F64(block))? {
+                        outputs.push(SavedOutput::Written);
+                        continue;
+                    }
+                }
                 let data = if stored_f32 && prepared.keeptrials {
                     let mut narrow = pools.dense_f32.take();
                     narrow.clear();
@@ -232,14 +244,6 @@ impl WorkerState {
                 } else {
                     DenseValues::F64(std::mem::replace(&mut self.dense[k], pools.dense.take()))
                 };
-                if let Some(direct) = &self.direct[obj] {
-                    let placement = &object.placements[task.index];
-                    if direct.try_write(placement, &data.view(shape.clone()))? {
-                        pools.give_dense(data);
-                        outputs.push(SavedOutput::Written);
-                        continue;
-                    }
-                }
                 outputs.push(SavedOutput::Dense { data, shape });
             } else {
                 let mut fresh = pools.events.take();
