@@ -29,12 +29,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), CliError> {
         crate::say!(
             "merged {} ({}): {} trials",
             container.dir.display(),
-            report
-                .objects
-                .iter()
-                .map(|o| container.object_file_name(&o.tag, o.kind))
-                .collect::<Vec<_>>()
-                .join(", "),
+            super::run::saved_file_names(&container, &report),
             report.trials
         );
     }

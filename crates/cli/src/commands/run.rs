@@ -137,12 +137,7 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
         crate::say!(
             "wrote {} ({}) : {} trials, {} tasks, {} worker(s), {:.2} s, {:.1} MB/s of input",
             container.dir.display(),
-            report
-                .objects
-                .iter()
-                .map(|o| container.object_file_name(&o.tag, o.kind))
-                .collect::<Vec<_>>()
-                .join(", "),
+            saved_file_names(&container, &report),
             report.trials,
             report.tasks,
             report.workers,
@@ -170,6 +165,16 @@ pub fn run(args: &RunArgs) -> Result<Option<RunOutcome>, CliError> {
 }
 
 /// Adds where the completed work is kept, when a failed run leaves some for `--resume`.
+/// The saved objects' file names, for the one-line summaries of `run`, `merge` and MPI runs.
+pub(crate) fn saved_file_names(container: &ContainerPath, report: &RunReport) -> String {
+    report
+        .objects
+        .iter()
+        .map(|o| container.object_file_name(&o.tag, o.kind))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn with_resume_hint(e: trialflow_core::Error, writer: &SpyWriter) -> CliError {
     let mut error = CliError::from(e);
     if writer.kept_progress() && error.class == trialflow_core::ErrorClass::Runtime {

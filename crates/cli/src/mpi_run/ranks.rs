@@ -124,12 +124,7 @@ pub fn run_mpi(
         crate::say!(
             "wrote {} ({}) : {} trials on {size} MPI ranks",
             container.dir.display(),
-            report
-                .objects
-                .iter()
-                .map(|o| container.object_file_name(&o.tag, o.kind))
-                .collect::<Vec<_>>()
-                .join(", "),
+            crate::commands::run::saved_file_names(&container, &report),
             report.trials,
         );
     }
