@@ -151,11 +151,16 @@ impl ContiguousBlocks {
         placement: &TaskPlacement,
         values: &[T],
     ) -> Result<(), StorageError> {
-        let number = if self.stores_f32 { 4 } else { 8 };
-        let at = self.offset + (placement.rows.start * self.row_numbers * number) as u64;
+        let at = self.block_offset(placement);
         write_at(&self.file, at, values).map_err(|e| StorageError::io(&self.path, e))?;
         start_writeback(&self.file, at, std::mem::size_of_val(values));
         Ok(())
+    }
+
+    /// Where a whole-rows block's values start in the file.
+    fn block_offset(&self, placement: &TaskPlacement) -> u64 {
+        let number = if self.stores_f32 { 4 } else { 8 };
+        self.offset + (placement.rows.start * self.row_numbers * number) as u64
     }
 }
 
@@ -164,10 +169,13 @@ impl DirectBlockWriter for ContiguousBlocks {
         if !self.holds_whole_rows(placement) {
             return Ok(false);
         }
-        let number = if self.stores_f32 { 4 } else { 8 };
-        let at = self.offset + (placement.rows.start * self.row_numbers * number) as u64;
-        write_block(&self.file, at, block, self.stores_f32)
-            .map_err(|e| StorageError::io(&self.path, e).into())
+        write_block(
+            &self.file,
+            self.block_offset(placement),
+            block,
+            self.stores_f32,
+        )
+        .map_err(|e| StorageError::io(&self.path, e).into())
     }
 }
 

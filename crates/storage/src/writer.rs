@@ -115,7 +115,7 @@ pub struct SpyWriter {
     /// Whether a checkpoint with completed work was recorded (then an abort keeps the
     /// staging folder for `--resume`).
     progressed: bool,
-    /// When the first block was applied, and how many since: the pace that sizes parts.
+    /// When the first block was applied, and to which task: the pace that sizes parts.
     pace: Option<(std::time::Instant, usize)>,
     /// The tasks (first, last) of the latest part planned, which every object's part
     /// opened at `first` takes.
@@ -425,8 +425,8 @@ impl SpyWriter {
     fn open_part(&mut self, obj: usize, first: usize) -> Result<(), Error> {
         let shard = self.shard();
         let max_tasks = match self.pace {
-            Some((since, applied)) if applied > 0 => {
-                let rate = applied as f64 / since.elapsed().as_secs_f64().max(1e-6);
+            Some((since, start)) if first > start => {
+                let rate = (first - start) as f64 / since.elapsed().as_secs_f64().max(1e-6);
                 (rate * PART_SECONDS).max(1.0) as usize
             }
             // No pace yet: one trial.
@@ -497,8 +497,7 @@ impl SpyWriter {
     /// Records that task `task`'s block is in the open part; closes the part after its last
     /// planned task and opens the next at once, so the workers can write into it.
     fn task_applied(&mut self, obj: usize, task: usize) -> Result<(), Error> {
-        let pace = self.pace.get_or_insert((std::time::Instant::now(), 0));
-        pace.1 += 1;
+        self.pace.get_or_insert((std::time::Instant::now(), task));
         let state = &mut self.objects[obj];
         let part = state.part.as_mut().ok_or_else(|| {
             StorageError::output(
