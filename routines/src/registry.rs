@@ -7,29 +7,7 @@ use trialflow_core::{ComputationalRoutine, DataKind};
 use crate::params::{parse_params, BuildError, ParamDoc};
 use crate::preprocessing::{DetrendParams, RectifyParams, ZScoreParams};
 
-/// Builds a validated routine from the parameters written beside `routine:`.
-pub type Constructor = fn(Map<String, Value>) -> Result<Box<dyn ComputationalRoutine>, BuildError>;
-
-/// What `trialflow routines NAME` shows.
-#[derive(Debug, Clone, Copy)]
-pub struct RoutineDoc {
-    pub name: &'static str,
-    pub summary: &'static str,
-    /// The SciPy or Syncopy call whose numbers this routine reproduces.
-    pub matches: &'static str,
-    pub input: DataKind,
-    pub output: DataKind,
-    pub params: &'static [ParamDoc],
-    /// A pipeline step using the routine, as YAML.
-    pub example: &'static str,
-}
-
-/// One registered routine.
-#[derive(Debug, Clone, Copy)]
-pub struct RoutineEntry {
-    pub doc: RoutineDoc,
-    pub build: Constructor,
-}
+pub use trialflow_core::routine::{Constructor, RoutineDoc, RoutineEntry};
 
 /// The routines a pipeline can name.
 #[derive(Debug, Clone)]

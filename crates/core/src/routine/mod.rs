@@ -8,8 +8,12 @@
 
 mod block;
 mod plan;
+mod registration;
 mod traits;
 
 pub use block::{OutputBlock, TrialInput};
 pub use plan::{Plan, Scratch, ScratchSize};
+pub use registration::{
+    parse_params, BuildError, Constructor, ParamDoc, Registrable, RoutineDoc, RoutineEntry,
+};
 pub use traits::{default_log_entry, ComputationalRoutine};
