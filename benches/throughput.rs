@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::s;
+use trialflow::cli;
+use trialflow::synthetic::{generate_recording, GenerateOptions};
 use trialflow::DType;
-use trialflow_cli::{generate_recording, main_with_args, GenerateOptions};
+use trialflow::Registry;
 
 const TRIALS: usize = 200;
 const SAMPLES: usize = 2000;
@@ -92,7 +94,7 @@ fn run_cli(pipeline: &Path) {
         "--overwrite".into(),
         "-q".into(),
     ];
-    let code = main_with_args(args);
+    let code = cli::run_cli(&Registry::builtin(), args);
     assert_eq!(code, 0, "trialflow run {} failed", pipeline.display());
 }
 

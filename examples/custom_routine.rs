@@ -1,23 +1,84 @@
-//! A routine defined outside the library, as a short trait impl, run sequentially and in
-//! parallel over a generated recording; the two results must be bitwise identical.
+//! Your own `trialflow` binary with your own routine: a short trait impl, registered next to
+//! the built-in routines, and every command and execution mode of the CLI comes with it
+//! (`run`, `--resume`, `--shard` + `merge`, `slurm`, MPI, `routines`, `info`).
 //!
-//! Run with `cargo run --example custom_routine`.
+//! ```sh
+//! cargo run --example custom_routine -- routines clip
+//! cargo run --example custom_routine -- generate in.spy
+//! cat > clip.yaml <<EOF
+//! input: in.spy
+//! output: clipped.spy
+//! steps:
+//!   - routine: detrend
+//!   - routine: clip
+//!     limit: 1.5
+//! EOF
+//! cargo run --example custom_routine -- run clip.yaml
+//! ```
+//!
+//! `docs/writing-a-routine.md` walks through it, up to running it as a SLURM array.
 
+use serde::Deserialize;
 use trialflow::prelude::*;
-use trialflow::synthetic::{generate_recording, GenerateOptions};
 
 /// Clips every sample to `[-limit, limit]`: the simplest useful routine. Everything but the
 /// kernel (output shape, metadata, storage, log) comes from the trait's defaults.
-struct Clip {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clip {
     limit: f64,
 }
+
+/// `clip`'s parameters as a pipeline step writes them, and as Rust code builds them
+/// (`ClipParams::default().limit(1.5)`): one type, so the two cannot disagree.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClipParams {
+    limit: Option<f64>,
+}
+
+impl ClipParams {
+    pub fn limit(mut self, limit: f64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// The only way to a `Clip`: a limit that is given, finite and positive.
+    pub fn check(self) -> Result<Clip, ClipError> {
+        match self.limit {
+            None => Err(ClipError::MissingLimit),
+            Some(limit) if limit.is_finite() && limit > 0.0 => Ok(Clip { limit }),
+            Some(limit) => Err(ClipError::BadLimit(limit)),
+        }
+    }
+}
+
+/// What can be wrong with `clip`'s parameters.
+#[derive(Debug)]
+pub enum ClipError {
+    MissingLimit,
+    BadLimit(f64),
+}
+
+impl std::fmt::Display for ClipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClipError::MissingLimit => write!(f, "parameter `limit` is required"),
+            ClipError::BadLimit(v) => {
+                write!(f, "parameter `limit` must be a positive number, got {v}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClipError {}
 
 impl ComputationalRoutine for Clip {
     fn name(&self) -> &str {
         "clip"
     }
 
-    /// Recorded in the result's `cfg` and `_log`, so the result documents how it was made.
+    /// Recorded in the result's `cfg` and `_log`, and compared by `--resume`, so a changed
+    /// limit is never resumed into an old result.
     fn cfg(&self) -> serde_json::Value {
         serde_json::json!({ "limit": self.limit })
     }
@@ -37,53 +98,31 @@ impl ComputationalRoutine for Clip {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    trialflow::hdf5::init_hdf5();
-    let dir = std::env::temp_dir().join(format!("trialflow-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let recording = generate_recording(
-        &dir.join("recording.spy"),
-        &GenerateOptions {
-            trials: 40,
-            samples: 1000,
-            channels: 8,
-            samplerate: 1000.0,
-            seed: 3,
-            dtype: DType::Float32,
-            unequal: true,
-            overwrite: true,
-        },
-    )?;
+impl Registrable for Clip {
+    type Params = ClipParams;
 
-    let mut results = Vec::new();
-    for (label, execution) in [
-        ("sequential", ExecutionOptions::sequential()),
-        ("parallel", ExecutionOptions::parallel(2)),
-    ] {
-        let mut source = SpyReader::open(&recording)?;
-        let out = dir.join(format!("{label}.spy"));
-        let mut sink = SpyWriter::create(&out, Default::default())?;
-        let pipeline = Pipeline::new(vec![Step::new(Clip { limit: 1.5 })], execution);
-        let report = run_pipeline(&pipeline, &mut source, &mut sink, None)?;
-        drop(sink);
-        println!(
-            "{label:>10}: {} tasks on {} worker(s) in {:.3} s -> {}",
-            report.tasks,
-            report.workers,
-            report.elapsed.as_secs_f64(),
-            out.join(format!("{label}_clip.analog")).display()
-        );
-        let file = hdf5::File::open(out.join(format!("{label}_clip.analog")))?;
-        let data: Vec<f32> = file.dataset("data")?.read_raw()?;
-        assert!(data.iter().all(|v| v.abs() <= 1.5), "every sample clipped");
-        results.push(data);
+    fn doc() -> RoutineDoc {
+        RoutineDoc {
+            name: "clip",
+            summary: "Clip every sample to [-limit, limit].",
+            matches: "numpy.clip(x, -limit, limit)",
+            input: DataKind::Analog,
+            output: DataKind::Analog,
+            params: &[ParamDoc {
+                name: "limit",
+                kind: "number > 0",
+                default: "required",
+                doc: "samples beyond +-limit are set to +-limit",
+            }],
+            example: "- routine: clip\n  limit: 1.5",
+        }
     }
-    let identical = results[0]
-        .iter()
-        .zip(&results[1])
-        .all(|(a, b)| a.to_bits() == b.to_bits());
-    assert!(identical, "sequential and parallel results differ");
-    println!("sequential and parallel results are bitwise identical");
-    std::fs::remove_dir_all(&dir)?;
-    Ok(())
+
+    fn from_params(params: ClipParams) -> Result<Clip, RoutineError> {
+        params.check().map_err(RoutineError::invalid)
+    }
+}
+
+fn main() {
+    trialflow::cli::main_with(Registry::builtin().with::<Clip>())
 }

@@ -11,12 +11,13 @@ TRIALFLOW_INTEROP_PYTHON="$(scripts/python-env.sh | tail -n 1)"
 export TRIALFLOW_INTEROP_PYTHON
 
 cargo test --workspace -- --include-ignored
-cargo run --quiet --example custom_routine
+cargo run --quiet --example custom_routine -- routines clip
 cargo run --quiet --example parallel_map
 cargo run --quiet --example collectives
 
 # MPI (rsmpi): the executor under mpirun, 2 and 3 ranks, as root where CI runs.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+cargo build --features mpi --example custom_routine
 cargo test --features mpi --test mpi
 if [ -x scripts/test-map-mpi.sh ]; then
     scripts/test-map-mpi.sh

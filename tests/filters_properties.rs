@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use std::f64::consts::PI;
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::prelude::*;
-use trialflow::routines::registry::Registry;
+use trialflow::Registry;
 
 const FS: f64 = 1000.0;
 

@@ -3,7 +3,7 @@
 //! trees, and pipelines built from the registry's own parameter lists, then damaged (types
 //! swapped, keys renamed or dropped, values out of range, deep nesting, huge numbers,
 //! unicode) and edited with random `--set`s. Everything goes through
-//! `trialflow_cli::load_pipeline` (what `trialflow run` calls) and, when that accepts it,
+//! `trialflow::pipeline::load_pipeline` (what `trialflow run` calls) and, when that accepts it,
 //! through the dry run `prepare` against a real recording, which checks the parameters
 //! against every trial and builds every plan. The rules: never a panic, and every refusal is
 //! one non-empty line.
@@ -18,9 +18,9 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError};
 use serde_json::{json, Map, Value};
 use trialflow::engine::{prepare, TrialSource};
 use trialflow::hdf5::SpyReader;
+use trialflow::pipeline::load_pipeline;
 use trialflow::DataSchema;
-use trialflow_cli::load_pipeline;
-use trialflow_routines::registry::Registry;
+use trialflow::Registry;
 
 fn config(cases: u32) -> Config {
     let seed = std::env::var("TRIALFLOW_FUZZ_SEED")

@@ -12,8 +12,13 @@ use std::process::Command;
 use common::*;
 
 fn mpirun(dir: &Path, ranks: usize, args: &[&str]) -> Outcome {
+    mpirun_binary(Path::new(BIN), dir, ranks, args)
+}
+
+fn mpirun_binary(bin: &Path, dir: &Path, ranks: usize, args: &[&str]) -> Outcome {
     let out = Command::new("mpirun")
-        .args(["-n", &ranks.to_string(), "--oversubscribe", BIN])
+        .args(["-n", &ranks.to_string(), "--oversubscribe"])
+        .arg(bin)
         .args(args)
         .current_dir(dir)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
@@ -117,4 +122,46 @@ fn a_failing_rank_stops_every_rank_and_rank_0_names_the_task() {
     // Completed shards are kept: fix nothing, the same failure repeats under --resume.
     let again = mpirun(&tmp.path, 3, &["run", "p.yaml", "--resume"]);
     assert_ne!(again.code, 0);
+}
+
+/// A user's own binary (`examples/custom_routine.rs`, built with `--features mpi` by
+/// scripts/test.sh) runs its custom routine on MPI ranks with the sequential result's bits.
+#[test]
+fn a_custom_routine_runs_on_mpi_ranks() {
+    let bin = custom_routine_binary();
+    let tmp = TempDir::new("mpi-custom");
+    trialflow(
+        &tmp.path,
+        &[
+            "generate",
+            "in.spy",
+            "--trials",
+            "7",
+            "--samples",
+            "300",
+            "--channels",
+            "3",
+        ],
+    )
+    .ok();
+    let steps = "steps:\n  - routine: detrend\n  - routine: clip\n    limit: 1.5\n";
+    write_file(
+        &tmp.path,
+        "seq.yaml",
+        &format!("input: in.spy\noutput: seq.spy\nexecution:\n  mode: sequential\n{steps}"),
+    );
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        &format!("input: in.spy\noutput: out.spy\nexecution:\n  mode: mpi\n{steps}"),
+    );
+    run_binary(&bin, &tmp.path, &["run", "seq.yaml", "-q"], &[]).ok();
+    let out = mpirun_binary(&bin, &tmp.path, 2, &["run", "p.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("on 2 MPI ranks"), "{}", out.stderr);
+    assert_same_results(
+        &tmp.join("out.spy"),
+        &tmp.join("seq.spy"),
+        "custom routine on MPI",
+    );
 }

@@ -14,9 +14,9 @@ mod common;
 use common::*;
 use ndarray::Array2;
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
+use trialflow::pipeline::load_pipeline;
 use trialflow::run_pipeline;
-use trialflow_cli::load_pipeline;
-use trialflow_routines::registry::Registry;
+use trialflow::Registry;
 
 /// Trial lengths of the in-memory recording (5 channels).
 const LENGTHS: [usize; 6] = [160, 120, 200, 140, 180, 150];

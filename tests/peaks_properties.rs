@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::model::{EventBlock, EventColumn};
 use trialflow::prelude::*;
-use trialflow::routines::registry::Registry;
+use trialflow::Registry;
 
 fn run(
     routine: &str,

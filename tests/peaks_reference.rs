@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::model::{EventBlock, EventColumn, EventColumnKind};
 use trialflow::prelude::*;
-use trialflow::routines::registry::Registry;
+use trialflow::Registry;
 
 mod common;
 use common::reference::number;
@@ -442,7 +442,7 @@ fn documented_pipeline_parses_and_runs() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("pipeline.yaml");
     std::fs::write(&file, format!("input: in.analog\noutput: out.spy\n{steps}")).unwrap();
-    let config = trialflow_cli::load_pipeline(&file, &[], &Registry::builtin())
+    let config = trialflow::pipeline::load_pipeline(&file, &[], &Registry::builtin())
         .unwrap_or_else(|e| panic!("{e}"));
     std::fs::remove_dir_all(&dir).ok();
     let names: Vec<_> = config

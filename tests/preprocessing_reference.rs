@@ -5,7 +5,7 @@ use ndarray::Array2;
 use serde_json::Value;
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::prelude::*;
-use trialflow::routines::registry::Registry;
+use trialflow::Registry;
 
 mod common;
 use common::reference::matrix;

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::prelude::*;
-use trialflow::routines::registry::Registry;
+use trialflow::Registry;
 
 const MODES: [&str; 5] = ["reflect", "mirror", "nearest", "constant", "wrap"];
 const SAVGOL_MODES: [&str; 5] = ["interp", "mirror", "nearest", "constant", "wrap"];

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::prelude::*;
-use trialflow::routines::registry::Registry;
 use trialflow::routines::spectral::{dpss, DpssNorm};
+use trialflow::Registry;
 
 const FS: f64 = 1000.0;
 

@@ -18,8 +18,8 @@ use ndarray::{ArrayD, Axis};
 use serde_json::Value;
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::prelude::*;
-use trialflow::routines::registry::Registry;
 use trialflow::routines::spectral::{dpss, DpssNorm};
+use trialflow::Registry;
 
 mod common;
 use common::reference::{array, number};

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use ndarray::{s, Array2};
 use serde_json::Value;
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
-use trialflow::routines::registry::Registry;
+use trialflow::Registry;
 use trialflow::{run_pipeline, DType, ExecutionOptions, Pipeline, Step};
 
 pub const TRIALS: usize = 20;

@@ -16,3 +16,8 @@ mod params;
 
 pub use params::{BuildError, ParamDoc};
 pub use registry::{Registry, RoutineDoc, RoutineEntry};
+
+/// Every built-in routine's registry entry, sorted by name.
+pub fn builtin_entries() -> Vec<RoutineEntry> {
+    registry::Registry::builtin().entries().to_vec()
+}

@@ -1,5 +1,6 @@
-//! The `trialflow` command line; all logic lives in the `trialflow-cli` crate.
+//! The `trialflow` command line with the built-in routines; all logic lives in the
+//! `trialflow-cli` and `trialflow-pipeline` crates.
 
 fn main() {
-    std::process::exit(trialflow_cli::main_with_args(std::env::args_os()));
+    trialflow::cli::main_with(trialflow::Registry::builtin())
 }

@@ -120,7 +120,13 @@ pub fn trialflow(cwd: &Path, args: &[&str]) -> Outcome {
 
 /// Like [`trialflow`], with extra environment variables.
 pub fn trialflow_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-    let mut cmd = Command::new(BIN);
+    run_binary(Path::new(BIN), cwd, args, env)
+}
+
+/// Runs a trialflow-style binary (ours, or a user's built with `trialflow::cli::main_with`)
+/// in `cwd` with a clean environment for trialflow's own variables.
+pub fn run_binary(bin: &Path, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .current_dir(cwd)
         .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
@@ -129,12 +135,69 @@ pub fn trialflow_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("the trialflow binary runs");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{} runs: {e}", bin.display()));
     Outcome {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// Starts `bin run YAML -q EXTRA...` in `dir` and kills it with SIGKILL once its journal
+/// shows more than `checkpoints` lines; returns false if the run finished first.
+pub fn run_and_kill(
+    bin: &Path,
+    dir: &Path,
+    yaml: &str,
+    checkpoints: usize,
+    extra: &[&str],
+) -> bool {
+    let mut child = Command::new(bin)
+        .args(["run", yaml, "-q"])
+        .args(extra)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = dir.join("out.spy.partial/progress.jsonl");
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        let lines = std::fs::read_to_string(&journal)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines > checkpoints || started.elapsed() > std::time::Duration::from_secs(120) {
+            // SIGKILL: no destructor, no cleanup, exactly like the OOM killer or a node loss.
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// The `custom_routine` example: a user's own binary (`trialflow::cli::main_with` with a
+/// custom `clip` routine). `cargo test` builds examples next to the test binaries
+/// (`target/<profile>/examples/`); a missing one is a build problem, reported as such.
+pub fn custom_routine_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/custom_routine
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let bin = profile_dir.join("examples").join("custom_routine");
+    assert!(
+        bin.is_file(),
+        "{} is missing: `cargo test` builds it (or run `cargo build --example custom_routine`)",
+        bin.display()
+    );
+    bin
 }
 
 /// Like [`trialflow`], but kills the process (and returns `None`) after `limit`.

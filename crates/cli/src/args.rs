@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Run computational routines over the trials of multichannel recordings and write
 /// Syncopy-compatible results.
 #[derive(Debug, Parser)]
-#[command(name = "trialflow", version, about, long_about = None)]
+#[command(name = "trialflow", version, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -20,7 +20,7 @@ pub enum Command {
         /// A `.spy` container or a Syncopy object file.
         path: PathBuf,
     },
-    /// List the built-in routines, or show one routine's parameters.
+    /// List the routines this binary knows, or show one routine's parameters.
     Routines {
         /// A routine name.
         name: Option<String>,

@@ -1,20 +1,39 @@
-//! What a running map tells the user: a progress bar (on a terminal, on the root process)
-//! and an optional log file next to the results.
+//! What a running map tells the user: a progress bar (on a terminal, on the root process,
+//! with the `progress` feature) and an optional log file next to the results.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+#[cfg(feature = "progress")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::MapError;
 
+/// Without the `progress` feature (a library build without a terminal layer) there is no
+/// bar, and every method is a no-op.
+#[cfg(not(feature = "progress"))]
+pub(crate) struct Progress;
+
+#[cfg(not(feature = "progress"))]
+impl Progress {
+    pub(crate) fn new(_enabled: bool, _is_root: bool, _total: usize, _done: usize) -> Self {
+        Progress
+    }
+
+    pub(crate) fn task_done(&self, _failed: bool) {}
+
+    pub(crate) fn finish(&self) {}
+}
+
+#[cfg(feature = "progress")]
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     failed: std::sync::atomic::AtomicUsize,
 }
 
+#[cfg(feature = "progress")]
 impl Progress {
     /// A bar counting done and failed tasks; hidden unless `enabled` and on the root.
     pub(crate) fn new(enabled: bool, is_root: bool, total: usize, already_done: usize) -> Self {

@@ -4,9 +4,9 @@ use std::time::Instant;
 use trialflow_core::DType;
 use trialflow_hdf5::inspect_path;
 
+use trialflow_pipeline::{generate_recording, GenerateOptions, PipelineError, Registry};
+
 use crate::args::RunArgs;
-use crate::failure::CliError;
-use crate::synthetic::{generate_recording, GenerateOptions};
 
 /// The demo pipeline, written next to its results so users can edit and rerun it.
 const DEMO_PIPELINE: &str = "\
@@ -30,12 +30,12 @@ steps:
 ";
 
 /// Generates a recording, runs the demo pipeline over it and prints what came out where.
-pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
+pub fn demo(dir: &Path, trials: usize, registry: &Registry) -> Result<(), PipelineError> {
     if trials == 0 {
-        return Err(CliError::user("--trials must be at least 1"));
+        return Err(PipelineError::user("--trials must be at least 1"));
     }
     std::fs::create_dir_all(dir)
-        .map_err(|e| CliError::user(format!("{}: cannot be created: {e}", dir.display())))?;
+        .map_err(|e| PipelineError::user(format!("{}: cannot be created: {e}", dir.display())))?;
     let started = Instant::now();
     let recording = generate_recording(
         &dir.join("recording.spy"),
@@ -58,22 +58,25 @@ pub fn demo(dir: &Path, trials: usize) -> Result<(), CliError> {
     );
     let pipeline = dir.join("pipeline.yaml");
     std::fs::write(&pipeline, DEMO_PIPELINE)
-        .map_err(|e| CliError::runtime(format!("{}: {e}", pipeline.display())))?;
+        .map_err(|e| PipelineError::runtime(format!("{}: {e}", pipeline.display())))?;
     crate::out!(
         "pipeline  {}: detrend (saved as 'detrended') -> zscore -> rectify (saved as 'envelope')",
         pipeline.display()
     );
-    let outcome = super::run::run(&RunArgs {
-        pipeline: pipeline.clone(),
-        set: Vec::new(),
-        overwrite: true,
-        dry_run: false,
-        verbose: false,
-        quiet: true,
-        resume: false,
-        shard: None,
-    })?
-    .expect("not a dry run");
+    let outcome = super::run::run(
+        &RunArgs {
+            pipeline: pipeline.clone(),
+            set: Vec::new(),
+            overwrite: true,
+            dry_run: false,
+            verbose: false,
+            quiet: true,
+            resume: false,
+            shard: None,
+        },
+        registry,
+    )?
+    .ok_or_else(|| PipelineError::runtime("the demo run computed nothing"))?;
     let secs = outcome.report.elapsed.as_secs_f64();
     crate::out!(
         "ran       {} tasks on {} worker(s) in {:.2} s ({:.1} MB/s of input)",

@@ -1,10 +1,9 @@
 use trialflow_core::DType;
+use trialflow_pipeline::{generate_recording, GenerateOptions, PipelineError};
 
 use crate::args::{DTypeArg, GenerateArgs};
-use crate::failure::CliError;
-use crate::synthetic::{generate_recording, GenerateOptions};
 
-pub fn generate(args: &GenerateArgs) -> Result<(), CliError> {
+pub fn generate(args: &GenerateArgs) -> Result<(), PipelineError> {
     let opts = GenerateOptions {
         trials: args.trials,
         samples: args.samples,

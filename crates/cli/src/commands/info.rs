@@ -2,10 +2,10 @@ use std::path::Path;
 
 use trialflow_hdf5::inspect_path;
 
-use crate::failure::CliError;
+use trialflow_pipeline::PipelineError;
 
 /// Prints what a container or object holds: class, dtype, shape, trials, channels.
-pub fn info(path: &Path) -> Result<(), CliError> {
+pub fn info(path: &Path) -> Result<(), PipelineError> {
     let objects = inspect_path(path)?;
     crate::out!("{}: {} object(s)", path.display(), objects.len());
     for o in &objects {

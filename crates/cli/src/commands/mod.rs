@@ -5,21 +5,21 @@ mod generate;
 mod info;
 mod merge;
 mod routines;
-pub(crate) mod run;
-pub(crate) use run::RunOutcome;
+mod run;
 mod slurm;
 
-use crate::args::{Cli, Command};
-use crate::failure::CliError;
+use trialflow_pipeline::{PipelineError, Registry};
 
-pub fn dispatch(cli: Cli) -> Result<(), CliError> {
+use crate::args::{Cli, Command};
+
+pub fn dispatch(cli: Cli, registry: &Registry) -> Result<(), PipelineError> {
     match cli.command {
-        Command::Run(args) => run::run(&args).map(|_| ()),
+        Command::Run(args) => run::run(&args, registry).map(|_| ()),
         Command::Info { path } => info::info(&path),
-        Command::Routines { name } => routines::routines(name.as_deref()),
-        Command::Merge(args) => merge::merge(&args),
-        Command::Slurm(args) => slurm::slurm(&args),
+        Command::Routines { name } => routines::routines(registry, name.as_deref()),
+        Command::Merge(args) => merge::merge(&args, registry),
+        Command::Slurm(args) => slurm::slurm(args),
         Command::Generate(args) => generate::generate(&args),
-        Command::Demo { dir, trials } => demo::demo(&dir, trials),
+        Command::Demo { dir, trials } => demo::demo(&dir, trials, registry),
     }
 }

@@ -1,10 +1,7 @@
-use trialflow_routines::Registry;
-
-use crate::failure::CliError;
+use trialflow_pipeline::{PipelineError, Registry};
 
 /// Lists routines, or prints one routine's documentation and parameters.
-pub fn routines(name: Option<&str>) -> Result<(), CliError> {
-    let registry = Registry::builtin();
+pub fn routines(registry: &Registry, name: Option<&str>) -> Result<(), PipelineError> {
     let Some(name) = name else {
         let width = registry
             .entries()
@@ -19,7 +16,7 @@ pub fn routines(name: Option<&str>) -> Result<(), CliError> {
         return Ok(());
     };
     let entry = registry.get(name).ok_or_else(|| {
-        CliError::user(format!(
+        PipelineError::user(format!(
             "unknown routine '{name}'{}",
             registry.suggest(name)
         ))

@@ -1,125 +1,25 @@
-//! `trialflow slurm`: prints a batch script that runs a pipeline as a SLURM job array of
-//! shards and submits the merge as a job that starts only if every shard succeeded.
+//! `trialflow slurm`: prints the batch script (`trialflow_pipeline::slurm_script`).
 
-use std::path::Path;
+use trialflow_pipeline::{slurm_script, PipelineError, SlurmOptions};
 
 use crate::args::SlurmArgs;
-use crate::failure::CliError;
 
-pub fn slurm(args: &SlurmArgs) -> Result<(), CliError> {
+pub fn slurm(args: SlurmArgs) -> Result<(), PipelineError> {
     use std::io::Write as _;
-    let _ = std::io::stdout().write_all(slurm_script(args)?.as_bytes());
-    Ok(())
-}
-
-/// Quotes a word for a POSIX shell.
-fn shell_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-    {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-pub fn slurm_script(args: &SlurmArgs) -> Result<String, CliError> {
-    if args.array == 0 {
-        return Err(CliError::user("--array must be at least 1, got 0"));
-    }
-    // SLURM's largest possible array index is 4 000 000 (MaxArraySize 4000001); most sites
-    // allow far fewer, which sbatch itself reports.
-    if args.array > 4_000_000 {
-        return Err(CliError::user(format!(
-            "--array {} exceeds SLURM's largest possible array (4000000 tasks)",
-            args.array
-        )));
-    }
-    if args.cpus_per_task == Some(0) {
-        return Err(CliError::user("--cpus-per-task must be at least 1, got 0"));
-    }
-    if !args.pipeline.is_file() {
-        return Err(CliError::user(format!(
-            "pipeline {} does not exist",
-            args.pipeline.display()
-        )));
-    }
-    let pipeline = args
-        .pipeline
-        .canonicalize()
-        .unwrap_or_else(|_| args.pipeline.clone());
-    let pipeline = shell_quote(&pipeline.display().to_string());
-    let n = args.array;
-    let exe = std::env::current_exe()
+    let program = std::env::current_exe()
         .ok()
         .filter(|p| p.is_file())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "trialflow".to_string());
-    let exe = shell_quote(&exe);
-    let name = Path::new(&args.pipeline)
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "trialflow".to_string());
-
-    let mut sbatch = vec![
-        format!("--job-name=trialflow-{name}"),
-        format!("--array=0-{}", n - 1),
-        "--output=trialflow-%A_%a.out".to_string(),
-    ];
-    if let Some(p) = &args.partition {
-        sbatch.push(format!("--partition={p}"));
-    }
-    if let Some(t) = &args.time {
-        sbatch.push(format!("--time={t}"));
-    }
-    if let Some(m) = &args.mem {
-        sbatch.push(format!("--mem={m}"));
-    }
-    if let Some(c) = args.cpus_per_task {
-        sbatch.push(format!("--cpus-per-task={c}"));
-    }
-    let extra: Vec<String> = args
-        .sbatch_extra
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    sbatch.extend(extra.iter().cloned());
-    let header: String = sbatch.iter().map(|o| format!("#SBATCH {o}\n")).collect();
-    let workers = match args.cpus_per_task {
-        Some(c) => format!(" --set execution.workers={c}"),
-        None => String::new(),
-    };
-    let merge_opts: Vec<String> = std::iter::once(format!("--job-name=trialflow-{name}-merge"))
-        .chain(args.partition.iter().map(|p| format!("--partition={p}")))
-        .chain(extra.iter().cloned())
-        .chain(std::iter::once(
-            "--output=trialflow-%j-merge.out".to_string(),
-        ))
-        .map(|o| shell_quote(&o))
-        .collect();
-
-    Ok(format!(
-        r#"#!/bin/bash
-# trialflow: {pipeline} as {n} array tasks (shards), then a merge job.
-# Submit with:  sbatch THIS_SCRIPT
-# Each array task computes shard $SLURM_ARRAY_TASK_ID/{n} and writes only its part (a rerun
-# continues it: --resume). The merge job starts only if every array task succeeded
-# (afterok) and assembles the output; if a shard failed, rerun it with
-#   {exe} run {pipeline} --shard I/{n} --resume
-# and then run: {exe} merge {pipeline}
-{header}set -euo pipefail
-
-if [ "${{SLURM_ARRAY_TASK_ID}}" = "0" ]; then
-    sbatch --dependency=afterok:${{SLURM_ARRAY_JOB_ID}} {merge_opts} \
-        --wrap="{exe} merge {pipeline}"
-fi
-
-exec {exe} run {pipeline} --shard "${{SLURM_ARRAY_TASK_ID}}/{n}" --resume --quiet{workers}
-"#,
-        merge_opts = merge_opts.join(" "),
-    ))
+        .unwrap_or_else(|| "trialflow".into());
+    let script = slurm_script(&SlurmOptions {
+        pipeline: args.pipeline,
+        array: args.array,
+        partition: args.partition,
+        time: args.time,
+        mem: args.mem,
+        cpus_per_task: args.cpus_per_task,
+        sbatch_extra: args.sbatch_extra,
+        program,
+    })?;
+    let _ = std::io::stdout().write_all(script.as_bytes());
+    Ok(())
 }

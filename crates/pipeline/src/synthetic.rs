@@ -9,7 +9,7 @@ use trialflow_core::engine::{ObjectMetadata, ObjectSpec, ResultSink, StoreLayout
 use trialflow_core::{DType, DataKind, DataSchema, TrialDefinition};
 use trialflow_hdf5::{SpyWriter, WriterOptions};
 
-use crate::failure::CliError;
+use crate::error::PipelineError;
 
 /// What `trialflow generate` writes.
 #[derive(Debug, Clone)]
@@ -127,14 +127,14 @@ pub fn synthetic_trial(
 }
 
 /// Writes a synthetic AnalogData recording as `<out>/<base>_raw.analog`; returns its path.
-pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf, CliError> {
+pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf, PipelineError> {
     if opts.trials == 0 || opts.samples == 0 || opts.channels == 0 {
-        return Err(CliError::user(
+        return Err(PipelineError::user(
             "--trials, --samples and --channels must each be at least 1",
         ));
     }
     if !(opts.samplerate.is_finite() && opts.samplerate > 0.0) {
-        return Err(CliError::user(format!(
+        return Err(PipelineError::user(format!(
             "--samplerate must be positive, got {}",
             opts.samplerate
         )));
@@ -145,7 +145,7 @@ pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf,
         + (opts.samples as u128 * 6 / 5 + 1) * opts.channels as u128 * 8 * 2;
     let available = trialflow_core::engine::available_memory().unwrap_or(u64::MAX) as u128;
     if needed > available / 2 {
-        return Err(CliError::user(format!(
+        return Err(PipelineError::user(format!(
             "--trials {} x --samples {} x --channels {} needs about {} of memory at once; available is {}: generate fewer trials or shorter ones",
             opts.trials,
             opts.samples,

@@ -1,5 +1,6 @@
 //! The MPI side of `execution.mode: mpi` (see the module docs in `mod.rs`).
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -12,10 +13,9 @@ use trialflow_core::engine::RunScope;
 use trialflow_core::{run_pipeline, ErrorClass};
 use trialflow_hdf5::{ContainerPath, SpyReader, SpyWriter, WriteMode, WriterOptions};
 
-use crate::args::RunArgs;
-use crate::commands::RunOutcome;
-use crate::failure::CliError;
-use crate::pipeline_file::PipelineConfig;
+use crate::error::PipelineError;
+use crate::run::{outcome, with_resume_hint};
+use crate::{CheckedPipeline, RunOptions, RunOutcome};
 
 /// Rank r -> 0: this rank's shard finished (`{"ok": true}`) or failed (with the error).
 const TAG_STATUS: i32 = 1;
@@ -28,13 +28,13 @@ const TAG_FINAL: i32 = 3;
 const POLL: Duration = Duration::from_millis(10);
 
 pub fn run_mpi(
-    args: &RunArgs,
-    mut config: PipelineConfig,
+    mut config: CheckedPipeline,
     mut reader: SpyReader,
+    options: &RunOptions<'_>,
     input_bytes: u64,
-) -> Result<Option<RunOutcome>, CliError> {
+) -> Result<RunOutcome, PipelineError> {
     let universe = mpi::initialize()
-        .ok_or_else(|| CliError::runtime("MPI could not be initialised (or was already)"))?;
+        .ok_or_else(|| PipelineError::runtime("MPI could not be initialised (or was already)"))?;
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let container = ContainerPath::new(&config.output)?;
@@ -44,24 +44,25 @@ pub fn run_mpi(
         count: size,
     };
     config.pipeline.execution.cancel = Some(Arc::clone(&cancel));
-    let overwrite = args.overwrite || config.overwrite;
+    let overwrite = options.overwrite || config.overwrite;
+    let resume = options.resume;
 
     // This rank's shard runs on a worker thread; this thread is the only one calling MPI.
-    let shard_result: Result<usize, CliError> = std::thread::scope(|scope| {
+    let shard_result: Result<usize, PipelineError> = std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::channel();
         let pipeline = &config.pipeline;
         let output = config.output.clone();
         let reader = &mut reader;
         scope.spawn(move || {
-            let outcome = (|| -> Result<usize, CliError> {
+            let outcome = (|| -> Result<usize, PipelineError> {
                 let mode = WriteMode::Shard {
                     index: rank,
                     count: size,
-                    resume: args.resume,
+                    resume,
                 };
                 let mut writer = SpyWriter::create(&output, WriterOptions { overwrite, mode })?;
                 let report = run_pipeline(pipeline, reader, &mut writer, None)
-                    .map_err(|e| crate::commands::run::with_resume_hint(e, &writer))?;
+                    .map_err(|e| with_resume_hint(e, &writer))?;
                 Ok(report.tasks)
             })();
             let _ = done_tx.send(outcome);
@@ -92,8 +93,8 @@ pub fn run_mpi(
     };
     // Rank 0 reports a failure before releasing the other ranks: once one of them exits
     // non-zero, mpirun may kill rank 0 before it has printed anything.
-    let fail = |e: CliError| -> ! {
-        crate::say!("error: {e}");
+    let fail = |e: PipelineError| -> ! {
+        let _ = writeln!(std::io::stderr(), "error: {e}");
         finish(false);
         let code = e.exit_code();
         drop(universe);
@@ -106,37 +107,27 @@ pub fn run_mpi(
     // Every shard is done: rank 0 assembles the output.
     config.pipeline.execution.scope = RunScope::Merge;
     config.pipeline.execution.cancel = None;
-    let merged = (|| -> Result<_, CliError> {
+    let merged = (|| -> Result<_, PipelineError> {
         let options = WriterOptions {
             overwrite,
             mode: WriteMode::Merge,
         };
         let mut writer = SpyWriter::create(&config.output, options)?;
         run_pipeline(&config.pipeline, &mut reader, &mut writer, None)
-            .map_err(|e| crate::commands::run::with_resume_hint(e, &writer))
+            .map_err(|e| with_resume_hint(e, &writer))
     })();
     let report = match merged {
         Ok(report) => report,
         Err(e) => fail(e),
     };
     finish(true);
-    if !args.quiet {
-        crate::say!(
-            "wrote {} ({}) : {} trials on {size} MPI ranks",
-            container.dir.display(),
-            crate::commands::run::saved_file_names(&container, &report),
-            report.trials,
-        );
-    }
-    Ok(Some(RunOutcome {
-        report,
-        container: container.dir,
-        input_bytes,
-    }))
+    let mut outcome = outcome(report, &container, input_bytes, None);
+    outcome.mpi_ranks = Some(size);
+    Ok(outcome)
 }
 
 /// One rank's status report.
-fn status_message(outcome: &Result<usize, CliError>) -> Vec<u8> {
+fn status_message(outcome: &Result<usize, PipelineError>) -> Vec<u8> {
     match outcome {
         Ok(tasks) => json!({ "ok": true, "tasks": tasks }),
         Err(e) => json!({
@@ -158,9 +149,9 @@ fn coordinate(
     rank: usize,
     size: usize,
     cancel: &AtomicBool,
-    done: &mpsc::Receiver<Result<usize, CliError>>,
-) -> Result<usize, CliError> {
-    let mut own: Option<Result<usize, CliError>> = None;
+    done: &mpsc::Receiver<Result<usize, PipelineError>>,
+) -> Result<usize, PipelineError> {
+    let mut own: Option<Result<usize, PipelineError>> = None;
     let mut reports: Vec<Option<Value>> = vec![None; size];
     let mut stopped = false;
     loop {
@@ -222,7 +213,7 @@ fn coordinate(
 
 /// The run's outcome from every rank's report: the first real failure (not a rank that was
 /// only stopped because of it), named with its rank.
-fn verdict(reports: &[Option<Value>], size: usize) -> Result<usize, CliError> {
+fn verdict(reports: &[Option<Value>], size: usize) -> Result<usize, PipelineError> {
     let failures: Vec<(usize, &Value)> = reports
         .iter()
         .enumerate()
@@ -244,9 +235,9 @@ fn verdict(reports: &[Option<Value>], size: usize) -> Result<usize, CliError> {
                 v["message"].as_str().unwrap_or("failed")
             );
             Err(if v["user"] == true {
-                CliError::user(message)
+                PipelineError::user(message)
             } else {
-                CliError::runtime(message)
+                PipelineError::runtime(message)
             })
         }
     }

@@ -1,25 +1,28 @@
+//! The one error type of pipeline front ends.
+
 use std::fmt;
 
 use trialflow_core::{Error, ErrorClass};
 use trialflow_hdf5::StorageError;
 
-/// A failure the command line reports: one line, and an exit code by who can fix it.
+/// A failure every front end reports the same way: one line, and a class (who can fix it)
+/// that the CLI turns into its exit code and Python into `UserError` or `RunError`.
 #[derive(Debug)]
-pub struct CliError {
+pub struct PipelineError {
     pub class: ErrorClass,
     pub message: String,
 }
 
-impl CliError {
+impl PipelineError {
     pub fn user(message: impl Into<String>) -> Self {
-        CliError {
+        PipelineError {
             class: ErrorClass::User,
             message: message.into(),
         }
     }
 
     pub fn runtime(message: impl Into<String>) -> Self {
-        CliError {
+        PipelineError {
             class: ErrorClass::Runtime,
             message: message.into(),
         }
@@ -30,39 +33,28 @@ impl CliError {
     }
 }
 
-impl fmt::Display for CliError {
+impl fmt::Display for PipelineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for CliError {}
+impl std::error::Error for PipelineError {}
 
-impl From<Error> for CliError {
+impl From<Error> for PipelineError {
     fn from(e: Error) -> Self {
-        CliError {
+        PipelineError {
             class: e.class(),
             message: e.to_string(),
         }
     }
 }
 
-impl From<StorageError> for CliError {
+impl From<StorageError> for PipelineError {
     fn from(e: StorageError) -> Self {
-        CliError {
+        PipelineError {
             class: e.class(),
             message: e.to_string(),
         }
     }
-}
-
-/// Replaces Rust's panic message (with its "note: run with RUST_BACKTRACE" line) by nothing:
-/// panics inside routines are caught and reported as errors with their context, and a panic
-/// anywhere else is reported by `main` as an internal error. Set `TRIALFLOW_BACKTRACE=1` to
-/// keep the default hook when debugging trialflow itself.
-pub fn install_quiet_panic_hook() {
-    if std::env::var_os("TRIALFLOW_BACKTRACE").is_some() {
-        return;
-    }
-    std::panic::set_hook(Box::new(|_| {}));
 }

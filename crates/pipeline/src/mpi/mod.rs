@@ -3,16 +3,17 @@
 //! files and its own journal, exactly as `--shard` does), then rank 0 merges. While the
 //! shards run, a watcher thread per rank is the only caller of MPI: it tells rank 0 when its
 //! rank is done (or failed) and stops its rank when rank 0 says another failed, so one
-//! failure stops every rank within a task. Only rank 0 prints.
+//! failure stops every rank within a task. Ranks other than 0 exit the process with the run's
+//! status once rank 0 has merged; rank 0 returns the outcome to its front end.
 
 #[cfg(not(feature = "mpi"))]
 pub fn run_mpi(
-    _args: &crate::args::RunArgs,
-    _config: crate::pipeline_file::PipelineConfig,
+    _config: crate::CheckedPipeline,
     _reader: trialflow_hdf5::SpyReader,
+    _options: &crate::RunOptions<'_>,
     _input_bytes: u64,
-) -> Result<Option<crate::commands::RunOutcome>, crate::failure::CliError> {
-    Err(crate::failure::CliError::user(
+) -> Result<crate::RunOutcome, crate::error::PipelineError> {
+    Err(crate::error::PipelineError::user(
         "execution.mode: mpi needs a trialflow built with MPI: cargo build --release --features mpi (after scripts/setup-system.sh --mpi)",
     ))
 }

@@ -1,0 +1,294 @@
+//! Running a checked pipeline over a Syncopy container: the lazy plan ([`PreparedRun`]: the
+//! input opened, the dry run done, nothing written), then [`PreparedRun::execute`] (fresh,
+//! resumed, one shard, or on MPI ranks) and [`merge`] for shards. Every front end (the CLI,
+//! Python) calls these, so `--resume`, shards and their checks mean the same everywhere.
+
+use std::path::{Path, PathBuf};
+
+use trialflow_core::engine::MemoryEstimate;
+use trialflow_core::engine::{prepare, ProgressFn, RunScope, TrialSource};
+use trialflow_core::{run_pipeline, DType, DataKind, ExecutionMode, RunReport};
+use trialflow_hdf5::{ContainerPath, SpyReader, SpyWriter, WriteMode, WriterOptions};
+
+use crate::check::CheckedPipeline;
+use crate::error::PipelineError;
+
+/// How to execute a prepared run: what `trialflow run`'s flags say.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Replace an existing output (only once the new result is complete).
+    pub overwrite: bool,
+    /// Continue an interrupted run from its completed tasks.
+    pub resume: bool,
+    /// Called by the writer after each task with (tasks done, tasks total).
+    pub progress: Option<ProgressFn<'a>>,
+}
+
+/// One object the run will save, as the dry run lays it out.
+#[derive(Debug, Clone)]
+pub struct PlannedObject {
+    /// The step (0-based) whose output it is.
+    pub step: usize,
+    pub file_name: String,
+    pub kind: DataKind,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+}
+
+/// What the dry run found: the input, the work and where it goes.
+#[derive(Debug, Clone)]
+pub struct PlanSummary {
+    pub input: PathBuf,
+    pub trials: usize,
+    pub channels: usize,
+    pub samplerate: f64,
+    pub input_dtype: DType,
+    /// Bytes of input data the run reads.
+    pub input_bytes: u64,
+    pub steps: usize,
+    pub tasks: usize,
+    pub workers: usize,
+    pub memory: MemoryEstimate,
+    pub saves: Vec<PlannedObject>,
+}
+
+/// A pipeline whose input is open and whose dry run passed; nothing is written yet.
+pub struct PreparedRun {
+    config: CheckedPipeline,
+    reader: SpyReader,
+    container: ContainerPath,
+    shard: Option<(usize, usize)>,
+    summary: PlanSummary,
+}
+
+/// What a finished run (or shard, or merge) wrote.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: RunReport,
+    /// The output container (for a shard, where it will appear after the merge).
+    pub container: PathBuf,
+    /// The saved objects' file names inside the container, in step order.
+    pub saved_files: Vec<String>,
+    pub input_bytes: u64,
+    /// `Some((index, count))` when only one shard ran: the output appears after a merge.
+    pub shard: Option<(usize, usize)>,
+    /// The number of MPI ranks that computed it, for `execution.mode: mpi`.
+    pub mpi_ranks: Option<usize>,
+}
+
+impl PreparedRun {
+    /// Opens the input read-only and runs the dry run: every step's output, every trial
+    /// checked, plans built and memory estimated. A failure here is the user's, and nothing
+    /// has been written.
+    pub fn new(
+        mut config: CheckedPipeline,
+        shard: Option<(usize, usize)>,
+    ) -> Result<PreparedRun, PipelineError> {
+        if let Some((index, count)) = shard {
+            if config.pipeline.execution.mode == ExecutionMode::Mpi {
+                return Err(PipelineError::user(
+                    "--shard and execution.mode: mpi both split the run; use one of them",
+                ));
+            }
+            config.pipeline.execution.scope = RunScope::Shard { index, count };
+        }
+        config.pipeline.execution.validate()?;
+        let reader = SpyReader::open(&config.input)?;
+        let container = ContainerPath::new(&config.output)?;
+        refuse_output_over_input(reader.path(), &container.dir)?;
+        let summary = summarise(&config, &reader, &container)?;
+        Ok(PreparedRun {
+            config,
+            reader,
+            container,
+            shard,
+            summary,
+        })
+    }
+
+    pub fn summary(&self) -> &PlanSummary {
+        &self.summary
+    }
+
+    pub fn config(&self) -> &CheckedPipeline {
+        &self.config
+    }
+
+    /// Runs it: refuses a plan over the memory threshold, then computes and commits. On MPI
+    /// (`execution.mode: mpi`) every rank computes its shard and rank 0 merges.
+    pub fn execute(self, options: &RunOptions<'_>) -> Result<RunOutcome, PipelineError> {
+        self.summary
+            .memory
+            .check(self.config.pipeline.execution.mem_thresh)?;
+        if self.config.pipeline.execution.mode == ExecutionMode::Mpi {
+            return crate::mpi::run_mpi(
+                self.config,
+                self.reader,
+                options,
+                self.summary.input_bytes,
+            );
+        }
+        let PreparedRun {
+            config,
+            mut reader,
+            container,
+            shard,
+            summary,
+        } = self;
+        let mode = match (shard, options.resume) {
+            (Some((index, count)), resume) => WriteMode::Shard {
+                index,
+                count,
+                resume,
+            },
+            (None, true) => WriteMode::Resume,
+            (None, false) => WriteMode::Fresh,
+        };
+        let overwrite = options.overwrite || config.overwrite;
+        let mut writer = SpyWriter::create(&config.output, WriterOptions { overwrite, mode })?;
+        let report = run_pipeline(&config.pipeline, &mut reader, &mut writer, options.progress)
+            .map_err(|e| with_resume_hint(e, &writer))?;
+        Ok(outcome(report, &container, summary.input_bytes, shard))
+    }
+}
+
+/// Assembles the output of a run computed as shards (`--shard I/N` or SLURM array tasks).
+/// The dry run is repeated on the input to know what the output holds; every shard's journal
+/// must be present, finished and of this same pipeline and input before anything is written.
+pub fn merge(mut config: CheckedPipeline, overwrite: bool) -> Result<RunOutcome, PipelineError> {
+    config.pipeline.execution.scope = RunScope::Merge;
+    let mut reader = SpyReader::open(&config.input)?;
+    let container = ContainerPath::new(&config.output)?;
+    refuse_output_over_input(reader.path(), &container.dir)?;
+    let options = WriterOptions {
+        overwrite: overwrite || config.overwrite,
+        mode: WriteMode::Merge,
+    };
+    let mut writer = SpyWriter::create(&config.output, options)?;
+    let report = run_pipeline(&config.pipeline, &mut reader, &mut writer, None)
+        .map_err(|e| with_resume_hint(e, &writer))?;
+    Ok(outcome(report, &container, input_bytes(&reader), None))
+}
+
+pub(crate) fn outcome(
+    report: RunReport,
+    container: &ContainerPath,
+    input_bytes: u64,
+    shard: Option<(usize, usize)>,
+) -> RunOutcome {
+    let saved_files = report
+        .objects
+        .iter()
+        .map(|o| container.object_file_name(&o.tag, o.kind))
+        .collect();
+    RunOutcome {
+        report,
+        container: container.dir.clone(),
+        saved_files,
+        input_bytes,
+        shard,
+        mpi_ranks: None,
+    }
+}
+
+fn input_bytes(reader: &SpyReader) -> u64 {
+    let schema = reader.schema();
+    (0..schema.n_trials())
+        .map(|t| (schema.trial_elements(t) * schema.dtype.size_bytes()) as u64)
+        .sum()
+}
+
+fn summarise(
+    config: &CheckedPipeline,
+    reader: &SpyReader,
+    container: &ContainerPath,
+) -> Result<PlanSummary, PipelineError> {
+    let schema = reader.schema();
+    let prepared = prepare(&config.pipeline, schema, "")?;
+    let saves = prepared
+        .objects
+        .iter()
+        .zip(&prepared.object_steps)
+        .map(|(spec, &step)| PlannedObject {
+            step,
+            file_name: container.object_file_name(&spec.tag, spec.schema.kind),
+            kind: spec.schema.kind,
+            shape: spec.schema.stacked_shape(),
+            dtype: spec.schema.dtype,
+        })
+        .collect();
+    Ok(PlanSummary {
+        input: reader.path().to_path_buf(),
+        trials: schema.n_trials(),
+        channels: schema.n_channels(),
+        samplerate: schema.samplerate,
+        input_dtype: schema.dtype,
+        input_bytes: input_bytes(reader),
+        steps: prepared.steps.len(),
+        tasks: prepared.tasks.len(),
+        workers: prepared.workers,
+        memory: prepared.memory,
+        saves,
+    })
+}
+
+/// Adds where the completed work is kept, when a failed run leaves some for `--resume`.
+pub(crate) fn with_resume_hint(e: trialflow_core::Error, writer: &SpyWriter) -> PipelineError {
+    let mut error = PipelineError::from(e);
+    if writer.kept_progress() && error.class == trialflow_core::ErrorClass::Runtime {
+        error.message.push_str(&format!(
+            " (completed tasks are kept in {}; rerun with --resume to continue)",
+            writer.staging_dir().display()
+        ));
+    }
+    error
+}
+
+/// Refuses an output container that is, or contains, the input.
+fn refuse_output_over_input(input_file: &Path, output_dir: &Path) -> Result<(), PipelineError> {
+    let input = input_file
+        .canonicalize()
+        .unwrap_or_else(|_| input_file.to_path_buf());
+    let output = canonical_maybe_missing(output_dir);
+    if input.starts_with(&output) {
+        return Err(PipelineError::user(format!(
+            "output {} would replace the input {}; choose another output",
+            output_dir.display(),
+            input_file.display()
+        )));
+    }
+    // Writing inside the input's container would change the input container.
+    if let Some(container) = input
+        .parent()
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("spy"))
+    {
+        if output.starts_with(container) {
+            return Err(PipelineError::user(format!(
+                "output {} is inside the input's container {}; inputs are never modified, choose another output",
+                output_dir.display(),
+                container.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn canonical_maybe_missing(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            parent
+                .canonicalize()
+                .map(|p| p.join(name))
+                .unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
