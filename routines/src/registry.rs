@@ -2,10 +2,9 @@
 //! it, and `trialflow routines` prints it; library users can register their own routines.
 
 use serde_json::{Map, Value};
-use trialflow_core::{ComputationalRoutine, DataKind};
+use trialflow_core::ComputationalRoutine;
 
-use crate::params::{parse_params, BuildError, ParamDoc};
-use crate::preprocessing::{DetrendParams, RectifyParams, ZScoreParams};
+use crate::params::BuildError;
 
 pub use trialflow_core::routine::{Constructor, RoutineDoc, RoutineEntry};
 
@@ -18,14 +17,9 @@ pub struct Registry {
 impl Registry {
     /// Every built-in routine.
     pub fn builtin() -> Registry {
-        // Each routine family contributes its entries; keep one line per family.
-        let mut entries = vec![detrend_entry(), zscore_entry(), rectify_entry()];
-        entries.extend(crate::smoothing::registry_entries());
-        entries.extend(crate::peaks::registry_entries());
-        entries.extend(crate::spectral::registry_entries());
-        entries.extend(crate::filters::registry_entries());
-        entries.sort_by_key(|e| e.doc.name);
-        Registry { entries }
+        Registry {
+            entries: crate::builtin_entries(),
+        }
     }
 
     /// Adds (or replaces) a routine.
@@ -85,71 +79,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-fn detrend_entry() -> RoutineEntry {
-    RoutineEntry {
-        doc: RoutineDoc {
-            name: "detrend",
-            summary: "Remove the least-squares line (or the mean) from each trial and channel.",
-            matches: "scipy.signal.detrend(x, axis=0, type=...)",
-            input: DataKind::Analog,
-            output: DataKind::Analog,
-            params: &[ParamDoc {
-                name: "type",
-                kind: "\"linear\" | \"constant\"",
-                default: "linear",
-                doc: "linear removes the least-squares line; constant removes the mean",
-            }],
-            example: "- routine: detrend\n  type: linear",
-        },
-        build: |params| {
-            let p: DetrendParams = parse_params(params)?;
-            Ok(Box::new(
-                p.check().map_err(trialflow_core::RoutineError::from)?,
-            ))
-        },
-    }
-}
-
-fn zscore_entry() -> RoutineEntry {
-    RoutineEntry {
-        doc: RoutineDoc {
-            name: "zscore",
-            summary: "Standardise each trial and channel: (x - mean) / std, with ddof 0.",
-            matches: "Syncopy preprocessing(zscore=True); (x - x.mean(0)) / x.std(0)",
-            input: DataKind::Analog,
-            output: DataKind::Analog,
-            params: &[],
-            example: "- routine: zscore",
-        },
-        build: |params| {
-            let p: ZScoreParams = parse_params(params)?;
-            Ok(Box::new(
-                p.check().map_err(trialflow_core::RoutineError::from)?,
-            ))
-        },
-    }
-}
-
-fn rectify_entry() -> RoutineEntry {
-    RoutineEntry {
-        doc: RoutineDoc {
-            name: "rectify",
-            summary: "Absolute value of every sample.",
-            matches: "Syncopy preprocessing(rectify=True); numpy.abs(x)",
-            input: DataKind::Analog,
-            output: DataKind::Analog,
-            params: &[],
-            example: "- routine: rectify",
-        },
-        build: |params| {
-            let p: RectifyParams = parse_params(params)?;
-            Ok(Box::new(
-                p.check().map_err(trialflow_core::RoutineError::from)?,
-            ))
-        },
-    }
 }
 
 #[cfg(test)]
