@@ -385,8 +385,13 @@ mod tests {
         let shape: Result<FindPeaksParams, _> = serde_json::from_value(json!({"width": [[1, 2]]}));
         let err = shape.unwrap_err().to_string();
         assert!(err.contains("array-valued"), "{err}");
-        let typed = FindPeaksParams::new().height(Interval::between(2.0, 1.0)).check();
-        assert!(typed.unwrap_err().to_string().contains("larger than the maximum"));
+        let typed = FindPeaksParams::new()
+            .height(Interval::between(2.0, 1.0))
+            .check();
+        assert!(typed
+            .unwrap_err()
+            .to_string()
+            .contains("larger than the maximum"));
     }
 
     #[test]

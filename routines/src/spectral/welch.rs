@@ -16,6 +16,9 @@ use super::windows::{GetWindow, Window};
 use super::SpectralError;
 use crate::params::{keyword_serde, setters, Keyword};
 
+/// SciPy's `nperseg` when none is given (shortened, as a given one is, to a shorter trial).
+const DEFAULT_NPERSEG: usize = 256;
+
 /// Parameters of `welch` (SciPy's names): what a pipeline step deserialises into, and the
 /// typed builder (`WelchParams::new().nperseg(512).window(Window::Hann)`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -208,7 +211,7 @@ impl Welch {
                 what: "an empty trial has no spectrum".into(),
             });
         }
-        let asked = self.nperseg.unwrap_or(256);
+        let asked = self.nperseg.unwrap_or(DEFAULT_NPERSEG);
         let (nperseg, shortened_from) = if n < asked {
             (n, Some(asked))
         } else {
@@ -333,7 +336,7 @@ impl ComputationalRoutine for Welch {
     fn cfg(&self) -> Value {
         json!({
             "window": self.window_value,
-            "nperseg": self.nperseg,
+            "nperseg": self.nperseg.unwrap_or(DEFAULT_NPERSEG),
             "noverlap": self.noverlap,
             "nfft": self.nfft,
             "detrend": self.detrend.to_value(),
