@@ -29,6 +29,10 @@ impl ComputationalRoutine for CopyRoutine {
         "copy"
     }
 
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+
     fn compute_function(
         &self,
         input: &TrialInput<'_>,

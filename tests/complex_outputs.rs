@@ -21,6 +21,10 @@ impl ComputationalRoutine for NaiveFourier {
         "naive_fourier"
     }
 
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({ "freqs": self.freqs })
+    }
+
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
         let shapes = (0..input.n_trials())
             .map(|_| vec![1, 1, self.freqs.len(), input.n_channels()])

@@ -9,7 +9,7 @@ use trialflow::engine::{ObjectSpec, ResultSink, StoreLayout, TaskPlacement};
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::model::{EventColumn, EventColumnKind};
 use trialflow::prelude::*;
-use trialflow::routines::preprocessing::{Detrend, DetrendType, Rectify, ZScore};
+use trialflow::routines::preprocessing::{DetrendParams, DetrendType, Rectify, ZScore};
 
 /// A deterministic recording with unequal trials, gaps between trials and NaN-free values.
 fn recording(channels: usize) -> InMemoryRecording {
@@ -34,9 +34,12 @@ fn recording(channels: usize) -> InMemoryRecording {
 fn three_step_pipeline(execution: ExecutionOptions) -> Pipeline {
     Pipeline::new(
         vec![
-            Step::new(Detrend {
-                kind: DetrendType::Linear,
-            })
+            Step::new(
+                DetrendParams::new()
+                    .kind(DetrendType::Linear)
+                    .check()
+                    .unwrap(),
+            )
             .named("flat")
             .saved(),
             Step::new(ZScore),
@@ -154,6 +157,10 @@ impl ComputationalRoutine for Head {
         "head"
     }
 
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({ "n": self.n })
+    }
+
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
         let mut shapes = Vec::new();
         for (trial, shape) in input.trial_shapes.iter().enumerate() {
@@ -263,6 +270,10 @@ impl ComputationalRoutine for FailOn {
         "fail_on"
     }
 
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({ "trial": self.trial, "panic": self.panic })
+    }
+
     fn compute_function(
         &self,
         input: &TrialInput<'_>,
@@ -350,6 +361,10 @@ struct Crossings {
 impl ComputationalRoutine for Crossings {
     fn name(&self) -> &str {
         "crossings"
+    }
+
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({ "threshold": self.threshold })
     }
 
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
@@ -541,7 +556,7 @@ mod properties {
                 opts.chan_per_worker = chan_per_worker;
                 Pipeline::new(
                     vec![
-                        Step::new(Detrend { kind: DetrendType::Constant }).named("c").saved(),
+                        Step::new(DetrendParams::new().kind(DetrendType::Constant).check().unwrap()).named("c").saved(),
                         Step::new(ZScore),
                         Step::new(Rectify),
                     ],
@@ -565,6 +580,10 @@ struct Warner;
 impl ComputationalRoutine for Warner {
     fn name(&self) -> &str {
         "warner"
+    }
+
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({})
     }
 
     fn compute_function(

@@ -153,6 +153,10 @@ impl ComputationalRoutine for NaivePower {
         "naive_power"
     }
 
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({ "freqs": self.freqs, "fourier": self.fourier })
+    }
+
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
         let shapes = (0..input.n_trials())
             .map(|_| vec![1, 1, self.freqs.len(), input.n_channels()])
@@ -213,6 +217,10 @@ struct Crossings;
 impl ComputationalRoutine for Crossings {
     fn name(&self) -> &str {
         "crossings"
+    }
+
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({})
     }
 
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {

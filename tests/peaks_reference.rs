@@ -355,12 +355,12 @@ fn invalid_parameters_are_refused_naming_the_parameter() {
         (
             "find_peaks",
             json!({"prominence": [[0, 1, 2], [3, 4, 5]]}),
-            "prominence: array-valued bounds",
+            "`prominence`: array-valued bounds",
         ),
         (
             "find_peaks",
             json!({"width": [1]}),
-            "width: a list bound needs exactly two",
+            "`width`: a list bound needs exactly two",
         ),
         ("find_peaks", json!({"heigth": 1}), "unknown field `heigth`"),
         ("find_peaks_cwt", json!({}), "widths is required"),
@@ -372,7 +372,7 @@ fn invalid_parameters_are_refused_naming_the_parameter() {
         (
             "find_peaks_cwt",
             json!({"widths": [1, 2], "wavelet": "morlet"}),
-            "wavelet must be",
+            "`wavelet`: must be 'ricker'",
         ),
         (
             "find_peaks_cwt",

@@ -8,45 +8,56 @@ use trialflow_core::{
 use super::butter_design::butter_sos;
 use super::sos::SosCascade;
 use super::{
-    check_below_nyquist, load_rows, parse_choice, parse_freq, store_rows, FilterError, FilterType,
+    check_below_nyquist, check_freq, freq_json, load_rows, store_rows, FilterError, FilterType,
 };
+use crate::params::{keyword_serde, setters, Keyword, Numbers};
 
 /// The highest Butterworth order accepted. SciPy takes any order, but beyond a few dozen the
 /// sections are numerically meaningless in f64 and the padding of `twopass` grows with it.
 pub const MAX_BUTTER_ORDER: i64 = 100;
 
-/// Unchecked parameters of `butterworth`, as written in a pipeline (Syncopy's names).
+/// Parameters of `butterworth` (Syncopy's names): what a pipeline step deserialises into,
+/// and the typed builder (`ButterworthParams::new().filter_type(FilterType::Bandpass)
+/// .freq([1.0, 40.0])`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ButterworthParams {
-    pub filter_type: Option<String>,
-    pub freq: Option<Value>,
+    pub filter_type: Option<FilterType>,
+    pub freq: Option<Numbers>,
     pub order: Option<i64>,
-    pub direction: Option<String>,
+    pub direction: Option<IirDirection>,
 }
 
+setters!(ButterworthParams {
+    filter_type: FilterType,
+    freq: Numbers,
+    order: i64,
+    direction: IirDirection,
+});
+
 /// How an IIR filter is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IirDirection {
     /// `sosfiltfilt`: forward and backward, zero phase, squared magnitude response.
+    #[default]
     TwoPass,
     /// `sosfilt`: forward only, causal, with the filter's group delay.
     OnePass,
 }
 
-impl IirDirection {
-    fn as_str(self) -> &'static str {
-        match self {
-            IirDirection::TwoPass => "twopass",
-            IirDirection::OnePass => "onepass",
-        }
-    }
+impl Keyword for IirDirection {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("twopass", IirDirection::TwoPass),
+        ("onepass", IirDirection::OnePass),
+    ];
+    const EXPECTED: &'static str = "'twopass' or 'onepass' ('onepass-minphase' is for firws only)";
 }
+keyword_serde!(IirDirection);
 
 impl ButterworthParams {
     pub fn check(self) -> Result<Butterworth, FilterError> {
-        let filter_type = FilterType::from_param(self.filter_type.as_deref())?;
-        let freq = parse_freq(self.freq.as_ref(), filter_type)?;
+        let filter_type = self.filter_type.unwrap_or_default();
+        let freq = check_freq(self.freq, filter_type)?;
         let order = self.order.unwrap_or(4);
         if !(1..=MAX_BUTTER_ORDER).contains(&order) {
             return Err(FilterError::range(
@@ -55,16 +66,7 @@ impl ButterworthParams {
                 order,
             ));
         }
-        let direction = match parse_choice(
-            "direction",
-            self.direction.as_deref(),
-            "twopass",
-            &["twopass", "onepass"],
-            "'twopass' or 'onepass' ('onepass-minphase' is for firws only)",
-        )? {
-            "twopass" => IirDirection::TwoPass,
-            _ => IirDirection::OnePass,
-        };
+        let direction = self.direction.unwrap_or_default();
         Ok(Butterworth {
             filter_type,
             freq,
@@ -104,7 +106,7 @@ impl ComputationalRoutine for Butterworth {
     fn cfg(&self) -> Value {
         serde_json::json!({
             "filter_type": self.filter_type.as_str(),
-            "freq": if self.freq.len() == 1 { serde_json::json!(self.freq[0]) } else { serde_json::json!(self.freq) },
+            "freq": freq_json(&self.freq),
             "order": self.order,
             "direction": self.direction.as_str(),
         })

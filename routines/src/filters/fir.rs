@@ -10,25 +10,29 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::FftPlanner;
 
 use super::FilterType;
+use crate::params::{keyword_serde, Keyword};
 use crate::smoothing::pairwise_sum;
 
 /// The taper of the sinc (`scipy.signal.windows.<name>(order + 1)`, symmetric).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FirWindow {
+    #[default]
     Hamming,
     Hann,
     Blackman,
 }
 
-impl FirWindow {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FirWindow::Hamming => "hamming",
-            FirWindow::Hann => "hann",
-            FirWindow::Blackman => "blackman",
-        }
-    }
+impl Keyword for FirWindow {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("hamming", FirWindow::Hamming),
+        ("hann", FirWindow::Hann),
+        ("blackman", FirWindow::Blackman),
+    ];
+    const EXPECTED: &'static str = "one of 'hamming', 'hann' or 'blackman'";
+}
+keyword_serde!(FirWindow);
 
+impl FirWindow {
     /// `scipy.signal.windows.general_cosine(m, a, sym=True)`: `sum_k a_k cos(k fac)` with
     /// `fac = linspace(-pi, pi, m)`.
     pub fn values(self, m: usize) -> Vec<f64> {

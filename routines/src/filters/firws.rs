@@ -8,7 +8,8 @@ use trialflow_core::{
 };
 
 use super::fir::{design_wsinc, minimum_phase, FirConvolver, FirWindow};
-use super::{check_below_nyquist, parse_choice, parse_freq, FilterError, FilterType};
+use super::{check_below_nyquist, check_freq, freq_json, FilterError, FilterType};
+use crate::params::{keyword_serde, setters, Keyword, Numbers};
 
 /// The highest FIR order accepted (kernels of up to 100,001 taps).
 pub const MAX_FIR_ORDER: i64 = 100_000;
@@ -16,64 +17,54 @@ pub const MAX_FIR_ORDER: i64 = 100_000;
 /// `2^ceil(log2(1000 (order + 1)))` points (2^22 = 64 MiB of complex values here).
 pub const MAX_MINPHASE_ORDER: i64 = 4_000;
 
-/// Unchecked parameters of `firws`, as written in a pipeline (Syncopy's names).
+/// Parameters of `firws` (Syncopy's names): what a pipeline step deserialises into, and the
+/// typed builder (`FirwsParams::new().filter_type(FilterType::Highpass).freq(1.0)`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirwsParams {
-    pub filter_type: Option<String>,
-    pub freq: Option<Value>,
+    pub filter_type: Option<FilterType>,
+    pub freq: Option<Numbers>,
     pub order: Option<i64>,
-    pub window: Option<String>,
-    pub direction: Option<String>,
+    pub window: Option<FirWindow>,
+    pub direction: Option<FirDirection>,
 }
 
+setters!(FirwsParams {
+    filter_type: FilterType,
+    freq: Numbers,
+    order: i64,
+    window: FirWindow,
+    direction: FirDirection,
+});
+
 /// How the FIR kernel is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FirDirection {
     /// One 'same' convolution with the centred (linear-phase) kernel: zero phase.
     OnePass,
     /// Two 'same' convolutions: the squared magnitude response.
+    #[default]
     TwoPass,
     /// One convolution with the minimum-phase version of the kernel.
     OnePassMinPhase,
 }
 
-impl FirDirection {
-    fn as_str(self) -> &'static str {
-        match self {
-            FirDirection::OnePass => "onepass",
-            FirDirection::TwoPass => "twopass",
-            FirDirection::OnePassMinPhase => "onepass-minphase",
-        }
-    }
+impl Keyword for FirDirection {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("twopass", FirDirection::TwoPass),
+        ("onepass", FirDirection::OnePass),
+        ("onepass-minphase", FirDirection::OnePassMinPhase),
+    ];
+    const EXPECTED: &'static str = "'twopass', 'onepass' or 'onepass-minphase'";
 }
+keyword_serde!(FirDirection);
 
 impl FirwsParams {
     pub fn check(self) -> Result<Firws, FilterError> {
-        let filter_type = FilterType::from_param(self.filter_type.as_deref())?;
-        let freq = parse_freq(self.freq.as_ref(), filter_type)?;
-        let window = match parse_choice(
-            "window",
-            self.window.as_deref(),
-            "hamming",
-            &["hamming", "hann", "blackman"],
-            "'hamming', 'hann' or 'blackman'",
-        )? {
-            "hamming" => FirWindow::Hamming,
-            "hann" => FirWindow::Hann,
-            _ => FirWindow::Blackman,
-        };
-        let direction = match parse_choice(
-            "direction",
-            self.direction.as_deref(),
-            "twopass",
-            &["twopass", "onepass", "onepass-minphase"],
-            "'twopass', 'onepass' or 'onepass-minphase'",
-        )? {
-            "twopass" => FirDirection::TwoPass,
-            "onepass" => FirDirection::OnePass,
-            _ => FirDirection::OnePassMinPhase,
-        };
+        let filter_type = self.filter_type.unwrap_or_default();
+        let freq = check_freq(self.freq, filter_type)?;
+        let window = self.window.unwrap_or_default();
+        let direction = self.direction.unwrap_or_default();
         let max = if direction == FirDirection::OnePassMinPhase {
             MAX_MINPHASE_ORDER
         } else {
@@ -165,7 +156,7 @@ impl ComputationalRoutine for Firws {
     fn cfg(&self) -> Value {
         serde_json::json!({
             "filter_type": self.filter_type.as_str(),
-            "freq": if self.freq.len() == 1 { serde_json::json!(self.freq[0]) } else { serde_json::json!(self.freq) },
+            "freq": freq_json(&self.freq),
             "order": self.order,
             "window": self.window.as_str(),
             "direction": self.direction.as_str(),

@@ -10,19 +10,26 @@ use trialflow_core::{
     ScratchSize, TrialInput,
 };
 
-use super::{parse_choice, FilterError};
+use super::FilterError;
+use crate::params::{keyword_serde, setters, Keyword};
 
-/// Unchecked parameters of `hilbert`.
+/// Parameters of `hilbert`: what a pipeline step deserialises into, and the typed builder
+/// (`HilbertParams::new().output(HilbertOutput::Angle)`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HilbertParams {
-    pub output: Option<String>,
+    pub output: Option<HilbertOutput>,
 }
 
+setters!(HilbertParams {
+    output: HilbertOutput
+});
+
 /// What is kept of the analytic signal `x + i H(x)` (Syncopy's `spectralConversions`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HilbertOutput {
     /// `|z|`, the envelope.
+    #[default]
     Abs,
     /// `z` itself.
     Complex,
@@ -34,19 +41,22 @@ pub enum HilbertOutput {
     Angle,
 }
 
-impl HilbertOutput {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HilbertOutput::Abs => "abs",
-            HilbertOutput::Complex => "complex",
-            HilbertOutput::Real => "real",
-            HilbertOutput::Imag => "imag",
-            HilbertOutput::AbsReal => "absreal",
-            HilbertOutput::AbsImag => "absimag",
-            HilbertOutput::Angle => "angle",
-        }
-    }
+impl Keyword for HilbertOutput {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("abs", HilbertOutput::Abs),
+        ("complex", HilbertOutput::Complex),
+        ("real", HilbertOutput::Real),
+        ("imag", HilbertOutput::Imag),
+        ("absreal", HilbertOutput::AbsReal),
+        ("absimag", HilbertOutput::AbsImag),
+        ("angle", HilbertOutput::Angle),
+    ];
+    const EXPECTED: &'static str =
+        "one of 'abs', 'complex', 'real', 'imag', 'absreal', 'absimag' or 'angle'";
+}
+keyword_serde!(HilbertOutput);
 
+impl HilbertOutput {
     fn real_part(self, z: Complex64) -> f64 {
         match self {
             HilbertOutput::Abs => z.norm(),
@@ -61,23 +71,7 @@ impl HilbertOutput {
 
 impl HilbertParams {
     pub fn check(self) -> Result<Hilbert, FilterError> {
-        let output = match parse_choice(
-            "output",
-            self.output.as_deref(),
-            "abs",
-            &[
-                "abs", "complex", "real", "imag", "absreal", "absimag", "angle",
-            ],
-            "'abs', 'complex', 'real', 'imag', 'absreal', 'absimag' or 'angle'",
-        )? {
-            "abs" => HilbertOutput::Abs,
-            "complex" => HilbertOutput::Complex,
-            "real" => HilbertOutput::Real,
-            "imag" => HilbertOutput::Imag,
-            "absreal" => HilbertOutput::AbsReal,
-            "absimag" => HilbertOutput::AbsImag,
-            _ => HilbertOutput::Angle,
-        };
+        let output = self.output.unwrap_or_default();
         Ok(Hilbert { output })
     }
 }

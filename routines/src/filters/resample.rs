@@ -14,6 +14,7 @@ use trialflow_core::{
 use super::fir::{design_wsinc, FirConvolver, FirWindow};
 use super::firws::default_fir_order;
 use super::{load_rows, FilterError, FilterType};
+use crate::params::setters;
 
 /// The highest anti-alias filter order accepted.
 pub const MAX_AA_ORDER: i64 = 100_000;
@@ -79,6 +80,13 @@ pub struct DownsampleParams {
     pub lpfreq: Option<f64>,
     pub order: Option<i64>,
 }
+
+setters!(DownsampleParams {
+    resamplefs: f64,
+    factor: i64,
+    lpfreq: f64,
+    order: i64,
+});
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Rate {
@@ -294,6 +302,12 @@ pub struct ResampleParams {
     pub lpfreq: Option<f64>,
     pub order: Option<i64>,
 }
+
+setters!(ResampleParams {
+    resamplefs: f64,
+    lpfreq: f64,
+    order: i64,
+});
 
 impl ResampleParams {
     pub fn check(self) -> Result<Resample, FilterError> {

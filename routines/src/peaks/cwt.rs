@@ -2,6 +2,8 @@ use std::cmp::Ordering;
 
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::params::{keyword_serde, setters, Keyword, Numbers};
 use trialflow_core::{
     ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
     ScratchSize, TrialInput,
@@ -9,16 +11,58 @@ use trialflow_core::{
 
 use super::{copy_channel, PeaksError};
 
-/// Unchecked parameters of `find_peaks_cwt`, as written in a pipeline.
+/// The wavelet of `find_peaks_cwt`. Only SciPy's default is supported: a pipeline cannot
+/// hold a Python callable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wavelet {
+    /// SciPy's `_ricker` (the Mexican hat).
+    #[default]
+    Ricker,
+}
+
+impl Keyword for Wavelet {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[("ricker", Wavelet::Ricker)];
+    const EXPECTED: &'static str = "'ricker' (custom wavelets are not supported)";
+}
+keyword_serde!(Wavelet);
+
+/// `max_distances`: one number for every width, or a list with at least one entry per width.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MaxDistances {
+    Every(f64),
+    PerWidth(Vec<f64>),
+}
+
+impl From<f64> for MaxDistances {
+    fn from(v: f64) -> Self {
+        MaxDistances::Every(v)
+    }
+}
+
+impl From<Vec<f64>> for MaxDistances {
+    fn from(v: Vec<f64>) -> Self {
+        MaxDistances::PerWidth(v)
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxDistances {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Numbers::deserialize(d)?.0 {
+            v if v.len() == 1 => MaxDistances::Every(v[0]),
+            v => MaxDistances::PerWidth(v),
+        })
+    }
+}
+
+/// Parameters of `find_peaks_cwt` (SciPy's names): what a pipeline step deserialises into,
+/// and the typed builder (`FindPeaksCwtParams::new().widths([1.0, 2.0, 4.0])`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FindPeaksCwtParams {
     /// A positive number or a list of them (required).
-    pub widths: Option<Value>,
-    /// Only `ricker` (SciPy's default) is supported.
-    pub wavelet: Option<String>,
-    /// A list with at least one entry per width, or one number for every width.
-    pub max_distances: Option<Value>,
+    pub widths: Option<Numbers>,
+    pub wavelet: Option<Wavelet>,
+    pub max_distances: Option<MaxDistances>,
     pub gap_thresh: Option<f64>,
     pub min_length: Option<f64>,
     pub min_snr: Option<f64>,
@@ -26,18 +70,16 @@ pub struct FindPeaksCwtParams {
     pub window_size: Option<f64>,
 }
 
-fn numbers(param: &'static str, v: &Value) -> Result<Vec<f64>, PeaksError> {
-    let bad = || PeaksError::Bound {
-        param,
-        reason: "expected a number or a list of numbers",
-        got: v.to_string(),
-    };
-    match v {
-        Value::Number(n) => Ok(vec![n.as_f64().ok_or_else(bad)?]),
-        Value::Array(items) => items.iter().map(|i| i.as_f64().ok_or_else(bad)).collect(),
-        _ => Err(bad()),
-    }
-}
+setters!(FindPeaksCwtParams {
+    widths: Numbers,
+    wavelet: Wavelet,
+    max_distances: MaxDistances,
+    gap_thresh: f64,
+    min_length: f64,
+    min_snr: f64,
+    noise_perc: f64,
+    window_size: f64,
+});
 
 fn not_nan(param: &'static str, v: f64) -> Result<f64, PeaksError> {
     if v.is_nan() {
@@ -52,28 +94,17 @@ impl FindPeaksCwtParams {
     /// `max_distances = widths / 4`, `min_length = ceil(len(widths) / 4)`. The default
     /// `window_size = ceil(n / 20)` depends on the trial length and is resolved per trial.
     pub fn check(self) -> Result<FindPeaksCwt, PeaksError> {
-        let widths = match &self.widths {
-            None => return Err(PeaksError::WidthsMissing),
-            Some(v) => numbers("widths", v)?,
+        let widths = match self.widths {
+            Some(Numbers(w)) if !w.is_empty() => w,
+            _ => return Err(PeaksError::WidthsMissing),
         };
-        if widths.is_empty() {
-            return Err(PeaksError::WidthsMissing);
-        }
         if let Some(&w) = widths.iter().find(|w| !(**w > 0.0 && w.is_finite())) {
             return Err(PeaksError::Width(w));
         }
-        if let Some(w) = self.wavelet.as_deref() {
-            if w != "ricker" {
-                return Err(PeaksError::Wavelet(w.to_string()));
-            }
-        }
-        let max_distances = match &self.max_distances {
+        let max_distances = match self.max_distances {
             None => widths.iter().map(|w| w / 4.0).collect(),
-            Some(Value::Number(n)) => {
-                vec![not_nan("max_distances", n.as_f64().unwrap_or(f64::NAN))?; widths.len()]
-            }
-            Some(v) => {
-                let d = numbers("max_distances", v)?;
+            Some(MaxDistances::Every(d)) => vec![not_nan("max_distances", d)?; widths.len()],
+            Some(MaxDistances::PerWidth(d)) => {
                 if d.len() < widths.len() {
                     return Err(PeaksError::MaxDistancesLength {
                         got: d.len(),
@@ -123,15 +154,15 @@ impl FindPeaksCwtParams {
 ///   line gives one event at `c0`; two lines ending at one column give two events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindPeaksCwt {
-    pub widths: Vec<f64>,
+    widths: Vec<f64>,
     /// One per width.
-    pub max_distances: Vec<f64>,
-    pub gap_thresh: f64,
-    pub min_length: f64,
-    pub min_snr: f64,
-    pub noise_perc: f64,
+    max_distances: Vec<f64>,
+    gap_thresh: f64,
+    min_length: f64,
+    min_snr: f64,
+    noise_perc: f64,
     /// `None`: `ceil(n / 20)` for a trial of `n` samples.
-    pub window_size: Option<usize>,
+    window_size: Option<usize>,
 }
 
 /// Wavelets and buffer sizes for one trial length.
@@ -216,17 +247,6 @@ impl ComputationalRoutine for FindPeaksCwt {
     }
 
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
-        // The fields are public: refuse what `check` would have refused.
-        if self.widths.is_empty() {
-            return Err(PeaksError::WidthsMissing.into());
-        }
-        if self.max_distances.len() < self.widths.len() {
-            return Err(PeaksError::MaxDistancesLength {
-                got: self.max_distances.len(),
-                need: self.widths.len(),
-            }
-            .into());
-        }
         Ok(OutputShape::events(input.n_trials(), Vec::new()))
     }
 

@@ -26,8 +26,6 @@ pub enum PeaksError {
     WidthsMissing,
     #[error("widths must be positive and finite, got {0}")]
     Width(f64),
-    #[error("wavelet must be 'ricker' (custom wavelets are not supported), got '{0}'")]
-    Wavelet(String),
     #[error(
         "max_distances has {got} entries but widths has {need}; it needs at least one per width"
     )]

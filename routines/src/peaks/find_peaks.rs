@@ -9,30 +9,42 @@ use trialflow_core::{
 use super::interval::Interval;
 use super::kernel::{self, col, Conditions};
 use super::{copy_channel, PeaksError};
+use crate::params::setters;
 
-/// Unchecked parameters of `find_peaks`, as written in a pipeline. The bounds (`height`,
-/// `threshold`, `prominence`, `width`, `plateau_size`) are kept as raw values until
-/// [`check`](Self::check) so that its messages can name the parameter.
+/// Parameters of `find_peaks` (SciPy's names): what a pipeline step deserialises into, and
+/// the typed builder (`FindPeaksParams::new().height(1.0).prominence(Interval::between(0.5,
+/// 2.0))`). A bound given as a number is its minimum.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FindPeaksParams {
-    pub height: Option<Value>,
-    pub threshold: Option<Value>,
+    pub height: Option<Interval>,
+    pub threshold: Option<Interval>,
     pub distance: Option<f64>,
-    pub prominence: Option<Value>,
-    pub width: Option<Value>,
+    pub prominence: Option<Interval>,
+    pub width: Option<Interval>,
     pub wlen: Option<f64>,
     pub rel_height: Option<f64>,
-    pub plateau_size: Option<Value>,
+    pub plateau_size: Option<Interval>,
 }
 
+setters!(FindPeaksParams {
+    height: Interval,
+    threshold: Interval,
+    distance: f64,
+    prominence: Interval,
+    width: Interval,
+    wlen: f64,
+    rel_height: f64,
+    plateau_size: Interval,
+});
+
 impl FindPeaksParams {
-    /// Validates the parameters: bounds are numbers or `[min, max]` with `min <= max`,
-    /// `distance >= 1`, `wlen > 1`, `rel_height >= 0`. `wlen` and `rel_height` are checked
-    /// even when no condition uses them (SciPy checks them only when it does).
+    /// Validates the parameters: bounds have `min <= max`, `distance >= 1`, `wlen > 1`,
+    /// `rel_height >= 0`. `wlen` and `rel_height` are checked even when no condition uses
+    /// them (SciPy checks them only when it does).
     pub fn check(self) -> Result<FindPeaks, PeaksError> {
-        let bound = |name: &'static str, v: &Option<Value>| -> Result<_, PeaksError> {
-            v.as_ref().map(|v| Interval::parse(name, v)).transpose()
+        let bound = |name: &'static str, v: Option<Interval>| -> Result<_, PeaksError> {
+            v.map(|i| i.check(name).map(|()| i)).transpose()
         };
         if let Some(d) = self.distance {
             if !(1.0..f64::INFINITY).contains(&d) {
@@ -49,14 +61,14 @@ impl FindPeaksParams {
             return Err(PeaksError::RelHeight(rel_height));
         }
         Ok(FindPeaks {
-            height: bound("height", &self.height)?,
-            threshold: bound("threshold", &self.threshold)?,
+            height: bound("height", self.height)?,
+            threshold: bound("threshold", self.threshold)?,
             distance: self.distance,
-            prominence: bound("prominence", &self.prominence)?,
-            width: bound("width", &self.width)?,
+            prominence: bound("prominence", self.prominence)?,
+            width: bound("width", self.width)?,
             wlen: self.wlen,
             rel_height,
-            plateau_size: bound("plateau_size", &self.plateau_size)?,
+            plateau_size: bound("plateau_size", self.plateau_size)?,
         })
     }
 }
@@ -160,14 +172,14 @@ fn transpose_group(s: &[f64], channels: usize, g: usize, width: usize, out: &mut
 /// kernel warnings, one per channel and kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindPeaks {
-    pub height: Option<Interval>,
-    pub threshold: Option<Interval>,
-    pub distance: Option<f64>,
-    pub prominence: Option<Interval>,
-    pub width: Option<Interval>,
-    pub wlen: Option<f64>,
-    pub rel_height: f64,
-    pub plateau_size: Option<Interval>,
+    height: Option<Interval>,
+    threshold: Option<Interval>,
+    distance: Option<f64>,
+    prominence: Option<Interval>,
+    width: Option<Interval>,
+    wlen: Option<f64>,
+    rel_height: f64,
+    plateau_size: Option<Interval>,
 }
 
 impl FindPeaks {
@@ -366,11 +378,20 @@ mod tests {
             (json!({"wlen": 1}), "wlen"),
             (json!({"rel_height": -0.1}), "rel_height"),
             (json!({"height": [2, 1]}), "height"),
-            (json!({"width": [[1, 2]]}), "array-valued"),
         ] {
             let err = params(v).check().unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
+        let shape: Result<FindPeaksParams, _> = serde_json::from_value(json!({"width": [[1, 2]]}));
+        let err = shape.unwrap_err().to_string();
+        assert!(err.contains("array-valued"), "{err}");
+        let typed = FindPeaksParams::new()
+            .height(Interval::between(2.0, 1.0))
+            .check();
+        assert!(typed
+            .unwrap_err()
+            .to_string()
+            .contains("larger than the maximum"));
     }
 
     #[test]

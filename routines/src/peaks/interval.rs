@@ -11,52 +11,87 @@ pub struct Interval {
     pub max: Option<f64>,
 }
 
+/// What every bound message ends with.
+const BOUND_FORM: &str =
+    "a bound is a number (the minimum) or [min, max] with null for an open side";
+
 impl Interval {
+    /// `[min, +inf)`: the form a single number in a pipeline takes.
+    pub fn at_least(min: f64) -> Interval {
+        Interval {
+            min: Some(min),
+            max: None,
+        }
+    }
+
+    /// `(-inf, max]`.
+    pub fn at_most(max: f64) -> Interval {
+        Interval {
+            min: None,
+            max: Some(max),
+        }
+    }
+
+    /// `[min, max]`.
+    pub fn between(min: f64, max: f64) -> Interval {
+        Interval {
+            min: Some(min),
+            max: Some(max),
+        }
+    }
+
+    /// `[null, null]`: keeps every peak but still computes (and stores) the property.
+    pub fn any() -> Interval {
+        Interval::default()
+    }
+
     /// Parses a bound as written in a pipeline (already turned into JSON). Array-valued
     /// bounds (SciPy's "array matching `x`") are refused: a trial-independent pipeline
     /// parameter cannot hold one value per sample.
     pub fn parse(param: &'static str, value: &Value) -> Result<Interval, PeaksError> {
-        let refuse = |reason| PeaksError::Bound {
+        let interval = Interval::from_value(value).map_err(|reason| PeaksError::Bound {
             param,
             reason,
             got: value.to_string(),
-        };
-        let side = |v: &Value| -> Result<Option<f64>, PeaksError> {
+        })?;
+        interval.check(param)?;
+        Ok(interval)
+    }
+
+    /// The shape check alone (a number, or a pair of numbers or nulls); the reason on failure.
+    fn from_value(value: &Value) -> Result<Interval, &'static str> {
+        const ARRAY: &str = "array-valued bounds (one value per sample) are not supported";
+        let side = |v: &Value| -> Result<Option<f64>, &'static str> {
             match v {
                 Value::Null => Ok(None),
-                Value::Number(n) => n
-                    .as_f64()
-                    .map(Some)
-                    .ok_or_else(|| refuse("not a representable number")),
-                Value::Array(_) => Err(refuse(
-                    "array-valued bounds (one value per sample) are not supported",
-                )),
-                _ => Err(refuse("each side must be a number or null")),
+                Value::Number(n) => n.as_f64().map(Some).ok_or("not a representable number"),
+                Value::Array(_) => Err(ARRAY),
+                _ => Err("each side must be a number or null"),
             }
         };
-        let interval = match value {
-            Value::Number(_) => Interval {
+        match value {
+            Value::Number(_) => Ok(Interval {
                 min: side(value)?,
                 max: None,
-            },
+            }),
             Value::Array(items) if items.iter().any(Value::is_array) || items.len() > 2 => {
-                return Err(refuse(
-                    "array-valued bounds (one value per sample) are not supported",
-                ))
+                Err(ARRAY)
             }
-            Value::Array(items) if items.len() == 2 => Interval {
+            Value::Array(items) if items.len() == 2 => Ok(Interval {
                 min: side(&items[0])?,
                 max: side(&items[1])?,
-            },
-            Value::Array(_) => return Err(refuse("a list bound needs exactly two entries")),
-            _ => return Err(refuse("not a number or a list")),
-        };
-        if let (Some(min), Some(max)) = (interval.min, interval.max) {
-            if min > max {
-                return Err(PeaksError::EmptyBound { param, min, max });
-            }
+            }),
+            Value::Array(_) => Err("a list bound needs exactly two entries"),
+            _ => Err("not a number or a list"),
         }
-        Ok(interval)
+    }
+
+    /// Refuses an empty bound (`min > max`), naming the parameter.
+    pub fn check(self, param: &'static str) -> Result<(), PeaksError> {
+        match (self.min, self.max) {
+            (Some(min), Some(max)) if min > max => Err(PeaksError::EmptyBound { param, min, max }),
+            _ => Ok(()),
+        }
     }
 
     /// SciPy's `_select_by_property`: `min <= v` and `v <= max` for the sides that are set,
@@ -69,6 +104,21 @@ impl Interval {
     /// The bound as stored in `cfg`: always `[min, max]`, `null` for an open side.
     pub fn to_json(self) -> Value {
         serde_json::json!([self.min, self.max])
+    }
+}
+
+impl From<f64> for Interval {
+    fn from(min: f64) -> Interval {
+        Interval::at_least(min)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Interval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        Interval::from_value(&value).map_err(|reason| {
+            serde::de::Error::custom(format!("{reason}; {BOUND_FORM}, got {value}"))
+        })
     }
 }
 

@@ -1,37 +1,49 @@
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use trialflow_core::{
     ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, ScratchSize,
     TrialInput,
 };
 
 use super::{channel_means, subtract_means, PreprocessingError};
+use crate::params::{keyword_serde, setters, Keyword};
 
 /// What `scipy.signal.detrend` removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DetrendType {
     /// The least-squares line.
+    #[default]
     Linear,
     /// The mean.
     Constant,
 }
 
-/// Unchecked parameters of `detrend`, as written in a pipeline.
+impl Keyword for DetrendType {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("linear", DetrendType::Linear),
+        ("l", DetrendType::Linear),
+        ("constant", DetrendType::Constant),
+        ("c", DetrendType::Constant),
+    ];
+    const EXPECTED: &'static str = "'linear' or 'constant'";
+}
+keyword_serde!(DetrendType);
+
+/// Parameters of `detrend`: what a pipeline step deserialises into and the typed builder
+/// (`DetrendParams::new().kind(DetrendType::Constant)`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DetrendParams {
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<DetrendType>,
 }
+
+setters!(DetrendParams { kind: DetrendType });
 
 impl DetrendParams {
     pub fn check(self) -> Result<Detrend, PreprocessingError> {
-        let kind = match self.kind.as_deref() {
-            None | Some("linear") | Some("l") => DetrendType::Linear,
-            Some("constant") | Some("c") => DetrendType::Constant,
-            Some(other) => return Err(PreprocessingError::DetrendType(other.to_string())),
-        };
-        Ok(Detrend { kind })
+        Ok(Detrend {
+            kind: self.kind.unwrap_or_default(),
+        })
     }
 }
 
@@ -44,7 +56,13 @@ impl DetrendParams {
 /// ("array must not contain infs or NaNs"); `constant` gives NaN there, as SciPy does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Detrend {
-    pub kind: DetrendType,
+    kind: DetrendType,
+}
+
+impl Detrend {
+    pub fn kind(&self) -> DetrendType {
+        self.kind
+    }
 }
 
 impl ComputationalRoutine for Detrend {

@@ -3,8 +3,6 @@ use trialflow_core::RoutineError;
 /// What can be wrong with preprocessing parameters.
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessingError {
-    #[error("type must be 'linear' or 'constant', got '{0}'")]
-    DetrendType(String),
     #[error("channel {channel} contains NaN or Inf; a linear detrend is undefined there (scipy.signal.detrend refuses it too)")]
     NonFinite { channel: usize },
 }

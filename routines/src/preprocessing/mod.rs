@@ -5,11 +5,13 @@
 mod detrend;
 mod errors;
 mod rectify;
+mod registration;
 mod zscore;
 
 pub use detrend::{Detrend, DetrendParams, DetrendType};
 pub use errors::PreprocessingError;
 pub use rectify::{Rectify, RectifyParams};
+pub use registration::registry_entries;
 pub use zscore::{ZScore, ZScoreParams};
 
 use ndarray::{ArrayView2, ArrayViewMut2};

@@ -7,6 +7,12 @@ use trialflow_core::{ComputationalRoutine, OutputBlock, Plan, RoutineError, Scra
 pub struct RectifyParams {}
 
 impl RectifyParams {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl RectifyParams {
     pub fn check(self) -> Result<Rectify, super::PreprocessingError> {
         Ok(Rectify)
     }
@@ -19,6 +25,10 @@ pub struct Rectify;
 impl ComputationalRoutine for Rectify {
     fn name(&self) -> &str {
         "rectify"
+    }
+
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({})
     }
 
     fn compute_function(

@@ -12,6 +12,12 @@ use super::{channel_means, subtract_means};
 pub struct ZScoreParams {}
 
 impl ZScoreParams {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl ZScoreParams {
     pub fn check(self) -> Result<ZScore, super::PreprocessingError> {
         Ok(ZScore)
     }
@@ -25,6 +31,10 @@ pub struct ZScore;
 impl ComputationalRoutine for ZScore {
     fn name(&self) -> &str {
         "zscore"
+    }
+
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({})
     }
 
     fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {

@@ -4,6 +4,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::SmoothingError;
+use crate::params::{keyword_serde, Keyword};
 
 /// How ndimage extends a line beyond its ends (`mode=`).
 ///
@@ -19,8 +20,9 @@ use super::SmoothingError;
 ///
 /// The extension goes on periodically as far as the kernel reaches, so kernels longer than
 /// the trial see the same values SciPy's line buffer holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExtendMode {
+    #[default]
     Reflect,
     Mirror,
     Nearest,
@@ -28,41 +30,19 @@ pub enum ExtendMode {
     Wrap,
 }
 
+impl Keyword for ExtendMode {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("reflect", ExtendMode::Reflect),
+        ("mirror", ExtendMode::Mirror),
+        ("nearest", ExtendMode::Nearest),
+        ("constant", ExtendMode::Constant),
+        ("wrap", ExtendMode::Wrap),
+    ];
+    const EXPECTED: &'static str = "one of 'reflect', 'mirror', 'nearest', 'constant', 'wrap'";
+}
+keyword_serde!(ExtendMode);
+
 impl ExtendMode {
-    pub const NAMES: &'static str = "'reflect', 'mirror', 'nearest', 'constant', 'wrap'";
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExtendMode::Reflect => "reflect",
-            ExtendMode::Mirror => "mirror",
-            ExtendMode::Nearest => "nearest",
-            ExtendMode::Constant => "constant",
-            ExtendMode::Wrap => "wrap",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<ExtendMode> {
-        Some(match name {
-            "reflect" => ExtendMode::Reflect,
-            "mirror" => ExtendMode::Mirror,
-            "nearest" => ExtendMode::Nearest,
-            "constant" => ExtendMode::Constant,
-            "wrap" => ExtendMode::Wrap,
-            _ => return None,
-        })
-    }
-
-    /// Parses an ndimage mode parameter (default `reflect`), refusing unknown names.
-    pub(crate) fn from_param(name: Option<&str>) -> Result<ExtendMode, SmoothingError> {
-        match name {
-            None => Ok(ExtendMode::Reflect),
-            Some(s) => ExtendMode::parse(s).ok_or_else(|| SmoothingError::Mode {
-                allowed: ExtendMode::NAMES.to_string(),
-                got: s.to_string(),
-            }),
-        }
-    }
-
     /// The sample that position `j` of the extended line holds, for a line of `n >= 1`
     /// samples; `None` stands for `cval`.
     #[inline]

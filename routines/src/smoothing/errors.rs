@@ -13,8 +13,6 @@ pub enum SmoothingError {
         expected: String,
         got: String,
     },
-    #[error("mode must be one of {allowed}, got '{got}'")]
-    Mode { allowed: String, got: String },
     #[error("mode 'reflect' is not accepted by scipy.signal.savgol_filter; use 'interp', 'mirror', 'nearest', 'constant' or 'wrap' ('mirror' is ndimage's reflect without repeating the edge sample)")]
     SavgolReflect,
     #[error("polyorder must be less than window_length, got polyorder {polyorder} and window_length {window_length}")]

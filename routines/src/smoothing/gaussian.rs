@@ -7,19 +7,31 @@ use trialflow_core::{
 
 use super::boundary::ExtendMode;
 use super::correlate::Correlation;
+use crate::params::{setters, Keyword};
+
 use super::{pairwise_sum, row_scratch, row_task, SmoothingError, MAX_TAPS};
 
-/// Unchecked parameters of `gaussian`, as written in a pipeline (SciPy's names).
+/// Parameters of `gaussian` (SciPy's names): what a pipeline step deserialises into, and the
+/// typed builder (`GaussianParams::new().sigma(3.0).mode(ExtendMode::Wrap)`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GaussianParams {
     pub sigma: Option<f64>,
     pub order: Option<i64>,
-    pub mode: Option<String>,
+    pub mode: Option<ExtendMode>,
     pub cval: Option<f64>,
     pub truncate: Option<f64>,
     pub radius: Option<i64>,
 }
+
+setters!(GaussianParams {
+    sigma: f64,
+    order: i64,
+    mode: ExtendMode,
+    cval: f64,
+    truncate: f64,
+    radius: i64,
+});
 
 impl GaussianParams {
     pub fn check(self) -> Result<Gaussian, SmoothingError> {
@@ -40,7 +52,7 @@ impl GaussianParams {
         if !(0..=3).contains(&order) {
             return Err(SmoothingError::range("order", "0, 1, 2 or 3", order));
         }
-        let mode = ExtendMode::from_param(self.mode.as_deref())?;
+        let mode = self.mode.unwrap_or_default();
         let cval = self.cval.unwrap_or(0.0);
         let truncate = self.truncate.unwrap_or(4.0);
         if !(truncate.is_finite() && truncate > 0.0) {
@@ -297,11 +309,9 @@ mod tests {
             ..params(1.0)
         })
         .starts_with("radius"));
-        assert!(msg(GaussianParams {
-            mode: Some("grid".into()),
-            ..params(1.0)
-        })
-        .starts_with("mode"));
+        assert!(<ExtendMode as Keyword>::from_word("grid")
+            .unwrap_err()
+            .contains("'reflect', 'mirror', 'nearest', 'constant', 'wrap'"));
         let huge = msg(params(1e9));
         assert!(
             huge.contains("sigma 1000000000") && huge.contains("limit"),

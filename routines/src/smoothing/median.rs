@@ -1,3 +1,4 @@
+use crate::params::{setters, Keyword};
 use serde::Deserialize;
 use trialflow_core::{
     ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, ScratchSize,
@@ -13,10 +14,17 @@ use super::SmoothingError;
 #[serde(deny_unknown_fields)]
 pub struct MedianParams {
     pub size: Option<i64>,
-    pub mode: Option<String>,
+    pub mode: Option<ExtendMode>,
     pub cval: Option<f64>,
     pub origin: Option<i64>,
 }
+
+setters!(MedianParams {
+    size: i64,
+    mode: ExtendMode,
+    cval: f64,
+    origin: i64,
+});
 
 impl MedianParams {
     pub fn check(self) -> Result<Median, SmoothingError> {
@@ -24,7 +32,7 @@ impl MedianParams {
         let origin = check_origin("size", size, self.origin.unwrap_or(0))?;
         Ok(Median {
             size,
-            mode: ExtendMode::from_param(self.mode.as_deref())?,
+            mode: self.mode.unwrap_or_default(),
             cval: self.cval.unwrap_or(0.0),
             origin,
         })

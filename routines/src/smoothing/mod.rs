@@ -22,6 +22,7 @@ mod gaussian;
 mod linalg;
 mod median;
 mod moving_average;
+mod registration;
 mod savgol;
 
 pub use boundary::ExtendMode;
@@ -29,55 +30,16 @@ pub use errors::SmoothingError;
 pub use gaussian::{Gaussian, GaussianParams};
 pub use median::{Median, MedianParams};
 pub use moving_average::{MovingAverage, MovingAverageParams};
+pub use registration::registry_entries;
 pub use savgol::{Savgol, SavgolMode, SavgolParams, MAX_POLYORDER};
 
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
-use trialflow_core::{DataKind, OutputBlock, RoutineError, Scratch, ScratchSize, TrialInput};
-
-use crate::params::{BuildError, ParamDoc};
-use crate::registry::{RoutineDoc, RoutineEntry};
 use boundary::{block_rows, contiguous, for_each_out_block, Lines};
+use trialflow_core::{OutputBlock, Scratch, ScratchSize, TrialInput};
 
 /// The longest kernel or window any smoothing routine accepts, in taps (samples). A Gaussian
 /// with `sigma: 1e9` would need 8e9 taps; it is refused with a message naming `sigma` and
 /// `truncate` instead.
 pub const MAX_TAPS: usize = 10_000_001;
-
-/// The registry entries of this family.
-pub fn registry_entries() -> Vec<RoutineEntry> {
-    vec![
-        gaussian_entry(),
-        savgol_entry(),
-        moving_average_entry(),
-        median_entry(),
-    ]
-}
-
-/// Deserialises unchecked parameters; on a type error, finds the offending key so the
-/// message names it (`parameter `sigma`: invalid type: string "a", expected f64`).
-fn parse_named<P: DeserializeOwned>(params: Map<String, Value>) -> Result<P, BuildError> {
-    match serde_json::from_value::<P>(Value::Object(params.clone())) {
-        Ok(p) => Ok(p),
-        Err(e) => {
-            for (key, value) in &params {
-                let mut single = Map::new();
-                single.insert(key.clone(), value.clone());
-                if let Err(e1) = serde_json::from_value::<P>(Value::Object(single)) {
-                    let message = e1.to_string();
-                    return Err(BuildError::Params(
-                        if message.starts_with("unknown field") {
-                            message
-                        } else {
-                            format!("parameter `{key}`: {message}")
-                        },
-                    ));
-                }
-            }
-            Err(BuildError::Params(e.to_string()))
-        }
-    }
-}
 
 /// numpy's pairwise summation (`pairwise_sum` in `numpy/_core/src/umath/loops_utils.h.src`),
 /// which `ndarray.sum()` uses for contiguous float64: the same rounding as SciPy's kernel
@@ -153,214 +115,17 @@ pub(crate) fn row_task(
     for_each_out_block(&mut out, acc, |i0, dst| f(&lines, i0, dst, extra));
 }
 
-const MODE_DOC: &str = "boundary extension as in scipy.ndimage: reflect (d c b a | a b c d | d c b a), mirror (d c b | a b c d | c b a), nearest (a a a | a b c d | d d d), constant (cval), wrap (b c d | a b c d | a b c); it repeats periodically for kernels longer than the trial";
-
-fn gaussian_entry() -> RoutineEntry {
-    RoutineEntry {
-        doc: RoutineDoc {
-            name: "gaussian",
-            summary: "Gaussian smoothing (or Gaussian-derivative filtering) along time, per trial and channel.",
-            matches: "scipy.ndimage.gaussian_filter1d(x, sigma, axis=0, order=0, mode='reflect', cval=0.0, truncate=4.0, radius=None)",
-            input: DataKind::Analog,
-            output: DataKind::Analog,
-            params: &[
-                ParamDoc {
-                    name: "sigma",
-                    kind: "number > 0",
-                    default: "required",
-                    doc: "standard deviation of the Gaussian, in samples",
-                },
-                ParamDoc {
-                    name: "order",
-                    kind: "0 | 1 | 2 | 3",
-                    default: "0",
-                    doc: "0 smooths; k > 0 convolves with the k-th derivative of the Gaussian",
-                },
-                ParamDoc {
-                    name: "mode",
-                    kind: "\"reflect\" | \"mirror\" | \"nearest\" | \"constant\" | \"wrap\"",
-                    default: "reflect",
-                    doc: MODE_DOC,
-                },
-                ParamDoc {
-                    name: "cval",
-                    kind: "number",
-                    default: "0.0",
-                    doc: "value beyond the edges when mode is constant",
-                },
-                ParamDoc {
-                    name: "truncate",
-                    kind: "number > 0",
-                    default: "4.0",
-                    doc: "kernel radius in standard deviations: radius = int(truncate * sigma + 0.5)",
-                },
-                ParamDoc {
-                    name: "radius",
-                    kind: "integer >= 0 | null",
-                    default: "null",
-                    doc: "kernel radius in samples; overrides truncate (at most 5000000)",
-                },
-            ],
-            example: "- routine: gaussian\n  sigma: 2.5\n  mode: reflect",
-        },
-        build: |params| {
-            let p: GaussianParams = parse_named(params)?;
-            Ok(Box::new(p.check().map_err(RoutineError::from)?))
-        },
-    }
-}
-
-fn savgol_entry() -> RoutineEntry {
-    RoutineEntry {
-        doc: RoutineDoc {
-            name: "savgol",
-            summary: "Savitzky-Golay filter (local least-squares polynomial, or its derivative) along time, per trial and channel.",
-            matches: "scipy.signal.savgol_filter(x, window_length, polyorder, deriv=0, delta=1.0, axis=0, mode='interp', cval=0.0)",
-            input: DataKind::Analog,
-            output: DataKind::Analog,
-            params: &[
-                ParamDoc {
-                    name: "window_length",
-                    kind: "integer >= 1",
-                    default: "required",
-                    doc: "filter length in samples; even lengths are allowed; with mode interp at most the trial length",
-                },
-                ParamDoc {
-                    name: "polyorder",
-                    kind: "integer >= 0",
-                    default: "required",
-                    doc: "order of the fitted polynomial; less than window_length and at most 100",
-                },
-                ParamDoc {
-                    name: "deriv",
-                    kind: "integer >= 0",
-                    default: "0",
-                    doc: "derivative order; deriv > polyorder gives zeros",
-                },
-                ParamDoc {
-                    name: "delta",
-                    kind: "number",
-                    default: "1.0",
-                    doc: "sample spacing used to scale derivatives (1 / samplerate for per-second units); nonzero when deriv > 0",
-                },
-                ParamDoc {
-                    name: "mode",
-                    kind: "\"interp\" | \"mirror\" | \"nearest\" | \"constant\" | \"wrap\"",
-                    default: "interp",
-                    doc: "interp fits a polynomial to the first and last window_length samples for the edges; the others extend as in scipy.ndimage ('reflect' is refused, as SciPy refuses it)",
-                },
-                ParamDoc {
-                    name: "cval",
-                    kind: "number",
-                    default: "0.0",
-                    doc: "value beyond the edges when mode is constant",
-                },
-            ],
-            example: "- routine: savgol\n  window_length: 11\n  polyorder: 3",
-        },
-        build: |params| {
-            let p: SavgolParams = parse_named(params)?;
-            Ok(Box::new(p.check().map_err(RoutineError::from)?))
-        },
-    }
-}
-
-fn moving_average_entry() -> RoutineEntry {
-    RoutineEntry {
-        doc: RoutineDoc {
-            name: "moving_average",
-            summary: "Moving average (boxcar) along time, per trial and channel.",
-            matches: "scipy.ndimage.uniform_filter1d(x, size, axis=0, mode='reflect', cval=0.0, origin=0)",
-            input: DataKind::Analog,
-            output: DataKind::Analog,
-            params: &[
-                ParamDoc {
-                    name: "size",
-                    kind: "integer >= 1",
-                    default: "required",
-                    doc: "window length in samples; an even window covers x[i - size/2 - origin .. i + size/2 - 1 - origin]",
-                },
-                ParamDoc {
-                    name: "mode",
-                    kind: "\"reflect\" | \"mirror\" | \"nearest\" | \"constant\" | \"wrap\"",
-                    default: "reflect",
-                    doc: MODE_DOC,
-                },
-                ParamDoc {
-                    name: "cval",
-                    kind: "number",
-                    default: "0.0",
-                    doc: "value beyond the edges when mode is constant",
-                },
-                ParamDoc {
-                    name: "origin",
-                    kind: "integer",
-                    default: "0",
-                    doc: "shifts the window left by origin samples; -(size // 2) <= origin <= (size - 1) // 2",
-                },
-            ],
-            example: "- routine: moving_average\n  size: 5",
-        },
-        build: |params| {
-            let p: MovingAverageParams = parse_named(params)?;
-            Ok(Box::new(p.check().map_err(RoutineError::from)?))
-        },
-    }
-}
-
-fn median_entry() -> RoutineEntry {
-    RoutineEntry {
-        doc: RoutineDoc {
-            name: "median",
-            summary: "Running median along time, per trial and channel (even sizes take the upper median).",
-            matches: "scipy.ndimage.median_filter(x, size=(size, 1), mode='reflect', cval=0.0, origin=(origin, 0)) on the samples x channels trial",
-            input: DataKind::Analog,
-            output: DataKind::Analog,
-            params: &[
-                ParamDoc {
-                    name: "size",
-                    kind: "integer >= 1",
-                    default: "required",
-                    doc: "window length in samples; the result is the element of rank size // 2 of the sorted window",
-                },
-                ParamDoc {
-                    name: "mode",
-                    kind: "\"reflect\" | \"mirror\" | \"nearest\" | \"constant\" | \"wrap\"",
-                    default: "reflect",
-                    doc: MODE_DOC,
-                },
-                ParamDoc {
-                    name: "cval",
-                    kind: "number",
-                    default: "0.0",
-                    doc: "value beyond the edges when mode is constant",
-                },
-                ParamDoc {
-                    name: "origin",
-                    kind: "integer",
-                    default: "0",
-                    doc: "shifts the window left by origin samples; -(size // 2) <= origin <= (size - 1) // 2",
-                },
-            ],
-            example: "- routine: median\n  size: 5",
-        },
-        build: |params| {
-            let p: MedianParams = parse_named(params)?;
-            Ok(Box::new(p.check().map_err(RoutineError::from)?))
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Registry;
+    use crate::params::BuildError;
+    use serde_json::Value;
 
     fn build(
         name: &str,
         yaml_like: Value,
     ) -> Result<Box<dyn trialflow_core::ComputationalRoutine>, BuildError> {
-        Registry::builtin().build(name, yaml_like.as_object().unwrap().clone())
+        crate::build_builtin(name, yaml_like.as_object().unwrap().clone())
     }
 
     /// Views the engine never hands out (a strided output, an input with a row stride wider
@@ -445,11 +210,8 @@ mod tests {
 
     #[test]
     fn every_routine_is_registered_and_documented() {
-        let registry = Registry::builtin();
         for name in ["gaussian", "savgol", "moving_average", "median"] {
-            let entry = registry
-                .get(name)
-                .unwrap_or_else(|| panic!("{name} registered"));
+            let entry = crate::builtin_entry(name).unwrap_or_else(|| panic!("{name} registered"));
             assert!(!entry.doc.params.is_empty());
             assert!(entry.doc.example.contains(name));
         }

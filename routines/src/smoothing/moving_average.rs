@@ -1,3 +1,4 @@
+use crate::params::{setters, Keyword};
 use serde::Deserialize;
 use trialflow_core::{
     ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, TrialInput,
@@ -11,10 +12,17 @@ use super::{row_scratch, row_task, SmoothingError, MAX_TAPS};
 #[serde(deny_unknown_fields)]
 pub struct MovingAverageParams {
     pub size: Option<i64>,
-    pub mode: Option<String>,
+    pub mode: Option<ExtendMode>,
     pub cval: Option<f64>,
     pub origin: Option<i64>,
 }
+
+setters!(MovingAverageParams {
+    size: i64,
+    mode: ExtendMode,
+    cval: f64,
+    origin: i64,
+});
 
 /// Checks a window `size` parameter: an integer in `1..=MAX_TAPS`.
 pub(crate) fn check_size(size: Option<i64>) -> Result<usize, SmoothingError> {
@@ -39,7 +47,7 @@ impl MovingAverageParams {
         let origin = check_origin("size", size, self.origin.unwrap_or(0))?;
         Ok(MovingAverage {
             size,
-            mode: ExtendMode::from_param(self.mode.as_deref())?,
+            mode: self.mode.unwrap_or_default(),
             cval: self.cval.unwrap_or(0.0),
             origin,
         })

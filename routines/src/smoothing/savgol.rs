@@ -10,44 +10,47 @@ use super::boundary::{ExtendMode, Lines};
 use super::correlate::Correlation;
 use super::linalg::ThinQr;
 use super::{row_scratch, row_task, SmoothingError, MAX_TAPS};
+use crate::params::{keyword_serde, setters, Keyword};
 
 /// The highest `polyorder` accepted. The least-squares fit costs `window_length *
 /// (polyorder + 1)²` and its memory `window_length * (polyorder + 1)` (at most `MAX_TAPS`).
 pub const MAX_POLYORDER: usize = 100;
 
 /// How `savgol_filter` treats the edges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SavgolMode {
+    #[default]
     /// Fit a polynomial to the first and last `window_length` samples (SciPy's default).
     Interp,
     /// Extend as ndimage does (`mirror`, `nearest`, `constant` or `wrap`; never `reflect`).
     Extend(ExtendMode),
 }
 
-impl SavgolMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SavgolMode::Interp => "interp",
-            SavgolMode::Extend(m) => m.as_str(),
-        }
-    }
+impl Keyword for SavgolMode {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("interp", SavgolMode::Interp),
+        ("mirror", SavgolMode::Extend(ExtendMode::Mirror)),
+        ("nearest", SavgolMode::Extend(ExtendMode::Nearest)),
+        ("constant", SavgolMode::Extend(ExtendMode::Constant)),
+        ("wrap", SavgolMode::Extend(ExtendMode::Wrap)),
+    ];
+    const EXPECTED: &'static str = "one of 'interp', 'mirror', 'nearest', 'constant', 'wrap'";
 
-    fn from_param(name: Option<&str>) -> Result<SavgolMode, SmoothingError> {
-        match name {
-            None | Some("interp") => Ok(SavgolMode::Interp),
-            Some("reflect") => Err(SmoothingError::SavgolReflect),
-            Some(s) => match ExtendMode::parse(s) {
-                Some(m) => Ok(SavgolMode::Extend(m)),
-                None => Err(SmoothingError::Mode {
-                    allowed: "'interp', 'mirror', 'nearest', 'constant', 'wrap'".into(),
-                    got: s.to_string(),
-                }),
-            },
+    fn from_word(word: &str) -> Result<Self, String> {
+        if word == "reflect" {
+            return Err(SmoothingError::SavgolReflect.to_string());
         }
+        Self::SPELLINGS
+            .iter()
+            .find(|(s, _)| *s == word)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("must be {}, got '{word}'", Self::EXPECTED))
     }
 }
+keyword_serde!(SavgolMode);
 
-/// Unchecked parameters of `savgol`, as written in a pipeline (SciPy's names).
+/// Parameters of `savgol` (SciPy's names): what a pipeline step deserialises into, and the
+/// typed builder (`SavgolParams::new().window_length(11).polyorder(3)`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SavgolParams {
@@ -55,9 +58,18 @@ pub struct SavgolParams {
     pub polyorder: Option<i64>,
     pub deriv: Option<i64>,
     pub delta: Option<f64>,
-    pub mode: Option<String>,
+    pub mode: Option<SavgolMode>,
     pub cval: Option<f64>,
 }
+
+setters!(SavgolParams {
+    window_length: i64,
+    polyorder: i64,
+    deriv: i64,
+    delta: f64,
+    mode: SavgolMode,
+    cval: f64,
+});
 
 impl SavgolParams {
     pub fn check(self) -> Result<Savgol, SmoothingError> {
@@ -116,7 +128,7 @@ impl SavgolParams {
                 delta,
             ));
         }
-        let mode = SavgolMode::from_param(self.mode.as_deref())?;
+        let mode = self.mode.unwrap_or_default();
         Ok(Savgol {
             window_length,
             polyorder: polyorder as usize,
@@ -547,11 +559,9 @@ mod tests {
             ..base.clone()
         })
         .starts_with("polyorder must be less"));
-        assert!(msg(SavgolParams {
-            mode: Some("reflect".into()),
-            ..base.clone()
-        })
-        .contains("'reflect' is not accepted"));
+        assert!(SavgolMode::from_word("reflect")
+            .unwrap_err()
+            .contains("'reflect' is not accepted"));
         assert!(msg(SavgolParams {
             deriv: Some(-1),
             ..base.clone()

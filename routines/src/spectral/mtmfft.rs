@@ -14,49 +14,171 @@ use super::dpss::{dpss, DpssNorm};
 use super::frequencies::{bins_within, nearest_bins, rfftfreq};
 use super::output::SpectralOutput;
 use super::trend::Trend;
-use super::windows::Window;
+use super::windows::{Taper, Window};
 use super::SpectralError;
+use crate::params::{setters, Keyword};
 
 /// Channels gathered per pass over a trial's rows: 8 f64 are one cache line, so each line
 /// of the time-major trial is read once per block rather than once per channel.
 const CHANNEL_BLOCK: usize = 8;
 
-/// Accepts `null` as a value distinct from a missing key (`taper: null` means no taper).
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+/// Reads a present key through `T`'s own deserializer, so `null` reaches it (`taper: null`
+/// is no taper, `polyremoval: null` no detrending) instead of meaning "unset".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    Option::<T>::deserialize(d).map(Some)
+    T::deserialize(d).map(Some)
 }
 
-/// Unchecked parameters of `mtmfft`, as written in a pipeline (Syncopy's names; `nTaper`
-/// is `n_taper`).
+/// Parameters of `mtmfft` (Syncopy's names; `nTaper` is `n_taper`): what a pipeline step
+/// deserialises into, and the typed builder (`MtmfftParams::new().tapsmofrq(4.0)
+/// .foilim([1.0, 100.0])`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MtmfftParams {
-    #[serde(default, deserialize_with = "nullable")]
-    pub taper: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub taper: Option<Taper>,
+    /// The taper's keyword arguments, as Syncopy's `taper_opt` dict (`{alpha: 0.5}`).
     pub taper_opt: Option<Map<String, Value>>,
     pub tapsmofrq: Option<f64>,
     pub n_taper: Option<i64>,
     pub keeptapers: Option<bool>,
-    pub pad: Option<Value>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub polyremoval: Option<Option<i64>>,
-    pub foi: Option<Value>,
-    pub foilim: Option<Value>,
-    pub output: Option<String>,
+    pub pad: Option<Padding>,
+    #[serde(default, deserialize_with = "present")]
+    pub polyremoval: Option<PolyRemoval>,
+    pub foi: Option<Frequencies>,
+    pub foilim: Option<Frequencies>,
+    pub output: Option<SpectralOutput>,
     pub ft_compat: Option<bool>,
     pub demean_taper: Option<bool>,
 }
 
-/// The padded FFT length (`pad`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Padding {
+setters!(MtmfftParams {
+    taper: Taper,
+    taper_opt: Map<String, Value>,
+    tapsmofrq: f64,
+    n_taper: i64,
+    keeptapers: bool,
+    pad: Padding,
+    polyremoval: PolyRemoval,
+    foi: Frequencies,
+    foilim: Frequencies,
+    output: SpectralOutput,
+    ft_compat: bool,
+    demean_taper: bool,
+});
+
+/// The padded FFT length (`pad`): `maxperlen`, `nextpow2` or a length in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Padding {
+    /// The longest trial.
+    #[default]
     MaxPerLen,
+    /// The longest trial rounded up to a power of two.
     NextPow2,
+    /// This many seconds (at least the longest trial).
     Seconds(f64),
+}
+
+const PAD_EXPECTED: &str = "'maxperlen', 'nextpow2' or a length in seconds > 0";
+
+impl Padding {
+    fn to_value(self) -> Value {
+        match self {
+            Padding::MaxPerLen => json!("maxperlen"),
+            Padding::NextPow2 => json!("nextpow2"),
+            Padding::Seconds(s) => json!(s),
+        }
+    }
+}
+
+impl From<f64> for Padding {
+    fn from(seconds: f64) -> Self {
+        Padding::Seconds(seconds)
+    }
+}
+
+impl<'de> Deserialize<'de> for Padding {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        match &value {
+            Value::String(s) if s == "maxperlen" => Ok(Padding::MaxPerLen),
+            Value::String(s) if s == "nextpow2" => Ok(Padding::NextPow2),
+            Value::Number(n) => Ok(Padding::Seconds(n.as_f64().unwrap_or(f64::NAN))),
+            other => Err(serde::de::Error::custom(format!(
+                "must be {PAD_EXPECTED}, got {other}"
+            ))),
+        }
+    }
+}
+
+/// Syncopy's `polyremoval`: the polynomial removed from each trial before tapering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolyRemoval {
+    /// `null`: nothing.
+    None,
+    /// `0`: the mean.
+    #[default]
+    Constant,
+    /// `1`: the least-squares line.
+    Linear,
+}
+
+impl<'de> Deserialize<'de> for PolyRemoval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        match value.as_i64() {
+            _ if value.is_null() => Ok(PolyRemoval::None),
+            Some(0) => Ok(PolyRemoval::Constant),
+            Some(1) => Ok(PolyRemoval::Linear),
+            _ => Err(serde::de::Error::custom(format!(
+                "must be 0, 1 or null, got {value}"
+            ))),
+        }
+    }
+}
+
+/// `foi` / `foilim`: `all` (or `null`), or frequencies in Hz (`foilim`: `[low, high]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Frequencies {
+    #[default]
+    All,
+    Hz(Vec<f64>),
+}
+
+impl From<Vec<f64>> for Frequencies {
+    fn from(v: Vec<f64>) -> Self {
+        Frequencies::Hz(v)
+    }
+}
+
+impl<const N: usize> From<[f64; N]> for Frequencies {
+    fn from(v: [f64; N]) -> Self {
+        Frequencies::Hz(v.to_vec())
+    }
+}
+
+impl<'de> Deserialize<'de> for Frequencies {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        let bad = || {
+            serde::de::Error::custom(format!(
+                "must be 'all' or a list of frequencies in Hz, got {value}"
+            ))
+        };
+        match &value {
+            Value::Null => Ok(Frequencies::All),
+            Value::String(s) if s == "all" => Ok(Frequencies::All),
+            Value::Array(items) => items
+                .iter()
+                .map(|x| x.as_f64().ok_or_else(bad))
+                .collect::<Result<_, _>>()
+                .map(Frequencies::Hz),
+            _ => Err(bad()),
+        }
+    }
 }
 
 /// Which frequencies to keep (`foi`, `foilim`, or all).
@@ -80,15 +202,14 @@ enum Tapering {
 
 impl MtmfftParams {
     pub fn check(self) -> Result<Mtmfft, SpectralError> {
-        let output = SpectralOutput::parse(self.output.as_deref().unwrap_or("pow"))?;
+        let output = self.output.unwrap_or_default();
         let keeptapers = self.keeptapers.unwrap_or(false);
-        let trend = match self.polyremoval.unwrap_or(Some(0)) {
-            None => Trend::None,
-            Some(0) => Trend::Constant,
-            Some(1) => Trend::Linear,
-            Some(other) => return Err(SpectralError::range("polyremoval", "0, 1 or null", other)),
+        let trend = match self.polyremoval.unwrap_or_default() {
+            PolyRemoval::None => Trend::None,
+            PolyRemoval::Constant => Trend::Constant,
+            PolyRemoval::Linear => Trend::Linear,
         };
-        let taper_name = self.taper.unwrap_or(Some("hann".to_string()));
+        let taper = self.taper.unwrap_or_default();
         let tapering = match self.tapsmofrq {
             None => {
                 if self.n_taper.is_some() {
@@ -98,8 +219,8 @@ impl MtmfftParams {
                         self.n_taper.unwrap_or_default(),
                     ));
                 }
-                match taper_name {
-                    None => {
+                match taper {
+                    Taper::None => {
                         if self.taper_opt.is_some() {
                             return Err(SpectralError::window(
                                 "taper_opt",
@@ -108,8 +229,8 @@ impl MtmfftParams {
                         }
                         Tapering::Single(None)
                     }
-                    Some(name) => Tapering::Single(Some(Window::from_syncopy(
-                        &name,
+                    name => Tapering::Single(Some(Window::from_syncopy(
+                        name.as_str(),
                         self.taper_opt.as_ref(),
                     )?)),
                 }
@@ -122,13 +243,10 @@ impl MtmfftParams {
                         w,
                     ));
                 }
-                match taper_name.as_deref() {
-                    Some("hann") => {}
-                    other => {
-                        return Err(SpectralError::TaperWithTapsmofrq(
-                            other.unwrap_or("null").to_string(),
-                        ))
-                    }
+                if taper != Taper::Hann {
+                    return Err(SpectralError::TaperWithTapsmofrq(
+                        taper.as_str().to_string(),
+                    ));
                 }
                 if self.taper_opt.is_some() {
                     return Err(SpectralError::TaperOptWithTapsmofrq);
@@ -147,27 +265,11 @@ impl MtmfftParams {
                 }
             }
         };
-        let padding = match &self.pad {
-            None => Padding::MaxPerLen,
-            Some(Value::String(s)) if s == "maxperlen" => Padding::MaxPerLen,
-            Some(Value::String(s)) if s == "nextpow2" => Padding::NextPow2,
-            Some(Value::Number(n)) => match n.as_f64() {
-                Some(s) if s.is_finite() && s > 0.0 => Padding::Seconds(s),
-                _ => {
-                    return Err(SpectralError::range(
-                        "pad",
-                        "'maxperlen', 'nextpow2' or a length in seconds > 0",
-                        n,
-                    ))
-                }
-            },
-            Some(other) => {
-                return Err(SpectralError::range(
-                    "pad",
-                    "'maxperlen', 'nextpow2' or a length in seconds > 0",
-                    other,
-                ))
+        let padding = match self.pad.unwrap_or_default() {
+            Padding::Seconds(s) if !(s.is_finite() && s > 0.0) => {
+                return Err(SpectralError::range("pad", PAD_EXPECTED, s))
             }
+            p => p,
         };
         let selection = match (select(&self.foi), select(&self.foilim)) {
             (Some(_), Some(_)) => return Err(SpectralError::FoiAndFoilim),
@@ -192,30 +294,25 @@ impl MtmfftParams {
 }
 
 /// `foi`/`foilim` given and not "all"/null.
-fn select(v: &Option<Value>) -> Option<&Value> {
+fn select(v: &Option<Frequencies>) -> Option<&[f64]> {
     match v {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s == "all" => None,
-        Some(v) => Some(v),
+        None | Some(Frequencies::All) => None,
+        Some(Frequencies::Hz(f)) => Some(f),
     }
 }
 
-fn numbers(param: &'static str, v: &Value, len: Option<usize>) -> Result<Vec<f64>, SpectralError> {
+fn numbers(param: &'static str, v: &[f64], len: Option<usize>) -> Result<Vec<f64>, SpectralError> {
     let expected = match len {
         Some(2) => "'all' or [low, high] in Hz, finite and >= 0",
         _ => "'all' or a non-empty list of frequencies in Hz, finite and >= 0",
     };
-    let items = v
-        .as_array()
-        .filter(|a| !a.is_empty() && len.is_none_or(|l| a.len() == l))
-        .ok_or_else(|| SpectralError::range(param, expected, v))?;
-    items
-        .iter()
-        .map(|x| match x.as_f64() {
-            Some(f) if f.is_finite() && f >= 0.0 => Ok(f),
-            _ => Err(SpectralError::range(param, expected, v)),
-        })
-        .collect()
+    let fits = !v.is_empty()
+        && len.is_none_or(|l| v.len() == l)
+        && v.iter().all(|f| f.is_finite() && *f >= 0.0);
+    if !fits {
+        return Err(SpectralError::range(param, expected, json!(v)));
+    }
+    Ok(v.to_vec())
 }
 
 /// `freqanalysis(data, method='mtmfft', output, foi/foilim, pad, polyremoval, taper,
@@ -445,18 +542,13 @@ impl ComputationalRoutine for Mtmfft {
                 (json!("dpss"), Value::Null, json!(tapsmofrq), json!(n_taper))
             }
         };
-        let pad = match self.padding {
-            Padding::MaxPerLen => json!("maxperlen"),
-            Padding::NextPow2 => json!("nextpow2"),
-            Padding::Seconds(s) => json!(s),
-        };
+        let pad = self.padding.to_value();
         let (foi, foilim) = match &self.selection {
             FreqSelection::All => (Value::Null, Value::Null),
             FreqSelection::Foi(f) => (json!(f), Value::Null),
             FreqSelection::Foilim(lo, hi) => (Value::Null, json!([lo, hi])),
         };
         json!({
-            "method": "mtmfft",
             "output": self.output.name(),
             "taper": taper,
             "taper_opt": taper_opt,

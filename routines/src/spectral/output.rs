@@ -5,12 +5,13 @@ use ndarray::{s, ArrayViewMut4, Ix4};
 use num_complex::Complex64;
 use trialflow_core::{DataKind, OutputBlock, OutputShape};
 
-use super::SpectralError;
+use crate::params::{keyword_serde, Keyword};
 
 /// What `output:` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpectralOutput {
     /// `|X|²`
+    #[default]
     Pow,
     /// `|X|`
     Abs,
@@ -24,27 +25,24 @@ pub enum SpectralOutput {
     AbsImag,
 }
 
-impl SpectralOutput {
-    pub fn parse(name: &str) -> Result<SpectralOutput, SpectralError> {
-        Ok(match name {
-            "pow" => SpectralOutput::Pow,
-            "abs" => SpectralOutput::Abs,
-            "fourier" | "complex" => SpectralOutput::Fourier,
-            "real" => SpectralOutput::Real,
-            "imag" => SpectralOutput::Imag,
-            "angle" => SpectralOutput::Angle,
-            "absreal" => SpectralOutput::AbsReal,
-            "absimag" => SpectralOutput::AbsImag,
-            other => {
-                return Err(SpectralError::range(
-                    "output",
-                    "one of pow, abs, fourier (or complex), real, imag, angle, absreal, absimag",
-                    format!("'{other}'"),
-                ))
-            }
-        })
-    }
+impl Keyword for SpectralOutput {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("pow", SpectralOutput::Pow),
+        ("abs", SpectralOutput::Abs),
+        ("fourier", SpectralOutput::Fourier),
+        ("complex", SpectralOutput::Fourier),
+        ("real", SpectralOutput::Real),
+        ("imag", SpectralOutput::Imag),
+        ("angle", SpectralOutput::Angle),
+        ("absreal", SpectralOutput::AbsReal),
+        ("absimag", SpectralOutput::AbsImag),
+    ];
+    const EXPECTED: &'static str =
+        "one of pow, abs, fourier (or complex), real, imag, angle, absreal, absimag";
+}
+keyword_serde!(SpectralOutput);
 
+impl SpectralOutput {
     pub fn name(self) -> &'static str {
         match self {
             SpectralOutput::Pow => "pow",

@@ -12,49 +12,108 @@ use trialflow_core::{
 
 use super::frequencies::rfftfreq;
 use super::output::SpectralOutput;
-use super::windows::Window;
+use super::windows::{GetWindow, Window};
 use super::SpectralError;
+use crate::params::{keyword_serde, setters, Keyword};
 
-/// Unchecked parameters of `welch`, as written in a pipeline (SciPy's names).
+/// SciPy's `nperseg` when none is given (shortened, as a given one is, to a shorter trial).
+const DEFAULT_NPERSEG: usize = 256;
+
+/// Parameters of `welch` (SciPy's names): what a pipeline step deserialises into, and the
+/// typed builder (`WelchParams::new().nperseg(512).window(Window::Hann)`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WelchParams {
-    pub window: Option<Value>,
+    pub window: Option<GetWindow>,
     pub nperseg: Option<i64>,
     pub noverlap: Option<i64>,
     pub nfft: Option<i64>,
-    pub detrend: Option<Value>,
-    pub scaling: Option<String>,
-    pub average: Option<String>,
+    pub detrend: Option<SegmentDetrend>,
+    pub scaling: Option<Scaling>,
+    pub average: Option<Average>,
 }
 
-/// Per-segment detrending (`detrend=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SegmentDetrend {
+setters!(WelchParams {
+    window: GetWindow,
+    nperseg: i64,
+    noverlap: i64,
+    nfft: i64,
+    detrend: SegmentDetrend,
+    scaling: Scaling,
+    average: Average,
+});
+
+/// Per-segment detrending (`detrend=`): `constant`, `linear` or `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SegmentDetrend {
     None,
+    #[default]
     Constant,
     Linear,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scaling {
+impl SegmentDetrend {
+    fn to_value(self) -> Value {
+        match self {
+            SegmentDetrend::None => json!(false),
+            SegmentDetrend::Constant => json!("constant"),
+            SegmentDetrend::Linear => json!("linear"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SegmentDetrend {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        match &value {
+            Value::String(s) if s == "constant" => Ok(SegmentDetrend::Constant),
+            Value::String(s) if s == "linear" => Ok(SegmentDetrend::Linear),
+            Value::Bool(false) => Ok(SegmentDetrend::None),
+            other => Err(serde::de::Error::custom(format!(
+                "must be 'constant', 'linear' or false, got {other}"
+            ))),
+        }
+    }
+}
+
+/// What the averaged periodogram is scaled to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scaling {
     /// `1 / (fs Σw²)`: power spectral density, V²/Hz.
+    #[default]
     Density,
     /// `1 / (Σw)²`: power spectrum, V².
     Spectrum,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Average {
+impl Keyword for Scaling {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("density", Scaling::Density),
+        ("spectrum", Scaling::Spectrum),
+    ];
+    const EXPECTED: &'static str = "'density' or 'spectrum'";
+}
+keyword_serde!(Scaling);
+
+/// How segments are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Average {
+    #[default]
     Mean,
     /// The median over segments divided by `_median_bias(P)`.
     Median,
 }
 
+impl Keyword for Average {
+    const SPELLINGS: &'static [(&'static str, Self)] =
+        &[("mean", Average::Mean), ("median", Average::Median)];
+    const EXPECTED: &'static str = "'mean' or 'median'";
+}
+keyword_serde!(Average);
+
 impl WelchParams {
     pub fn check(self) -> Result<Welch, SpectralError> {
-        let window_value = self.window.unwrap_or_else(|| json!("hann"));
-        let (window, sym) = Window::from_get_window(&window_value)?;
+        let window = self.window.unwrap_or_else(|| Window::Hann.into());
         let positive = |param: &'static str, v: Option<i64>, min: i64| match v {
             None => Ok(None),
             Some(x) if x >= min => Ok(Some(x as usize)),
@@ -85,45 +144,13 @@ impl WelchParams {
                 ));
             }
         }
-        let detrend = match self.detrend {
-            None => SegmentDetrend::Constant,
-            Some(Value::String(s)) if s == "constant" => SegmentDetrend::Constant,
-            Some(Value::String(s)) if s == "linear" => SegmentDetrend::Linear,
-            Some(Value::Bool(false)) => SegmentDetrend::None,
-            Some(other) => {
-                return Err(SpectralError::range(
-                    "detrend",
-                    "'constant', 'linear' or false",
-                    other,
-                ))
-            }
-        };
-        let scaling = match self.scaling.as_deref().unwrap_or("density") {
-            "density" => Scaling::Density,
-            "spectrum" => Scaling::Spectrum,
-            other => {
-                return Err(SpectralError::range(
-                    "scaling",
-                    "'density' or 'spectrum'",
-                    format!("'{other}'"),
-                ))
-            }
-        };
-        let average = match self.average.as_deref().unwrap_or("mean") {
-            "mean" => Average::Mean,
-            "median" => Average::Median,
-            other => {
-                return Err(SpectralError::range(
-                    "average",
-                    "'mean' or 'median'",
-                    format!("'{other}'"),
-                ))
-            }
-        };
+        let detrend = self.detrend.unwrap_or_default();
+        let scaling = self.scaling.unwrap_or_default();
+        let average = self.average.unwrap_or_default();
         Ok(Welch {
-            window,
-            window_value,
-            periodic: !sym.unwrap_or(false),
+            periodic: !window.symmetric.unwrap_or(false),
+            window_value: window.to_value(),
+            window: window.window,
             nperseg,
             noverlap,
             nfft,
@@ -184,7 +211,7 @@ impl Welch {
                 what: "an empty trial has no spectrum".into(),
             });
         }
-        let asked = self.nperseg.unwrap_or(256);
+        let asked = self.nperseg.unwrap_or(DEFAULT_NPERSEG);
         let (nperseg, shortened_from) = if n < asked {
             (n, Some(asked))
         } else {
@@ -309,22 +336,12 @@ impl ComputationalRoutine for Welch {
     fn cfg(&self) -> Value {
         json!({
             "window": self.window_value,
-            "nperseg": self.nperseg,
+            "nperseg": self.nperseg.unwrap_or(DEFAULT_NPERSEG),
             "noverlap": self.noverlap,
             "nfft": self.nfft,
-            "detrend": match self.detrend {
-                SegmentDetrend::None => json!(false),
-                SegmentDetrend::Constant => json!("constant"),
-                SegmentDetrend::Linear => json!("linear"),
-            },
-            "scaling": match self.scaling {
-                Scaling::Density => "density",
-                Scaling::Spectrum => "spectrum",
-            },
-            "average": match self.average {
-                Average::Mean => "mean",
-                Average::Median => "median",
-            },
+            "detrend": self.detrend.to_value(),
+            "scaling": self.scaling.as_str(),
+            "average": self.average.as_str(),
         })
     }
 

@@ -6,10 +6,12 @@
 //! required, as Syncopy requires them); `welch` takes `scipy.signal.get_window`'s `window`
 //! (a name or alias, or `[name, args...]` for the tuple form).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::dpss::{dpss, DpssNorm};
 use super::SpectralError;
+use crate::params::Keyword;
 
 /// A window function and its shape parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +55,155 @@ pub enum Window {
         nw: f64,
     },
 }
+
+/// `welch`'s `window`: a [`Window`] and the symmetry a `_symmetric` / `_periodic` suffix
+/// forces (`None`: periodic, as `get_window` makes it). YAML writes it as `get_window` takes
+/// it (`hann`, `[tukey, 0.25]`); code writes `Window::Hann.into()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetWindow {
+    pub window: Window,
+    pub symmetric: Option<bool>,
+}
+
+impl From<Window> for GetWindow {
+    fn from(window: Window) -> Self {
+        GetWindow {
+            window,
+            symmetric: None,
+        }
+    }
+}
+
+impl GetWindow {
+    /// The value as `get_window` takes it (for `cfg`): the name, with the suffix that was
+    /// given, alone or followed by the window's arguments in SciPy's order.
+    pub fn to_value(&self) -> Value {
+        let suffix = match self.symmetric {
+            None => "",
+            Some(true) => "_symmetric",
+            Some(false) => "_periodic",
+        };
+        let name = format!("{}{suffix}", self.window.name());
+        let options = self.window.options();
+        let kws: &[&str] = match &self.window {
+            Window::Dpss { .. } => &["nw"],
+            w => lookup(w.name()).map_or(&[], |entry| entry.2),
+        };
+        if kws.is_empty() {
+            return Value::from(name);
+        }
+        let mut items = vec![Value::from(name)];
+        items.extend(
+            kws.iter()
+                .map(|k| options.get(*k).cloned().unwrap_or(Value::Null)),
+        );
+        Value::Array(items)
+    }
+}
+
+impl Serialize for GetWindow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for GetWindow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        let (window, symmetric) =
+            Window::from_get_window(&value).map_err(|e| serde::de::Error::custom(e.to_string()))?;
+        Ok(GetWindow { window, symmetric })
+    }
+}
+
+/// `mtmfft`'s `taper`: Syncopy's window names (`None`, written `null`, is no taper at all).
+/// Windows with parameters take them from `taper_opt`; `dpss` is switched on by `tapsmofrq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Taper {
+    None,
+    Barthann,
+    Bartlett,
+    Blackman,
+    Blackmanharris,
+    Bohman,
+    Boxcar,
+    Cosine,
+    Flattop,
+    Gaussian,
+    GeneralCosine,
+    GeneralGaussian,
+    GeneralHamming,
+    Hamming,
+    #[default]
+    Hann,
+    Kaiser,
+    Lanczos,
+    Nuttall,
+    Parzen,
+    Triang,
+    Tukey,
+}
+
+impl Keyword for Taper {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("barthann", Taper::Barthann),
+        ("bartlett", Taper::Bartlett),
+        ("blackman", Taper::Blackman),
+        ("blackmanharris", Taper::Blackmanharris),
+        ("bohman", Taper::Bohman),
+        ("boxcar", Taper::Boxcar),
+        ("cosine", Taper::Cosine),
+        ("flattop", Taper::Flattop),
+        ("gaussian", Taper::Gaussian),
+        ("general_cosine", Taper::GeneralCosine),
+        ("general_gaussian", Taper::GeneralGaussian),
+        ("general_hamming", Taper::GeneralHamming),
+        ("hamming", Taper::Hamming),
+        ("hann", Taper::Hann),
+        ("kaiser", Taper::Kaiser),
+        ("lanczos", Taper::Lanczos),
+        ("nuttall", Taper::Nuttall),
+        ("parzen", Taper::Parzen),
+        ("triang", Taper::Triang),
+        ("tukey", Taper::Tukey),
+    ];
+    const EXPECTED: &'static str = "null or a window name";
+
+    fn as_str(self) -> &'static str {
+        Self::SPELLINGS
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("null", |(s, _)| *s)
+    }
+
+    fn from_word(word: &str) -> Result<Self, String> {
+        match Self::SPELLINGS.iter().find(|(s, _)| *s == word) {
+            Some((_, t)) => Ok(*t),
+            None if word == "dpss" => Err(DPSS_TAPER.to_string()),
+            None => Err(unknown("taper", word).to_string()),
+        }
+    }
+}
+
+impl Serialize for Taper {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Taper::None => s.serialize_none(),
+            t => s.serialize_str(t.as_str()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Taper {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(Taper::None),
+            Some(word) => Taper::from_word(&word).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+const DPSS_TAPER: &str = "taper: 'dpss' is switched on by tapsmofrq (as in Syncopy); leave taper at 'hann' and set tapsmofrq";
 
 /// `(scipy function name, get_window aliases, keyword arguments)`.
 const CATALOGUE: &[(&str, &[&str], &[&str])] = &[
@@ -240,12 +391,6 @@ impl Window {
         name: &str,
         taper_opt: Option<&Map<String, Value>>,
     ) -> Result<Window, SpectralError> {
-        if name == "dpss" {
-            return Err(SpectralError::window(
-                "taper",
-                "'dpss' is switched on by tapsmofrq (as in Syncopy); leave taper at 'hann' and set tapsmofrq",
-            ));
-        }
         let Some(&(canonical, _, kws)) = CATALOGUE.iter().find(|(n, _, _)| *n == name) else {
             return Err(unknown("taper", name));
         };
@@ -627,7 +772,7 @@ mod tests {
                 .starts_with("taper_opt")
         );
         assert!(msg(Window::from_syncopy("hanning", None).unwrap_err()).contains("hanning"));
-        assert!(msg(Window::from_syncopy("dpss", None).unwrap_err()).contains("tapsmofrq"));
+        assert!(Taper::from_word("dpss").unwrap_err().contains("tapsmofrq"));
         let (w, sym) = Window::from_get_window(&json!(["tuk"])).unwrap();
         assert_eq!((w, sym), (Window::Tukey { alpha: 0.5 }, None));
         let (w, sym) = Window::from_get_window(&json!("hann_symmetric")).unwrap();

@@ -4,7 +4,7 @@ use crate::model::{DataKind, DataSchema, OutputShape};
 
 use super::{OutputBlock, Plan, Scratch, TrialInput};
 
-/// An analysis that runs over trials. Only [`name`](Self::name) and
+/// An analysis that runs over trials. Only [`name`](Self::name), [`cfg`](Self::cfg) and
 /// [`compute_function`](Self::compute_function) are required; everything else has a default
 /// for the common case of a same-shape, same-class operation (AnalogData in, AnalogData out).
 ///
@@ -15,11 +15,11 @@ pub trait ComputationalRoutine: Send + Sync {
     /// The routine's registry name, used in logs, `cfg` and default output tags.
     fn name(&self) -> &str;
 
-    /// Every parameter including defaults, as JSON, so a result documents how to reproduce
-    /// it. Stored in the output's `cfg` under the step's name.
-    fn cfg(&self) -> serde_json::Value {
-        serde_json::Value::Object(Default::default())
-    }
+    /// Every parameter including defaults (the values the routine will actually use), as
+    /// JSON, so a result documents how to reproduce it. Stored in the output's `cfg` under
+    /// the step's name, and compared by `--resume`: a default left out would let a changed
+    /// default pass unnoticed, which is why there is no default implementation.
+    fn cfg(&self) -> serde_json::Value;
 
     /// The kind of data this routine accepts.
     fn input_kind(&self) -> DataKind {
