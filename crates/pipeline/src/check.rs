@@ -11,9 +11,18 @@ use trialflow_core::{DType, ExecutionMode, ExecutionOptions, Pipeline, Step};
 
 use crate::document::PipelineDocument;
 use crate::error::PipelineError;
+use crate::input::InputSpec;
 use crate::registry::Registry;
+use crate::trials::TrialsSection;
 
-const TOP_KEYS: &[&str] = &["input", "output", "overwrite", "execution", "steps"];
+const TOP_KEYS: &[&str] = &[
+    "input",
+    "output",
+    "overwrite",
+    "trials",
+    "execution",
+    "steps",
+];
 const EXECUTION_KEYS: &[&str] = &[
     "mode",
     "workers",
@@ -28,7 +37,9 @@ const STEP_KEYS: &[&str] = &["routine", "name", "save", "dtype"];
 /// A pipeline after validation: only validated routines exist in it.
 #[derive(Debug)]
 pub struct CheckedPipeline {
-    pub input: PathBuf,
+    pub input: InputSpec,
+    /// Trials cut from a continuous recording, replacing the input's own definition.
+    pub trials: Option<TrialsSection>,
     pub output: PathBuf,
     pub overwrite: bool,
     pub pipeline: Pipeline,
@@ -47,7 +58,13 @@ pub(crate) fn check_document(
     };
     check_keys(top, TOP_KEYS, "")?;
 
-    let input: String = required(top, "input")?;
+    let input = InputSpec::parse(top.get("input").unwrap_or(&Value::Null), |p| {
+        resolve(document.base(), p)
+    })?;
+    let trials = match top.get("trials") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(TrialsSection::parse(v, document.base())?),
+    };
     let output: String = required(top, "output")?;
     let overwrite: bool = optional(top, "overwrite")?.unwrap_or(false);
     let execution = parse_execution(top.get("execution"))?;
@@ -67,7 +84,8 @@ pub(crate) fn check_document(
         steps.push(parse_step(i, raw, registry)?);
     }
     Ok(CheckedPipeline {
-        input: resolve(document.base(), &input),
+        input,
+        trials,
         output: resolve(document.base(), &output),
         overwrite,
         pipeline: Pipeline::new(steps, execution),
@@ -261,7 +279,7 @@ mod tests {
     #[test]
     fn parses_steps_and_resolves_paths() {
         let c = parse(OK, &[]).unwrap();
-        assert_eq!(c.input, PathBuf::from("/base/in.spy"));
+        assert_eq!(c.input.path, PathBuf::from("/base/in.spy"));
         assert_eq!(c.pipeline.steps.len(), 2);
         assert_eq!(c.pipeline.steps[1].name, "zscore");
     }

@@ -17,16 +17,20 @@
 mod check;
 mod document;
 mod error;
+mod input;
 mod mpi;
 mod registry;
 mod run;
 mod slurm;
 mod synthetic;
+mod trials;
 
 pub use check::CheckedPipeline;
 pub use document::{load_pipeline, PipelineDocument};
 pub use error::PipelineError;
+pub use input::{open_input, InputSpec, OpenedInput};
 pub use registry::Registry;
 pub use run::{merge, PlanSummary, PlannedObject, PreparedRun, RunOptions, RunOutcome};
 pub use slurm::{slurm_script, SlurmOptions};
 pub use synthetic::{generate_recording, GenerateOptions};
+pub use trials::{CutTrials, Outside, TimeAxis, TrialsSection, TrialsSpec, Window};

@@ -1,4 +1,4 @@
-//! Running a checked pipeline over a Syncopy container: the lazy plan ([`PreparedRun`]: the
+//! Running a checked pipeline over its input (a Syncopy container or an NWB file): the lazy plan ([`PreparedRun`]: the
 //! input opened, the dry run done, nothing written), then [`PreparedRun::execute`] (fresh,
 //! resumed, one shard, or on MPI ranks) and [`merge`] for shards. Every front end (the CLI,
 //! Python) calls these, so `--resume`, shards and their checks mean the same everywhere.
@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use trialflow_core::engine::MemoryEstimate;
 use trialflow_core::engine::{prepare, ProgressFn, RunScope, TrialSource};
 use trialflow_core::{run_pipeline, DType, DataKind, ExecutionMode, RunReport};
-use trialflow_hdf5::{ContainerPath, SpyReader, SpyWriter, WriteMode, WriterOptions};
+use trialflow_hdf5::{ContainerPath, SpyWriter, WriteMode, WriterOptions};
 
 use crate::check::CheckedPipeline;
 use crate::error::PipelineError;
+use crate::input::{open_input, OpenedInput};
 
 /// How to execute a prepared run: what `trialflow run`'s flags say.
 #[derive(Default)]
@@ -55,7 +56,7 @@ pub struct PlanSummary {
 /// A pipeline whose input is open and whose dry run passed; nothing is written yet.
 pub struct PreparedRun {
     config: CheckedPipeline,
-    reader: SpyReader,
+    input: OpenedInput,
     container: ContainerPath,
     shard: Option<(usize, usize)>,
     summary: PlanSummary,
@@ -93,13 +94,13 @@ impl PreparedRun {
             config.pipeline.execution.scope = RunScope::Shard { index, count };
         }
         config.pipeline.execution.validate()?;
-        let reader = SpyReader::open(&config.input)?;
+        let input = open_input(&config.input, config.trials.as_ref())?;
         let container = ContainerPath::new(&config.output)?;
-        refuse_output_over_input(reader.path(), &container.dir)?;
-        let summary = summarise(&config, &reader, &container)?;
+        refuse_output_over_input(&input.file, &container.dir)?;
+        let summary = summarise(&config, &input, &container)?;
         Ok(PreparedRun {
             config,
-            reader,
+            input,
             container,
             shard,
             summary,
@@ -123,14 +124,14 @@ impl PreparedRun {
         if self.config.pipeline.execution.mode == ExecutionMode::Mpi {
             return crate::mpi::run_mpi(
                 self.config,
-                self.reader,
+                self.input.source,
                 options,
                 self.summary.input_bytes,
             );
         }
         let PreparedRun {
             config,
-            mut reader,
+            mut input,
             container,
             shard,
             summary,
@@ -146,8 +147,13 @@ impl PreparedRun {
         };
         let overwrite = options.overwrite || config.overwrite;
         let mut writer = SpyWriter::create(&config.output, WriterOptions { overwrite, mode })?;
-        let report = run_pipeline(&config.pipeline, &mut reader, &mut writer, options.progress)
-            .map_err(|e| with_resume_hint(e, &writer))?;
+        let report = run_pipeline(
+            &config.pipeline,
+            input.source.as_mut(),
+            &mut writer,
+            options.progress,
+        )
+        .map_err(|e| with_resume_hint(e, &writer))?;
         Ok(outcome(report, &container, summary.input_bytes, shard))
     }
 }
@@ -157,17 +163,22 @@ impl PreparedRun {
 /// must be present, finished and of this same pipeline and input before anything is written.
 pub fn merge(mut config: CheckedPipeline, overwrite: bool) -> Result<RunOutcome, PipelineError> {
     config.pipeline.execution.scope = RunScope::Merge;
-    let mut reader = SpyReader::open(&config.input)?;
+    let mut input = open_input(&config.input, config.trials.as_ref())?;
     let container = ContainerPath::new(&config.output)?;
-    refuse_output_over_input(reader.path(), &container.dir)?;
+    refuse_output_over_input(&input.file, &container.dir)?;
     let options = WriterOptions {
         overwrite: overwrite || config.overwrite,
         mode: WriteMode::Merge,
     };
     let mut writer = SpyWriter::create(&config.output, options)?;
-    let report = run_pipeline(&config.pipeline, &mut reader, &mut writer, None)
+    let report = run_pipeline(&config.pipeline, input.source.as_mut(), &mut writer, None)
         .map_err(|e| with_resume_hint(e, &writer))?;
-    Ok(outcome(report, &container, input_bytes(&reader), None))
+    Ok(outcome(
+        report,
+        &container,
+        input_bytes(input.source.as_ref()),
+        None,
+    ))
 }
 
 pub(crate) fn outcome(
@@ -191,8 +202,8 @@ pub(crate) fn outcome(
     }
 }
 
-fn input_bytes(reader: &SpyReader) -> u64 {
-    let schema = reader.schema();
+fn input_bytes(source: &dyn TrialSource) -> u64 {
+    let schema = source.schema();
     (0..schema.n_trials())
         .map(|t| (schema.trial_elements(t) * schema.dtype.size_bytes()) as u64)
         .sum()
@@ -200,10 +211,10 @@ fn input_bytes(reader: &SpyReader) -> u64 {
 
 fn summarise(
     config: &CheckedPipeline,
-    reader: &SpyReader,
+    input: &OpenedInput,
     container: &ContainerPath,
 ) -> Result<PlanSummary, PipelineError> {
-    let schema = reader.schema();
+    let schema = input.source.schema();
     let prepared = prepare(&config.pipeline, schema, "")?;
     let saves = prepared
         .objects
@@ -218,12 +229,12 @@ fn summarise(
         })
         .collect();
     Ok(PlanSummary {
-        input: reader.path().to_path_buf(),
+        input: input.file.clone(),
         trials: schema.n_trials(),
         channels: schema.n_channels(),
         samplerate: schema.samplerate,
         input_dtype: schema.dtype,
-        input_bytes: input_bytes(reader),
+        input_bytes: input_bytes(input.source.as_ref()),
         steps: prepared.steps.len(),
         tasks: prepared.tasks.len(),
         workers: prepared.workers,

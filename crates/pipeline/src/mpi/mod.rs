@@ -9,7 +9,7 @@
 #[cfg(not(feature = "mpi"))]
 pub fn run_mpi(
     _config: crate::CheckedPipeline,
-    _reader: trialflow_hdf5::SpyReader,
+    _reader: Box<dyn trialflow_core::engine::TrialSource>,
     _options: &crate::RunOptions<'_>,
     _input_bytes: u64,
 ) -> Result<crate::RunOutcome, crate::error::PipelineError> {

@@ -10,8 +10,9 @@ use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::{Destination, Source};
 use serde_json::{json, Value};
 use trialflow_core::engine::RunScope;
+use trialflow_core::engine::TrialSource;
 use trialflow_core::{run_pipeline, ErrorClass};
-use trialflow_hdf5::{ContainerPath, SpyReader, SpyWriter, WriteMode, WriterOptions};
+use trialflow_hdf5::{ContainerPath, SpyWriter, WriteMode, WriterOptions};
 
 use crate::error::PipelineError;
 use crate::run::{outcome, with_resume_hint};
@@ -29,7 +30,7 @@ const POLL: Duration = Duration::from_millis(10);
 
 pub fn run_mpi(
     mut config: CheckedPipeline,
-    mut reader: SpyReader,
+    mut reader: Box<dyn TrialSource>,
     options: &RunOptions<'_>,
     input_bytes: u64,
 ) -> Result<RunOutcome, PipelineError> {

@@ -1,0 +1,237 @@
+//! Opening a pipeline's input as a trial source: a Syncopy AnalogData object (`.spy`
+//! container or object file), or an NWB file's ElectricalSeries with trials cut by the
+//! `trials:` section.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use trialflow_core::engine::TrialSource;
+use trialflow_hdf5::nwb::{is_nwb, ColumnKind, NwbFile, NwbSource, Scale};
+use trialflow_hdf5::SpyReader;
+
+use crate::error::PipelineError;
+use crate::trials::{TableColumns, TimeAxis, TrialsSection};
+
+const KEYS: &[&str] = &["path", "series", "scale", "channel_labels"];
+
+/// The `input:` section: a path, or a mapping with the path and how to read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputSpec {
+    pub path: PathBuf,
+    /// NWB: the ElectricalSeries to read (its name or HDF5 path).
+    pub series: Option<String>,
+    /// NWB: values in the series' unit (default) or as stored (`scale: raw`).
+    pub scale: Scale,
+    /// NWB: the electrodes-table column that labels channels.
+    pub channel_labels: Option<String>,
+}
+
+impl InputSpec {
+    /// A plain input path.
+    pub fn path(path: PathBuf) -> InputSpec {
+        InputSpec {
+            path,
+            series: None,
+            scale: Scale::Unit,
+            channel_labels: None,
+        }
+    }
+
+    /// Parses `input:`; `resolve` makes a relative path relative to the pipeline file.
+    pub(crate) fn parse(
+        value: &Value,
+        resolve: impl Fn(&str) -> PathBuf,
+    ) -> Result<InputSpec, PipelineError> {
+        let map = match value {
+            Value::String(path) => return Ok(InputSpec::path(resolve(path))),
+            Value::Object(map) => map,
+            Value::Null => return Err(PipelineError::user("missing key `input`")),
+            other => {
+                return Err(PipelineError::user(format!(
+                    "`input`: expected a path or a mapping with `path`, got {other}"
+                )))
+            }
+        };
+        for key in map.keys() {
+            if !KEYS.contains(&key.as_str()) {
+                return Err(PipelineError::user(format!(
+                    "unknown key `input.{key}`; expected one of: {}",
+                    KEYS.join(", ")
+                )));
+            }
+        }
+        let text = |key: &str| -> Result<Option<String>, PipelineError> {
+            match map.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(PipelineError::user(format!(
+                    "`input.{key}`: expected text, got {other}"
+                ))),
+            }
+        };
+        let path = text("path")?.ok_or_else(|| PipelineError::user("missing key `input.path`"))?;
+        let scale = match text("scale")?.as_deref() {
+            None | Some("unit") => Scale::Unit,
+            Some("raw") => Scale::Raw,
+            Some(other) => {
+                return Err(PipelineError::user(format!(
+                    "`input.scale`: expected unit or raw, got '{other}'"
+                )))
+            }
+        };
+        Ok(InputSpec {
+            path: resolve(&path),
+            series: text("series")?,
+            scale,
+            channel_labels: text("channel_labels")?,
+        })
+    }
+
+    /// Whether the input is an NWB file.
+    pub fn is_nwb(&self) -> bool {
+        is_nwb(&self.path)
+    }
+}
+
+/// An opened input: the trial source and the file it reads (for the output-over-input
+/// check).
+pub struct OpenedInput {
+    pub source: Box<dyn TrialSource>,
+    pub file: PathBuf,
+}
+
+/// Opens the input read-only and cuts its trials.
+pub fn open_input(
+    spec: &InputSpec,
+    trials: Option<&TrialsSection>,
+) -> Result<OpenedInput, PipelineError> {
+    if spec.is_nwb() || spec.path.is_dir() && !is_spy_container(&spec.path) {
+        return open_nwb(spec, trials);
+    }
+    for (key, given) in [
+        ("series", spec.series.is_some()),
+        ("channel_labels", spec.channel_labels.is_some()),
+        ("scale", spec.scale != Scale::Unit),
+    ] {
+        if given {
+            return Err(PipelineError::user(format!(
+                "`input.{key}` applies to NWB inputs; {} is a Syncopy container",
+                spec.path.display()
+            )));
+        }
+    }
+    if trials.is_some() {
+        return Err(PipelineError::user(format!(
+            "`trials`: cutting trials from a .spy input is not supported yet ({}); it works for NWB inputs",
+            spec.path.display()
+        )));
+    }
+    let reader = SpyReader::open(&spec.path)?;
+    let file = reader.path().to_path_buf();
+    Ok(OpenedInput {
+        source: Box::new(reader),
+        file,
+    })
+}
+
+fn is_spy_container(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()) == Some("spy")
+}
+
+fn open_nwb(
+    spec: &InputSpec,
+    trials: Option<&TrialsSection>,
+) -> Result<OpenedInput, PipelineError> {
+    let file = NwbFile::open(&spec.path)?;
+    let series = file.choose_series(spec.series.as_deref())?;
+    let labels = file.channel_labels(series, spec.channel_labels.as_deref())?;
+    let axis = TimeAxis {
+        t0: series.time.start(),
+        rate: series.time.rate(),
+        samples: series.shape[0],
+    };
+    // Without `trials:`, the file's own trials table defines the trials (as Syncopy's
+    // load_nwb does); a file without one is a single trial.
+    let default_section;
+    let section = match trials {
+        Some(section) => Some(section),
+        None if file.tables().iter().any(|t| t.name == "trials") => {
+            default_section = TrialsSection::parse(&json!({"table": "trials"}), Path::new("."))?;
+            Some(&default_section)
+        }
+        None => None,
+    };
+    let (definition, info_columns, log) = match section {
+        Some(section) => {
+            let table = match section.table() {
+                Some(name) => Some(table_columns(&file, name)?),
+                None => None,
+            };
+            let cut = section.cut(axis, table.as_ref())?;
+            (cut.definition, cut.info_columns, cut.log)
+        }
+        None => (
+            trialflow_core::TrialDefinition::from_trials(&[(0, axis.samples, 0.0)], &[]),
+            Vec::new(),
+            Vec::new(),
+        ),
+    };
+    let cfg = json!({
+        "input": {
+            "nwb": spec.path.display().to_string(),
+            "series": series.path,
+            "scale": match spec.scale { Scale::Unit => "unit", Scale::Raw => "raw" },
+            "unit": match spec.scale { Scale::Unit => series.unit.clone(), Scale::Raw => series.stored.name().to_string() },
+        },
+        "trials": {
+            "definition": trials_cfg(section),
+            "trialinfo_columns": info_columns,
+        },
+    });
+    let mut text = format!(
+        "read {} from {} ({} x {} {}, {} Hz, t0 {} s), {} trials\n",
+        series.path,
+        spec.path.display(),
+        series.shape[0],
+        series.shape[1],
+        series.stored.name(),
+        axis.rate,
+        axis.t0,
+        definition.len()
+    );
+    for line in log {
+        text.push_str(&format!("\t{line}\n"));
+    }
+    let source = NwbSource::new(&file, series, definition, labels, spec.scale, cfg, text)?;
+    Ok(OpenedInput {
+        source: Box::new(source),
+        file: spec.path.clone(),
+    })
+}
+
+fn trials_cfg(section: Option<&TrialsSection>) -> Value {
+    section.map_or(Value::Null, |s| s.raw.clone())
+}
+
+/// An interval table's numeric columns (the trialinfo) and the names of the others.
+fn table_columns(file: &NwbFile, name: &str) -> Result<TableColumns, PipelineError> {
+    let table = file.table(name)?;
+    let mut numeric = Vec::new();
+    let mut skipped = Vec::new();
+    for column in &table.columns {
+        if column.kind == ColumnKind::Numeric {
+            numeric.push((
+                column.name.clone(),
+                file.numeric_column(table, &column.name)?,
+            ));
+        } else {
+            skipped.push(format!("{} ({})", column.name, column.dtype));
+        }
+    }
+    Ok(TableColumns {
+        name: table.name.clone(),
+        rows: table.rows,
+        numeric,
+        skipped,
+    })
+}
