@@ -14,6 +14,7 @@ mod journal;
 mod parts;
 mod raw_io;
 mod reader;
+mod sums;
 mod typed;
 mod writer;
 

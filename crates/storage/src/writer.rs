@@ -35,6 +35,7 @@ use crate::journal::{
 };
 use crate::parts::{plan_part, OpenPart, PartName, PartSlots, LANES, PART_SECONDS};
 use crate::raw_io::{raw_offset, ContiguousBlocks};
+use crate::sums::{is_sums_file, read_sums, remove_other_generations, write_sums};
 use crate::typed::{stored_shape, with_storage_type, ConversionBuffers, StorageElement};
 
 /// Largest attribute we write; HDF5 keeps attributes in the object header (64 KiB at most),
@@ -120,6 +121,14 @@ pub struct SpyWriter {
     /// The tasks (first, last) of the latest part planned, which every object's part
     /// opened at `first` takes.
     part_plan: Option<(usize, usize)>,
+    /// The generation of the last averaging sums the journal names (see `sums.rs`).
+    sums_generation: u64,
+    /// Test hook: stop dead right after writing this many sums files (see
+    /// [`SpyWriter::crash_after_sums`]).
+    crash_after_sums: Option<usize>,
+    sums_written: usize,
+    /// Set once the test hook fired: the writer then behaves like a killed process.
+    crashed: bool,
 }
 
 impl std::fmt::Debug for SpyWriter {
@@ -210,7 +219,24 @@ impl SpyWriter {
             progressed: inherited,
             pace: None,
             part_plan: None,
+            sums_generation: 0,
+            crash_after_sums: None,
+            sums_written: 0,
+            crashed: false,
         })
+    }
+
+    /// Fault injection for tests of `--resume`: after the `n`-th averaging sums file is
+    /// durable and before the journal line naming it is written, the writer stops like a
+    /// killed process. That checkpoint fails, every later call fails, and nothing is
+    /// cleaned up, so the staging folder holds exactly what a kill at that point leaves.
+    #[doc(hidden)]
+    pub fn crash_after_sums(&mut self, n: usize) {
+        self.crash_after_sums = Some(n);
+    }
+
+    fn crashed_error(&self) -> Error {
+        StorageError::output(&self.staging, "stopped by an injected crash (a test hook)").into()
     }
 
     /// The staging folder (`<out>.spy.partial`), where an interrupted run's completed work
@@ -236,10 +262,6 @@ impl SpyWriter {
             None => format!("{tag}.events.part"),
             Some((i, n)) => format!("{tag}.events.shard-{i}-of-{n}.part"),
         })
-    }
-
-    fn sums_path(&self) -> PathBuf {
-        self.staging.join("sums.bin")
     }
 
     /// The final container folder.
@@ -789,41 +811,6 @@ fn claim_staging(final_dir: &Path, staging: &Path, resume: bool) -> Result<bool,
     }
 }
 
-/// Durably replaces `path` with `bytes` (write a temporary file, sync, rename).
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-    let tmp = path.with_extension("tmp");
-    let io = |e| StorageError::io(path, e);
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    std::io::Write::write_all(&mut file, bytes).map_err(io)?;
-    file.sync_data().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
-}
-
-fn encode_sums(sums: &[Option<Vec<f64>>]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for sum in sums {
-        let values = sum.as_deref().unwrap_or(&[]);
-        bytes.extend_from_slice(&(values.len() as u64).to_le_bytes());
-        for v in values {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    bytes
-}
-
-fn decode_sums(bytes: &[u8]) -> Vec<Option<Vec<f64>>> {
-    let mut sums = Vec::new();
-    let mut words = bytes
-        .chunks_exact(8)
-        .map(|w| <[u8; 8]>::try_from(w).expect("8 bytes"));
-    while let Some(len) = words.next() {
-        let len = u64::from_le_bytes(len) as usize;
-        let values: Vec<f64> = words.by_ref().take(len).map(f64::from_le_bytes).collect();
-        sums.push((len > 0 && values.len() == len).then_some(values));
-    }
-    sums
-}
-
 fn check_output_location(dir: &Path, options: WriterOptions) -> Result<(), StorageError> {
     if dir.exists() && !options.overwrite && !matches!(options.mode, WriteMode::Shard { .. }) {
         return Err(StorageError::output(
@@ -973,8 +960,27 @@ impl ResultSink for SpyWriter {
         }
         self.journal = Some(JournalWriter::append(&journal_path, &state)?);
         let mut checkpoint = state.checkpoint.clone();
-        if let Ok(bytes) = std::fs::read(self.sums_path()) {
-            checkpoint.sums = decode_sums(&bytes);
+        match &state.sums {
+            Some(record) => {
+                checkpoint.sums =
+                    read_sums(&self.staging, record, checkpoint.completed).map_err(|e| {
+                        Error::invalid(format!(
+                            "cannot resume {}: {e}",
+                            self.container.dir.display()
+                        ))
+                    })?;
+                self.sums_generation = record.generation;
+            }
+            None if checkpoint.completed > 0
+                && identity.get("keeptrials") == Some(&Value::Bool(false)) =>
+            {
+                return Err(Error::invalid(format!(
+                    "cannot resume {}: its journal names no running sums for the average of the {} completed tasks; run without --resume to start over",
+                    self.container.dir.display(),
+                    checkpoint.completed
+                )));
+            }
+            None => {}
         }
         self.progressed = checkpoint.completed > 0;
         self.recorded = Some(state);
@@ -982,6 +988,9 @@ impl ResultSink for SpyWriter {
     }
 
     fn checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {
+        if self.crashed {
+            return Err(self.crashed_error());
+        }
         // Checkpoints fall between parts, so a resumed run finds every covered task in a
         // closed part and nothing else. Inside a part, wait for its end, unless the run is
         // ending: then the part is closed where the applied tasks end.
@@ -1020,11 +1029,31 @@ impl ResultSink for SpyWriter {
                 event_bytes.insert(state.spec.tag.clone(), sidecar.sync()?.into());
             }
         }
-        if checkpoint.sums.iter().any(Option::is_some) {
-            write_atomically(&self.sums_path(), &encode_sums(&checkpoint.sums))?;
-        }
+        // A new generation of sums, durable before the journal line that names it; the
+        // previous generation stays until that line is durable too.
+        let sums = if checkpoint.sums.iter().any(Option::is_some) {
+            let generation = self.sums_generation + 1;
+            let record = write_sums(
+                &self.staging,
+                generation,
+                checkpoint.completed,
+                &checkpoint.sums,
+            )?;
+            self.sums_written += 1;
+            if self.crash_after_sums == Some(self.sums_written) {
+                self.crashed = true;
+                return Err(self.crashed_error());
+            }
+            Some(record)
+        } else {
+            None
+        };
         if let Some(journal) = &mut self.journal {
-            journal.record(checkpoint, &event_bytes)?;
+            journal.record(checkpoint, &event_bytes, sums.as_ref())?;
+        }
+        if let Some(record) = sums {
+            self.sums_generation = record.generation;
+            remove_other_generations(&self.staging, record.generation);
         }
         if checkpoint.completed > 0 {
             self.progressed = true;
@@ -1093,6 +1122,9 @@ impl ResultSink for SpyWriter {
         placement: &TaskPlacement,
         block: DenseBlock<'_>,
     ) -> Result<(), Error> {
+        if self.crashed {
+            return Err(self.crashed_error());
+        }
         let obj = id.0;
         if self.objects[obj].spec.layout == StoreLayout::PerTask {
             return self.write_task_file(obj, placement, &block);
@@ -1127,6 +1159,9 @@ impl ResultSink for SpyWriter {
     }
 
     fn block_written(&mut self, id: ObjectId, placement: &TaskPlacement) -> Result<(), Error> {
+        if self.crashed {
+            return Err(self.crashed_error());
+        }
         if self.objects[id.0].slots.is_some() {
             self.task_applied(id.0, placement.task)?;
         }
@@ -1139,6 +1174,9 @@ impl ResultSink for SpyWriter {
         _trial: usize,
         events: &EventBlock,
     ) -> Result<(), Error> {
+        if self.crashed {
+            return Err(self.crashed_error());
+        }
         let sidecar = self.objects[id.0]
             .events
             .as_mut()
@@ -1148,6 +1186,9 @@ impl ResultSink for SpyWriter {
     }
 
     fn finalize(&mut self, id: ObjectId, metadata: &ObjectMetadata) -> Result<(), Error> {
+        if self.crashed {
+            return Err(self.crashed_error());
+        }
         let obj = id.0;
         let name = self.objects[obj].file_name.clone();
         let path = self.staging.join(&name);
@@ -1244,6 +1285,9 @@ impl ResultSink for SpyWriter {
     }
 
     fn commit(&mut self) -> Result<(), Error> {
+        if self.crashed {
+            return Err(self.crashed_error());
+        }
         if self.shard().is_some() {
             // A shard is done when its journal says so; the merge makes the output.
             if let Some(journal) = &mut self.journal {
@@ -1262,7 +1306,7 @@ impl ResultSink for SpyWriter {
             if name.starts_with("progress.")
                 || name.starts_with(".writer-pid")
                 || name.ends_with(".part")
-                || name == "sums.bin"
+                || is_sums_file(&name)
             {
                 let _ = std::fs::remove_file(entry.path());
             }
@@ -1292,6 +1336,10 @@ impl ResultSink for SpyWriter {
     }
 
     fn abort(&mut self) {
+        if self.crashed {
+            // A killed process cleans nothing up.
+            return;
+        }
         for state in &mut self.objects {
             state.data = None;
             state.events = None;

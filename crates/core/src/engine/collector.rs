@@ -40,14 +40,16 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 impl<'a> Collector<'a> {
     /// A collector for the tasks `start..prepared.range.end`, continuing from `resumed` (the
-    /// state of an interrupted run) when given.
+    /// state of an interrupted run) when given. An averaging run resumed after completed
+    /// tasks must get their sums, of the right length: taking anything else as zeros would
+    /// silently drop those tasks from the mean.
     pub fn new(
         prepared: &'a PreparedPipeline,
         sink: &'a mut dyn ResultSink,
         ids: Vec<ObjectId>,
         progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
         resumed: Option<Checkpoint>,
-    ) -> Self {
+    ) -> Result<Self> {
         let sums = prepared
             .objects
             .iter()
@@ -89,15 +91,39 @@ impl<'a> Collector<'a> {
                 .into_iter()
                 .map(|(task, message)| (task, Error::Recorded(message)))
                 .collect();
-            for (sum, saved) in collector.sums.iter_mut().zip(state.sums) {
-                if let (Some(sum), Some(saved)) = (sum.as_mut(), saved) {
-                    if saved.len() == sum.len() {
-                        sum.iter_mut().zip(saved).for_each(|(s, v)| *s = v);
-                    }
+            if state.completed > prepared.range.start {
+                collector.restore_sums(state.sums)?;
+            }
+        }
+        Ok(collector)
+    }
+
+    /// Takes the running sums a resumed checkpoint carries, refusing missing or misshapen ones.
+    fn restore_sums(&mut self, saved: Vec<Option<Vec<f64>>>) -> Result<()> {
+        let mut saved = saved.into_iter();
+        for (obj, sum) in self.sums.iter_mut().enumerate() {
+            let given = saved.next().flatten();
+            let Some(sum) = sum.as_mut() else { continue };
+            let tag = &self.prepared.objects[obj].tag;
+            match given {
+                Some(values) if values.len() == sum.len() => {
+                    sum.iter_mut().zip(values).for_each(|(s, v)| *s = v);
+                }
+                Some(values) => {
+                    return Err(Error::invalid(format!(
+                        "cannot resume: the recorded running sums of '{tag}' hold {} values, but its average needs {}; run without --resume to start over",
+                        values.len(),
+                        sum.len()
+                    )))
+                }
+                None => {
+                    return Err(Error::invalid(format!(
+                        "cannot resume: the checkpoint holds no running sums for the average of '{tag}'; run without --resume to start over"
+                    )))
                 }
             }
         }
-        collector
+        Ok(())
     }
 
     /// The first task this collector still needs (the resume point).

@@ -109,7 +109,7 @@ pub fn run_pipeline(
         })
         .collect();
     let outcome = (|| {
-        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed);
+        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed)?;
         let result = match pipeline.execution.mode {
             ExecutionMode::Sequential => {
                 run_sequential(pipeline, &prepared, source, &mut collector, &direct, true)
