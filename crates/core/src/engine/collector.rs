@@ -6,6 +6,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 use crate::error::{Error, Result};
 use crate::model::{EventBlock, EventColumnKind};
 
+use super::contain::{contained, crashed};
 use super::prepare::PreparedPipeline;
 use super::sink::{Checkpoint, DenseBlock, ObjectId, ResultSink};
 use super::worker::{Pools, SavedOutput, TaskResult};
@@ -33,6 +34,12 @@ pub(crate) struct Collector<'a> {
     last_checkpoint: Instant,
     /// NaN values standing in for a failed task's dense blocks.
     nan_block: Vec<f64>,
+    /// The task being applied and who is running for it (the sink or the progress
+    /// callback), so a panic can be reported with where it happened.
+    current: Option<(usize, &'static str)>,
+    /// Set when the sink panicked: its state is unknown, so it is not called again (no
+    /// checkpoint may claim what it half wrote); only `abort` follows.
+    poisoned: bool,
 }
 
 /// How often the writer records a checkpoint (it costs a flush).
@@ -82,6 +89,8 @@ impl<'a> Collector<'a> {
             end: prepared.range.end,
             last_checkpoint: Instant::now(),
             nan_block: Vec::new(),
+            current: None,
+            poisoned: false,
         };
         if let Some(state) = resumed {
             collector.next = state.completed.max(prepared.range.start);
@@ -140,7 +149,7 @@ impl<'a> Collector<'a> {
     /// run; else at most every [`CHECKPOINT_EVERY`]), only at trial boundaries so no trial's
     /// events are half-written.
     pub fn checkpoint(&mut self, closing: bool) -> Result<()> {
-        if !closing && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+        if self.poisoned || (!closing && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY) {
             return Ok(());
         }
         let tasks = &self.prepared.tasks;
@@ -162,10 +171,62 @@ impl<'a> Collector<'a> {
                 .collect(),
             closing,
         };
-        if self.sink.checkpoint(&state)? {
+        let sink = &mut *self.sink;
+        let recorded = contained(|| sink.checkpoint(&state)).map_err(|message| {
+            self.poisoned = true;
+            crashed(
+                Default::default(),
+                format!(
+                    "the output writer (recording a checkpoint after {} tasks)",
+                    state.completed
+                ),
+                message,
+            )
+        })??;
+        if recorded {
             self.last_checkpoint = Instant::now();
         }
         Ok(())
+    }
+
+    /// [`accept`](Self::accept), with a panic in the sink or the progress callback turned
+    /// into an error naming the task (the sink is then poisoned).
+    pub fn accept_contained(&mut self, result: TaskResult, pools: &Pools) -> Result<usize> {
+        if self.poisoned {
+            return Err(Error::output("results", "the output writer failed earlier"));
+        }
+        match contained(|| self.accept(result, pools)) {
+            Ok(applied) => applied,
+            Err(message) => {
+                let (index, who) = self
+                    .current
+                    .take()
+                    .unwrap_or((self.next, "the output writer"));
+                if who == "the output writer" {
+                    self.poisoned = true;
+                }
+                Err(crashed(
+                    self.task_context(index),
+                    format!("{who} (task {index})"),
+                    message,
+                ))
+            }
+        }
+    }
+
+    /// Marks the sink as unusable after a panic on the writer thread outside `accept`.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// Where task `index` is: its trial and channels.
+    pub fn task_context(&self, index: usize) -> crate::error::TaskContext {
+        let task = self.prepared.tasks.get(index);
+        crate::error::TaskContext {
+            trial: task.map(|t| t.trial),
+            channels: task.map(|t| t.channels.clone()),
+            ..Default::default()
+        }
     }
 
     /// Number of tasks applied so far (always a prefix of task order).
@@ -179,12 +240,15 @@ impl<'a> Collector<'a> {
         self.pending.insert(result.task, result);
         let mut applied = 0;
         while let Some(result) = self.pending.remove(&self.next) {
+            self.current = Some((self.next, "the output writer"));
             self.apply(result, pools)?;
             self.next += 1;
             applied += 1;
             if let Some(progress) = self.progress {
+                self.current = Some((self.next - 1, "the progress callback"));
                 progress(self.next, self.end);
             }
+            self.current = None;
             // After every task, not once per batch: a sink that defers checkpoints to its
             // own boundaries must be offered each one.
             if self.next < self.end {
@@ -290,8 +354,17 @@ impl<'a> Collector<'a> {
             if let Some(sum) = self.sums[obj].take() {
                 let mean = sum / n_trials;
                 let placement = &self.prepared.objects[obj].placements[0];
-                self.sink
-                    .write_dense(self.ids[obj], placement, mean.view().into())?;
+                let (sink, id) = (&mut *self.sink, self.ids[obj]);
+                contained(|| sink.write_dense(id, placement, mean.view().into())).map_err(
+                    |message| {
+                        self.poisoned = true;
+                        crashed(
+                            Default::default(),
+                            "the output writer (writing the average)".into(),
+                            message,
+                        )
+                    },
+                )??;
             }
         }
         Ok(())

@@ -8,6 +8,7 @@
 //! never on the size of the file.
 
 mod collector;
+mod contain;
 mod memory;
 mod options;
 mod parallel;

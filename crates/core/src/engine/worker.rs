@@ -1,4 +1,3 @@
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
@@ -8,6 +7,7 @@ use crate::model::{DType, EventBlock};
 use crate::routine::{OutputBlock, Scratch, TrialInput};
 use num_complex::Complex64;
 
+use super::contain::contained;
 use super::options::Pipeline;
 use super::pool::Pool;
 use super::prepare::PreparedPipeline;
@@ -303,13 +303,5 @@ fn call<T>(catch_panics: bool, f: impl FnOnce() -> T) -> std::result::Result<T, 
     if !catch_panics {
         return Ok(f());
     }
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        if let Some(s) = payload.downcast_ref::<&str>() {
-            s.to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "unknown panic payload".to_string()
-        }
-    })
+    contained(f)
 }
