@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use ndarray::{Array2, ArrayD};
-use trialflow::engine::{ObjectSpec, ResultSink, StoreLayout, TaskPlacement};
+use trialflow::engine::{ObjectSpec, ResultSink, RunScope, StoreLayout, TaskPlacement};
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::model::{EventColumn, EventColumnKind};
 use trialflow::prelude::*;
@@ -640,4 +640,55 @@ fn kernel_warnings_reach_the_log_with_context_in_task_order() {
             Some(r) => assert_eq!(&normalised, r, "{name}"),
         }
     }
+}
+
+#[test]
+fn mpi_mode_from_the_library_is_refused_unless_a_front_end_gives_the_rank_its_shard() {
+    let rec = recording(3);
+    let mpi = ExecutionOptions {
+        mode: ExecutionMode::Mpi,
+        ..Default::default()
+    };
+    let mut sink = MemorySink::new();
+    let error = run_pipeline(
+        &three_step_pipeline(mpi.clone()),
+        &mut rec.clone(),
+        &mut sink,
+        None,
+    )
+    .expect_err("mode mpi on a whole run is refused");
+    let message = error.to_string();
+    assert!(matches!(error, Error::Invalid(_)), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+    for needle in ["execution.mode: mpi", "mpirun", "--features mpi"] {
+        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+    }
+    assert!(!sink.committed && sink.objects.is_empty(), "nothing ran");
+
+    // A rank's shard (what the MPI front end runs) computes its tasks like a parallel shard.
+    let shard = |mode| ExecutionOptions {
+        mode,
+        workers: Some(2),
+        scope: RunScope::Shard { index: 1, count: 2 },
+        ..Default::default()
+    };
+    let mut by_mode = Vec::new();
+    for mode in [ExecutionMode::Mpi, ExecutionMode::Parallel] {
+        let mut sink = MemorySink::new();
+        let report = run_pipeline(
+            &three_step_pipeline(shard(mode)),
+            &mut rec.clone(),
+            &mut sink,
+            None,
+        )
+        .expect("a rank's shard runs");
+        assert_eq!(report.tasks, 3, "shard 1/2 of 6 trials");
+        by_mode.push(
+            sink.objects
+                .iter()
+                .map(|o| o.data.as_ref().map(bits))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(by_mode[0], by_mode[1]);
 }

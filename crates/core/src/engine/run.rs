@@ -110,6 +110,13 @@ fn run(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<RunReport> {
     let started = Instant::now();
+    if pipeline.execution.mode == ExecutionMode::Mpi && pipeline.execution.scope.is_whole() {
+        // Running it here would quietly compute everything in one process. The MPI front end
+        // gives each rank its shard (`RunScope::Shard`) and rank 0 the merge.
+        return Err(Error::invalid(
+            "execution.mode: mpi runs through the MPI front end: start `trialflow run PIPELINE` under mpirun with a trialflow built with --features mpi (a library caller runs each rank's RunScope::Shard, then RunScope::Merge)",
+        ));
+    }
     let prepared = prepare(pipeline, source.schema(), "")?;
     prepared.memory.check(pipeline.execution.mem_thresh)?;
     let scope = pipeline.execution.scope;
