@@ -692,3 +692,34 @@ fn mpi_mode_from_the_library_is_refused_unless_a_front_end_gives_the_rank_its_sh
     }
     assert_eq!(by_mode[0], by_mode[1]);
 }
+
+#[test]
+fn the_memory_estimate_counts_what_an_in_memory_sink_holds() {
+    let rec = recording(3);
+    let sink = run(&three_step_pipeline(ExecutionOptions::parallel(2)), &rec);
+    let mut source = rec.clone();
+    let mut again = MemorySink::new();
+    let report = run_pipeline(
+        &three_step_pipeline(ExecutionOptions::parallel(2)),
+        &mut source,
+        &mut again,
+        None,
+    )
+    .unwrap();
+    // Two saved objects ('flat' and the last step), each every sample x 3 channels in f64.
+    let held: usize = sink
+        .objects
+        .iter()
+        .map(|o| o.data.as_ref().unwrap().len())
+        .sum();
+    assert_eq!(report.memory.sink, held as u64 * 8);
+    let without_sink = report.memory.total() - report.memory.sink;
+    assert!(report.memory.sink > 0 && report.memory.total() > without_sink);
+    // Room for the tasks but not for the results refuses the run.
+    let available = Some(2 * without_sink + report.memory.sink);
+    assert!(report.memory.check_against(available, 0.5).is_err());
+    assert!(report
+        .memory
+        .check_against(Some(2 * report.memory.total()), 0.5)
+        .is_ok());
+}

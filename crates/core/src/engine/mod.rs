@@ -21,7 +21,7 @@ mod sink;
 mod tasks;
 mod worker;
 
-pub use memory::{available_memory, MemoryEstimate};
+pub use memory::{available_memory, MemoryEstimate, MemoryProbe};
 pub use options::{ExecutionMode, ExecutionOptions, OnError, Pipeline, RunScope, Step};
 pub use prepare::{prepare, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;

@@ -117,7 +117,8 @@ fn run(
             "execution.mode: mpi runs through the MPI front end: start `trialflow run PIPELINE` under mpirun with a trialflow built with --features mpi (a library caller runs each rank's RunScope::Shard, then RunScope::Merge)",
         ));
     }
-    let prepared = prepare(pipeline, source.schema(), "")?;
+    let mut prepared = prepare(pipeline, source.schema(), "")?;
+    prepared.memory.sink = sink.resident_bytes(&prepared.objects);
     prepared.memory.check(pipeline.execution.mem_thresh)?;
     let scope = pipeline.execution.scope;
 
