@@ -723,3 +723,63 @@ fn the_memory_estimate_counts_what_an_in_memory_sink_holds() {
         .check_against(Some(2 * report.memory.total()), 0.5)
         .is_ok());
 }
+
+/// Copies its input but forgets the first sample of every channel: a kernel bug that
+/// otherwise goes unseen, since the buffer holds some earlier value there.
+struct Sloppy;
+
+impl ComputationalRoutine for Sloppy {
+    fn name(&self) -> &str {
+        "sloppy"
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        _plan: &Plan,
+        _scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let x = input.samples();
+        output
+            .samples_mut()
+            .slice_mut(ndarray::s![1.., ..])
+            .assign(&x.slice(ndarray::s![1.., ..]));
+        Ok(())
+    }
+}
+
+#[test]
+fn debug_mode_leaves_nan_where_a_kernel_skipped_an_element() {
+    let rec = recording(3);
+    let debug = ExecutionOptions {
+        mode: ExecutionMode::Debug,
+        ..Default::default()
+    };
+    let build = |opts| Pipeline::new(vec![Step::new(Rectify), Step::new(Sloppy)], opts);
+    let sink = run(&build(debug), &rec);
+    let data = sink.objects[0].data.as_ref().unwrap();
+    let def = &sink.objects[0].spec.schema.trialdefinition;
+    let mut row = 0;
+    for trial in 0..def.len() {
+        let len = def.trial_len(trial);
+        for r in row..row + len {
+            for c in 0..3 {
+                let v = data[[r, c]];
+                if r == row {
+                    assert!(
+                        v.is_nan(),
+                        "trial {trial} channel {c}: the skipped element is {v}"
+                    );
+                } else {
+                    assert!(!v.is_nan(), "trial {trial} row {r} channel {c} was written");
+                }
+            }
+        }
+        row += len;
+    }
+    // Sequential mode does not pay for the fill: the skipped elements hold stale values.
+    let sink = run(&build(ExecutionOptions::sequential()), &rec);
+    let data = sink.objects[0].data.as_ref().unwrap();
+    assert!(!data[[def.trial_len(0), 0]].is_nan());
+}

@@ -98,6 +98,7 @@ pub(crate) struct WorkerState {
     dense: Vec<Vec<f64>>,
     events: Vec<EventBlock>,
     scratch: Vec<Scratch>,
+    /// False in debug mode, which also fills output blocks with NaN before each kernel.
     catch_panics: bool,
 }
 
@@ -168,6 +169,11 @@ impl WorkerState {
                 let buf = &mut after[0];
                 if buf.len() < n {
                     buf.resize(n, 0.0);
+                }
+                if !self.catch_panics {
+                    // Debug mode: a kernel that skips an element leaves NaN there, not the
+                    // previous task's value.
+                    buf[..n].fill(f64::NAN);
                 }
                 let mut out = if step.output.dtype.is_complex() {
                     let view = ArrayViewMutD::from_shape(shape, as_complex(&mut buf[..n]))
