@@ -25,12 +25,9 @@ pub use inspect::{inspect_path, ObjectSummary};
 pub use reader::SpyReader;
 pub use writer::{SpyWriter, WriteMode, WriterOptions};
 
-/// Makes HDF5 usable for many concurrent readers and quiet on errors. Call once at process
-/// start, before any other HDF5 call: file locking would make concurrent runs on one input
-/// fail ("unable to lock file"), and HDF5's own error stacks would bury our one-line messages.
+/// Makes HDF5 quiet on errors. Call once at process start, before any other HDF5 call:
+/// HDF5's own error stacks would bury our one-line messages. (File locking is turned off per
+/// file, through the file access property list every open and create uses.)
 pub fn init_hdf5() {
-    if std::env::var_os("HDF5_USE_FILE_LOCKING").is_none() {
-        std::env::set_var("HDF5_USE_FILE_LOCKING", "FALSE");
-    }
     hdf5::silence_errors(true);
 }

@@ -28,7 +28,7 @@ use trialflow_core::{DataKind, Error, EventBlock};
 use crate::container::ContainerPath;
 use crate::error::StorageError;
 use crate::event_sidecar::{read_blocks, EventSidecar};
-use crate::hdf5_util::{one_line, write_string_attr, write_strings_attr};
+use crate::hdf5_util::{create_file, one_line, open_rw, write_string_attr, write_strings_attr};
 use crate::info::{file_sha1, info_document, FileFacts};
 use crate::journal::{
     identity_difference, journal_name, parse_shard_name, read_journal, JournalState, JournalWriter,
@@ -290,7 +290,7 @@ impl SpyWriter {
     ) -> hdf5::Result<(hdf5::File, hdf5::Dataset)> {
         let resuming = self.recorded.is_some() && path.exists();
         if resuming {
-            let file = hdf5::File::open_rw(path)?;
+            let file = open_rw(path)?;
             let ds = file.dataset("data")?;
             if ds.shape() == spec.schema.stacked_shape() {
                 // A run killed while finalizing may have written metadata already; it is
@@ -306,7 +306,7 @@ impl SpyWriter {
             drop(ds);
             file.close()?;
         }
-        let file = hdf5::File::create(path)?;
+        let file = create_file(path)?;
         let shape = spec.schema.stacked_shape();
         let ds = with_storage_type!(spec.schema.dtype, T => {
             file.new_dataset::<T>()
@@ -484,8 +484,7 @@ impl SpyWriter {
         for k in 0..LANES {
             let name = PartName::new(shard, first, first, Some((k, LANES)));
             let path = parts.join(format!("{name}.partial"));
-            let file =
-                hdf5::File::create(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
+            let file = create_file(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
             lanes.push((file, path));
         }
         let mut offsets = Vec::with_capacity(last + 1 - first);
@@ -1200,7 +1199,7 @@ impl ResultSink for SpyWriter {
             }
             let shard = self.shard();
             self.close_part(obj, shard)?;
-            let file = hdf5::File::create(&path)
+            let file = create_file(&path)
                 .map_err(|e| self.fail(&name, format!("creating it: {}", one_line(&e))))?;
             self.objects[obj].file = Some(file);
             if is_events {
