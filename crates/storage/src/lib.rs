@@ -4,6 +4,9 @@
 //! All HDF5 calls of a run happen on two threads, the engine's reader and writer, because the
 //! `hdf5` crate serialises every call process-wide.
 
+// Every `unsafe` block and impl says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod container;
 mod error;
 mod event_sidecar;
