@@ -36,10 +36,26 @@ pub(crate) struct Collector<'a> {
     nan_block: Vec<f64>,
     /// The task being applied and who is running for it (the sink or the progress
     /// callback), so a panic can be reported with where it happened.
-    current: Option<(usize, &'static str)>,
+    current: Option<(usize, Caller)>,
     /// Set when the sink panicked: its state is unknown, so it is not called again (no
     /// checkpoint may claim what it half wrote); only `abort` follows.
     poisoned: bool,
+}
+
+/// Whose code the writer is running for a task, for a panic's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Sink,
+    Progress,
+}
+
+impl Caller {
+    fn describe(self) -> &'static str {
+        match self {
+            Caller::Sink => "the output writer",
+            Caller::Progress => "the progress callback",
+        }
+    }
 }
 
 /// How often the writer records a checkpoint (it costs a flush).
@@ -198,16 +214,15 @@ impl<'a> Collector<'a> {
         match contained(|| self.accept(result, pools)) {
             Ok(applied) => applied,
             Err(message) => {
-                let (index, who) = self
-                    .current
-                    .take()
-                    .unwrap_or((self.next, "the output writer"));
-                if who == "the output writer" {
+                let (index, caller) = self.current.take().unwrap_or((self.next, Caller::Sink));
+                // A panicking progress callback leaves the sink intact: its work may still
+                // be checkpointed.
+                if caller == Caller::Sink {
                     self.poisoned = true;
                 }
                 Err(crashed(
                     self.task_context(index),
-                    format!("{who} (task {index})"),
+                    format!("{} (task {index})", caller.describe()),
                     message,
                 ))
             }
@@ -240,12 +255,12 @@ impl<'a> Collector<'a> {
         self.pending.insert(result.task, result);
         let mut applied = 0;
         while let Some(result) = self.pending.remove(&self.next) {
-            self.current = Some((self.next, "the output writer"));
+            self.current = Some((self.next, Caller::Sink));
             self.apply(result, pools)?;
             self.next += 1;
             applied += 1;
             if let Some(progress) = self.progress {
-                self.current = Some((self.next - 1, "the progress callback"));
+                self.current = Some((self.next - 1, Caller::Progress));
                 progress(self.next, self.end);
             }
             self.current = None;
