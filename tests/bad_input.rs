@@ -637,7 +637,7 @@ cases! {
     // More of the pipeline file: types, shapes of the document, YAML limits.
     input_wrong_type: "input: 5",
         recording, Some(concat!("input: 5\noutput: out.spy\n", steps!())), RUN, 2,
-        &["`input`", "expected a string"];
+        &["`input`", "expected a path"];
     output_missing: "no output key",
         recording, Some(concat!("input: in.spy\n", steps!())), RUN, 2, &["`output`"];
     overwrite_wrong_type: "overwrite: maybe",

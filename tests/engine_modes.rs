@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use ndarray::{Array2, ArrayD};
-use trialflow::engine::{ObjectSpec, ResultSink, StoreLayout, TaskPlacement};
+use trialflow::engine::{ObjectSpec, ResultSink, RunScope, StoreLayout, TaskPlacement};
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::model::{EventColumn, EventColumnKind};
 use trialflow::prelude::*;
@@ -659,4 +659,150 @@ fn kernel_warnings_reach_the_log_with_context_in_task_order() {
             Some(r) => assert_eq!(&normalised, r, "{name}"),
         }
     }
+}
+
+#[test]
+fn mpi_mode_from_the_library_is_refused_unless_a_front_end_gives_the_rank_its_shard() {
+    let rec = recording(3);
+    let mpi = ExecutionOptions {
+        mode: ExecutionMode::Mpi,
+        ..Default::default()
+    };
+    let mut sink = MemorySink::new();
+    let error = run_pipeline(
+        &three_step_pipeline(mpi.clone()),
+        &mut rec.clone(),
+        &mut sink,
+        None,
+    )
+    .expect_err("mode mpi on a whole run is refused");
+    let message = error.to_string();
+    assert!(matches!(error, Error::Invalid(_)), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+    for needle in ["execution.mode: mpi", "mpirun", "--features mpi"] {
+        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+    }
+    assert!(!sink.committed && sink.objects.is_empty(), "nothing ran");
+
+    // A rank's shard (what the MPI front end runs) computes its tasks like a parallel shard.
+    let shard = |mode| ExecutionOptions {
+        mode,
+        workers: Some(2),
+        scope: RunScope::Shard { index: 1, count: 2 },
+        ..Default::default()
+    };
+    let mut by_mode = Vec::new();
+    for mode in [ExecutionMode::Mpi, ExecutionMode::Parallel] {
+        let mut sink = MemorySink::new();
+        let report = run_pipeline(
+            &three_step_pipeline(shard(mode)),
+            &mut rec.clone(),
+            &mut sink,
+            None,
+        )
+        .expect("a rank's shard runs");
+        assert_eq!(report.tasks, 3, "shard 1/2 of 6 trials");
+        by_mode.push(
+            sink.objects
+                .iter()
+                .map(|o| o.data.as_ref().map(bits))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(by_mode[0], by_mode[1]);
+}
+
+#[test]
+fn the_memory_estimate_counts_what_an_in_memory_sink_holds() {
+    let rec = recording(3);
+    let sink = run(&three_step_pipeline(ExecutionOptions::parallel(2)), &rec);
+    let mut source = rec.clone();
+    let mut again = MemorySink::new();
+    let report = run_pipeline(
+        &three_step_pipeline(ExecutionOptions::parallel(2)),
+        &mut source,
+        &mut again,
+        None,
+    )
+    .unwrap();
+    // Two saved objects ('flat' and the last step), each every sample x 3 channels in f64.
+    let held: usize = sink
+        .objects
+        .iter()
+        .map(|o| o.data.as_ref().unwrap().len())
+        .sum();
+    assert_eq!(report.memory.sink, held as u64 * 8);
+    let without_sink = report.memory.total() - report.memory.sink;
+    assert!(report.memory.sink > 0 && report.memory.total() > without_sink);
+    // Room for the tasks but not for the results refuses the run.
+    let available = Some(2 * without_sink + report.memory.sink);
+    assert!(report.memory.check_against(available, 0.5).is_err());
+    assert!(report
+        .memory
+        .check_against(Some(2 * report.memory.total()), 0.5)
+        .is_ok());
+}
+
+/// Copies its input but forgets the first sample of every channel: a kernel bug that
+/// otherwise goes unseen, since the buffer holds some earlier value there.
+struct Sloppy;
+
+impl ComputationalRoutine for Sloppy {
+    fn name(&self) -> &str {
+        "sloppy"
+    }
+
+    fn cfg(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+
+    fn compute_function(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        _plan: &Plan,
+        _scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let x = input.samples();
+        output
+            .samples_mut()
+            .slice_mut(ndarray::s![1.., ..])
+            .assign(&x.slice(ndarray::s![1.., ..]));
+        Ok(())
+    }
+}
+
+#[test]
+fn debug_mode_leaves_nan_where_a_kernel_skipped_an_element() {
+    let rec = recording(3);
+    let debug = ExecutionOptions {
+        mode: ExecutionMode::Debug,
+        ..Default::default()
+    };
+    let build = |opts| Pipeline::new(vec![Step::new(Rectify), Step::new(Sloppy)], opts);
+    let sink = run(&build(debug), &rec);
+    let data = sink.objects[0].data.as_ref().unwrap();
+    let def = &sink.objects[0].spec.schema.trialdefinition;
+    let mut row = 0;
+    for trial in 0..def.len() {
+        let len = def.trial_len(trial);
+        for r in row..row + len {
+            for c in 0..3 {
+                let v = data[[r, c]];
+                if r == row {
+                    assert!(
+                        v.is_nan(),
+                        "trial {trial} channel {c}: the skipped element is {v}"
+                    );
+                } else {
+                    assert!(!v.is_nan(), "trial {trial} row {r} channel {c} was written");
+                }
+            }
+        }
+        row += len;
+    }
+    // Sequential mode does not pay for the fill: the skipped elements hold stale values.
+    let sink = run(&build(ExecutionOptions::sequential()), &rec);
+    let data = sink.objects[0].data.as_ref().unwrap();
+    assert!(!data[[def.trial_len(0), 0]].is_nan());
 }

@@ -124,6 +124,16 @@ pub enum Error {
         message: String,
     },
 
+    /// Code other than a routine's kernel panicked (a routine hook, the sink, the source, a
+    /// progress callback, the engine): the run ends with where it happened, not a hang.
+    #[error("{}", crash_message(context, what, message))]
+    Crashed {
+        context: Box<TaskContext>,
+        /// What panicked, e.g. "the routine's plan" or "the output writer (task 3)".
+        what: String,
+        message: String,
+    },
+
     /// The estimated working set does not fit in the memory allowed by `mem_thresh`.
     #[error(
         "estimated peak memory {needed} exceeds mem_thresh {thresh} x available memory {available} = {allowed}; \
@@ -168,6 +178,7 @@ impl Error {
             Error::Invalid(_) | Error::MemoryThreshold { .. } => ErrorClass::User,
             Error::Routine { source, .. } => source.class,
             Error::Panic { .. }
+            | Error::Crashed { .. }
             | Error::Output { .. }
             | Error::Recorded(_)
             | Error::Cancelled(_) => ErrorClass::Runtime,
@@ -203,6 +214,15 @@ impl Error {
             message: message.to_string(),
             class,
         }
+    }
+}
+
+fn crash_message(context: &TaskContext, what: &str, message: &str) -> String {
+    let context = context.to_string();
+    if context.is_empty() {
+        format!("{what} panicked: {message}")
+    } else {
+        format!("{context}: {what} panicked: {message}")
     }
 }
 

@@ -148,6 +148,19 @@ impl MemorySink {
 }
 
 impl ResultSink for MemorySink {
+    /// Every dense result, as f64 (complex values twice). Event rows are not known before
+    /// the run, so they are not counted.
+    fn resident_bytes(&self, objects: &[ObjectSpec]) -> u64 {
+        objects
+            .iter()
+            .filter(|o| o.schema.kind.is_dense())
+            .map(|o| {
+                let values: usize = o.schema.stacked_shape().iter().product();
+                values as u64 * 8 * o.schema.dtype.components() as u64
+            })
+            .sum()
+    }
+
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId> {
         let data = spec.schema.kind.is_dense().then(|| {
             let mut shape = spec.schema.stacked_shape();

@@ -38,7 +38,7 @@ fn blocks_map<'f>(
 }
 
 fn read(path: &Path, dataset: &str) -> ArrayD<f64> {
-    hdf5::File::open(path)
+    open_h5(path)
         .unwrap()
         .dataset(dataset)
         .unwrap()
@@ -87,7 +87,7 @@ fn per_task_files_with_a_container_of_relative_links() {
         for i in [0, 1, 15] {
             let b = read(&container, &format!("comp_{i}/result_0"));
             assert!(same_bits(&b, &block(i).into_dyn()), "task {i}");
-            let k = hdf5::File::open(&container)
+            let k = open_h5(&container)
                 .unwrap()
                 .dataset(&format!("comp_{i}/result_1"))
                 .unwrap()
@@ -107,7 +107,7 @@ fn virtual_stack_with_relative_sources_survives_a_move() {
         blocks_map(5, exec).store(&storage).unwrap();
         let moved = moved(dir.path());
         let container = moved.path().join("blocks.h5");
-        let file = hdf5::File::open(&container).unwrap();
+        let file = open_h5(&container).unwrap();
         let ds = file.dataset("result_0").unwrap();
         assert!(is_virtual(&ds));
         let stacked = ds.read_dyn::<f64>().unwrap();
@@ -142,7 +142,7 @@ fn single_file_equals_the_virtual_stack() {
         let virt = read(&dir.path().join("v.h5"), "result_0");
         assert_eq!(single.shape(), &[3, 6, 4]);
         assert!(same_bits(&single, &virt));
-        let file = hdf5::File::open(dir.path().join("s.h5")).unwrap();
+        let file = open_h5(dir.path().join("s.h5")).unwrap();
         assert!(!is_virtual(&file.dataset("result_0").unwrap()));
         assert_eq!(
             file.dataset("comp_5/result_1")
@@ -181,7 +181,7 @@ fn unlimited_axis_holds_results_of_different_lengths() {
             Storage::virtual_stack(dir.path(), "ragged", stacking.clone())
         };
         ragged_map(Executor::Threads(2)).store(&storage).unwrap();
-        let file = hdf5::File::open(dir.path().join("ragged.h5")).unwrap();
+        let file = open_h5(dir.path().join("ragged.h5")).unwrap();
         let ds = file.dataset("result_0").unwrap();
         // The single file can grow along the unlimited axis; the virtual dataset is as long
         // as the longest result.
@@ -307,7 +307,7 @@ fn failed_tasks_keep_finished_results_and_resume_runs_only_the_rest() {
         );
         assert_eq!(stored.resumed, 10);
         let container = storage.container_path();
-        let file = hdf5::File::open(&container).unwrap();
+        let file = open_h5(&container).unwrap();
         for i in [0usize, 2, 9, 11] {
             let values = match storage.payload_dir() {
                 Some(_) if file.link_exists("result_0") => file
@@ -431,11 +431,20 @@ fn log_next_to_results_and_scalar_results() {
         log.contains("failed: task 2 (argument -1.0): negative variance"),
         "{log}"
     );
-    let value = hdf5::File::open(dir.path().join("scalars_payload/scalars_1.h5"))
+    let value = open_h5(dir.path().join("scalars_payload/scalars_1.h5"))
         .unwrap()
         .dataset("result_0")
         .unwrap()
         .read_scalar::<f64>()
         .unwrap();
     assert_eq!(value, 3.0);
+}
+
+/// Opens a result file the way trialflow does (HDF5 file locking off), so a test that holds
+/// it open while the map reopens it does not trip HDF5's "file locking flag values don't
+/// match" (one process must open a file with one locking setting).
+fn open_h5(path: impl AsRef<std::path::Path>) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open(path)
 }

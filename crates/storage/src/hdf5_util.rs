@@ -3,26 +3,51 @@
 
 use std::path::Path;
 
+use hdf5::plist::file_access::FileAccessBuilder;
 use hdf5::types::{TypeDescriptor, VarLenUnicode};
 
 use crate::error::StorageError;
 
+/// Every file we open or create goes through a file access property list with HDF5 file
+/// locking off (`H5Pset_file_locking(fapl, false, true)`): with it on, concurrent runs on
+/// one input fail ("unable to lock file"), and so does reading a result while another
+/// program has it open. A property list, unlike `HDF5_USE_FILE_LOCKING`, touches no
+/// process-wide state. The `hdf5` crate applies the setting wherever the library has it
+/// (HDF5 1.10.7 and later); `tests::the_access_list_turns_locking_off` checks this build
+/// does.
+fn without_locking() -> hdf5::FileBuilder {
+    let mut builder = hdf5::File::with_options();
+    builder.with_fapl(access_settings);
+    builder
+}
+
+fn access_settings(fapl: &mut FileAccessBuilder) -> &mut FileAccessBuilder {
+    fapl.file_locking(false)
+}
+
+/// Creates (truncating) a file for writing, without file locking.
+pub fn create_file(path: &Path) -> hdf5::Result<hdf5::File> {
+    without_locking().create(path)
+}
+
+/// Opens an existing file for writing, without file locking.
+pub fn open_rw(path: &Path) -> hdf5::Result<hdf5::File> {
+    without_locking().open_rw(path)
+}
+
 /// Opens a file read-only without HDF5 file locking, so any number of processes can read it
 /// while it is also open elsewhere. Failures become one-line messages naming the file.
 pub fn open_read_only(path: &Path) -> Result<hdf5::File, StorageError> {
-    hdf5::File::with_options()
-        .with_fapl(|p| p.file_locking(false))
-        .open(path)
-        .map_err(|e| {
-            let message = if e.to_string().contains("file signature not found") {
-                "is not an HDF5 file".to_string()
-            } else if e.to_string().contains("truncated file") {
-                "is a truncated HDF5 file".to_string()
-            } else {
-                format!("cannot be opened as HDF5: {}", one_line(&e))
-            };
-            StorageError::format(path, message)
-        })
+    without_locking().open(path).map_err(|e| {
+        let message = if e.to_string().contains("file signature not found") {
+            "is not an HDF5 file".to_string()
+        } else if e.to_string().contains("truncated file") {
+            "is a truncated HDF5 file".to_string()
+        } else {
+            format!("cannot be opened as HDF5: {}", one_line(&e))
+        };
+        StorageError::format(path, message)
+    })
 }
 
 /// An HDF5 error message on one line.
@@ -159,4 +184,31 @@ pub fn check_virtual_sources(path: &Path, dataset: &hdf5::Dataset) -> Result<(),
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_access_list_turns_locking_off() {
+        let mut fapl = FileAccessBuilder::new();
+        access_settings(&mut fapl);
+        let fapl = fapl.finish().unwrap();
+        assert!(
+            !fapl.get_file_locking().unwrap(),
+            "the list keeps locking on"
+        );
+    }
+
+    #[test]
+    fn files_are_created_and_opened_through_the_access_list() {
+        let dir = std::env::temp_dir().join(format!("trialflow-locking-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.h5");
+        create_file(&path).unwrap().close().unwrap();
+        drop(open_rw(&path).unwrap());
+        drop(open_read_only(&path).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use trialflow_core::engine::Checkpoint;
 
 use crate::error::StorageError;
+use crate::sums::SumsRecord;
 
 /// The journal's file name for the whole run or for one shard.
 pub fn journal_name(shard: Option<(usize, usize)>) -> String {
@@ -37,6 +38,8 @@ pub struct JournalState {
     pub checkpoint: Checkpoint,
     /// Bytes of each event sidecar covered by the last checkpoint, by object tag.
     pub event_bytes: serde_json::Map<String, Value>,
+    /// The averaging sums file the last checkpoint names (averaging runs only).
+    pub(crate) sums: Option<SumsRecord>,
     /// Whether a shard finished.
     pub done: bool,
 }
@@ -67,6 +70,8 @@ pub fn read_journal(path: &Path) -> Result<Option<JournalState>, StorageError> {
         }
         if let Some(k) = entry.get("completed").and_then(Value::as_u64) {
             state.checkpoint.completed = k as usize;
+            // Each checkpoint names its own sums; one without names none.
+            state.sums = entry.get("sums").and_then(SumsRecord::from_json);
         }
         for w in entry
             .get("warnings")
@@ -149,11 +154,13 @@ impl JournalWriter {
         })
     }
 
-    /// Records a checkpoint (call only once the data it covers is durable).
-    pub fn record(
+    /// Records a checkpoint (call only once the data it covers, and the sums file `sums`
+    /// names, are durable).
+    pub(crate) fn record(
         &mut self,
         checkpoint: &Checkpoint,
         event_bytes: &serde_json::Map<String, Value>,
+        sums: Option<&SumsRecord>,
     ) -> Result<(), StorageError> {
         let warnings: Vec<Value> = checkpoint.warnings
             [self.warnings_written.min(checkpoint.warnings.len())..]
@@ -165,12 +172,15 @@ impl JournalWriter {
             .iter()
             .map(|(t, e)| json!([t, e]))
             .collect();
-        let line = json!({
+        let mut line = json!({
             "completed": checkpoint.completed,
             "warnings": warnings,
             "failed": failed,
             "event_bytes": event_bytes,
         });
+        if let Some(sums) = sums {
+            line["sums"] = sums.to_json();
+        }
         writeln!(self.file, "{line}").map_err(|e| StorageError::io(&self.path, e))?;
         self.file
             .sync_data()

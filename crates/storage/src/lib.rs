@@ -4,6 +4,9 @@
 //! All HDF5 calls of a run happen on two threads, the engine's reader and writer, because the
 //! `hdf5` crate serialises every call process-wide.
 
+// Every `unsafe` block and impl says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod container;
 mod error;
 mod event_sidecar;
@@ -16,6 +19,7 @@ pub mod nwb;
 mod parts;
 mod raw_io;
 mod reader;
+mod sums;
 mod typed;
 mod writer;
 
@@ -27,12 +31,9 @@ pub use inspect::{inspect_path, ObjectSummary};
 pub use reader::SpyReader;
 pub use writer::{SpyWriter, WriteMode, WriterOptions};
 
-/// Makes HDF5 usable for many concurrent readers and quiet on errors. Call once at process
-/// start, before any other HDF5 call: file locking would make concurrent runs on one input
-/// fail ("unable to lock file"), and HDF5's own error stacks would bury our one-line messages.
+/// Makes HDF5 quiet on errors. Call once at process start, before any other HDF5 call:
+/// HDF5's own error stacks would bury our one-line messages. (File locking is turned off per
+/// file, through the file access property list every open and create uses.)
 pub fn init_hdf5() {
-    if std::env::var_os("HDF5_USE_FILE_LOCKING").is_none() {
-        std::env::set_var("HDF5_USE_FILE_LOCKING", "FALSE");
-    }
     hdf5::silence_errors(true);
 }

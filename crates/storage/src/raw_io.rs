@@ -28,10 +28,13 @@ use crate::error::StorageError;
 /// Implement only for types with no padding and no invalid bit patterns.
 pub(crate) unsafe trait PlainBytes: Copy + hdf5::H5Type {}
 
-// SAFETY: IEEE floats accept every bit pattern; `Complex<T>` is `repr(C)` of two `T`.
+// SAFETY: an IEEE float has no padding and accepts every bit pattern.
 unsafe impl PlainBytes for f32 {}
+// SAFETY: as for f32.
 unsafe impl PlainBytes for f64 {}
+// SAFETY: `Complex<f32>` is `repr(C)` of two f32: no padding, every bit pattern valid.
 unsafe impl PlainBytes for Complex32 {}
+// SAFETY: `Complex<f64>` is `repr(C)` of two f64: no padding, every bit pattern valid.
 unsafe impl PlainBytes for Complex64 {}
 
 pub(crate) fn as_bytes<T: PlainBytes>(values: &[T]) -> &[u8] {

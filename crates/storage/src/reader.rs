@@ -10,6 +10,7 @@ use trialflow_core::{DType, DataKind, DataSchema, Error, ErrorClass, TrialDefini
 use crate::container::resolve_input;
 use crate::error::StorageError;
 use crate::hdf5_util::{check_virtual_sources, one_line, open_read_only, read_string_attr};
+use crate::identity::file_identity;
 use crate::info::read_info;
 use crate::raw_io::{raw_offset, read_at, PlainBytes};
 
@@ -401,23 +402,9 @@ impl TrialSource for SpyReader {
         self.path.display().to_string()
     }
 
-    /// The data file's absolute path, size and modification time: a changed or replaced
-    /// input is never mixed with results computed from the old one.
+    /// The data file (path, size, modification time): a changed or replaced input is never
+    /// mixed with results computed from the old one.
     fn identity(&self) -> Value {
-        let path = self
-            .path
-            .canonicalize()
-            .unwrap_or_else(|_| self.path.clone());
-        let meta = std::fs::metadata(&self.path).ok();
-        let modified = meta
-            .as_ref()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos().to_string());
-        serde_json::json!({
-            "path": path.display().to_string(),
-            "bytes": meta.map(|m| m.len()),
-            "modified_ns": modified,
-        })
+        file_identity(&self.path)
     }
 }

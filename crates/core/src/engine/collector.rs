@@ -6,6 +6,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 use crate::error::{Error, Result};
 use crate::model::{EventBlock, EventColumnKind};
 
+use super::contain::{contained, crashed};
 use super::prepare::PreparedPipeline;
 use super::sink::{Checkpoint, DenseBlock, ObjectId, ResultSink};
 use super::worker::{Pools, SavedOutput, TaskResult};
@@ -33,6 +34,28 @@ pub(crate) struct Collector<'a> {
     last_checkpoint: Instant,
     /// NaN values standing in for a failed task's dense blocks.
     nan_block: Vec<f64>,
+    /// The task being applied and who is running for it (the sink or the progress
+    /// callback), so a panic can be reported with where it happened.
+    current: Option<(usize, Caller)>,
+    /// Set when the sink panicked: its state is unknown, so it is not called again (no
+    /// checkpoint may claim what it half wrote); only `abort` follows.
+    poisoned: bool,
+}
+
+/// Whose code the writer is running for a task, for a panic's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Sink,
+    Progress,
+}
+
+impl Caller {
+    fn describe(self) -> &'static str {
+        match self {
+            Caller::Sink => "the output writer",
+            Caller::Progress => "the progress callback",
+        }
+    }
 }
 
 /// How often the writer records a checkpoint (it costs a flush).
@@ -40,14 +63,16 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 impl<'a> Collector<'a> {
     /// A collector for the tasks `start..prepared.range.end`, continuing from `resumed` (the
-    /// state of an interrupted run) when given.
+    /// state of an interrupted run) when given. An averaging run resumed after completed
+    /// tasks must get their sums, of the right length: taking anything else as zeros would
+    /// silently drop those tasks from the mean.
     pub fn new(
         prepared: &'a PreparedPipeline,
         sink: &'a mut dyn ResultSink,
         ids: Vec<ObjectId>,
         progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
         resumed: Option<Checkpoint>,
-    ) -> Self {
+    ) -> Result<Self> {
         let sums = prepared
             .objects
             .iter()
@@ -80,6 +105,8 @@ impl<'a> Collector<'a> {
             end: prepared.range.end,
             last_checkpoint: Instant::now(),
             nan_block: Vec::new(),
+            current: None,
+            poisoned: false,
         };
         if let Some(state) = resumed {
             collector.next = state.completed.max(prepared.range.start);
@@ -89,15 +116,39 @@ impl<'a> Collector<'a> {
                 .into_iter()
                 .map(|(task, message)| (task, Error::Recorded(message)))
                 .collect();
-            for (sum, saved) in collector.sums.iter_mut().zip(state.sums) {
-                if let (Some(sum), Some(saved)) = (sum.as_mut(), saved) {
-                    if saved.len() == sum.len() {
-                        sum.iter_mut().zip(saved).for_each(|(s, v)| *s = v);
-                    }
+            if state.completed > prepared.range.start {
+                collector.restore_sums(state.sums)?;
+            }
+        }
+        Ok(collector)
+    }
+
+    /// Takes the running sums a resumed checkpoint carries, refusing missing or misshapen ones.
+    fn restore_sums(&mut self, saved: Vec<Option<Vec<f64>>>) -> Result<()> {
+        let mut saved = saved.into_iter();
+        for (obj, sum) in self.sums.iter_mut().enumerate() {
+            let given = saved.next().flatten();
+            let Some(sum) = sum.as_mut() else { continue };
+            let tag = &self.prepared.objects[obj].tag;
+            match given {
+                Some(values) if values.len() == sum.len() => {
+                    sum.iter_mut().zip(values).for_each(|(s, v)| *s = v);
+                }
+                Some(values) => {
+                    return Err(Error::invalid(format!(
+                        "cannot resume: the recorded running sums of '{tag}' hold {} values, but its average needs {}; run without --resume to start over",
+                        values.len(),
+                        sum.len()
+                    )))
+                }
+                None => {
+                    return Err(Error::invalid(format!(
+                        "cannot resume: the checkpoint holds no running sums for the average of '{tag}'; run without --resume to start over"
+                    )))
                 }
             }
         }
-        collector
+        Ok(())
     }
 
     /// The first task this collector still needs (the resume point).
@@ -114,7 +165,7 @@ impl<'a> Collector<'a> {
     /// run; else at most every [`CHECKPOINT_EVERY`]), only at trial boundaries so no trial's
     /// events are half-written.
     pub fn checkpoint(&mut self, closing: bool) -> Result<()> {
-        if !closing && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+        if self.poisoned || (!closing && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY) {
             return Ok(());
         }
         let tasks = &self.prepared.tasks;
@@ -136,10 +187,61 @@ impl<'a> Collector<'a> {
                 .collect(),
             closing,
         };
-        if self.sink.checkpoint(&state)? {
+        let sink = &mut *self.sink;
+        let recorded = contained(|| sink.checkpoint(&state)).map_err(|message| {
+            self.poisoned = true;
+            crashed(
+                Default::default(),
+                format!(
+                    "the output writer (recording a checkpoint after {} tasks)",
+                    state.completed
+                ),
+                message,
+            )
+        })??;
+        if recorded {
             self.last_checkpoint = Instant::now();
         }
         Ok(())
+    }
+
+    /// [`accept`](Self::accept), with a panic in the sink or the progress callback turned
+    /// into an error naming the task (the sink is then poisoned).
+    pub fn accept_contained(&mut self, result: TaskResult, pools: &Pools) -> Result<usize> {
+        if self.poisoned {
+            return Err(Error::output("results", "the output writer failed earlier"));
+        }
+        match contained(|| self.accept(result, pools)) {
+            Ok(applied) => applied,
+            Err(message) => {
+                let (index, caller) = self.current.take().unwrap_or((self.next, Caller::Sink));
+                // A panicking progress callback leaves the sink intact: its work may still
+                // be checkpointed.
+                if caller == Caller::Sink {
+                    self.poisoned = true;
+                }
+                Err(crashed(
+                    self.task_context(index),
+                    format!("{} (task {index})", caller.describe()),
+                    message,
+                ))
+            }
+        }
+    }
+
+    /// Marks the sink as unusable after a panic on the writer thread outside `accept`.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// Where task `index` is: its trial and channels.
+    pub fn task_context(&self, index: usize) -> crate::error::TaskContext {
+        let task = self.prepared.tasks.get(index);
+        crate::error::TaskContext {
+            trial: task.map(|t| t.trial),
+            channels: task.map(|t| t.channels.clone()),
+            ..Default::default()
+        }
     }
 
     /// Number of tasks applied so far (always a prefix of task order).
@@ -153,12 +255,15 @@ impl<'a> Collector<'a> {
         self.pending.insert(result.task, result);
         let mut applied = 0;
         while let Some(result) = self.pending.remove(&self.next) {
+            self.current = Some((self.next, Caller::Sink));
             self.apply(result, pools)?;
             self.next += 1;
             applied += 1;
             if let Some(progress) = self.progress {
+                self.current = Some((self.next - 1, Caller::Progress));
                 progress(self.next, self.end);
             }
+            self.current = None;
             // After every task, not once per batch: a sink that defers checkpoints to its
             // own boundaries must be offered each one.
             if self.next < self.end {
@@ -264,8 +369,17 @@ impl<'a> Collector<'a> {
             if let Some(sum) = self.sums[obj].take() {
                 let mean = sum / n_trials;
                 let placement = &self.prepared.objects[obj].placements[0];
-                self.sink
-                    .write_dense(self.ids[obj], placement, mean.view().into())?;
+                let (sink, id) = (&mut *self.sink, self.ids[obj]);
+                contained(|| sink.write_dense(id, placement, mean.view().into())).map_err(
+                    |message| {
+                        self.poisoned = true;
+                        crashed(
+                            Default::default(),
+                            "the output writer (writing the average)".into(),
+                            message,
+                        )
+                    },
+                )??;
             }
         }
         Ok(())

@@ -1,3 +1,5 @@
+use std::path::{Path, PathBuf};
+
 use ndarray::Dimension;
 
 use crate::error::{Bytes, Error, Result};
@@ -7,19 +9,24 @@ use super::prepare::PreparedStep;
 use super::tasks::Task;
 
 /// Estimated peak working set of a run: what one task holds (its trial as read and as f64,
-/// every step's output block and scratch) times the tasks that can be in flight at once, plus
-/// the averaging accumulators. Unlike Syncopy's check, which looks only at the output, this
-/// counts input, output and scratch.
+/// every step's output block and the scratch its plans ask for) times the tasks that can be
+/// in flight at once, plus the averaging accumulators and what the sink keeps in memory.
+/// Unlike Syncopy's check, which looks only at the output, this counts input, output and
+/// scratch. Plans report only their scratch, not the size of their own state (filter
+/// coefficients, FFT tables), so that state is not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryEstimate {
     pub per_task: u64,
     pub concurrent_tasks: usize,
     pub accumulators: u64,
+    /// What the sink holds in memory until the run ends (all results, for an in-memory
+    /// sink; nothing for a file).
+    pub sink: u64,
 }
 
 impl MemoryEstimate {
     pub fn total(&self) -> u64 {
-        self.per_task * self.concurrent_tasks as u64 + self.accumulators
+        self.per_task * self.concurrent_tasks as u64 + self.accumulators + self.sink
     }
 
     pub(crate) fn for_pipeline(
@@ -61,12 +68,19 @@ impl MemoryEstimate {
             per_task,
             concurrent_tasks: window,
             accumulators,
+            sink: 0,
         }
     }
 
     /// Refuses the run if the estimate exceeds `mem_thresh` x available memory.
     pub fn check(&self, mem_thresh: f64) -> Result<()> {
-        let Some(available) = available_memory() else {
+        self.check_against(available_memory(), mem_thresh)
+    }
+
+    /// [`check`](Self::check) against a given amount of available memory (`None`: unknown,
+    /// which never refuses).
+    pub fn check_against(&self, available: Option<u64>, mem_thresh: f64) -> Result<()> {
+        let Some(available) = available else {
             return Ok(());
         };
         let allowed = (available as f64 * mem_thresh) as u64;
@@ -82,7 +96,9 @@ impl MemoryEstimate {
     }
 }
 
-/// Memory available to new allocations (Linux `MemAvailable`), or `None` where unknown.
+/// Memory available to new allocations: the host's `MemAvailable`, or less when the
+/// process's cgroup (a container, a SLURM job, a systemd slice) leaves less room under its
+/// limit. `None` where neither is known.
 ///
 /// `TRIALFLOW_AVAILABLE_MEMORY` (bytes) overrides it, so tests can exercise the refusal
 /// without filling the machine.
@@ -92,11 +108,275 @@ pub fn available_memory() -> Option<u64> {
             return Some(bytes);
         }
     }
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    meminfo
-        .lines()
-        .find(|l| l.starts_with("MemAvailable:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
+    MemoryProbe::system().available()
+}
+
+/// Limits at or above this are "no limit" (cgroup v1 writes 2^63 rounded down to a page).
+const UNLIMITED: u64 = 1 << 60;
+
+/// Reads memory limits from a file-system root: `/` for the running system, a folder of
+/// fake `proc/` and `sys/fs/cgroup/` files in tests.
+#[derive(Debug, Clone)]
+pub struct MemoryProbe {
+    root: PathBuf,
+}
+
+impl MemoryProbe {
+    pub fn system() -> MemoryProbe {
+        MemoryProbe::at("/")
+    }
+
+    pub fn at(root: impl Into<PathBuf>) -> MemoryProbe {
+        MemoryProbe { root: root.into() }
+    }
+
+    /// The smaller of the host's available memory and the cgroup's room.
+    pub fn available(&self) -> Option<u64> {
+        match (self.host_available(), self.cgroup_room()) {
+            (Some(host), Some(cgroup)) => Some(host.min(cgroup)),
+            (host, cgroup) => host.or(cgroup),
+        }
+    }
+
+    /// Linux `MemAvailable`.
+    pub fn host_available(&self) -> Option<u64> {
+        let meminfo = std::fs::read_to_string(self.root.join("proc/meminfo")).ok()?;
+        meminfo
+            .lines()
+            .find(|l| l.starts_with("MemAvailable:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    }
+
+    /// How much more the process's cgroups let it use: limit minus usage, the tightest over
+    /// its memory cgroup (v1) or unified cgroup (v2) and their ancestors. `None` when no
+    /// limit applies.
+    pub fn cgroup_room(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.root.join("proc/self/cgroup")).ok()?;
+        let mounts = self.root.join("sys/fs/cgroup");
+        let mut room = None;
+        for line in text.lines() {
+            let mut fields = line.splitn(3, ':');
+            let (Some(id), Some(controllers), Some(path)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let found = if id == "0" && controllers.is_empty() {
+                hierarchy_room(&mounts, path, "memory.max", "memory.current")
+            } else if controllers.split(',').any(|c| c == "memory") {
+                hierarchy_room(
+                    &mounts.join("memory"),
+                    path,
+                    "memory.limit_in_bytes",
+                    "memory.usage_in_bytes",
+                )
+            } else {
+                None
+            };
+            room = min_known(room, found);
+        }
+        room
+    }
+}
+
+fn min_known(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The tightest room over a cgroup and its ancestors up to the hierarchy's mount. A path not
+/// visible under the mount (a container sees its own cgroup as the root) means the mount
+/// itself is the process's cgroup.
+fn hierarchy_room(mount: &Path, path: &str, limit_file: &str, usage_file: &str) -> Option<u64> {
+    let mut dir = mount.join(path.trim_start_matches('/'));
+    if !dir.is_dir() {
+        dir = mount.to_path_buf();
+    }
+    let mut room = None;
+    loop {
+        if let Some(limit) = read_limit(&dir.join(limit_file)) {
+            let usage = read_limit(&dir.join(usage_file)).unwrap_or(0);
+            room = min_known(room, Some(limit.saturating_sub(usage)));
+        }
+        if dir == mount || !dir.pop() || !dir.starts_with(mount) {
+            break;
+        }
+    }
+    room
+}
+
+/// A byte count from a cgroup file; `None` for "max", a huge value or an unreadable file.
+fn read_limit(path: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let bytes = text.trim().parse::<u64>().ok()?;
+    (bytes < UNLIMITED).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: u64 = 1 << 30;
+    const MIB: u64 = 1 << 20;
+
+    /// A fake file-system root, removed when dropped.
+    struct FakeRoot(PathBuf);
+
+    impl FakeRoot {
+        fn new(label: &str) -> FakeRoot {
+            let dir = std::env::temp_dir()
+                .join(format!("trialflow-memprobe-{label}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let root = FakeRoot(dir);
+            root.write(
+                "proc/meminfo",
+                "MemTotal: 16777216 kB\nMemAvailable: 8388608 kB\n",
+            );
+            root
+        }
+
+        fn write(&self, rel: &str, text: &str) -> &Self {
+            let path = self.0.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+            self
+        }
+
+        fn probe(&self) -> MemoryProbe {
+            MemoryProbe::at(&self.0)
+        }
+    }
+
+    impl Drop for FakeRoot {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn without_cgroups_the_host_decides() {
+        let root = FakeRoot::new("host");
+        assert_eq!(root.probe().host_available(), Some(8 * GIB));
+        assert_eq!(root.probe().cgroup_room(), None);
+        assert_eq!(root.probe().available(), Some(8 * GIB));
+    }
+
+    #[test]
+    fn cgroup_v2_limit_minus_usage_of_the_own_cgroup_and_its_ancestors() {
+        let root = FakeRoot::new("v2");
+        root.write("proc/self/cgroup", "0::/job.slice/step_0\n")
+            .write("sys/fs/cgroup/memory.max", "max\n")
+            .write("sys/fs/cgroup/job.slice/memory.max", "max\n")
+            .write(
+                "sys/fs/cgroup/job.slice/step_0/memory.max",
+                &format!("{}\n", GIB),
+            )
+            .write(
+                "sys/fs/cgroup/job.slice/step_0/memory.current",
+                &format!("{}\n", 256 * MIB),
+            );
+        assert_eq!(root.probe().cgroup_room(), Some(768 * MIB));
+        assert_eq!(root.probe().available(), Some(768 * MIB));
+
+        // A tighter ancestor wins.
+        root.write(
+            "sys/fs/cgroup/job.slice/memory.max",
+            &format!("{}", 600 * MIB),
+        )
+        .write(
+            "sys/fs/cgroup/job.slice/memory.current",
+            &format!("{}", 400 * MIB),
+        );
+        assert_eq!(root.probe().available(), Some(200 * MIB));
+
+        // Usage over the limit leaves no room, never a wrapped-around huge number.
+        root.write(
+            "sys/fs/cgroup/job.slice/memory.current",
+            &format!("{}", 700 * MIB),
+        );
+        assert_eq!(root.probe().available(), Some(0));
+    }
+
+    #[test]
+    fn cgroup_v2_max_means_unlimited() {
+        let root = FakeRoot::new("v2max");
+        root.write("proc/self/cgroup", "0::/\n")
+            .write("sys/fs/cgroup/memory.max", "max\n")
+            .write("sys/fs/cgroup/memory.current", "12345\n");
+        assert_eq!(root.probe().cgroup_room(), None);
+        assert_eq!(root.probe().available(), Some(8 * GIB));
+    }
+
+    #[test]
+    fn cgroup_v1_limit_minus_usage_and_huge_limits_are_unlimited() {
+        let root = FakeRoot::new("v1");
+        root.write(
+            "proc/self/cgroup",
+            "9:name=systemd:/\n5:cpu,cpuacct:/\n4:memory:/process_api/abc\n0::/\n",
+        )
+        .write(
+            "sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "9223372036854771712\n",
+        )
+        .write(
+            "sys/fs/cgroup/memory/memory.usage_in_bytes",
+            &format!("{}\n", 15 * GIB),
+        )
+        .write(
+            "sys/fs/cgroup/memory/process_api/abc/memory.limit_in_bytes",
+            &format!("{}", 2 * GIB),
+        )
+        .write(
+            "sys/fs/cgroup/memory/process_api/abc/memory.usage_in_bytes",
+            &format!("{}", 1536 * MIB),
+        );
+        assert_eq!(root.probe().cgroup_room(), Some(512 * MIB));
+        assert_eq!(root.probe().available(), Some(512 * MIB));
+
+        // Unlimited everywhere: the host decides.
+        root.write(
+            "sys/fs/cgroup/memory/process_api/abc/memory.limit_in_bytes",
+            "9223372036854771712",
+        );
+        assert_eq!(root.probe().cgroup_room(), None);
+        assert_eq!(root.probe().available(), Some(8 * GIB));
+    }
+
+    #[test]
+    fn a_cgroup_path_hidden_by_a_container_reads_the_mount_itself() {
+        let root = FakeRoot::new("v1ns");
+        root.write("proc/self/cgroup", "4:memory:/docker/0123abcd\n")
+            .write(
+                "sys/fs/cgroup/memory/memory.limit_in_bytes",
+                &format!("{}", 3 * GIB),
+            )
+            .write(
+                "sys/fs/cgroup/memory/memory.usage_in_bytes",
+                &format!("{}", GIB),
+            );
+        assert_eq!(root.probe().available(), Some(2 * GIB));
+    }
+
+    #[test]
+    fn the_check_refuses_what_the_cgroup_cannot_hold() {
+        let root = FakeRoot::new("check");
+        root.write("proc/self/cgroup", "0::/\n")
+            .write("sys/fs/cgroup/memory.max", &format!("{}", GIB))
+            .write("sys/fs/cgroup/memory.current", "0");
+        let estimate = MemoryEstimate {
+            per_task: 100 * MIB,
+            concurrent_tasks: 4,
+            accumulators: 0,
+            sink: 200 * MIB,
+        };
+        let available = root.probe().available();
+        // 600 MiB against half of the 1 GiB limit (not half of the host's 8 GiB).
+        let error = estimate.check_against(available, 0.5).unwrap_err();
+        assert!(error.to_string().contains("1.00 GiB"), "{error}");
+        assert!(estimate.check_against(available, 0.9).is_ok());
+    }
 }

@@ -8,6 +8,7 @@
 //! never on the size of the file.
 
 mod collector;
+mod contain;
 mod memory;
 mod options;
 mod parallel;
@@ -20,7 +21,7 @@ mod sink;
 mod tasks;
 mod worker;
 
-pub use memory::{available_memory, MemoryEstimate};
+pub use memory::{available_memory, MemoryEstimate, MemoryProbe};
 pub use options::{ExecutionMode, ExecutionOptions, OnError, Pipeline, RunScope, Step};
 pub use prepare::{prepare, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;

@@ -1,13 +1,15 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex};
 
 use ndarray::{ArrayView2, Axis, Slice};
 
-use crate::error::{Error, ErrorClass, Result};
+use crate::error::{Error, ErrorClass, Result, TaskContext};
 use crate::model::DType;
 
 use super::collector::Collector;
+use super::contain::{contained, crashed};
+use super::options::ExecutionOptions;
 use super::options::{OnError, Pipeline};
 use super::prepare::PreparedPipeline;
 use super::sequential::check_cancelled;
@@ -103,10 +105,12 @@ impl Window {
 
 /// The first failure in task order. After a failure at task k, tasks after k are skipped but
 /// tasks before k still run, so the reported error is the one a sequential run would report,
-/// whatever the timing, and the completed tasks stay a prefix.
+/// whatever the timing, and the completed tasks stay a prefix. A panic outside a kernel
+/// halts everything instead: the thread that panicked may be the one the others wait for.
 struct Failure {
     first_failed: AtomicUsize,
     first: Mutex<Option<(usize, Error)>>,
+    halted: AtomicBool,
 }
 
 impl Failure {
@@ -114,7 +118,14 @@ impl Failure {
         Failure {
             first_failed: AtomicUsize::new(usize::MAX),
             first: Mutex::new(None),
+            halted: AtomicBool::new(false),
         }
+    }
+
+    /// Records a panic outside a kernel at `task` and stops every task not yet applied.
+    fn halt(&self, task: usize, error: Error, window: &Window) {
+        self.halted.store(true, Ordering::SeqCst);
+        self.record(task, error, window);
     }
 
     fn record(&self, task: usize, error: Error, window: &Window) {
@@ -129,7 +140,7 @@ impl Failure {
 
     /// Whether task `task` no longer needs to run.
     fn skips(&self, task: usize) -> bool {
-        task > self.first_failed.load(Ordering::SeqCst)
+        self.halted.load(Ordering::SeqCst) || task > self.first_failed.load(Ordering::SeqCst)
     }
 }
 
@@ -152,6 +163,61 @@ fn read_trial(
     let mut values = pools.trials.take();
     source.read_trial(trial, &mut values)?;
     Ok(TrialValues::F64(values))
+}
+
+/// The reader thread's loop: reads each trial once, in task order, and hands its tasks to
+/// the workers as the window allows. `reading` tells a panic's handler where it was.
+#[allow(clippy::too_many_arguments)]
+fn read_trials<'p>(
+    source: &mut dyn TrialSource,
+    prepared: &PreparedPipeline,
+    start: usize,
+    end: usize,
+    reading: &AtomicUsize,
+    failure: &Failure,
+    window: &Window,
+    work_tx: &std::sync::mpsc::SyncSender<WorkItem<'p>>,
+    pools: &'p Pools,
+    execution: &ExecutionOptions,
+) {
+    let n_channels = source.schema().n_channels();
+    let read_f32 = source.schema().dtype == DType::Float32;
+    let mut tasks = prepared.tasks[start..end].iter().peekable();
+    while let Some(first) = tasks.peek() {
+        let trial = first.trial;
+        let first_index = first.index;
+        reading.store(first_index, Ordering::SeqCst);
+        if let Err(e) = check_cancelled(execution) {
+            failure.record(first_index, e, window);
+            return;
+        }
+        if !window.acquire(first_index, failure) {
+            return;
+        }
+        let values = match read_trial(source, trial, read_f32, pools) {
+            Ok(values) => values,
+            Err(e) => {
+                failure.record(first_index, e, window);
+                return;
+            }
+        };
+        let shared = Arc::new(SharedTrial {
+            values,
+            len: source.schema().trialdefinition.trial_len(trial),
+            channels: n_channels,
+            pools,
+        });
+        let mut first_task = true;
+        while let Some(task) = tasks.next_if(|t| t.trial == trial) {
+            if !first_task && !window.acquire(task.index, failure) {
+                return;
+            }
+            first_task = false;
+            if work_tx.send((task.index, Arc::clone(&shared))).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// One reader thread, `workers` compute workers on a rayon pool, and the writer on its own
@@ -179,62 +245,72 @@ pub(crate) fn run_parallel(
     let end = prepared.range.end;
     let start = collector.next_task();
     let on_error = pipeline.execution.on_error;
+    // The task whose trial the reader is on, for a panic's message.
+    let reading = AtomicUsize::new(start);
 
     std::thread::scope(|scope| {
         // Reader.
         let reader = scope.spawn(|| {
-            let n_channels = source.schema().n_channels();
-            let read_f32 = source.schema().dtype == DType::Float32;
-            let mut tasks = prepared.tasks[start..end].iter().peekable();
-            while let Some(first) = tasks.peek() {
-                let trial = first.trial;
-                let first_index = first.index;
-                if let Err(e) = check_cancelled(&pipeline.execution) {
-                    failure.record(first_index, e, &window);
-                    return;
-                }
-                if !window.acquire(first_index, &failure) {
-                    return;
-                }
-                let values = match read_trial(source, trial, read_f32, &pools) {
-                    Ok(values) => values,
-                    Err(e) => {
-                        failure.record(first_index, e, &window);
-                        return;
-                    }
-                };
-                let shared = Arc::new(SharedTrial {
-                    values,
-                    len: source.schema().trialdefinition.trial_len(trial),
-                    channels: n_channels,
-                    pools: &pools,
-                });
-                let mut first_task = true;
-                while let Some(task) = tasks.next_if(|t| t.trial == trial) {
-                    if !first_task && !window.acquire(task.index, &failure) {
-                        return;
-                    }
-                    first_task = false;
-                    if work_tx.send((task.index, Arc::clone(&shared))).is_err() {
-                        return;
-                    }
-                }
-            }
+            let read = contained(|| {
+                read_trials(
+                    source,
+                    prepared,
+                    start,
+                    end,
+                    &reading,
+                    &failure,
+                    &window,
+                    &work_tx,
+                    &pools,
+                    &pipeline.execution,
+                )
+            });
             drop(work_tx);
+            if let Err(message) = read {
+                let task = reading.load(Ordering::SeqCst);
+                let context = TaskContext {
+                    trial: prepared.tasks.get(task).map(|t| t.trial),
+                    ..Default::default()
+                };
+                failure.halt(
+                    task,
+                    crashed(context, format!("the input reader (task {task})"), message),
+                    &window,
+                );
+            }
         });
 
-        // Writer.
+        // Writer. It drains every result even after a failure, so no worker blocks on it.
         let writer = scope.spawn(|| {
             let result_rx = result_rx;
-            for result in result_rx.iter() {
-                let task = result.task;
-                if failure.skips(task) {
-                    continue;
+            let applying = AtomicUsize::new(start);
+            let drained = contained(|| {
+                for result in result_rx.iter() {
+                    let task = result.task;
+                    if failure.skips(task) {
+                        continue;
+                    }
+                    applying.store(collector.completed(), Ordering::SeqCst);
+                    match collector.accept_contained(result, &pools) {
+                        Ok(applied) => window.release(applied),
+                        Err(e @ Error::Crashed { .. }) => {
+                            failure.halt(collector.completed(), e, &window)
+                        }
+                        Err(e) => failure.record(task, e, &window),
+                    }
                 }
-                match collector.accept(result, &pools) {
-                    Ok(applied) => window.release(applied),
-                    Err(e) => failure.record(task, e, &window),
-                }
+            });
+            if let Err(message) = drained {
+                collector.poison();
+                let task = applying.load(Ordering::SeqCst);
+                let error = crashed(
+                    collector.task_context(task),
+                    format!("the result writer (task {task})"),
+                    message,
+                );
+                failure.halt(task, error, &window);
+                // Keep draining, so no worker blocks on a full queue.
+                for _ in result_rx.iter() {}
             }
         });
 
@@ -253,21 +329,35 @@ pub(crate) fn run_parallel(
                             continue;
                         }
                         let task = &prepared.tasks[index];
-                        let input = trial.task_view(task, &mut widened);
-                        match state.run_task(pipeline, prepared, task, input, pools) {
-                            Ok(result) => {
-                                drop(trial);
-                                if result_tx.send(result).is_err() {
-                                    break;
-                                }
+                        // Kernels' panics are caught inside `run_task`; this catches the rest
+                        // (writing a block into storage, the engine's own code).
+                        let outcome = contained(|| {
+                            let input = trial.task_view(task, &mut widened);
+                            state.run_task(pipeline, prepared, task, input, pools)
+                        });
+                        drop(trial);
+                        let result = match outcome {
+                            Ok(Ok(result)) => result,
+                            Ok(Err(e)) if on_error == OnError::Continue => {
+                                TaskResult::failed(index, e)
                             }
-                            Err(e) if on_error == OnError::Continue => {
-                                drop(trial);
-                                if result_tx.send(TaskResult::failed(index, e)).is_err() {
-                                    break;
-                                }
+                            Ok(Err(e)) => {
+                                failure.record(index, e, window);
+                                continue;
                             }
-                            Err(e) => failure.record(index, e, window),
+                            Err(message) => {
+                                let context = TaskContext {
+                                    trial: Some(task.trial),
+                                    channels: Some(task.channels.clone()),
+                                    ..Default::default()
+                                };
+                                let what = format!("a compute worker (task {index})");
+                                failure.halt(index, crashed(context, what, message), window);
+                                continue;
+                            }
+                        };
+                        if result_tx.send(result).is_err() {
+                            break;
                         }
                     }
                 });

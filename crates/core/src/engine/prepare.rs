@@ -1,3 +1,4 @@
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use ndarray::{Dimension, IxDyn};
@@ -6,8 +7,9 @@ use crate::error::{Error, Result, RoutineError, TaskContext};
 use crate::model::{DType, DataKind, DataSchema, OutputShape};
 use crate::routine::{Plan, ScratchSize};
 
+use super::contain::{contained, crashed};
 use super::memory::MemoryEstimate;
-use super::options::{Pipeline, RunScope};
+use super::options::{ExecutionMode, Pipeline, RunScope};
 use super::sink::{ObjectSpec, StoreLayout, TaskPlacement};
 use super::tasks::{build_tasks, channel_groups, Task};
 
@@ -101,11 +103,41 @@ pub struct PreparedPipeline {
 
 /// The dry run: derives every step's schema, validates every trial against every routine,
 /// builds the plans, lays out the outputs and estimates memory. Nothing is computed or
-/// written.
+/// written. A routine hook that panics (outside debug mode) is reported with its step.
 pub fn prepare(
     pipeline: &Pipeline,
     input: &DataSchema,
     tag_prefix: &str,
+) -> Result<PreparedPipeline> {
+    let at = Cell::new(None);
+    let run = || prepare_steps(pipeline, input, tag_prefix, &at);
+    if pipeline.execution.mode == ExecutionMode::Debug {
+        return run();
+    }
+    contained(run).unwrap_or_else(|message| {
+        let (context, what) = match at.get() {
+            Some((step, hook)) => {
+                let routine = pipeline.steps[step].routine.name().to_string();
+                let context = TaskContext {
+                    step: Some(step),
+                    step_name: Some(pipeline.steps[step].name.clone()),
+                    routine: Some(routine),
+                    ..Default::default()
+                };
+                (context, format!("the routine's {hook}"))
+            }
+            None => (TaskContext::default(), "preparing the run".to_string()),
+        };
+        Err(crashed(context, what, message))
+    })
+}
+
+/// [`prepare`]'s work; `at` names the step and routine hook running, for a panic's message.
+fn prepare_steps(
+    pipeline: &Pipeline,
+    input: &DataSchema,
+    tag_prefix: &str,
+    at: &Cell<Option<(usize, &'static str)>>,
 ) -> Result<PreparedPipeline> {
     let exec = &pipeline.execution;
     exec.validate()?;
@@ -157,8 +189,10 @@ pub fn prepare(
                 "{ctx}: combines channels, so it cannot run with execution.chan_per_worker"
             )));
         }
+        at.set(Some((index, "initialize")));
         let shape = routine.initialize(&current).map_err(wrap)?;
         check_output_shape(&ctx, &current, &shape, groups.len() > 1)?;
+        at.set(Some((index, "process_metadata")));
         let mut output = routine.process_metadata(&current, &shape).map_err(wrap)?;
         output.dtype = output_dtype(&ctx, &shape, step.dtype, current.dtype)?;
 
@@ -173,6 +207,7 @@ pub fn prepare(
             scratch: ScratchSize::default(),
             object: None,
         };
+        at.set(Some((index, "plan")));
         let mut plan_index: HashMap<IxDyn, u32> = HashMap::new();
         for task in &tasks {
             let task_shape = prepared.task_input_shape(task);
@@ -258,6 +293,7 @@ pub fn prepare(
         steps.push(prepared);
     }
 
+    at.set(None);
     let window = if workers > 1 {
         (2 * workers + 2).min(tasks.len())
     } else {

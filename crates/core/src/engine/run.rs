@@ -1,3 +1,4 @@
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -5,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::{DType, DataKind};
 
 use super::collector::Collector;
+use super::contain::{contained, crashed, guarded, panic_message};
 use super::memory::MemoryEstimate;
 use super::options::{ExecutionMode, Pipeline, RunScope};
 use super::parallel::run_parallel;
@@ -70,14 +72,53 @@ fn warning_lines(warnings: &[(usize, String)], step: usize) -> String {
 /// Runs a pipeline: dry run and memory check first (nothing is written if they fail), then
 /// storage, then every task, then metadata and log, and finally the sink's commit, which is
 /// when results become visible.
+///
+/// A panic anywhere (outside a kernel in debug mode) ends the run with an error saying
+/// where; the sink is then aborted.
 pub fn run_pipeline(
     pipeline: &Pipeline,
     source: &mut dyn TrialSource,
     sink: &mut dyn ResultSink,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<RunReport> {
+    match catch_unwind(AssertUnwindSafe(|| run(pipeline, source, sink, progress))) {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            abort(sink);
+            if pipeline.execution.mode == ExecutionMode::Debug {
+                // Debug mode lets panics reach the debugger.
+                resume_unwind(payload);
+            }
+            Err(crashed(
+                Default::default(),
+                "the run".into(),
+                panic_message(payload.as_ref()),
+            ))
+        }
+    }
+}
+
+/// Aborts the sink; a sink that panics while aborting has nothing more to clean up.
+fn abort(sink: &mut dyn ResultSink) {
+    let _ = contained(|| sink.abort());
+}
+
+fn run(
+    pipeline: &Pipeline,
+    source: &mut dyn TrialSource,
+    sink: &mut dyn ResultSink,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<RunReport> {
     let started = Instant::now();
-    let prepared = prepare(pipeline, source.schema(), "")?;
+    if pipeline.execution.mode == ExecutionMode::Mpi && pipeline.execution.scope.is_whole() {
+        // Running it here would quietly compute everything in one process. The MPI front end
+        // gives each rank its shard (`RunScope::Shard`) and rank 0 the merge.
+        return Err(Error::invalid(
+            "execution.mode: mpi runs through the MPI front end: start `trialflow run PIPELINE` under mpirun with a trialflow built with --features mpi (a library caller runs each rank's RunScope::Shard, then RunScope::Merge)",
+        ));
+    }
+    let mut prepared = prepare(pipeline, source.schema(), "")?;
+    prepared.memory.sink = sink.resident_bytes(&prepared.objects);
     prepared.memory.check(pipeline.execution.mem_thresh)?;
     let scope = pipeline.execution.scope;
 
@@ -88,10 +129,15 @@ pub fn run_pipeline(
     let resumed_from = resumed.as_ref().map(|c| c.completed);
     let mut ids = Vec::with_capacity(prepared.objects.len());
     for (spec, &step) in prepared.objects.iter().zip(&prepared.object_steps) {
-        match pipeline.steps[step].routine.preallocate(spec, sink) {
+        let allocated = guarded(
+            || prepared.steps[step].context(),
+            || "the routine's preallocate".into(),
+            || pipeline.steps[step].routine.preallocate(spec, &mut *sink),
+        );
+        match allocated {
             Ok(id) => ids.push(id),
             Err(e) => {
-                sink.abort();
+                abort(sink);
                 return Err(e);
             }
         }
@@ -109,7 +155,7 @@ pub fn run_pipeline(
         })
         .collect();
     let outcome = (|| {
-        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed);
+        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed)?;
         let result = match pipeline.execution.mode {
             ExecutionMode::Sequential => {
                 run_sequential(pipeline, &prepared, source, &mut collector, &direct, true)
@@ -136,7 +182,7 @@ pub fn run_pipeline(
     let (warnings, failures) = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
-            sink.abort();
+            abort(sink);
             return Err(e);
         }
     };
@@ -185,7 +231,14 @@ pub fn run_pipeline(
         };
         let mut object = 0;
         for (k, step) in pipeline.steps.iter().enumerate() {
-            step.routine.write_log(&mut log);
+            guarded(
+                || prepared.steps[k].context(),
+                || "the routine's write_log".into(),
+                || {
+                    step.routine.write_log(&mut log);
+                    Ok(())
+                },
+            )?;
             log.push_str(&warning_lines(&warnings, k));
             let mut key = step.name.clone();
             let mut n = 2;
@@ -224,7 +277,7 @@ pub fn run_pipeline(
         sink.commit()
     })();
     if let Err(e) = finalize {
-        sink.abort();
+        abort(sink);
         return Err(e);
     }
     if !failures.is_empty() {

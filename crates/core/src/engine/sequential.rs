@@ -2,9 +2,10 @@ use std::sync::Arc;
 
 use ndarray::{ArrayView2, Axis, Slice};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TaskContext};
 
 use super::collector::Collector;
+use super::contain::guarded;
 use super::options::{ExecutionOptions, OnError, Pipeline};
 use super::prepare::PreparedPipeline;
 use super::sink::{DirectBlockWriter, TrialSource};
@@ -30,8 +31,15 @@ pub(crate) fn run_sequential(
         .peekable();
     while let Some(first) = tasks.peek() {
         check_cancelled(&pipeline.execution)?;
-        let trial = first.trial;
-        source.read_trial(trial, &mut trial_buf)?;
+        let (trial, first_index) = (first.trial, first.index);
+        guarded(
+            || TaskContext {
+                trial: Some(trial),
+                ..Default::default()
+            },
+            || format!("the input reader (task {first_index})"),
+            || source.read_trial(trial, &mut trial_buf),
+        )?;
         let len = source.schema().trialdefinition.trial_len(trial);
         let view = ArrayView2::from_shape((len, n_channels), &trial_buf[..len * n_channels])
             .map_err(|e| Error::input(source.describe(), e, crate::ErrorClass::Runtime))?;
@@ -42,7 +50,7 @@ pub(crate) fn run_sequential(
                 Err(e) if on_error == OnError::Continue => TaskResult::failed(task.index, e),
                 Err(e) => return Err(e),
             };
-            collector.accept(result, &pools)?;
+            collector.accept_contained(result, &pools)?;
         }
     }
     Ok(())

@@ -186,6 +186,13 @@ pub trait ResultSink: Send {
         Ok(true)
     }
 
+    /// The bytes this sink will hold in memory until the run ends for these objects (an
+    /// in-memory sink: all of them), counted in the run's memory estimate before anything
+    /// is allocated. A sink that writes to files holds nothing.
+    fn resident_bytes(&self, _objects: &[ObjectSpec]) -> u64 {
+        0
+    }
+
     /// Creates storage for an object.
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId>;
 

@@ -1,4 +1,3 @@
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
@@ -8,6 +7,7 @@ use crate::model::{DType, EventBlock};
 use crate::routine::{OutputBlock, Scratch, TrialInput};
 use num_complex::Complex64;
 
+use super::contain::contained;
 use super::options::Pipeline;
 use super::pool::Pool;
 use super::prepare::PreparedPipeline;
@@ -98,6 +98,7 @@ pub(crate) struct WorkerState {
     dense: Vec<Vec<f64>>,
     events: Vec<EventBlock>,
     scratch: Vec<Scratch>,
+    /// False in debug mode, which also fills output blocks with NaN before each kernel.
     catch_panics: bool,
 }
 
@@ -168,6 +169,11 @@ impl WorkerState {
                 let buf = &mut after[0];
                 if buf.len() < n {
                     buf.resize(n, 0.0);
+                }
+                if !self.catch_panics {
+                    // Debug mode: a kernel that skips an element leaves NaN there, not the
+                    // previous task's value.
+                    buf[..n].fill(f64::NAN);
                 }
                 let mut out = if step.output.dtype.is_complex() {
                     let view = ArrayViewMutD::from_shape(shape, as_complex(&mut buf[..n]))
@@ -303,13 +309,5 @@ fn call<T>(catch_panics: bool, f: impl FnOnce() -> T) -> std::result::Result<T, 
     if !catch_panics {
         return Ok(f());
     }
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        if let Some(s) = payload.downcast_ref::<&str>() {
-            s.to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "unknown panic payload".to_string()
-        }
-    })
+    contained(f)
 }

@@ -1,0 +1,326 @@
+//! Dense writes: the contiguous dataset of a single-layout object, and the part files of a
+//! per-task object (planned as they open, filled by the workers or the writer, closed and
+//! synced in the background), joined at finalize by a virtual dataset.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::plist::dataset_create::{AllocTime, FillTime};
+use hdf5::{Hyperslab, Selection, SliceOrIndex};
+use trialflow_core::engine::{DenseBlock, ObjectId, ObjectSpec, StoreLayout, TaskPlacement};
+use trialflow_core::Error;
+
+use crate::error::StorageError;
+use crate::hdf5_util::{create_file, one_line, open_rw};
+use crate::parts::{plan_part, OpenPart, PartName, LANES, PART_SECONDS};
+use crate::raw_io::raw_offset;
+use crate::typed::{stored_shape, with_storage_type, StorageElement};
+
+use super::SpyWriter;
+
+impl SpyWriter {
+    /// The contiguous dataset of a single-layout dense object, allocated when created so
+    /// that later writes touch only raw data, never HDF5 metadata: a killed run leaves a
+    /// readable file whose journaled blocks are intact.
+    pub(super) fn create_dense(
+        &mut self,
+        spec: &ObjectSpec,
+        path: &Path,
+    ) -> hdf5::Result<(hdf5::File, hdf5::Dataset)> {
+        let resuming = self.recorded.is_some() && path.exists();
+        if resuming {
+            let file = open_rw(path)?;
+            let ds = file.dataset("data")?;
+            if ds.shape() == spec.schema.stacked_shape() {
+                // A run killed while finalizing may have written metadata already; it is
+                // written again at the end.
+                if file.link_exists("trialdefinition") {
+                    file.unlink("trialdefinition")?;
+                }
+                for name in file.attr_names()? {
+                    file.delete_attr(&name)?;
+                }
+                return Ok((file, ds));
+            }
+            drop(ds);
+            file.close()?;
+        }
+        let file = create_file(path)?;
+        let shape = spec.schema.stacked_shape();
+        let ds = with_storage_type!(spec.schema.dtype, T => {
+            file.new_dataset::<T>()
+                .alloc_time(Some(hdf5::plist::dataset_create::AllocTime::Early))
+                .shape(shape)
+                .create("data")?
+        });
+        file.flush()?;
+        Ok((file, ds))
+    }
+
+    pub(super) fn write_block(
+        &mut self,
+        id: ObjectId,
+        placement: &TaskPlacement,
+        block: DenseBlock<'_>,
+    ) -> Result<(), Error> {
+        if self.crashed {
+            return Err(self.crashed_error());
+        }
+        let obj = id.0;
+        if self.objects[obj].spec.layout == StoreLayout::PerTask {
+            return self.write_task_file(obj, placement, &block);
+        }
+        let state = &self.objects[obj];
+        let dtype = state.spec.schema.dtype;
+        let shape = stored_shape(dtype, block.shape());
+        let selection = placement_selection(placement, shape.len());
+        let ds = state.data.as_ref().expect("dense objects have a dataset");
+        if let Some(blocks) = state.raw.as_ref().filter(|b| b.holds_whole_rows(placement)) {
+            return with_storage_type!(dtype, T => {
+                blocks.write(placement, self.buffers.convert::<T>(&block))
+            })
+            .map_err(Error::from);
+        }
+        let result = with_storage_type!(dtype, T => {
+            let values = self.buffers.convert::<T>(&block);
+            let view = ndarray::ArrayViewD::from_shape(shape, values).expect("buffer matches block");
+            ds.write_slice(&view, selection)
+        });
+        let name = state.file_name.clone();
+        result.map_err(|e| self.fail(&name, format!("writing a block to it: {}", one_line(&e))))
+    }
+
+    /// Writes one task's block into the object's open part (opening one at this task if
+    /// none is open), then records it as applied.
+    fn write_task_file(
+        &mut self,
+        obj: usize,
+        placement: &TaskPlacement,
+        block: &DenseBlock<'_>,
+    ) -> Result<(), Error> {
+        if self.objects[obj].part.is_none() {
+            self.open_part(obj, placement.task)?;
+        }
+        let state = &mut self.objects[obj];
+        let part = state.part.as_ref().expect("opened above");
+        let slots = state.slots.as_ref().expect("per-task objects have slots");
+        let buffers = &mut self.buffers;
+        let result = with_storage_type!(state.spec.schema.dtype, T => {
+            let values = buffers.convert::<T>(block);
+            match slots.write(placement.task, values) {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    let (file, path) = &part.lanes[placement.task % part.lanes.len()];
+                    file.dataset(&format!("t{}", placement.task))
+                        .and_then(|ds| ds.write_raw(values))
+                        .map_err(|e| StorageError::io(path, one_line(&e)))
+                }
+                Err(e) => Err(e),
+            }
+        });
+        result?;
+        self.task_applied(obj, placement.task)
+    }
+
+    /// Opens a part at task `first` and plans it (see `parts.rs`): creates the datasets of
+    /// every task it will hold and publishes where their values go.
+    fn open_part(&mut self, obj: usize, first: usize) -> Result<(), Error> {
+        let shard = self.shard();
+        let max_tasks = match self.pace {
+            Some((since, start)) if first > start => {
+                let rate = (first - start) as f64 / since.elapsed().as_secs_f64().max(1e-6);
+                (rate * PART_SECONDS).max(1.0) as usize
+            }
+            // No pace yet: one trial.
+            _ => 1,
+        };
+        let parts = self
+            .staging
+            .join(self.container.parts_dir_name(&self.objects[obj].spec.tag));
+        // Every object's parts span the same tasks, so they all end where a checkpoint may
+        // fall at once.
+        let last = match self.part_plan {
+            Some((planned_first, last)) if planned_first == first => last,
+            _ => {
+                let objects = &self.objects;
+                let bytes = |task: usize| -> usize {
+                    objects
+                        .iter()
+                        .filter(|o| o.slots.is_some())
+                        .map(|o| {
+                            let shape = &o.spec.placements[task].shape;
+                            shape.iter().product::<usize>() * o.spec.schema.dtype.size_bytes()
+                        })
+                        .sum()
+                };
+                plan_part(&objects[obj].spec.placements, first, bytes, max_tasks)
+            }
+        };
+        self.part_plan = Some((first, last));
+        let state = &mut self.objects[obj];
+        let dtype = state.spec.schema.dtype;
+        let placements = &state.spec.placements;
+        let mut lanes = Vec::with_capacity(LANES);
+        for k in 0..LANES {
+            let name = PartName::new(shard, first, first, Some((k, LANES)));
+            let path = parts.join(format!("{name}.partial"));
+            let file = create_file(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
+            lanes.push((file, path));
+        }
+        let mut offsets = Vec::with_capacity(last + 1 - first);
+        for placement in &placements[first..=last] {
+            let (file, path) = &lanes[placement.task % LANES];
+            with_storage_type!(dtype, T => {
+                // Allocated at creation and never filled by HDF5, so that the values can
+                // be written outside HDF5 (and its process-wide lock) at a known offset.
+                let ds = file
+                    .new_dataset::<T>()
+                    .shape(placement.shape.clone())
+                    .alloc_time(Some(AllocTime::Early))
+                    .fill_time(FillTime::Never)
+                    .create(format!("t{}", placement.task).as_str())
+                    .map_err(|e| StorageError::io(path, one_line(&e)))?;
+                offsets.push(raw_offset::<T>(&ds));
+            });
+        }
+        let slots = state.slots.as_ref().expect("per-task objects have slots");
+        let paths: Vec<PathBuf> = lanes.iter().map(|(_, p)| p.clone()).collect();
+        slots.publish(&paths, first, offsets)?;
+        state.part = Some(OpenPart {
+            lanes,
+            first,
+            last,
+            applied: None,
+        });
+        Ok(())
+    }
+
+    /// Records that task `task`'s block is in the open part; closes the part after its last
+    /// planned task and opens the next at once, so the workers can write into it.
+    pub(super) fn task_applied(&mut self, obj: usize, task: usize) -> Result<(), Error> {
+        self.pace.get_or_insert((std::time::Instant::now(), task));
+        let state = &mut self.objects[obj];
+        let part = state.part.as_mut().ok_or_else(|| {
+            StorageError::output(
+                &self.staging,
+                format!("task {task} has no open part (an internal error)"),
+            )
+        })?;
+        part.applied = Some(task);
+        if task == part.last {
+            self.close_part(obj, self.shard())?;
+            if task + 1 < self.objects[obj].spec.placements.len() {
+                self.open_part(obj, task + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes an object's open part under its final name `<first>-<applied>.h5` (normally
+    /// its last planned task; earlier only when a run ends inside a part). A part with
+    /// nothing applied holds nothing and is removed.
+    pub(super) fn close_part(
+        &mut self,
+        obj: usize,
+        shard: Option<(usize, usize)>,
+    ) -> Result<(), Error> {
+        let Some(part) = self.objects[obj].part.take() else {
+            return Ok(());
+        };
+        if let Some(slots) = &self.objects[obj].slots {
+            slots.withdraw();
+        }
+        for (k, (file, path)) in part.lanes.into_iter().enumerate() {
+            file.close()
+                .map_err(|e| StorageError::io(&path, one_line(&e)))?;
+            let name = part
+                .applied
+                .map(|applied| PartName::new(shard, part.first, applied, Some((k, LANES))))
+                .filter(|name| name.tasks().next().is_some());
+            // A lane that holds no applied task holds nothing.
+            let Some(name) = name else {
+                std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+                continue;
+            };
+            let done = path.with_file_name(name.to_string());
+            std::fs::rename(&path, &done).map_err(|e| StorageError::io(&done, e))?;
+            self.unsynced.push(std::thread::spawn(move || {
+                std::fs::File::open(&done)
+                    .and_then(|f| f.sync_data())
+                    .map_err(|e| StorageError::io(&done, e))
+            }));
+        }
+        Ok(())
+    }
+
+    /// The closed part files of an object: which file holds which task.
+    pub(super) fn part_index(
+        &self,
+        obj: usize,
+    ) -> Result<std::collections::HashMap<usize, String>, Error> {
+        let dir_name = self.container.parts_dir_name(&self.objects[obj].spec.tag);
+        let dir = self.staging.join(&dir_name);
+        let mut index = std::collections::HashMap::new();
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|e| StorageError::io(&dir, e))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(part) = PartName::parse(&name) else {
+                continue;
+            };
+            for task in part.tasks() {
+                if let Some(other) = index.insert(task, name.clone()) {
+                    return Err(StorageError::output(
+                        &dir,
+                        format!("task {task} is in two part files ({other} and {name}); rerun without --resume"),
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    pub(super) fn create_virtual(
+        &self,
+        obj: usize,
+        index: &std::collections::HashMap<usize, String>,
+    ) -> hdf5::Result<()> {
+        let state = &self.objects[obj];
+        let spec = &state.spec;
+        let file = state.file.as_ref().expect("created at finalize");
+        let shape = spec.schema.stacked_shape();
+        let parts = self.container.parts_dir_name(&spec.tag);
+        let mut dcpl = hdf5::plist::DatasetCreate::build();
+        with_storage_type!(spec.schema.dtype, T => dcpl.fill_value(T::FILL));
+        for p in &spec.placements {
+            if p.shape.contains(&0) {
+                continue;
+            }
+            let src = format!("{parts}/{}", index[&p.task]);
+            dcpl.virtual_map(
+                src,
+                format!("t{}", p.task),
+                p.shape.clone(),
+                Selection::All,
+                shape.clone(),
+                placement_selection(p, shape.len()),
+            );
+        }
+        let dcpl = dcpl.finish()?;
+        with_storage_type!(spec.schema.dtype, T => {
+            file.new_dataset::<T>().set_dcpl(&dcpl).shape(shape).create("data")?
+        });
+        Ok(())
+    }
+}
+
+pub(super) fn placement_selection(p: &TaskPlacement, ndim: usize) -> Selection {
+    let mut items: Vec<SliceOrIndex> = Vec::with_capacity(ndim);
+    items.push(SliceOrIndex::from(p.rows.clone()));
+    for axis in 1..ndim - 1 {
+        items.push(SliceOrIndex::from(0..p.shape[axis]));
+    }
+    items.push(SliceOrIndex::from(p.channels.clone()));
+    Selection::from(Hyperslab::from(items))
+}
