@@ -29,6 +29,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print a SLURM batch script that runs a pipeline as an array of shards, then merges.
     Slurm(SlurmArgs),
+    /// Write a recording (an NWB ElectricalSeries) as a Syncopy AnalogData container.
+    Import(ImportArgs),
     /// Write a synthetic recording (oscillations, noise and transient events).
     Generate(GenerateArgs),
     /// Generate a recording, run a default pipeline over it and summarise the result.
@@ -135,6 +137,37 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
         return Err(format!("need 0 <= I < N, got {i}/{n}"));
     }
     Ok((i, n))
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The recording: an NWB file.
+    pub input: PathBuf,
+    /// The container to write, e.g. `session.spy` (the object is `session_raw.analog`).
+    pub out: PathBuf,
+    /// The ElectricalSeries to read (its name or HDF5 path); needed when there are several.
+    #[arg(long)]
+    pub series: Option<String>,
+    /// `unit` (data x conversion x channel_conversion + offset) or `raw` (as stored).
+    #[arg(long, default_value = "unit")]
+    pub scale: String,
+    /// The electrodes-table column that labels channels (default: label, else location_id).
+    #[arg(long)]
+    pub channel_labels: Option<String>,
+    /// How to cut trials, as the pipeline's `trials:` keys: `--trials table=trials`,
+    /// `--trials align=stim_on_time --trials pre=0.2 --trials post=0.5`, `--trials length=2`.
+    /// Default: the file's trials table, else one trial.
+    #[arg(long = "trials", value_name = "KEY=VALUE")]
+    pub trials: Vec<String>,
+    /// Storage type of the values (default f32).
+    #[arg(long, value_enum)]
+    pub dtype: Option<DTypeArg>,
+    /// Replace an existing container (only once the new one is complete).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No summary.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

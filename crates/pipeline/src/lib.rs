@@ -17,6 +17,7 @@
 mod check;
 mod document;
 mod error;
+mod import;
 mod input;
 mod mpi;
 mod registry;
@@ -28,6 +29,7 @@ mod trials;
 pub use check::CheckedPipeline;
 pub use document::{load_pipeline, PipelineDocument};
 pub use error::PipelineError;
+pub use import::{import, ImportRequest};
 pub use input::{open_input, InputSpec, OpenedInput};
 pub use registry::Registry;
 pub use run::{merge, PlanSummary, PlannedObject, PreparedRun, RunOptions, RunOutcome};

@@ -249,6 +249,16 @@ impl TrialsSection {
         })
     }
 
+    /// The section from `key=value` pairs (`table=trials`, `pre=0.2`), values read as YAML:
+    /// what a command line gives instead of a pipeline file.
+    pub fn from_pairs(pairs: &[String], base: &Path) -> Result<TrialsSection, PipelineError> {
+        let mut document = crate::PipelineDocument::from_value(Value::Object(Map::new()), base);
+        for pair in pairs {
+            document.set(pair)?;
+        }
+        TrialsSection::parse(document.tree(), base)
+    }
+
     /// Whether the cut needs an NWB interval table (and which).
     pub fn table(&self) -> Option<&str> {
         match &self.spec {

@@ -1,11 +1,16 @@
 use std::path::Path;
 
 use trialflow_hdf5::inspect_path;
+use trialflow_hdf5::nwb::{is_nwb, NwbFile, TimeBase};
 
 use trialflow_pipeline::PipelineError;
 
-/// Prints what a container or object holds: class, dtype, shape, trials, channels.
+/// Prints what a container or object holds: class, dtype, shape, trials, channels; for an
+/// NWB file, its ElectricalSeries and interval tables.
 pub fn info(path: &Path) -> Result<(), PipelineError> {
+    if is_nwb(path) || (path.is_dir() && path.extension().is_none_or(|e| e != "spy")) {
+        return nwb_info(path);
+    }
     let objects = inspect_path(path)?;
     crate::out!("{}: {} object(s)", path.display(), objects.len());
     for o in &objects {
@@ -59,4 +64,57 @@ fn preview(labels: &[String]) -> String {
         1..=4 => format!(" ({})", labels.join(", ")),
         n => format!(" ({}, {}, ..., {})", labels[0], labels[1], labels[n - 1]),
     }
+}
+
+fn nwb_info(path: &Path) -> Result<(), PipelineError> {
+    let file = NwbFile::open(path)?;
+    crate::out!(
+        "{}: NWB {}, {} ElectricalSeries, {} interval table(s)",
+        path.display(),
+        file.nwb_version(),
+        file.series().len(),
+        file.tables().len()
+    );
+    for s in file.series() {
+        crate::out!("{}", s.path);
+        crate::out!(
+            "  data        {} x {} {}{}{}",
+            s.shape[0],
+            s.shape[1],
+            s.stored.name(),
+            s.chunks
+                .as_ref()
+                .map(|c| format!(", chunks {c:?}"))
+                .unwrap_or_default(),
+            if s.compressed { ", compressed" } else { "" }
+        );
+        match s.time {
+            TimeBase::Rate { start, rate } => {
+                crate::out!("  time        starting_time {start} s, rate {rate} Hz")
+            }
+            TimeBase::Timestamps { first, rate } => {
+                crate::out!("  time        timestamps from {first} s, regular at {rate} Hz")
+            }
+        }
+        crate::out!(
+            "  values      data x conversion {}{} + offset {}, in {}",
+            s.conversion,
+            if s.channel_conversion.is_some() {
+                " x channel_conversion[channel]"
+            } else {
+                ""
+            },
+            s.offset,
+            s.unit
+        );
+        let labels = file.channel_labels(s, None).unwrap_or_default();
+        crate::out!("  channels    {}{}", s.shape[1], preview(&labels));
+    }
+    for t in file.tables() {
+        crate::out!("{} ({} rows)", t.path, t.rows);
+        for c in &t.columns {
+            crate::out!("  {:<20} {}", c.name, c.dtype);
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod demo;
 mod generate;
+mod import;
 mod info;
 mod merge;
 mod routines;
@@ -19,6 +20,7 @@ pub fn dispatch(cli: Cli, registry: &Registry) -> Result<(), PipelineError> {
         Command::Routines { name } => routines::routines(registry, name.as_deref()),
         Command::Merge(args) => merge::merge(&args, registry),
         Command::Slurm(args) => slurm::slurm(args),
+        Command::Import(args) => import::import(&args),
         Command::Generate(args) => generate::generate(&args),
         Command::Demo { dir, trials } => demo::demo(&dir, trials, registry),
     }
