@@ -339,3 +339,26 @@ fn syncopy_loads_spectral_and_spike_objects_written_by_trialflow() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+#[ignore = "needs the Syncopy venv with pynwb: run scripts/test.sh"]
+fn syncopy_opens_an_nwb_import_with_pynwbs_values() {
+    let dir = temp_dir("nwb-import");
+    let nwb = repo().join("fixtures/nwb/session.nwb");
+    let out = dir.join("imported.spy");
+    let status = Command::new(env!("CARGO_BIN_EXE_trialflow"))
+        .args(["import", nwb.to_str().unwrap(), out.to_str().unwrap()])
+        .args(["--series", "raw", "-q"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let script = repo().join("tests/interop/nwb_import_check.py");
+    let report = python_json(&[
+        script.to_str().unwrap(),
+        nwb.to_str().unwrap(),
+        "raw",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["trials"], 6);
+}
