@@ -17,6 +17,8 @@ pub struct ObjectSummary {
     pub class: String,
     pub dtype: String,
     pub shape: Vec<usize>,
+    /// The axes of `shape`, from `.info`'s `dimord` (when it says).
+    pub dimord: Option<Vec<String>>,
     pub samplerate: Option<f64>,
     pub channels: Vec<String>,
     /// (start, stop, offset) of every trial.
@@ -124,6 +126,13 @@ fn inspect_object(path: &Path) -> Result<ObjectSummary, StorageError> {
             .collect(),
         _ => Vec::new(),
     };
+    let dimord = match get("dimord") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => None,
+    };
     let freq = match get("freq") {
         Some(Value::Array(items)) => Some(items.iter().filter_map(Value::as_f64).collect()),
         _ => None,
@@ -133,6 +142,7 @@ fn inspect_object(path: &Path) -> Result<ObjectSummary, StorageError> {
         class,
         dtype,
         shape: data.shape(),
+        dimord,
         samplerate,
         channels,
         trials,

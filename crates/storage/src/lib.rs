@@ -8,6 +8,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod container;
+mod dimord;
 mod error;
 mod event_sidecar;
 mod hdf5_util;

@@ -8,6 +8,7 @@ use trialflow_core::engine::TrialSource;
 use trialflow_core::{DType, DataKind, DataSchema, Error, ErrorClass, TrialDefinition};
 
 use crate::container::resolve_input;
+use crate::dimord::{analog_layout, AnalogLayout};
 use crate::error::StorageError;
 use crate::hdf5_util::{check_virtual_sources, one_line, open_read_only, read_string_attr};
 use crate::identity::file_identity;
@@ -25,6 +26,8 @@ pub struct SpyReader {
     raw: Option<(std::fs::File, u64)>,
     /// Float32 trials as stored, before widening.
     narrow: Vec<f32>,
+    /// Time first (rows are samples) or channel first, as `.info`'s `dimord` says.
+    layout: AnalogLayout,
     schema: DataSchema,
     log: String,
     cfg: Value,
@@ -82,6 +85,8 @@ impl SpyReader {
         };
         check_stored_size(&path, &data, "data", dtype.size_bytes())?;
         facts.check_shape("data_shape", &shape, "data")?;
+        let layout = analog_layout(info.as_ref(), &path)?;
+        let (n_samples, n_channels) = layout.samples_channels(&shape);
         check_virtual_sources(&path, &data)?;
         let trl = file
             .dataset("trialdefinition")
@@ -101,7 +106,7 @@ impl SpyReader {
                 one_line(&e)
             ))
         })?;
-        let trialdefinition = TrialDefinition::from_rows(values, trl_shape[1], shape[0])
+        let trialdefinition = TrialDefinition::from_rows(values, trl_shape[1], n_samples)
             .map_err(|m| bad(format!("trialdefinition: {m}")))?;
 
         let root = &*file;
@@ -115,15 +120,15 @@ impl SpyReader {
             return Err(bad(format!("samplerate {samplerate} must be positive")));
         }
         let channels = facts.channels.unwrap_or_else(|| {
-            (1..=shape[1])
+            (1..=n_channels)
                 .map(|c| format!("channel{c}"))
                 .collect::<Vec<_>>()
         });
-        if channels.len() != shape[1] {
+        if channels.len() != n_channels {
             return Err(bad(format!(
                 "{} channel labels for {} channels in 'data'",
                 channels.len(),
-                shape[1]
+                n_channels
             )));
         }
         let log = facts
@@ -138,8 +143,11 @@ impl SpyReader {
             .unwrap_or_else(|| Value::Object(Default::default()));
         let mut schema = DataSchema::analog(dtype, samplerate, channels, trialdefinition);
         schema.kind = DataKind::Analog;
-        let raw = match dtype {
-            DType::Float32 => raw_offset::<f32>(&data),
+        // Channel-first trials are strided in the file: they go through HDF5's hyperslab
+        // reader and are transposed here.
+        let raw = match (layout, dtype) {
+            (AnalogLayout::ChannelFirst, _) => None,
+            (_, DType::Float32) => raw_offset::<f32>(&data),
             _ => raw_offset::<f64>(&data),
         }
         .and_then(|offset| Some((std::fs::File::open(&path).ok()?, offset)));
@@ -149,6 +157,7 @@ impl SpyReader {
             data,
             raw,
             narrow: Vec::new(),
+            layout,
             schema,
             log,
             cfg,
@@ -346,6 +355,15 @@ impl SpyReader {
                 out.resize(rows.len() * n_channels, T::default());
                 read_at(file, offset + rows.start as u64 * row_bytes, out)
                     .map_err(|e| fail(format!("reading 'data' failed: {e}")))
+            }
+            None if self.layout == AnalogLayout::ChannelFirst => {
+                let block = self
+                    .data
+                    .read_slice_2d::<T, _>(s![.., rows.start..rows.end])
+                    .map_err(|e| fail(one_line(&e)))?;
+                out.clear();
+                out.extend(block.t().iter().copied());
+                Ok(())
             }
             None => {
                 let block = self

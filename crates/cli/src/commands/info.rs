@@ -23,8 +23,12 @@ pub fn info(path: &Path) -> Result<(), PipelineError> {
         crate::out!("  class       {}", o.class);
         crate::out!("  dtype       {}", o.dtype);
         crate::out!(
-            "  shape       {:?}{}",
+            "  shape       {:?}{}{}",
             o.shape,
+            o.dimord
+                .as_ref()
+                .map(|d| format!(" ({})", d.join(" x ")))
+                .unwrap_or_default(),
             if o.is_virtual {
                 " (virtual dataset joined from per-task files)"
             } else {
