@@ -120,13 +120,31 @@ pub fn open_input(
             )));
         }
     }
-    if trials.is_some() {
-        return Err(PipelineError::user(format!(
-            "`trials`: cutting trials from a .spy input is not supported yet ({}); it works for NWB inputs",
-            spec.path.display()
-        )));
+    let mut reader = SpyReader::open(&spec.path)?;
+    if let Some(section) = trials {
+        if let Some(table) = section.table() {
+            return Err(PipelineError::user(format!(
+                "`trials.table: {table}`: interval tables come from NWB files; {} is a Syncopy container (use events, events_file or length)",
+                spec.path.display()
+            )));
+        }
+        // The recording's own time axis: sample i of the stacked data is at i / samplerate.
+        let axis = TimeAxis {
+            t0: 0.0,
+            rate: reader.schema().samplerate,
+            samples: reader.samples(),
+        };
+        let cut = section.cut(axis, None)?;
+        let mut log = format!(
+            "trials cut anew: {} trials from {}\n",
+            cut.definition.len(),
+            section.raw
+        );
+        for line in &cut.log {
+            log.push_str(&format!("\t{line}\n"));
+        }
+        reader = reader.with_trials(cut.definition, &log);
     }
-    let reader = SpyReader::open(&spec.path)?;
     let file = reader.path().to_path_buf();
     Ok(OpenedInput {
         source: Box::new(reader),

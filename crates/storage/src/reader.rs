@@ -168,6 +168,31 @@ impl SpyReader {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Samples in `data` (all trials stacked): the recording's time axis when trials are cut
+    /// anew (`trials:` on a `.spy` input).
+    pub fn samples(&self) -> usize {
+        self.layout.samples_channels(&self.data.shape()).0
+    }
+
+    /// Replaces the file's trial definition (trials cut by a pipeline's `trials:` section),
+    /// and says so in the `_log` the results carry forward. `definition` must lie inside
+    /// [`samples`](Self::samples).
+    pub fn with_trials(mut self, definition: TrialDefinition, log: &str) -> SpyReader {
+        debug_assert!(
+            (0..definition.len()).all(|t| definition.samples(t).end <= self.samples()),
+            "cut trials lie inside the data"
+        );
+        let channels = std::mem::take(&mut self.schema.channels);
+        self.schema = DataSchema::analog(
+            self.schema.dtype,
+            self.schema.samplerate,
+            channels,
+            definition,
+        );
+        self.log.push_str(log);
+        self
+    }
 }
 
 /// The `.info` entries the reader uses, type-checked: a value of the wrong type means the

@@ -320,6 +320,8 @@ fn run_identity(
         .collect();
     serde_json::json!({
         "input": source.identity(),
+        // Trials cut anew (`trials:`) or selected can change while the file stays the same.
+        "input_trials": trials_fingerprint(source.schema()),
         "steps": steps,
         "tasks": prepared.tasks.len(),
         "chan_per_worker": pipeline.execution.chan_per_worker,
@@ -327,4 +329,28 @@ fn run_identity(
         "on_error": format!("{:?}", pipeline.execution.on_error).to_lowercase(),
         "objects": objects,
     })
+}
+
+/// A fingerprint of the input's trial definition and channel labels (FNV-1a over their
+/// bits): what resume compares so that trials cut differently from the same file are never
+/// mixed. Not cryptographic; it only has to differ when the definition does.
+fn trials_fingerprint(schema: &crate::model::DataSchema) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let def = &schema.trialdefinition;
+    for trial in 0..def.len() {
+        for v in def.row(trial) {
+            eat(&v.to_bits().to_le_bytes());
+        }
+    }
+    for label in &schema.channels {
+        eat(label.as_bytes());
+        eat(&[0]);
+    }
+    format!("{hash:016x}")
 }
