@@ -20,6 +20,7 @@ pub mod nwb;
 mod parts;
 mod raw_io;
 mod reader;
+mod stored;
 mod sums;
 mod typed;
 mod writer;
@@ -30,6 +31,7 @@ pub use identity::file_identity;
 pub use info::{file_sha1, read_info, SYNCOPY_FORMAT_VERSION};
 pub use inspect::{inspect_path, ObjectSummary};
 pub use reader::SpyReader;
+pub use stored::StoredType;
 pub use writer::{SpyWriter, WriteMode, WriterOptions};
 
 /// Makes HDF5 quiet on errors. Call once at process start, before any other HDF5 call:

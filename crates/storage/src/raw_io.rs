@@ -32,6 +32,20 @@ pub(crate) unsafe trait PlainBytes: Copy + hdf5::H5Type {}
 unsafe impl PlainBytes for f32 {}
 // SAFETY: as for f32.
 unsafe impl PlainBytes for f64 {}
+// SAFETY: a primitive integer has no padding and accepts every bit pattern.
+unsafe impl PlainBytes for i8 {}
+// SAFETY: as for i8.
+unsafe impl PlainBytes for i16 {}
+// SAFETY: as for i8.
+unsafe impl PlainBytes for i32 {}
+// SAFETY: as for i8.
+unsafe impl PlainBytes for i64 {}
+// SAFETY: as for i8.
+unsafe impl PlainBytes for u8 {}
+// SAFETY: as for i8.
+unsafe impl PlainBytes for u16 {}
+// SAFETY: as for i8.
+unsafe impl PlainBytes for u32 {}
 // SAFETY: `Complex<f32>` is `repr(C)` of two f32: no padding, every bit pattern valid.
 unsafe impl PlainBytes for Complex32 {}
 // SAFETY: `Complex<f64>` is `repr(C)` of two f64: no padding, every bit pattern valid.

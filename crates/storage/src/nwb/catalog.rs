@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+use hdf5::types::TypeDescriptor;
+
+pub use crate::stored::StoredType;
 
 use crate::error::StorageError;
 use crate::hdf5_util::{one_line, open_read_only, read_string_attr};
@@ -13,56 +15,6 @@ use crate::hdf5_util::{one_line, open_read_only, read_string_attr};
 /// rounding only (about 1e-9 of an interval at 30 kHz after a day), while jitter a
 /// resampling would hide strays by whole percents.
 pub const TIMESTAMP_TOLERANCE: f64 = 0.01;
-
-/// The stored element type of a series' `data`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoredType {
-    I8,
-    I16,
-    I32,
-    I64,
-    U8,
-    U16,
-    U32,
-    F32,
-    F64,
-}
-
-impl StoredType {
-    fn from_descriptor(d: &TypeDescriptor) -> Option<StoredType> {
-        Some(match d {
-            TypeDescriptor::Integer(IntSize::U1) => StoredType::I8,
-            TypeDescriptor::Integer(IntSize::U2) => StoredType::I16,
-            TypeDescriptor::Integer(IntSize::U4) => StoredType::I32,
-            TypeDescriptor::Integer(IntSize::U8) => StoredType::I64,
-            TypeDescriptor::Unsigned(IntSize::U1) => StoredType::U8,
-            TypeDescriptor::Unsigned(IntSize::U2) => StoredType::U16,
-            TypeDescriptor::Unsigned(IntSize::U4) => StoredType::U32,
-            TypeDescriptor::Float(FloatSize::U4) => StoredType::F32,
-            TypeDescriptor::Float(FloatSize::U8) => StoredType::F64,
-            _ => return None,
-        })
-    }
-
-    /// numpy's name for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            StoredType::I8 => "int8",
-            StoredType::I16 => "int16",
-            StoredType::I32 => "int32",
-            StoredType::I64 => "int64",
-            StoredType::U8 => "uint8",
-            StoredType::U16 => "uint16",
-            StoredType::U32 => "uint32",
-            StoredType::F32 => "float32",
-            StoredType::F64 => "float64",
-        }
-    }
-
-    pub fn is_integer(self) -> bool {
-        !matches!(self, StoredType::F32 | StoredType::F64)
-    }
-}
 
 /// When a series' samples were taken.
 #[derive(Debug, Clone, Copy, PartialEq)]
