@@ -13,6 +13,7 @@ use crate::document::PipelineDocument;
 use crate::error::PipelineError;
 use crate::input::InputSpec;
 use crate::registry::Registry;
+use crate::select::Selection;
 use crate::trials::TrialsSection;
 
 const TOP_KEYS: &[&str] = &[
@@ -20,6 +21,7 @@ const TOP_KEYS: &[&str] = &[
     "output",
     "overwrite",
     "trials",
+    "select",
     "execution",
     "steps",
 ];
@@ -40,6 +42,8 @@ pub struct CheckedPipeline {
     pub input: InputSpec,
     /// Trials cut from a continuous recording, replacing the input's own definition.
     pub trials: Option<TrialsSection>,
+    /// Trials, channels and a latency window to keep (Syncopy's `selectdata`).
+    pub select: Option<Selection>,
     pub output: PathBuf,
     pub overwrite: bool,
     pub pipeline: Pipeline,
@@ -65,6 +69,10 @@ pub(crate) fn check_document(
         None | Some(Value::Null) => None,
         Some(v) => Some(TrialsSection::parse(v, document.base())?),
     };
+    let select = match top.get("select") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(Selection::parse(v)?),
+    };
     let output: String = required(top, "output")?;
     let overwrite: bool = optional(top, "overwrite")?.unwrap_or(false);
     let execution = parse_execution(top.get("execution"))?;
@@ -86,6 +94,7 @@ pub(crate) fn check_document(
     Ok(CheckedPipeline {
         input,
         trials,
+        select,
         output: resolve(document.base(), &output),
         overwrite,
         pipeline: Pipeline::new(steps, execution),

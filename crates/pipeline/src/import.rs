@@ -41,6 +41,7 @@ pub fn import(
     let checked = CheckedPipeline {
         input: request.input,
         trials: request.trials,
+        select: None,
         output: request.output,
         overwrite: false,
         pipeline: Pipeline::new(vec![step], request.execution),

@@ -9,7 +9,9 @@ use trialflow_core::engine::TrialSource;
 use trialflow_hdf5::nwb::{is_nwb, ColumnKind, NwbFile, NwbSource, Scale};
 use trialflow_hdf5::SpyReader;
 
+use crate::channel_subset::ChannelSubset;
 use crate::error::PipelineError;
+use crate::select::Selection;
 use crate::trials::{TableColumns, TimeAxis, TrialsSection};
 
 const KEYS: &[&str] = &["path", "series", "scale", "channel_labels"];
@@ -104,9 +106,10 @@ pub struct OpenedInput {
 pub fn open_input(
     spec: &InputSpec,
     trials: Option<&TrialsSection>,
+    select: Option<&Selection>,
 ) -> Result<OpenedInput, PipelineError> {
     if spec.is_nwb() || spec.path.is_dir() && !is_spy_container(&spec.path) {
-        return open_nwb(spec, trials);
+        return open_nwb(spec, trials, select);
     }
     for (key, given) in [
         ("series", spec.series.is_some()),
@@ -146,10 +149,39 @@ pub fn open_input(
         reader = reader.with_trials(cut.definition, &log);
     }
     let file = reader.path().to_path_buf();
+    let Some(selection) = select else {
+        return Ok(OpenedInput {
+            source: Box::new(reader),
+            file,
+        });
+    };
+    // Syncopy's trialinfo columns have no names; `where` calls them trialinfo_0, ...
+    let schema = reader.schema();
+    let info_columns: Vec<String> = (0..schema.trialdefinition.columns() - 3)
+        .map(|i| format!("trialinfo_{i}"))
+        .collect();
+    let selected = selection.apply(
+        &schema.trialdefinition,
+        schema.samplerate,
+        &schema.channels,
+        &info_columns,
+    )?;
+    let reader = reader.with_trials(selected.definition, &selected.log);
     Ok(OpenedInput {
-        source: Box::new(reader),
+        source: with_channels(Box::new(reader), selected.channels),
         file,
     })
+}
+
+/// Keeps only the selected channels, when a selection names them.
+fn with_channels(
+    source: Box<dyn TrialSource>,
+    channels: Option<Vec<usize>>,
+) -> Box<dyn TrialSource> {
+    match channels {
+        Some(picked) => Box::new(ChannelSubset::new(source, picked)),
+        None => source,
+    }
 }
 
 fn is_spy_container(path: &Path) -> bool {
@@ -159,6 +191,7 @@ fn is_spy_container(path: &Path) -> bool {
 fn open_nwb(
     spec: &InputSpec,
     trials: Option<&TrialsSection>,
+    select: Option<&Selection>,
 ) -> Result<OpenedInput, PipelineError> {
     let file = NwbFile::open(&spec.path)?;
     let series = file.choose_series(spec.series.as_deref())?;
@@ -220,9 +253,17 @@ fn open_nwb(
     for line in log {
         text.push_str(&format!("\t{line}\n"));
     }
+    let (definition, channels) = match select {
+        Some(selection) => {
+            let selected = selection.apply(&definition, axis.rate, &labels, &info_columns)?;
+            text.push_str(&selected.log);
+            (selected.definition, selected.channels)
+        }
+        None => (definition, None),
+    };
     let source = NwbSource::new(&file, series, definition, labels, spec.scale, cfg, text)?;
     Ok(OpenedInput {
-        source: Box::new(source),
+        source: with_channels(Box::new(source), channels),
         file: spec.path.clone(),
     })
 }

@@ -14,6 +14,7 @@
 //! crate: argument parsing, progress display and exit codes or exceptions. Every failure is
 //! a [`PipelineError`]: one line, classed as the user's (exit code 2) or the run's (1).
 
+mod channel_subset;
 mod check;
 mod document;
 mod error;
@@ -22,6 +23,7 @@ mod input;
 mod mpi;
 mod registry;
 mod run;
+mod select;
 mod slurm;
 mod synthetic;
 mod trials;
@@ -33,6 +35,7 @@ pub use import::{import, ImportRequest};
 pub use input::{open_input, InputSpec, OpenedInput};
 pub use registry::Registry;
 pub use run::{merge, PlanSummary, PlannedObject, PreparedRun, RunOptions, RunOutcome};
+pub use select::{Selected, Selection};
 pub use slurm::{slurm_script, SlurmOptions};
 pub use synthetic::{generate_recording, GenerateOptions};
 pub use trials::{CutTrials, Outside, TimeAxis, TrialsSection, TrialsSpec, Window};

@@ -94,7 +94,11 @@ impl PreparedRun {
             config.pipeline.execution.scope = RunScope::Shard { index, count };
         }
         config.pipeline.execution.validate()?;
-        let input = open_input(&config.input, config.trials.as_ref())?;
+        let input = open_input(
+            &config.input,
+            config.trials.as_ref(),
+            config.select.as_ref(),
+        )?;
         let container = ContainerPath::new(&config.output)?;
         refuse_output_over_input(&input.file, &container.dir)?;
         let summary = summarise(&config, &input, &container)?;
@@ -163,7 +167,11 @@ impl PreparedRun {
 /// must be present, finished and of this same pipeline and input before anything is written.
 pub fn merge(mut config: CheckedPipeline, overwrite: bool) -> Result<RunOutcome, PipelineError> {
     config.pipeline.execution.scope = RunScope::Merge;
-    let mut input = open_input(&config.input, config.trials.as_ref())?;
+    let mut input = open_input(
+        &config.input,
+        config.trials.as_ref(),
+        config.select.as_ref(),
+    )?;
     let container = ContainerPath::new(&config.output)?;
     refuse_output_over_input(&input.file, &container.dir)?;
     let options = WriterOptions {
