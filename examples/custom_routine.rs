@@ -83,11 +83,22 @@ impl ComputationalRoutine for Clip {
         serde_json::json!({ "limit": self.limit })
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for Clip {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let limit = self.limit;

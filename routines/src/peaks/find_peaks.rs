@@ -1,9 +1,11 @@
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 use trialflow_core::model::{EventColumn, EventColumnKind};
+
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::interval::Interval;
@@ -225,13 +227,15 @@ impl FindPeaks {
     }
 }
 
-/// What `plan` precomputes: the property list (so the kernel does not rebuild it).
+/// `find_peaks` for trials of `samples` samples: the conditions and the property list, so
+/// the kernel does not rebuild them per task.
 #[derive(Debug)]
-struct FindPeaksPlan {
+struct FindPeaksKernel {
     conditions: Conditions,
     /// Channels copied out at once ([`channel_group`]).
     group: usize,
     properties: Vec<Property>,
+    samples: usize,
 }
 
 impl ComputationalRoutine for FindPeaks {
@@ -262,29 +266,38 @@ impl ComputationalRoutine for FindPeaks {
         Ok(OutputShape::events(input.n_trials(), columns))
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let n = task_shape[0];
-        Ok(Plan::new(
-            FindPeaksPlan {
-                conditions: self.conditions(),
-                group: channel_group(n),
-                properties: self.properties(),
-            },
-            ScratchSize {
-                real: channel_group(n) * n + kernel::work_len(n),
-                complex: 0,
-            },
-        ))
+        Ok(Arc::new(FindPeaksKernel {
+            conditions: self.conditions(),
+            group: channel_group(n),
+            properties: self.properties(),
+            samples: n,
+        }))
+    }
+}
+
+impl Kernel for FindPeaksKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        let n = self.samples;
+        ScratchSize {
+            real: channel_group(n) * n + kernel::work_len(n),
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let plan = plan.state::<FindPeaksPlan>();
+        let plan = self;
         let data = input.samples();
         let n = data.nrows();
         let events = output.events_mut();
@@ -422,7 +435,7 @@ mod tests {
                 (0..ch).map(|c| format!("c{c}")).collect(),
                 TrialDefinition::from_trials(&[(0, n, 0.0)], &[]),
             );
-            let plan = r.plan(&[n, ch], &schema).unwrap();
+            let plan = r.plan(&[n, ch], &schema, &mut Planner::new()).unwrap();
             let mut scratch = Scratch::default();
             scratch.reserve(plan.scratch_size());
             let mut events = EventBlock::with_columns(4);
@@ -433,13 +446,8 @@ mod tests {
                 samplerate: 1000.0,
                 offset: 0.0,
             };
-            r.compute_function(
-                &task,
-                &mut OutputBlock::Events(&mut events),
-                &plan,
-                &mut scratch,
-            )
-            .unwrap();
+            plan.compute(&task, &mut OutputBlock::Events(&mut events), &mut scratch)
+                .unwrap();
             let mut want = Vec::new();
             for c in 0..ch {
                 let x: Vec<f64> = data.column(c).to_vec();

@@ -2,7 +2,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
+    ScratchSize, TrialInput,
 };
 
 use super::boundary::ExtendMode;
@@ -210,21 +211,41 @@ impl ComputationalRoutine for Gaussian {
         })
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
-        Ok(Plan::new(
-            self.correlation(),
-            row_scratch(task_shape[0], task_shape[1], 0),
-        ))
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(GaussianKernel {
+            correlation: self.correlation(),
+            mode: self.mode,
+            cval: self.cval,
+            scratch: row_scratch(task_shape[0], task_shape[1], 0),
+        }))
+    }
+}
+
+/// The Gaussian's correlation weights (shared by every shape) and its boundary.
+struct GaussianKernel {
+    correlation: Arc<Correlation>,
+    mode: ExtendMode,
+    cval: f64,
+    scratch: ScratchSize,
+}
+
+impl Kernel for GaussianKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        self.scratch
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let corr = plan.state::<Arc<Correlation>>();
+        let corr = &self.correlation;
         row_task(
             input,
             output,

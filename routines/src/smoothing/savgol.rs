@@ -2,8 +2,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::boundary::{ExtendMode, Lines};
@@ -356,30 +356,51 @@ impl ComputationalRoutine for Savgol {
         Ok(OutputShape::same_as(input))
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let tables = self.tables();
         let (n, ch) = (task_shape[0], task_shape[1]);
         let extra = tables.edges.as_ref().map_or(0, |e| e.k * ch);
-        Ok(Plan::new(tables, row_scratch(n, ch, extra)))
+        Ok(Arc::new(SavgolKernel {
+            routine: self.clone(),
+            tables,
+            scratch: row_scratch(n, ch, extra),
+        }))
+    }
+}
+
+/// The filter and edge-fit tables (shared by every shape) with the routine's settings.
+struct SavgolKernel {
+    routine: Savgol,
+    tables: Arc<SavgolTables>,
+    scratch: ScratchSize,
+}
+
+impl Kernel for SavgolKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        self.scratch
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let tables = plan.state::<Arc<SavgolTables>>();
+        let (routine, tables) = (&self.routine, &self.tables);
         let filter = &tables.filter;
-        let mode = match self.mode {
+        let mode = match routine.mode {
             SavgolMode::Extend(mode) => {
                 row_task(
                     input,
                     output,
                     scratch,
                     mode,
-                    self.cval,
+                    routine.cval,
                     0,
                     |lines, i0, dst, _| filter.rows(lines, i0, dst),
                 );
@@ -389,7 +410,7 @@ impl ComputationalRoutine for Savgol {
         };
         let x = input.samples();
         let (n, ch) = x.dim();
-        let wl = self.window_length;
+        let wl = routine.window_length;
         if n < wl {
             return Err(SmoothingError::WindowLongerThanTrial {
                 trial: input.trial,

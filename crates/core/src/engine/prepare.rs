@@ -4,7 +4,7 @@ use ndarray::{Dimension, IxDyn};
 
 use crate::error::{Error, Result, RoutineError, TaskContext};
 use crate::model::{DType, DataKind, DataSchema, OutputShape};
-use crate::routine::{Plan, ScratchSize};
+use crate::routine::{Plan, Planner, ScratchSize};
 
 use super::memory::MemoryEstimate;
 use super::options::{Pipeline, RunScope};
@@ -127,6 +127,7 @@ pub fn prepare(
     let mut objects = Vec::new();
     let mut object_steps = Vec::new();
     let mut current = input.clone();
+    let mut planner = Planner::new();
     for (index, step) in pipeline.steps.iter().enumerate() {
         let routine = step.routine.as_ref();
         let ctx = TaskContext {
@@ -180,7 +181,7 @@ pub fn prepare(
                 Some(&i) => i,
                 None => {
                     let plan = routine
-                        .plan(task_shape.slice(), &current)
+                        .plan(task_shape.slice(), &current, &mut planner)
                         .map_err(|source| Error::Routine {
                             context: Box::new(TaskContext {
                                 trial: Some(task.trial),
