@@ -7,7 +7,7 @@ use trialflow_core::{
 };
 
 use super::boundary::ExtendMode;
-use super::correlate::Correlation;
+use super::correlate::{Correlation, Simd};
 use crate::params::{setters, Keyword};
 
 use super::{pairwise_sum, row_scratch, row_task, SmoothingError, MAX_TAPS};
@@ -105,6 +105,7 @@ impl GaussianParams {
             radius: self.radius.map(|r| r as usize),
             lw,
             kernel: OnceLock::new(),
+            simd: None,
         })
     }
 }
@@ -126,12 +127,25 @@ pub struct Gaussian {
     radius: Option<usize>,
     lw: usize,
     kernel: OnceLock<Arc<Correlation>>,
+    /// The instruction set of the interior loop; `None` picks the widest the CPU has. It
+    /// never changes a result (every path gives the same bits), so `cfg` leaves it out.
+    simd: Option<Simd>,
 }
 
 impl Gaussian {
     /// The kernel radius in samples (`radius`, or `int(truncate * sigma + 0.5)`).
     pub fn kernel_radius(&self) -> usize {
         self.lw
+    }
+
+    /// The same routine with its inner loop on the `simd` path, or `None` if this CPU cannot
+    /// run it: how tests and benchmarks compare the run-time dispatch's paths on one machine.
+    pub fn force_simd(mut self, simd: Simd) -> Option<Gaussian> {
+        if !simd.available() {
+            return None;
+        }
+        self.simd = Some(simd);
+        Some(self)
     }
 
     /// The correlation weights SciPy passes to `correlate1d` (the kernel reversed).
@@ -219,6 +233,7 @@ impl ComputationalRoutine for Gaussian {
     ) -> Result<Plan, RoutineError> {
         Ok(Arc::new(GaussianKernel {
             correlation: self.correlation(),
+            simd: self.simd.unwrap_or_else(Simd::detect),
             mode: self.mode,
             cval: self.cval,
             scratch: row_scratch(task_shape[0], task_shape[1], 0),
@@ -229,6 +244,7 @@ impl ComputationalRoutine for Gaussian {
 /// The Gaussian's correlation weights (shared by every shape) and its boundary.
 struct GaussianKernel {
     correlation: Arc<Correlation>,
+    simd: Simd,
     mode: ExtendMode,
     cval: f64,
     scratch: ScratchSize,
@@ -245,7 +261,7 @@ impl Kernel for GaussianKernel {
         output: &mut OutputBlock<'_>,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let corr = &self.correlation;
+        let (corr, simd) = (&self.correlation, self.simd);
         row_task(
             input,
             output,
@@ -253,7 +269,7 @@ impl Kernel for GaussianKernel {
             self.mode,
             self.cval,
             0,
-            |lines, i0, dst, _| corr.rows(lines, i0, dst),
+            |lines, i0, dst, _| corr.rows_with(simd, lines, i0, dst),
         );
         Ok(())
     }

@@ -26,6 +26,7 @@ mod registration;
 mod savgol;
 
 pub use boundary::ExtendMode;
+pub use correlate::Simd;
 pub use errors::SmoothingError;
 pub use gaussian::{Gaussian, GaussianParams};
 pub use median::{Median, MedianParams};
