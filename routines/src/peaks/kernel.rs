@@ -383,12 +383,20 @@ mod tests {
 
     #[test]
     fn distance_ties_keep_the_rightmost() {
-        // SciPy issue 22906: [0,1,0,1,...,0] with distance 3 gives [3, 7, 11].
-        let x: Vec<f64> = (0..13).map(|i| (i % 2) as f64).collect();
+        // SciPy issue 22906: on [0,1,0,1,...,0] with distance 3, ties keep the rightmost.
+        use crate::reference::{floats, get, index};
+        let case = get("find_peaks_distance_ties");
+        let x = floats(&case["x"]);
         let cond = Conditions {
-            distance: Some(3.0),
+            distance: Some(index(&case["distance"]) as f64),
             ..Default::default()
         };
-        assert_eq!(run(&x, cond), vec![3, 7, 11]);
+        let scipy: Vec<usize> = case["peaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(index)
+            .collect();
+        assert_eq!(run(&x, cond), scipy);
     }
 }

@@ -509,11 +509,12 @@ mod tests {
 
     #[test]
     fn median_bias_matches_scipy() {
-        // scipy.signal._spectral_py._median_bias(1, 2, 3, 7)
-        assert_eq!(median_bias(1), 1.0);
-        assert_eq!(median_bias(2), 1.0);
-        assert!((median_bias(3) - (1.0 + 1.0 / 3.0 - 0.5)).abs() < 1e-16);
-        assert!((median_bias(7) - 0.7595238095238095).abs() < 1e-15);
+        use crate::reference::{cases, float, index};
+        // scipy.signal._spectral_py._median_bias(n)
+        for case in cases("median_bias") {
+            let (n, want) = (index(&case["n"]), float(&case["bias"]));
+            assert!((median_bias(n) - want).abs() < 1e-15, "n = {n}");
+        }
     }
 
     #[test]
