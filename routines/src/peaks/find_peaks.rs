@@ -9,7 +9,7 @@ use trialflow_core::{
 };
 
 use super::interval::Interval;
-use super::kernel::{self, col, Conditions};
+use super::kernel::{self, ix, val, Conditions};
 use super::{copy_channel, PeaksError};
 use crate::params::setters;
 
@@ -119,19 +119,21 @@ impl Property {
     fn value(self, x: &[f64], t: &kernel::PeakTable<'_>, i: usize) -> f64 {
         let p = t.peak(i);
         match self {
-            Property::PlateauSizes => t.get(col::RIGHT_EDGE, i) - t.get(col::LEFT_EDGE, i) + 1.0,
-            Property::LeftEdges => t.get(col::LEFT_EDGE, i),
-            Property::RightEdges => t.get(col::RIGHT_EDGE, i),
+            Property::PlateauSizes => {
+                (t.index(ix::RIGHT_EDGE, i) - t.index(ix::LEFT_EDGE, i) + 1) as f64
+            }
+            Property::LeftEdges => t.index(ix::LEFT_EDGE, i) as f64,
+            Property::RightEdges => t.index(ix::RIGHT_EDGE, i) as f64,
             Property::PeakHeights => x[p],
             Property::LeftThresholds => x[p] - x[p - 1],
             Property::RightThresholds => x[p] - x[p + 1],
-            Property::Prominences => t.get(col::PROMINENCE, i),
-            Property::LeftBases => t.get(col::LEFT_BASE, i),
-            Property::RightBases => t.get(col::RIGHT_BASE, i),
-            Property::Widths => t.get(col::WIDTH, i),
-            Property::WidthHeights => t.get(col::WIDTH_HEIGHT, i),
-            Property::LeftIps => t.get(col::LEFT_IP, i),
-            Property::RightIps => t.get(col::RIGHT_IP, i),
+            Property::Prominences => t.value(val::PROMINENCE, i),
+            Property::LeftBases => t.index(ix::LEFT_BASE, i) as f64,
+            Property::RightBases => t.index(ix::RIGHT_BASE, i) as f64,
+            Property::Widths => t.value(val::WIDTH, i),
+            Property::WidthHeights => t.value(val::WIDTH_HEIGHT, i),
+            Property::LeftIps => t.value(val::LEFT_IP, i),
+            Property::RightIps => t.value(val::RIGHT_IP, i),
         }
     }
 }
@@ -287,6 +289,7 @@ impl Kernel for FindPeaksKernel {
         let n = self.samples;
         ScratchSize {
             real: channel_group(n) * n + kernel::work_len(n),
+            index: kernel::index_len(n),
             ..ScratchSize::default()
         }
     }
@@ -309,6 +312,7 @@ impl Kernel for FindPeaksKernel {
             let mut zero = [(0, 0); CHANNEL_GROUP];
             let (group, work) = scratch.real.split_at_mut(plan.group * n);
             let work = &mut work[..kernel::work_len(n)];
+            let index = &mut scratch.index[..kernel::index_len(n)];
             match contiguous {
                 Some(s) => transpose_group(s, data.ncols(), g, width, group),
                 None => {
@@ -320,7 +324,7 @@ impl Kernel for FindPeaksKernel {
             for c in 0..width {
                 let channel = input.channels.start + g + c;
                 let x = &group[c * n..(c + 1) * n];
-                let table = kernel::find_peaks(x, &plan.conditions, work);
+                let table = kernel::find_peaks(x, &plan.conditions, work, index);
                 for i in 0..table.len() {
                     for (v, p) in props.iter_mut().zip(&plan.properties) {
                         *v = p.value(x, &table, i);
@@ -452,7 +456,8 @@ mod tests {
             for c in 0..ch {
                 let x: Vec<f64> = data.column(c).to_vec();
                 let mut work = vec![0.0; kernel::work_len(n)];
-                let t = kernel::find_peaks(&x, &r.conditions(), &mut work);
+                let mut index = vec![0; kernel::index_len(n)];
+                let t = kernel::find_peaks(&x, &r.conditions(), &mut work, &mut index);
                 want.extend((0..t.len()).map(|i| (t.peak(i) as i64, c as i64)));
             }
             let got: Vec<_> = events

@@ -81,7 +81,7 @@ impl ComputationalRoutine for Median {
         _planner: &mut Planner,
     ) -> Result<Plan, RoutineError> {
         Ok(Arc::new(MedianKernel {
-            routine: self.clone(),
+            routine: *self,
             samples: task_shape[0],
         }))
     }

@@ -94,7 +94,7 @@ impl ComputationalRoutine for MovingAverage {
         _planner: &mut Planner,
     ) -> Result<Plan, RoutineError> {
         Ok(Arc::new(MovingAverageKernel {
-            routine: self.clone(),
+            routine: *self,
             // The running sums: one per channel.
             scratch: row_scratch(task_shape[0], task_shape[1], task_shape[1]),
         }))

@@ -436,7 +436,7 @@ impl Kernel for WelchKernel {
         let n_freqs = seg.nfft / 2 + 1;
         let hop = seg.nperseg - seg.noverlap;
         // DC is not doubled, nor Nyquist for an even nfft (SciPy's onesided doubling).
-        let doubled = 1..if seg.nfft % 2 == 0 {
+        let doubled = 1..if seg.nfft.is_multiple_of(2) {
             n_freqs - 1
         } else {
             n_freqs
