@@ -18,6 +18,8 @@
 //!
 //! `docs/writing-a-routine.md` walks through it, up to running it as a SLURM array.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use trialflow::prelude::*;
 
@@ -83,17 +85,20 @@ impl ComputationalRoutine for Clip {
         serde_json::json!({ "limit": self.limit })
     }
 
+    /// Clipping needs nothing precomputed, so the routine is its own kernel. A routine with
+    /// coefficients, FFTs or tapers would build a kernel type holding them here, once per
+    /// task shape (taking FFT plans and tapers from `planner`, shared by the whole run).
     fn plan(
         &self,
         _task_shape: &[usize],
         _input: &DataSchema,
         _planner: &mut Planner,
     ) -> Result<Plan, RoutineError> {
-        Ok(std::sync::Arc::new(self.clone()))
+        Ok(Arc::new(*self))
     }
 }
 
-/// No plan state: the routine is its own kernel.
+/// Runs once per task, on any worker; `scratch` would hold any buffers it needs.
 impl Kernel for Clip {
     fn compute(
         &self,
