@@ -13,8 +13,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ndarray::Array2;
 use trialflow::in_memory::{InMemoryRecording, MemorySink};
 use trialflow::{
-    run_pipeline, ComputationalRoutine, ExecutionOptions, OutputBlock, Pipeline, Plan,
-    RoutineError, Scratch, Step, TrialInput,
+    run_pipeline, ComputationalRoutine, DataSchema, ExecutionOptions, Kernel, OutputBlock,
+    Pipeline, Plan, Planner, RoutineError, Scratch, Step, TrialInput,
 };
 
 const TRIALS: usize = 10_000;
@@ -22,6 +22,7 @@ const SAMPLES: usize = 4;
 const CHANNELS: usize = 2;
 
 /// The cheapest possible routine: output = input. Same shape, channel-independent.
+#[derive(Clone)]
 struct CopyRoutine;
 
 impl ComputationalRoutine for CopyRoutine {
@@ -33,11 +34,22 @@ impl ComputationalRoutine for CopyRoutine {
         serde_json::json!({})
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for CopyRoutine {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         output.dense_mut().assign(&input.data);

@@ -18,6 +18,8 @@
 //!
 //! `docs/writing-a-routine.md` walks through it, up to running it as a SLURM array.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use trialflow::prelude::*;
 
@@ -83,11 +85,25 @@ impl ComputationalRoutine for Clip {
         serde_json::json!({ "limit": self.limit })
     }
 
-    fn compute_function(
+    /// Clipping needs nothing precomputed, so the routine is its own kernel. A routine with
+    /// coefficients, FFTs or tapers would build a kernel type holding them here, once per
+    /// task shape (taking FFT plans and tapers from `planner`, shared by the whole run).
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(*self))
+    }
+}
+
+/// Runs once per task, on any worker; `scratch` would hold any buffers it needs.
+impl Kernel for Clip {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let limit = self.limit;

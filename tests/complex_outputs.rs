@@ -12,6 +12,7 @@ use trialflow::routines::preprocessing::Rectify;
 
 /// Per trial and channel, the DFT coefficient at a few frequencies divided by the trial
 /// length: complex SpectralData (one time row per trial).
+#[derive(Clone)]
 struct NaiveFourier {
     freqs: Vec<f64>,
 }
@@ -46,11 +47,22 @@ impl ComputationalRoutine for NaiveFourier {
         Ok(schema)
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for NaiveFourier {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();

@@ -148,6 +148,7 @@ fn results_keep_trial_metadata() {
 }
 
 /// Copies each trial's first `n` samples; every trial must have at least `n`.
+#[derive(Clone)]
 struct Head {
     n: usize,
 }
@@ -175,11 +176,22 @@ impl ComputationalRoutine for Head {
         Ok(OutputShape::dense(DataKind::Analog, shapes))
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for Head {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();
@@ -260,6 +272,7 @@ fn initialize_refuses_a_trial_before_anything_runs() {
 }
 
 /// Fails (or panics) on one trial, to check error context and prompt stopping.
+#[derive(Clone)]
 struct FailOn {
     trial: usize,
     panic: bool,
@@ -274,11 +287,22 @@ impl ComputationalRoutine for FailOn {
         serde_json::json!({ "trial": self.trial, "panic": self.panic })
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for FailOn {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         if input.trial == self.trial {
@@ -354,6 +378,7 @@ fn debug_mode_lets_panics_propagate_on_the_calling_thread() {
 
 /// Emits an event wherever a channel's value exceeds a threshold, with a height property
 /// and a sample-index property, in channel-major order (so the engine must reorder).
+#[derive(Clone)]
 struct Crossings {
     threshold: f64,
 }
@@ -377,11 +402,22 @@ impl ComputationalRoutine for Crossings {
         ))
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for Crossings {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();
@@ -575,6 +611,7 @@ mod properties {
 }
 
 /// Warns about every trial whose first sample is negative, like SciPy's `warnings.warn`.
+#[derive(Clone)]
 struct Warner;
 
 impl ComputationalRoutine for Warner {
@@ -586,11 +623,22 @@ impl ComputationalRoutine for Warner {
         serde_json::json!({})
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for Warner {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();

@@ -143,6 +143,7 @@ fn syncopy_input_through_trialflow_and_back_into_syncopy() {
 /// Per trial and channel, the power (or, with `fourier`, the complex coefficient) of a naive
 /// DFT at a few frequencies: a small spectral routine that exercises SpectralData output (one
 /// time row per trial, taper and freq axes), real and complex.
+#[derive(Clone)]
 struct NaivePower {
     freqs: Vec<f64>,
     fourier: bool,
@@ -183,11 +184,22 @@ impl ComputationalRoutine for NaivePower {
         Ok(schema)
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for NaivePower {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();
@@ -212,6 +224,7 @@ impl ComputationalRoutine for NaivePower {
 }
 
 /// Threshold crossings as SpikeData events.
+#[derive(Clone)]
 struct Crossings;
 
 impl ComputationalRoutine for Crossings {
@@ -233,11 +246,22 @@ impl ComputationalRoutine for Crossings {
         ))
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(self.clone()))
+    }
+}
+
+/// No plan state: the routine is its own kernel.
+impl Kernel for Crossings {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();

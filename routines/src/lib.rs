@@ -15,6 +15,8 @@ pub mod smoothing;
 pub mod spectral;
 
 mod params;
+#[cfg(test)]
+mod reference;
 
 pub use params::{BuildError, Keyword, Numbers, ParamDoc};
 pub use trialflow_core::routine::{RoutineDoc, RoutineEntry};

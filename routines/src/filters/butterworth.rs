@@ -1,8 +1,10 @@
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
+
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::butter_design::butter_sos;
@@ -136,41 +138,63 @@ impl ComputationalRoutine for Butterworth {
         Ok(OutputShape::same_as(input))
     }
 
-    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let cascade = self.cascade(input.samplerate);
-        let (n, ch) = (task_shape[0], task_shape[1]);
         let pad = match self.direction {
             IirDirection::TwoPass => cascade.padlen(),
             IirDirection::OnePass => 0,
         };
-        let scratch = ScratchSize {
-            real: (n + 2 * pad) * ch + cascade.state_len(ch),
-            complex: 0,
-        };
-        Ok(Plan::new(cascade, scratch))
+        Ok(Arc::new(ButterworthKernel {
+            cascade,
+            direction: self.direction,
+            pad,
+            samples: task_shape[0],
+            channels: task_shape[1],
+        }))
+    }
+}
+
+/// The second-order sections for the input's samplerate, run over blocks of one shape.
+struct ButterworthKernel {
+    cascade: SosCascade,
+    direction: IirDirection,
+    /// `filtfilt`'s odd extension at each end (0 for one pass).
+    pad: usize,
+    samples: usize,
+    channels: usize,
+}
+
+impl Kernel for ButterworthKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        let (rows, ch) = (self.samples + 2 * self.pad, self.channels);
+        ScratchSize {
+            real: rows * ch + self.cascade.state_len(ch),
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let cascade = plan.state::<SosCascade>();
+        let cascade = &self.cascade;
         let x = input.samples();
         let (n, ch) = x.dim();
         if n == 0 || ch == 0 {
             return Ok(());
         }
-        let pad = match self.direction {
-            IirDirection::TwoPass => cascade.padlen(),
-            IirDirection::OnePass => 0,
-        };
+        let pad = self.pad;
         let rows = n + 2 * pad;
         scratch.reserve(ScratchSize {
             real: rows * ch + cascade.state_len(ch),
-            complex: 0,
+            ..ScratchSize::default()
         });
         let (buf, rest) = scratch.real.split_at_mut(rows * ch);
         let state = &mut rest[..cascade.state_len(ch)];

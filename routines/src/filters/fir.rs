@@ -6,8 +6,9 @@ use std::f64::consts::PI;
 use std::sync::Arc;
 
 use num_complex::Complex64;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealToComplex};
 use rustfft::FftPlanner;
+use trialflow_core::Planner;
 
 use super::FilterType;
 use crate::params::{keyword_serde, Keyword};
@@ -201,11 +202,10 @@ fn fast_len(n: usize) -> usize {
 }
 
 impl FirConvolver {
-    pub fn new(kernel: Arc<Vec<f64>>, n: usize) -> FirConvolver {
+    pub fn new(kernel: Arc<Vec<f64>>, n: usize, planner: &mut Planner) -> FirConvolver {
         let fft_len = fast_len((n + kernel.len()).saturating_sub(1).max(2));
-        let mut planner = RealFftPlanner::<f64>::new();
-        let forward = planner.plan_fft_forward(fft_len);
-        let inverse = planner.plan_fft_inverse(fft_len);
+        let forward = planner.real_fft_forward(fft_len);
+        let inverse = planner.real_fft_inverse(fft_len);
         let mut padded = vec![0.0; fft_len];
         padded[..kernel.len()].copy_from_slice(&kernel);
         let mut spectrum = forward.make_output_vec();
@@ -222,6 +222,11 @@ impl FirConvolver {
             inverse,
             spectrum,
         }
+    }
+
+    /// The column length this convolver was planned for.
+    pub fn samples(&self) -> usize {
+        self.n
     }
 
     /// Scratch for [`FirConvolver::apply`]: (real, complex) values.
@@ -307,7 +312,7 @@ mod tests {
             &[0.1],
             FilterType::Lowpass,
         ));
-        let conv = FirConvolver::new(kernel, 37);
+        let conv = FirConvolver::new(kernel, 37, &mut Planner::new());
         let (r, c) = conv.scratch_len();
         let (mut real, mut complex) = (vec![0.0; r], vec![Complex64::new(0.0, 0.0); c]);
         let x: Vec<f64> = (0..37).map(|i| ((i * 7 % 11) as f64).sin()).collect();

@@ -3,8 +3,8 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 use serde_json::Value;
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::fir::{design_wsinc, minimum_phase, FirConvolver, FirWindow};
@@ -191,32 +191,49 @@ impl ComputationalRoutine for Firws {
         Ok(OutputShape::same_as(input))
     }
 
-    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
-        let conv = FirConvolver::new(self.kernel(input), task_shape[0]);
-        let (real, complex) = conv.scratch_len();
-        Ok(Plan::new(
-            conv,
-            ScratchSize {
-                real: real + task_shape[0],
-                complex,
-            },
-        ))
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        input: &DataSchema,
+        planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(FirwsKernel {
+            conv: FirConvolver::new(self.kernel(input), task_shape[0], planner),
+            direction: self.direction,
+        }))
+    }
+}
+
+/// The kernel's spectrum for one trial length's FFT.
+struct FirwsKernel {
+    conv: FirConvolver,
+    direction: FirDirection,
+}
+
+impl Kernel for FirwsKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        let (real, complex) = self.conv.scratch_len();
+        ScratchSize {
+            real: real + self.conv.samples(),
+            complex,
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let conv = plan.state::<FirConvolver>();
+        let conv = &self.conv;
         let x = input.samples();
         let (n, ch) = x.dim();
         let (real, complex) = conv.scratch_len();
         scratch.reserve(ScratchSize {
             real: real + n,
             complex,
+            ..ScratchSize::default()
         });
         let (column, real) = scratch.real.split_at_mut(n);
         let complex = &mut scratch.complex[..];

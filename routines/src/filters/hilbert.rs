@@ -2,12 +2,12 @@ use std::sync::Arc;
 
 use ndarray::Axis;
 use num_complex::Complex64;
-use rustfft::{Fft, FftPlanner};
+use rustfft::Fft;
 use serde::Deserialize;
 use serde_json::Value;
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::FilterError;
@@ -84,13 +84,15 @@ pub struct Hilbert {
 }
 
 /// FFT plans for one trial length.
-struct HilbertPlan {
+/// The analytic signal of columns of `n` samples, and which part of it is kept.
+struct HilbertKernel {
+    output: HilbertOutput,
     n: usize,
     forward: Arc<dyn Fft<f64>>,
     inverse: Arc<dyn Fft<f64>>,
 }
 
-impl HilbertPlan {
+impl HilbertKernel {
     fn scratch_len(&self) -> usize {
         self.n
             + self
@@ -151,32 +153,40 @@ impl ComputationalRoutine for Hilbert {
         })
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let n = task_shape[0];
-        let mut planner = FftPlanner::<f64>::new();
-        let plan = HilbertPlan {
+        Ok(Arc::new(HilbertKernel {
+            output: self.output,
             n,
-            forward: planner.plan_fft_forward(n),
-            inverse: planner.plan_fft_inverse(n),
-        };
-        let complex = plan.scratch_len();
-        Ok(Plan::new(plan, ScratchSize { real: 0, complex }))
+            forward: planner.fft_forward(n),
+            inverse: planner.fft_inverse(n),
+        }))
+    }
+}
+
+impl Kernel for HilbertKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        ScratchSize {
+            complex: self.scratch_len(),
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let plan = plan.state::<HilbertPlan>();
+        let plan = self;
         let x = input.samples();
         let (n, ch) = x.dim();
-        scratch.reserve(ScratchSize {
-            real: 0,
-            complex: plan.scratch_len(),
-        });
+        scratch.reserve(self.scratch_size());
         let (buf, fft_scratch) = scratch.complex.split_at_mut(n);
         for c in 0..ch {
             buf.iter_mut()

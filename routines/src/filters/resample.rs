@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialDefinition, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialDefinition, TrialInput,
 };
 
 use super::fir::{design_wsinc, FirConvolver, FirWindow};
@@ -137,7 +137,8 @@ pub struct Downsample {
     order: Option<usize>,
 }
 
-struct DownsamplePlan {
+/// Every `step`-th sample, after the zero-phase low-pass (for trials of one length) if any.
+struct DownsampleKernel {
     step: usize,
     filter: Option<FirConvolver>,
 }
@@ -232,33 +233,43 @@ impl ComputationalRoutine for Downsample {
         Ok(resampled_schema(input, output, new_fs))
     }
 
-    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        input: &DataSchema,
+        planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let (_, step) = self.step(input.samplerate)?;
         let n = task_shape[0];
         let filter = self
             .lpfreq
-            .map(|f| FirConvolver::new(self.kernel(input, f), n));
-        let scratch = match &filter {
+            .map(|f| FirConvolver::new(self.kernel(input, f), n, planner));
+        Ok(Arc::new(DownsampleKernel { step, filter }))
+    }
+}
+
+impl Kernel for DownsampleKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        match &self.filter {
             Some(conv) => {
                 let (real, complex) = conv.scratch_len();
                 ScratchSize {
-                    real: real + n,
+                    real: real + conv.samples(),
                     complex,
+                    ..ScratchSize::default()
                 }
             }
             None => ScratchSize::default(),
-        };
-        Ok(Plan::new(DownsamplePlan { step, filter }, scratch))
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let plan = plan.state::<DownsamplePlan>();
+        let plan = self;
         let x = input.samples();
         let (n, ch) = x.dim();
         let mut out = output.samples_mut();
@@ -274,6 +285,7 @@ impl ComputationalRoutine for Downsample {
                 scratch.reserve(ScratchSize {
                     real: real + n,
                     complex,
+                    ..ScratchSize::default()
                 });
                 let (column, real) = scratch.real.split_at_mut(n);
                 for c in 0..ch {
@@ -339,7 +351,10 @@ pub struct Resample {
 }
 
 /// The polyphase filter for one trial length, as `resample_poly` pads it.
-struct ResamplePlan {
+/// `resample_poly`'s polyphase sum for trials of one length and channel count.
+struct ResampleKernel {
+    channels: usize,
+    samples: usize,
     up: usize,
     down: usize,
     /// `up * h`, with `resample_poly`'s zero padding before and after.
@@ -506,24 +521,24 @@ impl ComputationalRoutine for Resample {
         Ok(resampled_schema(input, output, self.resamplefs))
     }
 
-    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let (up, down) = self.check_rate(input.samplerate)?;
         let (n, ch) = (task_shape[0], task_shape[1]);
-        let scratch = ScratchSize {
-            real: n * ch + ch,
-            complex: 0,
-        };
         if up == 1 && down == 1 {
             // resample_poly returns a copy: no filter at all.
-            return Ok(Plan::new(
-                ResamplePlan {
-                    up,
-                    down,
-                    taps: vec![1.0],
-                    pre_remove: 0,
-                },
-                scratch,
-            ));
+            return Ok(Arc::new(ResampleKernel {
+                channels: ch,
+                samples: n,
+                up,
+                down,
+                taps: vec![1.0],
+                pre_remove: 0,
+            }));
         }
         let h: Vec<f64> = self
             .kernel(input, up)
@@ -541,30 +556,37 @@ impl ComputationalRoutine for Resample {
         let mut taps = vec![0.0; pre_pad];
         taps.extend_from_slice(&h);
         taps.extend(std::iter::repeat_n(0.0, post_pad));
-        Ok(Plan::new(
-            ResamplePlan {
-                up,
-                down,
-                taps,
-                pre_remove,
-            },
-            scratch,
-        ))
+        Ok(Arc::new(ResampleKernel {
+            channels: ch,
+            samples: n,
+            up,
+            down,
+            taps,
+            pre_remove,
+        }))
+    }
+}
+
+impl Kernel for ResampleKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        ScratchSize {
+            real: self.samples * self.channels + self.channels,
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let plan = plan.state::<ResamplePlan>();
+        let plan = self;
         let x = input.samples();
         let (n, ch) = x.dim();
         scratch.reserve(ScratchSize {
             real: n * ch + ch,
-            complex: 0,
+            ..ScratchSize::default()
         });
         let (data, acc) = scratch.real.split_at_mut(n * ch);
         let acc = &mut acc[..ch];

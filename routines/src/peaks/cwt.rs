@@ -4,9 +4,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::params::{keyword_serde, setters, Keyword, Numbers};
+use std::sync::Arc;
+
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::{copy_channel, PeaksError};
@@ -167,7 +169,11 @@ pub struct FindPeaksCwt {
 
 /// Wavelets and buffer sizes for one trial length.
 #[derive(Debug)]
-struct CwtPlan {
+/// `find_peaks_cwt` for trials of `samples` samples: the routine's settings and each row's
+/// wavelet, which depends on the trial length.
+struct CwtKernel {
+    routine: FindPeaksCwt,
+    samples: usize,
     /// Every row's wavelet, back to back.
     wavelets: Vec<f64>,
     /// `(start, len)` of each row's wavelet in `wavelets`.
@@ -177,7 +183,7 @@ struct CwtPlan {
     line_capacity: usize,
 }
 
-/// Fields of one open ridge line in scratch.
+/// Fields of one open ridge line in the index scratch.
 const LAST_COL: usize = 0;
 const GAP: usize = 1;
 const POINTS: usize = 2;
@@ -186,6 +192,8 @@ const LOW_COL: usize = 4;
 /// The line's last column when the current row started (SciPy's `prev_ridge_cols`).
 const ROW_START_COL: usize = 5;
 const LINE_FIELDS: usize = 6;
+/// An `owner` entry with no line.
+const NO_LINE: usize = usize::MAX;
 
 /// SciPy's private `_ricker(points, a)` with a possibly non-integer `points`.
 fn ricker(points: f64, a: f64, out: &mut Vec<f64>) {
@@ -222,9 +230,14 @@ impl FindPeaksCwt {
         rows_alive.min(self.rows()) * per_row
     }
 
-    fn scratch_len(&self, n: usize, line_capacity: usize) -> usize {
-        // signal + cwt matrix + column owners + open lines + noise window
-        n + self.rows() * n + n + LINE_FIELDS * line_capacity + n
+    /// Values: signal + cwt matrix + noise window.
+    fn scratch_len(&self, n: usize) -> usize {
+        n + self.rows() * n + n
+    }
+
+    /// Indices: column owners + open lines.
+    fn index_len(n: usize, line_capacity: usize) -> usize {
+        n + LINE_FIELDS * line_capacity
     }
 }
 
@@ -250,7 +263,12 @@ impl ComputationalRoutine for FindPeaksCwt {
         Ok(OutputShape::events(input.n_trials(), Vec::new()))
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let n = task_shape[0];
         let mut wavelets = Vec::new();
         let mut spans = Vec::with_capacity(self.rows());
@@ -263,36 +281,42 @@ impl ComputationalRoutine for FindPeaksCwt {
         let window_size = self
             .window_size
             .unwrap_or_else(|| (n as f64 / 20.0).ceil() as usize);
-        let line_capacity = self.line_capacity(n);
-        let real = self.scratch_len(n, line_capacity);
-        Ok(Plan::new(
-            CwtPlan {
-                wavelets,
-                spans,
-                window_size,
-                line_capacity,
-            },
-            ScratchSize { real, complex: 0 },
-        ))
+        Ok(Arc::new(CwtKernel {
+            routine: self.clone(),
+            samples: n,
+            wavelets,
+            spans,
+            window_size,
+            line_capacity: self.line_capacity(n),
+        }))
+    }
+}
+
+impl Kernel for CwtKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        ScratchSize {
+            real: self.routine.scratch_len(self.samples),
+            index: FindPeaksCwt::index_len(self.samples, self.line_capacity),
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let plan = plan.state::<CwtPlan>();
+        let (plan, routine) = (self, &self.routine);
         let data = input.samples();
         let n = data.nrows();
-        let rows = self.rows();
+        let rows = routine.rows();
         let events = output.events_mut();
-        let buf = &mut scratch.real[..self.scratch_len(n, plan.line_capacity)];
+        let buf = &mut scratch.real[..routine.scratch_len(n)];
         let (x, rest) = buf.split_at_mut(n);
-        let (matrix, rest) = rest.split_at_mut(rows * n);
-        let (owner, rest) = rest.split_at_mut(n);
-        let (lines, window) = rest.split_at_mut(LINE_FIELDS * plan.line_capacity);
+        let (matrix, window) = rest.split_at_mut(rows * n);
+        let indices = &mut scratch.index[..FindPeaksCwt::index_len(n, plan.line_capacity)];
+        let (owner, lines) = indices.split_at_mut(n);
         for (c, column) in data.columns().into_iter().enumerate() {
             let channel = (input.channels.start + c) as i64;
             copy_channel(column, x);
@@ -303,15 +327,15 @@ impl ComputationalRoutine for FindPeaksCwt {
             let filter = LineFilter {
                 matrix,
                 n,
-                min_length: self.min_length,
-                min_snr: self.min_snr,
-                noise_perc: self.noise_perc,
+                min_length: routine.min_length,
+                min_snr: routine.min_snr,
+                noise_perc: routine.noise_perc,
                 window_size: plan.window_size,
             };
             follow_ridges(
                 &filter,
-                &self.max_distances,
-                self.gap_thresh,
+                &routine.max_distances,
+                routine.gap_thresh,
                 owner,
                 lines,
                 window,
@@ -423,7 +447,7 @@ fn score_at_percentile(values: &mut [f64], per: f64) -> f64 {
 /// accepted line (in no particular order).
 ///
 /// `owner[c]` maps a column to the first open line (in line order) whose last column was `c`
-/// when the row started (SciPy's `prev_ridge_cols`); it lets a maximum find its nearest line
+/// when the row started (SciPy's `prev_ridge_cols`), or [`NO_LINE`]; it lets a maximum find its nearest line
 /// by searching outwards at most `max_distances[row]` columns instead of scanning every line.
 /// Open lines are kept in creation order, as SciPy's list, because ties in distance go to
 /// the earliest line.
@@ -431,8 +455,8 @@ fn follow_ridges(
     filter: &LineFilter<'_>,
     max_distances: &[f64],
     gap_thresh: f64,
-    owner: &mut [f64],
-    lines: &mut [f64],
+    owner: &mut [usize],
+    lines: &mut [usize],
     window: &mut [f64],
     mut keep: impl FnMut(usize),
 ) {
@@ -445,7 +469,7 @@ fn follow_ridges(
     else {
         return;
     };
-    owner.fill(-1.0);
+    owner.fill(NO_LINE);
     let mut open = 0;
     for c in (0..n).filter(|&c| is_relmax(row(start_row), c)) {
         start_line(lines, &mut open, start_row, c);
@@ -453,40 +477,41 @@ fn follow_ridges(
     for r in (0..start_row).rev() {
         let this = row(r);
         for l in lines[..open * LINE_FIELDS].chunks_exact_mut(LINE_FIELDS) {
-            l[GAP] += 1.0;
+            l[GAP] += 1;
         }
         let before = open;
         for i in (0..before).rev() {
             // Reverse order, so the earliest line wins a shared column.
             let l = &mut lines[i * LINE_FIELDS..(i + 1) * LINE_FIELDS];
             l[ROW_START_COL] = l[LAST_COL];
-            owner[l[LAST_COL] as usize] = i as f64;
+            owner[l[LAST_COL]] = i;
         }
         let reach = max_distances[r];
         for c in (0..n).filter(|&c| is_relmax(this, c)) {
             match nearest_line(owner, c, reach) {
                 Some(i) => {
                     let l = &mut lines[i * LINE_FIELDS..(i + 1) * LINE_FIELDS];
-                    l[LAST_COL] = c as f64;
-                    l[GAP] = 0.0;
-                    l[POINTS] += 1.0;
+                    l[LAST_COL] = c;
+                    l[GAP] = 0;
+                    l[POINTS] += 1;
                     // Rows only go down; of two points in one row the first attached stays.
-                    if (r as f64) < l[LOW_ROW] {
-                        l[LOW_ROW] = r as f64;
-                        l[LOW_COL] = c as f64;
+                    if r < l[LOW_ROW] {
+                        l[LOW_ROW] = r;
+                        l[LOW_COL] = c;
                     }
                 }
                 None => start_line(lines, &mut open, r, c),
             }
         }
         for i in 0..before {
-            owner[lines[i * LINE_FIELDS + ROW_START_COL] as usize] = -1.0;
+            owner[lines[i * LINE_FIELDS + ROW_START_COL]] = NO_LINE;
         }
         // Close lines whose gap exceeds the threshold, keeping the others in order.
         let mut kept = 0;
         for i in 0..open {
             let base = i * LINE_FIELDS;
-            if lines[base + GAP] > gap_thresh {
+            // Gaps count rows, far below 2^53: exact as f64.
+            if lines[base + GAP] as f64 > gap_thresh {
                 finish(filter, &lines[base..base + LINE_FIELDS], window, &mut keep);
             } else {
                 lines.copy_within(base..base + LINE_FIELDS, kept * LINE_FIELDS);
@@ -501,41 +526,44 @@ fn follow_ridges(
     }
 }
 
-fn start_line(lines: &mut [f64], open: &mut usize, row: usize, col: usize) {
+fn start_line(lines: &mut [usize], open: &mut usize, row: usize, col: usize) {
     let l = &mut lines[*open * LINE_FIELDS..(*open + 1) * LINE_FIELDS];
-    l[LAST_COL] = col as f64;
-    l[GAP] = 0.0;
-    l[POINTS] = 1.0;
-    l[LOW_ROW] = row as f64;
-    l[LOW_COL] = col as f64;
+    l[LAST_COL] = col;
+    l[GAP] = 0;
+    l[POINTS] = 1;
+    l[LOW_ROW] = row;
+    l[LOW_COL] = col;
     *open += 1;
 }
 
-fn finish(filter: &LineFilter<'_>, line: &[f64], window: &mut [f64], keep: &mut impl FnMut(usize)) {
-    let (row, col) = (line[LOW_ROW] as usize, line[LOW_COL] as usize);
-    if filter.accept(line[POINTS], row, col, window) {
+fn finish(
+    filter: &LineFilter<'_>,
+    line: &[usize],
+    window: &mut [f64],
+    keep: &mut impl FnMut(usize),
+) {
+    let (row, col) = (line[LOW_ROW], line[LOW_COL]);
+    if filter.accept(line[POINTS] as f64, row, col, window) {
         keep(col);
     }
 }
 
 /// The line SciPy's `argmin(|c - prev_ridge_cols|)` picks if its distance is within
 /// `reach`: the nearest snapshot column, the earliest line on a tie.
-fn nearest_line(owner: &[f64], c: usize, reach: f64) -> Option<usize> {
+fn nearest_line(owner: &[usize], c: usize, reach: f64) -> Option<usize> {
     if reach.is_nan() || reach < 0.0 {
         return None;
     }
     let n = owner.len();
     let reach = if reach >= n as f64 { n } else { reach as usize };
     for d in 0..=reach {
-        let left = if d <= c { owner[c - d] } else { -1.0 };
-        let right = if c + d < n { owner[c + d] } else { -1.0 };
-        let best = match (left >= 0.0, right >= 0.0) {
-            (true, true) => left.min(right),
-            (true, false) => left,
-            (false, true) => right,
-            (false, false) => continue,
-        };
-        return Some(best as usize);
+        let left = if d <= c { owner[c - d] } else { NO_LINE };
+        let right = if c + d < n { owner[c + d] } else { NO_LINE };
+        // NO_LINE is the largest index, so the smaller of the two is the earliest line.
+        let best = left.min(right);
+        if best != NO_LINE {
+            return Some(best);
+        }
     }
     None
 }
@@ -594,9 +622,9 @@ mod tests {
 
     #[test]
     fn nearest_line_prefers_the_earliest_on_ties() {
-        let mut owner = vec![-1.0; 10];
-        owner[3] = 4.0;
-        owner[7] = 2.0;
+        let mut owner = vec![NO_LINE; 10];
+        owner[3] = 4;
+        owner[7] = 2;
         assert_eq!(nearest_line(&owner, 5, 2.0), Some(2));
         assert_eq!(nearest_line(&owner, 5, 1.9), None);
         assert_eq!(nearest_line(&owner, 4, 5.0), Some(4));

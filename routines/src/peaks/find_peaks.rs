@@ -1,13 +1,15 @@
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 use trialflow_core::model::{EventColumn, EventColumnKind};
+
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::interval::Interval;
-use super::kernel::{self, col, Conditions};
+use super::kernel::{self, ix, val, Conditions};
 use super::{copy_channel, PeaksError};
 use crate::params::setters;
 
@@ -117,19 +119,21 @@ impl Property {
     fn value(self, x: &[f64], t: &kernel::PeakTable<'_>, i: usize) -> f64 {
         let p = t.peak(i);
         match self {
-            Property::PlateauSizes => t.get(col::RIGHT_EDGE, i) - t.get(col::LEFT_EDGE, i) + 1.0,
-            Property::LeftEdges => t.get(col::LEFT_EDGE, i),
-            Property::RightEdges => t.get(col::RIGHT_EDGE, i),
+            Property::PlateauSizes => {
+                (t.index(ix::RIGHT_EDGE, i) - t.index(ix::LEFT_EDGE, i) + 1) as f64
+            }
+            Property::LeftEdges => t.index(ix::LEFT_EDGE, i) as f64,
+            Property::RightEdges => t.index(ix::RIGHT_EDGE, i) as f64,
             Property::PeakHeights => x[p],
             Property::LeftThresholds => x[p] - x[p - 1],
             Property::RightThresholds => x[p] - x[p + 1],
-            Property::Prominences => t.get(col::PROMINENCE, i),
-            Property::LeftBases => t.get(col::LEFT_BASE, i),
-            Property::RightBases => t.get(col::RIGHT_BASE, i),
-            Property::Widths => t.get(col::WIDTH, i),
-            Property::WidthHeights => t.get(col::WIDTH_HEIGHT, i),
-            Property::LeftIps => t.get(col::LEFT_IP, i),
-            Property::RightIps => t.get(col::RIGHT_IP, i),
+            Property::Prominences => t.value(val::PROMINENCE, i),
+            Property::LeftBases => t.index(ix::LEFT_BASE, i) as f64,
+            Property::RightBases => t.index(ix::RIGHT_BASE, i) as f64,
+            Property::Widths => t.value(val::WIDTH, i),
+            Property::WidthHeights => t.value(val::WIDTH_HEIGHT, i),
+            Property::LeftIps => t.value(val::LEFT_IP, i),
+            Property::RightIps => t.value(val::RIGHT_IP, i),
         }
     }
 }
@@ -225,13 +229,15 @@ impl FindPeaks {
     }
 }
 
-/// What `plan` precomputes: the property list (so the kernel does not rebuild it).
+/// `find_peaks` for trials of `samples` samples: the conditions and the property list, so
+/// the kernel does not rebuild them per task.
 #[derive(Debug)]
-struct FindPeaksPlan {
+struct FindPeaksKernel {
     conditions: Conditions,
     /// Channels copied out at once ([`channel_group`]).
     group: usize,
     properties: Vec<Property>,
+    samples: usize,
 }
 
 impl ComputationalRoutine for FindPeaks {
@@ -262,29 +268,39 @@ impl ComputationalRoutine for FindPeaks {
         Ok(OutputShape::events(input.n_trials(), columns))
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let n = task_shape[0];
-        Ok(Plan::new(
-            FindPeaksPlan {
-                conditions: self.conditions(),
-                group: channel_group(n),
-                properties: self.properties(),
-            },
-            ScratchSize {
-                real: channel_group(n) * n + kernel::work_len(n),
-                complex: 0,
-            },
-        ))
+        Ok(Arc::new(FindPeaksKernel {
+            conditions: self.conditions(),
+            group: channel_group(n),
+            properties: self.properties(),
+            samples: n,
+        }))
+    }
+}
+
+impl Kernel for FindPeaksKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        let n = self.samples;
+        ScratchSize {
+            real: channel_group(n) * n + kernel::work_len(n),
+            index: kernel::index_len(n),
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let plan = plan.state::<FindPeaksPlan>();
+        let plan = self;
         let data = input.samples();
         let n = data.nrows();
         let events = output.events_mut();
@@ -296,6 +312,7 @@ impl ComputationalRoutine for FindPeaks {
             let mut zero = [(0, 0); CHANNEL_GROUP];
             let (group, work) = scratch.real.split_at_mut(plan.group * n);
             let work = &mut work[..kernel::work_len(n)];
+            let index = &mut scratch.index[..kernel::index_len(n)];
             match contiguous {
                 Some(s) => transpose_group(s, data.ncols(), g, width, group),
                 None => {
@@ -307,7 +324,7 @@ impl ComputationalRoutine for FindPeaks {
             for c in 0..width {
                 let channel = input.channels.start + g + c;
                 let x = &group[c * n..(c + 1) * n];
-                let table = kernel::find_peaks(x, &plan.conditions, work);
+                let table = kernel::find_peaks(x, &plan.conditions, work, index);
                 for i in 0..table.len() {
                     for (v, p) in props.iter_mut().zip(&plan.properties) {
                         *v = p.value(x, &table, i);
@@ -422,7 +439,7 @@ mod tests {
                 (0..ch).map(|c| format!("c{c}")).collect(),
                 TrialDefinition::from_trials(&[(0, n, 0.0)], &[]),
             );
-            let plan = r.plan(&[n, ch], &schema).unwrap();
+            let plan = r.plan(&[n, ch], &schema, &mut Planner::new()).unwrap();
             let mut scratch = Scratch::default();
             scratch.reserve(plan.scratch_size());
             let mut events = EventBlock::with_columns(4);
@@ -433,18 +450,14 @@ mod tests {
                 samplerate: 1000.0,
                 offset: 0.0,
             };
-            r.compute_function(
-                &task,
-                &mut OutputBlock::Events(&mut events),
-                &plan,
-                &mut scratch,
-            )
-            .unwrap();
+            plan.compute(&task, &mut OutputBlock::Events(&mut events), &mut scratch)
+                .unwrap();
             let mut want = Vec::new();
             for c in 0..ch {
                 let x: Vec<f64> = data.column(c).to_vec();
                 let mut work = vec![0.0; kernel::work_len(n)];
-                let t = kernel::find_peaks(&x, &r.conditions(), &mut work);
+                let mut index = vec![0; kernel::index_len(n)];
+                let t = kernel::find_peaks(&x, &r.conditions(), &mut work, &mut index);
                 want.extend((0..t.len()).map(|i| (t.peak(i) as i64, c as i64)));
             }
             let got: Vec<_> = events

@@ -6,7 +6,8 @@
 //! threshold -> distance -> prominence -> width`. The first three only look at one peak each,
 //! so they are applied while the maxima are found (the surviving set is the same).
 //!
-//! The peak table is column-major in scratch: indices are stored as f64 (exact below 2^53).
+//! The peak table is column-major in scratch: sample indices in the index scratch, values
+//! (prominences, widths, interpolated positions) in the f64 scratch.
 
 use std::cmp::Ordering;
 
@@ -36,25 +37,30 @@ impl Conditions {
     }
 }
 
-/// Columns of the peak table.
-pub(crate) mod col {
+/// Index columns of the peak table (sample positions and row numbers, as `usize`).
+pub(crate) mod ix {
     pub const PEAK: usize = 0;
     pub const LEFT_EDGE: usize = 1;
     pub const RIGHT_EDGE: usize = 2;
-    pub const PROMINENCE: usize = 3;
-    pub const LEFT_BASE: usize = 4;
-    pub const RIGHT_BASE: usize = 5;
-    pub const WIDTH: usize = 6;
-    pub const WIDTH_HEIGHT: usize = 7;
-    pub const LEFT_IP: usize = 8;
-    pub const RIGHT_IP: usize = 9;
-    /// Keep flags (1 = keep) while filtering.
-    pub const FLAG: usize = 10;
+    pub const LEFT_BASE: usize = 3;
+    pub const RIGHT_BASE: usize = 4;
     /// Peak order by priority (distance filter).
-    pub const ORDER: usize = 11;
+    pub const ORDER: usize = 5;
     /// The peak's index among all local maxima (see [`Maxima`](super::Maxima)).
-    pub const MAXIMUM: usize = 12;
-    pub const COUNT: usize = 13;
+    pub const MAXIMUM: usize = 6;
+    pub const COUNT: usize = 7;
+}
+
+/// Value columns of the peak table (`f64`).
+pub(crate) mod val {
+    pub const PROMINENCE: usize = 0;
+    pub const WIDTH: usize = 1;
+    pub const WIDTH_HEIGHT: usize = 2;
+    pub const LEFT_IP: usize = 3;
+    pub const RIGHT_IP: usize = 4;
+    /// Keep flags (1 = keep) while filtering.
+    pub const FLAG: usize = 5;
+    pub const COUNT: usize = 6;
 }
 
 /// Most local maxima a signal of `n` samples can have (SciPy allocates `n // 2`).
@@ -62,15 +68,35 @@ pub(crate) fn max_peaks(n: usize) -> usize {
     n / 2
 }
 
-/// Scratch (in f64) that [`find_peaks`] needs for a signal of `n` samples, beside the signal.
+/// Value scratch (f64) that [`find_peaks`] needs for a signal of `n` samples, beside the
+/// signal.
 pub(crate) fn work_len(n: usize) -> usize {
-    col::COUNT * max_peaks(n) + Maxima::work_len(n) + prominence::work_len(n)
+    val::COUNT * max_peaks(n) + Maxima::work_len(n) + prominence::work_len(n)
+}
+
+/// Index scratch (usize) that [`find_peaks`] needs for a signal of `n` samples.
+pub(crate) fn index_len(n: usize) -> usize {
+    ix::COUNT * max_peaks(n) + Maxima::index_len(n) + prominence::index_len(n)
+}
+
+/// `count` columns of `capacity` rows from the front of `work`.
+fn columns<T, const COUNT: usize>(work: &mut [T], capacity: usize) -> [&mut [T]; COUNT] {
+    let (head, _) = work.split_at_mut(COUNT * capacity);
+    let mut chunks = head.chunks_exact_mut(capacity.max(1));
+    std::array::from_fn(|_| {
+        if capacity == 0 {
+            <&mut [T]>::default()
+        } else {
+            chunks.next().expect("work sized by work_len and index_len")
+        }
+    })
 }
 
 /// The surviving peaks of one signal and their properties, in ascending sample order.
 #[derive(Debug)]
 pub(crate) struct PeakTable<'a> {
-    pub(crate) cols: [&'a mut [f64]; col::COUNT],
+    pub(crate) ix: [&'a mut [usize]; ix::COUNT],
+    pub(crate) val: [&'a mut [f64]; val::COUNT],
     len: usize,
     /// Peaks whose prominence was 0 when prominences were computed (SciPy warns
     /// "some peaks have a prominence of 0"), counted before the prominence filter.
@@ -81,18 +107,10 @@ pub(crate) struct PeakTable<'a> {
 }
 
 impl<'a> PeakTable<'a> {
-    pub(crate) fn new(work: &'a mut [f64], capacity: usize) -> Self {
-        let (head, _) = work.split_at_mut(col::COUNT * capacity);
-        let mut chunks = head.chunks_exact_mut(capacity.max(1));
-        let cols = std::array::from_fn(|_| {
-            if capacity == 0 {
-                <&mut [f64]>::default()
-            } else {
-                chunks.next().expect("work sized by work_len")
-            }
-        });
+    pub(crate) fn new(work: &'a mut [f64], index: &'a mut [usize], capacity: usize) -> Self {
         PeakTable {
-            cols,
+            ix: columns(index, capacity),
+            val: columns(work, capacity),
             len: 0,
             zero_prominences: 0,
             zero_widths: 0,
@@ -103,33 +121,42 @@ impl<'a> PeakTable<'a> {
         self.len
     }
 
-    /// Value of column `c` (see [`col`]) for peak `i`.
+    /// Index column `c` (see [`ix`]) of peak `i`.
     #[inline]
-    pub fn get(&self, c: usize, i: usize) -> f64 {
-        self.cols[c][i]
+    pub fn index(&self, c: usize, i: usize) -> usize {
+        self.ix[c][i]
+    }
+
+    /// Value column `c` (see [`val`]) of peak `i`.
+    #[inline]
+    pub fn value(&self, c: usize, i: usize) -> f64 {
+        self.val[c][i]
     }
 
     #[inline]
     pub fn peak(&self, i: usize) -> usize {
-        self.cols[col::PEAK][i] as usize
+        self.ix[ix::PEAK][i]
     }
 
     pub(crate) fn push_maximum(&mut self, mid: usize, left: usize, right: usize, maximum: usize) {
         let i = self.len;
-        self.cols[col::MAXIMUM][i] = maximum as f64;
-        self.cols[col::PEAK][i] = mid as f64;
-        self.cols[col::LEFT_EDGE][i] = left as f64;
-        self.cols[col::RIGHT_EDGE][i] = right as f64;
+        self.ix[ix::MAXIMUM][i] = maximum;
+        self.ix[ix::PEAK][i] = mid;
+        self.ix[ix::LEFT_EDGE][i] = left;
+        self.ix[ix::RIGHT_EDGE][i] = right;
         self.len += 1;
     }
 
-    /// Keeps the rows whose FLAG is 1, in order, in every column in `columns`.
-    fn retain_flagged(&mut self, columns: &[usize]) {
+    /// Keeps the rows whose FLAG is 1, in order, in the columns `keep`.
+    fn retain_flagged(&mut self, keep: &Columns) {
         let mut kept = 0;
         for i in 0..self.len {
-            if self.cols[col::FLAG][i] != 0.0 {
-                for &c in columns {
-                    self.cols[c][kept] = self.cols[c][i];
+            if self.val[val::FLAG][i] != 0.0 {
+                for &c in keep.ix {
+                    self.ix[c][kept] = self.ix[c][i];
+                }
+                for &c in keep.val {
+                    self.val[c][kept] = self.val[c][i];
                 }
                 kept += 1;
             }
@@ -141,32 +168,41 @@ impl<'a> PeakTable<'a> {
     fn flag(&mut self, keep: impl Fn(&Self, usize) -> bool) {
         for i in 0..self.len {
             let k = keep(self, i);
-            self.cols[col::FLAG][i] = if k { 1.0 } else { 0.0 };
+            self.val[val::FLAG][i] = if k { 1.0 } else { 0.0 };
         }
     }
 }
 
-const FOUND: [usize; 4] = [col::PEAK, col::LEFT_EDGE, col::RIGHT_EDGE, col::MAXIMUM];
-const WITH_BASES: [usize; 6] = [
-    col::PEAK,
-    col::LEFT_EDGE,
-    col::RIGHT_EDGE,
-    col::PROMINENCE,
-    col::LEFT_BASE,
-    col::RIGHT_BASE,
-];
-const WITH_WIDTHS: [usize; 10] = [
-    col::PEAK,
-    col::LEFT_EDGE,
-    col::RIGHT_EDGE,
-    col::PROMINENCE,
-    col::LEFT_BASE,
-    col::RIGHT_BASE,
-    col::WIDTH,
-    col::WIDTH_HEIGHT,
-    col::LEFT_IP,
-    col::RIGHT_IP,
-];
+/// The columns that hold data at a stage of the filtering (the others are scratch).
+struct Columns {
+    ix: &'static [usize],
+    val: &'static [usize],
+}
+
+const FOUND: Columns = Columns {
+    ix: &[ix::PEAK, ix::LEFT_EDGE, ix::RIGHT_EDGE, ix::MAXIMUM],
+    val: &[],
+};
+const WITH_BASES: Columns = Columns {
+    ix: &[
+        ix::PEAK,
+        ix::LEFT_EDGE,
+        ix::RIGHT_EDGE,
+        ix::LEFT_BASE,
+        ix::RIGHT_BASE,
+    ],
+    val: &[val::PROMINENCE],
+};
+const WITH_WIDTHS: Columns = Columns {
+    ix: WITH_BASES.ix,
+    val: &[
+        val::PROMINENCE,
+        val::WIDTH,
+        val::WIDTH_HEIGHT,
+        val::LEFT_IP,
+        val::RIGHT_IP,
+    ],
+};
 
 /// numpy's `min`/`max` of two values: NaN if either is NaN.
 #[inline]
@@ -195,28 +231,37 @@ pub(crate) fn threshold_ok(t: &Interval, left: f64, right: f64) -> bool {
         && t.max.is_none_or(|m| nan_max(left, right) <= m)
 }
 
-/// Runs `find_peaks` on `x`; `work` must hold at least [`work_len`]`(x.len())` values.
-pub(crate) fn find_peaks<'a>(x: &[f64], cond: &Conditions, work: &'a mut [f64]) -> PeakTable<'a> {
+/// Runs `find_peaks` on `x`; `work` must hold at least [`work_len`]`(x.len())` values and
+/// `index` at least [`index_len`]`(x.len())`.
+pub(crate) fn find_peaks<'a>(
+    x: &[f64],
+    cond: &Conditions,
+    work: &'a mut [f64],
+    index: &'a mut [usize],
+) -> PeakTable<'a> {
     let n = x.len();
-    let (work, rest) = work.split_at_mut(col::COUNT * max_peaks(n));
+    let (work, rest) = work.split_at_mut(val::COUNT * max_peaks(n));
     let (maxima_work, stack) = rest.split_at_mut(Maxima::work_len(n));
-    let mut table = PeakTable::new(work, max_peaks(n));
-    let mut maxima = Maxima::new(maxima_work, n);
+    let (index, index_rest) = index.split_at_mut(ix::COUNT * max_peaks(n));
+    let (maxima_index, stack_index) = index_rest.split_at_mut(Maxima::index_len(n));
+    let mut table = PeakTable::new(work, index, max_peaks(n));
+    let mut maxima = Maxima::new(maxima_work, maxima_index, n);
     local_maxima(x, cond, &mut table, &mut maxima);
     if let Some(distance) = cond.distance {
         select_by_distance(x, distance, &mut table);
     }
     if cond.needs_prominence() {
         let stack = &mut stack[..prominence::work_len(n)];
-        prominence::prominences(x, cond.wlen_half, &maxima, stack, &mut table);
+        let stack_index = &mut stack_index[..prominence::index_len(n)];
+        prominence::prominences(x, cond.wlen_half, &maxima, stack, stack_index, &mut table);
         if let Some(p) = cond.prominence {
-            table.flag(|t, i| p.contains(t.get(col::PROMINENCE, i)));
+            table.flag(|t, i| p.contains(t.value(val::PROMINENCE, i)));
             table.retain_flagged(&WITH_BASES);
         }
     }
     if let Some(w) = cond.width {
         widths(x, cond.rel_height, &mut table);
-        table.flag(|t, i| w.contains(t.get(col::WIDTH, i)));
+        table.flag(|t, i| w.contains(t.value(val::WIDTH, i)));
         table.retain_flagged(&WITH_WIDTHS);
     }
     table
@@ -237,13 +282,14 @@ fn select_by_distance(x: &[f64], distance: f64, table: &mut PeakTable<'_>) {
     if k < 2 {
         return;
     }
-    table.cols[col::FLAG][..k].fill(1.0);
+    table.val[val::FLAG][..k].fill(1.0);
     let mut removed = false;
     let mut start = 0;
     while start < k {
-        let peaks = &table.cols[col::PEAK];
+        let peaks = &table.ix[ix::PEAK];
         let mut end = start + 1;
-        while end < k && peaks[end] - peaks[end - 1] < distance {
+        // Peaks ascend; gaps are far below 2^53, so exact as f64.
+        while end < k && ((peaks[end] - peaks[end - 1]) as f64) < distance {
             end += 1;
         }
         if end - start > 1 {
@@ -260,28 +306,24 @@ fn select_by_distance(x: &[f64], distance: f64, table: &mut PeakTable<'_>) {
 /// SciPy's selection over the peaks `start..end` of a run.
 fn select_in_run(x: &[f64], distance: f64, table: &mut PeakTable<'_>, start: usize, end: usize) {
     {
-        let (head, tail) = table.cols.split_at_mut(col::ORDER);
+        let (head, tail) = table.ix.split_at_mut(ix::ORDER);
         // The prominence column is free until after this filter: it holds the heights, so
         // the comparisons below read them directly.
-        let (head, heights) = head.split_at_mut(col::PROMINENCE);
-        let heights = &mut heights[0][..end];
-        for (h, &p) in heights[start..]
-            .iter_mut()
-            .zip(&head[col::PEAK][start..end])
-        {
-            *h = x[p as usize];
+        let heights = &mut table.val[val::PROMINENCE][..end];
+        for (h, &p) in heights[start..].iter_mut().zip(&head[ix::PEAK][start..end]) {
+            *h = x[p];
         }
         let order = &mut tail[0][start..end];
         for (i, o) in order.iter_mut().enumerate() {
-            *o = (start + i) as f64;
+            *o = start + i;
         }
         // Ties broken by position makes the (allocation-free) unstable sort stable.
         let heights = &*heights;
-        let cmp = |a: &f64, b: &f64| {
-            let (ha, hb) = (heights[*a as usize], heights[*b as usize]);
+        let cmp = |a: &usize, b: &usize| {
+            let (ha, hb) = (heights[*a], heights[*b]);
             ha.partial_cmp(&hb)
                 .unwrap_or(Ordering::Equal)
-                .then(a.total_cmp(b))
+                .then(a.cmp(b))
         };
         if order.len() <= 8 {
             // Runs are mostly pairs: a plain insertion sort beats the library's setup.
@@ -296,21 +338,21 @@ fn select_in_run(x: &[f64], distance: f64, table: &mut PeakTable<'_>, start: usi
             order.sort_unstable_by(cmp);
         }
     }
-    let flags = col::FLAG;
+    let (peaks, flags) = (&table.ix[ix::PEAK], &mut table.val[val::FLAG]);
     for r in (start..end).rev() {
-        let j = table.cols[col::ORDER][r] as usize;
-        if table.cols[flags][j] == 0.0 {
+        let j = table.ix[ix::ORDER][r];
+        if flags[j] == 0.0 {
             continue;
         }
-        let pj = table.cols[col::PEAK][j];
+        let pj = peaks[j];
         let mut q = j;
-        while q > start && pj - table.cols[col::PEAK][q - 1] < distance {
-            table.cols[flags][q - 1] = 0.0;
+        while q > start && ((pj - peaks[q - 1]) as f64) < distance {
+            flags[q - 1] = 0.0;
             q -= 1;
         }
         let mut q = j + 1;
-        while q < end && table.cols[col::PEAK][q] - pj < distance {
-            table.cols[flags][q] = 0.0;
+        while q < end && ((peaks[q] - pj) as f64) < distance {
+            flags[q] = 0.0;
             q += 1;
         }
     }
@@ -322,9 +364,9 @@ fn select_in_run(x: &[f64], distance: f64, table: &mut PeakTable<'_>, start: usi
 fn widths(x: &[f64], rel_height: f64, table: &mut PeakTable<'_>) {
     for r in 0..table.len {
         let peak = table.peak(r);
-        let left_base = table.get(col::LEFT_BASE, r) as usize;
-        let right_base = table.get(col::RIGHT_BASE, r) as usize;
-        let height = x[peak] - table.get(col::PROMINENCE, r) * rel_height;
+        let left_base = table.index(ix::LEFT_BASE, r);
+        let right_base = table.index(ix::RIGHT_BASE, r);
+        let height = x[peak] - table.value(val::PROMINENCE, r) * rel_height;
 
         let mut i = peak;
         while left_base < i && height < x[i] {
@@ -348,10 +390,10 @@ fn widths(x: &[f64], rel_height: f64, table: &mut PeakTable<'_>) {
         if width == 0.0 {
             table.zero_widths += 1;
         }
-        table.cols[col::WIDTH][r] = width;
-        table.cols[col::WIDTH_HEIGHT][r] = height;
-        table.cols[col::LEFT_IP][r] = left_ip;
-        table.cols[col::RIGHT_IP][r] = right_ip;
+        table.val[val::WIDTH][r] = width;
+        table.val[val::WIDTH_HEIGHT][r] = height;
+        table.val[val::LEFT_IP][r] = left_ip;
+        table.val[val::RIGHT_IP][r] = right_ip;
     }
 }
 
@@ -361,7 +403,8 @@ mod tests {
 
     fn run(x: &[f64], cond: Conditions) -> Vec<usize> {
         let mut work = vec![f64::NAN; work_len(x.len())];
-        let t = find_peaks(x, &cond, &mut work);
+        let mut index = vec![usize::MAX; index_len(x.len())];
+        let t = find_peaks(x, &cond, &mut work, &mut index);
         (0..t.len()).map(|i| t.peak(i)).collect()
     }
 
@@ -383,12 +426,20 @@ mod tests {
 
     #[test]
     fn distance_ties_keep_the_rightmost() {
-        // SciPy issue 22906: [0,1,0,1,...,0] with distance 3 gives [3, 7, 11].
-        let x: Vec<f64> = (0..13).map(|i| (i % 2) as f64).collect();
+        // SciPy issue 22906: on [0,1,0,1,...,0] with distance 3, ties keep the rightmost.
+        use crate::reference::{floats, get, index};
+        let case = get("find_peaks_distance_ties");
+        let x = floats(&case["x"]);
         let cond = Conditions {
-            distance: Some(3.0),
+            distance: Some(index(&case["distance"]) as f64),
             ..Default::default()
         };
-        assert_eq!(run(&x, cond), vec![3, 7, 11]);
+        let scipy: Vec<usize> = case["peaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(index)
+            .collect();
+        assert_eq!(run(&x, cond), scipy);
     }
 }

@@ -12,31 +12,35 @@ use super::interval::Interval;
 use super::kernel::{threshold_ok, Conditions, PeakTable};
 
 /// Every local maximum of a signal (its height) and the valley bottoms between them,
-/// column-wise in caller scratch (indices as f64). Valley `k` lies before maximum `k`;
-/// valley `len` follows the last maximum.
+/// column-wise in caller scratch (heights in the f64 scratch, positions in the index
+/// scratch). Valley `k` lies before maximum `k`; valley `len` follows the last maximum.
 #[derive(Debug)]
 pub(crate) struct Maxima<'a> {
     pub height: &'a mut [f64],
     /// First (leftmost) sample of each valley's bottom.
-    pub low_first: &'a mut [f64],
+    pub low_first: &'a mut [usize],
     /// Last (rightmost) sample of each valley's bottom.
-    pub low_last: &'a mut [f64],
+    pub low_last: &'a mut [usize],
     pub len: usize,
     /// Room for the rise bits of the signal.
     rises: &'a mut [f64],
 }
 
 impl<'a> Maxima<'a> {
-    /// Values needed in scratch for a signal of `n` samples.
+    /// Values (f64) needed in scratch for a signal of `n` samples.
     pub fn work_len(n: usize) -> usize {
-        3 * (n / 2 + 1) + Rises::words_for(n)
+        (n / 2 + 1) + Rises::words_for(n)
     }
 
-    pub fn new(work: &'a mut [f64], n: usize) -> Self {
+    /// Indices (usize) needed in scratch for a signal of `n` samples.
+    pub fn index_len(n: usize) -> usize {
+        2 * (n / 2 + 1)
+    }
+
+    pub fn new(work: &'a mut [f64], index: &'a mut [usize], n: usize) -> Self {
         let cap = n / 2 + 1;
         let (height, rest) = work.split_at_mut(cap);
-        let (low_first, rest) = rest.split_at_mut(cap);
-        let (low_last, rest) = rest.split_at_mut(cap);
+        let (low_first, low_last) = index[..2 * cap].split_at_mut(cap);
         Maxima {
             height,
             low_first,
@@ -54,8 +58,8 @@ impl<'a> Maxima<'a> {
         while first > start && x[first - 1] == x[last] {
             first -= 1;
         }
-        self.low_first[self.len] = first as f64;
-        self.low_last[self.len] = last as f64;
+        self.low_first[self.len] = first;
+        self.low_last[self.len] = last;
     }
 }
 
@@ -204,7 +208,7 @@ fn accept_local(x: &[f64], cond: &Conditions, mid: usize, left: usize, right: us
 
 #[cfg(test)]
 mod tests {
-    use super::super::kernel::{col, work_len};
+    use super::super::kernel::{index_len, ix, val, work_len};
     use super::*;
 
     /// `_local_maxima_1d`, transcribed: (midpoint, left edge, right edge) of every peak.
@@ -234,17 +238,23 @@ mod tests {
     fn ours(x: &[f64]) -> Vec<(usize, usize, usize)> {
         let n = x.len();
         let mut work = vec![f64::NAN; work_len(n)];
+        let mut index = vec![usize::MAX; index_len(n)];
         let cap = n / 2;
-        let (tw, rest) = work.split_at_mut(col::COUNT * cap);
-        let mut table = PeakTable::new(tw, cap);
-        let mut maxima = Maxima::new(&mut rest[..Maxima::work_len(n)], n);
+        let (tw, rest) = work.split_at_mut(val::COUNT * cap);
+        let (ti, index_rest) = index.split_at_mut(ix::COUNT * cap);
+        let mut table = PeakTable::new(tw, ti, cap);
+        let mut maxima = Maxima::new(
+            &mut rest[..Maxima::work_len(n)],
+            &mut index_rest[..Maxima::index_len(n)],
+            n,
+        );
         local_maxima(x, &Conditions::default(), &mut table, &mut maxima);
         assert_eq!(maxima.len, table.len());
         (0..table.len())
             .map(|r| {
-                assert_eq!(table.get(col::MAXIMUM, r), r as f64);
-                let edge = |c| table.get(c, r) as usize;
-                (table.peak(r), edge(col::LEFT_EDGE), edge(col::RIGHT_EDGE))
+                assert_eq!(table.index(ix::MAXIMUM, r), r);
+                let edge = |c| table.index(c, r);
+                (table.peak(r), edge(ix::LEFT_EDGE), edge(ix::RIGHT_EDGE))
             })
             .collect()
     }

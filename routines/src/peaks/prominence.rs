@@ -12,25 +12,31 @@
 //! once, in time linear in the number of maxima. The scan remains for `wlen` and for
 //! signals with NaN (where NaN stops the scan and valleys need not have one bottom).
 
-use super::kernel::{col, PeakTable};
+use super::kernel::{ix, val, PeakTable};
 use super::maxima::Maxima;
 
-/// Scratch (in f64) of [`prominences`] for a signal of `n` samples.
+/// Value scratch (f64) of [`prominences`] for a signal of `n` samples.
 pub(crate) fn work_len(n: usize) -> usize {
-    2 * (n / 2 + 1) + Kept::work_len(n)
+    (n / 2 + 1) + Kept::work_len(n)
+}
+
+/// Index scratch (usize) of [`prominences`] for a signal of `n` samples.
+pub(crate) fn index_len(n: usize) -> usize {
+    (n / 2 + 1) + Kept::index_len(n)
 }
 
 /// Fills the prominence and base columns of `table`; `maxima` must come from the same
-/// local-maxima pass, and `work` hold [`work_len`] values.
+/// local-maxima pass, `work` hold [`work_len`] values and `index` [`index_len`].
 pub(crate) fn prominences(
     x: &[f64],
     wlen_half: Option<usize>,
     maxima: &Maxima<'_>,
     work: &mut [f64],
+    index: &mut [usize],
     table: &mut PeakTable<'_>,
 ) {
     if wlen_half.is_none() && !has_nan(x) {
-        by_valleys(x, maxima, work, table);
+        by_valleys(x, maxima, work, index, table);
     } else {
         by_scan(x, wlen_half, table);
     }
@@ -51,7 +57,13 @@ fn has_nan(x: &[f64]) -> bool {
 /// everything after them), their height and the base position of the stretch of valleys
 /// they end; a new maximum passes (pops) every one that is not higher. A farther bottom
 /// replaces a nearer one only if strictly lower, as in the scan.
-fn by_valleys(x: &[f64], maxima: &Maxima<'_>, work: &mut [f64], table: &mut PeakTable<'_>) {
+fn by_valleys(
+    x: &[f64],
+    maxima: &Maxima<'_>,
+    work: &mut [f64],
+    index: &mut [usize],
+    table: &mut PeakTable<'_>,
+) {
     let rows = table.len();
     if rows == 0 {
         return;
@@ -59,19 +71,19 @@ fn by_valleys(x: &[f64], maxima: &Maxima<'_>, work: &mut [f64], table: &mut Peak
     let floor = (0..rows)
         .map(|r| x[table.peak(r)])
         .fold(f64::INFINITY, f64::min);
-    let (stack, kept_work) = work.split_at_mut(2 * (maxima.len + 1));
-    let kept = Kept::new(x, maxima, floor, kept_work);
-    let (heights, bests) = stack.split_at_mut(maxima.len + 1);
+    let (heights, kept_work) = work.split_at_mut(maxima.len + 1);
+    let (bests, kept_index) = index.split_at_mut(maxima.len + 1);
+    let kept = Kept::new(x, maxima, floor, kept_work, kept_index);
     let mut merge = |depth: &mut usize, top: f64, mut best: usize| {
         while *depth > 0 && heights[*depth - 1] <= top {
             *depth -= 1;
-            let b = bests[*depth] as usize;
+            let b = bests[*depth];
             if x[b] < x[best] {
                 best = b;
             }
         }
         heights[*depth] = top;
-        bests[*depth] = best as f64;
+        bests[*depth] = best;
         *depth += 1;
         best
     };
@@ -80,24 +92,24 @@ fn by_valleys(x: &[f64], maxima: &Maxima<'_>, work: &mut [f64], table: &mut Peak
     // accepted).
     let (mut depth, mut r) = (0, 0);
     for i in 0..kept.len {
-        let best = merge(&mut depth, kept.height[i], kept.left_low[i] as usize);
+        let best = merge(&mut depth, kept.height[i], kept.left_low[i]);
         if r < rows {
-            table.cols[col::LEFT_BASE][r] = best as f64;
-            r += usize::from(table.get(col::MAXIMUM, r) == kept.maximum[i]);
+            table.ix[ix::LEFT_BASE][r] = best;
+            r += usize::from(table.index(ix::MAXIMUM, r) == kept.maximum[i]);
         }
     }
     let (mut depth, mut r) = (0, rows);
     for i in (0..kept.len).rev() {
-        let best = merge(&mut depth, kept.height[i], kept.right_low[i] as usize);
+        let best = merge(&mut depth, kept.height[i], kept.right_low[i]);
         if r > 0 {
-            table.cols[col::RIGHT_BASE][r - 1] = best as f64;
-            r -= usize::from(table.get(col::MAXIMUM, r - 1) == kept.maximum[i]);
+            table.ix[ix::RIGHT_BASE][r - 1] = best;
+            r -= usize::from(table.index(ix::MAXIMUM, r - 1) == kept.maximum[i]);
         }
     }
     for r in 0..rows {
         let top = x[table.peak(r)];
-        let left_min = x[table.get(col::LEFT_BASE, r) as usize];
-        let right_min = x[table.get(col::RIGHT_BASE, r) as usize];
+        let left_min = x[table.index(ix::LEFT_BASE, r)];
+        let right_min = x[table.index(ix::RIGHT_BASE, r)];
         set_prominence(table, r, top, left_min, right_min);
     }
 }
@@ -108,43 +120,53 @@ fn by_valleys(x: &[f64], maxima: &Maxima<'_>, work: &mut [f64], table: &mut Peak
 /// lower, on the right the mirror image. Built in one pass without branches on the data.
 struct Kept<'a> {
     height: &'a [f64],
-    left_low: &'a [f64],
-    right_low: &'a [f64],
+    left_low: &'a [usize],
+    right_low: &'a [usize],
     /// Index among all maxima, to match the table's rows.
-    maximum: &'a [f64],
+    maximum: &'a [usize],
     len: usize,
 }
 
 impl<'a> Kept<'a> {
     fn work_len(n: usize) -> usize {
-        4 * (n / 2 + 1)
+        n / 2 + 1
     }
 
-    fn new(x: &[f64], maxima: &Maxima<'_>, floor: f64, work: &'a mut [f64]) -> Self {
+    fn index_len(n: usize) -> usize {
+        3 * (n / 2 + 1)
+    }
+
+    fn new(
+        x: &[f64],
+        maxima: &Maxima<'_>,
+        floor: f64,
+        work: &'a mut [f64],
+        index: &'a mut [usize],
+    ) -> Self {
         let cap = maxima.len + 1;
-        let (height, rest) = work.split_at_mut(cap);
-        let (left_low, rest) = rest.split_at_mut(cap);
+        let height = &mut work[..cap];
+        let (left_low, rest) = index.split_at_mut(cap);
         let (right_low, rest) = rest.split_at_mut(cap);
         let maximum = &mut rest[..cap];
         let (mut len, mut fresh) = (0, true);
         let (mut left, mut right) = (0, 0);
         // Valley k lies before maximum k; valley `maxima.len` after the last one.
         for k in 0..=maxima.len {
-            let (last, first) = (maxima.low_last[k] as usize, maxima.low_first[k] as usize);
+            let (last, first) = (maxima.low_last[k], maxima.low_first[k]);
             let nearer_left = if x[last] <= x[left] { last } else { left };
             let lower_right = if x[first] < x[right] { first } else { right };
             left = if fresh { last } else { nearer_left };
             right = if fresh { first } else { lower_right };
             // The valleys since the previous kept maximum are its right-hand stretch.
             if len > 0 {
-                right_low[len - 1] = right as f64;
+                right_low[len - 1] = right;
             }
             if k == maxima.len {
                 break;
             }
             height[len] = maxima.height[k];
-            left_low[len] = left as f64;
-            maximum[len] = k as f64;
+            left_low[len] = left;
+            maximum[len] = k;
             let keep = maxima.height[k] >= floor;
             len += usize::from(keep);
             fresh = keep;
@@ -171,7 +193,7 @@ fn set_prominence(table: &mut PeakTable<'_>, r: usize, top: f64, left_min: f64, 
     if prominence == 0.0 {
         table.zero_prominences += 1;
     }
-    table.cols[col::PROMINENCE][r] = prominence;
+    table.val[val::PROMINENCE][r] = prominence;
 }
 
 /// SciPy's scan itself, from each peak (blocked, see [`scan_outwards`]).
@@ -193,8 +215,8 @@ fn by_scan(x: &[f64], wlen_half: Option<usize>, table: &mut PeakTable<'_>) {
         let (right_min, right_offset) = scan_outwards(&x[peak..=hi], top, false);
         let right_base = peak + right_offset;
         set_prominence(table, r, top, left_min, right_min);
-        table.cols[col::LEFT_BASE][r] = left_base as f64;
-        table.cols[col::RIGHT_BASE][r] = right_base as f64;
+        table.ix[ix::LEFT_BASE][r] = left_base;
+        table.ix[ix::RIGHT_BASE][r] = right_base;
     }
 }
 
@@ -325,13 +347,13 @@ mod tests {
     }
 
     /// Per peak: prominence bits, left base, right base; and the zero-prominence count.
-    type Bases = (Vec<(u64, f64, f64)>, usize);
+    type Bases = (Vec<(u64, usize, usize)>, usize);
 
     /// Runs the local-maxima pass (every maximum a peak, or only those above `height`) and
     /// both prominence algorithms, valleys first.
     fn both(x: &[f64], height: Option<f64>) -> [Bases; 2] {
         use super::super::interval::Interval;
-        use super::super::kernel::{work_len, Conditions};
+        use super::super::kernel::{index_len, work_len, Conditions};
         use super::super::maxima::local_maxima;
         let n = x.len();
         let cond = Conditions {
@@ -343,23 +365,32 @@ mod tests {
         };
         [true, false].map(|valleys| {
             let mut work = vec![f64::NAN; work_len(n)];
+            let mut index = vec![usize::MAX; index_len(n)];
             let cap = n / 2;
-            let (tw, rest) = work.split_at_mut(col::COUNT * cap);
+            let (tw, rest) = work.split_at_mut(val::COUNT * cap);
             let (mw, stack) = rest.split_at_mut(Maxima::work_len(n));
-            let mut table = PeakTable::new(tw, cap);
-            let mut maxima = Maxima::new(mw, n);
+            let (ti, index_rest) = index.split_at_mut(ix::COUNT * cap);
+            let (mi, stack_index) = index_rest.split_at_mut(Maxima::index_len(n));
+            let mut table = PeakTable::new(tw, ti, cap);
+            let mut maxima = Maxima::new(mw, mi, n);
             local_maxima(x, &cond, &mut table, &mut maxima);
             if valleys {
-                by_valleys(x, &maxima, &mut stack[..super::work_len(n)], &mut table);
+                by_valleys(
+                    x,
+                    &maxima,
+                    &mut stack[..super::work_len(n)],
+                    &mut stack_index[..super::index_len(n)],
+                    &mut table,
+                );
             } else {
                 by_scan(x, None, &mut table);
             }
             let rows = (0..table.len())
                 .map(|r| {
                     (
-                        table.get(col::PROMINENCE, r).to_bits(),
-                        table.get(col::LEFT_BASE, r),
-                        table.get(col::RIGHT_BASE, r),
+                        table.value(val::PROMINENCE, r).to_bits(),
+                        table.index(ix::LEFT_BASE, r),
+                        table.index(ix::RIGHT_BASE, r),
                     )
                 })
                 .collect();

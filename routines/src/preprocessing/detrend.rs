@@ -1,7 +1,9 @@
 use serde::Deserialize;
+use std::sync::Arc;
+
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, ScratchSize,
-    TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
+    ScratchSize, TrialInput,
 };
 
 use super::{channel_means, subtract_means, PreprocessingError};
@@ -74,22 +76,37 @@ impl ComputationalRoutine for Detrend {
         serde_json::json!({ "type": self.kind })
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
-        let channels = task_shape[1];
-        Ok(Plan::new(
-            (),
-            ScratchSize {
-                real: 2 * channels,
-                complex: 0,
-            },
-        ))
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(DetrendKernel {
+            kind: self.kind,
+            channels: task_shape[1],
+        }))
+    }
+}
+
+/// `detrend` for blocks of `channels` channels.
+struct DetrendKernel {
+    kind: DetrendType,
+    channels: usize,
+}
+
+impl Kernel for DetrendKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        ScratchSize {
+            real: 2 * self.channels,
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();

@@ -1,5 +1,10 @@
 use serde::Deserialize;
-use trialflow_core::{ComputationalRoutine, OutputBlock, Plan, RoutineError, Scratch, TrialInput};
+use std::sync::Arc;
+
+use trialflow_core::{
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
+    TrialInput,
+};
 
 /// Unchecked parameters of `rectify` (it has none; unknown keys are refused).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,11 +36,22 @@ impl ComputationalRoutine for Rectify {
         serde_json::json!({})
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(Rectify))
+    }
+}
+
+/// Rectification needs no plan state: the routine is its own kernel.
+impl Kernel for Rectify {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();

@@ -1,7 +1,9 @@
 use serde::Deserialize;
+use std::sync::Arc;
+
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, ScratchSize,
-    TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
+    ScratchSize, TrialInput,
 };
 
 use super::{channel_means, subtract_means};
@@ -37,21 +39,35 @@ impl ComputationalRoutine for ZScore {
         serde_json::json!({})
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
-        Ok(Plan::new(
-            (),
-            ScratchSize {
-                real: 2 * task_shape[1],
-                complex: 0,
-            },
-        ))
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(ZScoreKernel {
+            channels: task_shape[1],
+        }))
+    }
+}
+
+/// `zscore` for blocks of `channels` channels.
+struct ZScoreKernel {
+    channels: usize,
+}
+
+impl Kernel for ZScoreKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        ScratchSize {
+            real: 2 * self.channels,
+            ..ScratchSize::default()
+        }
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();

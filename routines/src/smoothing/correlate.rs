@@ -5,6 +5,8 @@ use super::boundary::Lines;
 
 mod interior;
 
+pub use interior::Simd;
+
 /// Which of `NI_Correlate1D`'s three summation orders a kernel gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Symmetry {
@@ -60,6 +62,11 @@ impl Correlation {
     /// near the edges go through the extension one at a time. Every output value sees the
     /// same operations in the same order either way.
     pub fn rows(&self, lines: &Lines<'_>, i0: usize, dst: &mut [f64]) {
+        self.rows_with(Simd::detect(), lines, i0, dst);
+    }
+
+    /// [`rows`](Self::rows) with the interior on the `simd` path (which the CPU must have).
+    pub fn rows_with(&self, simd: Simd, lines: &Lines<'_>, i0: usize, dst: &mut [f64]) {
         let ch = lines.channels();
         let end = i0 + dst.len() / ch;
         let size = self.taps.len() as isize;
@@ -75,19 +82,19 @@ impl Correlation {
             self.row(lines, i, &mut dst[r * ch..(r + 1) * ch]);
         }
         if a < b {
-            self.span(lines, a, &mut dst[(a - i0) * ch..(b - i0) * ch]);
+            self.span(simd, lines, a, &mut dst[(a - i0) * ch..(b - i0) * ch]);
         }
     }
 
     /// Interior rows from `i0` on: every tap reads inside the trial, so the taps of output
     /// value `e` (row-major over rows x channels) sit `channels` apart in one slice.
-    fn span(&self, lines: &Lines<'_>, i0: usize, dst: &mut [f64]) {
+    fn span(&self, simd: Simd, lines: &Lines<'_>, i0: usize, dst: &mut [f64]) {
         let ch = lines.channels();
         let count = dst.len() / ch;
         let s1 = self.taps.len() / 2;
         let first = i0 as isize - self.origin - s1 as isize;
         let x = lines.span(first as usize, count + self.taps.len() - 1);
-        interior::correlate(x, ch, &self.taps, self.symmetry, dst);
+        interior::correlate(simd, x, ch, &self.taps, self.symmetry, dst);
     }
 
     /// Output row `i` into `dst` (one value per channel), through the extension.
@@ -199,6 +206,52 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every SIMD path this CPU has gives the scalar path's bits for all three summation
+    /// orders (the Gaussian only has symmetric and antisymmetric kernels; even-length ones
+    /// take the general order). Paths the CPU lacks are printed as skipped.
+    #[test]
+    fn every_available_path_matches_scalar_for_every_symmetry() {
+        let kernels: [&[f64]; 3] = [
+            &[0.1, 0.2, 0.4, 0.2, 0.1],
+            &[-0.3, -1.0, 0.0, 1.0, 0.3],
+            &[1.0, 2.0, 0.5, -0.25],
+        ];
+        let mut compared = 0;
+        for simd in Simd::ALL {
+            if !simd.available() {
+                eprintln!("skipped: this CPU cannot run the {} path", simd.name());
+                continue;
+            }
+            for ch in [1, 5, 32, 47] {
+                let n = 83;
+                let x: Vec<f64> = (0..n * ch)
+                    .map(|i| ((i * 53 % 89) as f64 / 3.0).cos() * 10f64.powi((i % 7) as i32 - 3))
+                    .collect();
+                let cval = vec![0.5; ch];
+                let lines = Lines::new(&x, n, ch, ExtendMode::Reflect, &cval);
+                for taps in kernels {
+                    let corr = Correlation::new(taps.to_vec(), 0);
+                    let mut scalar = vec![f64::NAN; n * ch];
+                    corr.rows_with(Simd::Scalar, &lines, 0, &mut scalar);
+                    let mut got = vec![f64::NAN; n * ch];
+                    corr.rows_with(simd, &lines, 0, &mut got);
+                    assert!(
+                        got.iter()
+                            .zip(&scalar)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{} {taps:?} ch={ch}",
+                        simd.name()
+                    );
+                }
+            }
+            compared += usize::from(simd != Simd::Scalar);
+        }
+        assert!(
+            compared > 0,
+            "no SIMD path besides scalar on this CPU: nothing compared"
+        );
     }
 
     /// Blocks long enough for the register-blocked interior (and its remainder) give the

@@ -2,11 +2,12 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
+    ScratchSize, TrialInput,
 };
 
 use super::boundary::ExtendMode;
-use super::correlate::Correlation;
+use super::correlate::{Correlation, Simd};
 use crate::params::{setters, Keyword};
 
 use super::{pairwise_sum, row_scratch, row_task, SmoothingError, MAX_TAPS};
@@ -104,6 +105,7 @@ impl GaussianParams {
             radius: self.radius.map(|r| r as usize),
             lw,
             kernel: OnceLock::new(),
+            simd: None,
         })
     }
 }
@@ -125,12 +127,25 @@ pub struct Gaussian {
     radius: Option<usize>,
     lw: usize,
     kernel: OnceLock<Arc<Correlation>>,
+    /// The instruction set of the interior loop; `None` picks the widest the CPU has. It
+    /// never changes a result (every path gives the same bits), so `cfg` leaves it out.
+    simd: Option<Simd>,
 }
 
 impl Gaussian {
     /// The kernel radius in samples (`radius`, or `int(truncate * sigma + 0.5)`).
     pub fn kernel_radius(&self) -> usize {
         self.lw
+    }
+
+    /// The same routine with its inner loop on the `simd` path, or `None` if this CPU cannot
+    /// run it: how tests and benchmarks compare the run-time dispatch's paths on one machine.
+    pub fn force_simd(mut self, simd: Simd) -> Option<Gaussian> {
+        if !simd.available() {
+            return None;
+        }
+        self.simd = Some(simd);
+        Some(self)
     }
 
     /// The correlation weights SciPy passes to `correlate1d` (the kernel reversed).
@@ -210,21 +225,43 @@ impl ComputationalRoutine for Gaussian {
         })
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
-        Ok(Plan::new(
-            self.correlation(),
-            row_scratch(task_shape[0], task_shape[1], 0),
-        ))
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(GaussianKernel {
+            correlation: self.correlation(),
+            simd: self.simd.unwrap_or_else(Simd::detect),
+            mode: self.mode,
+            cval: self.cval,
+            scratch: row_scratch(task_shape[0], task_shape[1], 0),
+        }))
+    }
+}
+
+/// The Gaussian's correlation weights (shared by every shape) and its boundary.
+struct GaussianKernel {
+    correlation: Arc<Correlation>,
+    simd: Simd,
+    mode: ExtendMode,
+    cval: f64,
+    scratch: ScratchSize,
+}
+
+impl Kernel for GaussianKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        self.scratch
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let corr = plan.state::<Arc<Correlation>>();
+        let (corr, simd) = (&self.correlation, self.simd);
         row_task(
             input,
             output,
@@ -232,7 +269,7 @@ impl ComputationalRoutine for Gaussian {
             self.mode,
             self.cval,
             0,
-            |lines, i0, dst, _| corr.rows(lines, i0, dst),
+            |lines, i0, dst, _| corr.rows_with(simd, lines, i0, dst),
         );
         Ok(())
     }

@@ -1,8 +1,10 @@
 use crate::params::{setters, Keyword};
 use serde::Deserialize;
+use std::sync::Arc;
+
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, ScratchSize,
-    TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
+    ScratchSize, TrialInput,
 };
 
 use super::boundary::{check_origin, ExtendMode};
@@ -72,40 +74,60 @@ impl ComputationalRoutine for Median {
         })
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
-        Ok(Plan::new((), self.scratch_size(task_shape[0])))
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(MedianKernel {
+            routine: *self,
+            samples: task_shape[0],
+        }))
+    }
+}
+
+/// A sorted sliding window per channel, for trials of `samples` samples.
+struct MedianKernel {
+    routine: Median,
+    samples: usize,
+}
+
+impl Kernel for MedianKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        self.routine.scratch_size(self.samples)
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
+        let routine = &self.routine;
         let x = input.samples();
         let mut out = output.samples_mut();
         let (n, ch) = x.dim();
         if n == 0 || ch == 0 {
             return Ok(());
         }
-        let size = self.size;
+        let size = routine.size;
         if size == 1 {
             out.assign(&x);
             return Ok(());
         }
-        scratch.reserve(self.scratch_size(n));
+        scratch.reserve(routine.scratch_size(n));
         let (ext, rest) = scratch.real.split_at_mut(n + size - 1);
         let (sorted, rest) = rest.split_at_mut(size);
         let buf = &mut rest[..size];
         // Position t of SciPy's extended line holds x[t - (size / 2 + origin)].
-        let shift = (size / 2) as isize + self.origin;
+        let shift = (size / 2) as isize + routine.origin;
         for c in 0..ch {
             let col = x.column(c);
             for (t, e) in ext.iter_mut().enumerate() {
-                *e = match self.mode.source(t as isize - shift, n) {
+                *e = match routine.mode.source(t as isize - shift, n) {
                     Some(r) => col[r],
-                    None => self.cval,
+                    None => routine.cval,
                 };
             }
             let mut oc = out.column_mut(c);
@@ -137,7 +159,7 @@ impl Median {
     fn scratch_size(&self, samples: usize) -> ScratchSize {
         ScratchSize {
             real: samples + 3 * self.size,
-            complex: 0,
+            ..ScratchSize::default()
         }
     }
 }

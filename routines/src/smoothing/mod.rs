@@ -26,6 +26,7 @@ mod registration;
 mod savgol;
 
 pub use boundary::ExtendMode;
+pub use correlate::Simd;
 pub use errors::SmoothingError;
 pub use gaussian::{Gaussian, GaussianParams};
 pub use median::{Median, MedianParams};
@@ -80,7 +81,7 @@ pub(crate) fn pairwise_sum(a: &[f64]) -> f64 {
 pub(crate) fn row_scratch(samples: usize, channels: usize, extra: usize) -> ScratchSize {
     ScratchSize {
         real: samples * channels + channels + block_rows(channels) * channels + extra,
-        complex: 0,
+        ..ScratchSize::default()
     }
 }
 
@@ -166,7 +167,9 @@ mod tests {
         ];
         for (name, params) in cases {
             let routine = build(name, params).unwrap();
-            let plan = routine.plan(&[n, 3], &schema).unwrap();
+            let plan = routine
+                .plan(&[n, 3], &schema, &mut trialflow_core::Planner::new())
+                .unwrap();
             let run = |input: ArrayView2<'_, f64>, out: ArrayViewMut2<'_, f64>| {
                 let mut scratch = Scratch::default();
                 scratch.reserve(plan.scratch_size());
@@ -178,9 +181,7 @@ mod tests {
                     offset: 0.0,
                 };
                 let mut block = OutputBlock::Dense(out.into_dyn());
-                routine
-                    .compute_function(&task, &mut block, &plan, &mut scratch)
-                    .unwrap();
+                plan.compute(&task, &mut block, &mut scratch).unwrap();
             };
             let strided_in = big.slice(s![.., 1..4]);
             let contiguous_in = strided_in.to_owned();

@@ -1,7 +1,10 @@
 use crate::params::{setters, Keyword};
 use serde::Deserialize;
+use std::sync::Arc;
+
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, Plan, RoutineError, Scratch, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
+    ScratchSize, TrialInput,
 };
 
 use super::boundary::{check_origin, ExtendMode};
@@ -84,32 +87,49 @@ impl ComputationalRoutine for MovingAverage {
         })
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
-        // The running sums: one per channel.
-        Ok(Plan::new(
-            (),
-            row_scratch(task_shape[0], task_shape[1], task_shape[1]),
-        ))
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(MovingAverageKernel {
+            routine: *self,
+            // The running sums: one per channel.
+            scratch: row_scratch(task_shape[0], task_shape[1], task_shape[1]),
+        }))
+    }
+}
+
+/// A running sum per channel over blocks of one shape.
+struct MovingAverageKernel {
+    routine: MovingAverage,
+    scratch: ScratchSize,
+}
+
+impl Kernel for MovingAverageKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        self.scratch
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
+        let routine = &self.routine;
         let ch = input.channels.len();
-        let size = self.size as isize;
-        let fsize = self.size as f64;
+        let size = routine.size as isize;
+        let fsize = routine.size as f64;
         // Position t of SciPy's line buffer holds x[t - (size / 2 + origin)].
-        let shift = size / 2 + self.origin;
+        let shift = size / 2 + routine.origin;
         row_task(
             input,
             output,
             scratch,
-            self.mode,
-            self.cval,
+            routine.mode,
+            routine.cval,
             ch,
             |lines, i0, dst, tmp| {
                 for (r, row) in dst.chunks_exact_mut(ch).enumerate() {

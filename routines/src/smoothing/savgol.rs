@@ -2,8 +2,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::boundary::{ExtendMode, Lines};
@@ -356,30 +356,51 @@ impl ComputationalRoutine for Savgol {
         Ok(OutputShape::same_as(input))
     }
 
-    fn plan(&self, task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let tables = self.tables();
         let (n, ch) = (task_shape[0], task_shape[1]);
         let extra = tables.edges.as_ref().map_or(0, |e| e.k * ch);
-        Ok(Plan::new(tables, row_scratch(n, ch, extra)))
+        Ok(Arc::new(SavgolKernel {
+            routine: self.clone(),
+            tables,
+            scratch: row_scratch(n, ch, extra),
+        }))
+    }
+}
+
+/// The filter and edge-fit tables (shared by every shape) with the routine's settings.
+struct SavgolKernel {
+    routine: Savgol,
+    tables: Arc<SavgolTables>,
+    scratch: ScratchSize,
+}
+
+impl Kernel for SavgolKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        self.scratch
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let tables = plan.state::<Arc<SavgolTables>>();
+        let (routine, tables) = (&self.routine, &self.tables);
         let filter = &tables.filter;
-        let mode = match self.mode {
+        let mode = match routine.mode {
             SavgolMode::Extend(mode) => {
                 row_task(
                     input,
                     output,
                     scratch,
                     mode,
-                    self.cval,
+                    routine.cval,
                     0,
                     |lines, i0, dst, _| filter.rows(lines, i0, dst),
                 );
@@ -389,7 +410,7 @@ impl ComputationalRoutine for Savgol {
         };
         let x = input.samples();
         let (n, ch) = x.dim();
-        let wl = self.window_length;
+        let wl = routine.window_length;
         if n < wl {
             return Err(SmoothingError::WindowLongerThanTrial {
                 trial: input.trial,
@@ -478,65 +499,40 @@ mod tests {
         }
     }
 
-    /// Values printed by scipy.signal.savgol_coeffs.
-    #[test]
-    fn coefficients_match_scipy() {
-        close(
-            &savgol(5, 2, 0, 1.0).coeffs(),
-            &[
-                -0.08571428571428572,
-                0.34285714285714286,
-                0.4857142857142857,
-                0.34285714285714286,
-                -0.08571428571428572,
-            ],
-        );
-        close(
-            &savgol(4, 2, 0, 1.0).coeffs(),
-            &[-0.0625, 0.5625, 0.5625, -0.0625],
-        );
-        close(&savgol(5, 2, 1, 1.0).coeffs(), &[0.2, 0.1, 0.0, -0.1, -0.2]);
-        close(&savgol(5, 2, 3, 1.0).coeffs(), &[0.0; 5]);
-        close(&savgol(1, 0, 0, 1.0).coeffs(), &[1.0]);
-        // delta scales derivatives: d/dt with delta 0.5 doubles the coefficients.
-        close(&savgol(5, 2, 1, 0.5).coeffs(), &[0.4, 0.2, 0.0, -0.2, -0.4]);
+    fn fixture_savgol(case: &serde_json::Value) -> Savgol {
+        use crate::reference::{float, index};
+        savgol(
+            index(&case["window_length"]) as i64,
+            index(&case["polyorder"]) as i64,
+            index(&case["deriv"]) as i64,
+            float(&case["delta"]),
+        )
     }
 
-    /// Exact rational solutions (Python `fractions`), rounded to f64. SciPy's SVD on the
-    /// unscaled Vandermonde matrix is off by 4.6e-11 (relative) for window 21, polyorder 6;
-    /// the QR on scaled abscissae stays within a few ulps.
+    /// `scipy.signal.savgol_coeffs`, from the kernel fixture.
+    #[test]
+    fn coefficients_match_scipy() {
+        use crate::reference::{cases, floats};
+        let cases = cases("savgol_coeffs");
+        assert!(!cases.is_empty());
+        for case in cases {
+            close(&fixture_savgol(case).coeffs(), &floats(&case["coeffs"]));
+        }
+    }
+
+    /// Exact rational solutions (Python `fractions`, in the fixture), rounded to f64. SciPy's
+    /// SVD on the unscaled Vandermonde matrix is off by 4.6e-11 (relative) for window 21,
+    /// polyorder 6; the QR on scaled abscissae stays within a few ulps.
     #[test]
     fn coefficients_are_accurate_for_higher_orders() {
-        let exact_21_6 = [
-            -0.02705314009661836,
-            0.05410628019323672,
-            0.02100177981184846,
-            -0.032951945080091534,
-            -0.059550410553237315,
-            -0.04296675191815857,
-            0.011369856867232018,
-            0.08618477139139409,
-            0.16005743258401758,
-            0.21340991011202345,
-            0.2327844333767069,
-        ];
-        let exact_15_4_d2 = [
-            -0.02799277605779154,
-            0.026702786377708978,
-            0.04013852504564579,
-            0.028737000873223784,
-            0.005934854619065145,
-            -0.01781719312679065,
-            -0.035054341942886834,
-            -0.041297711576349344,
-        ];
-        for (got, want) in [
-            (savgol(21, 6, 0, 1.0).coeffs(), &exact_21_6[..]),
-            (savgol(15, 4, 2, 1.0).coeffs(), &exact_15_4_d2[..]),
-        ] {
-            // Symmetric, so the first half (conv order reversed) is enough.
-            for (g, w) in got.iter().zip(want) {
-                assert!((g - w).abs() <= 1e-15, "{g} vs {w}");
+        use crate::reference::{cases, floats};
+        let cases = cases("savgol_exact");
+        assert!(!cases.is_empty());
+        for case in cases {
+            let (got, want) = (fixture_savgol(case).coeffs(), floats(&case["coeffs"]));
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-15, "{case}: {g} vs {w}");
             }
         }
     }

@@ -270,10 +270,17 @@ mod tests {
 
     #[test]
     fn approximate_norm_peaks_at_one() {
-        let w = dpss(51, 2.5, 1, true, DpssNorm::Approximate).pop().unwrap();
+        use crate::reference::{float, floats, get, index};
+        let case = get("dpss_approximate");
+        let (m, nw) = (index(&case["m"]), float(&case["nw"]));
+        let w = dpss(m, nw, 1, true, DpssNorm::Approximate).pop().unwrap();
         let max = w.iter().fold(0.0f64, |a, &b| a.max(b));
         assert!((max - 1.0).abs() < 1e-15);
-        // scipy.signal.windows.dpss(51, 2.5)[0]
-        assert!((w[0] - 0.006192933003228401).abs() < 1e-12, "{}", w[0]);
+        // scipy.signal.windows.dpss(51, 2.5), every sample.
+        let scipy = floats(&case["window"]);
+        assert_eq!(w.len(), scipy.len());
+        for (i, (g, s)) in w.iter().zip(&scipy).enumerate() {
+            assert!((g - s).abs() < 1e-12, "sample {i}: {g} vs {s}");
+        }
     }
 }

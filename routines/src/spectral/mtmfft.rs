@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::RealToComplex;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::dpss::{dpss, DpssNorm};
@@ -352,8 +352,13 @@ pub struct MtmfftLayout {
     pub out_tapers: usize,
 }
 
-/// The plan of one trial length.
-struct MtmfftPlan {
+/// `mtmfft` for trials of one length: the settings the kernel reads, the FFT and the
+/// normalised tapers.
+struct MtmfftKernel {
+    trend: Trend,
+    keeptapers: bool,
+    output: SpectralOutput,
+    demean_taper: bool,
     fft: Arc<dyn RealToComplex<f64>>,
     /// `n_tapers` normalised tapers of `n` samples, back to back.
     tapers: Vec<f64>,
@@ -471,28 +476,31 @@ impl Mtmfft {
     }
 
     /// The normalised tapers for a trial of `n` samples, back to back.
-    fn tapers(&self, n: usize, layout: &MtmfftLayout) -> Vec<f64> {
+    /// The tapers for trials of `n` samples padded to `layout.nfft`, scaled as Syncopy
+    /// scales them. The unscaled tapers come from the planner, which computes each (a DPSS
+    /// eigenproblem, a window) once per run and length.
+    fn tapers(&self, n: usize, layout: &MtmfftLayout, planner: &mut Planner) -> Vec<f64> {
         let m = layout.nfft as f64;
         match &self.tapering {
             Tapering::Multi { .. } => {
                 let nw = layout.nw.expect("multitapering has NW");
-                let mut flat = Vec::with_capacity(n * layout.n_tapers);
-                for t in dpss(n, nw, layout.n_tapers, true, DpssNorm::UnitEnergy) {
-                    flat.extend(t.into_iter().map(|v| v * m.sqrt()));
-                }
-                flat
+                let k = layout.n_tapers;
+                let name = format!("dpss(NW={nw:?}, Kmax={k}, sym=True, norm=2)");
+                let raw = planner.taper(&name, n, || {
+                    dpss(n, nw, k, true, DpssNorm::UnitEnergy).concat()
+                });
+                raw.iter().map(|v| v * m.sqrt()).collect()
             }
             Tapering::Single(window) => {
                 let w = window.as_ref().unwrap_or(&Window::Boxcar);
-                let mut taper = w.samples(n, true);
-                let sum: f64 = taper.iter().sum();
+                let raw = planner.taper(&format!("{w:?}, sym=True"), n, || w.samples(n, true));
+                let sum: f64 = raw.iter().sum();
                 let factor = if *w == Window::Boxcar {
                     (m / sum).sqrt()
                 } else {
                     (4.0f64 / 3.0).sqrt() * (m / sum).sqrt()
                 };
-                taper.iter_mut().for_each(|v| *v *= factor);
-                taper
+                raw.iter().map(|v| v * factor).collect()
             }
         }
     }
@@ -589,11 +597,16 @@ impl ComputationalRoutine for Mtmfft {
         ))
     }
 
-    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        input: &DataSchema,
+        planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let layout = self.layout(input)?;
         let (n, channels) = (task_shape[0], task_shape[1]);
         let m = layout.nfft;
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(m);
+        let fft = planner.real_fft_forward(m);
         let scale = if self.ft_compat {
             2f64.sqrt() / m as f64
         } else {
@@ -610,36 +623,42 @@ impl ComputationalRoutine for Mtmfft {
         let scratch = ScratchSize {
             real: columns + CHANNEL_BLOCK * m + 2 * channels,
             complex: CHANNEL_BLOCK * (m / 2 + 1) + fft.get_scratch_len(),
+            ..ScratchSize::default()
         };
-        let tapers = self.tapers(n, &layout);
-        Ok(Plan::new(
-            MtmfftPlan {
-                fft,
-                tapers,
-                n,
-                layout,
-                scale,
-                scratch,
-            },
+        let tapers = self.tapers(n, &layout, planner);
+        Ok(Arc::new(MtmfftKernel {
+            trend: self.trend,
+            keeptapers: self.keeptapers,
+            output: self.output,
+            demean_taper: self.demean_taper,
+            fft,
+            tapers,
+            n,
+            layout,
+            scale,
             scratch,
-        ))
+        }))
+    }
+}
+
+impl Kernel for MtmfftKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        self.scratch
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let p = plan.state::<MtmfftPlan>();
         let x = input.samples();
         let (n, channels) = x.dim();
-        debug_assert_eq!(n, p.n);
-        let m = p.layout.nfft;
+        debug_assert_eq!(n, self.n);
+        let m = self.layout.nfft;
         // A no-op when the engine sized the scratch from the plan, as it does.
-        scratch.reserve(p.scratch);
-        let k_total = p.layout.n_tapers;
+        scratch.reserve(self.scratch);
+        let k_total = self.layout.n_tapers;
         let n_spec = m / 2 + 1;
         let (columns, rest) =
             scratch
@@ -663,7 +682,7 @@ impl ComputationalRoutine for Mtmfft {
                     .remove_block(&x, c0, width, 0, n, mean, slope, columns, n);
             }
             for k in 0..k_total {
-                let taper = &p.tapers[k * n..(k + 1) * n];
+                let taper = &self.tapers[k * n..(k + 1) * n];
                 for j in 0..width {
                     let buf = &mut bufs[j * m..(j + 1) * m];
                     if k_total == 1 {
@@ -679,7 +698,7 @@ impl ComputationalRoutine for Mtmfft {
                         buf[..n].iter_mut().for_each(|b| *b -= mu);
                     }
                     buf[n..].fill(0.0);
-                    p.fft
+                    self.fft
                         .process_with_scratch(
                             buf,
                             &mut spectra[j * n_spec..(j + 1) * n_spec],
@@ -692,10 +711,10 @@ impl ComputationalRoutine for Mtmfft {
                     row,
                     c0,
                     width,
-                    &p.layout.bins,
+                    &self.layout.bins,
                     spectra,
                     n_spec,
-                    p.scale,
+                    self.scale,
                     average && k > 0,
                 );
             }

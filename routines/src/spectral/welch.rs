@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::RealToComplex;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, Scratch, ScratchSize, TrialInput,
 };
 
 use super::frequencies::rfftfreq;
@@ -192,9 +192,12 @@ pub struct Segments {
     pub shortened_from: Option<usize>,
 }
 
-struct WelchPlan {
+/// `welch` for trials of one length: the segment settings, the FFT and the window.
+struct WelchKernel {
+    detrend: SegmentDetrend,
+    average: Average,
     fft: Arc<dyn RealToComplex<f64>>,
-    window: Vec<f64>,
+    window: Arc<[f64]>,
     seg: Segments,
     scale: f64,
     median_bias: f64,
@@ -365,21 +368,28 @@ impl ComputationalRoutine for Welch {
         ))
     }
 
-    fn plan(&self, task_shape: &[usize], input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        task_shape: &[usize],
+        input: &DataSchema,
+        planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         let n = task_shape[0];
         // Any trial of this length gives the same settings; name the first for errors.
         let trial = (0..input.n_trials())
             .find(|&t| input.trialdefinition.trial_len(t) == n)
             .unwrap_or(0);
         let seg = self.segments(trial, n)?;
-        let window = self.window.samples(seg.nperseg, !self.periodic);
+        let sym = !self.periodic;
+        let name = format!("{:?}, sym={sym}", self.window);
+        let window = planner.taper(&name, seg.nperseg, || self.window.samples(seg.nperseg, sym));
         let scale = match self.scaling {
             Scaling::Density => {
                 1.0 / (input.samplerate * window.iter().map(|w| w * w).sum::<f64>())
             }
             Scaling::Spectrum => 1.0 / window.iter().sum::<f64>().powi(2),
         };
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(seg.nfft);
+        let fft = planner.real_fft_forward(seg.nfft);
         let n_freqs = seg.nfft / 2 + 1;
         let per_segment = match self.average {
             Average::Mean => 0,
@@ -388,31 +398,35 @@ impl ComputationalRoutine for Welch {
         let scratch = ScratchSize {
             real: seg.nfft + n_freqs + per_segment,
             complex: n_freqs + fft.get_scratch_len(),
+            ..ScratchSize::default()
         };
-        Ok(Plan::new(
-            WelchPlan {
-                fft,
-                window,
-                seg,
-                scale,
-                median_bias: median_bias(seg.count),
-                scratch,
-            },
+        Ok(Arc::new(WelchKernel {
+            detrend: self.detrend,
+            average: self.average,
+            fft,
+            window,
+            seg,
+            scale,
+            median_bias: median_bias(seg.count),
             scratch,
-        ))
+        }))
+    }
+}
+
+impl Kernel for WelchKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        self.scratch
     }
 
-    fn compute_function(
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        plan: &Plan,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let p = plan.state::<WelchPlan>();
         let x = input.samples();
         let channels = x.ncols();
-        let seg = p.seg;
+        let seg = self.seg;
         if let Some(asked) = seg.shortened_from {
             scratch.warn(format!(
                 "nperseg = {asked} is greater than the trial length {}, using nperseg = {}",
@@ -422,12 +436,12 @@ impl ComputationalRoutine for Welch {
         let n_freqs = seg.nfft / 2 + 1;
         let hop = seg.nperseg - seg.noverlap;
         // DC is not doubled, nor Nyquist for an even nfft (SciPy's onesided doubling).
-        let doubled = 1..if seg.nfft % 2 == 0 {
+        let doubled = 1..if seg.nfft.is_multiple_of(2) {
             n_freqs - 1
         } else {
             n_freqs
         };
-        scratch.reserve(p.scratch);
+        scratch.reserve(self.scratch);
         let (buf, rest) = scratch.real.split_at_mut(seg.nfft);
         let (acc, rest) = rest.split_at_mut(n_freqs);
         let (per_segment, rest) = rest.split_at_mut(match self.average {
@@ -453,15 +467,15 @@ impl ComputationalRoutine for Welch {
                     *b = v;
                 }
                 detrend_segment(self.detrend, &mut buf[..seg.nperseg]);
-                for (b, &w) in buf.iter_mut().zip(&p.window) {
+                for (b, &w) in buf.iter_mut().zip(self.window.iter()) {
                     *b *= w;
                 }
                 buf[seg.nperseg..].fill(0.0);
-                p.fft
+                self.fft
                     .process_with_scratch(buf, spectrum, fft_scratch)
                     .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
                 for (f, z) in spectrum.iter().enumerate() {
-                    let mut v = (z.re * z.re + z.im * z.im) * p.scale;
+                    let mut v = (z.re * z.re + z.im * z.im) * self.scale;
                     if doubled.contains(&f) {
                         v *= 2.0;
                     }
@@ -479,7 +493,7 @@ impl ComputationalRoutine for Welch {
                         for (s, t) in column_tmp.iter_mut().enumerate() {
                             *t = per_segment[s * n_freqs + f];
                         }
-                        median(column_tmp) / p.median_bias
+                        median(column_tmp) / self.median_bias
                     }
                 };
                 out.set_real(0, f, c, value);
@@ -495,11 +509,12 @@ mod tests {
 
     #[test]
     fn median_bias_matches_scipy() {
-        // scipy.signal._spectral_py._median_bias(1, 2, 3, 7)
-        assert_eq!(median_bias(1), 1.0);
-        assert_eq!(median_bias(2), 1.0);
-        assert!((median_bias(3) - (1.0 + 1.0 / 3.0 - 0.5)).abs() < 1e-16);
-        assert!((median_bias(7) - 0.7595238095238095).abs() < 1e-15);
+        use crate::reference::{cases, float, index};
+        // scipy.signal._spectral_py._median_bias(n)
+        for case in cases("median_bias") {
+            let (n, want) = (index(&case["n"]), float(&case["bias"]));
+            assert!((median_bias(n) - want).abs() < 1e-15, "n = {n}");
+        }
     }
 
     #[test]

@@ -742,20 +742,30 @@ mod tests {
 
     #[test]
     fn known_values_from_scipy() {
-        // scipy.signal.windows.hann(5), triang(4), triang(5), get_window('hann', 4)
-        close(&Window::Hann.samples(5, true), &[0.0, 0.5, 1.0, 0.5, 0.0]);
-        close(&Window::Triang.samples(4, true), &[0.25, 0.75, 0.75, 0.25]);
-        close(
-            &Window::Triang.samples(5, true),
-            &[1.0 / 3.0, 2.0 / 3.0, 1.0, 2.0 / 3.0, 1.0 / 3.0],
-        );
-        close(&Window::Hann.samples(4, false), &[0.0, 0.5, 1.0, 0.5]);
-        close(
-            &Window::Bartlett.samples(5, true),
-            &[0.0, 0.5, 1.0, 0.5, 0.0],
-        );
-        assert_eq!(Window::Hann.samples(1, true), vec![1.0]);
-        assert!((bessel_i0(1.0) - 1.2660658777520082).abs() < 1e-15);
+        use crate::reference::{cases, float, floats, index};
+        // scipy.signal.windows.hann(5), triang(4), ..., get_window('hann', 4) (periodic).
+        for case in cases("windows") {
+            let window = match case["name"].as_str().unwrap() {
+                "hann" => Window::Hann,
+                "triang" => Window::Triang,
+                "bartlett" => Window::Bartlett,
+                other => panic!("no window {other} in this test"),
+            };
+            let sym = case["sym"].as_bool().unwrap();
+            close(
+                &window.samples(index(&case["m"]), sym),
+                &floats(&case["samples"]),
+            );
+        }
+        // scipy.special.i0
+        for case in cases("bessel_i0") {
+            let (x, want) = (float(&case["x"]), float(&case["i0"]));
+            let got = bessel_i0(x);
+            assert!(
+                (got - want).abs() <= 1e-15 * want,
+                "i0({x}) = {got}, not {want}"
+            );
+        }
     }
 
     #[test]

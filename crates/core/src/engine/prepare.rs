@@ -5,7 +5,7 @@ use ndarray::{Dimension, IxDyn};
 
 use crate::error::{Error, Result, RoutineError, TaskContext};
 use crate::model::{DType, DataKind, DataSchema, OutputShape};
-use crate::routine::{Plan, ScratchSize};
+use crate::routine::{Plan, Planner, ScratchSize};
 
 use super::contain::{contained, crashed};
 use super::memory::MemoryEstimate;
@@ -159,6 +159,7 @@ fn prepare_steps(
     let mut objects = Vec::new();
     let mut object_steps = Vec::new();
     let mut current = input.clone();
+    let mut planner = Planner::new();
     for (index, step) in pipeline.steps.iter().enumerate() {
         let routine = step.routine.as_ref();
         let ctx = TaskContext {
@@ -215,7 +216,7 @@ fn prepare_steps(
                 Some(&i) => i,
                 None => {
                     let plan = routine
-                        .plan(task_shape.slice(), &current)
+                        .plan(task_shape.slice(), &current, &mut planner)
                         .map_err(|source| Error::Routine {
                             context: Box::new(TaskContext {
                                 trial: Some(task.trial),

@@ -130,7 +130,7 @@ impl WorkerState {
     /// Runs every step on one task. `input` holds the task's channels of its trial.
     pub fn run_task(
         &mut self,
-        pipeline: &Pipeline,
+        _pipeline: &Pipeline,
         prepared: &PreparedPipeline,
         task: &Task,
         input: ArrayView2<'_, f64>,
@@ -156,7 +156,6 @@ impl WorkerState {
                 offset: step.input.trialdefinition.offset(task.trial),
             };
             let plan = step.plan_for(task);
-            let routine = pipeline.steps[k].routine.as_ref();
             let scratch = &mut self.scratch[k];
             let context = || TaskContext {
                 trial: Some(task.trial),
@@ -185,14 +184,14 @@ impl WorkerState {
                     OutputBlock::Dense(view)
                 };
                 call(self.catch_panics, || {
-                    routine.compute_function(&input, &mut out, plan, scratch)
+                    plan.compute(&input, &mut out, scratch)
                 })
             } else {
                 let events = &mut self.events[k];
                 events.clear();
                 let mut out = OutputBlock::Events(events);
                 call(self.catch_panics, || {
-                    routine.compute_function(&input, &mut out, plan, scratch)
+                    plan.compute(&input, &mut out, scratch)
                 })
             };
             for warning in self.scratch[k].take_warnings() {

@@ -2,17 +2,20 @@
 //!
 //! A routine's life, in the order the engine calls it: `initialize` (a dry run over every
 //! trial's shape that declares the output and refuses bad trials), `process_metadata` (the
-//! output's trial definition, samplerate and axes), `plan` (once per distinct task shape:
-//! coefficients, FFT plans, scratch sizes), `preallocate` (storage), `compute_function` (the
-//! kernel, once per task, with a plan and caller-owned scratch) and `write_log`.
+//! output's trial definition, samplerate and axes), `plan` (once per distinct task shape: a
+//! typed [`Kernel`] holding coefficients, FFT plans and tapers, with its scratch size),
+//! `preallocate` (storage), [`Kernel::compute`] (once per task, with caller-owned scratch)
+//! and `write_log`.
 
 mod block;
 mod plan;
+mod planner;
 mod registration;
 mod traits;
 
 pub use block::{OutputBlock, TrialInput};
-pub use plan::{Plan, Scratch, ScratchSize};
+pub use plan::{Kernel, Plan, Scratch, ScratchSize};
+pub use planner::Planner;
 pub use registration::{
     parse_params, BuildError, Constructor, ParamDoc, Registrable, RoutineDoc, RoutineEntry,
 };

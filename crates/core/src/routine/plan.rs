@@ -1,12 +1,19 @@
-use std::any::Any;
+use std::sync::Arc;
 
 use num_complex::Complex64;
 
-/// How much scratch space a kernel needs for one task, in elements.
+use crate::error::RoutineError;
+
+use super::{OutputBlock, TrialInput};
+
+/// How much scratch space a kernel needs for one task, in elements of each buffer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScratchSize {
     pub real: usize,
     pub complex: usize,
+    /// Sample indices (peak positions, sort orders), kept as integers so no index ever
+    /// round-trips through a float.
+    pub index: usize,
 }
 
 impl ScratchSize {
@@ -14,60 +21,50 @@ impl ScratchSize {
         ScratchSize {
             real: self.real.max(other.real),
             complex: self.complex.max(other.complex),
+            index: self.index.max(other.index),
         }
     }
 
     pub fn bytes(self) -> usize {
-        self.real * 8 + self.complex * 16
+        self.real * std::mem::size_of::<f64>()
+            + self.complex * std::mem::size_of::<Complex64>()
+            + self.index * std::mem::size_of::<usize>()
     }
 }
 
-/// What a routine precomputes once per task shape and shares, read-only, across workers:
-/// filter coefficients, FFT plans, tapers, and how much scratch the kernel needs.
+/// A routine's computation for one task shape, built by
+/// [`ComputationalRoutine::plan`](super::ComputationalRoutine::plan) from the routine's
+/// checked parameters and whatever it precomputed for that shape (filter coefficients, FFT
+/// plans, tapers). Like RustFFT's `Arc<dyn Fft>`, each routine has its own concrete kernel
+/// type behind the trait object, so the kernel reads its state as typed fields: there is no
+/// type-erased state to downcast.
 ///
-/// The state is type-erased so routines of every kind fit in one pipeline; a routine reads
-/// its own state back with [`Plan::state`].
-pub struct Plan {
-    state: Box<dyn Any + Send + Sync>,
-    scratch: ScratchSize,
+/// One kernel serves every worker at once (hence `Send + Sync` and `&self`); everything a
+/// task writes besides its output goes into the caller's [`Scratch`].
+pub trait Kernel: Send + Sync {
+    /// The scratch one task needs. The engine sizes each worker's scratch once, for the
+    /// largest kernel of the step, so `compute` never allocates.
+    fn scratch_size(&self) -> ScratchSize {
+        ScratchSize::default()
+    }
+
+    /// Computes one task. `output` has the declared shape for dense output (with the channel
+    /// axis narrowed) or is an empty event block.
+    fn compute(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError>;
 }
 
-impl Plan {
-    /// A plan with no state and no scratch, for kernels that need neither.
-    pub fn empty() -> Plan {
-        Plan {
-            state: Box::new(()),
-            scratch: ScratchSize::default(),
-        }
-    }
+/// A planned kernel, shared read-only by every worker.
+pub type Plan = Arc<dyn Kernel>;
 
-    pub fn new<T: Any + Send + Sync>(state: T, scratch: ScratchSize) -> Plan {
-        Plan {
-            state: Box::new(state),
-            scratch,
-        }
-    }
-
-    pub fn scratch_size(&self) -> ScratchSize {
-        self.scratch
-    }
-
-    /// The routine's own plan state.
-    ///
-    /// # Panics
-    /// If `T` is not the type the routine stored: a programming error in the routine, not
-    /// something input can cause.
-    pub fn state<T: Any>(&self) -> &T {
-        self.state
-            .downcast_ref::<T>()
-            .expect("a routine read its plan as a different type than it planned")
-    }
-}
-
-impl std::fmt::Debug for Plan {
+impl std::fmt::Debug for dyn Kernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plan")
-            .field("scratch", &self.scratch)
+        f.debug_struct("Kernel")
+            .field("scratch", &self.scratch_size())
             .finish()
     }
 }
@@ -82,6 +79,7 @@ impl std::fmt::Debug for Plan {
 pub struct Scratch {
     pub real: Vec<f64>,
     pub complex: Vec<Complex64>,
+    pub index: Vec<usize>,
     warnings: Vec<String>,
 }
 
@@ -103,6 +101,9 @@ impl Scratch {
         }
         if self.complex.len() < size.complex {
             self.complex.resize(size.complex, Complex64::new(0.0, 0.0));
+        }
+        if self.index.len() < size.index {
+            self.index.resize(size.index, 0);
         }
     }
 }

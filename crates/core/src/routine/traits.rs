@@ -2,11 +2,11 @@ use crate::engine::{ObjectId, ObjectSpec, ResultSink};
 use crate::error::{Error, RoutineError};
 use crate::model::{DataKind, DataSchema, OutputShape};
 
-use super::{OutputBlock, Plan, Scratch, TrialInput};
+use super::{Plan, Planner};
 
 /// An analysis that runs over trials. Only [`name`](Self::name), [`cfg`](Self::cfg) and
-/// [`compute_function`](Self::compute_function) are required; everything else has a default
-/// for the common case of a same-shape, same-class operation (AnalogData in, AnalogData out).
+/// [`plan`](Self::plan) are required; everything else has a default for the common case of
+/// a same-shape, same-class operation (AnalogData in, AnalogData out).
 ///
 /// Implementations hold *validated* parameters: construct them from unchecked parameters
 /// (what YAML deserialises into) through a checking step, so an invalid routine cannot exist.
@@ -50,21 +50,17 @@ pub trait ComputationalRoutine: Send + Sync {
         Ok(default_metadata(input, output))
     }
 
-    /// Precomputes what the kernel needs for one task shape (the input block's shape, channel
-    /// axis narrowed to the task's channels). Called once per distinct shape, before running.
-    fn plan(&self, _task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
-        Ok(Plan::empty())
-    }
-
-    /// The kernel: computes one task. `output` has the declared shape for dense output (with
-    /// the channel axis narrowed) or is an empty event block.
-    fn compute_function(
+    /// Builds the kernel for one task shape (the input block's shape, channel axis narrowed
+    /// to the task's channels): the routine's parameters plus whatever it precomputes
+    /// (coefficients, FFT plans and tapers, which `planner` shares across shapes and steps).
+    /// Called once per distinct shape, before running; the engine then calls the kernel's
+    /// [`compute`](super::Kernel::compute) once per task, on any worker.
+    fn plan(
         &self,
-        input: &TrialInput<'_>,
-        output: &mut OutputBlock<'_>,
-        plan: &Plan,
-        scratch: &mut Scratch,
-    ) -> Result<(), RoutineError>;
+        task_shape: &[usize],
+        input: &DataSchema,
+        planner: &mut Planner,
+    ) -> Result<Plan, RoutineError>;
 
     /// Creates the storage for this routine's output. The default asks the sink for the
     /// standard layout (one dataset, or one source file per task joined by a virtual dataset).

@@ -16,23 +16,93 @@ use super::Symmetry;
 /// Outputs summed together in registers: four AVX-512 (eight AVX2) vectors of f64.
 const LANES: usize = 32;
 
+/// The instruction sets the interior is compiled for. [`Simd::detect`] picks the widest this
+/// CPU has; forcing another one ([`Gaussian::force_simd`](crate::smoothing::Gaussian::force_simd))
+/// exists so tests and benchmarks can run every path on one machine and compare them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Simd {
+    /// The baseline target (SSE2 on x86-64), no run-time feature needed.
+    Scalar,
+    /// AVX2 (x86-64 only).
+    Avx2,
+    /// AVX-512F (x86-64 only).
+    Avx512,
+}
+
+impl Simd {
+    /// Every path, narrowest first.
+    pub const ALL: [Simd; 3] = [Simd::Scalar, Simd::Avx2, Simd::Avx512];
+
+    /// Whether this CPU can run the path.
+    pub fn available(self) -> bool {
+        match self {
+            Simd::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Simd::Avx2 | Simd::Avx512 => false,
+        }
+    }
+
+    /// The widest path this CPU can run (what routines use unless forced).
+    pub fn detect() -> Simd {
+        if Simd::Avx512.available() {
+            Simd::Avx512
+        } else if Simd::Avx2.available() {
+            Simd::Avx2
+        } else {
+            Simd::Scalar
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Simd::Scalar => "scalar",
+            Simd::Avx2 => "avx2",
+            Simd::Avx512 => "avx512",
+        }
+    }
+}
+
 /// `dst[e] = sum_k taps[k] * x[k * ch + e]` in `NI_Correlate1D`'s order for `symmetry`;
-/// `x` holds `dst.len() / ch + taps.len() - 1` rows of `ch` values.
-pub(super) fn correlate(x: &[f64], ch: usize, taps: &[f64], symmetry: Symmetry, dst: &mut [f64]) {
+/// `x` holds `dst.len() / ch + taps.len() - 1` rows of `ch` values. Runs the `simd` path.
+///
+/// # Panics
+/// If the CPU cannot run `simd` (callers take it from [`Simd::detect`] or check
+/// [`Simd::available`] first).
+pub(super) fn correlate(
+    simd: Simd,
+    x: &[f64],
+    ch: usize,
+    taps: &[f64],
+    symmetry: Symmetry,
+    dst: &mut [f64],
+) {
     assert!(x.len() >= dst.len() + (taps.len() - 1) * ch);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU supports AVX-512F, checked just above.
-        unsafe { correlate_avx512(x, ch, taps, symmetry, dst) };
-        return;
+    assert!(
+        simd.available(),
+        "this CPU cannot run the {} path",
+        simd.name()
+    );
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => {
+            // SAFETY: `correlate_avx512` only requires a CPU with AVX-512F, which
+            // `simd.available()` asserted above by run-time detection; inside it every slice
+            // access is bounds-checked as in safe code.
+            unsafe { correlate_avx512(x, ch, taps, symmetry, dst) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => {
+            // SAFETY: `correlate_avx2` only requires a CPU with AVX2, which
+            // `simd.available()` asserted above by run-time detection; inside it every slice
+            // access is bounds-checked as in safe code.
+            unsafe { correlate_avx2(x, ch, taps, symmetry, dst) }
+        }
+        _ => correlate_any(x, ch, taps, symmetry, dst),
     }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { correlate_avx2(x, ch, taps, symmetry, dst) };
-        return;
-    }
-    correlate_any(x, ch, taps, symmetry, dst);
 }
 
 #[cfg(target_arch = "x86_64")]
