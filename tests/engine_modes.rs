@@ -804,11 +804,21 @@ impl ComputationalRoutine for Sloppy {
         serde_json::json!({})
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(std::sync::Arc::new(Sloppy))
+    }
+}
+
+impl Kernel for Sloppy {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let x = input.samples();

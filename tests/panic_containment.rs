@@ -249,6 +249,21 @@ fn a_panic_in_a_worker_outside_the_kernel_ends_a_parallel_run_naming_the_task() 
 /// A copy routine whose chosen hook panics.
 struct PanicIn(&'static str);
 
+/// The copy every `PanicIn` computes.
+struct CopyKernel;
+
+impl Kernel for CopyKernel {
+    fn compute(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        _scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        output.samples_mut().assign(&input.samples());
+        Ok(())
+    }
+}
+
 impl ComputationalRoutine for PanicIn {
     fn name(&self) -> &str {
         "panic_in"
@@ -276,22 +291,16 @@ impl ComputationalRoutine for PanicIn {
         Rectify.process_metadata(input, output)
     }
 
-    fn plan(&self, _task_shape: &[usize], _input: &DataSchema) -> Result<Plan, RoutineError> {
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
         if self.0 == "plan" {
             panic!("plan blew up");
         }
-        Ok(Plan::empty())
-    }
-
-    fn compute_function(
-        &self,
-        input: &TrialInput<'_>,
-        output: &mut OutputBlock<'_>,
-        _plan: &Plan,
-        _scratch: &mut Scratch,
-    ) -> Result<(), RoutineError> {
-        output.samples_mut().assign(&input.samples());
-        Ok(())
+        Ok(Arc::new(CopyKernel))
     }
 
     fn preallocate(&self, spec: &ObjectSpec, sink: &mut dyn ResultSink) -> Result<ObjectId, Error> {

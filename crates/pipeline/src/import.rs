@@ -3,11 +3,12 @@
 //! step, so it runs in every execution mode, resumes, and decompresses on all workers.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::json;
 use trialflow_core::{
-    ComputationalRoutine, DType, ExecutionOptions, OutputBlock, Pipeline, Plan, RoutineError,
-    Scratch, Step, TrialInput,
+    ComputationalRoutine, DType, DataSchema, ExecutionOptions, Kernel, OutputBlock, Pipeline, Plan,
+    Planner, RoutineError, Scratch, Step, TrialInput,
 };
 
 use crate::check::CheckedPipeline;
@@ -61,11 +62,22 @@ impl ComputationalRoutine for Copy {
         json!({})
     }
 
-    fn compute_function(
+    fn plan(
+        &self,
+        _task_shape: &[usize],
+        _input: &DataSchema,
+        _planner: &mut Planner,
+    ) -> Result<Plan, RoutineError> {
+        Ok(Arc::new(Copy))
+    }
+}
+
+/// Copying needs no plan state: the routine is its own kernel.
+impl Kernel for Copy {
+    fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _plan: &Plan,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         output.samples_mut().assign(&input.samples());
