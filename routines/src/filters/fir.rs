@@ -4,6 +4,7 @@
 
 use std::f64::consts::PI;
 use std::sync::Arc;
+use trialflow_core::routine::fft_plan_bytes;
 
 use num_complex::Complex64;
 use realfft::{ComplexToReal, RealToComplex};
@@ -170,6 +171,15 @@ pub struct FirConvolver {
     forward: Arc<dyn RealToComplex<f64>>,
     inverse: Arc<dyn ComplexToReal<f64>>,
     spectrum: Vec<Complex64>,
+}
+
+impl FirConvolver {
+    /// Bytes the convolver keeps: the taps, the kernel's spectrum and two FFT plans.
+    pub fn state_bytes(&self) -> usize {
+        self.kernel.len() * std::mem::size_of::<f64>()
+            + self.spectrum.len() * std::mem::size_of::<Complex64>()
+            + 2 * fft_plan_bytes(self.fft_len)
+    }
 }
 
 impl std::fmt::Debug for FirConvolver {

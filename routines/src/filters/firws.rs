@@ -211,6 +211,10 @@ struct FirwsKernel {
 }
 
 impl Kernel for FirwsKernel {
+    fn state_bytes(&self) -> usize {
+        self.conv.state_bytes()
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         let (real, complex) = self.conv.scratch_len();
         ScratchSize {

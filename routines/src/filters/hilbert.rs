@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use trialflow_core::routine::fft_plan_bytes;
 
 use ndarray::Axis;
 use num_complex::Complex64;
@@ -170,6 +171,10 @@ impl ComputationalRoutine for Hilbert {
 }
 
 impl Kernel for HilbertKernel {
+    fn state_bytes(&self) -> usize {
+        2 * fft_plan_bytes(self.n)
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         ScratchSize {
             complex: self.scratch_len(),

@@ -249,6 +249,10 @@ impl ComputationalRoutine for Downsample {
 }
 
 impl Kernel for DownsampleKernel {
+    fn state_bytes(&self) -> usize {
+        self.filter.as_ref().map_or(0, FirConvolver::state_bytes)
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         match &self.filter {
             Some(conv) => {
@@ -568,6 +572,10 @@ impl ComputationalRoutine for Resample {
 }
 
 impl Kernel for ResampleKernel {
+    fn state_bytes(&self) -> usize {
+        self.taps.len() * std::mem::size_of::<f64>()
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         ScratchSize {
             real: self.samples * self.channels + self.channels,

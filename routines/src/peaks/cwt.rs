@@ -293,6 +293,11 @@ impl ComputationalRoutine for FindPeaksCwt {
 }
 
 impl Kernel for CwtKernel {
+    fn state_bytes(&self) -> usize {
+        self.wavelets.len() * std::mem::size_of::<f64>()
+            + self.spans.len() * std::mem::size_of::<(usize, usize)>()
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         ScratchSize {
             real: self.routine.scratch_len(self.samples),

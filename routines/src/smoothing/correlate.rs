@@ -29,6 +29,11 @@ pub(crate) struct Correlation {
 }
 
 impl Correlation {
+    /// Bytes of the taps (what a plan holding this correlation keeps).
+    pub fn state_bytes(&self) -> usize {
+        self.taps.len() * std::mem::size_of::<f64>()
+    }
+
     pub fn new(taps: Vec<f64>, origin: isize) -> Correlation {
         assert!(!taps.is_empty(), "a correlation needs at least one tap");
         let size = taps.len();

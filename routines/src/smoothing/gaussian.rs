@@ -251,6 +251,10 @@ struct GaussianKernel {
 }
 
 impl Kernel for GaussianKernel {
+    fn state_bytes(&self) -> usize {
+        self.correlation.state_bytes()
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         self.scratch
     }

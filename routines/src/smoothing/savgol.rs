@@ -381,6 +381,13 @@ struct SavgolKernel {
 }
 
 impl Kernel for SavgolKernel {
+    fn state_bytes(&self) -> usize {
+        let edges = self.tables.edges.as_ref().map_or(0, |e| {
+            (e.pinv.len() + e.left.len() + e.right.len()) * std::mem::size_of::<f64>()
+        });
+        self.tables.filter.state_bytes() + edges
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         self.scratch
     }

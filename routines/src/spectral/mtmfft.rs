@@ -1,6 +1,7 @@
 //! `mtmfft`: Syncopy's `freqanalysis(method='mtmfft')`, one (multi-)tapered FFT per trial.
 
 use std::sync::Arc;
+use trialflow_core::routine::fft_plan_bytes;
 
 use realfft::RealToComplex;
 use serde::{Deserialize, Deserializer};
@@ -642,6 +643,10 @@ impl ComputationalRoutine for Mtmfft {
 }
 
 impl Kernel for MtmfftKernel {
+    fn state_bytes(&self) -> usize {
+        self.tapers.len() * std::mem::size_of::<f64>() + fft_plan_bytes(self.fft.len())
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         self.scratch
     }

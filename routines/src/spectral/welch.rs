@@ -1,6 +1,7 @@
 //! `welch`: `scipy.signal.welch` per trial and channel.
 
 use std::sync::Arc;
+use trialflow_core::routine::fft_plan_bytes;
 
 use realfft::RealToComplex;
 use serde::Deserialize;
@@ -414,6 +415,10 @@ impl ComputationalRoutine for Welch {
 }
 
 impl Kernel for WelchKernel {
+    fn state_bytes(&self) -> usize {
+        self.window.len() * std::mem::size_of::<f64>() + fft_plan_bytes(self.window.len())
+    }
+
     fn scratch_size(&self) -> ScratchSize {
         self.scratch
     }

@@ -12,13 +12,15 @@ use super::tasks::Task;
 /// every step's output block and the scratch its plans ask for) times the tasks that can be
 /// in flight at once, plus the averaging accumulators and what the sink keeps in memory.
 /// Unlike Syncopy's check, which looks only at the output, this counts input, output and
-/// scratch. Plans report only their scratch, not the size of their own state (filter
-/// coefficients, FFT tables), so that state is not counted.
+/// scratch, and once the state every plan holds (coefficients, tapers, FFT tables), which all
+/// workers share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryEstimate {
     pub per_task: u64,
     pub concurrent_tasks: usize,
     pub accumulators: u64,
+    /// What the plans hold, once for all workers (`Kernel::state_bytes`).
+    pub plans: u64,
     /// What the sink holds in memory until the run ends (all results, for an in-memory
     /// sink; nothing for a file).
     pub sink: u64,
@@ -26,7 +28,7 @@ pub struct MemoryEstimate {
 
 impl MemoryEstimate {
     pub fn total(&self) -> u64 {
-        self.per_task * self.concurrent_tasks as u64 + self.accumulators + self.sink
+        self.per_task * self.concurrent_tasks as u64 + self.accumulators + self.plans + self.sink
     }
 
     pub(crate) fn for_pipeline(
@@ -64,10 +66,16 @@ impl MemoryEstimate {
                 .map(|s| s.output.trial_elements(0) as u64 * 8 * s.output.dtype.components() as u64)
                 .sum()
         };
+        let plans = steps
+            .iter()
+            .flat_map(|s| s.plans.iter())
+            .map(|p| p.state_bytes() as u64)
+            .sum();
         MemoryEstimate {
             per_task,
             concurrent_tasks: window,
             accumulators,
+            plans,
             sink: 0,
         }
     }
@@ -371,6 +379,7 @@ mod tests {
             per_task: 100 * MIB,
             concurrent_tasks: 4,
             accumulators: 0,
+            plans: 0,
             sink: 200 * MIB,
         };
         let available = root.probe().available();

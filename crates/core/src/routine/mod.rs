@@ -14,7 +14,7 @@ mod registration;
 mod traits;
 
 pub use block::{OutputBlock, TrialInput};
-pub use plan::{Kernel, Plan, Scratch, ScratchSize};
+pub use plan::{fft_plan_bytes, Kernel, Plan, Scratch, ScratchSize};
 pub use planner::Planner;
 pub use registration::{
     parse_params, BuildError, Constructor, ParamDoc, Registrable, RoutineDoc, RoutineEntry,

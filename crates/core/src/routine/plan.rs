@@ -48,6 +48,13 @@ pub trait Kernel: Send + Sync {
         ScratchSize::default()
     }
 
+    /// Bytes the kernel itself holds (coefficients, tapers, FFT tables), shared by every
+    /// worker: the memory guard counts it once per plan. Kernels with only a few numbers of
+    /// state leave the default.
+    fn state_bytes(&self) -> usize {
+        0
+    }
+
     /// Computes one task. `output` has the declared shape for dense output (with the channel
     /// axis narrowed) or is an empty event block.
     fn compute(
@@ -56,6 +63,12 @@ pub trait Kernel: Send + Sync {
         output: &mut OutputBlock<'_>,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError>;
+}
+
+/// What an FFT plan of length `n` holds (twiddle factors and its own tables), about one
+/// complex value per point: what kernels report for the plans they keep.
+pub fn fft_plan_bytes(n: usize) -> usize {
+    n * std::mem::size_of::<Complex64>()
 }
 
 /// A planned kernel, shared read-only by every worker.
