@@ -12,7 +12,7 @@ import numpy as np
 
 from ._arrays import axis_index, real_array, to_columns
 from ._compute import run_steps
-from ._errors import UserError
+from ._errors import RunError, UserError
 
 
 def unsupported(function, name, value, supported):
@@ -88,6 +88,12 @@ def apply(function, routine, params, x, axis, argname, samplerate=1.0):
     try:
         raws = run_steps([step], columns, trl, float(samplerate), None, False, execution, progress=False)
     except UserError as e:
+        raise UserError(_message(function, routine, argname, str(e))) from None
+    except RunError as e:
+        # A kernel refusing the values (NaN where SciPy refuses it too) is about the
+        # caller's array, so it is a ValueError as in SciPy; internal errors stay RunError.
+        if str(e).startswith("internal error"):
+            raise
         raise UserError(_message(function, routine, argname, str(e))) from None
     return Applied(raws[0], rest, ax, array.ndim, array.dtype)
 
