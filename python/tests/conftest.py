@@ -89,3 +89,11 @@ def same_bits(a, b):
     a = np.ascontiguousarray(a)
     b = np.ascontiguousarray(b)
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+# Syncopy wants a writable folder of its own and prints a banner unless told not to.
+os.environ.setdefault("SPYSILENTSTARTUP", "1")
+if "SPYDIR" not in os.environ:
+    import tempfile
+
+    os.environ["SPYDIR"] = tempfile.mkdtemp(prefix="trialflow-spy-")

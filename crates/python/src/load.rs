@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use hdf5::types::TypeDescriptor;
+use hdf5::{Hyperslab, SliceOrIndex};
 use ndarray::IxDyn;
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
@@ -103,6 +104,10 @@ pub fn read_rows<'py>(
         let rows = ds.shape().first().copied().unwrap_or(0);
         let range = start.unwrap_or(0).min(rows)..stop.unwrap_or(rows).min(rows);
         let range = range.start..range.end.max(range.start);
+        // Rows of the first axis, every element of the others.
+        let mut slab: Vec<SliceOrIndex> = vec![range.into()];
+        slab.extend((1..ds.ndim()).map(|_| SliceOrIndex::from(..)));
+        let range = Hyperslab::from(slab);
         Ok(match ds.dtype()?.to_descriptor()? {
             TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => {
                 Rows::Int(ds.read_slice::<i64, _, IxDyn>(range)?)
