@@ -1,6 +1,7 @@
 """Ctrl-C (KeyboardInterrupt) stops a run between tasks, keeps it resumable, and raises."""
 
 import _thread
+import signal
 import threading
 import time
 
@@ -27,6 +28,15 @@ def interrupt_after(tasks, seen):
         _thread.interrupt_main()
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Ctrl-C as Python delivers it by default (KeyboardInterrupt): importing Syncopy
+    (dask_jobqueue) replaces the handler with one that exits."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

@@ -42,8 +42,3 @@ def to_columns(array, axis):
     columns = as_float64(moved.reshape(moved.shape[0], -1))
     return columns, rest
 
-
-def from_columns(columns, rest, axis, ndim):
-    """Inverse of :func:`to_columns` for an output with ``columns.shape[0]`` rows."""
-    shaped = columns.reshape((columns.shape[0],) + tuple(rest))
-    return np.moveaxis(shaped, 0, axis) if ndim > 1 else shaped.reshape(-1)

@@ -48,7 +48,7 @@ def find_peaks(x, height=None, threshold=None, distance=None, prominence=None, w
     if wlen is not None:
         params["wlen"] = float(wlen)
     applied = apply("signal.find_peaks", "find_peaks", params, x, axis, "x")
-    results = applied.events_per_column()
+    results = applied.events_per_slice()
     if applied.ndim == 1:
         return results[0]
     return results
@@ -71,7 +71,7 @@ def find_peaks_cwt(vector, widths, wavelet=None, max_distances=None, gap_thresh=
     if window_size is not None:
         params["window_size"] = int(window_size)
     applied = apply("signal.find_peaks_cwt", "find_peaks_cwt", params, vector, axis, "vector")
-    results = [peaks for peaks, _ in applied.events_per_column()]
+    results = [peaks for peaks, _ in applied.events_per_slice()]
     if applied.ndim == 1:
         return results[0]
     return results

@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use trialflow_core::in_memory::StoredObject;
-use trialflow_core::DataSchema;
+use trialflow_core::{DataSchema, EventColumnKind};
 
 /// One saved object: its name, class, stacked values (dense) or rows and properties (events),
 /// and the metadata to split and label them.
@@ -33,6 +33,19 @@ pub fn stored_object(py: Python<'_>, object: StoredObject) -> PyResult<Bound<'_,
             rows.set_item("channel", events.channel.into_pyarray(py))?;
             rows.set_item("unit", events.unit.into_pyarray(py))?;
             let columns = PyDict::new(py);
+            // Columns the engine shifted into the recording's sample space, like `sample`.
+            let shifted: Vec<&str> = schema
+                .event_columns
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c.kind,
+                        EventColumnKind::SampleIndex | EventColumnKind::SamplePosition
+                    )
+                })
+                .map(|c| c.name.as_str())
+                .collect();
+            rows.set_item("shifted", shifted)?;
             for (column, values) in schema.event_columns.iter().zip(events.columns) {
                 if column.is_integer() {
                     let ints: Vec<i64> = values.iter().map(|&v| v as i64).collect();

@@ -16,7 +16,12 @@ use trialflow_pipeline::PipelineDocument;
 use crate::arrays::stored_object;
 use crate::errors::{core_error, pipeline_error, user_error};
 use crate::registry::registry;
-use crate::watch::{run_watched, Progress};
+use crate::watch::{run_inline, run_watched, Progress};
+
+/// Inputs up to this many values run on the calling thread: they finish in well under a
+/// second, and a thread handoff would dominate their cost. Python routines always get the
+/// watcher, since they may take any time per trial.
+const INLINE_ELEMENTS: usize = 1 << 16;
 
 /// Runs `document` (JSON text with `execution` and `steps`, as `_compute.py` builds it) over
 /// `data` (samples x channels, trials by `trialdefinition`: rows of `columns` values).
@@ -46,7 +51,9 @@ pub fn compute<'py>(
         .check(&registry())
         .map_err(pipeline_error)?;
 
-    let values = data.as_array().to_owned();
+    // The engine's recording owns its values: one copy, made without holding the GIL.
+    let view = data.as_array();
+    let values = py.detach(|| view.to_owned());
     let n_samples = values.nrows();
     let trl = TrialDefinition::from_rows(trialdefinition.as_slice()?.to_vec(), columns, n_samples)
         .map_err(|e| user_error(format!("trialdefinition: {e}")))?;
@@ -65,11 +72,19 @@ pub fn compute<'py>(
     checked.pipeline.execution.cancel = Some(cancel.clone());
     let counter = Progress::default();
     let pipeline = &checked.pipeline;
-    let (report, sink) = run_watched(py, &cancel, &counter, progress.as_ref(), || {
+    let small = n_samples.saturating_mul(recording.data().ncols()) <= INLINE_ELEMENTS
+        && progress.is_none()
+        && pipeline.steps.iter().all(|s| s.routine.name() != "python");
+    let work = || {
         let mut sink = MemorySink::new();
         let record = |done, total| counter.record(done, total);
         run_pipeline(pipeline, &mut recording, &mut sink, Some(&record)).map(|r| (r, sink))
-    })?
+    };
+    let (report, sink) = if small {
+        run_inline(py, work)?
+    } else {
+        run_watched(py, &cancel, &counter, progress.as_ref(), work)?
+    }
     .map_err(core_error)?;
 
     let out = PyList::empty(py);

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 
 use crate::errors::panic_error;
@@ -30,19 +31,30 @@ impl Progress {
         self.done.store(done, Ordering::Relaxed);
     }
 
-    fn report(&self, py: Python<'_>, callback: Option<&Py<PyAny>>, last: &mut (usize, usize)) {
-        let Some(callback) = callback else { return };
+    /// Calls the callback when the count moved. A Ctrl-C that Python delivers while the
+    /// callback runs comes back as the interrupt; other failures of a progress bar must not
+    /// fail the run, so Python prints them as unraisable.
+    fn report(
+        &self,
+        py: Python<'_>,
+        callback: Option<&Py<PyAny>>,
+        last: &mut (usize, usize),
+    ) -> Option<PyErr> {
+        let callback = callback?;
         let now = (
             self.done.load(Ordering::Relaxed),
             self.total.load(Ordering::Relaxed),
         );
         if now != *last && now.1 > 0 {
             *last = now;
-            // A failing progress bar must not fail the run; Python prints it as unraisable.
             if let Err(e) = callback.call1(py, now) {
+                if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+                    return Some(e);
+                }
                 e.write_unraisable(py, Some(callback.bind(py)));
             }
         }
+        None
     }
 }
 
@@ -72,16 +84,19 @@ pub fn run_watched<T: Send>(
                     Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
                 Python::attach(|py| {
-                    if interrupt.is_none() {
-                        if let Err(e) = py.check_signals() {
-                            cancel.store(true, Ordering::SeqCst);
-                            interrupt = Some(e);
-                        }
+                    let stop = py
+                        .check_signals()
+                        .err()
+                        .or_else(|| progress.report(py, callback, &mut last));
+                    if let (Some(e), None) = (stop, &interrupt) {
+                        cancel.store(true, Ordering::SeqCst);
+                        interrupt = Some(e);
                     }
-                    progress.report(py, callback, &mut last);
                 });
             }
-            Python::attach(|py| progress.report(py, callback, &mut last));
+            if let Some(e) = Python::attach(|py| progress.report(py, callback, &mut last)) {
+                interrupt.get_or_insert(e);
+            }
             let result = handle.join().unwrap_or_else(Err);
             (result, interrupt)
         })
@@ -90,4 +105,12 @@ pub fn run_watched<T: Send>(
         return Err(e);
     }
     result.map_err(panic_error)
+}
+
+/// Runs `work` on the calling thread with the GIL released: for runs too small to be worth
+/// a thread handoff (which costs hundreds of microseconds on a busy machine). A Ctrl-C
+/// during it is raised by Python when the call returns. A panic becomes a `RunError`.
+pub fn run_inline<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
+    py.detach(|| catch_unwind(AssertUnwindSafe(work)))
+        .map_err(panic_error)
 }
