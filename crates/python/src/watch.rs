@@ -78,11 +78,8 @@ pub fn run_watched<T: Send>(
             });
             let mut interrupt: Option<PyErr> = None;
             let mut last = (usize::MAX, 0);
-            loop {
-                match done_rx.recv_timeout(POLL) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
+            // Until the work is done (or its thread is gone).
+            while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(POLL) {
                 Python::attach(|py| {
                     let stop = py
                         .check_signals()
