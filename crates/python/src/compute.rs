@@ -1,21 +1,23 @@
 //! `trialflow.compute`: a pipeline's steps over data already in memory, through the same
-//! document checks, registry and engine as `trialflow run` (an `InMemoryRecording` in, a
+//! document checks, registry and engine as `trialflow run` (the caller's array in, a
 //! `MemorySink` out), so the numbers are those a run stores as float64.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use numpy::PyUntypedArrayMethods;
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use trialflow_core::in_memory::{InMemoryRecording, MemorySink};
-use trialflow_core::{run_pipeline, DType, TrialDefinition};
+use trialflow_core::in_memory::MemorySink;
+use trialflow_core::{run_pipeline, DType, DataSchema, TrialDefinition};
 use trialflow_pipeline::PipelineDocument;
 
 use crate::arrays::stored_object;
 use crate::errors::{core_error, pipeline_error, user_error};
 use crate::registry::registry;
+use crate::source::BorrowedRecording;
 use crate::watch::{run_inline, run_watched, Progress};
 
 /// Inputs up to this many values run on the calling thread: they finish in well under a
@@ -51,28 +53,36 @@ pub fn compute<'py>(
         .check(&registry())
         .map_err(pipeline_error)?;
 
-    // The engine's recording owns its values: one copy, made without holding the GIL.
-    let view = data.as_array();
-    let values = py.detach(|| view.to_owned());
+    let values = data.as_array();
     let n_samples = values.nrows();
     let trl = TrialDefinition::from_rows(trialdefinition.as_slice()?.to_vec(), columns, n_samples)
         .map_err(|e| user_error(format!("trialdefinition: {e}")))?;
-    let recording = match channels {
-        Some(labels) => InMemoryRecording::with_channels(values, samplerate, trl, labels),
-        None => InMemoryRecording::new(values, samplerate, trl),
-    }
-    .map_err(|e| user_error(format!("data: {e}")))?;
-    let mut recording = if float32 {
-        recording.with_dtype(DType::Float32)
-    } else {
-        recording
+    let labels = match channels {
+        Some(labels) if labels.len() != values.ncols() => {
+            return Err(user_error(format!(
+                "channels: {} labels for {} channels",
+                labels.len(),
+                values.ncols()
+            )))
+        }
+        Some(labels) => labels,
+        None => (0..values.ncols())
+            .map(|c| format!("channel{c:03}"))
+            .collect(),
     };
+    let dtype = if float32 {
+        DType::Float32
+    } else {
+        DType::Float64
+    };
+    let mut recording =
+        BorrowedRecording::new(values, DataSchema::analog(dtype, samplerate, labels, trl));
 
     let cancel = Arc::new(AtomicBool::new(false));
     checked.pipeline.execution.cancel = Some(cancel.clone());
     let counter = Progress::default();
     let pipeline = &checked.pipeline;
-    let small = n_samples.saturating_mul(recording.data().ncols()) <= INLINE_ELEMENTS
+    let small = n_samples.saturating_mul(data.shape()[1]) <= INLINE_ELEMENTS
         && progress.is_none()
         && pipeline.steps.iter().all(|s| s.routine.name() != "python");
     let work = || {

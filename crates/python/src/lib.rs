@@ -13,6 +13,7 @@ mod errors;
 mod load;
 mod registry;
 mod run;
+mod source;
 mod watch;
 
 use pyo3::prelude::*;
