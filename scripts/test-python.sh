@@ -16,6 +16,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 # No build isolation: the venv's pinned maturin builds it, without a download (its PEP 517
 # hook runs `maturin` from PATH).
 PATH="$(dirname "$PY"):$PATH"
+# A `maturin develop` build left in the sources must not stand in for the wheel's.
+rm -f python/trialflow/_native*.so
 "$PY" -m pip install --quiet --no-build-isolation --force-reinstall --no-deps ./python
 
 # The tests compare with what the command line writes.
@@ -26,3 +28,6 @@ export TRIALFLOW_BIN
 # Run from the tests folder so `import trialflow` is the installed wheel, not the sources.
 cd python/tests
 "$PY" -m pytest -q -p no:cacheprovider "$@" .
+if [ "${TRIALFLOW_BENCH:-}" = 1 ]; then
+    "$PY" ../benchmarks/bench.py
+fi
