@@ -94,6 +94,9 @@ def same_bits(a, b):
 # Syncopy wants a writable folder of its own and prints a banner unless told not to.
 os.environ.setdefault("SPYSILENTSTARTUP", "1")
 if "SPYDIR" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
 
     os.environ["SPYDIR"] = tempfile.mkdtemp(prefix="trialflow-spy-")
+    atexit.register(shutil.rmtree, os.environ["SPYDIR"], True)

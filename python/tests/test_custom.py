@@ -112,3 +112,15 @@ def test_exceptions_in_python_code_become_run_errors_naming_the_trial():
 
     with pytest.raises(tf.RunError, match="trial 3.*ZeroDivisionError: boom"):
         tf.compute([Fails()], TRIALS, samplerate=500.0, mode="sequential")
+
+
+def test_any_object_with_initialize_and_compute_is_a_routine():
+    class Plain:  # no base class: duck typing, as the "a class with ..." says
+        def initialize(self, trial_shape, samplerate):
+            return trial_shape
+
+        def compute(self, trial):
+            return trial - trial.mean(axis=0)
+
+    out = tf.compute([Plain()], TRIALS, samplerate=500.0, workers=2)
+    assert all(same_bits(o, t - t.mean(axis=0)) for o, t in zip(out, TRIALS))

@@ -54,7 +54,8 @@ class SyncopyObject:
         self.samplerate = info["samplerate"]
         self.channel = np.asarray(info["channel"], dtype=object).astype(str)
         rows = np.asarray(info["trials"], dtype=np.float64).reshape(-1, 3)
-        self.trialdefinition = rows
+        self._trials = rows
+        self._trialinfo_columns = info["trialinfo_columns"]
         self._datasets = list(info["datasets"])
         self.freq = None if info["freq"] is None else np.asarray(info["freq"], dtype=np.float64)
         self.taper = None if info["taper"] is None else np.asarray(info["taper"], dtype=object).astype(str)
@@ -62,11 +63,18 @@ class SyncopyObject:
         self.trials = _TrialsView(self._read_trial, rows.shape[0])
 
     @property
+    def trialdefinition(self):
+        """Rows ``[start, stop, offset, trialinfo...]`` (samples), as stored."""
+        if self._trialinfo_columns == 0:
+            return self._trials.copy()
+        return _native.read_rows(os.fspath(self.path), "trialdefinition")
+
+    @property
     def tag(self):
         return self.path.stem
 
     def _bounds(self, i):
-        start, stop, _ = self.trialdefinition[i]
+        start, stop, _ = self._trials[i]
         return int(start), int(stop)
 
     def _read_trial(self, i):
@@ -79,7 +87,7 @@ class SyncopyObject:
         if self.samplerate is None:
             raise AttributeError(f"{self.path}: no samplerate, so no time axis")
         out = []
-        for start, stop, offset in self.trialdefinition:
+        for start, stop, offset in self._trials:
             out.append((np.arange(int(stop - start)) + offset) / self.samplerate)
         return out
 
