@@ -7,6 +7,7 @@ wherever they go.
 """
 
 import os
+import warnings
 
 import numpy as np
 
@@ -128,6 +129,10 @@ def apply(function, routine, params, x, axis, argname, samplerate=1.0):
         if str(e).startswith("internal error"):
             raise
         raise UserError(_message(function, routine, argname, str(e))) from None
+    # What SciPy reports with warnings.warn (a peak of zero prominence, say), the kernels
+    # report too; each distinct message once.
+    for message in dict.fromkeys(raws[0]["warnings"]):
+        warnings.warn(f"trialflow.{function}: {message}", RuntimeWarning, stacklevel=3)
     return Applied(raws[0], layout, rest, n, ax, array.ndim, array.dtype)
 
 

@@ -8,6 +8,8 @@ return one result per 1-D slice (a list, in C order of the other axes). Paramete
 are not supported raise ``NotImplementedError`` naming them.
 """
 
+import warnings
+
 import numpy as np
 
 from ._dropin import apply, result_dtype, unsupported
@@ -99,8 +101,11 @@ def welch(x, fs=1.0, window="hann", nperseg=None, noverlap=None, nfft=None, detr
     array = np.asarray(x)
     n = array.shape[axis] if array.ndim else 0
     if nperseg is None:
-        # SciPy: 256, or the whole input when it is shorter (as the routine does, quietly here).
-        nperseg = min(256, n) if n else 256
+        # SciPy's default, shortened to a shorter input with SciPy's warning.
+        nperseg = 256
+        if 0 < n < nperseg:
+            warnings.warn(f"nperseg = {nperseg:d} is greater than input length  = {n:d}, using nperseg = {n:d}")
+            nperseg = n
     params["nperseg"] = int(nperseg)
     if noverlap is not None:
         params["noverlap"] = int(noverlap)
