@@ -56,7 +56,13 @@ pub fn compute<'py>(
     let values = data.as_array();
     let n_samples = values.nrows();
     let trl = TrialDefinition::from_rows(trialdefinition.as_slice()?.to_vec(), columns, n_samples)
-        .map_err(|e| user_error(format!("trialdefinition: {e}")))?;
+        .map_err(|e| {
+            user_error(if e.starts_with("trialdefinition") {
+                e
+            } else {
+                format!("trialdefinition: {e}")
+            })
+        })?;
     let labels = match channels {
         Some(labels) if labels.len() != values.ncols() => {
             return Err(user_error(format!(
