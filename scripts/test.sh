@@ -25,4 +25,5 @@ if [ -x scripts/test-map-mpi.sh ]; then
     scripts/test-map-mpi.sh
 fi
 
+scripts/test-python.sh
 cargo bench --workspace --no-run --quiet
