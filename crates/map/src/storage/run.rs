@@ -177,7 +177,8 @@ fn per_task(
         local.len() - todo.len(),
     );
     let mut failures = Vec::new();
-    exec.run_local(&todo, &worker, &mut |i, outcome| {
+    let failed = |i: usize, reason: String| Err(storage_failure(i, reason));
+    exec.run_local(&todo, &worker, &failed, &mut |i, outcome| {
         let written = outcome.and_then(|values| {
             write_payload(storage, i, &values, fingerprint)
                 .map(|()| TaskMeta::of(&values))
@@ -268,7 +269,8 @@ fn single_file(
     );
     let mut failures = Vec::new();
     let mut for_root: Vec<(usize, Vec<StoredArray>)> = Vec::new();
-    exec.run_local(&todo, &worker, &mut |i, outcome| {
+    let failed = |i: usize, reason: String| Err(storage_failure(i, reason));
+    exec.run_local(&todo, &worker, &failed, &mut |i, outcome| {
         let failed_before = failures.len();
         match outcome {
             Ok(values) => match writer.as_mut() {
