@@ -59,6 +59,13 @@ pub enum MapError {
     Mpi(String),
 }
 
+#[cfg(feature = "mpi")]
+impl From<trialflow_core::engine::MpiInitError> for MapError {
+    fn from(e: trialflow_core::engine::MpiInitError) -> Self {
+        MapError::Mpi(e.to_string())
+    }
+}
+
 impl MapError {
     pub(crate) fn storage(path: impl Into<PathBuf>, message: impl fmt::Display) -> Self {
         MapError::Storage {
@@ -156,16 +163,5 @@ pub(crate) fn summarize<A: fmt::Debug>(arg: &A) -> String {
     match text.char_indices().nth(LIMIT) {
         Some((cut, _)) => format!("{}...", &text[..cut]),
         None => text,
-    }
-}
-
-/// The message of a caught panic payload (`&str` or `String`; anything else is named).
-pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_string()
     }
 }

@@ -1,15 +1,16 @@
 //! The builder: what to map, over which arguments, on which executor, and where results go.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ndarray::{Array, ArrayView, Axis, Dimension, RemoveAxis};
 
 use crate::context::TaskContext;
+use trialflow_core::engine::contained;
+
 use crate::error::{
-    panic_message, summarize, FailureReport, MapError, MapParamError, TaskFailure, TaskPanic,
+    summarize, FailureReport, MapError, MapParamError, TaskFailure, TaskPanic, TextError,
 };
 use crate::executor::{agree, merge, Executor};
 use crate::memory;
@@ -145,23 +146,31 @@ where
         };
         let arg = &self.per_task[index];
         let run = || (self.function)(&ctx, arg, &self.broadcast);
+        // The engine's panic containment, unless the executor is `Debug`.
         let outcome = if self.executor.catches_panics() {
-            catch_unwind(AssertUnwindSafe(run))
+            contained(run)
         } else {
             Ok(run())
         };
         let error: BoxedError = match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => e.into(),
-            Err(payload) => Box::new(TaskPanic {
-                message: panic_message(payload),
-            }),
+            Err(message) => Box::new(TaskPanic { message }),
         };
         Err(TaskFailure {
             index,
             error,
             args: summarize(arg),
         })
+    }
+
+    /// Task `index` failed outside the mapped function (on a worker thread of the pool).
+    fn failed_outside(&self, index: usize, reason: String) -> TaskFailure {
+        TaskFailure {
+            index,
+            error: Box::new(TextError(reason)),
+            args: summarize(&self.per_task[index]),
+        }
     }
 
     /// A hash of every argument, identifying the map when no [`key`](Self::key) is given.
@@ -231,9 +240,12 @@ where
         log.line(&format!("map of {n_tasks} tasks in memory on {exec:?}"));
         let local = exec.local_tasks(n_tasks);
         let progress = Progress::new(self.progress, exec.is_root(), local.len(), 0);
-        let outcomes = exec.run_local_ordered(&local, &|i| self.call(i), &|outcome| {
-            progress.task_done(outcome.is_err())
-        });
+        let outcomes = exec.run_local_ordered(
+            &local,
+            &|i| self.call(i),
+            &|i, reason| Err(self.failed_outside(i, reason)),
+            &|outcome| progress.task_done(outcome.is_err()),
+        );
         progress.finish();
         let mut values = Vec::with_capacity(local.len());
         let mut failures = Vec::new();
@@ -352,7 +364,7 @@ where
                 .map_err(|message| {
                     one_failure(TaskFailure {
                         index,
-                        error: Box::new(crate::error::TextError(message)),
+                        error: Box::new(TextError(message)),
                         args: summarize(&self.per_task[index]),
                     })
                 })?;

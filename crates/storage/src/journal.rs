@@ -4,6 +4,10 @@
 //! staging folder, *after* the data it describes is durable (flushed and synced). The first
 //! line holds the run's identity; a shard's last line says it is done. A line cut short by a
 //! kill is ignored, so the journal always describes a consistent prefix of the run.
+//!
+//! The format itself (a header line with an identity, then synced JSON lines, a torn last
+//! line ignored) is [`JournalFile`] and [`read_journal_lines`]; the parallel map
+//! (trialflow-map) keeps its resume journal in it too, with lines of its own.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,14 +48,14 @@ pub struct JournalState {
     pub done: bool,
 }
 
-/// Reads a journal, ignoring an incomplete last line. `Ok(None)` if it does not exist.
-pub fn read_journal(path: &Path) -> Result<Option<JournalState>, StorageError> {
+/// A journal's identity and its entries up to the first unreadable one, ignoring an
+/// incomplete last line. `Ok(None)` if it does not exist or holds no complete header.
+pub fn read_journal_lines(path: &Path) -> Result<Option<(Value, Vec<Value>)>, StorageError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StorageError::io(path, e)),
     };
-    let mut state = JournalState::default();
     let mut lines = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
     // The header is made durable together with the first checkpoint, so a machine that
     // lost power before then can leave a journal without one: nothing was recorded.
@@ -60,11 +64,23 @@ pub fn read_journal(path: &Path) -> Result<Option<JournalState>, StorageError> {
     };
     let header: Value = serde_json::from_str(first)
         .map_err(|_| StorageError::format(path, "has no readable header line"))?;
-    state.identity = header.get("identity").cloned().unwrap_or(Value::Null);
-    for line in lines {
-        let Ok(entry) = serde_json::from_str::<Value>(line) else {
-            break;
-        };
+    let identity = header.get("identity").cloned().unwrap_or(Value::Null);
+    let entries = lines
+        .map_while(|line| serde_json::from_str::<Value>(line).ok())
+        .collect();
+    Ok(Some((identity, entries)))
+}
+
+/// Reads a journal, ignoring an incomplete last line. `Ok(None)` if it does not exist.
+pub fn read_journal(path: &Path) -> Result<Option<JournalState>, StorageError> {
+    let Some((identity, entries)) = read_journal_lines(path)? else {
+        return Ok(None);
+    };
+    let mut state = JournalState {
+        identity,
+        ..Default::default()
+    };
+    for entry in entries {
         if entry.get("done").and_then(Value::as_bool) == Some(true) {
             state.done = true;
         }
@@ -106,34 +122,30 @@ pub fn read_journal(path: &Path) -> Result<Option<JournalState>, StorageError> {
     Ok(Some(state))
 }
 
-/// Appends checkpoints to a journal, writing only what is new since the last line.
+/// An open journal: a header line naming the identity, then one JSON line per
+/// [`append`](Self::append), each synced before it returns.
 #[derive(Debug)]
-pub struct JournalWriter {
+pub struct JournalFile {
     path: PathBuf,
     file: std::fs::File,
-    warnings_written: usize,
-    failed_written: usize,
 }
 
-impl JournalWriter {
-    /// Starts a new journal with the run's identity (replacing an old one). The header is
-    /// not synced here: the first checkpoint's sync covers it, and until then there is
-    /// nothing to resume, so the run starts without waiting for the disk.
-    pub fn create(path: &Path, identity: &Value) -> Result<JournalWriter, StorageError> {
+impl JournalFile {
+    /// Starts a new journal with `identity` (replacing an old one). The header is not
+    /// synced here: the first appended line's sync covers it, and until then there is
+    /// nothing to resume, so a run starts without waiting for the disk.
+    pub fn create(path: &Path, identity: &Value) -> Result<JournalFile, StorageError> {
         let mut file = std::fs::File::create(path).map_err(|e| StorageError::io(path, e))?;
         let line = json!({ "identity": identity, "format": 1 });
         writeln!(file, "{line}").map_err(|e| StorageError::io(path, e))?;
-        Ok(JournalWriter {
+        Ok(JournalFile {
             path: path.to_path_buf(),
             file,
-            warnings_written: 0,
-            failed_written: 0,
         })
     }
 
-    /// Continues an existing journal whose state was `state`.
-    pub fn append(path: &Path, state: &JournalState) -> Result<JournalWriter, StorageError> {
-        // Drop a torn last line, so the next line starts clean.
+    /// Continues an existing journal, dropping a torn last line so the next starts clean.
+    pub fn reopen(path: &Path) -> Result<JournalFile, StorageError> {
         let text = std::fs::read_to_string(path).map_err(|e| StorageError::io(path, e))?;
         let keep = text.rfind('\n').map_or(0, |i| i + 1);
         let file = std::fs::OpenOptions::new()
@@ -146,9 +158,47 @@ impl JournalWriter {
         use std::io::Seek;
         file.seek(std::io::SeekFrom::End(0))
             .map_err(|e| StorageError::io(path, e))?;
-        Ok(JournalWriter {
+        Ok(JournalFile {
             path: path.to_path_buf(),
             file,
+        })
+    }
+
+    /// Appends `entry` as one line and syncs it (call only once what it records is durable).
+    pub fn append(&mut self, entry: &Value) -> Result<(), StorageError> {
+        writeln!(self.file, "{entry}").map_err(|e| StorageError::io(&self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| StorageError::io(&self.path, e))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Appends checkpoints to a journal, writing only what is new since the last line.
+#[derive(Debug)]
+pub struct JournalWriter {
+    journal: JournalFile,
+    warnings_written: usize,
+    failed_written: usize,
+}
+
+impl JournalWriter {
+    /// Starts a new journal with the run's identity (replacing an old one).
+    pub fn create(path: &Path, identity: &Value) -> Result<JournalWriter, StorageError> {
+        Ok(JournalWriter {
+            journal: JournalFile::create(path, identity)?,
+            warnings_written: 0,
+            failed_written: 0,
+        })
+    }
+
+    /// Continues an existing journal whose state was `state`.
+    pub fn append(path: &Path, state: &JournalState) -> Result<JournalWriter, StorageError> {
+        Ok(JournalWriter {
+            journal: JournalFile::reopen(path)?,
             warnings_written: state.checkpoint.warnings.len(),
             failed_written: state.checkpoint.failed.len(),
         })
@@ -181,10 +231,7 @@ impl JournalWriter {
         if let Some(sums) = sums {
             line["sums"] = sums.to_json();
         }
-        writeln!(self.file, "{line}").map_err(|e| StorageError::io(&self.path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.journal.append(&line)?;
         self.warnings_written = checkpoint.warnings.len();
         self.failed_written = checkpoint.failed.len();
         Ok(())
@@ -192,11 +239,7 @@ impl JournalWriter {
 
     /// Marks a shard as finished.
     pub fn mark_done(&mut self) -> Result<(), StorageError> {
-        writeln!(self.file, "{}", json!({ "done": true }))
-            .map_err(|e| StorageError::io(&self.path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| StorageError::io(&self.path, e))
+        self.journal.append(&json!({ "done": true }))
     }
 }
 

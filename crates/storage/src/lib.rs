@@ -22,16 +22,22 @@ mod raw_io;
 mod reader;
 mod stored;
 mod sums;
+mod task_file;
 mod typed;
 mod writer;
 
 pub use container::{resolve_input, ContainerPath};
 pub use error::StorageError;
+pub use hdf5_util::{
+    create_file, one_line, open_read_only, open_rw, read_string_attr, write_string_attr,
+};
 pub use identity::file_identity;
 pub use info::{file_sha1, read_info, SYNCOPY_FORMAT_VERSION};
 pub use inspect::{inspect_path, ObjectSummary};
+pub use journal::{journal_name, parse_shard_name, read_journal_lines, JournalFile};
 pub use reader::SpyReader;
 pub use stored::StoredType;
+pub use task_file::{partial_path, sync_dir, sync_file, TaskFile};
 pub use writer::{SpyWriter, WriteMode, WriterOptions};
 
 /// Makes HDF5 quiet on errors. Call once at process start, before any other HDF5 call:

@@ -10,6 +10,8 @@
 mod collector;
 mod contain;
 mod memory;
+#[cfg(feature = "mpi")]
+mod mpi_world;
 mod options;
 mod parallel;
 mod pool;
@@ -19,9 +21,13 @@ mod run;
 mod sequential;
 mod sink;
 mod tasks;
+mod thread_pool;
 mod worker;
 
+pub use contain::{contained, panic_message};
 pub use memory::{available_memory, MemoryEstimate, MemoryProbe};
+#[cfg(feature = "mpi")]
+pub use mpi_world::{MpiInitError, MpiWorld};
 pub use options::{ExecutionMode, ExecutionOptions, OnError, Pipeline, RunScope, Step};
 pub use prepare::{prepare, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;
@@ -31,3 +37,4 @@ pub use sink::{
     StoreLayout, TaskPlacement, TrialSource,
 };
 pub use tasks::{channel_groups, Task};
+pub use thread_pool::{map_ordered, run_unordered, worker_pool, MAX_POOL_THREADS};

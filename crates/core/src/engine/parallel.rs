@@ -15,6 +15,7 @@ use super::prepare::PreparedPipeline;
 use super::sequential::check_cancelled;
 use super::sink::{DirectBlockWriter, TrialSource};
 use super::tasks::Task;
+use super::thread_pool::worker_pool;
 use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
 
 /// A trial as read, shared by the tasks of its channel groups. Its buffer returns to the pool
@@ -231,11 +232,8 @@ pub(crate) fn run_parallel(
     direct: &[Option<Arc<dyn DirectBlockWriter>>],
 ) -> Result<()> {
     let workers = prepared.workers.max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("trialflow-worker-{i}"))
-        .build()
-        .map_err(|e| Error::input("thread pool", e, ErrorClass::Runtime))?;
+    let pool =
+        worker_pool(workers).map_err(|e| Error::input("thread pool", e, ErrorClass::Runtime))?;
     let pools = Pools::default();
     let window = Window::new(prepared.window);
     let failure = Failure::new();

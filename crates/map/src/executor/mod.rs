@@ -2,22 +2,23 @@
 //! `broadcast`) with the same results, so a program written against [`Executor`] runs
 //! unchanged serially, on threads, or on MPI ranks (one process per rank, each running the
 //! same program: SPMD).
+//!
+//! The executors are the engine's: threads run on trialflow-core's process-wide worker pools
+//! (`engine::worker_pool`, shared with the trial engine's compute workers, under its panic
+//! containment), and MPI goes through its one MPI world module (`engine::MpiWorld`, which the
+//! trial engine's MPI front end uses too). What is here is the map's view of them: which
+//! tasks a process runs, and collectives over serde values.
 
 mod agreement;
-mod threads;
 
 pub(crate) use agreement::{agree, merge};
 
 #[cfg(feature = "mpi")]
-mod mpi_world;
-#[cfg(feature = "mpi")]
-pub use mpi_world::MpiWorld;
+pub use trialflow_core::engine::MpiWorld;
+use trialflow_core::engine::{self as engine, MAX_POOL_THREADS};
 
 use crate::error::MapParamError;
 use crate::wire::Wire;
-
-/// More threads than this is a typo, not a machine: refused before the OS is asked.
-pub(crate) const MAX_THREADS: usize = 4096;
 
 /// How tasks are distributed.
 #[derive(Clone, Debug, Default)]
@@ -40,7 +41,7 @@ impl Executor {
     pub(crate) fn check(&self) -> Result<(), MapParamError> {
         match self {
             Executor::Threads(0) => Err(MapParamError::ZeroThreads),
-            Executor::Threads(n) if *n > MAX_THREADS => Err(MapParamError::TooManyThreads(*n)),
+            Executor::Threads(n) if *n > MAX_POOL_THREADS => Err(MapParamError::TooManyThreads(*n)),
             _ => Ok(()),
         }
     }
@@ -81,15 +82,28 @@ impl Executor {
     }
 
     /// Runs `job` for each of `tasks` and hands each result to `sink` on the calling thread,
-    /// in completion order (task order for the serial executors).
+    /// in completion order (task order for the serial executors). A task whose job panicked
+    /// on a worker thread, or that no worker could run, gets `failed(task, reason)` instead.
     pub(crate) fn run_local<R: Send>(
         &self,
         tasks: &[usize],
         job: &(dyn Fn(usize) -> R + Sync),
+        failed: &(dyn Fn(usize, String) -> R + Sync),
         sink: &mut dyn FnMut(usize, R),
     ) {
         match self {
-            Executor::Threads(n) => threads::run(*n, tasks, job, sink),
+            Executor::Threads(n) => {
+                let mut deliver = |task: usize, outcome: Result<R, String>| {
+                    let result = outcome
+                        .unwrap_or_else(|message| failed(task, format!("panicked: {message}")));
+                    sink(task, result);
+                };
+                if let Err(e) = engine::run_unordered(*n, tasks, job, &mut deliver) {
+                    for &task in tasks {
+                        sink(task, failed(task, pool_failure(*n, &e)));
+                    }
+                }
+            }
             _ => {
                 for &task in tasks {
                     sink(task, job(task));
@@ -105,6 +119,7 @@ impl Executor {
         &self,
         tasks: &[usize],
         job: &(dyn Fn(usize) -> R + Sync),
+        failed: &(dyn Fn(usize, String) -> R + Sync),
         on_done: &(dyn Fn(&R) + Sync),
     ) -> Vec<R> {
         let run = |&task: &usize| {
@@ -113,7 +128,19 @@ impl Executor {
             result
         };
         match self {
-            Executor::Threads(n) => threads::map_ordered(*n, tasks, |_, task| run(task)),
+            Executor::Threads(n) => match engine::map_ordered(*n, tasks, |_, task| run(task)) {
+                Ok(outcomes) => tasks
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(&task, outcome)| {
+                        outcome.unwrap_or_else(|m| failed(task, format!("panicked: {m}")))
+                    })
+                    .collect(),
+                Err(e) => tasks
+                    .iter()
+                    .map(|&task| failed(task, pool_failure(*n, &e)))
+                    .collect(),
+            },
             _ => tasks.iter().map(run).collect(),
         }
     }
@@ -199,9 +226,14 @@ impl Executor {
     pub fn map<T: Sync, R: Wire>(&self, items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
         let range = block_range(items.len(), self.n_processes(), self.rank());
         let local: Vec<R> = match self {
-            Executor::Threads(n) => threads::map_ordered(*n, &items[range.clone()], |i, item| {
+            // A panic in `f` is re-raised here, as the serial executor would raise it.
+            Executor::Threads(n) => engine::map_ordered(*n, &items[range.clone()], |i, item| {
                 f(range.start + i, item)
-            }),
+            })
+            .unwrap_or_else(|e| panic!("{}", pool_failure(*n, &e)))
+            .into_iter()
+            .map(|outcome| outcome.unwrap_or_else(|message| panic!("{message}")))
+            .collect(),
             _ => items[range.clone()]
                 .iter()
                 .enumerate()
@@ -210,6 +242,10 @@ impl Executor {
         };
         self.gather(local)
     }
+}
+
+fn pool_failure(n_threads: usize, e: &rayon::ThreadPoolBuildError) -> String {
+    format!("the pool of {n_threads} worker threads could not start: {e}")
 }
 
 /// The contiguous block of `0..len` that process `rank` of `size` owns.

@@ -1,15 +1,10 @@
 //! Per-task payload files and the containers that join them (links or a virtual dataset).
 
-use std::path::Path;
-
-use hdf5::types::VarLenUnicode;
 use serde::{Deserialize, Serialize};
+use trialflow_hdf5::{one_line, open_read_only, TaskFile};
 
 use super::value::{with_element_type, Element, ElementType, StoredArray};
 use super::{Stacking, Storage};
-
-/// The attribute that ties stored files to the map that wrote them (checked on resume).
-pub(crate) const FINGERPRINT_ATTR: &str = "trialflow_map_fingerprint";
 
 /// What the container needs to know about a finished task.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,102 +24,39 @@ impl TaskMeta {
     }
 }
 
-/// Creates (truncating) an HDF5 file without file locking, so other processes may read
-/// finished files while this one writes.
-pub(crate) fn create_file(path: &Path) -> hdf5::Result<hdf5::File> {
-    hdf5::File::with_options()
-        .with_fapl(|p| p.file_locking(false))
-        .create(path)
-}
-
-pub(crate) fn open_file(path: &Path, writable: bool) -> hdf5::Result<hdf5::File> {
-    let mut options = hdf5::File::with_options();
-    let options = options.with_fapl(|p| p.file_locking(false));
-    if writable {
-        options.open_rw(path)
-    } else {
-        options.open(path)
-    }
-}
-
-pub(crate) fn write_fingerprint(location: &hdf5::Location, fingerprint: &str) -> hdf5::Result<()> {
-    let value: VarLenUnicode = fingerprint
-        .replace('\0', "")
-        .parse()
-        .expect("NUL characters removed");
-    location
-        .new_attr::<VarLenUnicode>()
-        .create(FINGERPRINT_ATTR)?
-        .write_scalar(&value)
-}
-
-pub(crate) fn read_fingerprint(location: &hdf5::Location) -> Option<String> {
-    let value: VarLenUnicode = location.attr(FINGERPRINT_ATTR).ok()?.read_scalar().ok()?;
-    Some(value.as_str().to_string())
-}
-
-/// Writes task `index`'s payload file: to `<file>.partial` first, renamed when complete.
+/// Writes task `index`'s payload file (as `<file>.partial`, renamed when complete; the
+/// journal names it once it is synced).
 pub(crate) fn write_payload(
     storage: &Storage,
     index: usize,
     values: &[StoredArray],
-    fingerprint: &str,
 ) -> Result<(), String> {
-    let path = storage.dir().join(storage.payload_relative(index));
-    let partial = path.with_extension("h5.partial");
+    let task = TaskFile::create(&storage.payload_path(index)).map_err(|e| e.to_string())?;
     let written = (|| -> hdf5::Result<()> {
-        let file = create_file(&partial)?;
         for (k, value) in values.iter().enumerate() {
-            value.write_dataset(&file, &format!("result_{k}"))?;
+            value.write_dataset(task.file(), &format!("result_{k}"))?;
         }
-        write_fingerprint(&file, fingerprint)?;
-        file.close()
+        Ok(())
     })();
-    written.map_err(|e| format!("writing {}: {}", partial.display(), one_line(&e)))?;
-    std::fs::rename(&partial, &path)
-        .map_err(|e| format!("renaming {} to {}: {e}", partial.display(), path.display()))
+    written.map_err(|e| format!("writing {}: {}", task.partial().display(), one_line(&e)))?;
+    task.publish().map_err(|e| e.to_string())
 }
 
-/// Why a stored payload cannot be reused.
+/// Why a journaled payload cannot be reused.
 pub(crate) enum Unusable {
-    /// Not there (or only a `.partial` left): the task runs again.
+    /// Not there: the task runs again.
     Missing,
-    /// There, but from another map, or unreadable: resume must refuse.
+    /// There, but unreadable: resume must refuse.
     Foreign(String),
 }
 
-/// The metadata of a complete payload file written by this same map.
-pub(crate) fn read_payload(
-    storage: &Storage,
-    index: usize,
-    fingerprint: &str,
-) -> Result<TaskMeta, Unusable> {
-    let path = storage.dir().join(storage.payload_relative(index));
+/// The metadata of a payload file that the journal records as complete.
+pub(crate) fn read_payload(storage: &Storage, index: usize) -> Result<TaskMeta, Unusable> {
+    let path = storage.payload_path(index);
     if !path.exists() {
         return Err(Unusable::Missing);
     }
-    let file = open_file(&path, false).map_err(|e| {
-        Unusable::Foreign(format!(
-            "{} is unreadable: {}",
-            path.display(),
-            one_line(&e)
-        ))
-    })?;
-    match read_fingerprint(&file) {
-        Some(stored) if stored == fingerprint => {}
-        Some(stored) => {
-            return Err(Unusable::Foreign(format!(
-                "{} has fingerprint '{stored}', this map '{fingerprint}'",
-                path.display()
-            )))
-        }
-        None => {
-            return Err(Unusable::Foreign(format!(
-                "{} was not written by trialflow-map",
-                path.display()
-            )))
-        }
-    }
+    let file = open_read_only(&path).map_err(|e| Unusable::Foreign(e.to_string()))?;
     let unreadable = |what: &str| Unusable::Foreign(format!("{}: {what}", path.display()));
     let first = file
         .dataset("result_0")
@@ -152,12 +84,10 @@ pub(crate) fn write_container(
     storage: &Storage,
     metas: &[TaskMeta],
     stacking: Option<&Stacking>,
-    fingerprint: &str,
 ) -> Result<(), String> {
-    let partial = storage.partial_container_path();
-    let final_path = storage.container_path();
+    let task = TaskFile::create(&storage.container_path()).map_err(|e| e.to_string())?;
     let written = (|| -> hdf5::Result<()> {
-        let file = create_file(&partial)?;
+        let file = task.file();
         let first_linked = usize::from(stacking.is_some());
         for (i, meta) in metas.iter().enumerate() {
             if meta.n_values <= first_linked {
@@ -173,22 +103,14 @@ pub(crate) fn write_container(
             }
         }
         if let Some(stacking) = stacking {
-            create_virtual(&file, storage, metas, stacking)?;
+            create_virtual(file, storage, metas, stacking)?;
         }
         file.new_attr::<u64>()
             .create("n_tasks")?
-            .write_scalar(&(metas.len() as u64))?;
-        write_fingerprint(&file, fingerprint)?;
-        file.close()
+            .write_scalar(&(metas.len() as u64))
     })();
-    written.map_err(|e| format!("writing {}: {}", partial.display(), one_line(&e)))?;
-    std::fs::rename(&partial, &final_path).map_err(|e| {
-        format!(
-            "renaming {} to {}: {e}",
-            partial.display(),
-            final_path.display()
-        )
-    })
+    written.map_err(|e| format!("writing {}: {}", task.partial().display(), one_line(&e)))?;
+    task.publish().map_err(|e| e.to_string())
 }
 
 fn create_virtual(
@@ -236,8 +158,4 @@ fn create_virtual(
             .create("result_0")?;
     });
     Ok(())
-}
-
-pub(crate) fn one_line(e: &hdf5::Error) -> String {
-    e.to_string().replace('\n', " ")
 }

@@ -10,9 +10,12 @@
 //!   thread, or rank 0), holding the stacked `result_0` and `comp_<i>/result_<k>` datasets.
 //!
 //! Nothing half-written looks finished: payload files are written under a `.partial` name
-//! and renamed once complete, and the container appears only after every task succeeded.
+//! and renamed once complete (`trialflow_hdf5::TaskFile`), and the container appears only
+//! after every task succeeded. What a resume may reuse is what the journal (`journal.rs`,
+//! the storage crate's journal format) names.
 
 mod files;
+mod journal;
 mod run;
 mod single_file;
 mod value;
@@ -114,8 +117,17 @@ impl Storage {
         format!("{}/{}_{index}.h5", self.payload_dir_name(), self.name)
     }
 
+    /// Task `index`'s payload file.
+    pub(crate) fn payload_path(&self, index: usize) -> PathBuf {
+        self.dir.join(self.payload_relative(index))
+    }
+
     pub(crate) fn partial_container_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.h5.partial", self.name))
+        trialflow_hdf5::partial_path(&self.container_path())
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     pub(crate) fn check(&self) -> Result<(), MapParamError> {

@@ -3,12 +3,14 @@
 //! task succeeded. Under MPI every rank runs this; the root alone creates, cleans and
 //! publishes shared files, and every decision is agreed on by all ranks.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Once;
 
-use super::files::{
-    open_file, read_fingerprint, read_payload, write_container, write_payload, TaskMeta, Unusable,
-};
+use trialflow_hdf5::{sync_dir, sync_file};
+
+use super::files::{read_payload, write_container, write_payload, TaskMeta, Unusable};
+use super::journal::{read_recorded, remove_journals, Journal};
 use super::single_file::SingleFileWriter;
 use super::value::StoredArray;
 use super::{Layout, Stacking, Storage, StoredResults};
@@ -41,12 +43,12 @@ pub(crate) fn store(
     static INIT: Once = Once::new();
     INIT.call_once(trialflow_hdf5::init_hdf5);
     let exec = run.executor;
-    let already_complete = agree(exec, prepare(&run))?;
-    if already_complete {
+    // Every rank reads the journals before any rank writes (the barrier below).
+    let Some(recorded) = agree(exec, prepare(&run))? else {
         run.log
             .line("resume: the container is complete; nothing to run");
         return Ok(results(&run, run.n_tasks));
-    }
+    };
     exec.barrier();
     let cleaned = if exec.is_root() {
         clean_and_create(&run)
@@ -55,43 +57,52 @@ pub(crate) fn store(
     };
     agree(exec, cleaned)?;
     match run.storage.layout().clone() {
-        Layout::PerTaskFiles => per_task(run, None, job, summary),
-        Layout::Virtual(stacking) => per_task(run, Some(&stacking), job, summary),
-        Layout::SingleFile(stacking) => single_file(run, &stacking, job, summary),
+        Layout::PerTaskFiles => per_task(run, None, &recorded, job, summary),
+        Layout::Virtual(stacking) => per_task(run, Some(&stacking), &recorded, job, summary),
+        Layout::SingleFile(stacking) => single_file(run, &stacking, &recorded, job, summary),
     }
 }
 
-/// Whether the finished container is already there (resume); refuses to touch existing
-/// output unless asked to resume or overwrite.
-fn prepare(run: &StoreRun<'_>) -> Result<bool, MapError> {
+/// The tasks the journals record as finished (empty unless resuming), or `None` when the
+/// finished container is already there (resume). Refuses to touch existing output unless
+/// asked to resume or overwrite, and refuses to resume another map's results.
+fn prepare(run: &StoreRun<'_>) -> Result<Option<BTreeSet<usize>>, MapError> {
     let storage = run.storage;
     let container = storage.container_path();
-    if run.resume && container.exists() {
-        let file = open_file(&container, false).map_err(|e| MapError::storage(&container, e))?;
-        return match read_fingerprint(&file) {
-            Some(stored) if stored == run.fingerprint => Ok(true),
-            other => Err(MapParamError::ResumeMismatch {
+    if run.resume {
+        let recorded = read_recorded(storage, &run.fingerprint)?;
+        if !container.exists() {
+            return Ok(Some(recorded.tasks));
+        }
+        if !recorded.found {
+            return Err(MapParamError::ResumeMismatch {
                 path: container,
                 detail: format!(
-                    "stored fingerprint '{}', this map '{}'",
-                    other.unwrap_or_default(),
-                    run.fingerprint
+                    "no journal {} records which map wrote it",
+                    storage.journal_path(None).display()
                 ),
             }
-            .into()),
-        };
+            .into());
+        }
+        return Ok(None);
     }
-    if !run.resume && !run.overwrite {
+    if !run.overwrite {
         let candidates = [
             Some(container),
             Some(storage.partial_container_path()),
             storage.payload_dir(),
         ];
-        if let Some(existing) = candidates.into_iter().flatten().find(|p| p.exists()) {
+        let journals = storage.journal_paths()?;
+        if let Some(existing) = candidates
+            .into_iter()
+            .flatten()
+            .chain(journals)
+            .find(|p| p.exists())
+        {
             return Err(MapParamError::OutputExists(existing).into());
         }
     }
-    Ok(false)
+    Ok(Some(BTreeSet::new()))
 }
 
 fn clean_and_create(run: &StoreRun<'_>) -> Result<(), MapError> {
@@ -105,6 +116,7 @@ fn clean_and_create(run: &StoreRun<'_>) -> Result<(), MapError> {
         if let Some(dir) = storage.payload_dir().filter(|d| d.exists()) {
             std::fs::remove_dir_all(&dir).map_err(|e| MapError::storage(&dir, e))?;
         }
+        remove_journals(storage)?;
     }
     let dir = storage
         .payload_dir()
@@ -112,9 +124,21 @@ fn clean_and_create(run: &StoreRun<'_>) -> Result<(), MapError> {
     std::fs::create_dir_all(&dir).map_err(|e| MapError::storage(&dir, e))
 }
 
+/// Syncs the payload files of `tasks` and their folder, so the journal may name them.
+fn sync_payloads(storage: &Storage, tasks: &[usize]) -> Result<(), String> {
+    for &task in tasks {
+        sync_file(&storage.payload_path(task)).map_err(|e| e.to_string())?;
+    }
+    let dir = storage
+        .payload_dir()
+        .expect("per-task layouts have a payload folder");
+    sync_dir(&dir).map_err(|e| e.to_string())
+}
+
 fn per_task(
     mut run: StoreRun<'_>,
     stacking: Option<&Stacking>,
+    recorded: &BTreeSet<usize>,
     job: &Job<'_>,
     summary: &Summary<'_>,
 ) -> Result<StoredResults, MapError> {
@@ -127,11 +151,11 @@ fn per_task(
     let mut todo = Vec::new();
     let mut foreign = None;
     for &i in &local {
-        if !run.resume {
+        if !recorded.contains(&i) {
             todo.push(i);
             continue;
         }
-        match read_payload(storage, i, &run.fingerprint) {
+        match read_payload(storage, i) {
             Ok(meta) => metas.push((i, meta)),
             Err(Unusable::Missing) => todo.push(i),
             Err(Unusable::Foreign(detail)) => {
@@ -151,9 +175,14 @@ fn per_task(
             run.n_tasks
         ));
     }
+    // Each writing process keeps its own journal.
+    let writer = (exec.n_processes() > 1).then(|| (exec.rank(), exec.n_processes()));
+    let journal_path = storage.journal_path(writer);
+    let mut journal = agree(
+        exec,
+        Journal::open(&journal_path, &run.fingerprint, run.resume),
+    )?;
 
-    let fingerprint = run.fingerprint.clone();
-    let fingerprint = fingerprint.as_str();
     let storage_failure = |i: usize, message: String| TaskFailure {
         index: i,
         error: Box::new(TextError(message)),
@@ -177,9 +206,11 @@ fn per_task(
         local.len() - todo.len(),
     );
     let mut failures = Vec::new();
-    exec.run_local(&todo, &worker, &mut |i, outcome| {
+    let failed = |i: usize, reason: String| Err(storage_failure(i, reason));
+    exec.run_local(&todo, &worker, &failed, &mut |i, outcome| {
         let written = outcome.and_then(|values| {
-            write_payload(storage, i, &values, fingerprint)
+            write_payload(storage, i, &values)
+                .and_then(|()| journal.task_written(i, |tasks| sync_payloads(storage, tasks)))
                 .map(|()| TaskMeta::of(&values))
                 .map_err(|m| storage_failure(i, m))
         });
@@ -190,6 +221,10 @@ fn per_task(
         }
     });
     progress.finish();
+    let journaled = journal
+        .checkpoint(|tasks| sync_payloads(storage, tasks))
+        .map_err(|m| MapError::storage(&journal_path, m));
+    agree(exec, journaled)?;
 
     let (all_metas, failures) = merge(exec, metas, failures);
     finish_or_report(&mut run, failures, payload_dir.clone())?;
@@ -202,7 +237,7 @@ fn per_task(
         .map(|m| m.expect("every task either succeeded or failed"))
         .collect();
     let written = if exec.is_root() {
-        write_container(storage, &ordered, stacking, fingerprint)
+        write_container(storage, &ordered, stacking)
             .map_err(|m| MapError::storage(storage.container_path(), m))
     } else {
         Ok(())
@@ -219,21 +254,32 @@ fn per_task(
 fn single_file(
     mut run: StoreRun<'_>,
     stacking: &Stacking,
+    recorded: &BTreeSet<usize>,
     job: &Job<'_>,
     summary: &Summary<'_>,
 ) -> Result<StoredResults, MapError> {
     let (storage, exec) = (run.storage, run.executor);
-    let mut writer = None;
+    let journal_path = storage.journal_path(None);
+    // The root is the only writer, and keeps the only journal.
+    let mut writer: Option<(SingleFileWriter, Journal)> = None;
     let mut done = Vec::new();
     let opened = if exec.is_root() {
-        match SingleFileWriter::open(storage, stacking, run.n_tasks, &run.fingerprint, run.resume) {
-            Ok((w, d)) => {
-                writer = Some(w);
-                done = d;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        // Recorded tasks count only while the file that holds them is there.
+        let resumable = run.resume && storage.partial_container_path().exists();
+        let container = storage.container_path();
+        SingleFileWriter::open(&container, stacking, run.n_tasks, resumable)
+            .and_then(|w| {
+                Ok((
+                    w,
+                    Journal::open(&journal_path, &run.fingerprint, resumable)?,
+                ))
+            })
+            .map(|opened| {
+                writer = Some(opened);
+                done = (0..run.n_tasks)
+                    .map(|i| resumable && recorded.contains(&i))
+                    .collect();
+            })
     } else {
         Ok(())
     };
@@ -260,6 +306,13 @@ fn single_file(
             .map_err(|m| storage_failure(i, m))?;
         Ok(values)
     };
+    let write = |(w, journal): &mut (SingleFileWriter, Journal),
+                 i: usize,
+                 values: &[StoredArray]|
+     -> Result<(), String> {
+        w.write(i, values)?;
+        journal.task_written(i, |_| w.sync())
+    };
     let progress = Progress::new(
         run.progress,
         exec.is_root(),
@@ -268,12 +321,13 @@ fn single_file(
     );
     let mut failures = Vec::new();
     let mut for_root: Vec<(usize, Vec<StoredArray>)> = Vec::new();
-    exec.run_local(&todo, &worker, &mut |i, outcome| {
+    let failed = |i: usize, reason: String| Err(storage_failure(i, reason));
+    exec.run_local(&todo, &worker, &failed, &mut |i, outcome| {
         let failed_before = failures.len();
         match outcome {
             Ok(values) => match writer.as_mut() {
                 Some(w) => {
-                    if let Err(m) = w.write(i, &values) {
+                    if let Err(m) = write(w, i, &values) {
                         failures.push(storage_failure(i, m));
                     }
                 }
@@ -289,17 +343,24 @@ fn single_file(
         if let Some(remote) = exec.gather_to_root(for_root) {
             let w = writer.as_mut().expect("the root holds the writer");
             for (i, values) in remote {
-                if let Err(m) = w.write(i, &values) {
+                if let Err(m) = write(w, i, &values) {
                     failures.push(storage_failure(i, m));
                 }
             }
         }
     }
+    let journaled = match writer.as_mut() {
+        Some((w, journal)) => journal
+            .checkpoint(|_| w.sync())
+            .map_err(|m| MapError::storage(&journal_path, m)),
+        None => Ok(()),
+    };
+    agree(exec, journaled)?;
     let (_, failures) = merge(exec, Vec::<(usize, ())>::new(), failures);
     finish_or_report(&mut run, failures, storage.partial_container_path())?;
     let finished = match writer {
-        Some(w) => w
-            .finish(storage)
+        Some((w, _)) => w
+            .finish()
             .map_err(|m| MapError::storage(storage.container_path(), m)),
         None => Ok(()),
     };

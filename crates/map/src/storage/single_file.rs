@@ -1,65 +1,38 @@
 //! The single-file layout: one writer (the calling thread, or rank 0) puts every task's
 //! `result_0` into a stacked dataset and further results into `comp_<i>/result_<k>`. The
-//! file is `<name>.h5.partial` until every task succeeded; a `completed` flag per task is
-//! set (and flushed) only after the task's data, so a resume skips exactly the finished ones.
+//! file is `<name>.h5.partial` until every task succeeded (`trialflow_hdf5::TaskFile`); the
+//! journal names a task only after the file was synced with its data, so a resume skips
+//! exactly the finished ones.
 
 use ndarray::{ArrayD, Axis};
+use trialflow_hdf5::{one_line, TaskFile};
 
-use super::files::{create_file, one_line, open_file, read_fingerprint, write_fingerprint};
 use super::value::{with_array, Element, ElementType, StoredArray};
-use super::{Stacking, Storage};
-use crate::error::{MapError, MapParamError};
-
-const COMPLETED: &str = "completed";
+use super::Stacking;
+use crate::error::MapError;
 
 pub(crate) struct SingleFileWriter {
-    file: hdf5::File,
+    task_file: TaskFile,
     stacking: Stacking,
     n_tasks: usize,
     /// The stacked dataset, once the first result fixed its element type.
     stacked: Option<(hdf5::Dataset, ElementType)>,
-    completed: hdf5::Dataset,
 }
 
 impl SingleFileWriter {
-    /// Creates the partial file, or (resume) reopens it after checking its fingerprint.
-    /// Returns the writer and which tasks are already complete.
+    /// Creates the partial file of `container`, or (resume) reopens it.
     pub(crate) fn open(
-        storage: &Storage,
+        container: &std::path::Path,
         stacking: &Stacking,
         n_tasks: usize,
-        fingerprint: &str,
         resume: bool,
-    ) -> Result<(Self, Vec<bool>), MapError> {
-        let path = storage.partial_container_path();
-        let broken = |message: String| MapError::storage(&path, message);
-        if resume && path.exists() {
-            let file = open_file(&path, true).map_err(|e| {
-                broken(format!(
-                    "resume: unreadable ({}); remove it or use .overwrite(true)",
-                    one_line(&e)
-                ))
-            })?;
-            match read_fingerprint(&file) {
-                Some(stored) if stored == fingerprint => {}
-                other => {
-                    return Err(MapParamError::ResumeMismatch {
-                        path: path.clone(),
-                        detail: format!(
-                            "stored fingerprint '{}', this map '{fingerprint}'",
-                            other.unwrap_or_default()
-                        ),
-                    }
-                    .into())
-                }
-            }
-            let completed = file
-                .dataset(COMPLETED)
-                .map_err(|e| broken(format!("resume: {}", one_line(&e))))?;
-            let flags: Vec<u8> = completed
-                .read_raw()
-                .map_err(|e| broken(format!("resume: {}", one_line(&e))))?;
-            let stacked = match file.dataset("result_0") {
+    ) -> Result<Self, MapError> {
+        let partial = trialflow_hdf5::partial_path(container);
+        let broken = |message: String| MapError::storage(&partial, message);
+        if resume && partial.exists() {
+            let task_file = TaskFile::reopen(container)
+                .map_err(|e| broken(format!("resume: {e}; remove it or use .overwrite(true)")))?;
+            let stacked = match task_file.file().dataset("result_0") {
                 Ok(ds) => {
                     let descriptor = ds
                         .dtype()
@@ -71,44 +44,28 @@ impl SingleFileWriter {
                 }
                 Err(_) => None,
             };
-            let done = flags.iter().map(|&f| f == 1).collect();
-            let writer = SingleFileWriter {
-                file,
+            return Ok(SingleFileWriter {
+                task_file,
                 stacking: stacking.clone(),
                 n_tasks,
                 stacked,
-                completed,
-            };
-            return Ok((writer, done));
+            });
         }
-        let created = (|| -> hdf5::Result<(hdf5::File, hdf5::Dataset)> {
-            let file = create_file(&path)?;
-            write_fingerprint(&file, fingerprint)?;
-            let completed = file
-                .new_dataset::<u8>()
-                .shape(n_tasks)
-                .fill_value(0u8)
-                .create(COMPLETED)?;
-            Ok((file, completed))
-        })();
-        let (file, completed) =
-            created.map_err(|e| broken(format!("creating: {}", one_line(&e))))?;
-        let writer = SingleFileWriter {
-            file,
+        let task_file = TaskFile::create(container).map_err(|e| broken(e.to_string()))?;
+        Ok(SingleFileWriter {
+            task_file,
             stacking: stacking.clone(),
             n_tasks,
             stacked: None,
-            completed,
-        };
-        Ok((writer, vec![false; n_tasks]))
+        })
     }
 
-    /// Writes task `index`'s results and marks it complete.
+    /// Writes task `index`'s results (durable at the next [`sync`](Self::sync)).
     pub(crate) fn write(&mut self, index: usize, values: &[StoredArray]) -> Result<(), String> {
         self.write_inner(index, values).map_err(|e| {
             format!(
                 "writing task {index} to {}: {}",
-                self.file.filename(),
+                self.task_file.partial().display(),
                 one_line(&e)
             )
         })
@@ -146,9 +103,10 @@ impl SingleFileWriter {
         });
         if values.len() > 1 {
             let name = format!("comp_{index}");
-            let group = match self.file.group(&name) {
+            let file = self.task_file.file();
+            let group = match file.group(&name) {
                 Ok(g) => g,
-                Err(_) => self.file.create_group(&name)?,
+                Err(_) => file.create_group(&name)?,
             };
             for (k, value) in values.iter().enumerate().skip(1) {
                 let dataset_name = format!("result_{k}");
@@ -158,9 +116,12 @@ impl SingleFileWriter {
                 value.write_dataset(&group, &dataset_name)?;
             }
         }
-        self.file.flush()?;
-        self.completed.write_slice(&[1u8], index..index + 1)?;
-        self.file.flush()
+        Ok(())
+    }
+
+    /// Makes every task written so far durable, so the journal may name them.
+    pub(crate) fn sync(&self) -> Result<(), String> {
+        self.task_file.sync().map_err(|e| e.to_string())
     }
 
     fn create_stacked<T: Element>(&self, first: &ArrayD<T>) -> hdf5::Result<hdf5::Dataset> {
@@ -170,7 +131,7 @@ impl SingleFileWriter {
             .map_or(0, |u| first.shape()[u]);
         let shape = self.stacking.stacked_shape(self.n_tasks, unlimited_len);
         let unlimited = self.stacking.stacked_unlimited_axis();
-        let builder = self.file.new_dataset::<T>().fill_value(T::FILL);
+        let builder = self.task_file.file().new_dataset::<T>().fill_value(T::FILL);
         match unlimited {
             Some(u) => {
                 let extents: Vec<hdf5::Extent> = shape
@@ -193,31 +154,17 @@ impl SingleFileWriter {
         }
     }
 
-    /// Called when every task succeeded: drops the bookkeeping and publishes the file.
-    pub(crate) fn finish(self, storage: &Storage) -> Result<(), String> {
-        let partial = storage.partial_container_path();
-        let final_path = storage.container_path();
+    /// Called when every task succeeded: publishes the file.
+    pub(crate) fn finish(self) -> Result<(), String> {
         let SingleFileWriter {
-            file,
-            completed,
-            n_tasks,
-            ..
+            task_file, n_tasks, ..
         } = self;
-        drop(completed);
-        let closed = (|| -> hdf5::Result<()> {
-            file.unlink(COMPLETED)?;
-            file.new_attr::<u64>()
-                .create("n_tasks")?
-                .write_scalar(&(n_tasks as u64))?;
-            file.close()
-        })();
-        closed.map_err(|e| format!("closing {}: {}", partial.display(), one_line(&e)))?;
-        std::fs::rename(&partial, &final_path).map_err(|e| {
-            format!(
-                "renaming {} to {}: {e}",
-                partial.display(),
-                final_path.display()
-            )
-        })
+        task_file
+            .file()
+            .new_attr::<u64>()
+            .create("n_tasks")
+            .and_then(|a| a.write_scalar(&(n_tasks as u64)))
+            .map_err(|e| format!("{}: {}", task_file.partial().display(), one_line(&e)))?;
+        task_file.publish().map_err(|e| e.to_string())
     }
 }

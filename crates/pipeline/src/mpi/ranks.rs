@@ -6,11 +6,9 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpi::topology::{Communicator, SimpleCommunicator};
-use mpi::traits::{Destination, Source};
 use serde_json::{json, Value};
-use trialflow_core::engine::RunScope;
 use trialflow_core::engine::TrialSource;
+use trialflow_core::engine::{MpiWorld, RunScope};
 use trialflow_core::{run_pipeline, ErrorClass};
 use trialflow_hdf5::{ContainerPath, SpyWriter, WriteMode, WriterOptions};
 
@@ -34,10 +32,9 @@ pub fn run_mpi(
     options: &RunOptions<'_>,
     input_bytes: u64,
 ) -> Result<RunOutcome, PipelineError> {
-    let universe = mpi::initialize()
-        .ok_or_else(|| PipelineError::runtime("MPI could not be initialised (or was already)"))?;
-    let world = universe.world();
-    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    // This thread is the only one that calls MPI; the shard runs on a worker thread.
+    let world = MpiWorld::init().map_err(|e| PipelineError::runtime(e.to_string()))?;
+    let (rank, size) = (world.rank(), world.size());
     let container = ContainerPath::new(&config.output)?;
     let cancel = Arc::new(AtomicBool::new(false));
     config.pipeline.execution.scope = RunScope::Shard {
@@ -62,7 +59,7 @@ pub fn run_mpi(
                     resume,
                 };
                 let mut writer = SpyWriter::create(&output, WriterOptions { overwrite, mode })?;
-                let report = run_pipeline(pipeline, reader, &mut writer, None)
+                let report = run_pipeline(pipeline, reader.as_mut(), &mut writer, None)
                     .map_err(|e| with_resume_hint(e, &writer))?;
                 Ok(report.tasks)
             })();
@@ -73,36 +70,26 @@ pub fn run_mpi(
 
     if rank != 0 {
         // Wait for rank 0's verdict, so every rank exits with the run's status.
-        let (verdict, _) = world
-            .process_at_rank(0)
-            .receive_vec_with_tag::<u8>(TAG_FINAL);
+        let verdict = world.receive_bytes(0, TAG_FINAL);
         let ok = serde_json::from_slice::<Value>(&verdict)
             .ok()
             .and_then(|v| v["ok"].as_bool())
             .unwrap_or(false);
-        drop(universe);
+        drop(world);
         std::process::exit(if ok { 0 } else { 1 });
     }
 
-    let finish = |ok: bool| {
-        let verdict = json!({ "ok": ok }).to_string();
-        for r in 1..size {
-            world
-                .process_at_rank(r as i32)
-                .send_with_tag(verdict.as_bytes(), TAG_FINAL);
-        }
-    };
     // Rank 0 reports a failure before releasing the other ranks: once one of them exits
     // non-zero, mpirun may kill rank 0 before it has printed anything.
-    let fail = |e: PipelineError| -> ! {
+    let fail = |world: MpiWorld, e: PipelineError| -> ! {
         let _ = writeln!(std::io::stderr(), "error: {e}");
-        finish(false);
+        release(&world, false);
         let code = e.exit_code();
-        drop(universe);
+        drop(world);
         std::process::exit(code)
     };
     if let Err(e) = shard_result {
-        fail(e);
+        fail(world, e);
     }
 
     // Every shard is done: rank 0 assembles the output.
@@ -114,17 +101,25 @@ pub fn run_mpi(
             mode: WriteMode::Merge,
         };
         let mut writer = SpyWriter::create(&config.output, options)?;
-        run_pipeline(&config.pipeline, &mut reader, &mut writer, None)
+        run_pipeline(&config.pipeline, reader.as_mut(), &mut writer, None)
             .map_err(|e| with_resume_hint(e, &writer))
     })();
     let report = match merged {
         Ok(report) => report,
-        Err(e) => fail(e),
+        Err(e) => fail(world, e),
     };
-    finish(true);
+    release(&world, true);
     let mut outcome = outcome(report, &container, input_bytes, None);
     outcome.mpi_ranks = Some(size);
     Ok(outcome)
+}
+
+/// Rank 0 tells every other rank the run's verdict, which they exit with.
+fn release(world: &MpiWorld, ok: bool) {
+    let verdict = json!({ "ok": ok }).to_string();
+    for r in 1..world.size() {
+        world.send_bytes(r, TAG_FINAL, verdict.as_bytes());
+    }
 }
 
 /// One rank's status report.
@@ -146,7 +141,7 @@ fn status_message(outcome: &Result<usize, PipelineError>) -> Vec<u8> {
 /// the first failure anywhere, tells every rank to stop; returns the run's outcome (the
 /// first real failure, by rank, if any). On other ranks, reports the status to rank 0.
 fn coordinate(
-    world: &SimpleCommunicator,
+    world: &MpiWorld,
     rank: usize,
     size: usize,
     cancel: &AtomicBool,
@@ -161,34 +156,23 @@ fn coordinate(
                 if rank == 0 {
                     reports[0] = serde_json::from_slice(&status_message(&outcome)).ok();
                 } else {
-                    world
-                        .process_at_rank(0)
-                        .send_with_tag(&status_message(&outcome)[..], TAG_STATUS);
+                    world.send_bytes(0, TAG_STATUS, &status_message(&outcome));
                 }
                 own = Some(outcome);
             }
         }
         if rank != 0 {
-            if world
-                .process_at_rank(0)
-                .immediate_probe_with_tag(TAG_STOP)
-                .is_some()
-            {
-                let _ = world
-                    .process_at_rank(0)
-                    .receive_vec_with_tag::<u8>(TAG_STOP);
+            if world.probe(Some(0), TAG_STOP).is_some() {
+                let _ = world.receive_bytes(0, TAG_STOP);
                 cancel.store(true, Ordering::SeqCst);
             }
             if let Some(outcome) = own.take() {
                 return outcome;
             }
         } else {
-            while let Some(status) = world.any_process().immediate_probe_with_tag(TAG_STATUS) {
-                let from = status.source_rank();
-                let (bytes, _) = world
-                    .process_at_rank(from)
-                    .receive_vec_with_tag::<u8>(TAG_STATUS);
-                reports[from as usize] = serde_json::from_slice(&bytes).ok();
+            while let Some(from) = world.probe(None, TAG_STATUS) {
+                let bytes = world.receive_bytes(from, TAG_STATUS);
+                reports[from] = serde_json::from_slice(&bytes).ok();
             }
             let failed = reports
                 .iter()
@@ -198,9 +182,7 @@ fn coordinate(
                 cancel.store(true, Ordering::SeqCst);
                 for (r, report) in reports.iter().enumerate().skip(1) {
                     if report.is_none() {
-                        world
-                            .process_at_rank(r as i32)
-                            .send_with_tag(&[0u8][..], TAG_STOP);
+                        world.send_bytes(r, TAG_STOP, &[0u8]);
                     }
                 }
             }

@@ -1,6 +1,8 @@
-//! The MPI side of the executor: byte-level collectives over `MPI_COMM_WORLD` (rsmpi). Values
-//! travel as postcard bytes (see `wire.rs`); messages are limited to 2 GiB per rank, MPI's
-//! `int` counts.
+//! The one place that calls MPI (rsmpi): initialisation, byte-level collectives over
+//! `MPI_COMM_WORLD` for the parallel map (trialflow-map), and the tagged point-to-point
+//! messages and probes that the trial engine's MPI front end (`trialflow-pipeline`'s
+//! `mpi/ranks.rs`) coordinates its ranks with. Callers encode their own values; messages are
+//! limited to 2 GiB per rank, MPI's `int` counts.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,7 +13,17 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::{Count, Threading};
 
-use crate::error::MapError;
+/// MPI could not be initialised: it already was in this process, or the library refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpiInitError;
+
+impl fmt::Display for MpiInitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MPI could not be initialised (it already is in this process)")
+    }
+}
+
+impl std::error::Error for MpiInitError {}
 
 /// An initialised MPI environment. Create it once at the start of `main` and keep it alive:
 /// MPI is finalised when the last clone is dropped.
@@ -29,11 +41,11 @@ impl fmt::Debug for MpiWorld {
 }
 
 impl MpiWorld {
-    /// Initialises MPI. Only the main thread calls MPI (`Funneled`), so thread pools may run
-    /// alongside.
-    pub fn init() -> Result<MpiWorld, MapError> {
-        let (universe, _threading) = mpi::initialize_with_threading(Threading::Funneled)
-            .ok_or_else(|| MapError::Mpi("MPI is already initialised in this process".into()))?;
+    /// Initialises MPI. Only the thread that initialised it calls MPI (`Funneled`), so thread
+    /// pools and a run's worker threads may run alongside.
+    pub fn init() -> Result<MpiWorld, MpiInitError> {
+        let (universe, _threading) =
+            mpi::initialize_with_threading(Threading::Funneled).ok_or(MpiInitError)?;
         let world = universe.world();
         Ok(MpiWorld {
             rank: world.rank() as usize,
@@ -58,12 +70,13 @@ impl MpiWorld {
         self.rank == 0
     }
 
-    pub(crate) fn barrier(&self) {
+    /// Waits until every rank reaches this point.
+    pub fn barrier(&self) {
         self.world().barrier();
     }
 
     /// The root's bytes on every rank (`bytes` is `Some` on the root only).
-    pub(crate) fn broadcast_bytes(&self, bytes: Option<Vec<u8>>) -> Vec<u8> {
+    pub fn broadcast_bytes(&self, bytes: Option<Vec<u8>>) -> Vec<u8> {
         let world = self.world();
         let root = world.process_at_rank(0);
         let mut len = bytes.as_ref().map_or(0, |b| b.len()) as u64;
@@ -74,7 +87,7 @@ impl MpiWorld {
     }
 
     /// Rank `r` receives `parts[r]` (`parts` is `Some` on the root only).
-    pub(crate) fn scatter_bytes(&self, parts: Option<Vec<Vec<u8>>>) -> Vec<u8> {
+    pub fn scatter_bytes(&self, parts: Option<Vec<Vec<u8>>>) -> Vec<u8> {
         let world = self.world();
         let root = world.process_at_rank(0);
         let mut my_len: Count = 0;
@@ -99,7 +112,7 @@ impl MpiWorld {
     }
 
     /// Every rank's bytes, in rank order, on the root (`None` on the other ranks).
-    pub(crate) fn gather_bytes_to_root(&self, local: &[u8]) -> Option<Vec<Vec<u8>>> {
+    pub fn gather_bytes_to_root(&self, local: &[u8]) -> Option<Vec<Vec<u8>>> {
         let world = self.world();
         let root = world.process_at_rank(0);
         let len = count(local.len());
@@ -121,7 +134,7 @@ impl MpiWorld {
     }
 
     /// Every rank's bytes, in rank order, on every rank.
-    pub(crate) fn all_gather_bytes(&self, local: &[u8]) -> Vec<Vec<u8>> {
+    pub fn all_gather_bytes(&self, local: &[u8]) -> Vec<Vec<u8>> {
         let world = self.world();
         let mut counts = vec![0 as Count; self.size];
         world.all_gather_into(&count(local.len()), &mut counts[..]);
@@ -134,6 +147,42 @@ impl MpiWorld {
         }
         split(&flat, &counts, &displs)
     }
+}
+
+/// Point-to-point messages, tagged so that kinds of message never mix.
+impl MpiWorld {
+    /// Sends `bytes` to rank `to` (blocking until MPI holds them).
+    pub fn send_bytes(&self, to: usize, tag: i32, bytes: &[u8]) {
+        self.world()
+            .process_at_rank(rank_id(to))
+            .send_with_tag(bytes, tag);
+    }
+
+    /// Receives the next message with `tag` from rank `from`, waiting for it.
+    pub fn receive_bytes(&self, from: usize, tag: i32) -> Vec<u8> {
+        let (bytes, _status) = self
+            .world()
+            .process_at_rank(rank_id(from))
+            .receive_vec_with_tag::<u8>(tag);
+        bytes
+    }
+
+    /// The rank that sent a pending message with `tag` (from `from`, or from any rank when
+    /// `None`), without waiting and without receiving it.
+    pub fn probe(&self, from: Option<usize>, tag: i32) -> Option<usize> {
+        let world = self.world();
+        let status = match from {
+            Some(rank) => world
+                .process_at_rank(rank_id(rank))
+                .immediate_probe_with_tag(tag),
+            None => world.any_process().immediate_probe_with_tag(tag),
+        };
+        status.map(|s| s.source_rank() as usize)
+    }
+}
+
+fn rank_id(rank: usize) -> mpi::Rank {
+    mpi::Rank::try_from(rank).expect("MPI ranks are ints")
 }
 
 fn split(flat: &[u8], counts: &[Count], displs: &[Count]) -> Vec<Vec<u8>> {
