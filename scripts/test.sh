@@ -12,6 +12,11 @@ export TRIALFLOW_INTEROP_PYTHON
 
 # `--include-ignored` runs the interop and root-only tests; `_child` entry points are child
 # processes that other tests spawn, not tests of their own.
+# Gates: formatting, and clippy with every warning an error (the workspace lints include
+# clippy::undocumented_unsafe_blocks).
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
 cargo test --workspace -- --include-ignored --skip _child
 cargo run --quiet --example custom_routine -- routines clip
 cargo run --quiet --example parallel_map

@@ -153,7 +153,7 @@ impl Selection {
             Some(Value::String(s)) if s == "poststim" => Some(Latency::Poststim),
             Some(Value::Array(items)) if items.len() == 2 => {
                 let t: Vec<f64> = items.iter().filter_map(Value::as_f64).collect();
-                if t.len() != 2 || !(t[0] < t[1]) {
+                if t.len() != 2 || t[0] >= t[1] {
                     return Err(PipelineError::user(format!(
                         "`select.latency`: expected [t0, t1] in seconds with t0 < t1, got {}",
                         Value::Array(items.clone())

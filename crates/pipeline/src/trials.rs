@@ -70,6 +70,10 @@ pub struct TrialsSection {
     pub raw: Value,
 }
 
+/// Per trial `(start time, stop time)` (stop is NaN for event windows), the trialinfo column
+/// names, and each trial's trialinfo values.
+type Windows = (Vec<(f64, f64)>, Vec<String>, Vec<Vec<f64>>);
+
 /// The recording's time axis.
 #[derive(Debug, Clone, Copy)]
 pub struct TimeAxis {
@@ -218,7 +222,7 @@ impl TrialsSection {
                     Some(_) => number(map, "overlap")?,
                     None => 0.0,
                 };
-                if !(length > 0.0) {
+                if length <= 0.0 {
                     return Err(PipelineError::user(format!(
                         "`trials.length`: must be positive, got {length}"
                     )));
@@ -275,7 +279,7 @@ impl TrialsSection {
     ) -> Result<CutTrials, PipelineError> {
         let mut log = Vec::new();
         // (start time, stop time or None for event windows, offset samples, trialinfo)
-        let (windows, info_columns, info): (Vec<(f64, f64)>, Vec<String>, Vec<Vec<f64>>) =
+        let (windows, info_columns, info): Windows =
             match &self.spec {
                 TrialsSpec::Table { .. } | TrialsSpec::TableAligned { .. } => {
                     let table = table.expect("the caller reads the table the section names");
@@ -383,7 +387,7 @@ impl TrialsSection {
             } else {
                 let start = axis.sample(t);
                 let stop = axis.sample(stop_time);
-                if !(stop > start) {
+                if stop <= start {
                     return Err(PipelineError::user(format!(
                         "trials: trial {i} runs from {t} s to {stop_time} s, which holds no sample at {} Hz",
                         axis.rate

@@ -4,8 +4,7 @@
 //! All HDF5 calls of a run happen on two threads, the engine's reader and writer, because the
 //! `hdf5` crate serialises every call process-wide.
 
-// Every `unsafe` block and impl says why it is sound.
-#![warn(clippy::undocumented_unsafe_blocks)]
+// Every `unsafe` block says why it is sound (the workspace lints enforce it).
 
 mod container;
 mod dimord;

@@ -558,7 +558,8 @@ fn read_time_base(group: &hdf5::Group, samples: usize) -> Result<TimeBase, Strin
                 acc
             }
         });
-    if !(worst <= TIMESTAMP_TOLERANCE * interval) {
+    // NaN timestamps (worst is then NaN) are refused too.
+    if worst.is_nan() || worst > TIMESTAMP_TOLERANCE * interval {
         return Err(format!(
             "'timestamps' are irregular: sample {at} is {:.3e} s off the regular grid of {rate} Hz (more than {}% of a sample interval); trialflow needs regularly sampled data",
             worst,
