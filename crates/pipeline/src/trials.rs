@@ -278,80 +278,78 @@ impl TrialsSection {
         table: Option<&TableColumns>,
     ) -> Result<CutTrials, PipelineError> {
         let mut log = Vec::new();
-        // (start time, stop time or None for event windows, offset samples, trialinfo)
-        let (windows, info_columns, info): Windows =
-            match &self.spec {
-                TrialsSpec::Table { .. } | TrialsSpec::TableAligned { .. } => {
-                    let table = table.expect("the caller reads the table the section names");
-                    let names: Vec<String> = table.numeric.iter().map(|(n, _)| n.clone()).collect();
-                    let info = (0..table.rows)
-                        .map(|r| table.numeric.iter().map(|(_, v)| v[r]).collect())
-                        .collect();
-                    if !table.skipped.is_empty() {
-                        log.push(format!(
-                            "trials: columns not used as trialinfo (not numeric): {}",
-                            table.skipped.join(", ")
-                        ));
-                    }
-                    let times = match &self.spec {
-                        TrialsSpec::Table { .. } => {
-                            let start = table.column("start_time")?;
-                            let stop = table.column("stop_time")?;
-                            start.iter().zip(stop).map(|(&a, &b)| (a, b)).collect()
-                        }
-                        _ => table
-                            .column(match &self.spec {
-                                TrialsSpec::TableAligned { align, .. } => align,
-                                _ => unreachable!(),
-                            })?
-                            .iter()
-                            .map(|&t| (t, f64::NAN))
-                            .collect(),
-                    };
-                    (times, names, info)
+        let (windows, info_columns, info): Windows = match &self.spec {
+            TrialsSpec::Table { .. } | TrialsSpec::TableAligned { .. } => {
+                let table = table.expect("the caller reads the table the section names");
+                let names: Vec<String> = table.numeric.iter().map(|(n, _)| n.clone()).collect();
+                let info = (0..table.rows)
+                    .map(|r| table.numeric.iter().map(|(_, v)| v[r]).collect())
+                    .collect();
+                if !table.skipped.is_empty() {
+                    log.push(format!(
+                        "trials: columns not used as trialinfo (not numeric): {}",
+                        table.skipped.join(", ")
+                    ));
                 }
-                TrialsSpec::Events { times, .. } => (
-                    times.iter().map(|&t| (t, f64::NAN)).collect(),
-                    Vec::new(),
-                    Vec::new(),
-                ),
-                TrialsSpec::EventsFile { file, column, .. } => (
-                    read_events_file(file, column)?
-                        .into_iter()
-                        .map(|t| (t, f64::NAN))
+                let times = match &self.spec {
+                    TrialsSpec::Table { .. } => {
+                        let start = table.column("start_time")?;
+                        let stop = table.column("stop_time")?;
+                        start.iter().zip(stop).map(|(&a, &b)| (a, b)).collect()
+                    }
+                    _ => table
+                        .column(match &self.spec {
+                            TrialsSpec::TableAligned { align, .. } => align,
+                            _ => unreachable!(),
+                        })?
+                        .iter()
+                        .map(|&t| (t, f64::NAN))
                         .collect(),
-                    Vec::new(),
-                    Vec::new(),
-                ),
-                TrialsSpec::Segments { length, overlap } => {
-                    let len = (length * axis.rate).round();
-                    if len < 1.0 {
-                        return Err(PipelineError::user(format!(
-                            "`trials.length`: {length} s is less than one sample at {} Hz",
-                            axis.rate
-                        )));
-                    }
-                    let step = (len * (1.0 - overlap)).round().max(1.0);
-                    let mut rows = Vec::new();
-                    let mut start = 0.0;
-                    while start + len <= axis.samples as f64 {
-                        rows.push(vec![start, start + len, 0.0]);
-                        start += step;
-                    }
-                    if rows.is_empty() {
-                        return Err(PipelineError::user(format!(
-                            "`trials.length`: {length} s is longer than the recording ({} s)",
-                            axis.samples as f64 / axis.rate
-                        )));
-                    }
-                    let definition = definition(rows, &[], axis)?;
-                    return Ok(CutTrials {
-                        definition,
-                        info_columns: Vec::new(),
-                        log,
-                    });
+                };
+                (times, names, info)
+            }
+            TrialsSpec::Events { times, .. } => (
+                times.iter().map(|&t| (t, f64::NAN)).collect(),
+                Vec::new(),
+                Vec::new(),
+            ),
+            TrialsSpec::EventsFile { file, column, .. } => (
+                read_events_file(file, column)?
+                    .into_iter()
+                    .map(|t| (t, f64::NAN))
+                    .collect(),
+                Vec::new(),
+                Vec::new(),
+            ),
+            TrialsSpec::Segments { length, overlap } => {
+                let len = (length * axis.rate).round();
+                if len < 1.0 {
+                    return Err(PipelineError::user(format!(
+                        "`trials.length`: {length} s is less than one sample at {} Hz",
+                        axis.rate
+                    )));
                 }
-            };
+                let step = (len * (1.0 - overlap)).round().max(1.0);
+                let mut rows = Vec::new();
+                let mut start = 0.0;
+                while start + len <= axis.samples as f64 {
+                    rows.push(vec![start, start + len, 0.0]);
+                    start += step;
+                }
+                if rows.is_empty() {
+                    return Err(PipelineError::user(format!(
+                        "`trials.length`: {length} s is longer than the recording ({} s)",
+                        axis.samples as f64 / axis.rate
+                    )));
+                }
+                let definition = definition(rows, &[], axis)?;
+                return Ok(CutTrials {
+                    definition,
+                    info_columns: Vec::new(),
+                    log,
+                });
+            }
+        };
         let window = match &self.spec {
             TrialsSpec::TableAligned { window, .. }
             | TrialsSpec::Events { window, .. }
