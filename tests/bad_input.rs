@@ -208,7 +208,7 @@ fn zero_trials(dir: &Path) {
 /// hold exactly, and no amplifier writes) is refused.
 fn uint64_data(dir: &Path) {
     init();
-    let f = hdf5::File::create(dir.join("in.analog")).unwrap();
+    let f = h5_create(dir.join("in.analog")).unwrap();
     let ds = f
         .new_dataset::<u64>()
         .shape((20, 2))
@@ -230,7 +230,7 @@ fn uint64_data(dir: &Path) {
 
 fn no_samplerate(dir: &Path) {
     init();
-    let f = hdf5::File::create(dir.join("in.analog")).unwrap();
+    let f = h5_create(dir.join("in.analog")).unwrap();
     let ds = f
         .new_dataset::<f32>()
         .shape((20, 2))
@@ -250,7 +250,7 @@ fn no_samplerate(dir: &Path) {
 /// a run-time error (`PreprocessingError::into_runtime`), hence exit code 1.
 fn nan_in_trial(dir: &Path) {
     init();
-    let f = hdf5::File::create(dir.join("in.analog")).unwrap();
+    let f = h5_create(dir.join("in.analog")).unwrap();
     let mut values: Vec<f32> = (0..300 * 3).map(|i| (i as f32 * 0.1).sin()).collect();
     values[(250 * 3) + 1] = f32::NAN;
     let ds = f
@@ -325,7 +325,7 @@ fn trial_nan_stop(dir: &Path) {
 fn samplerate_zero(dir: &Path) {
     write_with_trialdefinition(dir, &[&[0.0, 50.0, 0.0]]);
     init();
-    let f = hdf5::File::open_rw(dir.join("in.analog")).unwrap();
+    let f = h5_open_rw(dir.join("in.analog")).unwrap();
     f.attr("samplerate").unwrap().write_scalar(&0.0f64).unwrap();
 }
 
@@ -333,7 +333,7 @@ fn samplerate_zero(dir: &Path) {
 /// would allocate 26 TB.
 fn trialdefinition_claims_2_to_the_40_rows(dir: &Path) {
     init();
-    let f = hdf5::File::create(dir.join("in.analog")).unwrap();
+    let f = h5_create(dir.join("in.analog")).unwrap();
     f.new_dataset::<f32>()
         .shape((100, 2))
         .create("data")
@@ -357,7 +357,7 @@ fn trialdefinition_claims_2_to_the_40_rows(dir: &Path) {
 fn one_trial_of_a_tebibyte(dir: &Path) {
     init();
     let rows = 1usize << 36;
-    let f = hdf5::File::create(dir.join("in.analog")).unwrap();
+    let f = h5_create(dir.join("in.analog")).unwrap();
     f.new_dataset::<f32>()
         .chunk((65536, 4))
         .shape((rows, 4))
@@ -459,7 +459,7 @@ fn recording_and_a_file(dir: &Path) {
 fn nan_at_trial_edge(dir: &Path) {
     nan_in_trial(dir);
     init();
-    let f = hdf5::File::open_rw(dir.join("in.analog")).unwrap();
+    let f = h5_open_rw(dir.join("in.analog")).unwrap();
     let ds = f.dataset("data").unwrap();
     let mut values: Vec<f32> = ds.read_raw().unwrap();
     values.iter_mut().for_each(|v| {

@@ -21,7 +21,7 @@ fn channel_first_copy(dir: &Path, from: &str, to: &str) {
     let object = dir.join(to).join("in_raw.analog");
     let shape;
     {
-        let file = hdf5::File::open_rw(&object).unwrap();
+        let file = h5_open_rw(&object).unwrap();
         let data: Array2<f32> = file.dataset("data").unwrap().read_2d().unwrap();
         shape = [data.ncols(), data.nrows()];
         file.unlink("data").unwrap();

@@ -25,7 +25,7 @@ fn variant<T: hdf5::H5Type + Copy>(
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), container.join(entry.file_name())).unwrap();
     }
-    let file = hdf5::File::open_rw(container.join("rec_raw.analog")).unwrap();
+    let file = h5_open_rw(container.join("rec_raw.analog")).unwrap();
     file.unlink("data").unwrap();
     let builder = file.new_dataset::<T>().shape(shape);
     let builder = if chunked {

@@ -100,7 +100,7 @@ fn a_failing_rank_stops_every_rank_and_rank_0_names_the_task() {
     .ok();
     {
         init();
-        let f = hdf5::File::open_rw(tmp.join("in.spy/in_raw.analog")).unwrap();
+        let f = h5_open_rw(tmp.join("in.spy/in_raw.analog")).unwrap();
         let ds = f.dataset("data").unwrap();
         let mut values: ndarray::Array2<f32> = ds.read_2d().unwrap();
         values[[400 * 25 + 3, 2]] = f32::NAN; // trial 25: in the last rank's shard

@@ -241,7 +241,7 @@ fn the_command_line_reports_nonfinite_failures_by_trial() {
     init();
     let data = nonfinite_data();
     {
-        let f = hdf5::File::create(tmp.join("in.analog")).unwrap();
+        let f = h5_create(tmp.join("in.analog")).unwrap();
         f.new_dataset::<f64>()
             .shape(data.dim())
             .create("data")

@@ -239,7 +239,7 @@ fn whole_series(file: &Path, path: &str) -> Vec<f64> {
 
 fn read_trialdefinition_rows(file: &Path) -> (Vec<Vec<f64>>, usize) {
     init();
-    let f = hdf5::File::open(file).unwrap();
+    let f = h5_open(file).unwrap();
     let ds = f.dataset("trialdefinition").unwrap();
     let shape = ds.shape();
     let values: Vec<f64> = ds.read_raw().unwrap();

@@ -212,7 +212,7 @@ fn on_error_continue_runs_every_task_and_reports_every_failure() {
     let data_file = tmp.join("in.spy/in_raw.analog");
     {
         init();
-        let f = hdf5::File::open_rw(&data_file).unwrap();
+        let f = h5_open_rw(&data_file).unwrap();
         let ds = f.dataset("data").unwrap();
         let mut values: ndarray::Array2<f32> = ds.read_2d().unwrap();
         values[[310, 1]] = f32::NAN; // trial 1

@@ -11,7 +11,7 @@ use common::*;
 
 fn rows(file: &Path) -> Vec<Vec<f64>> {
     init();
-    let f = hdf5::File::open(file).unwrap();
+    let f = h5_open(file).unwrap();
     let ds = f.dataset("trialdefinition").unwrap();
     let cols = ds.shape()[1];
     let values: Vec<f64> = ds.read_raw().unwrap();

@@ -31,7 +31,7 @@ fn variant(original: &Path, dir: &Path, form: Form, values: &[f32], shape: &[usi
         std::fs::copy(entry.path(), container.join(entry.file_name())).unwrap();
     }
     let object = container.join("rec_raw.analog");
-    let file = hdf5::File::open_rw(&object).unwrap();
+    let file = common::h5_open_rw(&object).unwrap();
     file.unlink("data").unwrap();
     let shape = (shape[0], shape[1]);
     match form {

@@ -25,6 +25,29 @@ pub fn init() {
     ONCE.call_once(trialflow::hdf5::init_hdf5);
 }
 
+/// Opens an HDF5 file read-only the way trialflow does (file locking off). Tests open files
+/// that trialflow processes also open, and HDF5 refuses a second open of one file with
+/// another locking setting, or a locked one, even within one process.
+pub fn h5_open(path: impl AsRef<Path>) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open(path)
+}
+
+/// Like [`h5_open`], read-write.
+pub fn h5_open_rw(path: impl AsRef<Path>) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open_rw(path)
+}
+
+/// Like [`h5_open`], creating (truncating) the file.
+pub fn h5_create(path: impl AsRef<Path>) -> hdf5::Result<hdf5::File> {
+    hdf5::File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .create(path)
+}
+
 /// A fresh folder under the system temp dir, removed when dropped.
 pub struct TempDir {
     pub path: PathBuf,
@@ -325,7 +348,7 @@ pub struct Dense {
 
 pub fn read_data(file: &Path) -> Dense {
     init();
-    let f = hdf5::File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let f = h5_open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let ds = f.dataset("data").unwrap();
     let shape = ds.shape();
     let is_virtual = ds
@@ -383,7 +406,7 @@ pub fn read_data(file: &Path) -> Dense {
 /// The trialdefinition of an object file: (shape, row-major values).
 pub fn read_trialdefinition(file: &Path) -> (Vec<usize>, Vec<f64>) {
     init();
-    let f = hdf5::File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let f = h5_open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let ds = f.dataset("trialdefinition").unwrap();
     (ds.shape(), ds.read_raw().unwrap())
 }
@@ -405,7 +428,7 @@ pub fn write_handmade(
     with_data: bool,
 ) {
     init();
-    let f = hdf5::File::create(path).unwrap();
+    let f = h5_create(path).unwrap();
     if with_data {
         let n: usize = data_shape.iter().product();
         let values: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 * 0.37).sin()).collect();
@@ -505,7 +528,7 @@ pub fn results(container: &Path) -> Vec<(String, Dense)> {
 /// Dense float data, or SpikeData's int64 rows as f64.
 pub fn read_data_any(file: &Path) -> Dense {
     init();
-    let f = hdf5::File::open(file).unwrap();
+    let f = h5_open(file).unwrap();
     let ds = f.dataset("data").unwrap();
     if ds.dtype().unwrap().to_descriptor().unwrap()
         == hdf5::types::TypeDescriptor::Integer(hdf5::types::IntSize::U8)
