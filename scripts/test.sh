@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs missing system packages (HDF5, Python venv support, OpenMPI
-# and libclang) and the pinned Syncopy/SciPy venv, then runs every test (including the Python
-# interop tests), the MPI tests under mpirun with 2 and 3 ranks, the examples, and checks that
-# the benchmarks build.
+# and libclang) and the pinned Syncopy/SciPy/pynwb venv, checks formatting and clippy, then
+# runs every test (including the Python interop tests), the examples, the MPI tests under
+# mpirun with 2 and 3 ranks (with the custom-routine binary too), the Python package's
+# pytest suite, and checks that the benchmarks build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,5 +31,7 @@ if [ -x scripts/test-map-mpi.sh ]; then
     scripts/test-map-mpi.sh
 fi
 
+# The Python package: builds the wheel into the interop venv (pip install ./python) and runs
+# its pytest suite.
 scripts/test-python.sh
 cargo bench --workspace --no-run --quiet
