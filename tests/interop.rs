@@ -386,3 +386,50 @@ fn syncopy_opens_an_nwb_import_with_pynwbs_values() {
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["trials"], 6);
 }
+
+/// `select:` against Syncopy's own `selectdata` on a Syncopy-written input with unequal
+/// trials and offsets: the same trials (in the given order), channels, time axes and values.
+#[test]
+#[ignore = "needs the Syncopy venv: run scripts/test.sh"]
+fn select_matches_syncopys_selectdata() {
+    let dir = temp_dir("select");
+    let writer = repo().join("tests/interop/write_with_syncopy.py");
+    let input = python_json(&[writer.to_str().unwrap(), dir.to_str().unwrap()]);
+    let input_path = input["hdf5_path"].as_str().unwrap();
+    let script = repo().join("tests/interop/select_parity.py");
+    let cases = [
+        (
+            "trials: [4, 0, 2]\n  channels: [chan3, chan1]\n  latency: [-0.05, 0.08]",
+            r#"{"trials": [4, 0, 2], "channel": ["chan3", "chan1"], "latency": [-0.05, 0.08]}"#,
+        ),
+        ("latency: [-0.0205, 0.1]", r#"{"latency": [-0.0205, 0.1]}"#),
+        (
+            "trials: [1, 3]\n  channels: [2]",
+            r#"{"trials": [1, 3], "channel": [2]}"#,
+        ),
+    ];
+    for (i, (select, syncopy)) in cases.iter().enumerate() {
+        let pipeline = dir.join(format!("select{i}.yaml"));
+        let output = dir.join(format!("sel{i}.spy"));
+        std::fs::write(
+            &pipeline,
+            format!(
+                "input: {input_path}\noutput: {}\nselect:\n  {select}\nsteps:\n  - routine: rectify\n",
+                output.display()
+            ),
+        )
+        .unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_trialflow"))
+            .args(["run", pipeline.to_str().unwrap(), "-q"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "case {i}");
+        let report = python_json(&[
+            script.to_str().unwrap(),
+            input_path,
+            output.to_str().unwrap(),
+            syncopy,
+        ]);
+        assert_eq!(report["ok"], true, "case {i} ({select}): {report}");
+    }
+}

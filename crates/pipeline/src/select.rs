@@ -255,6 +255,22 @@ impl Selection {
             }
         };
         let window = self.window(definition, &trials, samplerate)?;
+        // Syncopy's `create_trial_selection`: a latency window keeps only the trials that
+        // cover it completely, so every kept trial has the same time axis.
+        let mut discarded = 0;
+        if let Some((lo, hi)) = window {
+            let before = trials.len();
+            trials.retain(|&t| {
+                let (start, end) = trial_interval(definition, t, samplerate);
+                start <= lo && end >= hi
+            });
+            discarded = before - trials.len();
+            if trials.is_empty() {
+                return Err(PipelineError::user(format!(
+                    "`select.latency`: no selected trial covers the whole window [{lo}, {hi}] s (Syncopy keeps only trials that do)"
+                )));
+            }
+        }
         let mut values = Vec::with_capacity(trials.len() * definition.columns());
         let mut kept = 0;
         for &t in &trials {
@@ -291,7 +307,9 @@ impl Selection {
                 .map(|c| format!(", {} of {} channels", c.len(), labels.len()))
                 .unwrap_or_default(),
             window
-                .map(|(lo, hi)| format!(", latency [{lo}, {hi}] s"))
+                .map(|(lo, hi)| format!(
+                    ", latency [{lo}, {hi}] s ({discarded} trial(s) that do not cover it left out)"
+                ))
                 .unwrap_or_default()
         );
         Ok(Selected {
@@ -312,11 +330,7 @@ impl Selection {
         let Some(latency) = self.latency else {
             return Ok(None);
         };
-        let bounds = |t: usize| {
-            let offset = definition.row(t)[2];
-            let len = definition.samples(t).len() as f64;
-            (offset / samplerate, (len - 1.0 + offset) / samplerate)
-        };
+        let bounds = |t: usize| trial_interval(definition, t, samplerate);
         let start = trials
             .iter()
             .map(|&t| bounds(t).0)
@@ -344,6 +358,13 @@ impl Selection {
             )),
         }
     }
+}
+
+/// A trial's first and last sample times in seconds (Syncopy's `trialintervals`).
+fn trial_interval(definition: &TrialDefinition, trial: usize, samplerate: f64) -> (f64, f64) {
+    let offset = definition.row(trial)[2];
+    let len = definition.samples(trial).len() as f64;
+    (offset / samplerate, (len - 1.0 + offset) / samplerate)
 }
 
 /// The samples `k` of a trial whose time `(k + offset) / samplerate` lies in `[lo, hi]`.
@@ -437,17 +458,23 @@ mod tests {
             .unwrap();
         assert_eq!(out.channels, Some(vec![2, 0]));
         let d = out.definition;
-        assert_eq!(d.len(), 2);
-        // Trial 1 (offset 0): times 0..9 ms; [-2, 3] ms keeps samples 0..=3.
-        assert_eq!(d.row(0), &[10.0, 14.0, 0.0, 2.0]);
+        // Trial 1 (times 0..9 ms) does not cover [-2, 3] ms and is left out, as Syncopy does.
+        assert_eq!(d.len(), 1);
         // Trial 2 (offset -2): times -2..7 ms; keeps samples 0..=5, new offset -2.
-        assert_eq!(d.row(1), &[20.0, 26.0, -2.0, 2.0]);
+        assert_eq!(d.row(0), &[20.0, 26.0, -2.0, 2.0]);
+        assert!(
+            out.log.contains("1 trial(s) that do not cover it"),
+            "{}",
+            out.log
+        );
     }
 
     #[test]
     fn prestim_and_nothing_left_are_named() {
+        // prestim is [earliest start, 0]: only trial 0 starts that early.
         let s = Selection::parse(&json!({"latency": "prestim"})).unwrap();
         let out = s.apply(&definition(), 1000.0, &labels(), &[]).unwrap();
+        assert_eq!(out.definition.len(), 1);
         assert_eq!(out.definition.row(0), &[0.0, 6.0, -5.0, 1.0]);
         for (v, needle) in [
             (json!({"trials": [7]}), "trial 7"),
