@@ -433,3 +433,40 @@ fn select_matches_syncopys_selectdata() {
         assert_eq!(report["ok"], true, "case {i} ({select}): {report}");
     }
 }
+
+/// `trials: {events, pre, post}` on a Syncopy input against Syncopy's `definetrial` with the
+/// trial definition those events map to.
+#[test]
+#[ignore = "needs the Syncopy venv: run scripts/test.sh"]
+fn trials_around_events_match_syncopys_definetrial() {
+    let dir = temp_dir("definetrial");
+    let writer = repo().join("tests/interop/write_with_syncopy.py");
+    let input = python_json(&[writer.to_str().unwrap(), dir.to_str().unwrap()]);
+    let input_path = input["hdf5_path"].as_str().unwrap();
+    let pipeline = dir.join("events.yaml");
+    let output = dir.join("events.spy");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "input: {input_path}\noutput: {}\ntrials: {{events: [0.1004, 0.4, 0.5996, 0.85], pre: 0.05, post: 0.1206}}\nsteps:\n  - routine: rectify\n",
+            output.display()
+        ),
+    )
+    .unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_trialflow"))
+        .args(["run", pipeline.to_str().unwrap(), "-q"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let script = repo().join("tests/interop/definetrial_parity.py");
+    let report = python_json(&[
+        script.to_str().unwrap(),
+        input_path,
+        output.to_str().unwrap(),
+        "[0.1004, 0.4, 0.5996, 0.85]",
+        "0.05",
+        "0.1206",
+    ]);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["trials"], 4);
+}
