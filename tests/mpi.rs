@@ -165,3 +165,42 @@ fn a_custom_routine_runs_on_mpi_ranks() {
         "custom routine on MPI",
     );
 }
+
+/// `trials:` and `select:` on MPI ranks give the sequential result's bits.
+#[test]
+fn cut_and_selected_trials_on_mpi_ranks_match_sequential() {
+    let tmp = TempDir::new("mpi-trials");
+    trialflow(
+        &tmp.path,
+        &[
+            "generate",
+            "in.spy",
+            "--trials",
+            "9",
+            "--samples",
+            "400",
+            "--channels",
+            "4",
+        ],
+    )
+    .ok();
+    let body = "trials: {events: [0.2, 0.9, 1.5, 2.2, 3.1], pre: 0.1, post: 0.2}\nselect: {channels: [3, 1], latency: [-0.05, 0.15]}\nsteps:\n  - routine: detrend\n";
+    write_file(
+        &tmp.path,
+        "seq.yaml",
+        &format!("input: in.spy\noutput: seq.spy\nexecution: {{mode: sequential}}\n{body}"),
+    );
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        &format!("input: in.spy\noutput: out.spy\nexecution: {{mode: mpi}}\n{body}"),
+    );
+    trialflow(&tmp.path, &["run", "seq.yaml", "-q"]).ok();
+    let out = mpirun(&tmp.path, 2, &["run", "p.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_same_results(
+        &tmp.join("out.spy"),
+        &tmp.join("seq.spy"),
+        "trials and select on MPI",
+    );
+}

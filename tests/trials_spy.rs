@@ -115,3 +115,46 @@ fn shards_cut_differently_are_not_merged_and_tables_need_nwb() {
     );
     trialflow(&tmp.path, &["run", "t.yaml"]).assert_error(2, &["trials.table", "NWB"]);
 }
+
+/// A run with `trials:` and `select:` killed with SIGKILL resumes to the uninterrupted
+/// run's bits.
+#[test]
+fn cut_and_selected_runs_resume_to_the_same_bits() {
+    let tmp = TempDir::new("spy-trials-resume");
+    trialflow(
+        &tmp.path,
+        &[
+            "generate",
+            "in.spy",
+            "--trials",
+            "60",
+            "--samples",
+            "4000",
+            "--channels",
+            "12",
+        ],
+    )
+    .ok();
+    let body = "trials: {length: 0.5, overlap: 0.25}\nselect: {channels: [11, 0, 5], latency: [0.0, 0.3]}\nexecution: {mode: parallel, workers: 2}\nsteps:\n  - routine: median\n    size: 31\n    save: true\n  - routine: rectify\n";
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        &format!("input: in.spy\noutput: out.spy\n{body}"),
+    );
+    write_file(
+        &tmp.path,
+        "whole.yaml",
+        &format!("input: in.spy\noutput: whole.spy\n{body}"),
+    );
+    trialflow(&tmp.path, &["run", "whole.yaml", "-q"]).ok();
+    let mut resumed = false;
+    for checkpoints in [1, 2] {
+        let _ = std::fs::remove_dir_all(tmp.join("out.spy"));
+        if run_and_kill(Path::new(BIN), &tmp.path, "p.yaml", checkpoints, &[]) {
+            let out = trialflow(&tmp.path, &["run", "p.yaml", "--resume"]).ok();
+            resumed |= out.stderr.contains("resumed an interrupted run");
+        }
+        assert_same_results(&tmp.join("out.spy"), &tmp.join("whole.spy"), "resumed");
+    }
+    assert!(resumed, "no run was resumed from completed tasks");
+}
