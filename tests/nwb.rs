@@ -336,10 +336,27 @@ fn bad_nwb_inputs_exit_2_naming_the_culprit() {
     std::fs::create_dir(tmp.join("zarr.nwb")).unwrap();
     std::fs::write(tmp.join("zarr.nwb/.zgroup"), b"{\"zarr_format\": 2}").unwrap();
     std::fs::write(tmp.join("events.csv"), b"time,kind\n2.5,a\n3.x,b\n").unwrap();
+    {
+        // An NWB file (it has `nwb_version`) with no ElectricalSeries anywhere.
+        init();
+        let f = h5_create(tmp.join("empty.nwb")).unwrap();
+        let version: hdf5::types::VarLenUnicode = "2.7.0".parse().unwrap();
+        f.new_attr::<hdf5::types::VarLenUnicode>()
+            .create("nwb_version")
+            .unwrap()
+            .write_scalar(&version)
+            .unwrap();
+        f.create_group("acquisition").unwrap();
+    }
     let steps = "steps:\n  - routine: rectify\n";
     let cases: &[(&str, &str, &[&str])] = &[
         ("input: fake.nwb\n", "", &["fake.nwb", "not an NWB file"]),
         ("input: zarr.nwb\n", "", &["zarr.nwb", "Zarr"]),
+        (
+            "input: empty.nwb\n",
+            "",
+            &["empty.nwb", "no ElectricalSeries"],
+        ),
         (
             "input: session.nwb\n",
             "",
