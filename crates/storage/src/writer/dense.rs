@@ -39,6 +39,11 @@ impl SpyWriter {
                 for name in file.attr_names()? {
                     file.delete_attr(&name)?;
                 }
+                // Make the file consistent on disk now: deleting metadata can move the end of
+                // allocation, and a run killed before the next flush would otherwise leave
+                // metadata past the end the superblock records ("addr overflow" on the next
+                // open), losing the completed blocks this resume keeps.
+                file.flush()?;
                 return Ok((file, ds));
             }
             drop(ds);
