@@ -53,6 +53,19 @@ fn python_json(args: &[&str]) -> Value {
     doc
 }
 
+/// Runs the `trialflow` binary and insists that it succeeds, showing its stderr if not.
+fn run_trialflow(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trialflow"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "trialflow {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn summary(path: &Path) -> Value {
     let script = repo().join("tests/interop/syncopy_summary.py");
     python_json(&[
@@ -370,12 +383,14 @@ fn syncopy_opens_an_nwb_import_with_pynwbs_values() {
     let dir = temp_dir("nwb-import");
     let nwb = repo().join("fixtures/nwb/session.nwb");
     let out = dir.join("imported.spy");
-    let status = Command::new(env!("CARGO_BIN_EXE_trialflow"))
-        .args(["import", nwb.to_str().unwrap(), out.to_str().unwrap()])
-        .args(["--series", "raw", "-q"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    run_trialflow(&[
+        "import",
+        nwb.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--series",
+        "raw",
+        "-q",
+    ]);
     let script = repo().join("tests/interop/nwb_import_check.py");
     let report = python_json(&[
         script.to_str().unwrap(),
@@ -419,11 +434,7 @@ fn select_matches_syncopys_selectdata() {
             ),
         )
         .unwrap();
-        let status = Command::new(env!("CARGO_BIN_EXE_trialflow"))
-            .args(["run", pipeline.to_str().unwrap(), "-q"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "case {i}");
+        run_trialflow(&["run", pipeline.to_str().unwrap(), "-q"]);
         let report = python_json(&[
             script.to_str().unwrap(),
             input_path,
@@ -453,11 +464,7 @@ fn trials_around_events_match_syncopys_definetrial() {
         ),
     )
     .unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_trialflow"))
-        .args(["run", pipeline.to_str().unwrap(), "-q"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    run_trialflow(&["run", pipeline.to_str().unwrap(), "-q"]);
     let script = repo().join("tests/interop/definetrial_parity.py");
     let report = python_json(&[
         script.to_str().unwrap(),
