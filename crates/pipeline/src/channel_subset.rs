@@ -1,7 +1,10 @@
 //! A trial source that keeps some channels of another, in a given order (`select.channels`).
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use serde_json::{json, Value};
-use trialflow_core::engine::TrialSource;
+use trialflow_core::engine::{TrialDecoder, TrialSource};
 use trialflow_core::{DataSchema, Error};
 
 /// `inner`'s trials with only the channels `picked` (indices into `inner`'s channels).
@@ -63,6 +66,19 @@ impl TrialSource for ChannelSubset {
         Ok(true)
     }
 
+    fn decoder(&self) -> Option<Arc<dyn TrialDecoder>> {
+        let inner = self.inner.decoder()?;
+        Some(Arc::new(PickedDecoder {
+            inner,
+            width: self.inner.schema().n_channels(),
+            picked: self.picked.clone(),
+        }))
+    }
+
+    fn read_trial_encoded(&mut self, trial: usize, out: &mut Vec<u8>) -> Result<bool, Error> {
+        self.inner.read_trial_encoded(trial, out)
+    }
+
     fn log(&self) -> String {
         self.inner.log()
     }
@@ -77,5 +93,28 @@ impl TrialSource for ChannelSubset {
 
     fn identity(&self) -> Value {
         json!({ "source": self.inner.identity(), "channels": self.picked })
+    }
+}
+
+/// The inner source's decoder, keeping the picked channels.
+struct PickedDecoder {
+    inner: Arc<dyn TrialDecoder>,
+    width: usize,
+    picked: Vec<usize>,
+}
+
+thread_local! {
+    /// A whole decoded trial of the inner source, reused across trials on each worker.
+    static FULL: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+impl TrialDecoder for PickedDecoder {
+    fn decode(&self, bytes: &[u8], out: &mut Vec<f64>) -> Result<(), Error> {
+        FULL.with(|full| {
+            let mut full = full.borrow_mut();
+            self.inner.decode(bytes, &mut full)?;
+            pick(&full, self.width, &self.picked, out);
+            Ok(())
+        })
     }
 }

@@ -38,7 +38,31 @@ pub fn open_rw(path: &Path) -> hdf5::Result<hdf5::File> {
 /// Opens a file read-only without HDF5 file locking, so any number of processes can read it
 /// while it is also open elsewhere. Failures become one-line messages naming the file.
 pub fn open_read_only(path: &Path) -> Result<hdf5::File, StorageError> {
-    without_locking().open(path).map_err(|e| {
+    open_read_only_with(path, without_locking())
+}
+
+/// HDF5's chunk cache for files whose chunks HDF5 itself inflates (NWB series whose chunks
+/// are much longer than a trial): room for a row of large chunks, so consecutive trials in
+/// one chunk inflate it once. HDF5's default (1 MiB) holds no chunk of a typical NWB series,
+/// and then every trial would inflate its chunks again.
+const READ_CHUNK_CACHE_BYTES: usize = 64 << 20;
+/// Hash slots of that cache: a prime about 100 times the chunks it can hold, as HDF5 advises.
+const READ_CHUNK_CACHE_SLOTS: usize = 12_421;
+
+/// [`open_read_only`], with a chunk cache sized for reading long compressed series.
+pub(crate) fn open_read_only_cached(path: &Path) -> Result<hdf5::File, StorageError> {
+    let mut builder = hdf5::File::with_options();
+    builder.with_fapl(|fapl| {
+        access_settings(fapl).chunk_cache(READ_CHUNK_CACHE_SLOTS, READ_CHUNK_CACHE_BYTES, 1.0)
+    });
+    open_read_only_with(path, builder)
+}
+
+fn open_read_only_with(
+    path: &Path,
+    builder: hdf5::FileBuilder,
+) -> Result<hdf5::File, StorageError> {
+    builder.open(path).map_err(|e| {
         let message = if e.to_string().contains("file signature not found") {
             "is not an HDF5 file".to_string()
         } else if e.to_string().contains("truncated file") {

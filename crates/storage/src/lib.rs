@@ -8,6 +8,7 @@
 
 mod container;
 mod dimord;
+mod encoded;
 mod error;
 mod event_sidecar;
 mod hdf5_util;

@@ -34,7 +34,7 @@ pub use provenance::log_header;
 pub use run::{run_pipeline, ProgressFn, RunReport, SavedObject};
 pub use sink::{
     Checkpoint, DenseBlock, DirectBlockWriter, ObjectId, ObjectMetadata, ObjectSpec, ResultSink,
-    StoreLayout, TaskPlacement, TrialSource,
+    StoreLayout, TaskPlacement, TrialDecoder, TrialSource,
 };
 pub use tasks::{channel_groups, Task};
 pub use thread_pool::{map_ordered, run_unordered, worker_pool, MAX_POOL_THREADS};

@@ -1,6 +1,6 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use ndarray::{ArrayView2, Axis, Slice};
 
@@ -13,7 +13,7 @@ use super::options::ExecutionOptions;
 use super::options::{OnError, Pipeline};
 use super::prepare::PreparedPipeline;
 use super::sequential::check_cancelled;
-use super::sink::{DirectBlockWriter, TrialSource};
+use super::sink::{DirectBlockWriter, TrialDecoder, TrialSource};
 use super::tasks::Task;
 use super::thread_pool::worker_pool;
 use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
@@ -27,29 +27,86 @@ struct SharedTrial<'p> {
     pools: &'p Pools,
 }
 
-/// A trial's values as the reader got them: f64, or float32 as stored, which each task's
-/// worker widens (only the task's channels).
+/// A trial's values as the reader got them: f64, float32 as stored, which each task's
+/// worker widens (only the task's channels), or the stored bytes, which the first of its
+/// tasks to run decodes for all of them.
 enum TrialValues {
     F64(Vec<f64>),
     F32(Vec<f32>),
+    Encoded(EncodedTrial),
+}
+
+/// Stored bytes and, once a worker has decoded them, the values (or why they could not be
+/// decoded: every task of the trial then fails with that message).
+struct EncodedTrial {
+    bytes: Vec<u8>,
+    decoder: Arc<dyn TrialDecoder>,
+    decoded: OnceLock<std::result::Result<Vec<f64>, (String, ErrorClass)>>,
+    /// A buffer from the pool for the decoded values.
+    buffer: Mutex<Option<Vec<f64>>>,
+}
+
+impl EncodedTrial {
+    fn values(&self) -> std::result::Result<&[f64], &(String, ErrorClass)> {
+        self.decoded
+            .get_or_init(|| {
+                let mut out = self
+                    .buffer
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .unwrap_or_default();
+                match self.decoder.decode(&self.bytes, &mut out) {
+                    Ok(()) => Ok(out),
+                    Err(e) => Err((e.to_string(), e.class())),
+                }
+            })
+            .as_ref()
+            .map(|v| &v[..])
+    }
 }
 
 impl SharedTrial<'_> {
     /// The task's channels as f64, widened into `scratch` if the trial is float32.
-    fn task_view<'b>(&'b self, task: &Task, scratch: &'b mut Vec<f64>) -> ArrayView2<'b, f64> {
-        match &self.values {
-            TrialValues::F64(data) => {
-                ArrayView2::from_shape((self.len, self.channels), &data[..self.len * self.channels])
-                    .expect("trial buffer holds len x channels values")
-                    .slice_axis_move(Axis(1), Slice::from(task.channels.clone()))
+    fn task_view<'b>(
+        &'b self,
+        task: &Task,
+        scratch: &'b mut Vec<f64>,
+        source: &str,
+    ) -> Result<ArrayView2<'b, f64>> {
+        let values = match &self.values {
+            TrialValues::F64(data) => &data[..],
+            TrialValues::F32(data) => {
+                return Ok(widen_channels(
+                    &data[..self.len * self.channels],
+                    self.channels,
+                    task,
+                    scratch,
+                ))
             }
-            TrialValues::F32(data) => widen_channels(
-                &data[..self.len * self.channels],
-                self.channels,
-                task,
-                scratch,
-            ),
+            TrialValues::Encoded(encoded) => encoded
+                .values()
+                .map_err(|(message, class)| Error::input(source, message, *class))?,
+        };
+        let n = self.len * self.channels;
+        if values.len() < n {
+            return Err(Error::input(
+                source,
+                format!(
+                    "trial {} decoded to {} values, not {} samples x {} channels",
+                    task.trial,
+                    values.len(),
+                    self.len,
+                    self.channels
+                ),
+                ErrorClass::Runtime,
+            ));
         }
+        Ok(
+            ArrayView2::from_shape((self.len, self.channels), &values[..n])
+                .expect("trial buffer holds len x channels values")
+                .slice_axis_move(Axis(1), Slice::from(task.channels.clone())),
+        )
     }
 }
 
@@ -58,6 +115,14 @@ impl Drop for SharedTrial<'_> {
         match std::mem::replace(&mut self.values, TrialValues::F64(Vec::new())) {
             TrialValues::F64(v) => self.pools.trials.give(v),
             TrialValues::F32(v) => self.pools.trials_f32.give(v),
+            TrialValues::Encoded(e) => {
+                self.pools.encoded.give(e.bytes);
+                let decoded = e.decoded.into_inner().and_then(|r| r.ok());
+                let spare = e.buffer.into_inner().unwrap_or_else(|p| p.into_inner());
+                if let Some(v) = decoded.or(spare) {
+                    self.pools.trials.give(v);
+                }
+            }
         }
     }
 }
@@ -147,13 +212,27 @@ impl Failure {
 
 type WorkItem<'p> = (usize, Arc<SharedTrial<'p>>);
 
-/// Reads a trial, as stored float32 when `f32` and the source can.
+/// Reads a trial: as stored bytes when the source has a decoder, else as stored float32
+/// when `f32` and the source can, else as f64.
 fn read_trial(
     source: &mut dyn TrialSource,
     trial: usize,
     f32: bool,
+    decoder: Option<&Arc<dyn TrialDecoder>>,
     pools: &Pools,
 ) -> Result<TrialValues> {
+    if let Some(decoder) = decoder {
+        let mut bytes = pools.encoded.take();
+        if source.read_trial_encoded(trial, &mut bytes)? {
+            return Ok(TrialValues::Encoded(EncodedTrial {
+                bytes,
+                decoder: Arc::clone(decoder),
+                decoded: OnceLock::new(),
+                buffer: Mutex::new(Some(pools.trials.take())),
+            }));
+        }
+        pools.encoded.give(bytes);
+    }
     if f32 {
         let mut values = pools.trials_f32.take();
         if source.read_trial_f32(trial, &mut values)? {
@@ -183,6 +262,7 @@ fn read_trials<'p>(
 ) {
     let n_channels = source.schema().n_channels();
     let read_f32 = source.schema().dtype == DType::Float32;
+    let decoder = source.decoder();
     let mut tasks = prepared.tasks[start..end].iter().peekable();
     while let Some(first) = tasks.peek() {
         let trial = first.trial;
@@ -195,7 +275,7 @@ fn read_trials<'p>(
         if !window.acquire(first_index, failure) {
             return;
         }
-        let values = match read_trial(source, trial, read_f32, pools) {
+        let values = match read_trial(source, trial, read_f32, decoder.as_ref(), pools) {
             Ok(values) => values,
             Err(e) => {
                 failure.record(first_index, e, window);
@@ -245,6 +325,7 @@ pub(crate) fn run_parallel(
     let on_error = pipeline.execution.on_error;
     // The task whose trial the reader is on, for a panic's message.
     let reading = AtomicUsize::new(start);
+    let source_name = &source.describe();
 
     std::thread::scope(|scope| {
         // Reader.
@@ -330,7 +411,7 @@ pub(crate) fn run_parallel(
                         // Kernels' panics are caught inside `run_task`; this catches the rest
                         // (writing a block into storage, the engine's own code).
                         let outcome = contained(|| {
-                            let input = trial.task_view(task, &mut widened);
+                            let input = trial.task_view(task, &mut widened, source_name)?;
                             state.run_task(pipeline, prepared, task, input, pools)
                         });
                         drop(trial);

@@ -25,6 +25,21 @@ pub trait TrialSource: Send {
         Ok(false)
     }
 
+    /// A decoder for trials read with [`read_trial_encoded`](Self::read_trial_encoded), if
+    /// this source can hand trials over as stored bytes. The parallel engine then reads only
+    /// bytes on its reader thread and decodes (inflates, widens, scales) on the compute
+    /// workers, so a compressed or integer recording decodes on every core instead of
+    /// queuing on the one thread that may call HDF5.
+    fn decoder(&self) -> Option<Arc<dyn TrialDecoder>> {
+        None
+    }
+
+    /// Reads trial `trial` as bytes that [`decoder`](Self::decoder)'s decoder turns into
+    /// the values [`read_trial`](Self::read_trial) gives, bit for bit.
+    fn read_trial_encoded(&mut self, _trial: usize, _out: &mut Vec<u8>) -> Result<bool> {
+        Ok(false)
+    }
+
     /// The input's `_log`, which results carry forward.
     fn log(&self) -> String {
         String::new()
@@ -46,6 +61,13 @@ pub trait TrialSource: Send {
     fn identity(&self) -> serde_json::Value {
         serde_json::Value::String(self.describe())
     }
+}
+
+/// Turns a trial's stored bytes (from [`TrialSource::read_trial_encoded`]) into row-major
+/// samples x channels f64, on any compute worker. It may not call HDF5.
+pub trait TrialDecoder: Send + Sync {
+    /// Decodes `bytes` into `out` (resized as needed; its capacity is reused).
+    fn decode(&self, bytes: &[u8], out: &mut Vec<f64>) -> Result<()>;
 }
 
 /// One task's dense block on its way to a sink. Objects stored as float32 or complex64

@@ -64,6 +64,7 @@ pub(crate) struct Pools {
     pub events: Pool<EventBlock>,
     pub trials: Pool<Vec<f64>>,
     pub trials_f32: Pool<Vec<f32>>,
+    pub encoded: Pool<Vec<u8>>,
 }
 
 impl DenseValues {

@@ -8,7 +8,7 @@ use hdf5::types::TypeDescriptor;
 pub use crate::stored::StoredType;
 
 use crate::error::StorageError;
-use crate::hdf5_util::{one_line, open_read_only, read_string_attr};
+use crate::hdf5_util::{one_line, open_read_only, open_read_only_cached, read_string_attr};
 
 /// How far sampling may stray from a regular grid before `timestamps` are refused, as a
 /// fraction of the sample interval: a regular grid written as float64 seconds strays by
@@ -154,7 +154,7 @@ impl NwbFile {
         if !path.exists() {
             return Err(StorageError::format(path, "no such file"));
         }
-        let file = open_read_only(path).map_err(|_| {
+        let file = open_read_only_cached(path).map_err(|_| {
             StorageError::format(
                 path,
                 "is not an NWB file (not HDF5; Zarr-backed NWB is not supported)",

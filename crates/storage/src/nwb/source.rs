@@ -3,13 +3,15 @@
 //! unit with NWB's formula.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ndarray::s;
 use serde_json::{json, Value};
-use trialflow_core::engine::TrialSource;
+use trialflow_core::engine::{TrialDecoder, TrialSource};
 use trialflow_core::{DType, DataSchema, Error, ErrorClass, TrialDefinition};
 
 use super::catalog::{NwbFile, NwbSeries};
+use crate::encoded::{Scaling, StoredDecoder, StoredLayout};
 use crate::error::StorageError;
 use crate::hdf5_util::one_line;
 use crate::identity::file_identity;
@@ -33,6 +35,11 @@ pub struct NwbSource {
     schema: DataSchema,
     cfg: Value,
     log: String,
+    /// Where the series' bytes lie, when they can be read without HDF5, and how to
+    /// decode them.
+    raw: Option<(StoredLayout, Arc<StoredDecoder>)>,
+    /// An encoded trial, for sequential reads.
+    encoded: Vec<u8>,
 }
 
 impl std::fmt::Debug for NwbSource {
@@ -73,7 +80,31 @@ impl NwbSource {
             _ => DType::Float32,
         };
         let schema = DataSchema::analog(dtype, series.time.rate(), labels, trials);
+        let shortest = (0..schema.n_trials())
+            .map(|t| schema.trialdefinition.trial_len(t))
+            .min()
+            .unwrap_or(0);
+        let raw = StoredLayout::detect(file.path(), &data, series.stored, 2 * shortest).map(
+            |(layout, unfilters, chunk)| {
+                let scaling = (scale == Scale::Unit && !series.is_unscaled()).then(|| Scaling {
+                    conversion: series.conversion,
+                    offset: series.offset,
+                    channel_conversion: series.channel_conversion.clone(),
+                });
+                let decoder = StoredDecoder {
+                    what: format!("{} {}", file.path().display(), series.path),
+                    stored: series.stored,
+                    columns: series.shape[1],
+                    chunk,
+                    unfilters,
+                    scaling,
+                };
+                (layout, Arc::new(decoder))
+            },
+        );
         Ok(NwbSource {
+            raw,
+            encoded: Vec::new(),
             path: file.path().to_path_buf(),
             series: series.clone(),
             data,
@@ -103,23 +134,26 @@ impl NwbSource {
         };
         *out = block;
         if self.scale == Scale::Unit && !self.series.is_unscaled() {
-            // numpy's order for `data.astype(float64) * conversion * channel_conversion +
-            // offset`: ((v * conversion) * cc) + offset, so values match pynwb bit for bit.
-            let conversion = self.series.conversion;
-            let offset = self.series.offset;
-            let channels = self.series.shape[1];
-            match &self.series.channel_conversion {
-                Some(cc) => {
-                    for row in out.chunks_exact_mut(channels) {
-                        for (v, c) in row.iter_mut().zip(cc) {
-                            *v = *v * conversion * c + offset;
-                        }
-                    }
-                }
-                None => out.iter_mut().for_each(|v| *v = *v * conversion + offset),
+            Scaling {
+                conversion: self.series.conversion,
+                offset: self.series.offset,
+                channel_conversion: self.series.channel_conversion.clone(),
             }
+            .apply(out, self.series.shape[1]);
         }
         Ok(())
+    }
+
+    fn read_error(&self, trial: usize, message: impl std::fmt::Display) -> Error {
+        Error::input(
+            format!(
+                "{} {} (trial {trial})",
+                self.path.display(),
+                self.series.path
+            ),
+            message,
+            ErrorClass::Runtime,
+        )
     }
 }
 
@@ -129,18 +163,44 @@ impl TrialSource for NwbSource {
     }
 
     fn read_trial(&mut self, trial: usize, out: &mut Vec<f64>) -> Result<(), Error> {
+        if let Some((_, decoder)) = &self.raw {
+            let decoder = Arc::clone(decoder);
+            let mut encoded = std::mem::take(&mut self.encoded);
+            let read = self.read_trial_encoded(trial, &mut encoded);
+            let decoded = read.and_then(|_| decoder.decode(&encoded, out));
+            self.encoded = encoded;
+            return decoded;
+        }
         let rows = self.schema.trialdefinition.samples(trial);
-        self.read_rows(rows, out).map_err(|e| {
-            Error::input(
-                format!(
-                    "{} {} (trial {trial})",
-                    self.path.display(),
-                    self.series.path
-                ),
-                one_line(&e),
-                ErrorClass::Runtime,
-            )
-        })
+        self.read_rows(rows, out)
+            .map_err(|e| self.read_error(trial, one_line(&e)))
+    }
+
+    fn decoder(&self) -> Option<Arc<dyn TrialDecoder>> {
+        self.raw
+            .as_ref()
+            .map(|(_, decoder)| Arc::clone(decoder) as Arc<dyn TrialDecoder>)
+    }
+
+    /// The trial's stored bytes, read with `pread` (HDF5 only says where chunks lie); a
+    /// trial touching a chunk that was never written is read through HDF5 instead, which
+    /// supplies the dataset's fill value.
+    fn read_trial_encoded(&mut self, trial: usize, out: &mut Vec<u8>) -> Result<bool, Error> {
+        let Some((layout, _)) = &self.raw else {
+            return Ok(false);
+        };
+        let rows = self.schema.trialdefinition.samples(trial);
+        if layout
+            .read(rows.clone(), out)
+            .map_err(|e| self.read_error(trial, e))?
+        {
+            return Ok(true);
+        }
+        let mut values = Vec::new();
+        self.read_rows(rows.clone(), &mut values)
+            .map_err(|e| self.read_error(trial, one_line(&e)))?;
+        crate::encoded::encode_values(&rows, &values, out);
+        Ok(true)
     }
 
     fn log(&self) -> String {
