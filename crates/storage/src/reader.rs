@@ -1,14 +1,16 @@
 //! Reads AnalogData objects (written by Syncopy or by trialflow) one trial at a time.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ndarray::s;
 use serde_json::{Map, Value};
-use trialflow_core::engine::TrialSource;
+use trialflow_core::engine::{TrialDecoder, TrialSource};
 use trialflow_core::{DType, DataKind, DataSchema, Error, ErrorClass, TrialDefinition};
 
 use crate::container::resolve_input;
 use crate::dimord::{analog_layout, AnalogLayout};
+use crate::encoded::{StoredDecoder, StoredLayout};
 use crate::error::StorageError;
 use crate::hdf5_util::{check_virtual_sources, one_line, open_read_only, read_string_attr};
 use crate::identity::file_identity;
@@ -25,6 +27,10 @@ pub struct SpyReader {
     /// The file and byte offset of `data`'s values when they can be read without HDF5
     /// (see `raw_io`); the reader then never takes the process-wide HDF5 lock.
     raw: Option<(std::fs::File, u64)>,
+    /// Integer time-first data in plain contiguous storage: handed to the engine as stored
+    /// bytes, which its compute workers widen (as they widen float32), instead of widening
+    /// here on the one reader thread.
+    encoded: Option<(StoredLayout, Arc<StoredDecoder>)>,
     /// How `data` is stored; the engine sees f64.
     stored: StoredType,
     /// Trials as stored, before widening (one buffer per stored type, reused).
@@ -162,7 +168,22 @@ impl SpyReader {
             (_, StoredType::U32) => raw_offset::<u32>(&data),
         }
         .and_then(|offset| Some((std::fs::File::open(&path).ok()?, offset)));
+        let encoded = (layout == AnalogLayout::TimeFirst && stored.is_integer())
+            .then(|| StoredLayout::detect(&path, &data, stored, 0))
+            .flatten()
+            .map(|(bytes, unfilters, chunk)| {
+                let decoder = StoredDecoder {
+                    what: path.display().to_string(),
+                    stored,
+                    columns: schema.n_channels(),
+                    chunk,
+                    unfilters,
+                    scaling: None,
+                };
+                (bytes, Arc::new(decoder))
+            });
         Ok(SpyReader {
+            encoded,
             path,
             _file: file,
             data,
@@ -436,6 +457,26 @@ impl TrialSource for SpyReader {
             StoredType::U16 => widen_into(self, trial, |b| &mut b.u16, out),
             StoredType::U32 => widen_into(self, trial, |b| &mut b.u32, out),
         }
+    }
+
+    fn decoder(&self) -> Option<Arc<dyn TrialDecoder>> {
+        self.encoded
+            .as_ref()
+            .map(|(_, decoder)| Arc::clone(decoder) as Arc<dyn TrialDecoder>)
+    }
+
+    fn read_trial_encoded(&mut self, trial: usize, out: &mut Vec<u8>) -> Result<bool, Error> {
+        let Some((layout, _)) = &self.encoded else {
+            return Ok(false);
+        };
+        let rows = self.schema.trialdefinition.samples(trial);
+        layout.read(rows, out).map_err(|e| {
+            Error::input(
+                format!("{} (trial {trial})", self.path.display()),
+                format!("reading 'data' failed: {e}"),
+                ErrorClass::Runtime,
+            )
+        })
     }
 
     fn read_trial_f32(&mut self, trial: usize, out: &mut Vec<f32>) -> Result<bool, Error> {
