@@ -641,6 +641,14 @@ fn info_routines_and_demo() {
     );
     assert!(tmp.join("D/pipeline.yaml").is_file());
     assert!(demo.stdout.contains("results.spy"), "{}", demo.stdout);
+    // The NWB half: the embedded pynwb session, cut around the stimulus, condition 1 only.
+    assert!(tmp.join("D/session.nwb").is_file());
+    let spectra = trialflow(&tmp.path, &["info", "D/session-spectra.spy"]).ok();
+    assert!(
+        spectra.stdout.contains("SpectralData"),
+        "the NWB demo writes a spectrum:\n{}",
+        spectra.stdout
+    );
     let env = read_data(&results.join("results_envelope.analog"));
     assert_eq!(env.shape[1], 16);
     assert!(env.values.iter().all(|v| v.is_finite() && *v >= 0.0));

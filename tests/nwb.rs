@@ -189,6 +189,20 @@ fn trials_from_the_table_and_around_events_land_on_the_right_samples() {
         assert_eq!(row[6], times("condition")[i]);
         at += len;
     }
+    // Their names are in `.info` (Syncopy's trialinfo has none) and in `cfg`.
+    let info: Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.join("t.spy/t_rectify.analog.info")).unwrap(),
+    )
+    .unwrap();
+    let names = serde_json::json!([
+        "start_time",
+        "stop_time",
+        "stim_on_time",
+        "condition",
+        "correct"
+    ]);
+    assert_eq!(info["info"]["trialinfo_columns"], names, "{info}");
+    assert_eq!(info["cfg"]["trials"]["trialinfo_columns"], names);
 
     // Windows around stim_on_time: one length, time 0 at the event.
     run_yaml(&tmp.path, "a.yaml", "input: {path: session.nwb, series: raw}\noutput: a.spy\ntrials: {table: trials, align: stim_on_time, pre: 0.1, post: 0.25}\nsteps:\n  - routine: rectify\n    dtype: float64\n").ok();

@@ -229,6 +229,12 @@ fn run(
             serde_json::Value::Object(map) => map,
             _ => Default::default(),
         };
+        // Syncopy's trialinfo columns have no names; a source that knows them (an NWB
+        // interval table's columns) says so in its cfg, and `.info` records them too.
+        let trialinfo_columns = cfg
+            .get("trials")
+            .and_then(|t| t.get("trialinfo_columns"))
+            .cloned();
         let mut object = 0;
         for (k, step) in pipeline.steps.iter().enumerate() {
             guarded(
@@ -270,6 +276,12 @@ fn run(
                         }).collect::<Vec<_>>(),
                     }),
                 };
+                let mut metadata = metadata;
+                if let (Some(columns), serde_json::Value::Object(info)) =
+                    (&trialinfo_columns, &mut metadata.info)
+                {
+                    info.insert("trialinfo_columns".into(), columns.clone());
+                }
                 sink.finalize(ids[object], &metadata)?;
                 object += 1;
             }
