@@ -204,3 +204,30 @@ fn cut_and_selected_trials_on_mpi_ranks_match_sequential() {
         "trials and select on MPI",
     );
 }
+
+/// An NWB input (int16 in gzip chunks, decoded on each rank's workers) with trials from
+/// its table and a selection gives the sequential result's bits on MPI ranks.
+#[test]
+fn nwb_trials_and_select_on_mpi_ranks_match_sequential() {
+    let tmp = TempDir::new("mpi-nwb");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/nwb/session.nwb"),
+        tmp.join("session.nwb"),
+    )
+    .unwrap();
+    let body = "input: {path: session.nwb, series: raw}\ntrials: {table: trials, align: stim_on_time, pre: 0.1, post: 0.3}\nselect: {where: \"condition >= 1\", channels: [6, 2, 5]}\nsteps:\n  - routine: detrend\n    save: true\n  - routine: find_peaks\n    height: 0.00001\n";
+    write_file(
+        &tmp.path,
+        "seq.yaml",
+        &format!("output: seq.spy\nexecution: {{mode: sequential}}\n{body}"),
+    );
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        &format!("output: out.spy\nexecution: {{mode: mpi, workers: 2}}\n{body}"),
+    );
+    trialflow(&tmp.path, &["run", "seq.yaml", "-q"]).ok();
+    let out = mpirun(&tmp.path, 2, &["run", "p.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_same_results(&tmp.join("out.spy"), &tmp.join("seq.spy"), "NWB on MPI");
+}

@@ -435,3 +435,36 @@ fn bad_nwb_inputs_exit_2_naming_the_culprit() {
         assert!(!tmp.join(format!("out{i}.spy")).exists());
     }
 }
+
+/// An NWB run with `trials:` and `select:` (gzip chunks decoded on the workers) killed with
+/// SIGKILL resumes to the uninterrupted run's bits.
+#[test]
+fn nwb_runs_with_trials_and_select_resume_to_the_same_bits() {
+    let tmp = TempDir::new("nwb-resume");
+    stage(&tmp.path);
+    let body = "trials: {length: 1.0, overlap: 0.99}\nselect: {channels: [7, 0, 3], latency: [0.1, 0.9]}\nexecution: {mode: parallel, workers: 2}\nsteps:\n  - routine: median\n    size: 101\n    save: true\n  - routine: rectify\n";
+    let input = "input: {path: session.nwb, series: raw}\n";
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        &format!("{input}output: out.spy\n{body}"),
+    );
+    write_file(
+        &tmp.path,
+        "whole.yaml",
+        &format!("{input}output: whole.spy\n{body}"),
+    );
+    trialflow(&tmp.path, &["run", "whole.yaml", "-q"]).ok();
+    let mut resumed = false;
+    for checkpoints in [1, 2] {
+        let _ = std::fs::remove_dir_all(tmp.join("out.spy"));
+        if run_and_kill(Path::new(BIN), &tmp.path, "p.yaml", checkpoints, &[]) {
+            let out = trialflow(&tmp.path, &["run", "p.yaml", "--resume"]).ok();
+            resumed |= out.stderr.contains("resumed an interrupted run");
+        } else {
+            trialflow(&tmp.path, &["run", "p.yaml", "-q", "--overwrite"]).ok();
+        }
+        assert_same_results(&tmp.join("out.spy"), &tmp.join("whole.spy"), "resumed");
+    }
+    assert!(resumed, "no run was resumed from completed tasks");
+}
