@@ -468,3 +468,29 @@ fn nwb_runs_with_trials_and_select_resume_to_the_same_bits() {
     }
     assert!(resumed, "no run was resumed from completed tasks");
 }
+
+/// Channel labels come from the table the series' `electrodes` region references (its
+/// `table` object reference), wherever that table lives in the file.
+#[test]
+fn labels_follow_the_electrodes_reference() {
+    init();
+    let tmp = TempDir::new("nwb-electrodes-ref");
+    stage(&tmp.path);
+    let file = tmp.join("session.nwb");
+    let expected_labels = {
+        let nwb = NwbFile::open(&file).unwrap();
+        let s = nwb.choose_series(Some("raw")).unwrap().clone();
+        nwb.channel_labels(&s, None).unwrap()
+    };
+    {
+        let h5 = h5_open_rw(&file).unwrap();
+        h5.relink(
+            "/general/extracellular_ephys/electrodes",
+            "/general/extracellular_ephys/moved_electrodes",
+        )
+        .unwrap();
+    }
+    let nwb = NwbFile::open(&file).unwrap();
+    let s = nwb.choose_series(Some("raw")).unwrap().clone();
+    assert_eq!(nwb.channel_labels(&s, None).unwrap(), expected_labels);
+}

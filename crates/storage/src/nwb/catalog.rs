@@ -327,17 +327,14 @@ impl NwbFile {
         series: &NwbSeries,
         column: Option<&str>,
     ) -> Result<Vec<String>, StorageError> {
-        const TABLE: &str = "/general/extracellular_ephys/electrodes";
-        let table = self
-            .file
-            .group(TABLE)
-            .map_err(|e| self.unreadable(TABLE, &e))?;
+        let (table, path) = self.electrodes_table(series)?;
+        let table_path = path.as_str();
         let names = table.member_names().unwrap_or_default();
         let text_column = |name: &str| -> Result<Vec<String>, StorageError> {
             let ds = table
                 .dataset(name)
-                .map_err(|e| self.unreadable(&format!("{TABLE}/{name}"), &e))?;
-            read_texts(&ds).map_err(|e| self.unreadable(&format!("{TABLE}/{name}"), &e))
+                .map_err(|e| self.unreadable(&format!("{table_path}/{name}"), &e))?;
+            read_texts(&ds).map_err(|e| self.unreadable(&format!("{table_path}/{name}"), &e))
         };
         let all: Vec<String> = match column {
             Some(c) => {
@@ -354,7 +351,7 @@ impl NwbFile {
                 let ids = table
                     .dataset("id")
                     .and_then(|d| d.read_raw::<i64>())
-                    .map_err(|e| self.unreadable(&format!("{TABLE}/id"), &e))?;
+                    .map_err(|e| self.unreadable(&format!("{table_path}/id"), &e))?;
                 locations
                     .iter()
                     .zip(&ids)
@@ -377,6 +374,27 @@ impl NwbFile {
                     })
             })
             .collect()
+    }
+
+    /// The table a series' `electrodes` region references: the group its `table` attribute
+    /// (an object reference) points at, else NWB's standard place for it.
+    fn electrodes_table(&self, series: &NwbSeries) -> Result<(hdf5::Group, String), StorageError> {
+        const STANDARD: &str = "/general/extracellular_ephys/electrodes";
+        let referenced = self
+            .file
+            .dataset(&format!("{}/electrodes", series.path))
+            .and_then(|d| d.attr("table"))
+            .and_then(|a| a.read_scalar::<hdf5::ObjectReference1>())
+            .and_then(|r| self.file.dereference(&r));
+        if let Ok(hdf5::ReferencedObject::Group(group)) = referenced {
+            let name = group.name();
+            return Ok((group, name));
+        }
+        let group = self
+            .file
+            .group(STANDARD)
+            .map_err(|e| self.unreadable(STANDARD, &e))?;
+        Ok((group, STANDARD.to_string()))
     }
 
     fn unreadable(&self, what: &str, e: &hdf5::Error) -> StorageError {
