@@ -321,7 +321,7 @@ impl FreqSelection {
         foilim: &Option<Frequencies>,
     ) -> Result<FreqSelection, SpectralError> {
         match (select(foi), select(foilim)) {
-            (Some(_), Some(_)) => return Err(SpectralError::FoiAndFoilim),
+            (Some(_), Some(_)) => Err(SpectralError::FoiAndFoilim),
             (Some(foi), None) => Ok(FreqSelection::Foi(numbers("foi", foi, None)?)),
             (None, Some(lim)) => {
                 let v = numbers("foilim", lim, Some(2))?;
