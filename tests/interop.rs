@@ -16,6 +16,9 @@ use trialflow::in_memory::InMemoryRecording;
 use trialflow::model::{EventColumn, EventColumnKind};
 use trialflow::prelude::*;
 
+#[path = "interop/mtmconvol.rs"]
+mod mtmconvol;
+
 fn python() -> PathBuf {
     PathBuf::from(std::env::var("TRIALFLOW_INTEROP_PYTHON").expect(
         "set TRIALFLOW_INTEROP_PYTHON to the interop venv's python (scripts/python-env.sh prints it)",

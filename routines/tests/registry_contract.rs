@@ -21,6 +21,7 @@ use trialflow_routines::spectral::{
     Average, MtmfftParams, Padding, PolyRemoval, Scaling, SegmentDetrend, SpectralOutput, Taper,
     WelchParams, Window,
 };
+use trialflow_routines::timefreq::{MtmconvolParams, Toi};
 
 /// Parameters whose documented default is a rule computed from other parameters or from the
 /// data (`nperseg // 2`), not a value a user could write. Each is checked to be accepted as
@@ -241,6 +242,18 @@ fn typed_builders_and_yaml_give_the_same_routine() {
             "resample",
             boxed(ResampleParams::new().resamplefs(400.0).lpfreq(120.0).check()),
             "{resamplefs: 400, lpfreq: 120}",
+        ),
+        (
+            "mtmconvol",
+            boxed(
+                MtmconvolParams::new()
+                    .t_ftimwin(0.05)
+                    .toi(Toi::All)
+                    .taper(Taper::None)
+                    .foi(vec![20.0, 100.0])
+                    .check(),
+            ),
+            "{t_ftimwin: 0.05, toi: all, taper: null, foi: [20, 100]}",
         ),
     ];
     let entries = builtin_entries();

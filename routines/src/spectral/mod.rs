@@ -25,8 +25,10 @@ pub use frequencies::{nearest_bins, rfftfreq};
 pub use mtmfft::{
     dpss_parameters, Frequencies, Mtmfft, MtmfftLayout, MtmfftParams, Padding, PolyRemoval,
 };
+pub(crate) use mtmfft::{present, FreqSelection, Tapering};
 pub use output::SpectralOutput;
 pub use registration::registry_entries;
+pub(crate) use trend::Trend;
 pub use welch::{Average, Scaling, SegmentDetrend, Segments, Welch, WelchParams};
 pub use windows::{GetWindow, Taper, Window};
 

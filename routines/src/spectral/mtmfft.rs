@@ -25,7 +25,7 @@ const CHANNEL_BLOCK: usize = 8;
 
 /// Reads a present key through `T`'s own deserializer, so `null` reaches it (`taper: null`
 /// is no taper, `polyremoval: null` no detrending) instead of meaning "unset".
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -184,7 +184,7 @@ impl<'de> Deserialize<'de> for Frequencies {
 
 /// Which frequencies to keep (`foi`, `foilim`, or all).
 #[derive(Debug, Clone, PartialEq)]
-enum FreqSelection {
+pub(crate) enum FreqSelection {
     All,
     Foi(Vec<f64>),
     Foilim(f64, f64),
@@ -193,7 +193,7 @@ enum FreqSelection {
 /// A single window (`None`: no taper, Syncopy's boxcar labelled "None"), or Slepian
 /// multitapering set by `tapsmofrq`.
 #[derive(Debug, Clone, PartialEq)]
-enum Tapering {
+pub(crate) enum Tapering {
     Single(Option<Window>),
     Multi {
         tapsmofrq: f64,
@@ -210,19 +210,58 @@ impl MtmfftParams {
             PolyRemoval::Constant => Trend::Constant,
             PolyRemoval::Linear => Trend::Linear,
         };
-        let taper = self.taper.unwrap_or_default();
-        let tapering = match self.tapsmofrq {
+        let tapering = Tapering::check(
+            self.taper.unwrap_or_default(),
+            self.taper_opt.as_ref(),
+            self.tapsmofrq,
+            self.n_taper,
+            keeptapers,
+            output,
+        )?;
+        let padding = match self.pad.unwrap_or_default() {
+            Padding::Seconds(s) if !(s.is_finite() && s > 0.0) => {
+                return Err(SpectralError::range("pad", PAD_EXPECTED, s))
+            }
+            p => p,
+        };
+        let selection = FreqSelection::check(&self.foi, &self.foilim)?;
+        Ok(Mtmfft {
+            tapering,
+            keeptapers,
+            padding,
+            trend,
+            selection,
+            output,
+            ft_compat: self.ft_compat.unwrap_or(false),
+            demean_taper: self.demean_taper.unwrap_or(false),
+        })
+    }
+}
+
+impl Tapering {
+    /// Syncopy's `process_taper`: a single window from `taper`/`taper_opt`, or dpss
+    /// multitapering when `tapsmofrq` is set (then `taper` must stay hann, and averaging
+    /// tapers is only allowed for power).
+    pub(crate) fn check(
+        taper: Taper,
+        taper_opt: Option<&Map<String, Value>>,
+        tapsmofrq: Option<f64>,
+        n_taper: Option<i64>,
+        keeptapers: bool,
+        output: SpectralOutput,
+    ) -> Result<Tapering, SpectralError> {
+        Ok(match tapsmofrq {
             None => {
-                if self.n_taper.is_some() {
+                if n_taper.is_some() {
                     return Err(SpectralError::range(
                         "n_taper",
                         "unset without tapsmofrq (it only counts dpss tapers)",
-                        self.n_taper.unwrap_or_default(),
+                        n_taper.unwrap_or_default(),
                     ));
                 }
                 match taper {
                     Taper::None => {
-                        if self.taper_opt.is_some() {
+                        if taper_opt.is_some() {
                             return Err(SpectralError::window(
                                 "taper_opt",
                                 "taper: null (no taper) takes no parameters",
@@ -230,10 +269,7 @@ impl MtmfftParams {
                         }
                         Tapering::Single(None)
                     }
-                    name => Tapering::Single(Some(Window::from_syncopy(
-                        name.as_str(),
-                        self.taper_opt.as_ref(),
-                    )?)),
+                    name => Tapering::Single(Some(Window::from_syncopy(name.as_str(), taper_opt)?)),
                 }
             }
             Some(w) => {
@@ -249,13 +285,13 @@ impl MtmfftParams {
                         taper.as_str().to_string(),
                     ));
                 }
-                if self.taper_opt.is_some() {
+                if taper_opt.is_some() {
                     return Err(SpectralError::TaperOptWithTapsmofrq);
                 }
                 if !keeptapers && output != SpectralOutput::Pow {
                     return Err(SpectralError::TaperAverage(output.name().to_string()));
                 }
-                let n_taper = match self.n_taper {
+                let n_taper = match n_taper {
                     None => None,
                     Some(k) if k >= 1 => Some(k as usize),
                     Some(k) => return Err(SpectralError::range("n_taper", "an integer >= 1", k)),
@@ -265,32 +301,69 @@ impl MtmfftParams {
                     n_taper,
                 }
             }
-        };
-        let padding = match self.pad.unwrap_or_default() {
-            Padding::Seconds(s) if !(s.is_finite() && s > 0.0) => {
-                return Err(SpectralError::range("pad", PAD_EXPECTED, s))
-            }
-            p => p,
-        };
-        let selection = match (select(&self.foi), select(&self.foilim)) {
-            (Some(_), Some(_)) => return Err(SpectralError::FoiAndFoilim),
+        })
+    }
+
+    /// Syncopy's taper labels: `None` for no taper, the window's name, or `dpss0..`.
+    pub(crate) fn labels(&self, out_tapers: usize) -> Vec<String> {
+        match self {
+            Tapering::Single(None) => vec!["None".into()],
+            Tapering::Single(Some(w)) => vec![w.name().into()],
+            Tapering::Multi { .. } => (0..out_tapers).map(|k| format!("dpss{k}")).collect(),
+        }
+    }
+}
+
+impl FreqSelection {
+    /// `foi` or `foilim` (not both), each `all` or frequencies >= 0 in Hz.
+    pub(crate) fn check(
+        foi: &Option<Frequencies>,
+        foilim: &Option<Frequencies>,
+    ) -> Result<FreqSelection, SpectralError> {
+        match (select(foi), select(foilim)) {
+            (Some(_), Some(_)) => Err(SpectralError::FoiAndFoilim),
             (Some(foi), None) => Ok(FreqSelection::Foi(numbers("foi", foi, None)?)),
             (None, Some(lim)) => {
                 let v = numbers("foilim", lim, Some(2))?;
                 Ok(FreqSelection::Foilim(v[0].min(v[1]), v[0].max(v[1])))
             }
             (None, None) => Ok(FreqSelection::All),
-        }?;
-        Ok(Mtmfft {
-            tapering,
-            keeptapers,
-            padding,
-            trend,
-            selection,
-            output,
-            ft_compat: self.ft_compat.unwrap_or(false),
-            demean_taper: self.demean_taper.unwrap_or(false),
-        })
+        }
+    }
+
+    /// The kept bins of the frequency axis `all` (ascending, up to `nyquist`), refusing
+    /// frequencies above Nyquist and an empty selection.
+    pub(crate) fn bins(&self, all: &[f64], nyquist: f64) -> Result<Vec<usize>, SpectralError> {
+        let bins = match self {
+            FreqSelection::All => (0..all.len()).collect(),
+            FreqSelection::Foi(foi) => {
+                if let Some(f) = foi.iter().find(|&&f| f > nyquist) {
+                    return Err(SpectralError::range(
+                        "foi",
+                        format!("frequencies within [0, {nyquist}] Hz (samplerate / 2)"),
+                        f,
+                    ));
+                }
+                nearest_bins(all, foi)
+            }
+            FreqSelection::Foilim(lo, hi) => {
+                if *hi > nyquist {
+                    return Err(SpectralError::range(
+                        "foilim",
+                        format!("limits within [0, {nyquist}] Hz (samplerate / 2)"),
+                        hi,
+                    ));
+                }
+                bins_within(all, *lo, *hi)
+            }
+        };
+        if bins.is_empty() {
+            return Err(SpectralError::EmptyFrequencySelection {
+                n_freqs: all.len(),
+                max_freq: all[all.len() - 1],
+            });
+        }
+        Ok(bins)
     }
 }
 
@@ -407,36 +480,7 @@ impl Mtmfft {
             }
         };
         let all = rfftfreq(nfft, fs);
-        let nyquist = fs / 2.0;
-        let bins = match &self.selection {
-            FreqSelection::All => (0..all.len()).collect(),
-            FreqSelection::Foi(foi) => {
-                if let Some(f) = foi.iter().find(|&&f| f > nyquist) {
-                    return Err(SpectralError::range(
-                        "foi",
-                        format!("frequencies within [0, {nyquist}] Hz (samplerate / 2)"),
-                        f,
-                    ));
-                }
-                nearest_bins(&all, foi)
-            }
-            FreqSelection::Foilim(lo, hi) => {
-                if *hi > nyquist {
-                    return Err(SpectralError::range(
-                        "foilim",
-                        format!("limits within [0, {nyquist}] Hz (samplerate / 2)"),
-                        hi,
-                    ));
-                }
-                bins_within(&all, *lo, *hi)
-            }
-        };
-        if bins.is_empty() {
-            return Err(SpectralError::EmptyFrequencySelection {
-                n_freqs: all.len(),
-                max_freq: all[all.len() - 1],
-            });
-        }
+        let bins = self.selection.bins(&all, fs / 2.0)?;
         let freqs = bins.iter().map(|&b| all[b]).collect();
         let (n_tapers, nw) = match &self.tapering {
             Tapering::Single(_) => (1, None),
@@ -469,11 +513,7 @@ impl Mtmfft {
     }
 
     fn taper_labels(&self, layout: &MtmfftLayout) -> Vec<String> {
-        match &self.tapering {
-            Tapering::Single(None) => vec!["None".into()],
-            Tapering::Single(Some(w)) => vec![w.name().into()],
-            Tapering::Multi { .. } => (0..layout.out_tapers).map(|k| format!("dpss{k}")).collect(),
-        }
+        self.tapering.labels(layout.out_tapers)
     }
 
     /// The normalised tapers for a trial of `n` samples, back to back.

@@ -67,7 +67,8 @@ impl SpectralOutput {
         }
     }
 
-    /// A writer over a task's `[1, tapers, freqs, channels]` block.
+    /// A writer over a task's `[times, tapers, freqs, channels]` block (one time row for a
+    /// spectrum).
     pub fn view4<'a>(self, output: &'a mut OutputBlock<'_>) -> SpectrumWriter<'a> {
         let block = if self == SpectralOutput::Fourier {
             Block::Complex(
@@ -115,10 +116,27 @@ impl SpectrumWriter<'_> {
         scale: f64,
         add: bool,
     ) {
+        self.write_at(0, taper, c0, width, bins, spectra, stride, scale, add);
+    }
+
+    /// [`write_block`](Self::write_block) into time row `time` of a time-frequency block.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_at(
+        &mut self,
+        time: usize,
+        taper: usize,
+        c0: usize,
+        width: usize,
+        bins: &[usize],
+        spectra: &[Complex64],
+        stride: usize,
+        scale: f64,
+        add: bool,
+    ) {
         let kind = self.kind;
         match &mut self.block {
             Block::Real(a) => {
-                let mut lines = a.slice_mut(s![0, taper, .., c0..c0 + width]);
+                let mut lines = a.slice_mut(s![time, taper, .., c0..c0 + width]);
                 // One loop per conversion, so the match is not inside the loop.
                 macro_rules! fill {
                     ($f:expr) => {{
@@ -147,7 +165,7 @@ impl SpectrumWriter<'_> {
                 }
             }
             Block::Complex(a) => {
-                let mut lines = a.slice_mut(s![0, taper, .., c0..c0 + width]);
+                let mut lines = a.slice_mut(s![time, taper, .., c0..c0 + width]);
                 for (mut line, &b) in lines.rows_mut().into_iter().zip(bins) {
                     for (j, o) in line.iter_mut().enumerate() {
                         let z = spectra[j * stride + b] * scale;
@@ -164,13 +182,18 @@ impl SpectrumWriter<'_> {
 
     /// Multiplies the spectra of channels `c0..c0 + width` of one taper row by `factor`.
     pub fn scale_block(&mut self, taper: usize, c0: usize, width: usize, factor: f64) {
+        self.scale_at(0, taper, c0, width, factor);
+    }
+
+    /// [`scale_block`](Self::scale_block) in time row `time` of a time-frequency block.
+    pub fn scale_at(&mut self, time: usize, taper: usize, c0: usize, width: usize, factor: f64) {
         match &mut self.block {
             Block::Real(a) => a
-                .slice_mut(s![0, taper, .., c0..c0 + width])
+                .slice_mut(s![time, taper, .., c0..c0 + width])
                 .iter_mut()
                 .for_each(|v| *v *= factor),
             Block::Complex(a) => a
-                .slice_mut(s![0, taper, .., c0..c0 + width])
+                .slice_mut(s![time, taper, .., c0..c0 + width])
                 .iter_mut()
                 .for_each(|v| *v *= factor),
         }
