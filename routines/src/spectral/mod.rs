@@ -15,13 +15,14 @@ mod frequencies;
 mod mtmfft;
 mod output;
 mod registration;
-mod trend;
+pub(crate) mod trend;
 mod welch;
 mod windows;
 
 pub use dpss::{dpss, DpssNorm};
 pub use errors::SpectralError;
 pub use frequencies::{nearest_bins, rfftfreq};
+pub(crate) use mtmfft::present;
 pub use mtmfft::{
     dpss_parameters, Frequencies, Mtmfft, MtmfftLayout, MtmfftParams, Padding, PolyRemoval,
 };
