@@ -10,6 +10,7 @@ use realfft::{ComplexToReal, RealToComplex};
 use trialflow_core::{Planner, RoutineError};
 
 use crate::spectral::trend::Trend;
+use crate::spectral::PolyRemoval;
 
 /// Cross-covariances of trials of `n` samples.
 ///
@@ -38,13 +39,13 @@ pub struct CorrScratch {
 }
 
 impl CorrPlan {
-    /// `polyremoval` as Syncopy's: `Trend::Constant` (0), `Linear` (1) or `None`.
-    pub fn new(n: usize, trend: Trend, planner: &mut Planner) -> CorrPlan {
+    /// Trials of `n` samples, detrended as `polyremoval` says before correlating.
+    pub fn new(n: usize, polyremoval: PolyRemoval, planner: &mut Planner) -> CorrPlan {
         // At least 2n - 1 points, so no circular wrap reaches a lag we read.
         let p = 2 * n;
         CorrPlan {
             n,
-            trend,
+            trend: Trend::from(polyremoval),
             forward: planner.real_fft_forward(p),
             inverse: planner.real_fft_inverse(p),
         }

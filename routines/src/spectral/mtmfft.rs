@@ -141,6 +141,16 @@ impl<'de> Deserialize<'de> for PolyRemoval {
     }
 }
 
+impl From<PolyRemoval> for Trend {
+    fn from(p: PolyRemoval) -> Trend {
+        match p {
+            PolyRemoval::None => Trend::None,
+            PolyRemoval::Constant => Trend::Constant,
+            PolyRemoval::Linear => Trend::Linear,
+        }
+    }
+}
+
 /// `foi` / `foilim`: `all` (or `null`), or frequencies in Hz (`foilim`: `[low, high]`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Frequencies {
@@ -205,11 +215,7 @@ impl MtmfftParams {
     pub fn check(self) -> Result<Mtmfft, SpectralError> {
         let output = self.output.unwrap_or_default();
         let keeptapers = self.keeptapers.unwrap_or(false);
-        let trend = match self.polyremoval.unwrap_or_default() {
-            PolyRemoval::None => Trend::None,
-            PolyRemoval::Constant => Trend::Constant,
-            PolyRemoval::Linear => Trend::Linear,
-        };
+        let trend = Trend::from(self.polyremoval.unwrap_or_default());
         let taper = self.taper.unwrap_or_default();
         let tapering = match self.tapsmofrq {
             None => {
