@@ -8,6 +8,8 @@
 use std::sync::Arc;
 
 use ndarray::{Array2, Array3};
+use trialflow::in_memory::InMemoryRecording;
+use trialflow::model::TrialDefinition;
 use trialflow::prelude::*;
 use trialflow::routines::connectivity::{
     ChannelPairs, CrossSpectra, CrossSpectraParams, CsdBlock, CsdPlan,
@@ -129,4 +131,35 @@ pub fn expected(trials: &[Array2<f64>], samplerate: f64) -> (Vec<Array3<Complex6
         })
         .collect();
     (out, layout.freqs)
+}
+
+/// 3 channels, trials of 90, 120 and 100 samples at 250 Hz with offsets, float32.
+pub fn recording() -> (InMemoryRecording, Vec<Array2<f64>>) {
+    let lengths = [90usize, 120, 100];
+    let total: usize = lengths.iter().sum();
+    let data = Array2::from_shape_fn((total, 3), |(i, c)| {
+        let t = i as f64 / 250.0;
+        let v = (2.0 * std::f64::consts::PI * 12.0 * t + 0.7 * c as f64).sin() * (1.0 + c as f64)
+            + 0.3 * (i as f64 * 1.3 + c as f64 * 0.4).cos()
+            + 0.5 * c as f64;
+        v as f32 as f64
+    });
+    let mut rows = Vec::new();
+    let mut trials = Vec::new();
+    let mut start = 0;
+    for (k, &n) in lengths.iter().enumerate() {
+        rows.push((start, start + n, -10.0 * k as f64));
+        trials.push(data.slice(ndarray::s![start..start + n, ..]).to_owned());
+        start += n;
+    }
+    let labels = vec!["lfp_a".to_string(), "lfp_b".into(), "lfp_c".into()];
+    let rec = InMemoryRecording::with_channels(
+        data,
+        250.0,
+        TrialDefinition::from_trials(&rows, &[]),
+        labels,
+    )
+    .unwrap()
+    .with_dtype(DType::Float32);
+    (rec, trials)
 }
