@@ -22,6 +22,7 @@ pub mod corr;
 mod errors;
 pub mod granger;
 mod linalg;
+mod method;
 mod pairs;
 pub mod ppc;
 mod spectra;
@@ -31,6 +32,7 @@ pub use coherence::{coherence, coherency, CoherenceOutput};
 pub use corr::{CorrPlan, CorrScratch};
 pub use errors::ConnectivityError;
 pub use granger::GrangerInfo;
+pub use method::Method;
 pub use pairs::{ChannelCmb, ChannelPairs, ChannelRef};
 pub use spectra::{
     dyadic_product, CrossSpectra, CrossSpectraParams, CsdBlock, CsdPlan, CsdScratch,
