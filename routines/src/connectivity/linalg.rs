@@ -40,7 +40,8 @@ pub(crate) fn cholesky(a: &[C64], out: &mut [C64], n: usize) -> Option<()> {
         for k in 0..j {
             d -= out[j * n + k].norm_sqr();
         }
-        if !(d > 0.0) {
+        // NaN fails too
+        if d.is_nan() || d <= 0.0 {
             return None;
         }
         let ljj = d.sqrt();

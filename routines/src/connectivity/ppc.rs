@@ -24,3 +24,32 @@ pub fn finish(sum: &Array3<C64>, n_trials: usize) -> Array3<f64> {
     let n = n_trials as f64;
     sum.mapv(|s| (s.norm_sqr() - n) / (n * (n - 1.0)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pass_equals_syncopys_average_over_trial_pairs() {
+        let n = 7;
+        let z: Vec<C64> = (0..n)
+            .map(|t| C64::from_polar(0.5 + t as f64, 0.9 * t as f64 * t as f64 + 0.3))
+            .collect();
+        let mut pairs = 0.0;
+        for j in 0..n {
+            for k in j + 1..n {
+                pairs += (z[j] * z[k].conj()).arg().cos();
+            }
+        }
+        let want = 2.0 * pairs / (n * (n - 1)) as f64;
+        let mut sum = Array3::<C64>::zeros((1, 1, 1));
+        let mut u = Array3::<C64>::zeros((1, 1, 1));
+        for &v in &z {
+            let trial = Array3::from_elem((1, 1, 1), v);
+            contribution(trial.view(), u.view_mut());
+            sum += &u;
+        }
+        let got = finish(&sum, n)[[0, 0, 0]];
+        assert!((got - want).abs() < 1e-14, "{got} vs {want}");
+    }
+}

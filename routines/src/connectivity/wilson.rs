@@ -244,3 +244,95 @@ pub fn wilson_sf(
         max_rel_err: err,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectivity::granger::causality;
+
+    /// A moving-average system x = (I + A z) e with noise covariance Σ: its spectrum is
+    /// `H Σ Hᴴ` with `H(f) = I + A e^{-2πi f / M}` (minimum phase: A's eigenvalues are
+    /// inside the unit circle), and the factorisation must give back H and Σ.
+    #[test]
+    fn recovers_a_known_minimum_phase_factor() {
+        let n = 2;
+        let a = [0.5, 0.0, 0.4, 0.3];
+        let sigma = [1.0, 0.2, 0.2, 0.8];
+        let n_freq = 65;
+        let m = 2 * n_freq - 2;
+        let mut h = vec![C64::default(); n_freq * 4];
+        let mut s = vec![C64::default(); n_freq * 4];
+        for f in 0..n_freq {
+            let z = C64::from_polar(1.0, -2.0 * std::f64::consts::PI * f as f64 / m as f64);
+            let hf = &mut h[f * 4..f * 4 + 4];
+            for i in 0..2 {
+                for j in 0..2 {
+                    hf[i * 2 + j] = z * a[i * 2 + j] + if i == j { 1.0 } else { 0.0 };
+                }
+            }
+            for i in 0..2 {
+                for j in 0..2 {
+                    let mut v = C64::default();
+                    for k in 0..2 {
+                        for l in 0..2 {
+                            v += hf[i * 2 + k] * sigma[k * 2 + l] * hf[j * 2 + l].conj();
+                        }
+                    }
+                    s[f * 4 + i * 2 + j] = v;
+                }
+            }
+        }
+        let mut planner = Planner::new();
+        let fac = wilson_sf(&s, n, 100, 1e-10, &mut planner).unwrap();
+        assert!(fac.converged, "{}", fac.max_rel_err);
+        let h_err = fac
+            .h
+            .iter()
+            .zip(&h)
+            .map(|(x, y)| (x - y).norm())
+            .fold(0.0, f64::max);
+        assert!(h_err < 1e-8, "H off by {h_err}");
+        for (x, y) in fac.sigma.iter().zip(&sigma) {
+            assert!((x - y).abs() < 1e-8, "Σ {:?}", fac.sigma);
+        }
+        // Channel 0 drives channel 1 (A[1][0]); nothing drives channel 0.
+        let mut g = vec![0.0; n_freq * 4];
+        causality(&s, &fac.h, &fac.sigma, n, &mut g);
+        for f in 0..n_freq {
+            assert!(g[f * 4 + 1] > 0.01, "0 -> 1 at bin {f}: {}", g[f * 4 + 1]);
+            assert!(
+                g[f * 4 + 2].abs() < 1e-8,
+                "1 -> 0 at bin {f}: {}",
+                g[f * 4 + 2]
+            );
+            assert!(g[f * 4].abs() < 1e-12 && g[f * 4 + 3].abs() < 1e-12);
+        }
+        // Regularisation leaves a well-conditioned matrix alone and reports its condition.
+        let (factor, cond) = regularize(&mut s.clone(), n, 1e4, 1e-1);
+        assert_eq!(factor, 0.0);
+        assert!(cond > 1.0 && cond < 1e4);
+    }
+
+    #[test]
+    fn regularisation_adds_the_first_sufficient_epsilon() {
+        // diag(1, 1e-6): condition 1e6; ε I with ε >= ~1e-4 brings it below 1e4.
+        let mut s = vec![
+            C64::new(1.0, 0.0),
+            C64::default(),
+            C64::default(),
+            C64::new(1e-6, 0.0),
+        ];
+        let (factor, cond) = regularize(&mut s, 2, 1e4, 1e-1);
+        assert!((cond - 1e6).abs() < 1e-3);
+        // Syncopy's grid: 10^(-10 + 9k/14); the first with (1 + ε) / (1e-6 + ε) < 1e4
+        let grid: Vec<f64> = (0..15)
+            .map(|k| 10f64.powf(-10.0 + 9.0 * k as f64 / 14.0))
+            .collect();
+        let want = *grid
+            .iter()
+            .find(|&&e| (1.0 + e) / (1e-6 + e) < 1e4)
+            .unwrap();
+        assert!((factor - want).abs() < 1e-12 * want, "{factor} vs {want}");
+        assert!((s[3].re - (1e-6 + factor)).abs() < 1e-18);
+    }
+}
