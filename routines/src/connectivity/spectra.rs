@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Zip};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, Zip};
 use num_complex::Complex64 as C64;
 use realfft::RealToComplex;
 use serde::Deserialize;
@@ -113,9 +113,13 @@ pub struct CsdPlan {
     fft: Arc<dyn RealToComplex<f64>>,
 }
 
+/// Channels gathered per pass over a trial's rows (8 f64: one cache line), as `mtmfft`.
+const CHANNEL_BLOCK: usize = 8;
+
 /// Caller-owned buffers for [`CsdPlan::trial`], made once per worker by [`CsdPlan::scratch`].
 pub struct CsdScratch {
-    column: Vec<f64>,
+    /// A block of detrended channels, one after the other.
+    columns: Vec<f64>,
     buf: Vec<f64>,
     spectrum: Vec<C64>,
     fft: Vec<C64>,
@@ -134,7 +138,7 @@ impl CsdPlan {
     pub fn scratch(&self, channels: usize) -> CsdScratch {
         let m = self.fft.len();
         CsdScratch {
-            column: vec![0.0; self.n],
+            columns: vec![0.0; CHANNEL_BLOCK * self.n],
             buf: vec![0.0; m],
             spectrum: vec![C64::default(); m / 2 + 1],
             fft: vec![C64::default(); self.fft.get_scratch_len()],
@@ -166,24 +170,27 @@ impl CsdPlan {
         );
         let s = scratch;
         self.trend.fit(&x, 0, n, &mut s.mean, &mut s.slope);
-        for ch in 0..channels {
+        for c0 in (0..channels).step_by(CHANNEL_BLOCK) {
+            let width = CHANNEL_BLOCK.min(channels - c0);
             self.trend
-                .remove_block(&x, ch, 1, 0, n, &s.mean, &s.slope, &mut s.column, n);
-            for k in 0..self.n_tapers {
-                let taper = &self.tapers[k * n..(k + 1) * n];
-                for ((b, &w), &v) in s.buf.iter_mut().zip(taper).zip(&s.column) {
-                    *b = w * v;
-                }
-                if self.demean_taper {
-                    let mu = s.buf[..n].iter().sum::<f64>() / n as f64;
-                    s.buf[..n].iter_mut().for_each(|b| *b -= mu);
-                }
-                s.buf[n..].fill(0.0);
-                self.fft
-                    .process_with_scratch(&mut s.buf, &mut s.spectrum, &mut s.fft)
-                    .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
-                for (f, &bin) in self.bins.iter().enumerate() {
-                    s.spectra[[k, f, ch]] = s.spectrum[bin] * self.scale;
+                .remove_block(&x, c0, width, 0, n, &s.mean, &s.slope, &mut s.columns, n);
+            for (j, column) in s.columns.chunks_exact(n).take(width).enumerate() {
+                for k in 0..self.n_tapers {
+                    let taper = &self.tapers[k * n..(k + 1) * n];
+                    for ((b, &w), &v) in s.buf.iter_mut().zip(taper).zip(column) {
+                        *b = w * v;
+                    }
+                    if self.demean_taper {
+                        let mu = s.buf[..n].iter().sum::<f64>() / n as f64;
+                        s.buf[..n].iter_mut().for_each(|b| *b -= mu);
+                    }
+                    s.buf[n..].fill(0.0);
+                    self.fft
+                        .process_with_scratch(&mut s.buf, &mut s.spectrum, &mut s.fft)
+                        .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
+                    for (f, &bin) in self.bins.iter().enumerate() {
+                        s.spectra[[k, f, c0 + j]] = s.spectrum[bin] * self.scale;
+                    }
                 }
             }
         }
@@ -236,14 +243,35 @@ impl CsdBlock {
 pub fn dyadic_product(spectra: ArrayView3<'_, C64>, pairs: &ChannelPairs, out: &mut CsdBlock) {
     let (k, n_freqs, _) = spectra.dim();
     let kf = k as f64;
+    let nj = pairs.receivers.len();
+    // The same channels on both axes: the lower triangle is the conjugate of the upper (the
+    // same values: IEEE products commute exactly; only an exact zero may differ in sign),
+    // so it is filled rather than computed.
+    let square = pairs.senders == pairs.receivers;
     for f in 0..n_freqs {
-        for (a, &i) in pairs.senders.iter().enumerate() {
-            for (b, &j) in pairs.receivers.iter().enumerate() {
-                let mut s = C64::default();
-                for t in 0..k {
-                    s += spectra[[t, f, i]] * spectra[[t, f, j]].conj();
+        let mut plane = out.cross.index_axis_mut(Axis(0), f);
+        let plane = plane
+            .as_slice_mut()
+            .expect("a CsdBlock is in standard layout");
+        plane.fill(C64::default());
+        for t in 0..k {
+            let row = spectra.index_axis(Axis(0), t);
+            let row = row.index_axis(Axis(0), f);
+            for (a, &i) in pairs.senders.iter().enumerate() {
+                let xi = row[i];
+                let first = if square { a } else { 0 };
+                for (b, &j) in pairs.receivers.iter().enumerate().skip(first) {
+                    plane[a * nj + b] += xi * row[j].conj();
                 }
-                out.cross[[f, a, b]] = s / kf;
+            }
+        }
+        for a in 0..pairs.senders.len() {
+            let first = if square { a } else { 0 };
+            for b in first..nj {
+                plane[a * nj + b] /= kf;
+                if square && b > a {
+                    plane[b * nj + a] = plane[a * nj + b].conj();
+                }
             }
         }
         let auto = |i: usize| (0..k).map(|t| spectra[[t, f, i]].norm_sqr()).sum::<f64>() / kf;
@@ -266,3 +294,33 @@ crate::params::setters!(CrossSpectraParams {
     foi: Frequencies,
     foilim: Frequencies,
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filled_triangle_has_the_values_of_the_computed_one() {
+        let spectra = Array3::from_shape_fn((3, 5, 4), |(k, f, c)| {
+            C64::new(
+                (1.3 * k as f64 + 0.7 * f as f64 + c as f64).sin(),
+                (0.4 * k as f64 - 1.1 * f as f64 + 2.0 * c as f64).cos(),
+            )
+        });
+        let all = ChannelPairs::all(4);
+        let reversed = ChannelPairs {
+            senders: vec![0, 1, 2, 3],
+            receivers: vec![3, 2, 1, 0],
+            full: false,
+        };
+        let (mut a, mut b) = (CsdBlock::zeros(5, &all), CsdBlock::zeros(5, &reversed));
+        dyadic_product(spectra.view(), &all, &mut a);
+        dyadic_product(spectra.view(), &reversed, &mut b);
+        for ((f, i, j), v) in a.cross.indexed_iter() {
+            let w = b.cross[[f, i, 3 - j]];
+            // `==`: equal values, and +0 == -0
+            assert!(v.re == w.re && v.im == w.im, "[{f},{i},{j}]: {v} vs {w}");
+        }
+        assert_eq!(a.auto_i, a.auto_j);
+    }
+}
