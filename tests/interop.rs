@@ -480,3 +480,6 @@ fn trials_around_events_match_syncopys_definetrial() {
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["trials"], 4);
 }
+
+#[path = "interop/crossspectral.rs"]
+mod crossspectral;

@@ -8,6 +8,7 @@
 //! per-family error enum. Each family's `registration.rs` documents its routines and
 //! implements [`trialflow_core::routine::Registrable`] for them.
 
+pub mod connectivity;
 pub mod filters;
 pub mod peaks;
 pub mod preprocessing;

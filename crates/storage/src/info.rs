@@ -53,7 +53,10 @@ pub fn info_document(
     doc.insert("cfg".into(), cfg.clone());
     doc.insert("info".into(), info.clone());
     doc.insert("samplerate".into(), json!(schema.samplerate));
-    doc.insert("channel".into(), json!(schema.channels));
+    // CrossSpectralData has no `channel` property: Syncopy's loader sets every key it finds.
+    if schema.kind != DataKind::CrossSpectral {
+        doc.insert("channel".into(), json!(schema.channels));
+    }
     match schema.kind {
         DataKind::Spectral => {
             doc.insert(
@@ -69,6 +72,17 @@ pub fn info_document(
             doc.insert(
                 "unit".into(),
                 json!(schema.units.clone().unwrap_or_default()),
+            );
+        }
+        DataKind::CrossSpectral => {
+            doc.insert("channel_i".into(), json!(schema.channels));
+            doc.insert(
+                "channel_j".into(),
+                json!(schema.channels_j.clone().unwrap_or_default()),
+            );
+            doc.insert(
+                "freq".into(),
+                json!(schema.freq.clone().unwrap_or_default()),
             );
         }
         DataKind::Analog => {}

@@ -20,7 +20,10 @@ pub struct ObjectSummary {
     /// The axes of `shape`, from `.info`'s `dimord` (when it says).
     pub dimord: Option<Vec<String>>,
     pub samplerate: Option<f64>,
+    /// Channel labels (of CrossSpectralData: `channel_i`).
     pub channels: Vec<String>,
+    /// CrossSpectralData's `channel_j` labels.
+    pub channels_j: Option<Vec<String>>,
     /// (start, stop, offset) of every trial.
     pub trials: Vec<(f64, f64, f64)>,
     /// Number of trialinfo columns.
@@ -115,17 +118,22 @@ fn inspect_object(path: &Path) -> Result<ObjectSummary, StorageError> {
     let samplerate = get("samplerate")
         .and_then(Value::as_f64)
         .or_else(|| file.attr("samplerate").ok()?.read_scalar::<f64>().ok());
-    let channels = match get("channel") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect(),
-        _ => Vec::new(),
+    let labels = |key: &str| match get(key) {
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect::<Vec<String>>(),
+        ),
+        _ => None,
     };
+    let cross = class == DataKind::CrossSpectral.class_name();
+    let channels = labels(if cross { "channel_i" } else { "channel" }).unwrap_or_default();
+    let channels_j = if cross { labels("channel_j") } else { None };
     let dimord = match get("dimord") {
         Some(Value::Array(items)) => items
             .iter()
@@ -145,6 +153,7 @@ fn inspect_object(path: &Path) -> Result<ObjectSummary, StorageError> {
         dimord,
         samplerate,
         channels,
+        channels_j,
         trials,
         trialinfo_columns,
         is_virtual,

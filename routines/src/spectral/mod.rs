@@ -15,7 +15,7 @@ mod frequencies;
 mod mtmfft;
 mod output;
 mod registration;
-mod trend;
+pub(crate) mod trend;
 mod welch;
 mod windows;
 

@@ -141,6 +141,16 @@ impl<'de> Deserialize<'de> for PolyRemoval {
     }
 }
 
+impl From<PolyRemoval> for Trend {
+    fn from(p: PolyRemoval) -> Trend {
+        match p {
+            PolyRemoval::None => Trend::None,
+            PolyRemoval::Constant => Trend::Constant,
+            PolyRemoval::Linear => Trend::Linear,
+        }
+    }
+}
+
 /// `foi` / `foilim`: `all` (or `null`), or frequencies in Hz (`foilim`: `[low, high]`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Frequencies {
@@ -205,11 +215,7 @@ impl MtmfftParams {
     pub fn check(self) -> Result<Mtmfft, SpectralError> {
         let output = self.output.unwrap_or_default();
         let keeptapers = self.keeptapers.unwrap_or(false);
-        let trend = match self.polyremoval.unwrap_or_default() {
-            PolyRemoval::None => Trend::None,
-            PolyRemoval::Constant => Trend::Constant,
-            PolyRemoval::Linear => Trend::Linear,
-        };
+        let trend = Trend::from(self.polyremoval.unwrap_or_default());
         let tapering = Tapering::check(
             self.taper.unwrap_or_default(),
             self.taper_opt.as_ref(),
@@ -449,6 +455,12 @@ impl Mtmfft {
         let lens: Vec<usize> = (0..input.n_trials())
             .map(|t| input.trialdefinition.trial_len(t))
             .collect();
+        self.layout_of(&lens, input.samplerate)
+    }
+
+    /// [`Mtmfft::layout`] from the trial lengths and samplerate alone, for callers (the
+    /// connectivity numerics) that have no schema.
+    pub(crate) fn layout_of(&self, lens: &[usize], fs: f64) -> Result<MtmfftLayout, SpectralError> {
         if let Some(t) = lens.iter().position(|&n| n == 0) {
             return Err(SpectralError::Trial {
                 trial: t,
@@ -456,7 +468,6 @@ impl Mtmfft {
                 what: "an empty trial has no spectrum".into(),
             });
         }
-        let fs = input.samplerate;
         let (longest_trial, &longest) = lens
             .iter()
             .enumerate()
@@ -485,7 +496,7 @@ impl Mtmfft {
         let (n_tapers, nw) = match &self.tapering {
             Tapering::Single(_) => (1, None),
             Tapering::Multi { tapsmofrq, n_taper } => {
-                let (nw, kmax) = dpss_parameters(*tapsmofrq, &lens, fs);
+                let (nw, kmax) = dpss_parameters(*tapsmofrq, lens, fs);
                 let k = n_taper.unwrap_or(kmax);
                 for (trial, &n) in lens.iter().enumerate() {
                     if n < 2 || k > n || nw >= n as f64 / 2.0 {
@@ -520,7 +531,12 @@ impl Mtmfft {
     /// The tapers for trials of `n` samples padded to `layout.nfft`, scaled as Syncopy
     /// scales them. The unscaled tapers come from the planner, which computes each (a DPSS
     /// eigenproblem, a window) once per run and length.
-    fn tapers(&self, n: usize, layout: &MtmfftLayout, planner: &mut Planner) -> Vec<f64> {
+    pub(crate) fn tapers(
+        &self,
+        n: usize,
+        layout: &MtmfftLayout,
+        planner: &mut Planner,
+    ) -> Vec<f64> {
         let m = layout.nfft as f64;
         match &self.tapering {
             Tapering::Multi { .. } => {
@@ -544,6 +560,28 @@ impl Mtmfft {
                 raw.iter().map(|v| v * factor).collect()
             }
         }
+    }
+}
+
+impl Mtmfft {
+    /// Syncopy's `_norm_spec`: `√2 / (N·√(M/N))` for a trial of `n` samples padded to `m`
+    /// (`√2 / M` with `ft_compat`).
+    pub(crate) fn spectrum_scale(&self, n: usize, m: usize) -> f64 {
+        if self.ft_compat {
+            2f64.sqrt() / m as f64
+        } else {
+            2f64.sqrt() / (n as f64 * (m as f64 / n as f64).sqrt())
+        }
+    }
+
+    /// The trend removed before tapering (`polyremoval`).
+    pub(crate) fn trend(&self) -> Trend {
+        self.trend
+    }
+
+    /// Whether each tapered trial is demeaned again (`demean_taper`).
+    pub(crate) fn demean_taper(&self) -> bool {
+        self.demean_taper
     }
 }
 
@@ -648,11 +686,7 @@ impl ComputationalRoutine for Mtmfft {
         let (n, channels) = (task_shape[0], task_shape[1]);
         let m = layout.nfft;
         let fft = planner.real_fft_forward(m);
-        let scale = if self.ft_compat {
-            2f64.sqrt() / m as f64
-        } else {
-            2f64.sqrt() / (n as f64 * (m as f64 / n as f64).sqrt())
-        };
+        let scale = self.spectrum_scale(n, m);
         // Detrended columns (only with several tapers: one taper is applied in place), one
         // FFT buffer per channel of a block, the trend coefficients; one spectrum per channel
         // of a block and the FFT's own scratch.

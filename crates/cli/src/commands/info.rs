@@ -38,7 +38,14 @@ pub fn info(path: &Path) -> Result<(), PipelineError> {
         if let Some(fs) = o.samplerate {
             crate::out!("  samplerate  {fs} Hz");
         }
-        crate::out!("  channels    {}{}", o.channels.len(), preview(&o.channels));
+        match &o.channels_j {
+            // CrossSpectralData: two label axes
+            Some(j) => {
+                crate::out!("  channel_i   {}{}", o.channels.len(), preview(&o.channels));
+                crate::out!("  channel_j   {}{}", j.len(), preview(j));
+            }
+            None => crate::out!("  channels    {}{}", o.channels.len(), preview(&o.channels)),
+        }
         let lengths = o.trial_lengths();
         crate::out!(
             "  trials      {} (trialinfo columns: {})",

@@ -9,6 +9,10 @@ pub enum DataKind {
     Spectral,
     /// Discrete events, rows `[sample, channel, unit]` (int64).
     Spike,
+    /// Channel-by-channel quantities (cross-spectra, coherence, Granger causality,
+    /// correlation), dims (time, freq, channel_i, channel_j); one time row per trial, or one
+    /// for a trial average.
+    CrossSpectral,
 }
 
 impl DataKind {
@@ -18,6 +22,7 @@ impl DataKind {
             DataKind::Analog => "AnalogData",
             DataKind::Spectral => "SpectralData",
             DataKind::Spike => "SpikeData",
+            DataKind::CrossSpectral => "CrossSpectralData",
         }
     }
 
@@ -27,6 +32,7 @@ impl DataKind {
             DataKind::Analog => "analog",
             DataKind::Spectral => "spectral",
             DataKind::Spike => "spike",
+            DataKind::CrossSpectral => "crossspectral",
         }
     }
 
@@ -36,6 +42,7 @@ impl DataKind {
             DataKind::Analog => &["time", "channel"],
             DataKind::Spectral => &["time", "taper", "freq", "channel"],
             DataKind::Spike => &["sample", "channel", "unit"],
+            DataKind::CrossSpectral => &["time", "freq", "channel_i", "channel_j"],
         }
     }
 
@@ -49,6 +56,7 @@ impl DataKind {
             "AnalogData" => Some(DataKind::Analog),
             "SpectralData" => Some(DataKind::Spectral),
             "SpikeData" => Some(DataKind::Spike),
+            "CrossSpectralData" => Some(DataKind::CrossSpectral),
             _ => None,
         }
     }
@@ -58,6 +66,7 @@ impl DataKind {
             "analog" => Some(DataKind::Analog),
             "spectral" => Some(DataKind::Spectral),
             "spike" => Some(DataKind::Spike),
+            "crossspectral" => Some(DataKind::CrossSpectral),
             _ => None,
         }
     }

@@ -9,10 +9,14 @@ pub struct DataSchema {
     /// Storage dtype: the input's on disk, and for outputs the dtype they will be written in.
     pub dtype: DType,
     /// Per-trial shape of dense data, channel axis last (`[samples, channels]` for analog,
-    /// `[1, tapers, freqs, channels]` for spectral). Empty vectors for event data.
+    /// `[1, tapers, freqs, channels]` for spectral, `[1, freqs, channels_i, channels_j]` for
+    /// cross-spectral). Empty vectors for event data.
     pub trial_shapes: Vec<Vec<usize>>,
     pub samplerate: f64,
+    /// Channel labels; of CrossSpectralData, the `channel_i` labels (rows of each matrix).
     pub channels: Vec<String>,
+    /// The `channel_j` labels (columns) of CrossSpectralData; `None` for the other kinds.
+    pub channels_j: Option<Vec<String>>,
     pub trialdefinition: TrialDefinition,
     /// Frequency axis of spectral data.
     pub freq: Option<Vec<f64>>,
@@ -69,6 +73,7 @@ impl DataSchema {
             trial_shapes,
             samplerate,
             channels,
+            channels_j: None,
             trialdefinition,
             freq: None,
             taper: None,

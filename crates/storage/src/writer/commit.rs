@@ -138,7 +138,13 @@ impl SpyWriter {
         file.new_attr::<f64>()
             .create("samplerate")?
             .write_scalar(&schema.samplerate)?;
-        write_strings_attr(file, "channel", &shorten_list(&schema.channels))?;
+        if schema.kind == DataKind::CrossSpectral {
+            write_strings_attr(file, "channel_i", &shorten_list(&schema.channels))?;
+            let channels_j = schema.channels_j.clone().unwrap_or_default();
+            write_strings_attr(file, "channel_j", &shorten_list(&channels_j))?;
+        } else {
+            write_strings_attr(file, "channel", &shorten_list(&schema.channels))?;
+        }
         if let Some(freq) = &schema.freq {
             if freq.len() * 8 <= MAX_ATTR_BYTES {
                 file.new_attr_builder().with_data(freq).create("freq")?;

@@ -1,0 +1,39 @@
+//! Connectivity numerics (Syncopy 2023.9's `connectivityanalysis`): cross-spectra,
+//! coherence, pairwise phase consistency, cross-correlation and spectral Granger causality.
+//!
+//! Every method reduces over trials, so each is written as the three steps a cross-trial
+//! reduction runs, and nothing else:
+//!
+//! | method | per-trial contribution | sum over trials (trial order) | `finish(sum, n_trials)` |
+//! |---|---|---|---|
+//! | `csd` | [`CsdPlan::trial`] / [`dyadic_product`] → [`CsdBlock`] | [`CsdBlock::add`] | [`CsdBlock::mean`] |
+//! | `coh` | the same | the same | [`coherence`] / [`coherency`] |
+//! | `granger` | the same (with `demean_taper`, every frequency) | the same | [`granger::finish`] |
+//! | `ppc` | [`ppc::contribution`] of the trial's `CsdBlock::cross` | `+=` | [`ppc::finish`] |
+//! | `corr` | [`CorrPlan::trial`] | `+=` | [`corr::finish`] |
+//!
+//! Plans (FFTs, tapers) are built once per trial length from a `Planner`; the per-trial
+//! functions take caller-owned scratch and write into caller-owned blocks, so a worker
+//! allocates nothing per trial. The routine that drives them (`connectivity`) is wired in
+//! when the engine's cross-trial steps land; it is not registered yet.
+
+mod coherence;
+pub mod corr;
+mod errors;
+pub mod granger;
+mod linalg;
+mod method;
+mod pairs;
+pub mod ppc;
+mod spectra;
+pub mod wilson;
+
+pub use coherence::{coherence, coherency, CoherenceOutput};
+pub use corr::{CorrPlan, CorrScratch};
+pub use errors::ConnectivityError;
+pub use granger::GrangerInfo;
+pub use method::Method;
+pub use pairs::{ChannelCmb, ChannelPairs, ChannelRef};
+pub use spectra::{
+    dyadic_product, CrossSpectra, CrossSpectraParams, CsdBlock, CsdPlan, CsdScratch,
+};

@@ -1,0 +1,326 @@
+//! Per-trial cross-spectral densities: Syncopy's `cross_spectra_cF` (AnalogData in: the
+//! tapered FFT of every channel, then the taper-averaged dyadic product) and
+//! `spectral_dyadic_product_cF` (complex spectra in).
+
+use std::sync::Arc;
+
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, Zip};
+use num_complex::Complex64 as C64;
+use realfft::RealToComplex;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use trialflow_core::{Planner, RoutineError};
+
+use super::{ChannelPairs, ConnectivityError};
+use crate::spectral::trend::Trend;
+use crate::spectral::{
+    present, Frequencies, Mtmfft, MtmfftLayout, MtmfftParams, Padding, PolyRemoval, SpectralOutput,
+    Taper,
+};
+
+/// The spectral parameters of `connectivity` on AnalogData, Syncopy's names (`nTaper` is
+/// `n_taper`). They mean what they mean for `mtmfft`, and are checked by it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossSpectraParams {
+    #[serde(default, deserialize_with = "present")]
+    pub taper: Option<Taper>,
+    pub taper_opt: Option<Map<String, Value>>,
+    pub tapsmofrq: Option<f64>,
+    pub n_taper: Option<i64>,
+    pub pad: Option<Padding>,
+    #[serde(default, deserialize_with = "present")]
+    pub polyremoval: Option<PolyRemoval>,
+    pub foi: Option<Frequencies>,
+    pub foilim: Option<Frequencies>,
+}
+
+impl CrossSpectraParams {
+    /// Checks the parameters into the per-trial computation. `demean_taper` is Syncopy's
+    /// choice per method: on for Granger, off otherwise.
+    pub fn check(self, demean_taper: bool) -> Result<CrossSpectra, ConnectivityError> {
+        let selects = |f: &Option<Frequencies>| matches!(f, Some(Frequencies::Hz(_)));
+        let restricted = selects(&self.foi) || selects(&self.foilim);
+        let mut p = MtmfftParams::new()
+            // Cross-spectra always average their tapers, and need the complex spectra.
+            .keeptapers(true)
+            .output(SpectralOutput::Fourier)
+            .demean_taper(demean_taper);
+        p.taper = self.taper;
+        p.taper_opt = self.taper_opt;
+        p.tapsmofrq = self.tapsmofrq;
+        p.n_taper = self.n_taper;
+        p.pad = self.pad;
+        p.polyremoval = self.polyremoval;
+        p.foi = self.foi;
+        p.foilim = self.foilim;
+        Ok(CrossSpectra {
+            mtmfft: p.check()?,
+            restricted,
+        })
+    }
+}
+
+/// The checked per-trial computation (tapers, padding, frequencies, trend removal).
+#[derive(Debug, Clone)]
+pub struct CrossSpectra {
+    mtmfft: Mtmfft,
+    restricted: bool,
+}
+
+impl CrossSpectra {
+    /// Whether `foi`/`foilim` select frequencies (Granger refuses that).
+    pub fn selects_frequencies(&self) -> bool {
+        self.restricted
+    }
+
+    /// The padded length, kept bins and tapers for trials of these lengths (the same layout
+    /// `mtmfft` derives, so the frequency axis is Syncopy's).
+    pub fn layout(
+        &self,
+        lens: &[usize],
+        samplerate: f64,
+    ) -> Result<MtmfftLayout, ConnectivityError> {
+        Ok(self.mtmfft.layout_of(lens, samplerate)?)
+    }
+
+    /// The plan for trials of `n` samples: the FFT and the scaled tapers, built once per
+    /// trial length.
+    pub fn plan(&self, n: usize, layout: &MtmfftLayout, planner: &mut Planner) -> CsdPlan {
+        let fft = planner.real_fft_forward(layout.nfft);
+        CsdPlan {
+            n,
+            tapers: self.mtmfft.tapers(n, layout, planner),
+            n_tapers: layout.n_tapers,
+            bins: layout.bins.clone(),
+            scale: self.mtmfft.spectrum_scale(n, layout.nfft),
+            trend: self.mtmfft.trend(),
+            demean_taper: self.mtmfft.demean_taper(),
+            fft,
+        }
+    }
+}
+
+/// Cross-spectra of trials of one length.
+pub struct CsdPlan {
+    n: usize,
+    tapers: Vec<f64>,
+    n_tapers: usize,
+    bins: Vec<usize>,
+    scale: f64,
+    trend: Trend,
+    demean_taper: bool,
+    fft: Arc<dyn RealToComplex<f64>>,
+}
+
+/// Channels gathered per pass over a trial's rows (8 f64: one cache line), as `mtmfft`.
+const CHANNEL_BLOCK: usize = 8;
+
+/// Caller-owned buffers for [`CsdPlan::trial`], made once per worker by [`CsdPlan::scratch`].
+pub struct CsdScratch {
+    /// A block of detrended channels, one after the other.
+    columns: Vec<f64>,
+    buf: Vec<f64>,
+    spectrum: Vec<C64>,
+    fft: Vec<C64>,
+    mean: Vec<f64>,
+    slope: Vec<f64>,
+    /// The trial's spectra, (taper, freq, channel).
+    spectra: Array3<C64>,
+}
+
+impl CsdPlan {
+    pub fn n_freqs(&self) -> usize {
+        self.bins.len()
+    }
+
+    /// Buffers for trials of `channels` channels.
+    pub fn scratch(&self, channels: usize) -> CsdScratch {
+        let m = self.fft.len();
+        CsdScratch {
+            columns: vec![0.0; CHANNEL_BLOCK * self.n],
+            buf: vec![0.0; m],
+            spectrum: vec![C64::default(); m / 2 + 1],
+            fft: vec![C64::default(); self.fft.get_scratch_len()],
+            mean: vec![0.0; channels],
+            slope: vec![0.0; channels],
+            spectra: Array3::zeros((self.n_tapers, self.bins.len(), channels)),
+        }
+    }
+
+    /// One trial's contribution: the taper-averaged cross-spectra of `x` (samples x
+    /// channels) for `pairs`, written into `out` (its shape from [`CsdBlock::zeros`]).
+    ///
+    /// As Syncopy's `mtmfft` + `csd`: each channel is detrended, multiplied by each taper
+    /// (normalised as `_norm_taper`), demeaned again with `demean_taper`, zero-padded, FFT'd
+    /// and scaled by `_norm_spec`; `S_ij = mean_k X_ik conj(X_jk)`.
+    pub fn trial(
+        &self,
+        x: ArrayView2<'_, f64>,
+        pairs: &ChannelPairs,
+        out: &mut CsdBlock,
+        scratch: &mut CsdScratch,
+    ) -> Result<(), RoutineError> {
+        let (n, channels) = x.dim();
+        assert_eq!(n, self.n, "a CsdPlan is for trials of {} samples", self.n);
+        assert_eq!(
+            scratch.mean.len(),
+            channels,
+            "scratch made for another channel count"
+        );
+        let s = scratch;
+        self.trend.fit(&x, 0, n, &mut s.mean, &mut s.slope);
+        for c0 in (0..channels).step_by(CHANNEL_BLOCK) {
+            let width = CHANNEL_BLOCK.min(channels - c0);
+            self.trend
+                .remove_block(&x, c0, width, 0, n, &s.mean, &s.slope, &mut s.columns, n);
+            for (j, column) in s.columns.chunks_exact(n).take(width).enumerate() {
+                for k in 0..self.n_tapers {
+                    let taper = &self.tapers[k * n..(k + 1) * n];
+                    for ((b, &w), &v) in s.buf.iter_mut().zip(taper).zip(column) {
+                        *b = w * v;
+                    }
+                    if self.demean_taper {
+                        let mu = s.buf[..n].iter().sum::<f64>() / n as f64;
+                        s.buf[..n].iter_mut().for_each(|b| *b -= mu);
+                    }
+                    s.buf[n..].fill(0.0);
+                    self.fft
+                        .process_with_scratch(&mut s.buf, &mut s.spectrum, &mut s.fft)
+                        .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
+                    for (f, &bin) in self.bins.iter().enumerate() {
+                        s.spectra[[k, f, c0 + j]] = s.spectrum[bin] * self.scale;
+                    }
+                }
+            }
+        }
+        dyadic_product(s.spectra.view(), pairs, out);
+        Ok(())
+    }
+}
+
+/// One trial's cross-spectral contribution: `cross[f, a, b] = S(senders[a], receivers[b])`
+/// and the auto-spectra of the senders and receivers (coherence divides by them, pairwise
+/// Granger builds its 2 x 2 matrices from them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsdBlock {
+    pub cross: Array3<C64>,
+    pub auto_i: Array2<f64>,
+    pub auto_j: Array2<f64>,
+}
+
+impl CsdBlock {
+    pub fn zeros(n_freqs: usize, pairs: &ChannelPairs) -> CsdBlock {
+        let (ni, nj) = (pairs.senders.len(), pairs.receivers.len());
+        CsdBlock {
+            cross: Array3::zeros((n_freqs, ni, nj)),
+            auto_i: Array2::zeros((n_freqs, ni)),
+            auto_j: Array2::zeros((n_freqs, nj)),
+        }
+    }
+
+    /// Adds one trial's contribution (the running sum of a reduction, in trial order).
+    pub fn add(&mut self, trial: &CsdBlock) {
+        self.cross += &trial.cross;
+        self.auto_i += &trial.auto_i;
+        self.auto_j += &trial.auto_j;
+    }
+
+    /// The trial average of a sum over `n_trials` trials (Syncopy divides the summed
+    /// dataset by the trial count).
+    pub fn mean(&self, n_trials: usize) -> CsdBlock {
+        let n = n_trials as f64;
+        CsdBlock {
+            cross: self.cross.mapv(|v| v / n),
+            auto_i: self.auto_i.mapv(|v| v / n),
+            auto_j: self.auto_j.mapv(|v| v / n),
+        }
+    }
+}
+
+/// Syncopy's `spectral_dyadic_product_cF`: from complex spectra `(taper, freq, channel)`,
+/// the taper-averaged `X_i conj(X_j)` for `pairs` into `out`.
+pub fn dyadic_product(spectra: ArrayView3<'_, C64>, pairs: &ChannelPairs, out: &mut CsdBlock) {
+    let (k, n_freqs, _) = spectra.dim();
+    let kf = k as f64;
+    let nj = pairs.receivers.len();
+    // The same channels on both axes: the lower triangle is the conjugate of the upper (the
+    // same values: IEEE products commute exactly; only an exact zero may differ in sign),
+    // so it is filled rather than computed.
+    let square = pairs.senders == pairs.receivers;
+    for f in 0..n_freqs {
+        let mut plane = out.cross.index_axis_mut(Axis(0), f);
+        let plane = plane
+            .as_slice_mut()
+            .expect("a CsdBlock is in standard layout");
+        plane.fill(C64::default());
+        for t in 0..k {
+            let row = spectra.index_axis(Axis(0), t);
+            let row = row.index_axis(Axis(0), f);
+            for (a, &i) in pairs.senders.iter().enumerate() {
+                let xi = row[i];
+                let first = if square { a } else { 0 };
+                for (b, &j) in pairs.receivers.iter().enumerate().skip(first) {
+                    plane[a * nj + b] += xi * row[j].conj();
+                }
+            }
+        }
+        for a in 0..pairs.senders.len() {
+            let first = if square { a } else { 0 };
+            for b in first..nj {
+                plane[a * nj + b] /= kf;
+                if square && b > a {
+                    plane[b * nj + a] = plane[a * nj + b].conj();
+                }
+            }
+        }
+        let auto = |i: usize| (0..k).map(|t| spectra[[t, f, i]].norm_sqr()).sum::<f64>() / kf;
+        Zip::from(out.auto_i.row_mut(f))
+            .and(&pairs.senders)
+            .for_each(|o, &i| *o = auto(i));
+        Zip::from(out.auto_j.row_mut(f))
+            .and(&pairs.receivers)
+            .for_each(|o, &j| *o = auto(j));
+    }
+}
+
+crate::params::setters!(CrossSpectraParams {
+    taper: Taper,
+    taper_opt: Map<String, Value>,
+    tapsmofrq: f64,
+    n_taper: i64,
+    pad: Padding,
+    polyremoval: PolyRemoval,
+    foi: Frequencies,
+    foilim: Frequencies,
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filled_triangle_has_the_values_of_the_computed_one() {
+        let spectra = Array3::from_shape_fn((3, 5, 4), |(k, f, c)| {
+            C64::new(
+                (1.3 * k as f64 + 0.7 * f as f64 + c as f64).sin(),
+                (0.4 * k as f64 - 1.1 * f as f64 + 2.0 * c as f64).cos(),
+            )
+        });
+        let all = ChannelPairs::all(4);
+        let reversed = ChannelPairs {
+            senders: vec![0, 1, 2, 3],
+            receivers: vec![3, 2, 1, 0],
+            full: false,
+        };
+        let (mut a, mut b) = (CsdBlock::zeros(5, &all), CsdBlock::zeros(5, &reversed));
+        dyadic_product(spectra.view(), &all, &mut a);
+        dyadic_product(spectra.view(), &reversed, &mut b);
+        for ((f, i, j), v) in a.cross.indexed_iter() {
+            let w = b.cross[[f, i, 3 - j]];
+            // `==`: equal values, and +0 == -0
+            assert!(v.re == w.re && v.im == w.im, "[{f},{i},{j}]: {v} vs {w}");
+        }
+        assert_eq!(a.auto_i, a.auto_j);
+    }
+}
