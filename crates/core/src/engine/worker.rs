@@ -142,8 +142,9 @@ impl WorkerState {
             let data: ArrayViewD<'_, f64> = if k == 0 {
                 input.into_dyn()
             } else {
+                // Complex values keep their trailing (re, im) axis (`TrialInput::complex_values`).
                 let prev = &prepared.steps[k - 1];
-                let shape = prev.task_output_shape(task);
+                let shape = prev.task_output_values_shape(task);
                 let n = shape.size();
                 ArrayViewD::from_shape(shape, &before[k - 1][..n])
                     .expect("buffer sized to the declared shape")
@@ -164,7 +165,7 @@ impl WorkerState {
             };
             let outcome = if step.output.kind.is_dense() {
                 let shape = step.task_output_shape(task);
-                let n = shape.size() * step.output.dtype.components();
+                let n = shape.size() * if step.block_is_complex() { 2 } else { 1 };
                 let buf = &mut after[0];
                 if buf.len() < n {
                     buf.resize(n, 0.0);
@@ -174,7 +175,7 @@ impl WorkerState {
                     // previous task's value.
                     buf[..n].fill(f64::NAN);
                 }
-                let mut out = if step.output.dtype.is_complex() {
+                let mut out = if step.block_is_complex() {
                     let view = ArrayViewMutD::from_shape(shape, as_complex(&mut buf[..n]))
                         .expect("buffer sized to the declared shape");
                     OutputBlock::Complex(view)
@@ -241,7 +242,7 @@ impl WorkerState {
                         continue;
                     }
                 }
-                let data = if stored_f32 && prepared.keeptrials {
+                let data = if stored_f32 && prepared.cross_trial[obj].is_none() {
                     let mut narrow = pools.dense_f32.take();
                     narrow.clear();
                     narrow.extend(self.dense[k].iter().map(|&v| v as f32));
