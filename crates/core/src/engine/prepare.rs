@@ -200,16 +200,28 @@ fn prepare_steps(
             context: Box::new(ctx.clone()),
             source,
         };
+        let describe = |i: usize| TaskContext {
+            step: Some(i),
+            step_name: Some(pipeline.steps[i].name.clone()),
+            routine: Some(pipeline.steps[i].routine.name().to_string()),
+            ..Default::default()
+        };
         if let Some(r) = reducing {
             return Err(Error::invalid(format!(
-                "{ctx}: needs one input per trial, but step {r} '{}' ({}) before it reduces across trials to one result; make the cross-trial step the last one",
-                pipeline.steps[r].name,
-                pipeline.steps[r].routine.name()
+                "{ctx}: needs one input per trial, but {} before it reduces across trials to one result; make the cross-trial step the last one",
+                describe(r)
+            )));
+        }
+        if routine.input_kind() != current.kind {
+            return Err(Error::invalid(format!(
+                "{ctx}: takes {} input, but receives {}",
+                routine.input_kind().class_name(),
+                current.kind.class_name()
             )));
         }
         let producer = match index {
             0 => "the input".to_string(),
-            i => format!("step {} '{}'", i - 1, pipeline.steps[i - 1].name),
+            i => describe(i - 1).to_string(),
         };
         if !routine.input_values().accepts(current.dtype.is_complex()) {
             let message = if current.dtype.is_complex() {
@@ -224,13 +236,6 @@ fn prepare_steps(
                 )
             };
             return Err(Error::invalid(message));
-        }
-        if routine.input_kind() != current.kind {
-            return Err(Error::invalid(format!(
-                "{ctx}: takes {} input, but receives {}",
-                routine.input_kind().class_name(),
-                current.kind.class_name()
-            )));
         }
         if groups.len() > 1 && !routine.channel_independent() {
             return Err(Error::invalid(format!(
