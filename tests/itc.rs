@@ -185,7 +185,7 @@ fn itc_matches_syncopy() {
             .iter()
             .map(number)
             .collect();
-        let (mut compared, mut skipped) = (0, 0);
+        let (mut compared, mut skipped, mut worst) = (0, 0, 0.0f64);
         for ((idx, &want), &have) in expected.indexed_iter().zip(got.iter()) {
             let (f, c) = (idx[2], idx[3]);
             if want.is_nan() {
@@ -210,7 +210,9 @@ fn itc_matches_syncopy() {
                 "{name} {idx:?}: {have} vs Syncopy {want}"
             );
             compared += 1;
+            worst = worst.max((have - want).abs() / want.abs().max(1e-3));
         }
+        eprintln!("{name}: {compared} compared, {skipped} phase-noise elements, largest relative difference {worst:.1e}");
         assert!(
             compared > 10 * skipped.max(1),
             "{name}: {compared} compared, {skipped} skipped"
@@ -555,4 +557,46 @@ fn bad_inputs_are_refused_up_front_on_one_line() {
     assert!(list(&tmp.path)
         .iter()
         .all(|n| !n.ends_with(".spy") || n == "in.spy"));
+}
+
+/// `execution.mode: mpi` under a real `mpirun` (2 and 3 ranks): the ranks fold their slices
+/// and rank 0 merges them to the sequential bits. Built only with `--features mpi`, like
+/// tests/mpi.rs (scripts/test.sh runs it), since it needs OpenMPI.
+#[cfg(feature = "mpi")]
+#[test]
+fn mpi_ranks_give_the_sequential_bits() {
+    let tmp = TempDir::new("itc-mpi");
+    generated(&tmp.path);
+    write_pipeline(&tmp.path, "seq.spy", "  mode: sequential\n");
+    trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+    let reference = read_data(&itc_file(&tmp.join("seq.spy")));
+    for ranks in [2, 3] {
+        let out = format!("mpi{ranks}.spy");
+        write_pipeline(&tmp.path, &out, "  mode: mpi\n");
+        let run = std::process::Command::new("mpirun")
+            .args([
+                "-n",
+                &ranks.to_string(),
+                "--oversubscribe",
+                BIN,
+                "run",
+                "p.yaml",
+            ])
+            .current_dir(&tmp.path)
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
+            .output()
+            .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
+        assert!(
+            run.status.success(),
+            "{ranks} ranks: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let got = read_data(&itc_file(&tmp.join(&out)));
+        assert!(
+            got.bits == reference.bits,
+            "{ranks} MPI ranks differ from sequential"
+        );
+    }
 }
