@@ -1,14 +1,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ndarray::{ArrayViewD, ArrayViewMutD, Axis, Dimension, IxDyn, Slice};
+use ndarray::{ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
 
 use crate::error::{Error, Result};
 use crate::model::{EventBlock, EventColumnKind};
-use crate::routine::{OutputBlock, ReducedState};
-use crate::Complex64;
 
 use super::contain::{contained, crashed, guarded};
+use super::finish::{finish_reduction, fold_shape_of};
 use super::fold::TreeFold;
 use super::options::{Pipeline, RunScope};
 use super::prepare::{CrossTrial, PreparedPipeline};
@@ -400,49 +399,11 @@ impl<'a> Collector<'a> {
             let result = match self.prepared.cross_trial[obj] {
                 Some(CrossTrial::Reduction) => {
                     let routine = pipeline.steps[k].routine.as_ref();
-                    let state_shape = step.reduction.as_ref().expect("a reducing step").shape();
-                    let result_shape = IxDyn(&object.schema.trial_shapes[0]);
-                    let complex_out = object.schema.dtype.is_complex();
-                    let mut out = vec![0.0; result_shape.size() * if complex_out { 2 } else { 1 }];
                     guarded(
                         || step.context(),
                         || "the routine's finish_reduction".into(),
-                        || {
-                            let state = if step.block_is_complex() {
-                                let pairs = as_complex(&mut total);
-                                ReducedState::Complex(
-                                    ArrayViewD::from_shape(IxDyn(state_shape), &*pairs)
-                                        .expect("state sized to the contribution"),
-                                )
-                            } else {
-                                ReducedState::Real(
-                                    ArrayViewD::from_shape(IxDyn(state_shape), &total[..])
-                                        .expect("state sized to the contribution"),
-                                )
-                            };
-                            let mut block = if complex_out {
-                                OutputBlock::Complex(
-                                    ArrayViewMutD::from_shape(
-                                        result_shape.clone(),
-                                        as_complex(&mut out),
-                                    )
-                                    .expect("sized to the result"),
-                                )
-                            } else {
-                                OutputBlock::Dense(
-                                    ArrayViewMutD::from_shape(result_shape.clone(), &mut out[..])
-                                        .expect("sized to the result"),
-                                )
-                            };
-                            routine
-                                .finish_reduction(state, n_trials, &mut block)
-                                .map_err(|source| Error::Routine {
-                                    context: Box::new(step.context()),
-                                    source,
-                                })
-                        },
-                    )?;
-                    out
+                        || finish_reduction(routine, step, &object.schema, &mut total, n_trials),
+                    )?
                 }
                 _ => {
                     let n = n_trials as f64;
@@ -477,25 +438,6 @@ fn fold_shape(prepared: &PreparedPipeline, obj: usize) -> Vec<usize> {
         Some(r) => fold_shape_of(r.shape(), r.is_complex()),
         None => fold_shape_of(&step.output.trial_shapes[0], step.output.dtype.is_complex()),
     }
-}
-
-fn fold_shape_of(shape: &[usize], complex: bool) -> Vec<usize> {
-    let mut shape = shape.to_vec();
-    if complex {
-        shape.push(2);
-    }
-    shape
-}
-
-/// Interleaved (re, im) f64 as `Complex64`, as the worker hands complex blocks to kernels.
-fn as_complex(values: &mut [f64]) -> &mut [Complex64] {
-    assert!(
-        values.len().is_multiple_of(2),
-        "complex values are (re, im) pairs"
-    );
-    // SAFETY: `Complex<f64>` is `#[repr(C)]` with fields `re`, `im` (FFI-equivalent to
-    // `[f64; 2]`); the slice covers exactly `len / 2` pairs and keeps the borrow.
-    unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast(), values.len() / 2) }
 }
 
 /// Moves within-trial sample indices into the recording's sample space.

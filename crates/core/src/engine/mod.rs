@@ -9,6 +9,7 @@
 
 mod collector;
 mod contain;
+mod finish;
 mod fold;
 mod memory;
 #[cfg(feature = "mpi")]

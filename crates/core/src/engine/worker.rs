@@ -293,7 +293,7 @@ pub(crate) fn widen_channels<'b>(
 
 /// The engine keeps complex values as interleaved (re, im) f64, so buffers, pools, averaging
 /// and sinks stay real-valued; kernels see them as `Complex64`.
-fn as_complex(values: &mut [f64]) -> &mut [Complex64] {
+pub(crate) fn as_complex(values: &mut [f64]) -> &mut [Complex64] {
     assert!(
         values.len().is_multiple_of(2),
         "complex buffers hold (re, im) pairs"
