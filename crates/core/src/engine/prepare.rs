@@ -212,6 +212,20 @@ fn prepare_steps(
                 describe(r)
             )));
         }
+        let producer = match index {
+            0 => "the input".to_string(),
+            i => describe(i - 1).to_string(),
+        };
+        let complex = current.dtype.is_complex();
+        // Complex values a routine cannot read are the first thing to name (the fix is on
+        // the producing step); real values where complex ones are needed come after the
+        // kind, which decides whether the step fits at all.
+        if complex && !routine.input_values().accepts(true) {
+            return Err(Error::invalid(format!(
+                "{ctx}: takes real values, but {producer} gives complex {} values; make the complex-valued step the last one, or choose a real output for it",
+                current.dtype.numpy_name()
+            )));
+        }
         if routine.input_kind() != current.kind {
             return Err(Error::invalid(format!(
                 "{ctx}: takes {} input, but receives {}",
@@ -219,23 +233,11 @@ fn prepare_steps(
                 current.kind.class_name()
             )));
         }
-        let producer = match index {
-            0 => "the input".to_string(),
-            i => describe(i - 1).to_string(),
-        };
-        if !routine.input_values().accepts(current.dtype.is_complex()) {
-            let message = if current.dtype.is_complex() {
-                format!(
-                    "{ctx}: takes real values, but {producer} gives complex {} values; make the complex-valued step the last one, or choose a real output for it",
-                    current.dtype.numpy_name()
-                )
-            } else {
-                format!(
-                    "{ctx}: takes complex values (Fourier coefficients, e.g. mtmfft with output: fourier), but {producer} gives real {} values",
-                    current.dtype.numpy_name()
-                )
-            };
-            return Err(Error::invalid(message));
+        if !complex && !routine.input_values().accepts(false) {
+            return Err(Error::invalid(format!(
+                "{ctx}: takes complex values (Fourier coefficients, e.g. mtmfft with output: fourier), but {producer} gives real {} values",
+                current.dtype.numpy_name()
+            )));
         }
         if groups.len() > 1 && !routine.channel_independent() {
             return Err(Error::invalid(format!(
