@@ -295,7 +295,8 @@ fn a_trial_too_large_for_memory_is_refused_with_both_numbers() {
     out.assert_error(
         2,
         &[
-            "one trial's output block needs",
+            "even one trial does not fit",
+            "output block needs",
             "scratch",
             "32.00 KiB allowed",
         ],

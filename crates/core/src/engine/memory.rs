@@ -122,25 +122,25 @@ impl MemoryEstimate {
             return Ok(());
         };
         let allowed = (available as f64 * mem_thresh) as u64;
+        if self.total() <= allowed {
+            return Ok(());
+        }
+        let exceeded = Error::MemoryThreshold {
+            needed: Bytes(self.total()),
+            available: Bytes(available),
+            allowed: Bytes(allowed),
+            thresh: mem_thresh,
+        };
         if self.task_output + self.task_scratch > allowed {
+            // Fewer workers would not help: say what one task alone needs.
             return Err(Error::invalid(format!(
-                "one trial's output block needs {} and its scratch {}, more than the {} allowed ({} of {} available, execution.mem_thresh); no number of workers can run it: narrow the output (fewer frequencies or time points), split channels with execution.chan_per_worker, or raise execution.mem_thresh",
+                "{exceeded}; even one trial does not fit: its output block needs {} and its scratch {}, more than the {} allowed, so narrow the output (fewer frequencies or time points) or split channels with execution.chan_per_worker",
                 Bytes(self.task_output),
                 Bytes(self.task_scratch),
                 Bytes(allowed),
-                mem_thresh,
-                Bytes(available)
             )));
         }
-        if self.total() > allowed {
-            return Err(Error::MemoryThreshold {
-                needed: Bytes(self.total()),
-                available: Bytes(available),
-                allowed: Bytes(allowed),
-                thresh: mem_thresh,
-            });
-        }
-        Ok(())
+        Err(exceeded)
     }
 }
 
@@ -438,7 +438,7 @@ mod tests {
         let estimate = MemoryEstimate {
             per_task: 0,
             concurrent_tasks: 1,
-            per_worker: 0,
+            per_worker: 320 * MIB,
             workers: 1,
             task_output: 300 * MIB,
             task_scratch: 20 * MIB,
