@@ -600,3 +600,52 @@ fn mpi_ranks_give_the_sequential_bits() {
         );
     }
 }
+
+/// Syncopy's `spy.load` (with checksums) opens the ITC trialflow writes, and `spy.itc` of
+/// the saved Fourier spectrum, loaded the same way, gives the same values. Needs the pinned
+/// Syncopy venv, so it is ignored in a plain `cargo test`; scripts/test.sh runs it with
+/// `TRIALFLOW_INTEROP_PYTHON` set.
+#[test]
+#[ignore = "needs the Syncopy venv: run scripts/test.sh"]
+fn syncopy_loads_the_itc_and_agrees_with_its_own_itc_of_the_saved_spectrum() {
+    let python = std::env::var("TRIALFLOW_INTEROP_PYTHON").expect(
+        "set TRIALFLOW_INTEROP_PYTHON to the interop venv's python (scripts/python-env.sh prints it)",
+    );
+    let tmp = TempDir::new("itc-interop");
+    generated(&tmp.path);
+    write_file(
+        &tmp.path,
+        "p.yaml",
+        "input: in.spy\noutput: out.spy\nsteps:\n  - routine: mtmfft\n    output: fourier\n    tapsmofrq: 10\n    keeptapers: true\n    save: true\n  - routine: itc\n",
+    );
+    trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+    let script = r#"
+import sys, json, glob, numpy as np, syncopy as spy
+root = sys.argv[1]
+spec = spy.load(glob.glob(root + "/*_mtmfft.spectral")[0], checksum=True)
+ours = spy.load(glob.glob(root + "/*_itc.spectral")[0], checksum=True)
+with np.errstate(invalid="ignore", divide="ignore"):
+    theirs = spy.itc(spec)
+a, b = np.asarray(ours.data[()]), np.asarray(theirs.data[()])
+print(json.dumps({"shape": list(a.shape), "theirs_shape": list(b.shape),
+    "max_diff": float(np.nanmax(np.abs(a - b))),
+    "trialdefinition": np.asarray(ours.trialdefinition).tolist(),
+    "freq_equal": bool(np.array_equal(ours.freq, theirs.freq))}))
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, tmp.join("out.spy").to_str().unwrap()])
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(doc["shape"], doc["theirs_shape"], "{doc}");
+    assert_eq!(doc["freq_equal"], true, "{doc}");
+    assert_eq!(doc["trialdefinition"].as_array().unwrap().len(), 1, "{doc}");
+    // Syncopy sums complex64 unit vectors; ours are summed in f64 and rounded once.
+    assert!(doc["max_diff"].as_f64().unwrap() < 1e-5, "{doc}");
+}
