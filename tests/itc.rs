@@ -440,8 +440,8 @@ fn run_library(
         writer.crash_after_sums(n);
     }
     let params = json!({"output": "fourier", "tapsmofrq": 10.0, "keeptapers": true});
-    // About 40 ms a task: the run spans several checkpoints (one every 500 ms).
-    let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(40));
+    // About 60 ms a task: the run spans several checkpoints (one every 500 ms).
+    let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(60));
     run_pipeline(
         &pipeline(&params, ExecutionOptions::parallel(2)),
         &mut reader,
@@ -493,7 +493,8 @@ fn a_resume_after_a_kill_neither_drops_nor_doubles_a_trial() {
         let params = json!({"output": "fourier", "tapsmofrq": 10.0, "keeptapers": true});
         let mut execution = ExecutionOptions::parallel(2);
         execution.scope = RunScope::Shard { index, count: 2 };
-        let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(40));
+        // A shard has half the tasks: 120 ms each spans several checkpoints too.
+        let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(120));
         run_pipeline(
             &pipeline(&params, execution),
             &mut reader,

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ndarray::{ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
+use ndarray::{ArrayViewD, IxDyn};
 
 use crate::error::{Error, Result};
 use crate::model::{EventBlock, EventColumnKind};
@@ -80,8 +80,14 @@ impl<'a> Collector<'a> {
     ) -> Result<Self> {
         let folds = (0..prepared.objects.len())
             .map(|obj| {
-                prepared.cross_trial[obj]
-                    .map(|_| TreeFold::new(fold_shape(prepared, obj).iter().product()))
+                prepared.cross_trial[obj].map(|_| {
+                    let shape = fold_shape(prepared, obj);
+                    let step = &prepared.steps[prepared.object_steps[obj]];
+                    let parts = if step.block_is_complex() { 2 } else { 1 };
+                    // The channel axis is last, before the (re, im) axis of complex values.
+                    let channels = shape[shape.len() - parts];
+                    TreeFold::new(shape.iter().product(), channels, parts)
+                })
             })
             .collect();
         let trial_events = prepared
@@ -346,17 +352,12 @@ impl<'a> Collector<'a> {
             let DenseBlock::F64(block) = block else {
                 unreachable!("cross-trial blocks stay f64 until the result is written")
             };
-            let shape = fold_shape(self.prepared, obj);
-            let step = &self.prepared.steps[self.prepared.object_steps[obj]];
-            let channels = Axis(shape.len() - 1 - usize::from(step.block_is_complex()));
             let task = &self.prepared.tasks[index];
-            let mut leaf = ArrayViewMutD::from_shape(IxDyn(&shape), fold.leaf_mut(task.trial))
-                .expect("the fold's state has the contribution's shape");
-            leaf.slice_axis_mut(channels, Slice::from(task.channels.clone()))
-                .assign(&block);
-            if task.group + 1 == task.n_groups {
-                fold.close_leaf();
-            }
+            let values = block
+                .as_slice()
+                .expect("blocks reach the writer in standard layout");
+            let last = task.group + 1 == task.n_groups;
+            fold.fill(task.trial, task.channels.clone(), values, last);
             Ok(())
         } else {
             self.sink

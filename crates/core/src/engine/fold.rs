@@ -33,10 +33,13 @@ struct Node {
     values: Vec<f64>,
 }
 
-/// A streaming fold of one object's per-trial contributions (each `state_len` values).
+/// A streaming fold of one object's per-trial contributions (each `state_len` values, laid
+/// out as rows of `channels` channels of `parts` values each: 2 for complex (re, im)).
 #[derive(Debug)]
 pub(crate) struct TreeFold {
     state_len: usize,
+    channels: usize,
+    parts: usize,
     stack: Vec<Node>,
     /// The trial whose contribution is being filled (one channel group at a time).
     open: Option<Node>,
@@ -45,9 +48,11 @@ pub(crate) struct TreeFold {
 }
 
 impl TreeFold {
-    pub fn new(state_len: usize) -> TreeFold {
+    pub fn new(state_len: usize, channels: usize, parts: usize) -> TreeFold {
         TreeFold {
             state_len,
+            channels,
+            parts,
             stack: Vec::new(),
             open: None,
             spare: Vec::new(),
@@ -67,6 +72,28 @@ impl TreeFold {
             });
         }
         &mut self.open.as_mut().expect("opened above").values
+    }
+
+    /// Writes one task's block (channels `channels` of `trial`'s contribution, row-major
+    /// with the same rows) into the contribution; the trial is folded when `last` (its last
+    /// channel group) is set. Copies row by row, so nothing is allocated per task.
+    pub fn fill(
+        &mut self,
+        trial: usize,
+        channels: std::ops::Range<usize>,
+        block: &[f64],
+        last: bool,
+    ) {
+        let (row, parts) = (self.channels * self.parts, self.parts);
+        let width = channels.len() * parts;
+        let leaf = self.leaf_mut(trial);
+        for (r, values) in block.chunks_exact(width.max(1)).enumerate() {
+            let at = r * row + channels.start * parts;
+            leaf[at..at + width].copy_from_slice(values);
+        }
+        if last {
+            self.close_leaf();
+        }
     }
 
     /// Folds the trial being filled into the tree.
@@ -203,7 +230,7 @@ mod tests {
     }
 
     fn fold_range(range: std::ops::Range<usize>) -> TreeFold {
-        let mut fold = TreeFold::new(2);
+        let mut fold = TreeFold::new(2, 2, 1);
         for t in range {
             fold.leaf_mut(t).copy_from_slice(&contribution(t));
             fold.close_leaf();
@@ -226,7 +253,7 @@ mod tests {
                     let (lo, hi) = (i * n / shards, (i + 1) * n / shards);
                     flat.extend(fold_range(lo..hi).encode());
                 }
-                let mut merged = TreeFold::new(2);
+                let mut merged = TreeFold::new(2, 2, 1);
                 merged.restore(&flat, 0..n).unwrap();
                 assert_eq!(
                     bits(&merged.total(n).unwrap()),
@@ -242,7 +269,7 @@ mod tests {
         let n = 37;
         let whole = bits(&fold_range(0..n).total(n).unwrap());
         for stop in [1, 6, 16, 23] {
-            let mut resumed = TreeFold::new(2);
+            let mut resumed = TreeFold::new(2, 2, 1);
             resumed
                 .restore(&fold_range(0..stop).encode(), 0..stop)
                 .unwrap();
@@ -256,7 +283,7 @@ mod tests {
 
     #[test]
     fn the_stack_stays_logarithmic() {
-        let mut fold = TreeFold::new(1);
+        let mut fold = TreeFold::new(1, 1, 1);
         let mut deepest = 0;
         for t in 0..1000 {
             fold.leaf_mut(t)[0] = 1.0;
@@ -268,16 +295,29 @@ mod tests {
     }
 
     #[test]
+    fn channel_groups_fill_their_slices_of_a_contribution() {
+        // 2 rows x 3 channels x (re, im); groups of channels 0..2 and 2..3.
+        let mut fold = TreeFold::new(12, 3, 2);
+        fold.fill(0, 0..2, &[1., 2., 3., 4., 5., 6., 7., 8.], false);
+        fold.fill(0, 2..3, &[9., 10., 11., 12.], true);
+        let want = [1., 2., 3., 4., 9., 10., 5., 6., 7., 8., 11., 12.];
+        assert_eq!(fold.total(1).unwrap(), want);
+    }
+
+    #[test]
     fn gaps_overlaps_and_missing_trials_are_refused() {
         let mut a = fold_range(0..3).encode();
         a.extend(fold_range(4..6).encode());
-        assert!(TreeFold::new(2).restore(&a, 0..6).is_err(), "gap");
+        assert!(TreeFold::new(2, 2, 1).restore(&a, 0..6).is_err(), "gap");
         let mut b = fold_range(0..4).encode();
         b.extend(fold_range(3..6).encode());
-        assert!(TreeFold::new(2).restore(&b, 0..6).is_err(), "overlap");
+        assert!(TreeFold::new(2, 2, 1).restore(&b, 0..6).is_err(), "overlap");
         let c = fold_range(0..5).encode();
-        assert!(TreeFold::new(2).restore(&c, 0..6).is_err(), "short");
-        assert!(TreeFold::new(2).restore(&c[..5], 0..5).is_err(), "torn");
+        assert!(TreeFold::new(2, 2, 1).restore(&c, 0..6).is_err(), "short");
+        assert!(
+            TreeFold::new(2, 2, 1).restore(&c[..5], 0..5).is_err(),
+            "torn"
+        );
         assert!(fold_range(0..5).total(6).is_err(), "total of too few");
     }
 }
