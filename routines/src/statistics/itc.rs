@@ -165,3 +165,49 @@ impl Kernel for Itc {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trialflow_core::{DType, TrialDefinition};
+
+    fn spectra(shapes: Vec<Vec<usize>>) -> DataSchema {
+        let trials: Vec<(usize, usize, f64)> = (0..shapes.len()).map(|t| (t, t + 1, 0.0)).collect();
+        let mut schema = DataSchema::analog(
+            DType::Complex64,
+            100.0,
+            vec!["a".into(), "b".into()],
+            TrialDefinition::from_trials(&trials, &[]),
+        );
+        schema.kind = DataKind::Spectral;
+        schema.trial_shapes = shapes;
+        schema
+    }
+
+    #[test]
+    fn one_trial_and_unequal_trials_are_refused_by_name() {
+        let one = Itc.reduction(&spectra(vec![vec![1, 1, 5, 2]])).unwrap_err();
+        let text = one.to_string();
+        assert!(
+            text.contains("1 trial") && text.contains("at least 2"),
+            "{text}"
+        );
+        let unequal = spectra(vec![vec![3, 1, 5, 2], vec![3, 1, 5, 2], vec![4, 1, 5, 2]]);
+        let text = Itc.reduction(&unequal).unwrap_err().to_string();
+        assert!(
+            text.contains("trial 2") && text.contains("[4, 1, 5, 2]"),
+            "{text}"
+        );
+        let fine = Itc
+            .reduction(&spectra(vec![vec![3, 2, 5, 2]; 2]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((fine.shape(), fine.is_complex()), (&[3, 2, 5, 2][..], true));
+        assert_eq!(
+            Itc.initialize(&spectra(vec![vec![3, 2, 5, 2]; 2]))
+                .unwrap()
+                .trial_shapes,
+            [[3, 1, 5, 2]]
+        );
+    }
+}
