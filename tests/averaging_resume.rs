@@ -1,7 +1,7 @@
 //! Resuming an averaging run (`keeptrials: false`) never counts a task twice or drops one:
-//! the running sums a resume starts from are exactly those of the checkpoint its journal
-//! names, and sums that are missing, short, corrupted or of another checkpoint are refused
-//! with one line instead of being taken as zeros.
+//! the fold state a resume starts from is exactly that of the checkpoint its journal names,
+//! and a state that is missing, short, corrupted, of another checkpoint, or covering other
+//! trials than the checkpoint's is refused with one line instead of being taken as zeros.
 
 mod common;
 
@@ -242,8 +242,20 @@ fn the_engine_refuses_a_resumed_average_without_matching_sums() {
     let rec = InMemoryRecording::contiguous(data, 100.0, &[10, 10, 10, 10]).unwrap();
     for mode in [ExecutionMode::Sequential, ExecutionMode::Parallel] {
         for (sums, needle) in [
-            (vec![None], "holds no running sums"),
-            (vec![Some(vec![0.0; 3])], "hold 3 values"),
+            (vec![None], "holds no cross-trial state"),
+            (vec![Some(vec![0.0; 3])], "holds 3 values"),
+            // Only trial 0 where the checkpoint claims trials 0 and 1.
+            (
+                vec![Some([&[0.0, 1.0][..], &[0.0; 20]].concat())],
+                "covers trials 0..1",
+            ),
+            // Trial 0 twice.
+            (
+                vec![Some(
+                    [&[0.0, 1.0][..], &[0.0; 20], &[0.0, 1.0], &[0.0; 20]].concat(),
+                )],
+                "does not cover trials 0..2 exactly",
+            ),
         ] {
             let mut sink = Resumed {
                 inner: MemorySink::new(),
@@ -258,10 +270,11 @@ fn the_engine_refuses_a_resumed_average_without_matching_sums() {
             );
             assert!(!sink.inner.committed);
         }
-        // Matching sums are taken: the two resumed tasks count once, through the sums.
+        // A matching state is taken: the two resumed tasks count once, through it (one
+        // subtree `[start 0, 2 trials, values]`, see engine/fold.rs).
         let mut sink = Resumed {
             inner: MemorySink::new(),
-            sums: vec![Some(vec![0.0; 20])],
+            sums: vec![Some([&[0.0, 2.0][..], &[0.0; 20]].concat())],
         };
         run_pipeline(&averaging(mode), &mut rec.clone(), &mut sink, None)
             .expect("matching sums resume");

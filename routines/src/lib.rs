@@ -15,6 +15,7 @@ pub mod preprocessing;
 pub mod smoothing;
 pub mod spectral;
 pub mod timefreq;
+pub mod statistics;
 
 mod params;
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub fn builtin_entries() -> Vec<RoutineEntry> {
     entries.extend(spectral::registry_entries());
     entries.extend(filters::registry_entries());
     entries.extend(timefreq::registry_entries());
+    entries.extend(statistics::registry_entries());
     entries.sort_by_key(|e| e.doc.name);
     entries
 }

@@ -6,7 +6,9 @@ use ndarray::Array2;
 use serde_json::{Map, Value};
 use trialflow_core::in_memory::{InMemoryRecording, MemorySink};
 use trialflow_core::routine::RoutineEntry;
-use trialflow_core::{run_pipeline, ComputationalRoutine, ExecutionOptions, Pipeline, Step};
+use trialflow_core::{
+    run_pipeline, ComputationalRoutine, DataKind, ExecutionOptions, Pipeline, Step,
+};
 use trialflow_routines::builtin_entries;
 use trialflow_routines::filters::{
     ButterworthParams, DownsampleParams, FilterType, FirDirection, FirWindow, FirwsParams,
@@ -22,6 +24,7 @@ use trialflow_routines::spectral::{
     WelchParams, Window,
 };
 use trialflow_routines::timefreq::{MtmconvolParams, Toi};
+use trialflow_routines::statistics::ItcParams;
 
 /// Parameters whose documented default is a rule computed from other parameters or from the
 /// data (`nperseg // 2`), not a value a user could write. Each is checked to be accepted as
@@ -148,18 +151,27 @@ fn recording() -> InMemoryRecording {
 }
 
 /// Runs one routine over [`recording`] and returns every stored value's bits and the events.
+/// A routine taking SpectralData (`itc`) reads the complex spectra of an `mtmfft` before it.
 fn run(routine: Box<dyn ComputationalRoutine>) -> (Vec<u64>, String) {
     let mut source = recording();
     let mut sink = MemorySink::new();
-    let pipeline = Pipeline::new(
-        vec![Step {
-            routine,
-            name: "out".into(),
+    let mut steps = Vec::new();
+    if routine.input_kind() == DataKind::Spectral {
+        let spectrum = MtmfftParams::new().output(SpectralOutput::Fourier).check();
+        steps.push(Step {
+            routine: boxed(spectrum),
+            name: "spectrum".into(),
             save: false,
             dtype: None,
-        }],
-        ExecutionOptions::sequential(),
-    );
+        });
+    }
+    steps.push(Step {
+        routine,
+        name: "out".into(),
+        save: false,
+        dtype: None,
+    });
+    let pipeline = Pipeline::new(steps, ExecutionOptions::sequential());
     run_pipeline(&pipeline, &mut source, &mut sink, None).unwrap();
     let object = sink.object("out").unwrap();
     let bits = object
@@ -178,7 +190,7 @@ fn boxed<R: ComputationalRoutine + 'static, E: std::fmt::Debug>(
 
 #[test]
 fn typed_builders_and_yaml_give_the_same_routine() {
-    let cases: Vec<(&str, Box<dyn ComputationalRoutine>, &str)> = vec![
+    let mut cases: Vec<(&str, Box<dyn ComputationalRoutine>, &str)> = vec![
         ("detrend", boxed(DetrendParams::new().kind(DetrendType::Constant).check()), "type: c"),
         ("zscore", boxed(ZScoreParams::new().check()), "{}"),
         ("rectify", boxed(RectifyParams::new().check()), "{}"),
@@ -256,6 +268,11 @@ fn typed_builders_and_yaml_give_the_same_routine() {
             "{t_ftimwin: 0.05, toi: all, taper: null, foi: [20, 100]}",
         ),
     ];
+    cases.push((
+        "itc",
+        boxed::<_, std::convert::Infallible>(Ok(ItcParams::new().check())),
+        "{}",
+    ));
     let entries = builtin_entries();
     let mut covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
     covered.sort_unstable();

@@ -1,14 +1,18 @@
-//! The running sums of an averaging run (`keeptrials: false`), kept across interruptions.
+//! The state of a run's cross-trial folds (`keeptrials: false`, trial-reducing steps: the
+//! engine's flat `[start, len, values...]` subtrees), kept across interruptions and handed
+//! from each shard to the merge.
 //!
-//! Sums cannot be recomputed from the output (only their final mean is stored), so a resumed
-//! run must start from exactly the sums of the tasks its journal says are done: sums of
-//! fewer tasks lose trials, sums of more count some twice. Each checkpoint therefore writes
+//! The state cannot be recomputed from the output (only the final result is stored), so a
+//! resumed run must start from exactly the state of the tasks its journal says are done:
+//! fewer tasks lose trials, more count some twice. Each checkpoint therefore writes
 //! its sums to a new file named by its generation (`sums.<generation>.bin`) and syncs it;
 //! only then does the journal line naming that generation (with the file's size and SHA-1)
 //! get written, and only once that line is durable are older generations removed. A kill
 //! between the two leaves a newer file that no journal line names, which a resume ignores.
 //! The file also records its generation and the completed-task count, so a file renamed or
-//! copied from another checkpoint is refused rather than trusted.
+//! copied from another checkpoint is refused rather than trusted. Shards share the staging
+//! folder, so a shard's files carry its name (`sums.s<I>of<N>.<generation>.bin`); the merge
+//! reads each shard's last generation, which its finished journal names.
 
 use std::path::{Path, PathBuf};
 
@@ -41,34 +45,48 @@ impl SumsRecord {
 
 const MAGIC: &[u8; 8] = b"TFSUMS1\0";
 
-/// The file holding generation `generation`'s sums.
-pub(crate) fn sums_path(staging: &Path, generation: u64) -> PathBuf {
-    staging.join(format!("sums.{generation}.bin"))
+/// The shard of a run whose sums a file holds (`None`: a whole run's).
+pub(crate) type Shard = Option<(usize, usize)>;
+
+/// The file holding generation `generation`'s sums of `shard`.
+pub(crate) fn sums_path(staging: &Path, shard: Shard, generation: u64) -> PathBuf {
+    match shard {
+        None => staging.join(format!("sums.{generation}.bin")),
+        Some((i, n)) => staging.join(format!("sums.s{i}of{n}.{generation}.bin")),
+    }
 }
 
-/// Whether a staging-folder entry is a sums file (of any generation, or the pre-generation
-/// `sums.bin`), which the commit removes with the rest of the bookkeeping.
+/// Whether a staging-folder entry is a sums file (of any shard and generation, or the
+/// pre-generation `sums.bin`), which the commit removes with the rest of the bookkeeping.
 pub(crate) fn is_sums_file(name: &str) -> bool {
     name == "sums.bin" || generation_of(name).is_some()
 }
 
-fn generation_of(name: &str) -> Option<u64> {
-    name.strip_prefix("sums.")?
-        .strip_suffix(".bin")?
-        .parse()
-        .ok()
+/// The shard and generation a sums file name carries.
+fn generation_of(name: &str) -> Option<(Shard, u64)> {
+    let middle = name.strip_prefix("sums.")?.strip_suffix(".bin")?;
+    if let Ok(generation) = middle.parse() {
+        return Some((None, generation));
+    }
+    let (shard, generation) = middle.strip_prefix('s')?.split_once('.')?;
+    let (i, n) = shard.split_once("of")?;
+    Some((
+        Some((i.parse().ok()?, n.parse().ok()?)),
+        generation.parse().ok()?,
+    ))
 }
 
 /// Writes generation `generation`'s sums (covering the first `completed` tasks) durably:
 /// temporary file, sync, rename, sync of the folder. Returns what the journal line records.
 pub(crate) fn write_sums(
     staging: &Path,
+    shard: Shard,
     generation: u64,
     completed: usize,
     sums: &[Option<Vec<f64>>],
 ) -> Result<SumsRecord, StorageError> {
     let bytes = encode(generation, completed, sums);
-    let path = sums_path(staging, generation);
+    let path = sums_path(staging, shard, generation);
     let tmp = path.with_extension("bin.tmp");
     let io = |e| StorageError::io(&path, e);
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
@@ -91,15 +109,16 @@ pub(crate) fn write_sums(
 /// checksum, of another generation or of another task count.
 pub(crate) fn read_sums(
     staging: &Path,
+    shard: Shard,
     record: &SumsRecord,
     completed: usize,
 ) -> Result<Vec<Option<Vec<f64>>>, StorageError> {
-    let path = sums_path(staging, record.generation);
+    let path = sums_path(staging, shard, record.generation);
     let refuse = |why: String| {
         StorageError::output(
             &path,
             format!(
-                "{why}; the running sums of the interrupted average are lost, run without --resume to start over"
+                "{why}; the cross-trial state of the interrupted run is lost, run it again without --resume"
             ),
         )
     };
@@ -136,17 +155,24 @@ pub(crate) fn read_sums(
     Ok(sums)
 }
 
-/// Removes every sums file but generation `keep`'s (call once the journal line naming
-/// `keep` is durable). Leftovers are harmless, so failures are ignored.
-pub(crate) fn remove_other_generations(staging: &Path, keep: u64) {
+/// Removes every sums file of `shard` but generation `keep`'s (call once the journal line
+/// naming `keep` is durable); other shards' files are theirs. Leftovers are harmless, so
+/// failures are ignored.
+pub(crate) fn remove_other_generations(staging: &Path, shard: Shard, keep: u64) {
     let Ok(entries) = std::fs::read_dir(staging) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let stale = match generation_of(&name) {
-            Some(g) => g != keep,
-            None => name == "sums.bin" || (name.starts_with("sums.") && name.ends_with(".bin.tmp")),
+            Some((of, g)) => of == shard && g != keep,
+            None => {
+                let tmp = name
+                    .strip_suffix(".tmp")
+                    .and_then(generation_of)
+                    .is_some_and(|(of, _)| of == shard);
+                tmp || (shard.is_none() && name == "sums.bin")
+            }
         };
         if stale {
             let _ = std::fs::remove_file(entry.path());
@@ -242,9 +268,36 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_removes_only_its_own_generations() {
+        let dir = std::env::temp_dir().join(format!("tf-sums-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (shard, g) in [
+            (None, 1),
+            (Some((0, 2)), 1),
+            (Some((0, 2)), 2),
+            (Some((1, 2)), 1),
+        ] {
+            write_sums(&dir, shard, g, 0, &sample()).unwrap();
+        }
+        remove_other_generations(&dir, Some((0, 2)), 2);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["sums.1.bin", "sums.s0of2.2.bin", "sums.s1of2.1.bin"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn names_are_recognised() {
         assert!(is_sums_file("sums.bin"));
         assert!(is_sums_file("sums.42.bin"));
+        assert!(is_sums_file("sums.s1of3.42.bin"));
+        assert_eq!(generation_of("sums.s1of3.42.bin"), Some((Some((1, 3)), 42)));
+        assert_eq!(generation_of("sums.7.bin"), Some((None, 7)));
+        assert!(!is_sums_file("sums.s1x3.42.bin"));
         assert!(!is_sums_file("sums.x.bin"));
         assert!(!is_sums_file("results_x.analog"));
     }

@@ -1,27 +1,31 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
+use ndarray::{ArrayViewD, IxDyn};
 
 use crate::error::{Error, Result};
 use crate::model::{EventBlock, EventColumnKind};
 
-use super::contain::{contained, crashed};
-use super::prepare::PreparedPipeline;
+use super::contain::{contained, crashed, guarded};
+use super::finish::{finish_reduction, fold_shape_of};
+use super::fold::TreeFold;
+use super::options::{Pipeline, RunScope};
+use super::prepare::{CrossTrial, PreparedPipeline};
 use super::sink::{Checkpoint, DenseBlock, ObjectId, ResultSink};
 use super::worker::{Pools, SavedOutput, TaskResult};
 
 /// The writer's logic: accepts task results in any order and applies them strictly in task
-/// order, which makes averaging (`keeptrials: false`) and event ordering independent of how
-/// tasks were scheduled, and means the completed tasks are always a prefix.
+/// order, which keeps event ordering independent of how tasks were scheduled and means the
+/// completed tasks are always a prefix. Cross-trial results (`keeptrials: false` and
+/// trial-reducing steps) are folded in the fixed tree order of `fold.rs`.
 pub(crate) struct Collector<'a> {
     prepared: &'a PreparedPipeline,
     sink: &'a mut dyn ResultSink,
     ids: Vec<ObjectId>,
     next: usize,
     pending: BTreeMap<usize, TaskResult>,
-    /// Running sums per object when averaging over trials.
-    sums: Vec<Option<ArrayD<f64>>>,
+    /// Per object formed across trials: the fold of its per-trial blocks.
+    folds: Vec<Option<TreeFold>>,
     /// Events of the current trial per object, gathered across channel groups.
     trial_events: Vec<EventBlock>,
     progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
@@ -63,26 +67,26 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 impl<'a> Collector<'a> {
     /// A collector for the tasks `start..prepared.range.end`, continuing from `resumed` (the
-    /// state of an interrupted run) when given. An averaging run resumed after completed
-    /// tasks must get their sums, of the right length: taking anything else as zeros would
-    /// silently drop those tasks from the mean.
+    /// state of an interrupted run, or every shard's for a merge) when given. A cross-trial
+    /// fold resumed after completed tasks must get exactly their recorded subtrees: taking
+    /// anything else would silently drop trials from the result, or count some twice.
     pub fn new(
         prepared: &'a PreparedPipeline,
         sink: &'a mut dyn ResultSink,
         ids: Vec<ObjectId>,
         progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
         resumed: Option<Checkpoint>,
+        scope: RunScope,
     ) -> Result<Self> {
-        let sums = prepared
-            .objects
-            .iter()
-            .map(|o| {
-                (!prepared.keeptrials).then(|| {
-                    let mut shape = o.schema.trial_shapes[0].clone();
-                    if o.schema.dtype.is_complex() {
-                        shape.push(2);
-                    }
-                    ArrayD::zeros(IxDyn(&shape))
+        let folds = (0..prepared.objects.len())
+            .map(|obj| {
+                prepared.cross_trial[obj].map(|_| {
+                    let shape = fold_shape(prepared, obj);
+                    let step = &prepared.steps[prepared.object_steps[obj]];
+                    let parts = if step.block_is_complex() { 2 } else { 1 };
+                    // The channel axis is last, before the (re, im) axis of complex values.
+                    let channels = shape[shape.len() - parts];
+                    TreeFold::new(shape.iter().product(), channels, parts)
                 })
             })
             .collect();
@@ -97,7 +101,7 @@ impl<'a> Collector<'a> {
             ids,
             next: prepared.range.start,
             pending: BTreeMap::new(),
-            sums,
+            folds,
             trial_events,
             progress,
             warnings: Vec::new(),
@@ -116,37 +120,50 @@ impl<'a> Collector<'a> {
                 .into_iter()
                 .map(|(task, message)| (task, Error::Recorded(message)))
                 .collect();
-            if state.completed > prepared.range.start {
-                collector.restore_sums(state.sums)?;
+            let groups = prepared.tasks.first().map_or(1, |t| t.n_groups);
+            let first = prepared.range.start / groups;
+            let covered = if scope == RunScope::Merge {
+                Some(0..prepared.steps[0].input.n_trials())
+            } else {
+                (state.completed > prepared.range.start).then(|| first..state.completed / groups)
+            };
+            if let Some(covered) = covered {
+                collector.restore_folds(state.sums, covered, scope == RunScope::Merge)?;
             }
         }
         Ok(collector)
     }
 
-    /// Takes the running sums a resumed checkpoint carries, refusing missing or misshapen ones.
-    fn restore_sums(&mut self, saved: Vec<Option<Vec<f64>>>) -> Result<()> {
+    /// Takes the fold states a resumed checkpoint carries (or, merging, every shard's
+    /// concatenated), refusing missing ones or ones not covering exactly `covered`.
+    fn restore_folds(
+        &mut self,
+        saved: Vec<Option<Vec<f64>>>,
+        covered: std::ops::Range<usize>,
+        merging: bool,
+    ) -> Result<()> {
         let mut saved = saved.into_iter();
-        for (obj, sum) in self.sums.iter_mut().enumerate() {
+        let start_over = if merging {
+            "rerun the shards"
+        } else {
+            "run without --resume to start over"
+        };
+        for (obj, fold) in self.folds.iter_mut().enumerate() {
             let given = saved.next().flatten();
-            let Some(sum) = sum.as_mut() else { continue };
+            let Some(fold) = fold.as_mut() else { continue };
             let tag = &self.prepared.objects[obj].tag;
-            match given {
-                Some(values) if values.len() == sum.len() => {
-                    sum.iter_mut().zip(values).for_each(|(s, v)| *s = v);
-                }
-                Some(values) => {
-                    return Err(Error::invalid(format!(
-                        "cannot resume: the recorded running sums of '{tag}' hold {} values, but its average needs {}; run without --resume to start over",
-                        values.len(),
-                        sum.len()
-                    )))
-                }
-                None => {
-                    return Err(Error::invalid(format!(
-                        "cannot resume: the checkpoint holds no running sums for the average of '{tag}'; run without --resume to start over"
-                    )))
-                }
-            }
+            let Some(values) = given else {
+                return Err(Error::invalid(format!(
+                    "cannot {}: the checkpoint holds no cross-trial state for '{tag}'; {start_over}",
+                    if merging { "merge" } else { "resume" }
+                )));
+            };
+            fold.restore(&values, covered.clone()).map_err(|e| {
+                Error::invalid(format!(
+                    "cannot {} '{tag}': {e}; {start_over}",
+                    if merging { "merge" } else { "resume" }
+                ))
+            })?;
         }
         Ok(())
     }
@@ -176,9 +193,9 @@ impl<'a> Collector<'a> {
             completed: self.next,
             warnings: self.warnings.clone(),
             sums: self
-                .sums
+                .folds
                 .iter()
-                .map(|s| s.as_ref().map(|a| a.iter().copied().collect()))
+                .map(|f| f.as_ref().map(TreeFold::encode))
                 .collect(),
             failed: self
                 .failures
@@ -326,17 +343,21 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
-    /// Adds a task's dense block to the running average, or writes it where it goes.
+    /// Puts a task's dense block into its trial's contribution to a cross-trial fold (its
+    /// channel slice; the trial joins the fold after its last channel group), or writes it
+    /// where it goes.
     fn apply_dense(&mut self, obj: usize, index: usize, block: DenseBlock<'_>) -> Result<()> {
         let object = &self.prepared.objects[obj];
-        if let Some(sum) = &mut self.sums[obj] {
+        if let Some(fold) = &mut self.folds[obj] {
             let DenseBlock::F64(block) = block else {
-                unreachable!("averaged outputs stay f64 until the mean is written")
+                unreachable!("cross-trial blocks stay f64 until the result is written")
             };
-            let channels = Axis(object.schema.trial_shapes[0].len() - 1);
             let task = &self.prepared.tasks[index];
-            let mut target = sum.slice_axis_mut(channels, Slice::from(task.channels.clone()));
-            target += &block;
+            let values = block
+                .as_slice()
+                .expect("blocks reach the writer in standard layout");
+            let last = task.group + 1 == task.n_groups;
+            fold.fill(task.trial, task.channels.clone(), values, last);
             Ok(())
         } else {
             self.sink
@@ -362,27 +383,61 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
-    /// Writes the averages (when averaging). Call once every task has been accepted.
-    pub fn finish(&mut self) -> Result<()> {
-        let n_trials = self.prepared.steps[0].input.n_trials() as f64;
-        for obj in 0..self.sums.len() {
-            if let Some(sum) = self.sums[obj].take() {
-                let mean = sum / n_trials;
-                let placement = &self.prepared.objects[obj].placements[0];
-                let (sink, id) = (&mut *self.sink, self.ids[obj]);
-                contained(|| sink.write_dense(id, placement, mean.view().into())).map_err(
-                    |message| {
-                        self.poisoned = true;
-                        crashed(
-                            Default::default(),
-                            "the output writer (writing the average)".into(),
-                            message,
-                        )
-                    },
-                )??;
-            }
+    /// Writes the cross-trial results: the mean for `keeptrials: false`, the routine's
+    /// `finish_reduction` for a trial-reducing step. Call once every task has been accepted
+    /// (in a whole run or a merge; a shard only records its subtrees).
+    pub fn finish(&mut self, pipeline: &Pipeline) -> Result<()> {
+        let n_trials = self.prepared.steps[0].input.n_trials();
+        for obj in 0..self.folds.len() {
+            let Some(mut fold) = self.folds[obj].take() else {
+                continue;
+            };
+            let mut total = fold.total(n_trials)?;
+            let k = self.prepared.object_steps[obj];
+            let step = &self.prepared.steps[k];
+            let object = &self.prepared.objects[obj];
+            let placement = &object.placements[0];
+            let result = match self.prepared.cross_trial[obj] {
+                Some(CrossTrial::Reduction) => {
+                    let routine = pipeline.steps[k].routine.as_ref();
+                    guarded(
+                        || step.context(),
+                        || "the routine's finish_reduction".into(),
+                        || finish_reduction(routine, step, &object.schema, &mut total, n_trials),
+                    )?
+                }
+                _ => {
+                    let n = n_trials as f64;
+                    total.iter_mut().for_each(|v| *v /= n);
+                    total
+                }
+            };
+            let shape = IxDyn(&fold_shape_of(
+                &object.schema.trial_shapes[0],
+                object.schema.dtype.is_complex(),
+            ));
+            let block = ArrayViewD::from_shape(shape, &result[..]).expect("sized to the result");
+            let (sink, id) = (&mut *self.sink, self.ids[obj]);
+            contained(|| sink.write_dense(id, placement, block.into())).map_err(|message| {
+                self.poisoned = true;
+                crashed(
+                    Default::default(),
+                    "the output writer (writing a cross-trial result)".into(),
+                    message,
+                )
+            })??;
         }
         Ok(())
+    }
+}
+
+/// The shape of an object's per-trial fold state: the step's contribution (a reducing step)
+/// or its output block (averaging), all channels, with the (re, im) axis of complex values.
+fn fold_shape(prepared: &PreparedPipeline, obj: usize) -> Vec<usize> {
+    let step = &prepared.steps[prepared.object_steps[obj]];
+    match &step.reduction {
+        Some(r) => fold_shape_of(r.shape(), r.is_complex()),
+        None => fold_shape_of(&step.output.trial_shapes[0], step.output.dtype.is_complex()),
     }
 }
 

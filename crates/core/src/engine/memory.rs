@@ -5,19 +5,30 @@ use ndarray::Dimension;
 use crate::error::{Bytes, Error, Result};
 use crate::model::DataSchema;
 
-use super::prepare::PreparedStep;
+use super::prepare::{CrossTrial, PreparedStep};
 use super::tasks::Task;
 
 /// Estimated peak working set of a run: what one task holds (its trial as read and as f64,
 /// every step's output block and the scratch its plans ask for) times the tasks that can be
-/// in flight at once, plus the averaging accumulators and what the sink keeps in memory.
-/// Unlike Syncopy's check, which looks only at the output, this counts input, output and
-/// scratch, and once the state every plan holds (coefficients, tapers, FFT tables), which all
-/// workers share.
+/// in flight at once, what each worker keeps between tasks, plus the cross-trial
+/// accumulators and what the sink keeps in memory. Unlike Syncopy's check, which looks only
+/// at the output, this counts input, output and scratch, and once the state every plan holds
+/// (coefficients, tapers, FFT tables), which all workers share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryEstimate {
     pub per_task: u64,
     pub concurrent_tasks: usize,
+    /// What each compute worker keeps besides the tasks in flight: its own output block per
+    /// step (a finished block goes to the writer and the worker takes a fresh buffer) and its
+    /// scratch.
+    pub per_worker: u64,
+    pub workers: usize,
+    /// The largest task's output blocks (every step), and the scratch of all its steps:
+    /// what even a single worker must hold at once.
+    pub task_output: u64,
+    pub task_scratch: u64,
+    /// Cross-trial results (`keeptrials: false`, trial-reducing steps): the fold's stack of
+    /// partial states (logarithmic in the trial count) and the finished result.
     pub accumulators: u64,
     /// What the plans hold, once for all workers (`Kernel::state_bytes`).
     pub plans: u64,
@@ -28,7 +39,11 @@ pub struct MemoryEstimate {
 
 impl MemoryEstimate {
     pub fn total(&self) -> u64 {
-        self.per_task * self.concurrent_tasks as u64 + self.accumulators + self.plans + self.sink
+        self.per_task * self.concurrent_tasks as u64
+            + self.per_worker * self.workers as u64
+            + self.accumulators
+            + self.plans
+            + self.sink
     }
 
     pub(crate) fn for_pipeline(
@@ -36,36 +51,46 @@ impl MemoryEstimate {
         steps: &[PreparedStep],
         tasks: &[Task],
         window: usize,
-        keeptrials: bool,
+        workers: usize,
+        cross_trial: &[Option<CrossTrial>],
     ) -> MemoryEstimate {
         let mut per_task = 0u64;
+        let mut task_output = 0u64;
+        let task_scratch: u64 = steps.iter().map(|s| s.scratch.bytes() as u64).sum();
         for task in tasks {
             let trial_elems = input.trial_elements(task.trial) as u64;
-            let mut bytes = trial_elems * (8 + input.dtype.size_bytes() as u64);
+            let mut output = 0u64;
             for step in steps {
                 if step.output.kind.is_dense() {
                     let elems = step.task_output_values_shape(task).size();
-                    bytes += elems as u64 * 8;
+                    output += elems as u64 * 8;
                 } else {
                     // Events: at most one per input sample and channel, rarely more than a
                     // small fraction; count a tenth of the input block per property column.
                     let in_elems = step.task_input_shape(task).size();
-                    bytes +=
+                    output +=
                         (in_elems as u64 / 10) * 8 * (3 + step.output.event_columns.len() as u64);
                 }
-                bytes += step.scratch.bytes() as u64;
             }
+            let bytes = trial_elems * (8 + input.dtype.size_bytes() as u64) + output + task_scratch;
             per_task = per_task.max(bytes);
+            task_output = task_output.max(output);
         }
-        let accumulators = if keeptrials {
-            0
-        } else {
-            steps
-                .iter()
-                .filter(|s| s.object.is_some() && s.output.kind.is_dense())
-                .map(|s| s.output.trial_elements(0) as u64 * 8 * s.output.dtype.components() as u64)
-                .sum()
-        };
+        // The fold keeps at most one partial state per level of its tree (twice that for a
+        // shard's edges), plus the trial being filled and a spare.
+        let levels = (usize::BITS - input.n_trials().leading_zeros()) as u64;
+        let accumulators = steps
+            .iter()
+            .filter_map(|s| Some((s, cross_trial.get(s.object?).copied()??)))
+            .map(|(s, fold)| {
+                let state = match fold {
+                    CrossTrial::Average => s.output.trial_elements(0) * s.output.dtype.components(),
+                    CrossTrial::Reduction => s.reduction.as_ref().map_or(0, |r| r.state_len()),
+                } as u64;
+                let result = (s.output.trial_elements(0) * s.output.dtype.components()) as u64;
+                8 * (state * (2 * levels + 2) + result)
+            })
+            .sum();
         let plans = steps
             .iter()
             .flat_map(|s| s.plans.iter())
@@ -74,6 +99,10 @@ impl MemoryEstimate {
         MemoryEstimate {
             per_task,
             concurrent_tasks: window,
+            per_worker: task_output + task_scratch,
+            workers,
+            task_output,
+            task_scratch,
             accumulators,
             plans,
             sink: 0,
@@ -86,21 +115,32 @@ impl MemoryEstimate {
     }
 
     /// [`check`](Self::check) against a given amount of available memory (`None`: unknown,
-    /// which never refuses).
+    /// which never refuses). A run whose single task cannot fit is refused with its own
+    /// message: fewer workers would not help it.
     pub fn check_against(&self, available: Option<u64>, mem_thresh: f64) -> Result<()> {
         let Some(available) = available else {
             return Ok(());
         };
         let allowed = (available as f64 * mem_thresh) as u64;
-        if self.total() > allowed {
-            return Err(Error::MemoryThreshold {
-                needed: Bytes(self.total()),
-                available: Bytes(available),
-                allowed: Bytes(allowed),
-                thresh: mem_thresh,
-            });
+        if self.total() <= allowed {
+            return Ok(());
         }
-        Ok(())
+        let exceeded = Error::MemoryThreshold {
+            needed: Bytes(self.total()),
+            available: Bytes(available),
+            allowed: Bytes(allowed),
+            thresh: mem_thresh,
+        };
+        if self.task_output + self.task_scratch > allowed {
+            // Fewer workers would not help: say what one task alone needs.
+            return Err(Error::invalid(format!(
+                "{exceeded}; even one trial does not fit: its output block needs {} and its scratch {}, more than the {} allowed, so narrow the output (fewer frequencies or time points) or split channels with execution.chan_per_worker",
+                Bytes(self.task_output),
+                Bytes(self.task_scratch),
+                Bytes(allowed),
+            )));
+        }
+        Err(exceeded)
     }
 }
 
@@ -378,6 +418,10 @@ mod tests {
         let estimate = MemoryEstimate {
             per_task: 100 * MIB,
             concurrent_tasks: 4,
+            per_worker: 0,
+            workers: 1,
+            task_output: 50 * MIB,
+            task_scratch: 10 * MIB,
             accumulators: 0,
             plans: 0,
             sink: 200 * MIB,
@@ -387,5 +431,29 @@ mod tests {
         let error = estimate.check_against(available, 0.5).unwrap_err();
         assert!(error.to_string().contains("1.00 GiB"), "{error}");
         assert!(estimate.check_against(available, 0.9).is_ok());
+    }
+
+    #[test]
+    fn a_task_that_cannot_fit_alone_is_refused_with_both_numbers() {
+        let estimate = MemoryEstimate {
+            per_task: 0,
+            concurrent_tasks: 1,
+            per_worker: 320 * MIB,
+            workers: 1,
+            task_output: 300 * MIB,
+            task_scratch: 20 * MIB,
+            accumulators: 0,
+            plans: 0,
+            sink: 0,
+        };
+        let error = estimate.check_against(Some(GIB), 0.25).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("300.00 MiB")
+                && text.contains("20.00 MiB")
+                && text.contains("256.00 MiB"),
+            "{text}"
+        );
+        assert!(estimate.check_against(Some(GIB), 0.5).is_ok());
     }
 }

@@ -9,6 +9,8 @@
 
 mod collector;
 mod contain;
+mod finish;
+mod fold;
 mod memory;
 #[cfg(feature = "mpi")]
 mod mpi_world;
@@ -29,7 +31,7 @@ pub use memory::{available_memory, MemoryEstimate, MemoryProbe};
 #[cfg(feature = "mpi")]
 pub use mpi_world::{MpiInitError, MpiWorld};
 pub use options::{ExecutionMode, ExecutionOptions, OnError, Pipeline, RunScope, Step};
-pub use prepare::{prepare, PreparedPipeline, PreparedStep};
+pub use prepare::{prepare, CrossTrial, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;
 pub use run::{run_pipeline, ProgressFn, RunReport, SavedObject};
 pub use sink::{

@@ -67,7 +67,7 @@ pub struct ExecutionOptions {
     pub chan_per_worker: Option<usize>,
     /// One source file per task joined by a virtual dataset; `None` means "in parallel mode".
     pub parallel_store: Option<bool>,
-    /// `false` averages saved outputs over trials, in trial order.
+    /// `false` averages saved outputs over trials, in the fixed order of `engine/fold.rs`.
     pub keeptrials: bool,
     /// Refuse to run if the estimated peak working set exceeds this fraction of available
     /// memory.
@@ -142,11 +142,6 @@ impl ExecutionOptions {
                     "--shard must be I/N with 0 <= I < N, got {index}/{count}"
                 )));
             }
-        }
-        if !self.scope.is_whole() && !self.keeptrials {
-            return Err(Error::invalid(
-                "execution.keeptrials: false cannot run as shards or on MPI ranks (the average must be taken in trial order by one process); run it on one machine",
-            ));
         }
         if !(self.mem_thresh > 0.0 && self.mem_thresh <= 1.0) {
             return Err(Error::invalid(format!(

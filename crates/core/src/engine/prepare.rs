@@ -5,7 +5,7 @@ use ndarray::{Dimension, IxDyn};
 
 use crate::error::{Error, Result, RoutineError, TaskContext};
 use crate::model::{DType, DataKind, DataSchema, OutputShape};
-use crate::routine::{Plan, Planner, ScratchSize};
+use crate::routine::{Plan, Planner, ScratchSize, TrialReduction};
 
 use super::contain::{contained, crashed};
 use super::memory::MemoryEstimate;
@@ -31,6 +31,17 @@ pub struct PreparedStep {
     pub scratch: ScratchSize,
     /// Index into [`PreparedPipeline::objects`] when this step's output is written.
     pub object: Option<usize>,
+    /// What a trial-reducing step's kernel writes per task instead of an output block.
+    pub reduction: Option<TrialReduction>,
+}
+
+/// How an object's result is formed across trials, when it is not written per trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossTrial {
+    /// `keeptrials: false`: the mean of the step's per-trial outputs.
+    Average,
+    /// A trial-reducing step: its `finish_reduction` of the folded contributions.
+    Reduction,
 }
 
 impl PreparedStep {
@@ -44,16 +55,28 @@ impl PreparedStep {
         }
     }
 
-    /// The shape of a task's block in this step's output (no allocation up to 4 axes).
+    /// The shape of a task's block in this step's output, or of its contribution for a
+    /// trial-reducing step (no allocation up to 4 axes).
     pub fn task_output_shape(&self, task: &Task) -> IxDyn {
-        narrow_channels(&self.output.trial_shapes[task.trial], task)
+        match &self.reduction {
+            Some(r) => narrow_channels(r.shape(), task),
+            None => narrow_channels(&self.output.trial_shapes[task.trial], task),
+        }
+    }
+
+    /// Whether a task's block (output or contribution) holds complex values.
+    pub fn block_is_complex(&self) -> bool {
+        match &self.reduction {
+            Some(r) => r.is_complex(),
+            None => self.output.dtype.is_complex(),
+        }
     }
 
     /// The shape of the f64 values the engine holds for a task's output block: the block's
     /// shape, plus a trailing axis of 2 (re, im) for complex output.
     pub fn task_output_values_shape(&self, task: &Task) -> IxDyn {
         let shape = self.task_output_shape(task);
-        if self.output.dtype.is_complex() {
+        if self.block_is_complex() {
             let mut with_parts = shape.slice().to_vec();
             with_parts.push(2);
             IxDyn(&with_parts)
@@ -91,6 +114,8 @@ pub struct PreparedPipeline {
     pub objects: Vec<ObjectSpec>,
     /// For each object, the step that produces it.
     pub object_steps: Vec<usize>,
+    /// For each object, how it is formed across trials (`None`: written per trial).
+    pub cross_trial: Vec<Option<CrossTrial>>,
     pub keeptrials: bool,
     /// The tasks this invocation is responsible for: all of them, or a shard's slice
     /// (trial-aligned); empty when merging.
@@ -158,6 +183,8 @@ fn prepare_steps(
     let mut steps: Vec<PreparedStep> = Vec::with_capacity(pipeline.steps.len());
     let mut objects = Vec::new();
     let mut object_steps = Vec::new();
+    let mut cross_trial = Vec::new();
+    let mut reducing: Option<usize> = None;
     let mut current = input.clone();
     let mut planner = Planner::new();
     for (index, step) in pipeline.steps.iter().enumerate() {
@@ -173,9 +200,30 @@ fn prepare_steps(
             context: Box::new(ctx.clone()),
             source,
         };
-        if current.dtype.is_complex() {
+        let describe = |i: usize| TaskContext {
+            step: Some(i),
+            step_name: Some(pipeline.steps[i].name.clone()),
+            routine: Some(pipeline.steps[i].routine.name().to_string()),
+            ..Default::default()
+        };
+        if let Some(r) = reducing {
             return Err(Error::invalid(format!(
-                "{ctx}: its input is complex (the previous step's output), and no routine takes complex input; make the complex-valued step the last one"
+                "{ctx}: needs one input per trial, but {} before it reduces across trials to one result; make the cross-trial step the last one",
+                describe(r)
+            )));
+        }
+        let producer = match index {
+            0 => "the input".to_string(),
+            i => describe(i - 1).to_string(),
+        };
+        let complex = current.dtype.is_complex();
+        // Complex values a routine cannot read are the first thing to name (the fix is on
+        // the producing step); real values where complex ones are needed come after the
+        // kind, which decides whether the step fits at all.
+        if complex && !routine.input_values().accepts(true) {
+            return Err(Error::invalid(format!(
+                "{ctx}: takes real values, but {producer} gives complex {} values; make the complex-valued step the last one, or choose a real output for it",
+                current.dtype.numpy_name()
             )));
         }
         if routine.input_kind() != current.kind {
@@ -185,14 +233,25 @@ fn prepare_steps(
                 current.kind.class_name()
             )));
         }
+        if !complex && !routine.input_values().accepts(false) {
+            return Err(Error::invalid(format!(
+                "{ctx}: takes complex values (Fourier coefficients, e.g. mtmfft with output: fourier), but {producer} gives real {} values",
+                current.dtype.numpy_name()
+            )));
+        }
         if groups.len() > 1 && !routine.channel_independent() {
             return Err(Error::invalid(format!(
                 "{ctx}: combines channels, so it cannot run with execution.chan_per_worker"
             )));
         }
+        at.set(Some((index, "reduction")));
+        let reduction = routine.reduction(&current).map_err(wrap)?;
         at.set(Some((index, "initialize")));
         let shape = routine.initialize(&current).map_err(wrap)?;
-        check_output_shape(&ctx, &current, &shape, groups.len() > 1)?;
+        check_output_shape(&ctx, &current, &shape, groups.len() > 1, reduction.as_ref())?;
+        if reduction.is_some() {
+            reducing = Some(index);
+        }
         at.set(Some((index, "process_metadata")));
         let mut output = routine.process_metadata(&current, &shape).map_err(wrap)?;
         output.dtype = output_dtype(&ctx, &shape, step.dtype, current.dtype)?;
@@ -207,6 +266,7 @@ fn prepare_steps(
             plan_of_task: Vec::with_capacity(tasks.len()),
             scratch: ScratchSize::default(),
             object: None,
+            reduction,
         };
         at.set(Some((index, "plan")));
         let mut plan_index: HashMap<IxDyn, u32> = HashMap::new();
@@ -241,9 +301,19 @@ fn prepare_steps(
                     step.name
                 )));
             }
-            let (spec_schema, placements, layout) = if !pipeline.execution.keeptrials {
-                let averaged = averaged_schema(&ctx, &output)?;
-                let shape = averaged.trial_shapes[0].clone();
+            let fold = if prepared.reduction.is_some() {
+                Some(CrossTrial::Reduction)
+            } else if !pipeline.execution.keeptrials {
+                Some(CrossTrial::Average)
+            } else {
+                None
+            };
+            let (spec_schema, placements, layout) = if let Some(fold) = fold {
+                let single = match fold {
+                    CrossTrial::Average => averaged_schema(&ctx, &output)?,
+                    CrossTrial::Reduction => output.clone(),
+                };
+                let shape = single.trial_shapes[0].clone();
                 let placement = TaskPlacement {
                     task: 0,
                     trial: 0,
@@ -251,7 +321,7 @@ fn prepare_steps(
                     channels: 0..output.n_channels(),
                     shape,
                 };
-                (averaged, vec![placement], StoreLayout::Single)
+                (single, vec![placement], StoreLayout::Single)
             } else if output.kind.is_dense() {
                 let mut row_starts = Vec::with_capacity(output.n_trials());
                 let mut acc = 0;
@@ -283,6 +353,7 @@ fn prepare_steps(
             };
             prepared.object = Some(objects.len());
             object_steps.push(index);
+            cross_trial.push(fold);
             objects.push(ObjectSpec {
                 tag: format!("{tag_prefix}{}", step.name),
                 schema: spec_schema,
@@ -300,12 +371,13 @@ fn prepare_steps(
     } else {
         1
     };
-    let memory = MemoryEstimate::for_pipeline(input, &steps, &tasks, window, exec.keeptrials);
+    let memory = MemoryEstimate::for_pipeline(input, &steps, &tasks, window, workers, &cross_trial);
     Ok(PreparedPipeline {
         steps,
         tasks,
         objects,
         object_steps,
+        cross_trial,
         keeptrials: exec.keeptrials,
         range,
         workers,
@@ -339,6 +411,11 @@ fn output_dtype(
     if shape.kind == DataKind::Spike {
         return Ok(DType::Int64);
     }
+    let real = |d: DType| match d {
+        DType::Complex64 => DType::Float32,
+        DType::Complex128 => DType::Float64,
+        d => d,
+    };
     let dtype = match forced {
         Some(DType::Int64) => {
             return Err(Error::invalid(format!(
@@ -352,9 +429,10 @@ fn output_dtype(
             )))
         }
         Some(d) => d,
+        // A real result of complex input (|ITC| of Fourier coefficients) keeps its precision.
         None => match input {
             DType::Int64 => DType::Float64,
-            d => d,
+            d => real(d),
         },
     };
     Ok(if shape.complex {
@@ -369,16 +447,42 @@ fn check_output_shape(
     input: &DataSchema,
     shape: &OutputShape,
     grouped: bool,
+    reduction: Option<&TrialReduction>,
 ) -> Result<()> {
-    if shape.trial_shapes.len() != input.n_trials() {
+    let expected = if reduction.is_some() {
+        1
+    } else {
+        input.n_trials()
+    };
+    if shape.trial_shapes.len() != expected {
         return Err(Error::Routine {
             context: Box::new(ctx.clone()),
             source: RoutineError::failed(format!(
-                "initialize declared {} trial shapes for {} trials (a bug in the routine)",
+                "initialize declared {} trial shapes for {} trials{} (a bug in the routine)",
                 shape.trial_shapes.len(),
-                input.n_trials()
+                input.n_trials(),
+                if reduction.is_some() {
+                    ", but a trial-reducing step declares its one result"
+                } else {
+                    ""
+                }
             )),
         });
+    }
+    if let Some(r) = reduction {
+        if !shape.kind.is_dense() || r.shape().len() < 2 {
+            return Err(Error::Routine {
+                context: Box::new(ctx.clone()),
+                source: RoutineError::failed(
+                    "a trial-reducing step declares dense output and contributions of at least 2 axes (a bug in the routine)",
+                ),
+            });
+        }
+        if grouped && r.shape().last() != Some(&input.n_channels()) {
+            return Err(Error::invalid(format!(
+                "{ctx}: its per-trial contributions do not keep the channel axis, so it cannot run with execution.chan_per_worker"
+            )));
+        }
     }
     if shape.kind.is_dense() {
         for (trial, s) in shape.trial_shapes.iter().enumerate() {
@@ -393,7 +497,7 @@ fn check_output_shape(
                     ),
                 });
             }
-            if grouped && s.last() != Some(&input.n_channels()) {
+            if grouped && reduction.is_none() && s.last() != Some(&input.n_channels()) {
                 return Err(Error::invalid(format!(
                     "{ctx}: changes the number of channels, so it cannot run with execution.chan_per_worker"
                 )));

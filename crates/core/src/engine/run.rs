@@ -143,19 +143,17 @@ fn run(
         }
     }
 
-    // Averaged objects are summed by the writer, so only per-task blocks can go direct.
+    // Cross-trial objects are folded by the writer, so only per-task blocks can go direct.
     let direct: Vec<Option<Arc<dyn DirectBlockWriter>>> = ids
         .iter()
-        .map(|&id| {
-            if prepared.keeptrials {
-                sink.direct_writer(id)
-            } else {
-                None
-            }
+        .zip(&prepared.cross_trial)
+        .map(|(&id, fold)| match fold {
+            None => sink.direct_writer(id),
+            Some(_) => None,
         })
         .collect();
     let outcome = (|| {
-        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed)?;
+        let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed, scope)?;
         let result = match pipeline.execution.mode {
             ExecutionMode::Sequential => {
                 run_sequential(pipeline, &prepared, source, &mut collector, &direct, true)
@@ -175,7 +173,7 @@ fn run(
         result?;
         checkpointed?;
         if scope.is_whole() || scope == RunScope::Merge {
-            collector.finish()?;
+            collector.finish(pipeline)?;
         }
         Ok((collector.take_warnings(), collector.take_failures()))
     })();

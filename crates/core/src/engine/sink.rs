@@ -167,15 +167,17 @@ pub struct ObjectMetadata {
 }
 
 /// How far a run has come: the first `completed` tasks (in task order, always at a trial
-/// boundary) are fully applied to the sink, with the kernel warnings they raised and, when
-/// averaging, the running sums. A sink that can keep work across interruptions persists it
+/// boundary) are fully applied to the sink, with the kernel warnings they raised and the
+/// state of every cross-trial fold. A sink that can keep work across interruptions persists it
 /// so that `--resume` can continue from there.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Checkpoint {
     pub completed: usize,
     /// (step index, message), in task order.
     pub warnings: Vec<(usize, String)>,
-    /// Running sums per object when averaging (`keeptrials: false`), as flat f64.
+    /// Per object formed across trials (`keeptrials: false`, a trial-reducing step), the
+    /// complete subtrees of its fold as flat runs `[start, len, values...]` (see
+    /// `engine/fold.rs`). A merge's checkpoint holds every shard's runs concatenated.
     pub sums: Vec<Option<Vec<f64>>>,
     /// Tasks that failed under `on_error: continue`: (task index, message).
     pub failed: Vec<(usize, String)>,

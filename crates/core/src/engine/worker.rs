@@ -143,8 +143,9 @@ impl WorkerState {
             let data: ArrayViewD<'_, f64> = if k == 0 {
                 input.into_dyn()
             } else {
+                // Complex values keep their trailing (re, im) axis (`TrialInput::complex_values`).
                 let prev = &prepared.steps[k - 1];
-                let shape = prev.task_output_shape(task);
+                let shape = prev.task_output_values_shape(task);
                 let n = shape.size();
                 ArrayViewD::from_shape(shape, &before[k - 1][..n])
                     .expect("buffer sized to the declared shape")
@@ -165,7 +166,7 @@ impl WorkerState {
             };
             let outcome = if step.output.kind.is_dense() {
                 let shape = step.task_output_shape(task);
-                let n = shape.size() * step.output.dtype.components();
+                let n = shape.size() * if step.block_is_complex() { 2 } else { 1 };
                 let buf = &mut after[0];
                 if buf.len() < n {
                     buf.resize(n, 0.0);
@@ -175,7 +176,7 @@ impl WorkerState {
                     // previous task's value.
                     buf[..n].fill(f64::NAN);
                 }
-                let mut out = if step.output.dtype.is_complex() {
+                let mut out = if step.block_is_complex() {
                     let view = ArrayViewMutD::from_shape(shape, as_complex(&mut buf[..n]))
                         .expect("buffer sized to the declared shape");
                     OutputBlock::Complex(view)
@@ -242,7 +243,7 @@ impl WorkerState {
                         continue;
                     }
                 }
-                let data = if stored_f32 && prepared.keeptrials {
+                let data = if stored_f32 && prepared.cross_trial[obj].is_none() {
                     let mut narrow = pools.dense_f32.take();
                     narrow.clear();
                     narrow.extend(self.dense[k].iter().map(|&v| v as f32));
@@ -293,7 +294,7 @@ pub(crate) fn widen_channels<'b>(
 
 /// The engine keeps complex values as interleaved (re, im) f64, so buffers, pools, averaging
 /// and sinks stay real-valued; kernels see them as `Complex64`.
-fn as_complex(values: &mut [f64]) -> &mut [Complex64] {
+pub(crate) fn as_complex(values: &mut [f64]) -> &mut [Complex64] {
     assert!(
         values.len().is_multiple_of(2),
         "complex buffers hold (re, im) pairs"

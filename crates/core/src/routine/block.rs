@@ -20,6 +20,27 @@ pub struct TrialInput<'a> {
 }
 
 impl<'a> TrialInput<'a> {
+    /// Complex input (the previous step's output was complex): the values with their
+    /// trailing (re, im) axis folded into `Complex64`.
+    ///
+    /// # Panics
+    /// If the input is not complex: only routines declaring
+    /// [`ValueKind::Complex`](super::ValueKind) (or `Any`, after checking) call this.
+    pub fn complex_values(&self) -> ArrayViewD<'_, Complex64> {
+        let shape = self.data.shape();
+        assert!(
+            shape.last() == Some(&2) && self.data.is_standard_layout(),
+            "complex input arrives as contiguous (re, im) pairs"
+        );
+        let values = self.data.as_slice().expect("standard layout is contiguous");
+        // SAFETY: `Complex<f64>` is `#[repr(C)]` with fields `re`, `im` (num-complex
+        // documents it as FFI-equivalent to `[f64; 2]`); the slice holds whole pairs and the
+        // borrow is carried over unchanged.
+        let pairs: &[Complex64] =
+            unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), values.len() / 2) };
+        ArrayViewD::from_shape(&shape[..shape.len() - 1], pairs).expect("pairs fill the shape")
+    }
+
     /// The input as samples x channels.
     ///
     /// # Panics

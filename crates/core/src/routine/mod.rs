@@ -5,17 +5,20 @@
 //! output's trial definition, samplerate and axes), `plan` (once per distinct task shape: a
 //! typed [`Kernel`] holding coefficients, FFT plans and tapers, with its scratch size),
 //! `preallocate` (storage), [`Kernel::compute`] (once per task, with caller-owned scratch)
-//! and `write_log`.
+//! and `write_log`. A routine that reduces across trials also declares its `reduction` in
+//! the dry run and turns the folded contributions into its result in `finish_reduction`.
 
 mod block;
 mod plan;
 mod planner;
+mod reduce;
 mod registration;
 mod traits;
 
 pub use block::{OutputBlock, TrialInput};
 pub use plan::{fft_plan_bytes, Kernel, Plan, Scratch, ScratchSize};
 pub use planner::Planner;
+pub use reduce::{ReducedState, TrialReduction, ValueKind};
 pub use registration::{
     parse_params, BuildError, Constructor, ParamDoc, Registrable, RoutineDoc, RoutineEntry,
 };

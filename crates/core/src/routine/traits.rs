@@ -2,7 +2,7 @@ use crate::engine::{ObjectId, ObjectSpec, ResultSink};
 use crate::error::{Error, RoutineError};
 use crate::model::{DataKind, DataSchema, OutputShape};
 
-use super::{Plan, Planner};
+use super::{OutputBlock, Plan, Planner, ReducedState, TrialReduction, ValueKind};
 
 /// An analysis that runs over trials. Only [`name`](Self::name), [`cfg`](Self::cfg) and
 /// [`plan`](Self::plan) are required; everything else has a default for the common case of
@@ -24,6 +24,37 @@ pub trait ComputationalRoutine: Send + Sync {
     /// The kind of data this routine accepts.
     fn input_kind(&self) -> DataKind {
         DataKind::Analog
+    }
+
+    /// Whether this routine takes real or complex input values. A step whose input does not
+    /// fit is refused before anything runs, naming the step that produces the input.
+    fn input_values(&self) -> ValueKind {
+        ValueKind::Real
+    }
+
+    /// `Some` for a routine that reduces across trials: its kernel then writes each trial's
+    /// contribution (of the declared shape, channel axis narrowed to the task) instead of an
+    /// output block, the engine folds the contributions in a fixed order of trial indices,
+    /// and [`finish_reduction`](Self::finish_reduction) makes the result. Called in the dry
+    /// run, before `initialize`, whose output shape then describes the one result: a single
+    /// trial shape. Refuse inputs that cannot be reduced here (naming the trial).
+    fn reduction(&self, _input: &DataSchema) -> Result<Option<TrialReduction>, RoutineError> {
+        Ok(None)
+    }
+
+    /// Turns the folded contributions of all `n_trials` trials into the result, written into
+    /// `output` (the single trial shape `initialize` declared, all channels). Runs once, on
+    /// the writer, after every trial is folded (in a merge, after every shard's).
+    fn finish_reduction(
+        &self,
+        _state: ReducedState<'_>,
+        _n_trials: usize,
+        _output: &mut OutputBlock<'_>,
+    ) -> Result<(), RoutineError> {
+        Err(RoutineError::failed(format!(
+            "{} declared a reduction but has no finish_reduction (a bug in the routine)",
+            self.name()
+        )))
     }
 
     /// Whether each channel's output depends only on that channel. Only such routines can run

@@ -1,4 +1,4 @@
-//! Checkpoints: make the written data durable, write the averaging sums of this generation,
+//! Checkpoints: make the written data durable, write the cross-trial state of this generation,
 //! then append the journal line that claims them (see `journal.rs` and `sums.rs`).
 
 use trialflow_core::engine::Checkpoint;
@@ -72,6 +72,7 @@ impl SpyWriter {
             let generation = self.sums_generation + 1;
             let record = write_sums(
                 &self.staging,
+                self.shard(),
                 generation,
                 checkpoint.completed,
                 &checkpoint.sums,
@@ -90,7 +91,7 @@ impl SpyWriter {
         }
         if let Some(record) = sums {
             self.sums_generation = record.generation;
-            remove_other_generations(&self.staging, record.generation);
+            remove_other_generations(&self.staging, self.shard(), record.generation);
         }
         if checkpoint.completed > 0 {
             self.progressed = true;

@@ -205,6 +205,10 @@ impl ResultSink for SpyWriter {
                 let parts = self.staging.join(self.container.parts_dir_name(&spec.tag));
                 std::fs::create_dir_all(&parts).map_err(|e| StorageError::io(&parts, e))?;
                 state.slots = Some(Arc::new(PartSlots::new(spec.schema.dtype)));
+            } else if self.shard().is_some() {
+                // A cross-trial result (the only single-dataset object of a shard): shards
+                // record their part of the fold in their checkpoints, and the merge writes
+                // the object, so no shard creates it in the shared staging folder.
             } else {
                 let (file, ds) = self
                     .create_dense(spec, &path)

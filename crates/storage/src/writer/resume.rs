@@ -1,6 +1,7 @@
 //! Continuing interrupted work: `begin` starts the journal or, resuming, checks the run's
-//! identity against the recorded one and returns its checkpoint (with the averaging sums it
-//! names); merging checks every shard's journal; parts a checkpoint does not cover go.
+//! identity against the recorded one and returns its checkpoint (with the cross-trial state
+//! it names); merging checks every shard's journal and gathers every shard's cross-trial
+//! state; parts a checkpoint does not cover go.
 
 use serde_json::Value;
 use trialflow_core::engine::Checkpoint;
@@ -44,12 +45,14 @@ impl SpyWriter {
         match &state.sums {
             Some(record) => {
                 checkpoint.sums =
-                    read_sums(&self.staging, record, checkpoint.completed).map_err(|e| {
-                        Error::invalid(format!(
-                            "cannot resume {}: {e}",
-                            self.container.dir.display()
-                        ))
-                    })?;
+                    read_sums(&self.staging, self.shard(), record, checkpoint.completed).map_err(
+                        |e| {
+                            Error::invalid(format!(
+                                "cannot resume {}: {e}",
+                                self.container.dir.display()
+                            ))
+                        },
+                    )?;
                 self.sums_generation = record.generation;
             }
             None if checkpoint.completed > 0
@@ -109,6 +112,28 @@ impl SpyWriter {
                     }
                     merged.warnings.extend(state.checkpoint.warnings);
                     merged.failed.extend(state.checkpoint.failed);
+                    // Each shard's cross-trial subtrees, concatenated per object: the engine
+                    // sorts them by trial and checks they cover every trial exactly once.
+                    if let Some(record) = &state.sums {
+                        let shard = Some((index, count));
+                        let path = self.staging.join(journal_name(shard));
+                        let sums =
+                            read_sums(&self.staging, shard, record, state.checkpoint.completed)
+                                .map_err(|e| {
+                                    Error::invalid(format!(
+                                        "cannot merge shard {index}/{count} ({}): {e}",
+                                        path.display()
+                                    ))
+                                })?;
+                        if merged.sums.len() < sums.len() {
+                            merged.sums.resize(sums.len(), None);
+                        }
+                        for (into, from) in merged.sums.iter_mut().zip(sums) {
+                            if let Some(from) = from {
+                                into.get_or_insert_with(Vec::new).extend(from);
+                            }
+                        }
+                    }
                 }
             }
         }

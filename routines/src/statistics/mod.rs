@@ -1,0 +1,15 @@
+//! Statistics across trials (SpectralData in): `itc`, Syncopy's inter-trial phase coherence.
+//!
+//! These are the first routines that reduce across trials: each declares a
+//! [`TrialReduction`](trialflow_core::routine::TrialReduction) in the dry run, its kernel
+//! turns a trial into a contribution on the compute workers, the engine folds the
+//! contributions in its fixed tree order (bitwise the same in every execution mode), and
+//! `finish_reduction` makes the one result.
+
+mod errors;
+mod itc;
+mod registration;
+
+pub use errors::StatisticsError;
+pub use itc::{Itc, ItcParams};
+pub use registration::registry_entries;
