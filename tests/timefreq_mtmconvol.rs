@@ -159,14 +159,12 @@ fn check_axes(case: &Value, schema: &DataSchema) {
     );
     let def = &schema.trialdefinition;
     if !case["keeptrials"].as_bool().unwrap() {
-        // One trial, as Syncopy; its offset is the first trial's here and the mean of all
-        // trials' in Syncopy (an engine convention, `docs/routines.md`).
+        // One trial, as Syncopy, with the mean of the trials' offsets.
         assert_eq!(def.len(), 1, "{name}");
         assert_eq!(
             def.trial_len(0),
             case["shape"][0].as_u64().unwrap() as usize
         );
-        return;
     }
     let trl = array(&case["trialdefinition"]);
     assert_eq!(

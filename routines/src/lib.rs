@@ -14,8 +14,8 @@ pub mod peaks;
 pub mod preprocessing;
 pub mod smoothing;
 pub mod spectral;
-pub mod timefreq;
 pub mod statistics;
+pub mod timefreq;
 
 mod params;
 #[cfg(test)]

@@ -264,6 +264,15 @@ impl ComputationalRoutine for Mtmconvol {
         "mtmconvol"
     }
 
+    /// Syncopy's time-frequency routines average the trials' offsets.
+    fn averaged_trialdefinition(
+        &self,
+        output: &trialflow_core::TrialDefinition,
+        len: usize,
+    ) -> trialflow_core::TrialDefinition {
+        output.first_only_mean_offset(len)
+    }
+
     fn cfg(&self) -> Value {
         let (taper, taper_opt, tapsmofrq, n_taper) = match &self.tapering {
             Tapering::Single(None) => (Value::Null, Value::Null, Value::Null, Value::Null),

@@ -5,7 +5,7 @@ use ndarray::{Dimension, IxDyn};
 
 use crate::error::{Error, Result, RoutineError, TaskContext};
 use crate::model::{DType, DataKind, DataSchema, OutputShape};
-use crate::routine::{Plan, Planner, ScratchSize, TrialReduction};
+use crate::routine::{ComputationalRoutine, Plan, Planner, ScratchSize, TrialReduction};
 
 use super::contain::{contained, crashed};
 use super::memory::MemoryEstimate;
@@ -310,7 +310,7 @@ fn prepare_steps(
             };
             let (spec_schema, placements, layout) = if let Some(fold) = fold {
                 let single = match fold {
-                    CrossTrial::Average => averaged_schema(&ctx, &output)?,
+                    CrossTrial::Average => averaged_schema(&ctx, &output, step.routine.as_ref())?,
                     CrossTrial::Reduction => output.clone(),
                 };
                 let shape = single.trial_shapes[0].clone();
@@ -507,8 +507,13 @@ fn check_output_shape(
     Ok(())
 }
 
-/// The schema of an output averaged over trials: one trial, the first trial's metadata.
-fn averaged_schema(ctx: &TaskContext, output: &DataSchema) -> Result<DataSchema> {
+/// The schema of an output averaged over trials: one trial, with the trial definition the
+/// routine gives an average (by default the first trial's row).
+fn averaged_schema(
+    ctx: &TaskContext,
+    output: &DataSchema,
+    routine: &dyn ComputationalRoutine,
+) -> Result<DataSchema> {
     if !output.kind.is_dense() {
         return Err(Error::invalid(format!(
             "{ctx}: keeptrials: false averages trials, but this step produces {} events, which cannot be averaged",
@@ -528,6 +533,6 @@ fn averaged_schema(ctx: &TaskContext, output: &DataSchema) -> Result<DataSchema>
     }
     let mut schema = output.clone();
     schema.trial_shapes = vec![first.clone()];
-    schema.trialdefinition = output.trialdefinition.first_only(first[0]);
+    schema.trialdefinition = routine.averaged_trialdefinition(&output.trialdefinition, first[0]);
     Ok(schema)
 }

@@ -149,6 +149,19 @@ impl TrialDefinition {
     }
 }
 
+impl TrialDefinition {
+    /// [`first_only`](Self::first_only) with the mean of every trial's offset: what Syncopy's
+    /// time-frequency routines write for a trial average.
+    pub fn first_only_mean_offset(&self, len: usize) -> TrialDefinition {
+        let mut averaged = self.first_only(len);
+        if !self.is_empty() {
+            let sum: f64 = (0..self.len()).map(|t| self.offset(t)).sum();
+            averaged.values[2] = sum / self.len() as f64;
+        }
+        averaged
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

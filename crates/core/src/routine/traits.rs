@@ -1,6 +1,6 @@
 use crate::engine::{ObjectId, ObjectSpec, ResultSink};
 use crate::error::{Error, RoutineError};
-use crate::model::{DataKind, DataSchema, OutputShape};
+use crate::model::{DataKind, DataSchema, OutputShape, TrialDefinition};
 
 use super::{OutputBlock, Plan, Planner, ReducedState, TrialReduction, ValueKind};
 
@@ -79,6 +79,14 @@ pub trait ComputationalRoutine: Send + Sync {
         output: &OutputShape,
     ) -> Result<DataSchema, RoutineError> {
         Ok(default_metadata(input, output))
+    }
+
+    /// The trial definition of this step's output averaged over trials (`keeptrials:
+    /// false`), given the per-trial output's definition and the averaged trial's length.
+    /// Syncopy keeps the first trial's row for most routines; its time-frequency routines
+    /// give the mean of the trials' offsets instead, and override this.
+    fn averaged_trialdefinition(&self, output: &TrialDefinition, len: usize) -> TrialDefinition {
+        output.first_only(len)
     }
 
     /// Builds the kernel for one task shape (the input block's shape, channel axis narrowed
