@@ -98,8 +98,8 @@ pub fn plot_area(area: Rect) -> Rect {
 }
 
 /// The pixel column of `value` on an axis spanning `range` across `area`'s data area, as
-/// plotters maps it.
-pub fn x_pixel(area: Rect, range: (f64, f64), value: f64) -> f64 {
+/// plotters maps it (`x0 + floor(width * fraction)`).
+pub fn x_pixel(area: Rect, range: (f64, f64), value: f64) -> i32 {
     let p = plot_area(area);
-    p.x0 as f64 + (value - range.0) / (range.1 - range.0) * (p.width() - 1) as f64
+    p.x0 + (p.width() as f64 * (value - range.0) / (range.1 - range.0) + 1e-3).floor() as i32
 }
