@@ -96,6 +96,7 @@ impl Raster {
                 .y_label_area_size(layout::Y_LABEL_W)
                 .build_cartesian_2d(t0..t1, 0.0..peak * 1.1)?;
             psth.configure_mesh()
+                .light_line_style(TRANSPARENT)
                 .disable_x_mesh()
                 .x_labels(0)
                 .y_labels(3)
@@ -124,6 +125,7 @@ impl Raster {
             };
             raster
                 .configure_mesh()
+                .light_line_style(TRANSPARENT)
                 .disable_mesh()
                 .x_desc("time (s)")
                 .y_desc("trial")

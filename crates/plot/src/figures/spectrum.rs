@@ -87,6 +87,7 @@ impl Spectrum {
             };
             let log_labels = frame::pow10_label;
             let mut mesh = chart.configure_mesh();
+            mesh.light_line_style(TRANSPARENT);
             mesh.x_desc("frequency (Hz)")
                 .y_desc(y_desc)
                 .x_labels(8)

@@ -175,6 +175,7 @@ impl Traces {
                 .build_cartesian_2d(x0..x1, y.0..y.1)?;
             chart
                 .configure_mesh()
+                .light_line_style(TRANSPARENT)
                 .disable_y_mesh()
                 .y_labels(0)
                 .x_labels(6)
