@@ -456,3 +456,55 @@ fn bad_selections_exit_2_naming_the_flag_and_write_nothing() {
         "no figure or temporary file: {leftovers:?}"
     );
 }
+
+#[test]
+fn channel_first_analog_draws_the_same_traces() {
+    let tmp = TempDir::new("plot_dimord");
+    analog(&tmp.path);
+    // The same values stored [channel, time], as Syncopy writes when asked.
+    let values: Vec<f32> = (0..2)
+        .flat_map(|c| {
+            (0..2000).map(move |i| {
+                let t = i as f32 / 1000.0;
+                if c == 0 {
+                    (6.0 * t).sin()
+                } else {
+                    0.5 * (11.0 * t).cos()
+                }
+            })
+        })
+        .collect();
+    write_object(
+        &tmp.path,
+        "cf_raw.analog",
+        Data::F32(vec![2, 2000], values),
+        &[[0.0, 1000.0, -200.0], [1000.0, 2000.0, -200.0]],
+        json!({"dataclass": "AnalogData", "dimord": ["channel", "time"], "channel": ["a", "b"]}),
+    );
+    for name in ["rec_raw.analog", "cf_raw.analog"] {
+        let out = format!("{name}.png");
+        trialflow(
+            &tmp.path,
+            &[
+                "plot",
+                name,
+                "--trials",
+                "1",
+                "--latency",
+                "0",
+                "0.5",
+                "-o",
+                &out,
+            ],
+        )
+        .ok();
+    }
+    let a = Image::read(&tmp.join("rec_raw.analog.png"));
+    let b = Image::read(&tmp.join("cf_raw.analog.png"));
+    // Everything below the title (which names the file) is identical.
+    let start = layout::TITLE_H as usize * a.width as usize * a.channels;
+    assert!(
+        a.pixels[start..] == b.pixels[start..],
+        "channel-first data gives the same figure"
+    );
+}

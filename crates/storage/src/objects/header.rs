@@ -151,10 +151,9 @@ impl ObjectHeader {
             ))
         })?;
         // Dense trials index rows of `data`; event trials index samples of the recording.
-        let extent = if kind.is_dense() {
-            shape[0]
-        } else {
-            usize::MAX
+        let extent = match dimord.iter().position(|d| d == "time") {
+            Some(axis) if kind.is_dense() => shape[axis],
+            _ => usize::MAX,
         };
         let trialdefinition = TrialDefinition::from_rows(values, trl_shape[1], extent)
             .map_err(|m| bad(format!("trialdefinition: {m}")))?;
@@ -224,12 +223,6 @@ impl ObjectHeader {
                 )));
             }
             return Ok(());
-        }
-        if self.kind.is_dense() && self.axis("time") != Some(0) {
-            return Err(bad(format!(
-                "`dimord` is {:?}; trialflow reads dense objects with time first",
-                self.dimord
-            )));
         }
         if self.channels.len() != self.n_channels() {
             return Err(bad(format!(
