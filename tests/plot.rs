@@ -508,3 +508,100 @@ fn channel_first_analog_draws_the_same_traces() {
         "channel-first data gives the same figure"
     );
 }
+
+/// A 10 GB AnalogData object (40 million samples x 64 channels, float32) and a 10 GB
+/// SpectralData object (1000 trials x 2501 frequencies x 1000 channels) in chunked
+/// datasets that are never written (HDF5 allocates nothing, so the files are tiny): a figure
+/// of a few trials and channels must take seconds, which it can only if nothing but the
+/// selection is read.
+#[test]
+fn a_10_gb_container_plots_in_seconds() {
+    init();
+    let tmp = TempDir::new("plot_big");
+    let trials = 1000usize;
+    let samples = 40_000usize;
+    let f = h5_create(tmp.join("big_raw.analog")).unwrap();
+    f.new_dataset::<f32>()
+        .chunk((4096, 64))
+        .shape((trials * samples, 64))
+        .create("data")
+        .unwrap();
+    let trl: Vec<f64> = (0..trials)
+        .flat_map(|t| [(t * samples) as f64, ((t + 1) * samples) as f64, 0.0])
+        .collect();
+    f.new_dataset::<f64>()
+        .shape((trials, 3))
+        .create("trialdefinition")
+        .unwrap()
+        .write_raw(&trl)
+        .unwrap();
+    f.close().unwrap();
+    let labels: Vec<String> = (0..64).map(|c| format!("ch{c}")).collect();
+    std::fs::write(
+        tmp.join("big_raw.analog.info"),
+        json!({"dataclass": "AnalogData", "dimord": ["time", "channel"], "samplerate": 1000.0, "channel": labels}).to_string(),
+    )
+    .unwrap();
+
+    let f = h5_create(tmp.join("big_psd.spectral")).unwrap();
+    f.new_dataset::<f32>()
+        .chunk((1, 1, 2501, 16))
+        .shape((trials, 1, 2501, 1000))
+        .create("data")
+        .unwrap();
+    let trl: Vec<f64> = (0..trials)
+        .flat_map(|t| [t as f64, (t + 1) as f64, 0.0])
+        .collect();
+    f.new_dataset::<f64>()
+        .shape((trials, 3))
+        .create("trialdefinition")
+        .unwrap()
+        .write_raw(&trl)
+        .unwrap();
+    f.close().unwrap();
+    let labels: Vec<String> = (0..1000).map(|c| format!("ch{c}")).collect();
+    let freq: Vec<f64> = (0..2501).map(|f| f as f64 * 0.2).collect();
+    std::fs::write(
+        tmp.join("big_psd.spectral.info"),
+        json!({"dataclass": "SpectralData", "dimord": ["time", "taper", "freq", "channel"],
+               "samplerate": 1000.0, "channel": labels, "freq": freq})
+        .to_string(),
+    )
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    trialflow(
+        &tmp.path,
+        &[
+            "plot",
+            "big_raw.analog",
+            "--trials",
+            "500",
+            "--channels",
+            "0-3",
+            "-o",
+            "a.png",
+        ],
+    )
+    .ok();
+    trialflow(
+        &tmp.path,
+        &[
+            "plot",
+            "big_psd.spectral",
+            "--trials",
+            "0-9",
+            "--channels",
+            "ch7,ch500",
+            "-o",
+            "s.png",
+        ],
+    )
+    .ok();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(secs < 20.0, "two figures of 10 GB objects took {secs:.1} s");
+    // All channels of the spectrum would be 1000 panels: refused, naming the flag.
+    trialflow(&tmp.path, &["plot", "big_psd.spectral", "-o", "all.png"])
+        .assert_error(2, &["--channels", "1000 channels", "at most 36"]);
+    assert!(!tmp.join("all.png").exists());
+}

@@ -231,7 +231,7 @@ pub struct PlotArgs {
     /// Logarithmic value axis.
     #[arg(long)]
     pub log: bool,
-    /// Figure size in pixels, `WxH`.
-    #[arg(long, value_name = "WxH", default_value = "1200x800")]
-    pub size: String,
+    /// Figure size in pixels, `WxH` (default 1200x800).
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<String>,
 }

@@ -16,8 +16,6 @@ mod render;
 mod request;
 mod selection;
 
-use std::path::Path;
-
 pub use error::PlotError;
 pub use request::{parse_size, Format, PlotRequest, DEFAULT_SIZE};
 
@@ -40,9 +38,4 @@ pub fn plot(request: &PlotRequest) -> Result<(), PlotError> {
     let path = trialflow_hdf5::objects::locate_object(&request.input)?;
     let figure = figures::prepare(&path, request)?;
     render::render(figure.as_ref(), &request.output, format, request.size)
-}
-
-/// The object file a `CONTAINER.spy[/OBJECT]` argument names (for messages).
-pub fn object_path(input: &Path) -> Result<std::path::PathBuf, PlotError> {
-    Ok(trialflow_hdf5::objects::locate_object(input)?)
 }

@@ -20,7 +20,9 @@ fn request(args: &PlotArgs) -> Result<PlotRequest, PlotError> {
     r.foilim = args.foilim.as_deref().map(|v| (v[0], v[1]));
     r.overlay = args.overlay.clone();
     r.log = args.log;
-    r.size = parse_size(&args.size)?;
+    if let Some(size) = &args.size {
+        r.size = parse_size(size)?;
+    }
     Ok(r)
 }
 
