@@ -9,6 +9,8 @@ pub const CAPTION_H: i32 = 22;
 pub const Y_LABEL_W: i32 = 96;
 /// Below each chart: tick labels and the time or frequency axis' description.
 pub const X_LABEL_H: i32 = 44;
+/// Space left of each chart, so the rotated axis description is not cut at the edge.
+pub const LEFT_MARGIN: i32 = 8;
 /// Space right of and above each chart's data area.
 pub const MARGIN: i32 = 12;
 /// Right strip that holds a colour bar (time-frequency maps).
@@ -90,7 +92,7 @@ pub fn colorbar(size: (u32, u32)) -> Rect {
 /// The data area of a chart drawn in `area` (the part of a panel below its caption).
 pub fn plot_area(area: Rect) -> Rect {
     Rect {
-        x0: area.x0 + Y_LABEL_W,
+        x0: area.x0 + LEFT_MARGIN + Y_LABEL_W,
         y0: area.y0 + MARGIN,
         x1: area.x1 - MARGIN,
         y1: area.y1 - X_LABEL_H,

@@ -77,7 +77,8 @@ pub fn describe(
     foilim: Option<(f64, f64)>,
 ) -> String {
     let mut s = format!(
-        "trials {} of {}, {} of {} channels",
+        "{} {} of {}, {} of {} channels",
+        if trials.len() == 1 { "trial" } else { "trials" },
         compact(trials),
         h.trialdefinition.len(),
         channels.len(),

@@ -91,6 +91,7 @@ impl Raster {
             let psth_area = frame::sub_area(root, top);
             let mut psth = ChartBuilder::on(&psth_area)
                 .margin_top(layout::MARGIN)
+                .margin_left(layout::LEFT_MARGIN)
                 .margin_right(layout::MARGIN)
                 .x_label_area_size(8)
                 .y_label_area_size(layout::Y_LABEL_W)
@@ -110,6 +111,7 @@ impl Raster {
             }))?;
             let raster_area = frame::sub_area(root, bottom);
             let mut raster = ChartBuilder::on(&raster_area)
+                .margin_left(layout::LEFT_MARGIN)
                 .margin_right(layout::MARGIN)
                 .x_label_area_size(layout::X_LABEL_H)
                 .y_label_area_size(layout::Y_LABEL_W)

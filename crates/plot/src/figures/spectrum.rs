@@ -76,6 +76,7 @@ impl Spectrum {
             let pad = (hi - lo) * 0.05;
             let mut chart = ChartBuilder::on(&area)
                 .margin_top(layout::MARGIN)
+                .margin_left(layout::LEFT_MARGIN)
                 .margin_right(layout::MARGIN)
                 .x_label_area_size(layout::X_LABEL_H)
                 .y_label_area_size(layout::Y_LABEL_W)

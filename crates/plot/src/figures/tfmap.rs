@@ -80,6 +80,7 @@ impl TfMap {
             let area = frame::panel(root, rect, &self.labels[c])?;
             let mut chart = ChartBuilder::on(&area)
                 .margin_top(layout::MARGIN)
+                .margin_left(layout::LEFT_MARGIN)
                 .margin_right(layout::MARGIN)
                 .x_label_area_size(layout::X_LABEL_H)
                 .y_label_area_size(layout::Y_LABEL_W)

@@ -163,12 +163,17 @@ impl Traces {
         {
             let area = frame::panel(root, rect, &format!("trial {}", t.trial))?;
             let (x0, x1) = frame::span(t.times.iter().copied());
-            let y = (
-                -self.spacing * 0.7,
-                stacked(n, 0, self.spacing) + self.spacing * 0.7,
-            );
+            // Tall transients stay inside the panel: the range covers every stacked value.
+            let stacked_values = (0..n).flat_map(|c| {
+                let base = stacked(n, c, self.spacing) - self.means[i][c];
+                t.values.column(c).into_iter().map(move |v| v + base)
+            });
+            let (lo, hi) = frame::span(stacked_values);
+            let pad = self.spacing * 0.05;
+            let y = (lo - pad, hi + pad);
             let mut chart = ChartBuilder::on(&area)
                 .margin_top(layout::MARGIN)
+                .margin_left(layout::LEFT_MARGIN)
                 .margin_right(layout::MARGIN)
                 .x_label_area_size(layout::X_LABEL_H)
                 .y_label_area_size(layout::Y_LABEL_W)
