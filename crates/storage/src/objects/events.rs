@@ -139,3 +139,76 @@ impl EventObject {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdf5_util::create_file;
+
+    /// Writes a SpikeData object with the given trials (start, stop) and event rows.
+    fn write(
+        dir: &Path,
+        name: &str,
+        trials: &[(f64, f64)],
+        rows: &[[i64; 3]],
+    ) -> std::path::PathBuf {
+        let path = dir.join(name);
+        let f = create_file(&path).unwrap();
+        let flat: Vec<i64> = rows.iter().flatten().copied().collect();
+        f.new_dataset::<i64>()
+            .shape((rows.len(), 3))
+            .create("data")
+            .unwrap()
+            .write_raw(&flat)
+            .unwrap();
+        let trl: Vec<f64> = trials.iter().flat_map(|&(a, b)| [a, b, 0.0]).collect();
+        f.new_dataset::<f64>()
+            .shape((trials.len(), 3))
+            .create("trialdefinition")
+            .unwrap()
+            .write_raw(&trl)
+            .unwrap();
+        f.close().unwrap();
+        let info = r#"{"dataclass": "SpikeData", "samplerate": 1000.0, "channel": ["a", "b"], "unit": ["u0"]}"#;
+        std::fs::write(format!("{}.info", path.display()), info).unwrap();
+        path
+    }
+
+    #[test]
+    fn events_by_trial_bisect_sorted_trials_and_scan_others() {
+        let dir = std::env::temp_dir().join(format!("trialflow-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rows = [[5, 0, 0], [9, 1, 0], [10, 0, 0], [19, 1, 0], [25, 0, 0]];
+        let sorted = EventObject::open(&write(
+            &dir,
+            "s.spike",
+            &[(0.0, 10.0), (10.0, 20.0), (20.0, 30.0)],
+            &rows,
+        ))
+        .unwrap();
+        assert!(sorted.sorted_trials);
+        let samples = |o: &EventObject, t| {
+            o.trial_events(t)
+                .unwrap()
+                .iter()
+                .map(|e| (e.sample, e.channel))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(samples(&sorted, 0), vec![(5, 0), (9, 1)]);
+        assert_eq!(samples(&sorted, 1), vec![(0, 0), (9, 1)]);
+        assert_eq!(samples(&sorted, 2), vec![(5, 0)]);
+        // Trials out of order (as Syncopy allows): the sample column is scanned instead.
+        let unsorted = EventObject::open(&write(
+            &dir,
+            "u.spike",
+            &[(20.0, 30.0), (0.0, 10.0), (10.0, 20.0)],
+            &rows,
+        ))
+        .unwrap();
+        assert!(!unsorted.sorted_trials);
+        assert_eq!(samples(&unsorted, 0), vec![(5, 0)]);
+        assert_eq!(samples(&unsorted, 1), vec![(5, 0), (9, 1)]);
+        assert_eq!(samples(&unsorted, 2), vec![(0, 0), (9, 1)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
