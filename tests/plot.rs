@@ -605,3 +605,103 @@ fn a_10_gb_container_plots_in_seconds() {
         .assert_error(2, &["--channels", "1000 channels", "at most 36"]);
     assert!(!tmp.join("all.png").exists());
 }
+
+/// `output: fourier` SpectralData (complex64) is drawn as power, |z|², averaged over
+/// tapers: two tapers whose powers average to the peak of [`spectrum`] put the peak at
+/// 30 Hz again.
+#[test]
+fn complex_spectra_are_drawn_as_power() {
+    init();
+    let tmp = TempDir::new("plot_fourier");
+    let path = tmp.join("rec_fourier.spectral");
+    let f = h5_create(&path).unwrap();
+    let mut values = Vec::new();
+    for _trial in 0..2 {
+        for taper in 0..2 {
+            for fq in 0..=100 {
+                let d = (fq as f32 - 30.0) / 2.0;
+                let power = 0.1 + (-d * d).exp() * if taper == 0 { 0.5 } else { 1.5 };
+                // Same power, different phase per taper.
+                let phase = taper as f32 * 0.7 + fq as f32 * 0.1;
+                values.push(num_complex::Complex32::from_polar(power.sqrt(), phase));
+            }
+        }
+    }
+    f.new_dataset::<num_complex::Complex32>()
+        .shape((2, 2, 101, 1))
+        .create("data")
+        .unwrap()
+        .write_raw(&values)
+        .unwrap();
+    f.new_dataset::<f64>()
+        .shape((2, 3))
+        .create("trialdefinition")
+        .unwrap()
+        .write_raw(&[0.0, 1.0, 0.0, 1.0, 2.0, 0.0])
+        .unwrap();
+    f.close().unwrap();
+    std::fs::write(
+        format!("{}.info", path.display()),
+        json!({"dataclass": "SpectralData", "dimord": ["time", "taper", "freq", "channel"],
+               "samplerate": 1000.0, "channel": ["a"],
+               "freq": (0..=100).map(f64::from).collect::<Vec<_>>(),
+               "cfg": {"spectrum": {"routine": "mtmfft", "output": "fourier"}}})
+        .to_string(),
+    )
+    .unwrap();
+    trialflow(
+        &tmp.path,
+        &[
+            "plot",
+            "rec_fourier.spectral",
+            "-o",
+            "f.svg",
+            "--size",
+            "800x600",
+        ],
+    )
+    .ok();
+    let svg = std::fs::read_to_string(tmp.join("f.svg")).unwrap();
+    assert!(
+        svg_texts(&svg)
+            .iter()
+            .any(|t| t.contains("power of Fourier coefficients")),
+        "the value axis says what is drawn"
+    );
+    trialflow(
+        &tmp.path,
+        &[
+            "plot",
+            "rec_fourier.spectral",
+            "-o",
+            "f.png",
+            "--size",
+            "800x600",
+        ],
+    )
+    .ok();
+    let png = Image::read(&tmp.join("f.png"));
+    let area = layout::panels((800, 600), 1, false)[0].below(layout::CAPTION_H);
+    let plot = layout::plot_area(area);
+    let expected = layout::x_pixel(area, (0.0, 100.0), 30.0);
+    let line = png.find(plot, (31, 119, 180), 30);
+    let top = line
+        .iter()
+        .min_by_key(|p| p.1)
+        .expect("the mean line is drawn");
+    assert!(
+        (top.0 - expected).abs() <= 3,
+        "peak at x = {}, expected {expected}",
+        top.0
+    );
+    // Mean power at the peak is 1.1 (taper mean of 0.6 and 1.6), at the floor 0.1: the
+    // peak is at the top of the data area and the floor near its bottom.
+    let floor = line
+        .iter()
+        .filter(|p| (p.0 - layout::x_pixel(area, (0.0, 100.0), 80.0)).abs() <= 1)
+        .map(|p| p.1)
+        .min()
+        .expect("the line at 80 Hz");
+    assert!(top.1 < plot.y0 + plot.height() / 8, "peak at y = {}", top.1);
+    assert!(floor > plot.y1 - plot.height() / 8, "floor at y = {floor}");
+}
