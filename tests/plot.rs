@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use serde_json::{json, Value};
+use trialflow::hdf5::objects::DenseObject;
 use trialflow::plot::layout;
 
 /// Writes a Syncopy object `<dir>/<name>` (f32 or int64 `data`, a trialdefinition and a
@@ -480,6 +481,16 @@ fn channel_first_analog_draws_the_same_traces() {
         Data::F32(vec![2, 2000], values),
         &[[0.0, 1000.0, -200.0], [1000.0, 2000.0, -200.0]],
         json!({"dataclass": "AnalogData", "dimord": ["channel", "time"], "channel": ["a", "b"]}),
+    );
+    // The readers give the same schema and blocks for both layouts.
+    let tf = DenseObject::open(&tmp.join("rec_raw.analog")).unwrap();
+    let cf = DenseObject::open(&tmp.join("cf_raw.analog")).unwrap();
+    assert_eq!(cf.header().schema().trial_shapes, vec![vec![1000, 2]; 2]);
+    assert_eq!(tf.header().schema(), cf.header().schema());
+    let ranges = [200..700, 0..2];
+    assert_eq!(
+        tf.read_block::<f64>(1, &ranges).unwrap(),
+        cf.read_block::<f64>(1, &ranges).unwrap()
     );
     for name in ["rec_raw.analog", "cf_raw.analog"] {
         let out = format!("{name}.png");

@@ -187,6 +187,11 @@ mod tests {
         ))
         .unwrap();
         assert!(sorted.sorted_trials);
+        let schema = sorted.header().schema();
+        assert_eq!(schema.kind, trialflow_core::DataKind::Spike);
+        assert_eq!(schema.dtype, trialflow_core::DType::Int64);
+        assert_eq!((schema.n_trials(), schema.n_channels()), (3, 2));
+        assert_eq!(schema.units, Some(vec!["u0".to_string()]));
         let samples = |o: &EventObject, t| {
             o.trial_events(t)
                 .unwrap()

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use hdf5::types::{FloatSize, TypeDescriptor};
 use serde_json::{Map, Value};
-use trialflow_core::{DataKind, TrialDefinition};
+use trialflow_core::{DType, DataKind, DataSchema, TrialDefinition};
 
 use crate::error::StorageError;
 use crate::hdf5_util::{one_line, open_read_only};
@@ -63,6 +64,10 @@ pub struct ObjectHeader {
     pub cfg: Value,
     /// Whether `data` holds complex numbers (SpectralData `output: fourier`).
     pub complex: bool,
+    /// How `data` is stored (integers of any width read as int64).
+    pub dtype: DType,
+    /// SpectralData's taper labels.
+    pub taper: Vec<String>,
 }
 
 impl ObjectHeader {
@@ -83,11 +88,15 @@ impl ObjectHeader {
             .dataset("data")
             .map_err(|_| bad("has no 'data' dataset".into()))?;
         let shape = data.shape();
-        let complex = data
+        let descriptor = data
             .dtype()
             .and_then(|t| t.to_descriptor())
-            .map(|d| matches!(d, hdf5::types::TypeDescriptor::Compound(_)))
             .map_err(|e| bad(format!("'data' has an unreadable type: {}", one_line(&e))))?;
+        let dtype = element_type(&descriptor).ok_or_else(|| {
+            bad(format!(
+                "'data' has type {descriptor}; trialflow reads float, integer and complex (compound r, i) values"
+            ))
+        })?;
         let dimord = match info.get("dimord") {
             Some(Value::Array(items)) => items
                 .iter()
@@ -169,7 +178,9 @@ impl ObjectHeader {
             trialdefinition,
             value_unit: find_unit(info.get("cfg")),
             cfg: info.get("cfg").cloned().unwrap_or(Value::Null),
-            complex,
+            complex: dtype.is_complex(),
+            dtype,
+            taper: strings(&info, "taper", &info_file)?.unwrap_or_default(),
         };
         header.check()?;
         Ok(header)
@@ -185,6 +196,39 @@ impl ObjectHeader {
         match self.axis("channel") {
             Some(a) if self.kind.is_dense() => self.shape[a],
             _ => self.channels.len(),
+        }
+    }
+
+    /// The object as the engine describes data: kind, per-trial shapes in the kind's axis
+    /// order (channel last), labels and axes. Event columns beyond
+    /// `[sample, channel, unit]` are not described.
+    pub fn schema(&self) -> DataSchema {
+        let def = &self.trialdefinition;
+        let extent = |axis: &str| self.axis(axis).map_or(1, |a| self.shape[a]);
+        let trial_shapes = (0..def.len())
+            .map(|t| match self.kind {
+                DataKind::Analog => vec![def.trial_len(t), extent("channel")],
+                DataKind::Spectral => vec![
+                    def.trial_len(t),
+                    extent("taper"),
+                    extent("freq"),
+                    extent("channel"),
+                ],
+                DataKind::Spike => Vec::new(),
+            })
+            .collect();
+        let spectral = self.kind == DataKind::Spectral;
+        DataSchema {
+            kind: self.kind,
+            dtype: self.dtype,
+            trial_shapes,
+            samplerate: self.samplerate,
+            channels: self.channels.clone(),
+            trialdefinition: def.clone(),
+            freq: spectral.then(|| self.freq.clone()),
+            taper: spectral.then(|| self.taper.clone()),
+            units: (self.kind == DataKind::Spike).then(|| self.units.clone()),
+            event_columns: Vec::new(),
         }
     }
 
@@ -294,4 +338,25 @@ fn find_unit(cfg: Option<&Value>) -> Option<String> {
             .or_else(|| step.get("input")?.get("unit")?.as_str())
             .map(str::to_string)
     })
+}
+
+/// The element type of `data`: complex numbers are h5py's compound `{r, i}` of two floats.
+fn element_type(descriptor: &TypeDescriptor) -> Option<DType> {
+    match descriptor {
+        TypeDescriptor::Float(FloatSize::U4) => Some(DType::Float32),
+        TypeDescriptor::Float(FloatSize::U8) => Some(DType::Float64),
+        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => Some(DType::Int64),
+        TypeDescriptor::Compound(c) if c.fields.len() == 2 => {
+            match (&c.fields[0].ty, &c.fields[1].ty) {
+                (TypeDescriptor::Float(FloatSize::U4), TypeDescriptor::Float(FloatSize::U4)) => {
+                    Some(DType::Complex64)
+                }
+                (TypeDescriptor::Float(FloatSize::U8), TypeDescriptor::Float(FloatSize::U8)) => {
+                    Some(DType::Complex128)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
