@@ -24,6 +24,9 @@ pub use trialflow_core as core;
 pub use trialflow_hdf5 as hdf5;
 pub use trialflow_map as map;
 pub use trialflow_pipeline as pipeline;
+/// Figures of Syncopy objects (`trialflow plot`), with the `plot` feature (on with `cli`).
+#[cfg(feature = "plot")]
+pub use trialflow_plot as plot;
 pub use trialflow_routines as routines;
 
 /// The command line as a library: `main_with(registry)` is a complete `trialflow` binary.

@@ -649,9 +649,33 @@ fn info_routines_and_demo() {
         "the NWB demo writes a spectrum:\n{}",
         spectra.stdout
     );
-    let env = read_data(&results.join("results_envelope.analog"));
-    assert_eq!(env.shape[1], 16);
-    assert!(env.values.iter().all(|v| v.is_finite() && *v >= 0.0));
+    let smoothed = read_data(&results.join("results_smoothed.analog"));
+    assert_eq!(smoothed.shape[1], 16);
+    assert!(smoothed.values.iter().all(|v| v.is_finite()));
+    let objects = trialflow(&tmp.path, &["info", "D/results.spy"]).ok();
+    assert!(objects.stdout.contains("SpikeData"), "{}", objects.stdout);
+    let spectrum = trialflow(&tmp.path, &["info", "D/spectrum.spy"]).ok();
+    assert!(
+        spectrum.stdout.contains("SpectralData"),
+        "{}",
+        spectrum.stdout
+    );
+    // The figures: written, named in the output, PNGs of the default size.
+    for name in ["spectrum.png", "trial0-peaks.png"] {
+        let figure = tmp.join("D/figures").join(name);
+        assert!(
+            demo.stdout.contains(&format!("figure    D/figures/{name}")),
+            "demo prints {name}:\n{}",
+            demo.stdout
+        );
+        let bytes = std::fs::read(&figure).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name} is a PNG");
+        let (w, h) = (
+            u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
+            u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
+        );
+        assert_eq!((w, h), (1200, 800), "{name} size");
+    }
     let _ = rec;
 }
 

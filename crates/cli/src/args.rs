@@ -33,6 +33,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a synthetic recording (oscillations, noise and transient events).
     Generate(GenerateArgs),
+    /// Draw an object as a figure (PNG or SVG): traces, spectrum, time-frequency map or raster.
+    Plot(PlotArgs),
     /// Generate a recording, run a default pipeline over it and summarise the result.
     Demo {
         /// Folder for the demo's recording and results.
@@ -200,4 +202,36 @@ pub struct GenerateArgs {
     /// Replace an existing container.
     #[arg(long)]
     pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// The object: `CONTAINER.spy/OBJECT` (file name or tag, e.g. `results.spy/spectrum`),
+    /// or a container holding one object.
+    pub input: PathBuf,
+    /// The figure to write; `.png` or `.svg`.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Trials: 0-based indices and ranges, e.g. `0,3,5-9`, or `all` (default: all; the first
+    /// for AnalogData).
+    #[arg(long, value_name = "SEL")]
+    pub trials: Option<String>,
+    /// Channels: labels, 0-based indices and ranges, e.g. `channel001,4-7` (default: all).
+    #[arg(long, value_name = "SEL")]
+    pub channels: Option<String>,
+    /// Time window in seconds on the trials' time axis.
+    #[arg(long, num_args = 2, value_names = ["T0", "T1"], allow_negative_numbers = true)]
+    pub latency: Option<Vec<f64>>,
+    /// Frequency window in Hz (SpectralData).
+    #[arg(long, num_args = 2, value_names = ["F0", "F1"])]
+    pub foilim: Option<Vec<f64>>,
+    /// A SpikeData object (e.g. find_peaks output) whose events are marked on the traces.
+    #[arg(long, value_name = "OBJECT")]
+    pub overlay: Option<PathBuf>,
+    /// Logarithmic value axis.
+    #[arg(long)]
+    pub log: bool,
+    /// Figure size in pixels, `WxH` (default 1200x800).
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<String>,
 }

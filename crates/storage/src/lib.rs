@@ -17,6 +17,7 @@ mod info;
 mod inspect;
 mod journal;
 pub mod nwb;
+pub mod objects;
 mod parts;
 mod raw_io;
 mod reader;

@@ -5,10 +5,14 @@ use trialflow_core::DType;
 use trialflow_hdf5::inspect_path;
 
 use trialflow_pipeline::{generate_recording, GenerateOptions, PipelineError, Registry};
+use trialflow_plot::PlotRequest;
+
+use trialflow_pipeline::RunOutcome;
 
 use crate::args::RunArgs;
 
-/// The demo pipeline, written next to its results so users can edit and rerun it.
+/// The demo pipeline, written next to its results so users can edit and rerun it: the
+/// recording's transient events are found on the smoothed traces.
 const DEMO_PIPELINE: &str = "\
 # The trialflow demo pipeline: rerun it with `trialflow run pipeline.yaml --overwrite`.
 input: recording.spy/recording_raw.analog
@@ -24,9 +28,27 @@ steps:
     type: linear
     name: detrended
     save: true
-  - routine: zscore
-  - routine: rectify
-    name: envelope
+  - routine: gaussian
+    sigma: 2            # samples
+    name: smoothed
+    save: true
+  - routine: find_peaks   # the transient events: narrow, and prominent within 25 samples
+    prominence: 1.5
+    wlen: 25
+    width: [null, 10]
+    name: peaks
+";
+
+/// The spectrum of the detrended traces: the generated 8-12 Hz oscillations show as peaks.
+const SPECTRUM_PIPELINE: &str = "\
+# The demo's spectrum: rerun it with `trialflow run spectrum-pipeline.yaml --overwrite`.
+input: results.spy/results_detrended.analog
+output: spectrum.spy
+steps:
+  - routine: mtmfft
+    taper: hann
+    output: pow
+    name: spectrum
 ";
 
 /// Generates a recording, runs the demo pipeline over it and prints what came out where.
@@ -60,23 +82,10 @@ pub fn demo(dir: &Path, trials: usize, registry: &Registry) -> Result<(), Pipeli
     std::fs::write(&pipeline, DEMO_PIPELINE)
         .map_err(|e| PipelineError::runtime(format!("{}: {e}", pipeline.display())))?;
     crate::out!(
-        "pipeline  {}: detrend (saved as 'detrended') -> zscore -> rectify (saved as 'envelope')",
+        "pipeline  {}: detrend (saved as 'detrended') -> gaussian (saved as 'smoothed') -> find_peaks ('peaks')",
         pipeline.display()
     );
-    let outcome = super::run::run(
-        &RunArgs {
-            pipeline: pipeline.clone(),
-            set: Vec::new(),
-            overwrite: true,
-            dry_run: false,
-            verbose: false,
-            quiet: true,
-            resume: false,
-            shard: None,
-        },
-        registry,
-    )?
-    .ok_or_else(|| PipelineError::runtime("the demo run computed nothing"))?;
+    let outcome = run_quietly(&pipeline, registry)?;
     let secs = outcome.report.elapsed.as_secs_f64();
     crate::out!(
         "ran       {} tasks on {} worker(s) in {:.2} s ({:.1} MB/s of input)",
@@ -85,21 +94,17 @@ pub fn demo(dir: &Path, trials: usize, registry: &Registry) -> Result<(), Pipeli
         secs,
         outcome.input_bytes as f64 / 1e6 / secs.max(1e-9)
     );
-    for o in inspect_path(&outcome.container)? {
-        crate::out!(
-            "wrote     {}: {} {} {:?}, {} trials{}",
-            o.path.display(),
-            o.class,
-            o.dtype,
-            o.shape,
-            o.trials.len(),
-            if o.is_virtual {
-                " (virtual dataset)"
-            } else {
-                ""
-            }
-        );
-    }
+    print_objects(&outcome.container)?;
+    let spectrum_pipeline = dir.join("spectrum-pipeline.yaml");
+    std::fs::write(&spectrum_pipeline, SPECTRUM_PIPELINE)
+        .map_err(|e| PipelineError::runtime(format!("{}: {e}", spectrum_pipeline.display())))?;
+    crate::out!(
+        "pipeline  {}: mtmfft of the detrended traces (saved as 'spectrum')",
+        spectrum_pipeline.display()
+    );
+    let spectrum = run_quietly(&spectrum_pipeline, registry)?;
+    print_objects(&spectrum.container)?;
+    figures(dir, &outcome.container, &spectrum.container)?;
     nwb_demo(dir, registry)?;
     crate::out!(
         "next      trialflow info {} | trialflow routines | edit {} and rerun it",
@@ -146,9 +151,16 @@ fn nwb_demo(dir: &Path, registry: &Registry) -> Result<(), PipelineError> {
         "pipeline  {}: trials around stim_on_time from the trials table, condition 1 only, detrend -> mtmfft",
         pipeline.display()
     );
-    let outcome = super::run::run(
+    let outcome = run_quietly(&pipeline, registry)?;
+    print_objects(&outcome.container)?;
+    Ok(())
+}
+
+/// Runs a demo pipeline without progress output.
+fn run_quietly(pipeline: &Path, registry: &Registry) -> Result<RunOutcome, PipelineError> {
+    super::run::run(
         &RunArgs {
-            pipeline: pipeline.clone(),
+            pipeline: pipeline.to_path_buf(),
             set: Vec::new(),
             overwrite: true,
             dry_run: false,
@@ -159,16 +171,65 @@ fn nwb_demo(dir: &Path, registry: &Registry) -> Result<(), PipelineError> {
         },
         registry,
     )?
-    .ok_or_else(|| PipelineError::runtime("the NWB demo run computed nothing"))?;
-    for o in inspect_path(&outcome.container)? {
+    .ok_or_else(|| {
+        PipelineError::runtime(format!(
+            "{}: the demo run computed nothing",
+            pipeline.display()
+        ))
+    })
+}
+
+fn print_objects(container: &Path) -> Result<(), PipelineError> {
+    for o in inspect_path(container)? {
         crate::out!(
-            "wrote     {}: {} {} {:?}, {} trials",
+            "wrote     {}: {} {} {:?}, {} trials{}",
             o.path.display(),
             o.class,
             o.dtype,
             o.shape,
             o.trials.len(),
+            if o.is_virtual {
+                " (virtual dataset)"
+            } else {
+                ""
+            }
         );
+    }
+    Ok(())
+}
+
+/// The demo's pictures: the spectrum of the first five channels (one oscillation each, 8 to
+/// 12 Hz) and the first trial's smoothed traces with the detected peaks marked.
+fn figures(dir: &Path, results: &Path, spectrum: &Path) -> Result<(), PipelineError> {
+    let folder = dir.join("figures");
+    std::fs::create_dir_all(&folder).map_err(|e| {
+        PipelineError::runtime(format!("{}: cannot be created: {e}", folder.display()))
+    })?;
+    let mut spectrum_figure = PlotRequest::new(
+        spectrum.join("spectrum_spectrum.spectral"),
+        folder.join("spectrum.png"),
+    );
+    spectrum_figure.channels = Some("0-4".into());
+    spectrum_figure.foilim = Some((1.0, 45.0));
+    let mut traces = PlotRequest::new(
+        results.join("results_smoothed.analog"),
+        folder.join("trial0-peaks.png"),
+    );
+    traces.trials = Some("0".into());
+    traces.channels = Some("0-3".into());
+    traces.overlay = Some(results.join("results_peaks.spike"));
+    for (request, what) in [
+        (
+            &spectrum_figure,
+            "the spectrum, mean ± SEM over trials, channels 0-4 (8-12 Hz peaks)",
+        ),
+        (
+            &traces,
+            "trial 0's smoothed traces, channels 0-3, with the detected peaks",
+        ),
+    ] {
+        trialflow_plot::plot(request).map_err(super::plot::to_pipeline)?;
+        crate::out!("figure    {}: {what}", request.output.display());
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod generate;
 mod import;
 mod info;
 mod merge;
+mod plot;
 mod routines;
 mod run;
 mod slurm;
@@ -22,6 +23,7 @@ pub fn dispatch(cli: Cli, registry: &Registry) -> Result<(), PipelineError> {
         Command::Slurm(args) => slurm::slurm(args),
         Command::Import(args) => import::import(&args),
         Command::Generate(args) => generate::generate(&args),
+        Command::Plot(args) => plot::plot(&args),
         Command::Demo { dir, trials } => demo::demo(&dir, trials, registry),
     }
 }
