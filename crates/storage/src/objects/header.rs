@@ -206,15 +206,13 @@ impl ObjectHeader {
         let def = &self.trialdefinition;
         let extent = |axis: &str| self.axis(axis).map_or(1, |a| self.shape[a]);
         let trial_shapes = (0..def.len())
-            .map(|t| match self.kind {
-                DataKind::Analog => vec![def.trial_len(t), extent("channel")],
-                DataKind::Spectral => vec![
-                    def.trial_len(t),
-                    extent("taper"),
-                    extent("freq"),
-                    extent("channel"),
-                ],
-                DataKind::Spike => Vec::new(),
+            .map(|t| {
+                if !self.kind.is_dense() {
+                    return Vec::new();
+                }
+                let mut shape = vec![def.trial_len(t)];
+                shape.extend(self.kind.dimord()[1..].iter().map(|d| extent(d)));
+                shape
             })
             .collect();
         let spectral = self.kind == DataKind::Spectral;
@@ -229,6 +227,8 @@ impl ObjectHeader {
             taper: spectral.then(|| self.taper.clone()),
             units: (self.kind == DataKind::Spike).then(|| self.units.clone()),
             event_columns: Vec::new(),
+            // Cross-spectral objects' second label axis is not read here (nothing plots them yet).
+            channels_j: None,
         }
     }
 
@@ -243,11 +243,7 @@ impl ObjectHeader {
 
     fn check(&self) -> Result<(), StorageError> {
         let bad = |m: String| StorageError::format(&self.path, m);
-        let expected: &[&str] = match self.kind {
-            DataKind::Analog => &["time", "channel"],
-            DataKind::Spectral => &["time", "taper", "freq", "channel"],
-            DataKind::Spike => &["sample", "channel", "unit"],
-        };
+        let expected: &[&str] = self.kind.dimord();
         let mut sorted: Vec<&str> = self.dimord.iter().map(String::as_str).collect();
         let mut want = expected.to_vec();
         sorted.sort_unstable();
