@@ -13,6 +13,7 @@ pub mod peaks;
 pub mod preprocessing;
 pub mod smoothing;
 pub mod spectral;
+pub mod wavelets;
 
 mod params;
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub fn builtin_entries() -> Vec<RoutineEntry> {
     entries.extend(peaks::registry_entries());
     entries.extend(spectral::registry_entries());
     entries.extend(filters::registry_entries());
+    entries.extend(wavelets::registry_entries());
     entries.sort_by_key(|e| e.doc.name);
     entries
 }

@@ -13,9 +13,9 @@ mod dpss;
 mod errors;
 mod frequencies;
 mod mtmfft;
-mod output;
+pub(crate) mod output;
 mod registration;
-mod trend;
+pub(crate) mod trend;
 mod welch;
 mod windows;
 
