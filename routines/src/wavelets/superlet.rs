@@ -1,14 +1,13 @@
 //! `superlet`: Syncopy's `freqanalysis(method='superlet')`, Moca et al.'s superlet transform
 //! (multiplicative, or fractional adaptive: FASLT).
 
-use num_complex::Complex64;
 use serde_json::{json, Map, Value};
 use trialflow_core::{ComputationalRoutine, DataSchema, OutputShape, Plan, Planner, RoutineError};
 
-use super::bank::{KernelBank, Support};
+use super::bank::Support;
 use super::mother::MorletSl;
 use super::scales::FreqChoice;
-use super::transform::TimeFrequency;
+use super::transform::{Recipe, TimeFrequency};
 use super::WaveletError;
 
 /// `freqanalysis(data, method='superlet', order_max, order_min, c_1, adaptive, foi/foilim,
@@ -190,44 +189,22 @@ impl ComputationalRoutine for Superlet {
         input: &DataSchema,
         planner: &mut Planner,
     ) -> Result<Plan, RoutineError> {
-        let (n, channels) = (task_shape[0], task_shape[1]);
         let (scales, _) = self.scales(input)?;
         let dt = 1.0 / input.samplerate;
         let norm = dt.powf(0.5) / (4.0 * std::f64::consts::PI);
-        let mut starts = vec![0];
-        let mut exponents = Vec::new();
-        let mut supports = Vec::new();
-        let mut values: Vec<Box<dyn Fn(f64) -> Complex64>> = Vec::new();
+        let mut recipe = Recipe::new(false);
         for (&s, factors) in scales.iter().zip(self.factors(&scales)) {
             for (cycles, e) in factors {
                 // _get_superlet_support: M = 10 s c / dt samples.
-                supports.push(Support::new(10.0 * s * cycles / dt));
                 let wavelet = MorletSl { cycles };
-                values.push(Box::new(move |t: f64| wavelet.time(t, s) * norm));
-                exponents.push(e);
+                recipe.factor(
+                    Support::new(10.0 * s * cycles / dt),
+                    move |t| wavelet.time(t, s) * norm,
+                    e,
+                );
             }
-            starts.push(exponents.len());
+            recipe.next_frequency();
         }
-        let reach = supports
-            .iter()
-            .map(|s| s.centre().max(s.len - 1 - s.centre()))
-            .max()
-            .unwrap_or(0);
-        let p = KernelBank::fft_len(n, reach);
-        let kernels: Vec<(Support, &dyn Fn(f64) -> Complex64)> = supports
-            .iter()
-            .zip(&values)
-            .map(|(s, v)| (*s, v.as_ref()))
-            .collect();
-        let bank = KernelBank::new(p, n, &kernels, dt, planner);
-        Ok(self.tf.kernel(
-            n,
-            channels,
-            input.samplerate,
-            bank,
-            starts,
-            exponents,
-            false,
-        ))
+        Ok(self.tf.kernel(task_shape, input, recipe, planner))
     }
 }

@@ -15,11 +15,11 @@ use ndarray::{ArrayViewMut4, Ix4};
 use num_complex::Complex64;
 use serde_json::Value;
 use trialflow_core::{
-    DataKind, DataSchema, Kernel, OutputBlock, OutputShape, RoutineError, Scratch, ScratchSize,
-    TrialInput,
+    DataKind, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner, RoutineError, Scratch,
+    ScratchSize, TrialInput,
 };
 
-use super::bank::KernelBank;
+use super::bank::{KernelBank, Support};
 use super::toi::Toi;
 use super::WaveletError;
 use crate::spectral::trend::Trend;
@@ -97,20 +97,31 @@ impl TimeFrequency {
         schema
     }
 
-    /// The kernel for trials of `n` samples and `channels` channels: output frequency `f`
-    /// is `Π (x * ψ_k)^exponents[k]` over `k` in `starts[f]..starts[f + 1]`, kernel `k` of
-    /// `bank`.
+    /// The kernel for tasks of `task_shape` (samples, channels): `recipe`'s wavelets
+    /// sampled and transformed for this trial length.
     pub fn kernel(
         &self,
-        n: usize,
-        channels: usize,
-        samplerate: f64,
-        bank: KernelBank,
-        starts: Vec<usize>,
-        exponents: Vec<f64>,
-        real_wavelets: bool,
-    ) -> Arc<TfKernel> {
-        let p = bank.p();
+        task_shape: &[usize],
+        input: &DataSchema,
+        recipe: Recipe,
+        planner: &mut Planner,
+    ) -> Plan {
+        let (n, channels) = (task_shape[0], task_shape[1]);
+        let dt = 1.0 / input.samplerate;
+        let reach = recipe
+            .supports
+            .iter()
+            .map(|s| s.centre().max(s.len - 1 - s.centre()))
+            .max()
+            .unwrap_or(0);
+        let p = KernelBank::fft_len(n, reach);
+        let kernels: Vec<(Support, &dyn Fn(f64) -> Complex64)> = recipe
+            .supports
+            .iter()
+            .zip(&recipe.values)
+            .map(|(s, v)| (*s, v.as_ref()))
+            .collect();
+        let bank = KernelBank::new(p, n, &kernels, dt, planner);
         let n_out = self.toi.n_out(n);
         let scratch = ScratchSize {
             real: CHANNEL_BLOCK * n + 2 * channels,
@@ -120,13 +131,56 @@ impl TimeFrequency {
         Arc::new(TfKernel {
             settings: self.clone(),
             n,
-            samplerate,
+            samplerate: input.samplerate,
             bank,
-            starts,
-            exponents,
-            real_wavelets,
+            starts: recipe.starts,
+            exponents: recipe.exponents,
+            real_wavelets: recipe.real,
             scratch,
         })
+    }
+}
+
+/// A wavelet as a function of time (seconds), normalisation included.
+type WaveletFn = Box<dyn Fn(f64) -> Complex64>;
+
+/// What every output frequency is made of, before sampling: factors (a wavelet, its
+/// support and its exponent), frequency after frequency.
+pub struct Recipe {
+    supports: Vec<Support>,
+    values: Vec<WaveletFn>,
+    exponents: Vec<f64>,
+    starts: Vec<usize>,
+    real: bool,
+}
+
+impl Recipe {
+    /// An empty recipe; `real` when every wavelet is real valued.
+    pub fn new(real: bool) -> Recipe {
+        Recipe {
+            supports: Vec::new(),
+            values: Vec::new(),
+            exponents: Vec::new(),
+            starts: vec![0],
+            real,
+        }
+    }
+
+    /// Adds a factor `(x * ψ)^exponent` to the current frequency.
+    pub fn factor(
+        &mut self,
+        support: Support,
+        wavelet: impl Fn(f64) -> Complex64 + 'static,
+        exponent: f64,
+    ) {
+        self.supports.push(support);
+        self.values.push(Box::new(wavelet));
+        self.exponents.push(exponent);
+    }
+
+    /// Closes the current frequency; the next factor starts the next one.
+    pub fn next_frequency(&mut self) {
+        self.starts.push(self.exponents.len());
     }
 }
 

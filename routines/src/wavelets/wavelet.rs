@@ -1,13 +1,12 @@
 //! `wavelet`: Syncopy's `freqanalysis(method='wavelet')`, the continuous wavelet transform.
 
-use num_complex::Complex64;
 use serde_json::{json, Map, Value};
 use trialflow_core::{ComputationalRoutine, DataSchema, OutputShape, Plan, Planner, RoutineError};
 
-use super::bank::{KernelBank, Support};
+use super::bank::Support;
 use super::mother::Mother;
 use super::scales::FreqChoice;
-use super::transform::TimeFrequency;
+use super::transform::{Recipe, TimeFrequency};
 use super::WaveletError;
 use crate::params::{keyword_serde, Keyword};
 
@@ -172,44 +171,20 @@ impl ComputationalRoutine for Wavelet {
         input: &DataSchema,
         planner: &mut Planner,
     ) -> Result<Plan, RoutineError> {
-        let (n, channels) = (task_shape[0], task_shape[1]);
         let (scales, _) = self.scales(input)?;
         let dt = 1.0 / input.samplerate;
         let mother = self.mother;
-        // cwt_time: M = 10 s / dt samples, kernel norm √dt / (8 π s).
-        let supports: Vec<Support> = scales
-            .iter()
-            .map(|&s| Support::new(10.0 * s / dt))
-            .collect();
-        let values: Vec<Box<dyn Fn(f64) -> Complex64>> = scales
-            .iter()
-            .map(|&s| {
-                let norm = dt.powf(0.5) / (s * 8.0 * std::f64::consts::PI);
-                Box::new(move |t: f64| mother.time(t, s) * norm) as Box<dyn Fn(f64) -> Complex64>
-            })
-            .collect();
-        let reach = supports
-            .iter()
-            .map(|s| s.centre().max(s.len - 1 - s.centre()))
-            .max()
-            .unwrap_or(0);
-        let p = KernelBank::fft_len(n, reach);
-        let kernels: Vec<(Support, &dyn Fn(f64) -> Complex64)> = supports
-            .iter()
-            .zip(&values)
-            .map(|(s, v)| (*s, v.as_ref()))
-            .collect();
-        let bank = KernelBank::new(p, n, &kernels, dt, planner);
-        let starts = (0..=scales.len()).collect();
-        let exponents = vec![1.0; scales.len()];
-        Ok(self.tf.kernel(
-            n,
-            channels,
-            input.samplerate,
-            bank,
-            starts,
-            exponents,
-            mother.is_real(),
-        ))
+        let mut recipe = Recipe::new(mother.is_real());
+        for &s in &scales {
+            // cwt_time: M = 10 s / dt samples, kernel norm √dt / (8 π s).
+            let norm = dt.powf(0.5) / (s * 8.0 * std::f64::consts::PI);
+            recipe.factor(
+                Support::new(10.0 * s / dt),
+                move |t| mother.time(t, s) * norm,
+                1.0,
+            );
+            recipe.next_frequency();
+        }
+        Ok(self.tf.kernel(task_shape, input, recipe, planner))
     }
 }
