@@ -35,8 +35,7 @@ mod tests {
             ("wavelet", json!({"wavelet": "morlet"}), "wavelet"),
             ("wavelet", json!({"width": 0.5}), "width"),
             ("wavelet", json!({"wavelet": "Paul", "order": 2}), "order"),
-            ("wavelet", json!({"wavelet": "Paul", "width": 6}), "width"),
-            ("wavelet", json!({"order": 3}), "order"),
+            ("wavelet", json!({"wavelet": "DOG", "order": 0}), "order"),
             ("wavelet", json!({"foi": [0.0, 10.0]}), "foi"),
             (
                 "wavelet",

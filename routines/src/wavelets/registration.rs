@@ -203,12 +203,12 @@ impl Registrable for Superlet {
                 ParamDoc {
                     name: "order_max",
                     kind: "integer >= 1",
-                    default: "(required)",
+                    default: "required",
                     doc: "the highest order: c_1 · order_max cycles in the longest wavelet",
                 },
                 ParamDoc {
                     name: "order_min",
-                    kind: "integer in [1, order_max]",
+                    kind: "integer >= 1, at most order_max",
                     default: "1",
                     doc: "the lowest order: c_1 · order_min cycles in the shortest wavelet",
                 },

@@ -42,8 +42,9 @@ impl Superlet {
         freqs: FreqChoice,
         tf: TimeFrequency,
     ) -> Result<Superlet, WaveletError> {
-        // Orders and cycles beyond these would need kernels longer than any trial anyway.
-        const LIMIT: i64 = 1000;
+        // Beyond these the plan holds (orders x frequencies) kernel spectra to no purpose:
+        // Moca et al. use orders up to 30 and 1 to 5 base cycles.
+        const LIMIT: i64 = 100;
         let order_max = match order_max {
             Some(o) if (1..=LIMIT).contains(&o) => o,
             other => {

@@ -71,25 +71,16 @@ impl Wavelet {
                 )),
             }
         };
-        let ignored = |param: &'static str| {
-            WaveletError::range(
-                param,
-                format!("unset: it does not apply to wavelet {}", name.as_str()),
-                "a value",
-            )
-        };
+        // As Syncopy, `width` only matters for Morlet and `order` only for Paul and DOG; the
+        // other is accepted and has no effect (Syncopy warns), so its configurations replay.
         let mother = match name {
             WaveletName::Morlet => {
-                if order.is_some() {
-                    return Err(ignored("order"));
-                }
                 let w0 = width.unwrap_or(6.0);
                 if !(w0.is_finite() && w0 >= 1.0) {
                     return Err(WaveletError::range("width", "a finite number >= 1", w0));
                 }
                 Mother::Morlet { w0 }
             }
-            _ if width.is_some() => return Err(ignored("width")),
             WaveletName::Paul => Mother::Paul {
                 m: order_of(4, 85, 4)?,
             },
@@ -97,9 +88,6 @@ impl Wavelet {
                 m: order_of(1, 100, 2)?,
             },
             WaveletName::MexicanHat | WaveletName::Marr | WaveletName::Ricker => {
-                if order.is_some() {
-                    return Err(ignored("order"));
-                }
                 Mother::Dog { m: 2 }
             }
         };
