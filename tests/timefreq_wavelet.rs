@@ -433,8 +433,11 @@ fn shards_and_channel_groups_give_the_sequential_bits() {
     }
 }
 
+/// A stored object's shape and bits.
+type Stored = (Vec<usize>, Vec<u64>);
+
 /// `(file name, (shape, bits))` of every SpectralData object of a container.
-fn spectral_objects(container: &Path) -> Vec<(String, (Vec<usize>, Vec<u64>))> {
+fn spectral_objects(container: &Path) -> Vec<(String, Stored)> {
     let mut names: Vec<String> = std::fs::read_dir(container)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
