@@ -209,3 +209,67 @@ impl ComputationalRoutine for Superlet {
         Ok(self.tf.kernel(task_shape, input, recipe, planner))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wavelets::Toi;
+
+    fn superlet(order_max: i64, order_min: i64, adaptive: bool) -> Superlet {
+        let tf = TimeFrequency::new(Some(Toi::All), None, None).unwrap();
+        Superlet::new(
+            Some(order_max),
+            Some(order_min),
+            Some(3),
+            Some(adaptive),
+            FreqChoice::Default,
+            tf,
+        )
+        .unwrap()
+    }
+
+    /// FASLT gives each frequency the factors of its own order, also where neighbouring
+    /// frequencies skip an order (Syncopy 2023.9 then uses the cycles of the next order that
+    /// occurs: 9 instead of 6 below).
+    #[test]
+    fn adaptive_orders_take_their_own_cycles() {
+        let scales: Vec<f64> = [10.0, 20.0, 40.0, 80.0]
+            .iter()
+            .map(|f| MorletSl::scale_from_period(1.0 / f))
+            .collect();
+        let factors = superlet(3, 1, true).factors(&scales);
+        let cycles: Vec<Vec<f64>> = factors
+            .iter()
+            .map(|f| f.iter().map(|&(c, _)| c).collect())
+            .collect();
+        assert_eq!(
+            cycles,
+            vec![
+                vec![3.0],
+                vec![3.0, 6.0],
+                vec![3.0, 6.0],
+                vec![3.0, 6.0, 9.0]
+            ]
+        );
+        // order 1 + 2 (20 - 10) / 70: the whole part with 1/o, the fraction α/o on order 2.
+        let o = 1.0 + 2.0 * (10.0 / 70.0);
+        let (whole, fraction) = (factors[1][0].1, factors[1][1].1);
+        assert!((whole - 1.0 / o).abs() < 1e-12);
+        assert!((fraction - (o - 1.0) / o).abs() < 1e-12);
+        // The highest frequency is order_max exactly: every order, each to the 1/3.
+        assert!(factors[3]
+            .iter()
+            .all(|&(_, e)| (e - 1.0 / 3.0).abs() < 1e-12));
+    }
+
+    #[test]
+    fn multiplicative_superlets_use_every_order_everywhere() {
+        let factors = superlet(4, 2, false).factors(&[0.01, 0.02]);
+        for f in factors {
+            assert_eq!(
+                f,
+                vec![(6.0, 1.0 / 3.0), (9.0, 1.0 / 3.0), (12.0, 1.0 / 3.0)]
+            );
+        }
+    }
+}
