@@ -60,21 +60,29 @@ impl Support {
 /// divided by `P` (RustFFT's inverse is unnormalised).
 pub struct KernelBank {
     p: usize,
-    spectra: Vec<Complex64>,
+    /// The spectra back to back, each `p` complex values as (re, im) pairs: shared through
+    /// the planner by every plan of the run with the same wavelets.
+    spectra: Arc<[f64]>,
+    /// Whether this plan computed the spectra (the others share them), so the memory
+    /// estimate counts them once.
+    owns_spectra: bool,
     forward: Arc<dyn Fft<f64>>,
     inverse: Arc<dyn Fft<f64>>,
 }
 
 impl KernelBank {
-    /// The FFT length for trials of `max_len` samples and kernels whose longest reach to
-    /// either side of lag 0 is `reach` samples.
+    /// The FFT length for trials of at most `max_len` samples and kernels whose longest reach
+    /// to either side of lag 0 is `reach` samples.
     pub fn fft_len(max_len: usize, reach: usize) -> usize {
         smooth_at_least(max_len + reach.min(max_len.saturating_sub(1)))
     }
 
     /// Samples and transforms `kernels` (each a support and its value at a time) onto `p`
-    /// points. `p` comes from [`KernelBank::fft_len`] over the same kernels.
+    /// points for trials of at most `max_len` samples (`p` from [`KernelBank::fft_len`] over
+    /// the same kernels). `key` must name the kernels completely: the planner computes the
+    /// spectra once per run and key, so trial lengths and channel groups share them.
     pub fn new(
+        key: &str,
         p: usize,
         max_len: usize,
         kernels: &[(Support, &dyn Fn(f64) -> Complex64)],
@@ -83,24 +91,29 @@ impl KernelBank {
     ) -> KernelBank {
         let forward = planner.fft_forward(p);
         let inverse = planner.fft_inverse(p);
-        let mut spectra = vec![Complex64::new(0.0, 0.0); kernels.len() * p];
-        let mut fft_scratch = vec![Complex64::new(0.0, 0.0); forward.get_inplace_scratch_len()];
-        let reach = max_len.saturating_sub(1) as isize;
-        let scale = 1.0 / p as f64;
-        for ((support, value), g) in kernels.iter().zip(spectra.chunks_exact_mut(p)) {
-            let centre = support.centre() as isize;
-            let lo = (-centre).max(-reach);
-            let hi = (support.len as isize - 1 - centre).min(reach);
-            for lag in lo..=hi {
-                let m = (lag + centre) as usize;
-                let slot = lag.rem_euclid(p as isize) as usize;
-                g[slot] = value(support.time(m, dt)) * scale;
+        let computed = planner.tapers_computed();
+        let spectra = planner.taper(&format!("{key}, max_len={max_len}"), p, || {
+            let mut spectra = vec![Complex64::new(0.0, 0.0); kernels.len() * p];
+            let mut fft_scratch = vec![Complex64::new(0.0, 0.0); forward.get_inplace_scratch_len()];
+            let reach = max_len.saturating_sub(1) as isize;
+            let scale = 1.0 / p as f64;
+            for ((support, value), g) in kernels.iter().zip(spectra.chunks_exact_mut(p)) {
+                let centre = support.centre() as isize;
+                let lo = (-centre).max(-reach);
+                let hi = (support.len as isize - 1 - centre).min(reach);
+                for lag in lo..=hi {
+                    let m = (lag + centre) as usize;
+                    let slot = lag.rem_euclid(p as isize) as usize;
+                    g[slot] = value(support.time(m, dt)) * scale;
+                }
+                forward.process_with_scratch(g, &mut fft_scratch);
             }
-            forward.process_with_scratch(g, &mut fft_scratch);
-        }
+            spectra.iter().flat_map(|z| [z.re, z.im]).collect()
+        });
         KernelBank {
             p,
             spectra,
+            owns_spectra: planner.tapers_computed() > computed,
             forward,
             inverse,
         }
@@ -110,8 +123,9 @@ impl KernelBank {
         self.p
     }
 
-    pub fn spectrum(&self, kernel: usize) -> &[Complex64] {
-        &self.spectra[kernel * self.p..(kernel + 1) * self.p]
+    /// Kernel `kernel`'s spectrum as (re, im) pairs.
+    fn spectrum(&self, kernel: usize) -> &[f64] {
+        &self.spectra[2 * kernel * self.p..2 * (kernel + 1) * self.p]
     }
 
     /// Complex scratch the FFTs need.
@@ -121,8 +135,14 @@ impl KernelBank {
             .max(self.inverse.get_inplace_scratch_len())
     }
 
+    /// The spectra (counted by the plan that computed them) and the FFT plans.
     pub fn state_bytes(&self) -> usize {
-        self.spectra.len() * std::mem::size_of::<Complex64>() + 2 * fft_plan_bytes(self.p)
+        let spectra = if self.owns_spectra {
+            self.spectra.len() * std::mem::size_of::<f64>()
+        } else {
+            0
+        };
+        spectra + 2 * fft_plan_bytes(self.p)
     }
 
     /// Replaces `buf` (the zero-padded signal) by its spectrum.
@@ -139,8 +159,12 @@ impl KernelBank {
         work: &mut [Complex64],
         scratch: &mut [Complex64],
     ) {
-        for ((w, &x), &g) in work.iter_mut().zip(signal).zip(self.spectrum(kernel)) {
-            *w = x * g;
+        for ((w, &x), g) in work
+            .iter_mut()
+            .zip(signal)
+            .zip(self.spectrum(kernel).chunks_exact(2))
+        {
+            *w = x * Complex64::new(g[0], g[1]);
         }
         self.inverse.process_with_scratch(work, scratch);
     }
@@ -198,7 +222,7 @@ mod tests {
             let n = x.len();
             let p = KernelBank::fft_len(n, support.len);
             let mut planner = Planner::new();
-            let bank = KernelBank::new(p, n, &[(support, &h)], 1.0, &mut planner);
+            let bank = KernelBank::new("test", p, n, &[(support, &h)], 1.0, &mut planner);
             let mut scratch = vec![Complex64::new(0.0, 0.0); bank.fft_scratch_len()];
             let mut sig = vec![Complex64::new(0.0, 0.0); p];
             sig[..n]

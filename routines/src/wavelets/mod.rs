@@ -4,9 +4,9 @@
 //!
 //! Both write `(time, taper, freq, channel)` with one taper and Syncopy's time axis. Syncopy
 //! convolves each trial with every wavelet in the time domain; here the wavelets are sampled
-//! exactly as Syncopy samples them and held as spectra in the plan (`bank.rs`, once per
-//! trial length), so a channel costs one forward FFT and one product and inverse FFT per
-//! wavelet, into caller-owned scratch.
+//! exactly as Syncopy samples them and held as spectra (`bank.rs`, computed once per run and
+//! shared by every plan through the planner), so a channel costs one forward FFT and one
+//! product and inverse FFT per wavelet, into caller-owned scratch.
 
 mod bank;
 mod errors;
@@ -28,6 +28,31 @@ pub use wavelet::{Wavelet, WaveletName};
 #[cfg(test)]
 mod tests {
     use serde_json::{json, Value};
+    use trialflow_core::{ComputationalRoutine, DType, DataSchema, Planner, TrialDefinition};
+
+    /// Plans for different trial lengths and channel groups share one bank of kernel
+    /// spectra, and only the plan that computed it counts it in its state.
+    #[test]
+    fn plans_share_one_kernel_bank() {
+        let def = TrialDefinition::from_trials(&[(0, 100, 0.0), (100, 160, 0.0)], &[]);
+        let input = DataSchema::analog(DType::Float32, 200.0, vec!["a".into(), "b".into()], def);
+        let routine = super::SuperletParams::new()
+            .order_max(3)
+            .foi(vec![10.0, 20.0])
+            .check()
+            .unwrap();
+        let mut planner = Planner::new();
+        let plans: Vec<_> = [[100, 2], [60, 2], [60, 1]]
+            .iter()
+            .map(|shape| routine.plan(shape, &input, &mut planner).unwrap())
+            .collect();
+        assert_eq!(planner.tapers_computed(), 1);
+        let states: Vec<usize> = plans.iter().map(|p| p.state_bytes()).collect();
+        assert!(
+            states[0] > states[1] && states[1] == states[2],
+            "{states:?}"
+        );
+    }
 
     #[test]
     fn invalid_parameters_are_named_on_one_line() {

@@ -193,8 +193,10 @@ impl ComputationalRoutine for Superlet {
         let (scales, _) = self.scales(input)?;
         let dt = 1.0 / input.samplerate;
         let norm = dt.powf(0.5) / (4.0 * std::f64::consts::PI);
-        let mut recipe = Recipe::new(false);
-        for (&s, factors) in scales.iter().zip(self.factors(&scales)) {
+        let all_factors = self.factors(&scales);
+        let key = format!("superlet scales={scales:?} factors={all_factors:?}");
+        let mut recipe = Recipe::new(key, false);
+        for (&s, factors) in scales.iter().zip(all_factors) {
             for (cycles, e) in factors {
                 // _get_superlet_support: M = 10 s c / dt samples.
                 let wavelet = MorletSl { cycles };

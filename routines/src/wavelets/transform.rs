@@ -108,20 +108,27 @@ impl TimeFrequency {
     ) -> Plan {
         let (n, channels) = (task_shape[0], task_shape[1]);
         let dt = 1.0 / input.samplerate;
+        // One FFT length for every trial length, so every plan shares one bank.
+        let longest = (0..input.n_trials())
+            .map(|t| input.trialdefinition.trial_len(t))
+            .max()
+            .unwrap_or(n)
+            .max(n);
         let reach = recipe
             .supports
             .iter()
             .map(|s| s.centre().max(s.len - 1 - s.centre()))
             .max()
             .unwrap_or(0);
-        let p = KernelBank::fft_len(n, reach);
+        let p = KernelBank::fft_len(longest, reach);
         let kernels: Vec<(Support, &dyn Fn(f64) -> Complex64)> = recipe
             .supports
             .iter()
             .zip(&recipe.values)
             .map(|(s, v)| (*s, v.as_ref()))
             .collect();
-        let bank = KernelBank::new(p, n, &kernels, dt, planner);
+        let key = format!("{} fs={:?}", recipe.key, input.samplerate);
+        let bank = KernelBank::new(&key, p, longest, &kernels, dt, planner);
         let n_out = self.toi.n_out(n);
         let scratch = ScratchSize {
             real: CHANNEL_BLOCK * n + 2 * channels,
@@ -147,6 +154,8 @@ type WaveletFn = Box<dyn Fn(f64) -> Complex64>;
 /// What every output frequency is made of, before sampling: factors (a wavelet, its
 /// support and its exponent), frequency after frequency.
 pub struct Recipe {
+    /// Names the wavelets completely (routine and parameters), for sharing their spectra.
+    key: String,
     supports: Vec<Support>,
     values: Vec<WaveletFn>,
     exponents: Vec<f64>,
@@ -155,9 +164,11 @@ pub struct Recipe {
 }
 
 impl Recipe {
-    /// An empty recipe; `real` when every wavelet is real valued.
-    pub fn new(real: bool) -> Recipe {
+    /// An empty recipe; `key` names the wavelets it will hold completely, `real` says that
+    /// every one is real valued.
+    pub fn new(key: String, real: bool) -> Recipe {
         Recipe {
+            key,
             supports: Vec::new(),
             values: Vec::new(),
             exponents: Vec::new(),

@@ -162,7 +162,8 @@ impl ComputationalRoutine for Wavelet {
         let (scales, _) = self.scales(input)?;
         let dt = 1.0 / input.samplerate;
         let mother = self.mother;
-        let mut recipe = Recipe::new(mother.is_real());
+        let key = format!("wavelet {:?} scales={scales:?}", self.mother);
+        let mut recipe = Recipe::new(key, mother.is_real());
         for &s in &scales {
             // cwt_time: M = 10 s / dt samples, kernel norm √dt / (8 π s).
             let norm = dt.powf(0.5) / (s * 8.0 * std::f64::consts::PI);
