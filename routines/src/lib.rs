@@ -16,6 +16,7 @@ pub mod smoothing;
 pub mod spectral;
 pub mod statistics;
 pub mod timefreq;
+pub mod wavelets;
 
 mod params;
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub fn builtin_entries() -> Vec<RoutineEntry> {
     entries.extend(filters::registry_entries());
     entries.extend(timefreq::registry_entries());
     entries.extend(statistics::registry_entries());
+    entries.extend(wavelets::registry_entries());
     entries.sort_by_key(|e| e.doc.name);
     entries
 }

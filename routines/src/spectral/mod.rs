@@ -13,7 +13,7 @@ mod dpss;
 mod errors;
 mod frequencies;
 mod mtmfft;
-mod output;
+pub(crate) mod output;
 mod registration;
 pub(crate) mod trend;
 mod welch;

@@ -67,6 +67,21 @@ impl SpectralOutput {
         }
     }
 
+    /// The real value this output takes from one coefficient (not for `fourier`, which
+    /// keeps the coefficient), for kernels that convert one value at a time.
+    pub(crate) fn real_value(self, z: Complex64) -> f64 {
+        match self {
+            SpectralOutput::Pow => z.re * z.re + z.im * z.im,
+            SpectralOutput::Abs => z.re.hypot(z.im),
+            SpectralOutput::Real => z.re,
+            SpectralOutput::Imag => z.im,
+            SpectralOutput::Angle => z.im.atan2(z.re),
+            SpectralOutput::AbsReal => z.re.abs(),
+            SpectralOutput::AbsImag => z.im.abs(),
+            SpectralOutput::Fourier => unreachable!("complex output keeps the coefficient"),
+        }
+    }
+
     /// A writer over a task's `[times, tapers, freqs, channels]` block (one time row for a
     /// spectrum).
     pub fn view4<'a>(self, output: &'a mut OutputBlock<'_>) -> SpectrumWriter<'a> {
