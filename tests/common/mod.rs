@@ -513,7 +513,11 @@ pub fn write_with_trialdefinition(dir: &Path, rows: &[&[f64]]) {
 pub fn results(container: &Path) -> Vec<(String, Dense)> {
     let mut files: Vec<String> = list(container)
         .into_iter()
-        .filter(|n| n.ends_with(".analog") || n.ends_with(".spike"))
+        .filter(|n| {
+            [".analog", ".spike", ".spectral", ".crossspectral"]
+                .iter()
+                .any(|ext| n.ends_with(ext))
+        })
         .collect();
     files.sort();
     files
