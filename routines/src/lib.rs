@@ -14,8 +14,8 @@ pub mod peaks;
 pub mod preprocessing;
 pub mod smoothing;
 pub mod spectral;
-pub mod timefreq;
 pub mod statistics;
+pub mod timefreq;
 
 mod params;
 #[cfg(test)]
@@ -34,6 +34,7 @@ pub fn builtin_entries() -> Vec<RoutineEntry> {
     entries.extend(filters::registry_entries());
     entries.extend(timefreq::registry_entries());
     entries.extend(statistics::registry_entries());
+    entries.extend(connectivity::registry_entries());
     entries.sort_by_key(|e| e.doc.name);
     entries
 }

@@ -23,8 +23,8 @@ use trialflow_routines::spectral::{
     Average, MtmfftParams, Padding, PolyRemoval, Scaling, SegmentDetrend, SpectralOutput, Taper,
     WelchParams, Window,
 };
-use trialflow_routines::timefreq::{MtmconvolParams, Toi};
 use trialflow_routines::statistics::ItcParams;
+use trialflow_routines::timefreq::{MtmconvolParams, Toi};
 
 /// Parameters whose documented default is a rule computed from other parameters or from the
 /// data (`nperseg // 2`), not a value a user could write. Each is checked to be accepted as

@@ -50,6 +50,14 @@ pub enum ConnectivityError {
     PadWithCorr,
     #[error("output must be one of abs, pow, complex, fisher_z, angle, imag, real, got '{0}'")]
     UnknownOutput(String),
+    #[error("connectivity needs method: coh, csd, ppc or granger")]
+    NoMethod,
+    #[error("method must be one of coh, csd, ppc, granger, got '{0}'")]
+    UnknownMethod(String),
+    #[error("output applies to method coh only, not {0}")]
+    OutputWithout(&'static str),
+    #[error("{0} is not supported by the connectivity routine yet")]
+    NotYet(&'static str),
     #[error("Granger causality: the trial-averaged cross-spectral matrix at {freq} Hz is not positive definite (Wilson's factorisation needs it; more trials than channels help)")]
     NotPositiveDefinite { freq: f64 },
 }

@@ -69,6 +69,18 @@ pub struct CrossSpectra {
 }
 
 impl CrossSpectra {
+    /// The spectral parameters as the result's `cfg` records them (`mtmfft`'s, without
+    /// the `output` and `keeptapers` cross-spectra fix).
+    pub fn cfg(&self) -> Map<String, Value> {
+        use trialflow_core::ComputationalRoutine;
+        let Value::Object(mut cfg) = self.mtmfft.cfg() else {
+            unreachable!("mtmfft's cfg is a map")
+        };
+        cfg.remove("output");
+        cfg.remove("keeptapers");
+        cfg
+    }
+
     /// Whether `foi`/`foilim` select frequencies (Granger refuses that).
     pub fn selects_frequencies(&self) -> bool {
         self.restricted
