@@ -1,0 +1,348 @@
+//! `connectivity` through the command line: every case of
+//! `fixtures/reference/connectivity.json` (Syncopy 2023.9's `connectivityanalysis`, written
+//! by `fixtures/reference/make_connectivity.py`) with the fixture's inputs saved as .spy,
+//! the same bits in every execution mode (sequential, parallel, shards and their merge), and
+//! the refusals.
+//!
+//! Tolerances are those of `routines/tests/connectivity_numerics.rs` (which explains them):
+//! 1e-5 relative, with a floor for values small next to the spectra they are made of, in
+//! units of `√(S_ii S_jj)`; Granger to 5e-3 of the case's maximum (2e-2 at the two lowest
+//! bins of Granger from AnalogData). The floors need the trial-averaged auto-spectra, which
+//! the test computes with the library's numerics.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::reference::{array, number};
+use common::*;
+use ndarray::{Array2, ArrayD, IxDyn};
+use serde_json::{json, Map, Value};
+use trialflow::core::engine::{ObjectMetadata, ObjectSpec, ResultSink, StoreLayout, TaskPlacement};
+use trialflow::hdf5::WriterOptions;
+use trialflow::prelude::*;
+use trialflow::routines::connectivity::{ChannelCmb, ChannelPairs, CrossSpectraParams, CsdBlock};
+
+fn fixture() -> Value {
+    let path = format!(
+        "{}/fixtures/reference/connectivity.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// An AnalogData input of the fixture: its float32 values, trials and labels.
+struct Input {
+    data: Array2<f64>,
+    rows: Vec<(usize, usize, f64)>,
+    fs: f64,
+    labels: Vec<String>,
+}
+
+impl Input {
+    fn of(doc: &Value, name: &str) -> Input {
+        let inp = &doc["inputs"][name];
+        let data = array(&inp["data"])
+            .mapv(|v| v as f32 as f64)
+            .into_dimensionality()
+            .unwrap();
+        let rows = inp["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    number(&r[0]) as usize,
+                    number(&r[1]) as usize,
+                    number(&r[2]),
+                )
+            })
+            .collect();
+        Input {
+            data,
+            rows,
+            fs: number(&inp["samplerate"]),
+            labels: labels_of(&inp["channel"]),
+        }
+    }
+
+    fn trials(&self) -> Vec<Array2<f64>> {
+        self.rows
+            .iter()
+            .map(|&(a, b, _)| self.data.slice(ndarray::s![a..b, ..]).to_owned())
+            .collect()
+    }
+
+    /// Saves the input as `<dir>/<name>.spy` (float32 AnalogData with its labels).
+    fn save(&self, dir: &Path, name: &str) -> PathBuf {
+        init();
+        let trialdefinition = TrialDefinition::from_trials(&self.rows, &[]);
+        let channels = self.labels.len();
+        let schema = DataSchema::analog(
+            DType::Float32,
+            self.fs,
+            self.labels.clone(),
+            trialdefinition,
+        );
+        let total = self.data.nrows();
+        let spec = ObjectSpec {
+            tag: "raw".into(),
+            schema: schema.clone(),
+            layout: StoreLayout::Single,
+            placements: vec![TaskPlacement {
+                task: 0,
+                trial: 0,
+                rows: 0..total,
+                channels: 0..channels,
+                shape: vec![total, channels],
+            }],
+        };
+        let path = dir.join(format!("{name}.spy"));
+        let mut writer = SpyWriter::create(&path, WriterOptions::default()).unwrap();
+        let id = writer.preallocate(&spec).unwrap();
+        let block = self.data.view().into_dyn();
+        writer
+            .write_dense(id, &spec.placements[0], block.into())
+            .unwrap();
+        writer
+            .finalize(
+                id,
+                &ObjectMetadata {
+                    schema,
+                    log: String::new(),
+                    cfg: json!({}),
+                    info: json!({}),
+                },
+            )
+            .unwrap();
+        writer.commit().unwrap();
+        path
+    }
+}
+
+fn labels_of(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The result object of a container.
+fn result_file(container: &Path) -> PathBuf {
+    let name = list(container)
+        .into_iter()
+        .find(|n| n.ends_with(".crossspectral"))
+        .unwrap_or_else(|| panic!("{}: {:?}", container.display(), list(container)));
+    container.join(name)
+}
+
+/// A pipeline of one `connectivity` step with `params` (YAML accepts the JSON map).
+fn write_pipeline(dir: &Path, input: &str, out: &str, execution: &str, params: &Value) {
+    let mut step = params.as_object().unwrap().clone();
+    step.insert("routine".into(), json!("connectivity"));
+    write_file(
+        dir,
+        "p.yaml",
+        &format!(
+            "input: {input}.spy\noutput: {out}\nexecution:\n{execution}steps:\n  - {}\n",
+            Value::Object(step)
+        ),
+    );
+}
+
+/// The trial-averaged cross-spectra of a case, for the tolerance floors.
+fn mean_csd(inp: &Input, params: &Map<String, Value>, pairs: &ChannelPairs) -> CsdBlock {
+    let spectral: Map<String, Value> = params
+        .iter()
+        .filter(|(k, _)| !["method", "output", "keeptrials", "channelcmb"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let p: CrossSpectraParams = serde_json::from_value(Value::Object(spectral)).unwrap();
+    let cs = p.check(false).unwrap();
+    let trials = inp.trials();
+    let lens: Vec<usize> = trials.iter().map(|t| t.nrows()).collect();
+    let layout = cs.layout(&lens, inp.fs).unwrap();
+    let mut planner = Planner::new();
+    let mut sum = CsdBlock::zeros(layout.freqs.len(), pairs);
+    for x in &trials {
+        let plan = cs.plan(x.nrows(), &layout, &mut planner);
+        let mut scratch = plan.scratch(inp.labels.len());
+        let mut block = CsdBlock::zeros(plan.n_freqs(), pairs);
+        plan.trial(x.view(), pairs, &mut block, &mut scratch)
+            .unwrap();
+        sum.add(&block);
+    }
+    sum.mean(trials.len())
+}
+
+/// See the module doc.
+fn floor(mean: &CsdBlock, f: usize, a: usize, b: usize) -> f64 {
+    let ratio = |auto: &Array2<f64>, c: usize| {
+        let col = auto.column(c);
+        let peak = col.iter().fold(0.0f64, |m, &v| m.max(v));
+        (peak / col[f]).sqrt()
+    };
+    1e-6 + 4e-6 * (ratio(&mean.auto_i, a) + ratio(&mean.auto_j, b))
+}
+
+fn close(name: &str, at: &str, a: f64, b: f64, floor: f64) {
+    let tol = f64::max(1e-5 * b.abs(), floor);
+    assert!(
+        (a - b).abs() <= tol,
+        "{name} {at}: {a} vs Syncopy {b} (tol {tol:e})"
+    );
+}
+
+/// Splits a trailing (re, im) axis into pairs.
+fn as_pairs(a: &ArrayD<f64>) -> Vec<(f64, f64)> {
+    a.as_slice()
+        .unwrap()
+        .chunks_exact(2)
+        .map(|p| (p[0], p[1]))
+        .collect()
+}
+
+/// Compares the saved result with Syncopy's, as `connectivity_numerics.rs` does.
+fn check_case(doc: &Value, case: &Value, container: &Path) {
+    let name = case["name"].as_str().unwrap();
+    let method = case["method"].as_str().unwrap();
+    let params = case["params"].as_object().unwrap();
+    let inp = Input::of(doc, case["input"].as_str().unwrap());
+    let cmb: Option<ChannelCmb> = params
+        .get("channelcmb")
+        .map(|v| serde_json::from_value(v.clone()).unwrap());
+    let pairs = ChannelPairs::resolve(cmb.as_ref(), &inp.labels).unwrap();
+    let file = result_file(container);
+    let got = read_data(&file);
+    let expected = array(&case["expected"]);
+    let info = read_info(&file);
+    assert_eq!(
+        labels_of(&info["channel_i"]),
+        labels_of(&case["channel_i"]),
+        "{name}"
+    );
+    assert_eq!(
+        labels_of(&info["channel_j"]),
+        labels_of(&case["channel_j"]),
+        "{name}"
+    );
+    if !(method == "granger" && cmb.is_some()) {
+        let freq: Vec<f64> = info["freq"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(number)
+            .collect();
+        let want: Vec<f64> = array(&case["freq"]).iter().copied().collect();
+        assert_eq!(freq.len(), want.len(), "{name}: freq");
+        for (a, b) in freq.iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{name}: freq");
+        }
+    }
+    let complex_out = got.dtype.starts_with("complex");
+    let mut shape = got.shape.clone();
+    if complex_out {
+        shape.push(2);
+    }
+    assert_eq!(shape, expected.shape(), "{name}: shape");
+    let values = ArrayD::from_shape_vec(IxDyn(&shape), got.values.clone()).unwrap();
+    if method == "granger" {
+        let max = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (idx, &e) in expected.indexed_iter() {
+            let v = values[&idx];
+            let bound = if idx[1] < 2 { 2e-2 } else { 5e-3 };
+            assert!(
+                (v - e).abs() <= bound * max,
+                "{name} {idx:?}: {v} vs Syncopy {e} (tol {bound} of max {max})"
+            );
+        }
+        return;
+    }
+    let mean = mean_csd(&inp, params, &pairs);
+    let output = params
+        .get("output")
+        .and_then(Value::as_str)
+        .unwrap_or("abs");
+    let (nf, ni, nj) = (
+        expected.shape()[1],
+        expected.shape()[2],
+        expected.shape()[3],
+    );
+    if complex_out {
+        let (g, e) = (as_pairs(&values), as_pairs(&expected));
+        for f in 0..nf {
+            for a in 0..ni {
+                for b in 0..nj {
+                    let k = (f * ni + a) * nj + b;
+                    let mut fl = floor(&mean, f, a, b);
+                    if method == "csd" {
+                        fl *= (mean.auto_i[[f, a]] * mean.auto_j[[f, b]]).sqrt();
+                    }
+                    let at = format!("[{f},{a},{b}]");
+                    close(name, &at, g[k].0, e[k].0, fl);
+                    close(name, &at, g[k].1, e[k].1, fl);
+                }
+            }
+        }
+        return;
+    }
+    for f in 0..nf {
+        for a in 0..ni {
+            for b in 0..nj {
+                let (v, e) = (values[[0, f, a, b]], expected[[0, f, a, b]]);
+                let fl = floor(&mean, f, a, b);
+                let at = format!("[{f},{a},{b}]");
+                match (method, output) {
+                    ("coh", "angle") => {
+                        let two_pi = 2.0 * std::f64::consts::PI;
+                        let d = ((v - e).rem_euclid(two_pi)).min((e - v).rem_euclid(two_pi));
+                        // |C| from the same mean cross-spectra
+                        let c = mean.cross[[f, a, b]].norm()
+                            / (mean.auto_i[[f, a]] * mean.auto_j[[f, b]]).sqrt();
+                        assert!(d <= 1e-5 + fl / c, "{name} {at}: angle {v} vs {e}");
+                    }
+                    ("coh", "pow") => close(name, &at, v, e, 2.0 * fl),
+                    _ => close(name, &at, v, e, fl),
+                }
+            }
+        }
+    }
+}
+
+/// The cases the routine runs (all but `corr`, `keeptrials: true` and spectra inputs, which
+/// it refuses; see `not_yet_supported_settings_are_refused_by_name`).
+fn runnable(case: &Value) -> bool {
+    case["method"] != "corr"
+        && case["source"] != "spectra"
+        && case["params"].get("keeptrials") != Some(&Value::Bool(true))
+}
+
+#[test]
+fn every_fixture_case_matches_syncopy_through_the_cli() {
+    let doc = fixture();
+    let tmp = TempDir::new("connectivity-parity");
+    for name in doc["inputs"].as_object().unwrap().keys() {
+        Input::of(&doc, name).save(&tmp.path, name);
+    }
+    let mut ran = 0;
+    for (i, case) in doc["cases"].as_array().unwrap().iter().enumerate() {
+        if !runnable(case) {
+            continue;
+        }
+        let mut params = case["params"].as_object().unwrap().clone();
+        params.insert("method".into(), case["method"].clone());
+        let out = format!("c{i}.spy");
+        write_pipeline(
+            &tmp.path,
+            case["input"].as_str().unwrap(),
+            &out,
+            "  mode: sequential\n",
+            &Value::Object(params),
+        );
+        trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+        check_case(&doc, case, &tmp.join(&out));
+        ran += 1;
+    }
+    assert!(ran >= 25, "{ran} cases ran");
+}
