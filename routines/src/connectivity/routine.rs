@@ -1,23 +1,25 @@
-//! The `connectivity` routine: Syncopy 2023.9's `connectivityanalysis` on AnalogData, as a
-//! cross-trial, cross-channel step. Each trial's kernel computes its cross-spectra (or PPC
-//! phasors) for the `channelcmb` pairs, the engine folds them in its fixed trial order, and
-//! `finish_reduction` applies the method's finish step to the sum.
+//! The `connectivity` routine: Syncopy 2023.9's `connectivityanalysis`, a cross-channel
+//! step that (except `csd` with `keeptrials: true`) reduces across trials. Each trial's
+//! kernel writes its contribution (cross-spectra with their auto-spectra, PPC phasors or
+//! cross-covariances) for the `channelcmb` pairs, the engine folds the contributions in its
+//! fixed trial order, and `finish_reduction` applies the method's finish step to the sum.
 
 use std::sync::{Arc, Mutex};
 
-use ndarray::{s, ArrayViewMut3, Ix3};
+use ndarray::{s, ArrayView2, ArrayView3, ArrayViewMut3, Ix3, Ix4};
 use num_complex::Complex64 as C64;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use trialflow_core::routine::{ReducedState, TrialReduction};
+use trialflow_core::routine::{ReducedState, ScratchSize, TrialReduction, ValueKind};
 use trialflow_core::{
     ComputationalRoutine, DataKind, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
-    RoutineError, Scratch, TrialInput,
+    RoutineError, Scratch, TrialDefinition, TrialInput,
 };
 
 use super::{
-    coherence, coherency, granger, ppc, ChannelCmb, ChannelPairs, CoherenceOutput,
-    ConnectivityError, CrossSpectra, CrossSpectraParams, CsdBlock, CsdPlan, Method,
+    coherence, coherency, corr, dyadic_product_into, granger, ppc, ChannelCmb, ChannelPairs,
+    ChannelRef, CoherenceOutput, ConnectivityError, CorrPlan, CrossSpectra, CrossSpectraParams,
+    CsdBlock, CsdPlan, Method,
 };
 use crate::spectral::{present, Frequencies, Padding, PolyRemoval, Taper};
 
@@ -53,15 +55,43 @@ impl ConnectivityParams {
             "csd" => Method::Csd,
             "ppc" => Method::Ppc,
             "granger" => Method::Granger,
-            "corr" => return Err(ConnectivityError::NotYet("method corr")),
+            "corr" => Method::Corr,
             other => return Err(ConnectivityError::UnknownMethod(other.to_string())),
         };
         if self.output.is_some() && !matches!(method, Method::Coh(_)) {
             return Err(ConnectivityError::OutputWithout(method.name()));
         }
-        if self.keeptrials == Some(true) {
-            return Err(ConnectivityError::NotYet("keeptrials: true"));
+        let keeptrials = self.keeptrials.unwrap_or(false);
+        if keeptrials && method != Method::Csd {
+            return Err(ConnectivityError::KeeptrialsWithout(method.name()));
         }
+        // The keys that shape the spectra; Syncopy's corr works on the samples.
+        let spectral = [
+            ("taper", self.taper.is_some()),
+            ("taper_opt", self.taper_opt.is_some()),
+            ("tapsmofrq", self.tapsmofrq.is_some()),
+            ("n_taper", self.n_taper.is_some()),
+            ("foi", self.foi.is_some()),
+            ("foilim", self.foilim.is_some()),
+        ];
+        let set: Vec<&'static str> = spectral.iter().filter(|k| k.1).map(|k| k.0).collect();
+        if method == Method::Corr {
+            if let Some(key) = set.first() {
+                return Err(ConnectivityError::SpectralKeyWithCorr(key));
+            }
+            if self.channelcmb.is_some() {
+                return Err(ConnectivityError::ChannelCmbWithCorr);
+            }
+        }
+        let padded = !matches!(self.pad, None | Some(Padding::MaxPerLen));
+        let mut spectra_keys = set;
+        if self.pad.is_some() {
+            spectra_keys.push("pad");
+        }
+        if self.polyremoval.is_some() {
+            spectra_keys.push("polyremoval");
+        }
+        let corr_trend = self.polyremoval.unwrap_or_default();
         let spectra = CrossSpectraParams {
             taper: self.taper,
             taper_opt: self.taper_opt,
@@ -75,26 +105,53 @@ impl ConnectivityParams {
         .check(method.demean_taper())?;
         Ok(Connectivity {
             method,
+            keeptrials,
             channelcmb: self.channelcmb,
             spectra,
+            padded,
+            corr_trend,
+            spectra_keys,
             freqs: Mutex::new(Vec::new()),
         })
     }
 }
 
-/// Syncopy's `connectivityanalysis` (methods `coh`, `csd`, `ppc`, `granger`) on AnalogData:
-/// one CrossSpectralData result, (time = 1, freq, channel_i, channel_j).
+/// Syncopy's `connectivityanalysis` on AnalogData (computing each trial's multitaper
+/// spectra) or on SpectralData holding `output: fourier` spectra: one CrossSpectralData
+/// result, (time, freq, channel_i, channel_j).
 #[derive(Debug)]
 pub struct Connectivity {
     method: Method,
+    keeptrials: bool,
     channelcmb: Option<ChannelCmb>,
     spectra: CrossSpectra,
+    padded: bool,
+    corr_trend: PolyRemoval,
+    /// The spectral keys set, refused with SpectralData input (its spectra are computed).
+    spectra_keys: Vec<&'static str>,
     /// The frequency axis, known from the input in the dry run; Granger's finish names a
     /// frequency whose matrix cannot be factorised.
     freqs: Mutex<Vec<f64>>,
 }
 
 const NAME: &str = "connectivity";
+
+/// What a task writes: the packed cross-spectra (`pack`: senders' auto-spectra in an extra
+/// column, receivers' in an extra row), PPC's unit phasors, one trial's cross-spectra
+/// (`keeptrials`), or the cross-covariances of `corr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contribution {
+    Packed,
+    Phasors,
+    Trial,
+    Covariance,
+}
+
+/// The frequency axis and tapers of the spectra the cross-spectra come from.
+struct SpectralAxis {
+    freqs: Vec<f64>,
+    n_tapers: usize,
+}
 
 impl Connectivity {
     fn pairs(&self, input: &DataSchema) -> Result<ChannelPairs, ConnectivityError> {
@@ -105,14 +162,66 @@ impl Connectivity {
         input.trial_shapes.iter().map(|s| s[0]).collect()
     }
 
-    /// The contribution's (freq, i, j) shape: cross-spectra with the senders' auto-spectra
-    /// in an extra column and the receivers' in an extra row, or PPC's unit phasors.
-    fn contribution_shape(&self, n_freqs: usize, pairs: &ChannelPairs) -> Vec<usize> {
-        let (ni, nj) = (pairs.senders.len(), pairs.receivers.len());
+    fn contribution(&self) -> Contribution {
         match self.method {
-            Method::Ppc => vec![n_freqs, ni, nj],
-            _ => vec![n_freqs, ni + 1, nj + 1],
+            Method::Ppc => Contribution::Phasors,
+            Method::Corr => Contribution::Covariance,
+            Method::Csd if self.keeptrials => Contribution::Trial,
+            _ => Contribution::Packed,
         }
+    }
+
+    /// The input's spectra: computed here from AnalogData, or SpectralData's own.
+    fn axis(&self, input: &DataSchema) -> Result<SpectralAxis, RoutineError> {
+        match input.kind {
+            DataKind::Analog => {
+                let layout = self.spectra.layout(&Self::lens(input), input.samplerate)?;
+                Ok(SpectralAxis {
+                    freqs: layout.freqs,
+                    n_tapers: layout.n_tapers,
+                })
+            }
+            _ => Ok(SpectralAxis {
+                freqs: input.freq.clone().unwrap_or_default(),
+                n_tapers: input.trial_shapes[0][1],
+            }),
+        }
+    }
+
+    /// Syncopy's checks of SpectralData input: Fourier coefficients, no spectral keys, no
+    /// time axis, and every trial of the same shape.
+    fn check_spectra(&self, input: &DataSchema) -> Result<(), RoutineError> {
+        let fail = |m: String| -> Result<(), RoutineError> { Err(RoutineError::invalid(m)) };
+        if self.method == Method::Corr {
+            return fail(
+                "method corr needs AnalogData (it correlates the samples), not SpectralData".into(),
+            );
+        }
+        if !input.dtype.is_complex() {
+            return fail(format!(
+                "method {} on SpectralData needs complex Fourier coefficients (mtmfft with output: fourier), but the input holds real {} values",
+                self.method.name(),
+                input.dtype.numpy_name()
+            ));
+        }
+        if let Some(key) = self.spectra_keys.first() {
+            return fail(format!(
+                "{key} shapes the spectra of AnalogData input; SpectralData input brings its own spectra"
+            ));
+        }
+        let first = &input.trial_shapes[0];
+        if first.len() != 4 || first[0] != 1 {
+            return fail(format!(
+                "SpectralData input must be one time point per trial (mtmfft), but trial 0 has shape {first:?}"
+            ));
+        }
+        if let Some(t) = input.trial_shapes.iter().position(|s| s != first) {
+            return fail(format!(
+                "SpectralData trials must all have the shape of trial 0 ({first:?}), but trial {t} has {:?}",
+                input.trial_shapes[t]
+            ));
+        }
+        Ok(())
     }
 
     fn output_complex(&self) -> bool {
@@ -120,6 +229,23 @@ impl Connectivity {
             self.method,
             Method::Csd | Method::Coh(CoherenceOutput::Complex)
         )
+    }
+
+    /// The output's (time, freq, channel_i, channel_j) shape for one trial or the result.
+    fn result_shape(&self, input: &DataSchema) -> Result<Vec<usize>, RoutineError> {
+        if self.method == Method::Corr {
+            let n = input.trial_shapes[0][0];
+            let c = input.n_channels();
+            return Ok(vec![n - n / 2, 1, c, c]);
+        }
+        let pairs = self.pairs(input)?;
+        let axis = self.axis(input)?;
+        Ok(vec![
+            1,
+            axis.freqs.len(),
+            pairs.senders.len(),
+            pairs.receivers.len(),
+        ])
     }
 }
 
@@ -134,24 +260,33 @@ impl ComputationalRoutine for Connectivity {
         if let Method::Coh(output) = self.method {
             cfg.insert("output".into(), json!(output.name()));
         }
-        cfg.insert("keeptrials".into(), json!(false));
-        cfg.insert(
-            "channelcmb".into(),
-            match &self.channelcmb {
-                None => Value::Null,
-                Some(cmb) => json!(cmb
-                    .iter()
-                    .map(|side| side
-                        .iter()
+        cfg.insert("keeptrials".into(), json!(self.keeptrials));
+        let cmb = self.channelcmb.as_ref().map(|cmb| {
+            cmb.iter()
+                .map(|side| {
+                    side.iter()
                         .map(|c| match c {
-                            super::ChannelRef::Index(i) => json!(i),
-                            super::ChannelRef::Name(n) => json!(n),
+                            ChannelRef::Index(i) => json!(i),
+                            ChannelRef::Name(n) => json!(n),
                         })
-                        .collect::<Vec<_>>())
-                    .collect::<Vec<_>>()),
-            },
-        );
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        });
+        cfg.insert("channelcmb".into(), json!(cmb));
         Value::Object(cfg)
+    }
+
+    fn input_kind(&self) -> DataKind {
+        DataKind::Analog
+    }
+
+    fn input_kinds(&self) -> Vec<DataKind> {
+        vec![DataKind::Analog, DataKind::Spectral]
+    }
+
+    fn input_values(&self) -> ValueKind {
+        ValueKind::Any
     }
 
     fn channel_independent(&self) -> bool {
@@ -159,38 +294,49 @@ impl ComputationalRoutine for Connectivity {
     }
 
     fn reduction(&self, input: &DataSchema) -> Result<Option<TrialReduction>, RoutineError> {
+        if input.kind == DataKind::Spectral {
+            self.check_spectra(input)?;
+        }
+        let lens = Self::lens(input);
+        if self.method == Method::Corr {
+            self.method
+                .check_input(&lens, input.n_channels(), 1, false, self.padded)?;
+            let c = input.n_channels();
+            return Ok(Some(TrialReduction::real(vec![
+                lens[0] - lens[0] / 2,
+                c,
+                c,
+            ])));
+        }
         let pairs = self.pairs(input)?;
         if self.method == Method::Granger && !pairs.full {
             if let Some(&s) = pairs.senders.iter().find(|s| pairs.receivers.contains(s)) {
                 return Err(ConnectivityError::SelfPair(format!("'{}'", input.channels[s])).into());
             }
         }
-        let lens = Self::lens(input);
-        let layout = self.spectra.layout(&lens, input.samplerate)?;
+        let axis = self.axis(input)?;
         // Pairwise Granger (channelcmb) factorises 2 x 2 matrices.
         let channels = if pairs.full { input.n_channels() } else { 2 };
         self.method.check_input(
             &lens,
             channels,
-            layout.n_tapers,
+            axis.n_tapers,
             self.spectra.selects_frequencies(),
             false,
         )?;
-        let shape = self.contribution_shape(layout.freqs.len(), &pairs);
-        *self.freqs.lock().expect("not poisoned") = layout.freqs;
-        Ok(Some(TrialReduction::complex(shape)))
+        let (nf, ni, nj) = (axis.freqs.len(), pairs.senders.len(), pairs.receivers.len());
+        *self.freqs.lock().expect("not poisoned") = axis.freqs;
+        Ok(match self.contribution() {
+            Contribution::Trial => None,
+            Contribution::Phasors => Some(TrialReduction::complex(vec![nf, ni, nj])),
+            _ => Some(TrialReduction::complex(vec![nf, ni + 1, nj + 1])),
+        })
     }
 
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
-        let pairs = self.pairs(input)?;
-        let layout = self.spectra.layout(&Self::lens(input), input.samplerate)?;
-        let shape = vec![
-            1,
-            layout.freqs.len(),
-            pairs.senders.len(),
-            pairs.receivers.len(),
-        ];
-        let mut out = OutputShape::dense(DataKind::CrossSpectral, vec![shape]);
+        let shape = self.result_shape(input)?;
+        let trials = if self.keeptrials { input.n_trials() } else { 1 };
+        let mut out = OutputShape::dense(DataKind::CrossSpectral, vec![shape; trials]);
         out.complex = self.output_complex();
         Ok(out)
     }
@@ -200,16 +346,25 @@ impl ComputationalRoutine for Connectivity {
         input: &DataSchema,
         output: &OutputShape,
     ) -> Result<DataSchema, RoutineError> {
-        let pairs = self.pairs(input)?;
-        let layout = self.spectra.layout(&Self::lens(input), input.samplerate)?;
-        let (ci, cj) = pairs.labels(&input.channels);
         let mut schema = input.clone();
         schema.kind = DataKind::CrossSpectral;
         schema.trial_shapes = output.trial_shapes.clone();
-        schema.trialdefinition = input.trialdefinition.first_only(1);
-        schema.channels = ci;
-        schema.channels_j = Some(cj);
-        schema.freq = Some(layout.freqs);
+        let len = output.trial_shapes[0][0];
+        schema.trialdefinition = match self.method {
+            _ if self.keeptrials => input.trialdefinition.restacked(&vec![1; input.n_trials()]),
+            // Syncopy keeps the first trial's offset for PPC only.
+            Method::Ppc => input.trialdefinition.first_only(len),
+            _ => TrialDefinition::from_trials(&[(0, len, 0.0)], &[]),
+        };
+        if self.method == Method::Corr {
+            schema.channels_j = Some(input.channels.clone());
+            schema.freq = Some(vec![0.0]);
+        } else {
+            let (ci, cj) = self.pairs(input)?.labels(&input.channels);
+            schema.channels = ci;
+            schema.channels_j = Some(cj);
+            schema.freq = Some(self.axis(input)?.freqs);
+        }
         schema.taper = None;
         Ok(schema)
     }
@@ -220,13 +375,29 @@ impl ComputationalRoutine for Connectivity {
         input: &DataSchema,
         planner: &mut Planner,
     ) -> Result<Plan, RoutineError> {
-        let layout = self.spectra.layout(&Self::lens(input), input.samplerate)?;
+        let n = task_shape[0];
+        let channels = input.n_channels();
+        if self.method == Method::Corr {
+            return Ok(Arc::new(CorrKernel {
+                plan: CorrPlan::new(n, self.corr_trend, planner),
+                channels,
+            }));
+        }
         let pairs = self.pairs(input)?;
-        Ok(Arc::new(ConnectivityKernel {
-            csd: self.spectra.plan(task_shape[0], &layout, planner),
+        let (csd, n_freqs) = if input.kind == DataKind::Analog {
+            let layout = self.spectra.layout(&Self::lens(input), input.samplerate)?;
+            let plan = self.spectra.plan(n, &layout, planner);
+            let nf = plan.n_freqs();
+            (Some(plan), nf)
+        } else {
+            (None, task_shape[2])
+        };
+        Ok(Arc::new(CrossKernel {
+            csd,
+            n_freqs,
             pairs,
-            channels: task_shape[1],
-            ppc: self.method == Method::Ppc,
+            channels,
+            contribution: self.contribution(),
         }))
     }
 
@@ -236,15 +407,28 @@ impl ComputationalRoutine for Connectivity {
         n_trials: usize,
         output: &mut OutputBlock<'_>,
     ) -> Result<(), RoutineError> {
-        let sum = state.complex();
-        let sum = sum
-            .into_dimensionality::<Ix3>()
-            .map_err(|e| RoutineError::failed(format!("connectivity state: {e}")))?;
-        if self.method == Method::Ppc {
-            let got = ppc::finish(&sum.to_owned(), n_trials);
-            output.dense_mut().slice_mut(s![0, .., .., ..]).assign(&got);
-            return Ok(());
+        let fail = |e: ndarray::ShapeError| RoutineError::failed(format!("connectivity: {e}"));
+        match self.contribution() {
+            Contribution::Covariance => {
+                let sum = state.real().into_dimensionality::<Ix3>().map_err(fail)?;
+                let got = corr::finish(&sum.to_owned(), n_trials);
+                output.dense_mut().slice_mut(s![.., 0, .., ..]).assign(&got);
+                return Ok(());
+            }
+            Contribution::Phasors => {
+                let sum = state.complex().into_dimensionality::<Ix3>().map_err(fail)?;
+                let got = ppc::finish(&sum.to_owned(), n_trials);
+                output.dense_mut().slice_mut(s![0, .., .., ..]).assign(&got);
+                return Ok(());
+            }
+            Contribution::Trial => {
+                return Err(RoutineError::failed(
+                    "csd with keeptrials: true does not reduce (a bug in the routine)",
+                ))
+            }
+            Contribution::Packed => {}
         }
+        let sum = state.complex().into_dimensionality::<Ix3>().map_err(fail)?;
         let (nf, ni1, nj1) = sum.dim();
         let (ni, nj) = (ni1 - 1, nj1 - 1);
         let block = CsdBlock {
@@ -290,47 +474,145 @@ impl ComputationalRoutine for Connectivity {
                 let (g, _info) = granger::finish(&block, n_trials, &pairs, &freqs, &mut planner)?;
                 output.dense_mut().slice_mut(s![0, .., .., ..]).assign(&g);
             }
-            Method::Ppc | Method::Corr => unreachable!("handled above / refused in check"),
+            Method::Ppc | Method::Corr => unreachable!("not packed cross-spectra"),
         }
         Ok(())
     }
 }
 
-/// One trial's cross-spectra (or PPC phasors) for the pairs.
-struct ConnectivityKernel {
-    csd: CsdPlan,
+/// One trial's cross-spectra for the pairs, from its samples (`csd`) or from the complex
+/// spectra it arrives as.
+struct CrossKernel {
+    csd: Option<CsdPlan>,
+    n_freqs: usize,
     pairs: ChannelPairs,
     channels: usize,
-    ppc: bool,
+    contribution: Contribution,
 }
 
-impl Kernel for ConnectivityKernel {
+impl CrossKernel {
+    /// Scratch beyond the spectra's: the cross-spectra and both auto-spectra.
+    fn pair_len(&self) -> (usize, usize) {
+        let (ni, nj) = (self.pairs.senders.len(), self.pairs.receivers.len());
+        (self.n_freqs * (ni + nj), self.n_freqs * ni * nj)
+    }
+}
+
+impl Kernel for CrossKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        let (real, complex) = self
+            .csd
+            .as_ref()
+            .map_or((0, 0), |p| p.scratch_len(self.channels));
+        let (pr, pc) = self.pair_len();
+        ScratchSize {
+            real: real + pr,
+            complex: complex + pc,
+            index: 0,
+        }
+    }
+
     fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
-        _scratch: &mut Scratch,
+        scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let mut scratch = self.csd.scratch(self.channels);
-        let mut block = CsdBlock::zeros(self.csd.n_freqs(), &self.pairs);
-        self.csd
-            .trial(input.samples(), &self.pairs, &mut block, &mut scratch)?;
-        let mut out = output.complex_mut();
-        let mut out: ArrayViewMut3<'_, C64> = out
-            .view_mut()
-            .into_dimensionality()
-            .map_err(|e| RoutineError::failed(format!("connectivity block: {e}")))?;
-        if self.ppc {
-            ppc::contribution(block.cross.view(), out);
-            return Ok(());
-        }
+        let (pr, pc) = self.pair_len();
         let (ni, nj) = (self.pairs.senders.len(), self.pairs.receivers.len());
-        out.slice_mut(s![.., ..ni, ..nj]).assign(&block.cross);
-        out.slice_mut(s![.., ..ni, nj])
-            .zip_mut_with(&block.auto_i, |o, &a| *o = C64::new(a, 0.0));
-        out.slice_mut(s![.., ni, ..nj])
-            .zip_mut_with(&block.auto_j, |o, &a| *o = C64::new(a, 0.0));
-        out.slice_mut(s![.., ni, nj]).fill(C64::default());
+        let nf = self.n_freqs;
+        let (real, complex) = (&mut scratch.real[..], &mut scratch.complex[..]);
+        let (autos, real) = real.split_at_mut(pr);
+        let (cross, complex) = complex.split_at_mut(pc);
+        let (auto_i, auto_j) = autos.split_at_mut(nf * ni);
+        let cross = ArrayViewMut3::from_shape((nf, ni, nj), cross).expect("sized by scratch_size");
+        let auto_i = ndarray::ArrayViewMut2::from_shape((nf, ni), auto_i).expect("sized");
+        let auto_j = ndarray::ArrayViewMut2::from_shape((nf, nj), auto_j).expect("sized");
+        match &self.csd {
+            Some(plan) => {
+                let mut b = plan.buffers(self.channels, real, complex);
+                plan.spectra(input.samples(), &mut b)?;
+                dyadic_product_into(b.spectra(), &self.pairs, cross, auto_i, auto_j);
+            }
+            None => {
+                let x = input.complex_values();
+                let x = x
+                    .into_dimensionality::<Ix4>()
+                    .map_err(|e| RoutineError::failed(format!("spectra: {e}")))?;
+                dyadic_product_into(
+                    x.index_axis_move(ndarray::Axis(0), 0),
+                    &self.pairs,
+                    cross,
+                    auto_i,
+                    auto_j,
+                );
+            }
+        }
+        let cross = ArrayView3::from_shape((nf, ni, nj), &scratch.complex[..pc]).expect("sized");
+        let auto_i = ArrayView2::from_shape((nf, ni), &scratch.real[..nf * ni]).expect("sized");
+        let auto_j = ArrayView2::from_shape((nf, nj), &scratch.real[nf * ni..pr]).expect("sized");
+        let mut out = output.complex_mut();
+        match self.contribution {
+            Contribution::Trial => {
+                out.slice_mut(s![0, .., .., ..]).assign(&cross);
+            }
+            Contribution::Phasors => {
+                let out = out
+                    .view_mut()
+                    .into_dimensionality::<Ix3>()
+                    .map_err(|e| RoutineError::failed(format!("connectivity block: {e}")))?;
+                ppc::contribution(cross, out);
+            }
+            Contribution::Packed => {
+                let mut out = out
+                    .view_mut()
+                    .into_dimensionality::<Ix3>()
+                    .map_err(|e| RoutineError::failed(format!("connectivity block: {e}")))?;
+                out.slice_mut(s![.., ..ni, ..nj]).assign(&cross);
+                out.slice_mut(s![.., ..ni, nj])
+                    .zip_mut_with(&auto_i, |o, &a| *o = C64::new(a, 0.0));
+                out.slice_mut(s![.., ni, ..nj])
+                    .zip_mut_with(&auto_j, |o, &a| *o = C64::new(a, 0.0));
+                out.slice_mut(s![.., ni, nj]).fill(C64::default());
+            }
+            Contribution::Covariance => unreachable!("corr has its own kernel"),
+        }
         Ok(())
+    }
+}
+
+/// One trial's cross-covariances at every lag (`corr`).
+struct CorrKernel {
+    plan: CorrPlan,
+    channels: usize,
+}
+
+impl Kernel for CorrKernel {
+    fn scratch_size(&self) -> ScratchSize {
+        let (real, complex) = self.plan.scratch_len(self.channels);
+        ScratchSize {
+            real,
+            complex,
+            index: 0,
+        }
+    }
+
+    fn compute(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let mut out = output.dense_mut();
+        let out = out
+            .view_mut()
+            .into_dimensionality::<Ix3>()
+            .map_err(|e| RoutineError::failed(format!("connectivity block: {e}")))?;
+        self.plan.trial_into(
+            input.samples(),
+            out,
+            &mut scratch.real,
+            &mut scratch.complex,
+        )
     }
 }

@@ -240,10 +240,12 @@ fn prepare_steps(
                 current.dtype.numpy_name()
             )));
         }
-        if routine.input_kind() != current.kind {
+        let kinds = routine.input_kinds();
+        if !kinds.contains(&current.kind) {
+            let names: Vec<&str> = kinds.iter().map(|k| k.class_name()).collect();
             return Err(Error::invalid(format!(
                 "{ctx}: takes {} input, but receives {}",
-                routine.input_kind().class_name(),
+                names.join(" or "),
                 current.kind.class_name()
             )));
         }
