@@ -409,3 +409,248 @@ fn every_fixture_case_matches_syncopy_through_the_cli() {
         check_case(&doc, case, &tmp.join(&out));
     }
 }
+
+/// A generated recording (`in.spy`): 12 trials x 160 samples x 4 channels at 500 Hz.
+fn generated(dir: &Path) {
+    init();
+    let opts = trialflow::synthetic::GenerateOptions {
+        trials: 12,
+        samples: 160,
+        channels: 4,
+        samplerate: 500.0,
+        seed: 9,
+        dtype: DType::Float32,
+        unequal: false,
+        overwrite: false,
+    };
+    trialflow::synthetic::generate_recording(&dir.join("in.spy"), &opts)
+        .expect("the recording is written");
+}
+
+/// One case per kind of contribution: packed cross-spectra (coh, granger), PPC phasors,
+/// cross-covariances (corr), per-trial cross-spectra (csd, keeptrials), and a `channelcmb`
+/// whose axes differ from the input's channels, also after mtmfft (fused Fourier input).
+fn mode_cases() -> Vec<(Option<Value>, Value)> {
+    vec![
+        (None, json!({"method": "coh", "tapsmofrq": 20})),
+        (
+            None,
+            json!({"method": "coh", "output": "complex", "channelcmb": [["channel003", 0], [1]]}),
+        ),
+        (None, json!({"method": "granger"})),
+        (None, json!({"method": "ppc", "foilim": [10, 100]})),
+        (None, json!({"method": "corr"})),
+        (
+            None,
+            json!({"method": "csd", "keeptrials": true, "channelcmb": [[0], [1, 2]]}),
+        ),
+        (
+            Some(json!({"tapsmofrq": 15})),
+            json!({"method": "csd", "channelcmb": [[2, 3], [0]]}),
+        ),
+    ]
+}
+
+#[test]
+fn every_mode_shards_and_their_merge_give_the_same_bits() {
+    let tmp = TempDir::new("connectivity-modes");
+    generated(&tmp.path);
+    for (c, (spectra, params)) in mode_cases().iter().enumerate() {
+        let seq = format!("seq{c}.spy");
+        write_pipeline(
+            &tmp.path,
+            "in",
+            &seq,
+            "  mode: sequential\n",
+            spectra.as_ref(),
+            params,
+        );
+        trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+        let reference = read_data(&result_file(&tmp.join(&seq)));
+        assert!(!reference.values.iter().all(|v| *v == 0.0), "{params}");
+        let out = format!("par{c}.spy");
+        write_pipeline(
+            &tmp.path,
+            "in",
+            &out,
+            "  mode: parallel\n  workers: 2\n",
+            spectra.as_ref(),
+            params,
+        );
+        trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+        let got = read_data(&result_file(&tmp.join(&out)));
+        assert!(got.bits == reference.bits, "{params}: parallel differs");
+        for count in [2usize, 5] {
+            let out = format!("s{c}-{count}.spy");
+            write_pipeline(
+                &tmp.path,
+                "in",
+                &out,
+                "  mode: parallel\n  workers: 1\n",
+                spectra.as_ref(),
+                params,
+            );
+            for index in (0..count).rev() {
+                let shard = format!("{index}/{count}");
+                trialflow(&tmp.path, &["run", "p.yaml", "--shard", &shard, "-q"]).ok();
+            }
+            trialflow(&tmp.path, &["merge", "p.yaml", "-q"]).ok();
+            let got = read_data(&result_file(&tmp.join(&out)));
+            assert_eq!(got.shape, reference.shape, "{params}");
+            assert!(
+                got.bits == reference.bits,
+                "{params}: {count} shards + merge differ from sequential"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_are_refused_up_front_on_one_line() {
+    let tmp = TempDir::new("connectivity-bad");
+    generated(&tmp.path);
+    let step = |p: &str| format!("input: in.spy\noutput: bad.spy\nsteps:\n  - {p}\n");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            "input: in.spy\noutput: bad.spy\nexecution:\n  chan_per_worker: 2\nsteps:\n  - {routine: connectivity, method: coh}\n".into(),
+            vec!["connectivity", "combines channels", "chan_per_worker"],
+        ),
+        (
+            step("{routine: connectivity, method: coh, channelcmb: [[channel001], [channel009]]}"),
+            vec!["connectivity", "channelcmb", "receivers", "'channel009'"],
+        ),
+        (
+            step("{routine: connectivity, method: coh, channelcmb: [[7], [0]]}"),
+            vec!["connectivity", "channelcmb", "senders", "7"],
+        ),
+        (
+            "input: in.spy\noutput: bad.spy\nselect:\n  channels: [channel002]\nsteps:\n  - {routine: connectivity, method: granger}\n".into(),
+            vec!["connectivity", "granger", "at least 2 channels", "has 1"],
+        ),
+        (
+            "input: in.spy\noutput: bad.spy\nselect:\n  trials: [0, 1, 2]\nsteps:\n  - {routine: connectivity, method: granger}\n".into(),
+            vec!["connectivity", "granger", "at least 4 trials", "has 3"],
+        ),
+        (
+            step("{routine: connectivity, method: granger, foilim: [10, 50]}"),
+            vec!["connectivity", "granger", "foi/foilim"],
+        ),
+        (
+            step("{routine: connectivity, method: granger, channelcmb: [[0, 1], [1]]}"),
+            vec!["connectivity", "channelcmb", "'channel002'", "itself"],
+        ),
+        (
+            "input: in.spy\noutput: bad.spy\nsteps:\n  - routine: find_peaks\n  - {routine: connectivity, method: coh}\n".into(),
+            vec!["connectivity", "AnalogData or SpectralData", "SpikeData"],
+        ),
+        (
+            "input: in.spy\noutput: bad.spy\nsteps:\n  - routine: mtmfft\n  - {routine: connectivity, method: coh}\n".into(),
+            vec!["connectivity", "output: fourier", "real"],
+        ),
+        (
+            "input: in.spy\noutput: bad.spy\nsteps:\n  - {routine: mtmfft, output: fourier}\n  - {routine: connectivity, method: coh, tapsmofrq: 4}\n".into(),
+            vec!["connectivity", "tapsmofrq", "SpectralData"],
+        ),
+        (
+            "input: in.spy\noutput: bad.spy\nsteps:\n  - {routine: connectivity, method: coh}\n  - routine: rectify\n".into(),
+            vec!["rectify", "connectivity", "reduces across trials"],
+        ),
+        (
+            step("{routine: connectivity, method: corr, tapsmofrq: 4}"),
+            vec!["connectivity", "tapsmofrq", "corr"],
+        ),
+        (
+            step("{routine: connectivity, method: ppc, keeptrials: true}"),
+            vec!["connectivity", "keeptrials", "csd"],
+        ),
+        (
+            step("{routine: connectivity, method: psi}"),
+            vec!["connectivity", "method", "'psi'"],
+        ),
+    ];
+    for (yaml, needles) in cases {
+        write_file(&tmp.path, "bad.yaml", &yaml);
+        let out = trialflow(&tmp.path, &["run", "bad.yaml", "-q"]);
+        out.assert_error(2, &needles);
+    }
+    assert!(!tmp.join("bad.spy").exists());
+}
+
+/// Calibration through the whole pipeline: the coherence of a channel with itself is 1.
+#[test]
+fn the_coherence_of_a_channel_with_itself_is_one() {
+    let tmp = TempDir::new("connectivity-self");
+    generated(&tmp.path);
+    let params = json!({"method": "coh", "channelcmb": [[0, 2], [2, 1, 0]]});
+    write_pipeline(
+        &tmp.path,
+        "in",
+        "o.spy",
+        "  mode: sequential\n",
+        None,
+        &params,
+    );
+    trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+    let got = read_data(&result_file(&tmp.join("o.spy")));
+    let values = ArrayD::from_shape_vec(IxDyn(&got.shape), got.values).unwrap();
+    for f in 0..got.shape[1] {
+        assert!(
+            (values[[0, f, 0, 2]] - 1.0).abs() < 1e-6,
+            "channel 0, bin {f}"
+        );
+        assert!(
+            (values[[0, f, 1, 0]] - 1.0).abs() < 1e-6,
+            "channel 2, bin {f}"
+        );
+        assert!(values[[0, f, 0, 0]] < 1.0 - 1e-6);
+    }
+}
+
+/// `execution.mode: mpi` under a real `mpirun` (2 and 3 ranks) gives the sequential bits.
+/// Built only with `--features mpi`, like tests/itc.rs (it needs OpenMPI).
+#[cfg(feature = "mpi")]
+#[test]
+fn mpi_ranks_give_the_sequential_bits() {
+    let tmp = TempDir::new("connectivity-mpi");
+    generated(&tmp.path);
+    let params = json!({"method": "coh", "output": "complex", "channelcmb": [[3, 0], [1, 2]]});
+    write_pipeline(
+        &tmp.path,
+        "in",
+        "seq.spy",
+        "  mode: sequential\n",
+        None,
+        &params,
+    );
+    trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+    let reference = read_data(&result_file(&tmp.join("seq.spy")));
+    for ranks in [2, 3] {
+        let out = format!("mpi{ranks}.spy");
+        write_pipeline(&tmp.path, "in", &out, "  mode: mpi\n", None, &params);
+        let run = std::process::Command::new("mpirun")
+            .args([
+                "-n",
+                &ranks.to_string(),
+                "--oversubscribe",
+                BIN,
+                "run",
+                "p.yaml",
+            ])
+            .current_dir(&tmp.path)
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
+            .output()
+            .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
+        assert!(
+            run.status.success(),
+            "{ranks} ranks: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let got = read_data(&result_file(&tmp.join(&out)));
+        assert!(
+            got.bits == reference.bits,
+            "{ranks} MPI ranks differ from sequential"
+        );
+    }
+}
