@@ -43,11 +43,22 @@ pub struct ConnectivityParams {
     pub foilim: Option<Frequencies>,
 }
 
-impl ConnectivityParams {
-    pub fn new() -> Self {
-        Self::default()
-    }
+crate::params::setters!(ConnectivityParams {
+    method: String,
+    output: CoherenceOutput,
+    keeptrials: bool,
+    channelcmb: ChannelCmb,
+    taper: Taper,
+    taper_opt: Map<String, Value>,
+    tapsmofrq: f64,
+    n_taper: i64,
+    pad: Padding,
+    polyremoval: PolyRemoval,
+    foi: Frequencies,
+    foilim: Frequencies,
+});
 
+impl ConnectivityParams {
     pub fn check(self) -> Result<Connectivity, ConnectivityError> {
         let word = self.method.as_deref().ok_or(ConnectivityError::NoMethod)?;
         let method = match word {

@@ -61,6 +61,18 @@ impl CrossSpectraParams {
     }
 }
 
+/// The spectral keys of `connectivity` (as [`CrossSpectraParams`]).
+const CFG_KEYS: [&str; 8] = [
+    "taper",
+    "taper_opt",
+    "tapsmofrq",
+    "n_taper",
+    "pad",
+    "polyremoval",
+    "foi",
+    "foilim",
+];
+
 /// The checked per-trial computation (tapers, padding, frequencies, trend removal).
 #[derive(Debug, Clone)]
 pub struct CrossSpectra {
@@ -69,15 +81,14 @@ pub struct CrossSpectra {
 }
 
 impl CrossSpectra {
-    /// The spectral parameters as the result's `cfg` records them (`mtmfft`'s, without
-    /// the `output` and `keeptapers` cross-spectra fix).
+    /// The spectral parameters as the result's `cfg` records them: `mtmfft`'s, but only
+    /// the keys `connectivity` takes (the others are fixed by the method).
     pub fn cfg(&self) -> Map<String, Value> {
         use trialflow_core::ComputationalRoutine;
         let Value::Object(mut cfg) = self.mtmfft.cfg() else {
             unreachable!("mtmfft's cfg is a map")
         };
-        cfg.remove("output");
-        cfg.remove("keeptapers");
+        cfg.retain(|k, _| CFG_KEYS.contains(&k.as_str()));
         cfg
     }
 
