@@ -337,13 +337,13 @@ fn check_case(doc: &Value, case: &Value, container: &Path) {
     );
     if complex_out {
         let (g, e) = (as_pairs(&values), as_pairs(&expected));
-        for t in 0..expected.shape()[0] {
-            // single-trial cross-spectra (keeptrials) carry their own trial's rounding
-            let of = if expected.shape()[0] > 1 {
-                &blocks[t]
-            } else {
-                &mean
-            };
+        // single-trial cross-spectra (keeptrials) carry their own trial's rounding
+        let per_trial: Vec<&CsdBlock> = if expected.shape()[0] > 1 {
+            blocks.iter().collect()
+        } else {
+            vec![&mean]
+        };
+        for (t, of) in per_trial.into_iter().enumerate() {
             for f in 0..nf {
                 for a in 0..ni {
                     for b in 0..nj {
