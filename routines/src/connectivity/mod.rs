@@ -20,6 +20,7 @@ mod coherence;
 pub mod corr;
 mod errors;
 pub mod granger;
+mod kernels;
 mod linalg;
 mod method;
 mod pairs;
