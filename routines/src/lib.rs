@@ -36,6 +36,7 @@ pub fn builtin_entries() -> Vec<RoutineEntry> {
     entries.extend(timefreq::registry_entries());
     entries.extend(statistics::registry_entries());
     entries.extend(wavelets::registry_entries());
+    entries.extend(connectivity::registry_entries());
     entries.sort_by_key(|e| e.doc.name);
     entries
 }

@@ -10,6 +10,7 @@ use trialflow_core::{
     run_pipeline, ComputationalRoutine, DataKind, ExecutionOptions, Pipeline, Step,
 };
 use trialflow_routines::builtin_entries;
+use trialflow_routines::connectivity::{ChannelRef, CoherenceOutput, ConnectivityParams};
 use trialflow_routines::filters::{
     ButterworthParams, DownsampleParams, FilterType, FirDirection, FirWindow, FirwsParams,
     HilbertOutput, HilbertParams, IirDirection, ResampleParams,
@@ -268,6 +269,21 @@ fn typed_builders_and_yaml_give_the_same_routine() {
             "{t_ftimwin: 0.05, toi: all, taper: null, foi: [20, 100]}",
         ),
     ];
+    cases.push((
+        "connectivity",
+        boxed(
+            ConnectivityParams::new()
+                .method("coh")
+                .output(CoherenceOutput::Pow)
+                .tapsmofrq(20.0)
+                .channelcmb(vec![
+                    vec![ChannelRef::Index(0), ChannelRef::Index(2)],
+                    vec![ChannelRef::Index(1)],
+                ])
+                .check(),
+        ),
+        "{method: coh, output: pow, tapsmofrq: 20, channelcmb: [[0, 2], [1]]}",
+    ));
     cases.push((
         "itc",
         boxed::<_, std::convert::Infallible>(Ok(ItcParams::new().check())),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array3, ArrayView2};
+use ndarray::{Array3, ArrayView2, ArrayViewMut3};
 use num_complex::Complex64 as C64;
 use realfft::{ComplexToReal, RealToComplex};
 use trialflow_core::{Planner, RoutineError};
@@ -29,13 +29,8 @@ pub struct CorrPlan {
 
 /// Caller-owned buffers for [`CorrPlan::trial`].
 pub struct CorrScratch {
-    buf: Vec<f64>,
-    spectra: Vec<C64>,
-    product: Vec<C64>,
-    lags: Vec<f64>,
-    fft: Vec<C64>,
-    mean: Vec<f64>,
-    slope: Vec<f64>,
+    real: Vec<f64>,
+    complex: Vec<C64>,
 }
 
 impl CorrPlan {
@@ -57,20 +52,22 @@ impl CorrPlan {
     }
 
     pub fn scratch(&self, channels: usize) -> CorrScratch {
+        let (real, complex) = self.scratch_len(channels);
+        CorrScratch {
+            real: vec![0.0; real],
+            complex: vec![C64::default(); complex],
+        }
+    }
+
+    /// The (real, complex) values [`trial_into`](Self::trial_into) borrows for `channels`
+    /// channels.
+    pub fn scratch_len(&self, channels: usize) -> (usize, usize) {
         let p = self.forward.len();
-        let scratch = self
+        let fft = self
             .forward
             .get_scratch_len()
             .max(self.inverse.get_scratch_len());
-        CorrScratch {
-            buf: vec![0.0; p],
-            spectra: vec![C64::default(); channels * (p / 2 + 1)],
-            product: vec![C64::default(); p / 2 + 1],
-            lags: vec![0.0; p],
-            fft: vec![C64::default(); scratch],
-            mean: vec![0.0; channels],
-            slope: vec![0.0; channels],
-        }
+        (2 * p + 2 * channels, (channels + 1) * (p / 2 + 1) + fft)
     }
 
     /// One trial's contribution: `out[τ, i, j]` (shape `(n_lags, channels, channels)`).
@@ -80,44 +77,57 @@ impl CorrPlan {
         out: &mut Array3<f64>,
         scratch: &mut CorrScratch,
     ) -> Result<(), RoutineError> {
+        self.trial_into(x, out.view_mut(), &mut scratch.real, &mut scratch.complex)
+    }
+
+    /// [`trial`](Self::trial) into a caller-owned view, with buffers split from caller-owned
+    /// storage (at least [`scratch_len`](Self::scratch_len)).
+    pub fn trial_into(
+        &self,
+        x: ArrayView2<'_, f64>,
+        mut out: ArrayViewMut3<'_, f64>,
+        real: &mut [f64],
+        complex: &mut [C64],
+    ) -> Result<(), RoutineError> {
         let (n, channels) = x.dim();
         assert_eq!(n, self.n, "a CorrPlan is for trials of {} samples", self.n);
-        let s = scratch;
         let p = self.forward.len();
         let h = p / 2 + 1;
+        let (buf, rest) = real.split_at_mut(p);
+        let (lags_buf, rest) = rest.split_at_mut(p);
+        let (mean, rest) = rest.split_at_mut(channels);
+        let (slope, _) = rest.split_at_mut(channels);
+        let (spectra, rest) = complex.split_at_mut(channels * h);
+        let (product, fft) = rest.split_at_mut(h);
         let fft_err = |e: realfft::FftError| RoutineError::failed(format!("FFT: {e}"));
-        self.trend.fit(&x, 0, n, &mut s.mean, &mut s.slope);
+        self.trend.fit(&x, 0, n, mean, slope);
         for c in 0..channels {
-            self.trend
-                .remove_block(&x, c, 1, 0, n, &s.mean, &s.slope, &mut s.buf, p);
-            s.buf[n..].fill(0.0);
+            self.trend.remove_block(&x, c, 1, 0, n, mean, slope, buf, p);
+            buf[n..].fill(0.0);
             self.forward
-                .process_with_scratch(&mut s.buf, &mut s.spectra[c * h..(c + 1) * h], &mut s.fft)
+                .process_with_scratch(buf, &mut spectra[c * h..(c + 1) * h], fft)
                 .map_err(fft_err)?;
         }
         let lags = self.n_lags();
         let shift = usize::from(n % 2 == 0);
         for i in 0..channels {
             for j in 0..=i {
-                let (xi, xj) = (
-                    &s.spectra[i * h..(i + 1) * h],
-                    &s.spectra[j * h..(j + 1) * h],
-                );
-                for ((o, &a), &b) in s.product.iter_mut().zip(xi).zip(xj) {
+                let (xi, xj) = (&spectra[i * h..(i + 1) * h], &spectra[j * h..(j + 1) * h]);
+                for ((o, &a), &b) in product.iter_mut().zip(xi).zip(xj) {
                     *o = a * b.conj();
                 }
                 // Both ends are real for real signals; rounding must not say otherwise.
-                s.product[0].im = 0.0;
-                s.product[h - 1].im = 0.0;
+                product[0].im = 0.0;
+                product[h - 1].im = 0.0;
                 self.inverse
-                    .process_with_scratch(&mut s.product, &mut s.lags, &mut s.fft)
+                    .process_with_scratch(product, lags_buf, fft)
                     .map_err(fft_err)?;
                 let pf = p as f64;
                 for tau in 0..lags {
                     let norm = (n - tau) as f64;
-                    out[[tau, i, j]] = s.lags[tau] / pf / norm;
+                    out[[tau, i, j]] = lags_buf[tau] / pf / norm;
                     if i != j {
-                        out[[tau, j, i]] = s.lags[(p - tau - shift) % p] / pf / norm;
+                        out[[tau, j, i]] = lags_buf[(p - tau - shift) % p] / pf / norm;
                     }
                 }
             }

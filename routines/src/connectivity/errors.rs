@@ -50,6 +50,20 @@ pub enum ConnectivityError {
     PadWithCorr,
     #[error("output must be one of abs, pow, complex, fisher_z, angle, imag, real, got '{0}'")]
     UnknownOutput(String),
+    #[error("connectivity needs method: coh, csd, ppc, granger or corr")]
+    NoMethod,
+    #[error("method must be one of coh, csd, ppc, granger, corr, got '{0}'")]
+    UnknownMethod(String),
+    #[error("output applies to method coh only, not {0}")]
+    OutputWithout(&'static str),
+    #[error("keeptrials: true applies to method csd only (single-trial cross-spectra), not {0}")]
+    KeeptrialsWithout(&'static str),
+    #[error(
+        "{0} shapes spectra; method corr correlates the samples and takes only pad and polyremoval"
+    )]
+    SpectralKeyWithCorr(&'static str),
+    #[error("channelcmb applies to the spectral methods; method corr gives every channel pair")]
+    ChannelCmbWithCorr,
     #[error("Granger causality: the trial-averaged cross-spectral matrix at {freq} Hz is not positive definite (Wilson's factorisation needs it; more trials than channels help)")]
     NotPositiveDefinite { freq: f64 },
 }

@@ -14,17 +14,19 @@
 //!
 //! Plans (FFTs, tapers) are built once per trial length from a `Planner`; the per-trial
 //! functions take caller-owned scratch and write into caller-owned blocks, so a worker
-//! allocates nothing per trial. The routine that drives them (`connectivity`) is wired in
-//! when the engine's cross-trial steps land; it is not registered yet.
+//! allocates nothing per trial. `routine.rs` drives them as the `connectivity` routine.
 
 mod coherence;
 pub mod corr;
 mod errors;
 pub mod granger;
+mod kernels;
 mod linalg;
 mod method;
 mod pairs;
 pub mod ppc;
+mod registration;
+mod routine;
 mod spectra;
 pub mod wilson;
 
@@ -34,6 +36,9 @@ pub use errors::ConnectivityError;
 pub use granger::GrangerInfo;
 pub use method::Method;
 pub use pairs::{ChannelCmb, ChannelPairs, ChannelRef};
+pub use registration::registry_entries;
+pub use routine::{Connectivity, ConnectivityParams};
 pub use spectra::{
-    dyadic_product, CrossSpectra, CrossSpectraParams, CsdBlock, CsdPlan, CsdScratch,
+    dyadic_product, dyadic_product_into, CrossSpectra, CrossSpectraParams, CsdBlock, CsdBuffers,
+    CsdPlan, CsdScratch,
 };

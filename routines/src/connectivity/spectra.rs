@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, Zip};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Zip};
 use num_complex::Complex64 as C64;
 use realfft::RealToComplex;
 use serde::Deserialize;
@@ -61,6 +61,18 @@ impl CrossSpectraParams {
     }
 }
 
+/// The spectral keys of `connectivity` (as [`CrossSpectraParams`]).
+const CFG_KEYS: [&str; 8] = [
+    "taper",
+    "taper_opt",
+    "tapsmofrq",
+    "n_taper",
+    "pad",
+    "polyremoval",
+    "foi",
+    "foilim",
+];
+
 /// The checked per-trial computation (tapers, padding, frequencies, trend removal).
 #[derive(Debug, Clone)]
 pub struct CrossSpectra {
@@ -69,6 +81,17 @@ pub struct CrossSpectra {
 }
 
 impl CrossSpectra {
+    /// The spectral parameters as the result's `cfg` records them: `mtmfft`'s, but only
+    /// the keys `connectivity` takes (the others are fixed by the method).
+    pub fn cfg(&self) -> Map<String, Value> {
+        use trialflow_core::ComputationalRoutine;
+        let Value::Object(mut cfg) = self.mtmfft.cfg() else {
+            unreachable!("mtmfft's cfg is a map")
+        };
+        cfg.retain(|k, _| CFG_KEYS.contains(&k.as_str()));
+        cfg
+    }
+
     /// Whether `foi`/`foilim` select frequencies (Granger refuses that).
     pub fn selects_frequencies(&self) -> bool {
         self.restricted
@@ -116,17 +139,38 @@ pub struct CsdPlan {
 /// Channels gathered per pass over a trial's rows (8 f64: one cache line), as `mtmfft`.
 const CHANNEL_BLOCK: usize = 8;
 
-/// Caller-owned buffers for [`CsdPlan::trial`], made once per worker by [`CsdPlan::scratch`].
+/// Caller-owned buffers for [`CsdPlan::trial`], made once per worker by [`CsdPlan::scratch`]
+/// (or borrowed from the engine's scratch with [`CsdPlan::buffers`]).
 pub struct CsdScratch {
+    real: Vec<f64>,
+    complex: Vec<C64>,
+    channels: usize,
+}
+
+impl CsdScratch {
+    fn buffers<'a>(&'a mut self, plan: &CsdPlan) -> CsdBuffers<'a> {
+        plan.buffers(self.channels, &mut self.real, &mut self.complex)
+    }
+}
+
+impl CsdBuffers<'_> {
+    /// The spectra [`CsdPlan::spectra`] wrote, (taper, freq, channel).
+    pub fn spectra(&self) -> ArrayView3<'_, C64> {
+        self.spectra.view()
+    }
+}
+
+/// The buffers of one trial's spectra, borrowed from caller-owned storage.
+pub struct CsdBuffers<'a> {
     /// A block of detrended channels, one after the other.
-    columns: Vec<f64>,
-    buf: Vec<f64>,
-    spectrum: Vec<C64>,
-    fft: Vec<C64>,
-    mean: Vec<f64>,
-    slope: Vec<f64>,
+    columns: &'a mut [f64],
+    buf: &'a mut [f64],
+    mean: &'a mut [f64],
+    slope: &'a mut [f64],
+    spectrum: &'a mut [C64],
+    fft: &'a mut [C64],
     /// The trial's spectra, (taper, freq, channel).
-    spectra: Array3<C64>,
+    spectra: ArrayViewMut3<'a, C64>,
 }
 
 impl CsdPlan {
@@ -134,26 +178,61 @@ impl CsdPlan {
         self.bins.len()
     }
 
+    pub fn n_tapers(&self) -> usize {
+        self.n_tapers
+    }
+
     /// Buffers for trials of `channels` channels.
     pub fn scratch(&self, channels: usize) -> CsdScratch {
-        let m = self.fft.len();
+        let (real, complex) = self.scratch_len(channels);
         CsdScratch {
-            columns: vec![0.0; CHANNEL_BLOCK * self.n],
-            buf: vec![0.0; m],
-            spectrum: vec![C64::default(); m / 2 + 1],
-            fft: vec![C64::default(); self.fft.get_scratch_len()],
-            mean: vec![0.0; channels],
-            slope: vec![0.0; channels],
-            spectra: Array3::zeros((self.n_tapers, self.bins.len(), channels)),
+            real: vec![0.0; real],
+            complex: vec![C64::default(); complex],
+            channels,
+        }
+    }
+
+    /// The (real, complex) values [`buffers`](Self::buffers) borrows for `channels` channels.
+    pub fn scratch_len(&self, channels: usize) -> (usize, usize) {
+        let m = self.fft.len();
+        (
+            CHANNEL_BLOCK * self.n + m + 2 * channels,
+            m / 2 + 1 + self.fft.get_scratch_len() + self.n_tapers * self.bins.len() * channels,
+        )
+    }
+
+    /// Splits caller-owned storage (at least [`scratch_len`](Self::scratch_len)) into the
+    /// buffers of [`spectra`](Self::spectra).
+    pub fn buffers<'a>(
+        &self,
+        channels: usize,
+        real: &'a mut [f64],
+        complex: &'a mut [C64],
+    ) -> CsdBuffers<'a> {
+        let m = self.fft.len();
+        let (columns, rest) = real.split_at_mut(CHANNEL_BLOCK * self.n);
+        let (buf, rest) = rest.split_at_mut(m);
+        let (mean, rest) = rest.split_at_mut(channels);
+        let (slope, _) = rest.split_at_mut(channels);
+        let (spectrum, rest) = complex.split_at_mut(m / 2 + 1);
+        let (fft, rest) = rest.split_at_mut(self.fft.get_scratch_len());
+        let k = self.n_tapers * self.bins.len() * channels;
+        let spectra =
+            ArrayViewMut3::from_shape((self.n_tapers, self.bins.len(), channels), &mut rest[..k])
+                .expect("sized by scratch_len");
+        CsdBuffers {
+            columns,
+            buf,
+            mean,
+            slope,
+            spectrum,
+            fft,
+            spectra,
         }
     }
 
     /// One trial's contribution: the taper-averaged cross-spectra of `x` (samples x
     /// channels) for `pairs`, written into `out` (its shape from [`CsdBlock::zeros`]).
-    ///
-    /// As Syncopy's `mtmfft` + `csd`: each channel is detrended, multiplied by each taper
-    /// (normalised as `_norm_taper`), demeaned again with `demean_taper`, zero-padded, FFT'd
-    /// and scaled by `_norm_spec`; `S_ij = mean_k X_ik conj(X_jk)`.
     pub fn trial(
         &self,
         x: ArrayView2<'_, f64>,
@@ -161,40 +240,53 @@ impl CsdPlan {
         out: &mut CsdBlock,
         scratch: &mut CsdScratch,
     ) -> Result<(), RoutineError> {
+        let mut b = scratch.buffers(self);
+        self.spectra(x, &mut b)?;
+        dyadic_product(b.spectra.view(), pairs, out);
+        Ok(())
+    }
+
+    /// The trial's complex spectra (taper, freq, channel) into `b.spectra`, as Syncopy's
+    /// `mtmfft`: each channel is detrended, multiplied by each taper (normalised as
+    /// `_norm_taper`), demeaned again with `demean_taper`, zero-padded, FFT'd and scaled by
+    /// `_norm_spec`. The cross-spectra are then `S_ij = mean_k X_ik conj(X_jk)`.
+    pub fn spectra(
+        &self,
+        x: ArrayView2<'_, f64>,
+        b: &mut CsdBuffers<'_>,
+    ) -> Result<(), RoutineError> {
         let (n, channels) = x.dim();
         assert_eq!(n, self.n, "a CsdPlan is for trials of {} samples", self.n);
         assert_eq!(
-            scratch.mean.len(),
+            b.mean.len(),
             channels,
-            "scratch made for another channel count"
+            "buffers made for another channel count"
         );
-        let s = scratch;
-        self.trend.fit(&x, 0, n, &mut s.mean, &mut s.slope);
+        self.trend.fit(&x, 0, n, b.mean, b.slope);
         for c0 in (0..channels).step_by(CHANNEL_BLOCK) {
             let width = CHANNEL_BLOCK.min(channels - c0);
             self.trend
-                .remove_block(&x, c0, width, 0, n, &s.mean, &s.slope, &mut s.columns, n);
-            for (j, column) in s.columns.chunks_exact(n).take(width).enumerate() {
+                .remove_block(&x, c0, width, 0, n, b.mean, b.slope, b.columns, n);
+            for (j, column) in b.columns.chunks_exact(n).take(width).enumerate() {
                 for k in 0..self.n_tapers {
                     let taper = &self.tapers[k * n..(k + 1) * n];
-                    for ((b, &w), &v) in s.buf.iter_mut().zip(taper).zip(column) {
-                        *b = w * v;
+                    for ((v, &w), &c) in b.buf.iter_mut().zip(taper).zip(column) {
+                        *v = w * c;
                     }
                     if self.demean_taper {
-                        let mu = s.buf[..n].iter().sum::<f64>() / n as f64;
-                        s.buf[..n].iter_mut().for_each(|b| *b -= mu);
+                        let mu = b.buf[..n].iter().sum::<f64>() / n as f64;
+                        b.buf[..n].iter_mut().for_each(|v| *v -= mu);
                     }
-                    s.buf[n..].fill(0.0);
+                    b.buf[n..].fill(0.0);
                     self.fft
-                        .process_with_scratch(&mut s.buf, &mut s.spectrum, &mut s.fft)
+                        .process_with_scratch(b.buf, b.spectrum, b.fft)
                         .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
                     for (f, &bin) in self.bins.iter().enumerate() {
-                        s.spectra[[k, f, c0 + j]] = s.spectrum[bin] * self.scale;
+                        b.spectra[[k, f, c0 + j]] = b.spectrum[bin] * self.scale;
                     }
                 }
             }
         }
-        dyadic_product(s.spectra.view(), pairs, out);
         Ok(())
     }
 }
@@ -241,6 +333,24 @@ impl CsdBlock {
 /// Syncopy's `spectral_dyadic_product_cF`: from complex spectra `(taper, freq, channel)`,
 /// the taper-averaged `X_i conj(X_j)` for `pairs` into `out`.
 pub fn dyadic_product(spectra: ArrayView3<'_, C64>, pairs: &ChannelPairs, out: &mut CsdBlock) {
+    dyadic_product_into(
+        spectra,
+        pairs,
+        out.cross.view_mut(),
+        out.auto_i.view_mut(),
+        out.auto_j.view_mut(),
+    );
+}
+
+/// [`dyadic_product`] into caller-owned views: `cross` (freq, senders, receivers) in
+/// standard layout, the auto-spectra (freq, senders) and (freq, receivers) in any layout.
+pub fn dyadic_product_into(
+    spectra: ArrayView3<'_, C64>,
+    pairs: &ChannelPairs,
+    mut cross: ArrayViewMut3<'_, C64>,
+    mut auto_i: ArrayViewMut2<'_, f64>,
+    mut auto_j: ArrayViewMut2<'_, f64>,
+) {
     let (k, n_freqs, _) = spectra.dim();
     let kf = k as f64;
     let nj = pairs.receivers.len();
@@ -249,10 +359,10 @@ pub fn dyadic_product(spectra: ArrayView3<'_, C64>, pairs: &ChannelPairs, out: &
     // so it is filled rather than computed.
     let square = pairs.senders == pairs.receivers;
     for f in 0..n_freqs {
-        let mut plane = out.cross.index_axis_mut(Axis(0), f);
+        let mut plane = cross.index_axis_mut(Axis(0), f);
         let plane = plane
             .as_slice_mut()
-            .expect("a CsdBlock is in standard layout");
+            .expect("cross-spectra are in standard layout");
         plane.fill(C64::default());
         for t in 0..k {
             let row = spectra.index_axis(Axis(0), t);
@@ -275,10 +385,10 @@ pub fn dyadic_product(spectra: ArrayView3<'_, C64>, pairs: &ChannelPairs, out: &
             }
         }
         let auto = |i: usize| (0..k).map(|t| spectra[[t, f, i]].norm_sqr()).sum::<f64>() / kf;
-        Zip::from(out.auto_i.row_mut(f))
+        Zip::from(auto_i.row_mut(f))
             .and(&pairs.senders)
             .for_each(|o, &i| *o = auto(i));
-        Zip::from(out.auto_j.row_mut(f))
+        Zip::from(auto_j.row_mut(f))
             .and(&pairs.receivers)
             .for_each(|o, &j| *o = auto(j));
     }

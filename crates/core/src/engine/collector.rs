@@ -357,7 +357,12 @@ impl<'a> Collector<'a> {
                 .as_slice()
                 .expect("blocks reach the writer in standard layout");
             let last = task.group + 1 == task.n_groups;
-            fold.fill(task.trial, task.channels.clone(), values, last);
+            let channels = if task.n_groups > 1 {
+                task.channels.clone()
+            } else {
+                0..fold.channels()
+            };
+            fold.fill(task.trial, channels, values, last);
             Ok(())
         } else {
             self.sink

@@ -74,6 +74,12 @@ impl TreeFold {
         &mut self.open.as_mut().expect("opened above").values
     }
 
+    /// The length of the contribution's last axis (channels, or channel pairs of a
+    /// cross-channel step).
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
     /// Writes one task's block (channels `channels` of `trial`'s contribution, row-major
     /// with the same rows) into the contribution; the trial is folded when `last` (its last
     /// channel group) is set. Copies row by row, so nothing is allocated per task.

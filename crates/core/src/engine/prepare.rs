@@ -96,13 +96,27 @@ impl PreparedStep {
     }
 }
 
+/// A task of a channel group sees that group's slice of the channel axis (last). A task over
+/// a whole trial keeps the declared shape, whose last axis need not be the input's channels:
+/// a cross-channel step (`channel_independent() == false`, never grouped) may declare
+/// (channel_i, channel_j) axes of a `channelcmb` subset, or channel pairs.
 fn narrow_channels(trial_shape: &[usize], task: &Task) -> IxDyn {
     let mut shape = IxDyn(trial_shape);
     let ndim = shape.ndim();
-    if ndim > 0 {
+    if ndim > 0 && task.n_groups > 1 {
         shape[ndim - 1] = task.channels.len();
     }
     shape
+}
+
+/// Where a task's block goes on the last axis: its channel group, or the whole axis for a
+/// task over a whole trial (whose last axis may differ from the input's channels).
+fn whole_or_group(task: &Task, block_shape: &[usize]) -> std::ops::Range<usize> {
+    if task.n_groups > 1 {
+        task.channels.clone()
+    } else {
+        0..block_shape.last().copied().unwrap_or(0)
+    }
 }
 
 /// Everything derived before the first task runs.
@@ -226,10 +240,12 @@ fn prepare_steps(
                 current.dtype.numpy_name()
             )));
         }
-        if routine.input_kind() != current.kind {
+        let kinds = routine.input_kinds();
+        if !kinds.contains(&current.kind) {
+            let names: Vec<&str> = kinds.iter().map(|k| k.class_name()).collect();
             return Err(Error::invalid(format!(
                 "{ctx}: takes {} input, but receives {}",
-                routine.input_kind().class_name(),
+                names.join(" or "),
                 current.kind.class_name()
             )));
         }
@@ -318,7 +334,7 @@ fn prepare_steps(
                     task: 0,
                     trial: 0,
                     rows: 0..shape[0],
-                    channels: 0..output.n_channels(),
+                    channels: 0..*shape.last().expect("dense shapes have at least 2 axes"),
                     shape,
                 };
                 (single, vec![placement], StoreLayout::Single)
@@ -337,7 +353,7 @@ fn prepare_steps(
                             task: t.index,
                             trial: t.trial,
                             rows: row_starts[t.trial]..row_starts[t.trial] + shape[0],
-                            channels: t.channels.clone(),
+                            channels: whole_or_group(t, &shape),
                             shape,
                         }
                     })

@@ -26,6 +26,12 @@ pub trait ComputationalRoutine: Send + Sync {
         DataKind::Analog
     }
 
+    /// Every kind of data this routine accepts (a step whose input is of another kind is
+    /// refused before anything runs, naming both); by default only [`input_kind`](Self::input_kind).
+    fn input_kinds(&self) -> Vec<DataKind> {
+        vec![self.input_kind()]
+    }
+
     /// Whether this routine takes real or complex input values. A step whose input does not
     /// fit is refused before anything runs, naming the step that produces the input.
     fn input_values(&self) -> ValueKind {
