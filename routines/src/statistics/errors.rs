@@ -5,6 +5,10 @@ use trialflow_core::RoutineError;
 /// Every message names the trial (or the trial count) and fits on one line.
 #[derive(Debug, thiserror::Error)]
 pub enum StatisticsError {
+    #[error("{routine} reduces over trials, but the input holds no trial")]
+    NoTrials { routine: &'static str },
+    #[error("{routine} reduces over dim: trials only for now (Syncopy's per-trial dims such as time or channel are not available yet), but the step asks for dim: {dim}")]
+    UnsupportedDim { routine: &'static str, dim: String },
     #[error("{routine} compares trials, but the input holds {n_trials} trial (trial 0 only); it needs at least 2")]
     TooFewTrials {
         routine: &'static str,

@@ -1,14 +1,22 @@
 //! How the statistics routines are named from a pipeline: their documentation, their
 //! [`Registrable`] implementations and the family's registry entries.
 
-use trialflow_core::routine::{Registrable, RoutineDoc, RoutineEntry};
+use trialflow_core::routine::{ParamDoc, Registrable, RoutineDoc, RoutineEntry};
 use trialflow_core::{DataKind, RoutineError};
 
-use super::{Itc, ItcParams};
+use super::{
+    Itc, ItcParams, Mean, MeanName, Std, StdName, SummaryName, SummaryParams, TrialSummary, Var,
+    VarName,
+};
 
 /// This family's registry entries.
 pub fn registry_entries() -> Vec<RoutineEntry> {
-    vec![RoutineEntry::of::<Itc>()]
+    vec![
+        RoutineEntry::of::<Itc>(),
+        RoutineEntry::of::<Mean>(),
+        RoutineEntry::of::<Var>(),
+        RoutineEntry::of::<Std>(),
+    ]
 }
 
 impl Registrable for Itc {
@@ -28,5 +36,57 @@ impl Registrable for Itc {
 
     fn from_params(params: ItcParams) -> Result<Self, RoutineError> {
         Ok(params.check())
+    }
+}
+
+const DIM: ParamDoc = ParamDoc {
+    name: "dim",
+    kind: "\"trials\"",
+    default: "trials",
+    doc: "The dimension reduced over; only trials (every trial the same shape) for now.",
+};
+
+/// What differs between the three summary statistics' documentation.
+trait SummaryDoc: SummaryName {
+    const SUMMARY: &'static str;
+    const MATCHES: &'static str;
+    const EXAMPLE: &'static str;
+}
+
+impl SummaryDoc for MeanName {
+    const SUMMARY: &'static str = "The mean over trials per sample and channel (every trial the same shape); one result for all trials.";
+    const MATCHES: &'static str = "syncopy.mean(data, dim='trials')";
+    const EXAMPLE: &'static str = "- routine: mean\n  dim: trials";
+}
+
+impl SummaryDoc for VarName {
+    const SUMMARY: &'static str = "The variance over trials per sample and channel (ddof 0, as Syncopy; every trial the same shape); one result for all trials.";
+    const MATCHES: &'static str = "syncopy.var(data, dim='trials')";
+    const EXAMPLE: &'static str = "- routine: var\n  dim: trials";
+}
+
+impl SummaryDoc for StdName {
+    const SUMMARY: &'static str = "The standard deviation over trials per sample and channel (ddof 0, as Syncopy; every trial the same shape); one result for all trials.";
+    const MATCHES: &'static str = "syncopy.std(data, dim='trials')";
+    const EXAMPLE: &'static str = "- routine: std\n  dim: trials";
+}
+
+impl<S: SummaryDoc> Registrable for TrialSummary<S> {
+    type Params = SummaryParams;
+
+    fn doc() -> RoutineDoc {
+        RoutineDoc {
+            name: S::NAME,
+            summary: S::SUMMARY,
+            matches: S::MATCHES,
+            input: DataKind::Analog,
+            output: DataKind::Analog,
+            params: &[DIM],
+            example: S::EXAMPLE,
+        }
+    }
+
+    fn from_params(params: SummaryParams) -> Result<Self, RoutineError> {
+        Ok(params.check::<S>()?)
     }
 }
