@@ -15,13 +15,13 @@ use common::*;
 /// kind of object is resumed and merged.
 fn pipeline(mode: &str) -> String {
     format!(
-        "input: in.spy\noutput: out.spy\nexecution:\n  mode: {mode}\n  workers: 2\nsteps:\n  - routine: median\n    size: 31\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n    name: peaks\n"
+        "input: in.spy\noutput: out.spy\nexecution:\n  mode: {mode}\n  workers: 2\nsteps:\n  - routine: median_filter\n    size: 31\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n    name: peaks\n"
     )
 }
 
 fn dense_pipeline(mode: &str) -> String {
     format!(
-        "input: in.spy\noutput: out.spy\nexecution:\n  mode: {mode}\n  workers: 2\nsteps:\n  - routine: median\n    size: 31\n    name: smooth\n    save: true\n  - routine: rectify\n"
+        "input: in.spy\noutput: out.spy\nexecution:\n  mode: {mode}\n  workers: 2\nsteps:\n  - routine: median_filter\n    size: 31\n    name: smooth\n    save: true\n  - routine: rectify\n"
     )
 }
 

@@ -1,14 +1,15 @@
-//! `mean`, `var` and `std` over trials: parity with Syncopy 2023.9's `spy.mean/var/std(data,
-//! dim='trials')` on the cases `fixtures/reference/make_statistics.py summary` generated
-//! (offsets, NaN, one trial), calibration against a direct computation, the same bits in
-//! every execution mode (sequential, parallel, channel groups, shards of any split with
-//! their merge), and refusals through the command line.
+//! `mean`, `var`, `std` and `median`: parity with Syncopy 2023.9's `spy.mean/var/std/median(data,
+//! dim)` (over trials and over time) on the cases `fixtures/reference/make_statistics.py
+//! summary` generated (offsets, NaN, one trial, unequal trials), calibration against a
+//! direct computation, the same bits in every execution mode (sequential, parallel, channel
+//! groups, shards of any split with their merge), and refusals through the command line.
 //!
 //! Tolerance. Syncopy accumulates float32 trials in float32 (the mean, then the squared
 //! deviations from it); trialflow folds `x` and `x²` in f64 and rounds the result once. The
 //! float32 sums carry about `n · 2^-24` of the largest magnitude involved, so a value agrees
 //! to `1e-5` relative plus `n · 2^-24 · level` for the mean and `n · 2^-24 · level · 2|x - mean|`
-//! for the variance (`level` the largest |x| of that element over trials).
+//! for the variance (`level` the largest |x| the element is computed from). A median is one
+//! of the float32 inputs (or the mean of two), so it agrees to one float32 rounding.
 
 mod common;
 
@@ -151,16 +152,26 @@ fn stacked_trials(input: &Value) -> Vec<Array2<f64>> {
         .collect()
 }
 
+/// The values one result element is computed from: across trials at (sample, channel) for
+/// `dim: trials`, along trial `row`'s samples of channel `c` for `dim: time`; NaN left out.
+fn sources(dim: &str, trials: &[Array2<f64>], row: usize, c: usize) -> Vec<f64> {
+    let values: Vec<f64> = match dim {
+        "trials" => trials.iter().map(|t| t[[row, c]]).collect(),
+        _ => trials[row].column(c).to_vec(),
+    };
+    values.into_iter().filter(|v| !v.is_nan()).collect()
+}
+
 #[test]
-fn mean_var_and_std_match_syncopy() {
+fn mean_var_std_and_median_match_syncopy() {
     let doc = fixture();
     let mut compared = 0;
     for case in doc["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let routine = case["routine"].as_str().unwrap();
+        let dim = case["params"]["dim"].as_str().unwrap();
         let input = &doc["inputs"][case["input"].as_str().unwrap()];
         let trials = stacked_trials(input);
-        let n = trials.len() as f64;
         let (got, schema) = run_all_modes(name, routine, &case["params"], &recording(input));
         let expected = array(&case["expected"]);
         assert_eq!(got.shape(), expected.shape(), "{name}");
@@ -173,36 +184,38 @@ fn mean_var_and_std_match_syncopy() {
             "{name}: trial definition"
         );
         let eps32 = f64::powi(2.0, -24);
-        for ((s, c), &want) in expected
+        for ((row, c), &want) in expected
             .view()
             .into_dimensionality::<ndarray::Ix2>()
             .unwrap()
             .indexed_iter()
         {
-            let have = got[[s, c]];
+            let have = got[[row, c]];
             if want.is_nan() {
-                assert!(have.is_nan(), "{name} [{s}, {c}]: {have}, Syncopy NaN");
+                assert!(have.is_nan(), "{name} [{row}, {c}]: {have}, Syncopy NaN");
                 continue;
             }
-            let column: Vec<f64> = trials.iter().map(|t| t[[s, c]]).collect();
-            let level = column.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let mean = column.iter().sum::<f64>() / n;
-            let spread = column.iter().fold(0.0f64, |m, v| m.max((v - mean).abs()));
+            let values = sources(dim, &trials, row, c);
+            let n = values.len() as f64;
+            let level = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let mean = values.iter().sum::<f64>() / n;
+            let spread = values.iter().fold(0.0f64, |m, v| m.max((v - mean).abs()));
             let float32 = n * eps32 * level;
             let slack = match routine {
                 "mean" => float32,
+                "median" => eps32 * level,
                 "var" => float32 * 2.0 * spread,
                 // d sqrt(v) = dv / (2 sqrt(v)), and sqrt(v) >= spread / sqrt(n).
                 _ => float32 * spread / (spread / n.sqrt()).max(f64::MIN_POSITIVE),
             };
             assert!(
                 (have - want).abs() <= 1e-5 * want.abs() + slack,
-                "{name} [{s}, {c}]: {have} vs Syncopy {want} (slack {slack:e})"
+                "{name} [{row}, {c}]: {have} vs Syncopy {want} (slack {slack:e})"
             );
             compared += 1;
         }
     }
-    assert!(compared > 500, "{compared} values compared");
+    assert!(compared > 700, "{compared} values compared");
 }
 
 #[test]
@@ -344,22 +357,34 @@ fn every_mode_shards_and_their_merge_give_the_same_bits() {
 fn bad_inputs_are_refused_up_front_on_one_line() {
     let tmp = TempDir::new("stats-bad");
     generated(&tmp.path, true);
-    let cases: [(&str, &[&str]); 4] = [
+    let cases: [(&str, &[&str]); 7] = [
         (
-            "input: in.spy\noutput: a.spy\nsteps:\n  - routine: mean\n",
+            "input: in.spy\noutput: a.spy\nsteps:\n  - routine: mean\n    dim: trials\n",
             &["mean", "same shape", "trial 0", "trial 1"],
         ),
         (
-            "input: in.spy\noutput: b.spy\nselect:\n  trials: [0]\nsteps:\n  - routine: var\n    dim: time\n",
-            &["var", "dim: time"],
+            "input: in.spy\noutput: b.spy\nsteps:\n  - routine: var\n    dim: freq\n",
+            &["var", "dim: freq", "trials, time or channel"],
         ),
         (
-            "input: in.spy\noutput: c.spy\nsteps:\n  - routine: std\n    ddof: 1\n",
+            "input: in.spy\noutput: c.spy\nsteps:\n  - routine: std\n    dim: trials\n    ddof: 1\n",
             &["std", "ddof"],
         ),
         (
-            "input: in.spy\noutput: d.spy\nselect:\n  trials: [0, 0]\nsteps:\n  - routine: mean\n  - routine: zscore\n",
-            &["mean", "zscore"],
+            "input: in.spy\noutput: d.spy\nselect:\n  trials: [0, 0]\nsteps:\n  - routine: mean\n    dim: trials\n  - routine: zscore\n",
+            &["step 2 (zscore)", "step 1 (mean)", "reduces across trials"],
+        ),
+        (
+            "input: in.spy\noutput: e.spy\nsteps:\n  - routine: median\n    size: 5\n",
+            &["median", "size", "median_filter"],
+        ),
+        (
+            "input: in.spy\noutput: f.spy\nselect:\n  trials: [0, 0]\nsteps:\n  - routine: median\n    dim: trials\n",
+            &["median over trials", "every trial in memory", "dim: time"],
+        ),
+        (
+            "input: in.spy\noutput: g.spy\nsteps:\n  - routine: mean\n",
+            &["mean", "needs dim"],
         ),
     ];
     for (yaml, needles) in cases {

@@ -1,5 +1,6 @@
 //! Statistics across trials: `itc` (Syncopy's inter-trial phase coherence, SpectralData in)
-//! and the summary statistics `mean`, `var` and `std` over trials.
+//! and Syncopy's summary statistics `mean`, `var`, `std` and `median` (over trials, or over
+//! time or channels per trial).
 //!
 //! These are the first routines that reduce across trials: each declares a
 //! [`TrialReduction`](trialflow_core::routine::TrialReduction) in the dry run, its kernel
@@ -9,12 +10,16 @@
 
 mod errors;
 mod itc;
+mod over_axis;
+mod over_trials;
 mod registration;
 mod summary;
 
 pub use errors::StatisticsError;
 pub use itc::{Itc, ItcParams};
+pub use over_axis::DataAxis;
 pub use registration::registry_entries;
 pub use summary::{
-    Mean, MeanName, Statistic, Std, StdName, SummaryName, SummaryParams, TrialSummary, Var, VarName,
+    Dim, Mean, MeanName, Median, MedianName, Statistic, Std, StdName, Summary, SummaryName,
+    SummaryParams, Var, VarName,
 };

@@ -5,8 +5,8 @@ use trialflow_core::routine::{ParamDoc, Registrable, RoutineDoc, RoutineEntry};
 use trialflow_core::{DataKind, RoutineError};
 
 use super::{
-    Itc, ItcParams, Mean, MeanName, Std, StdName, SummaryName, SummaryParams, TrialSummary, Var,
-    VarName,
+    Itc, ItcParams, Mean, MeanName, Median, MedianName, Std, StdName, Summary, SummaryName,
+    SummaryParams, Var, VarName,
 };
 
 /// This family's registry entries.
@@ -16,6 +16,7 @@ pub fn registry_entries() -> Vec<RoutineEntry> {
         RoutineEntry::of::<Mean>(),
         RoutineEntry::of::<Var>(),
         RoutineEntry::of::<Std>(),
+        RoutineEntry::of::<Median>(),
     ]
 }
 
@@ -41,9 +42,9 @@ impl Registrable for Itc {
 
 const DIM: ParamDoc = ParamDoc {
     name: "dim",
-    kind: "\"trials\"",
-    default: "trials",
-    doc: "The dimension reduced over; only trials (every trial the same shape) for now.",
+    kind: "\"trials\" | \"time\"",
+    default: "required",
+    doc: "trials: one result from every trial (all of one shape); time: per trial and channel, one value (NaN left out, as NumPy's nan-functions). channel is refused for now.",
 };
 
 /// What differs between the three summary statistics' documentation.
@@ -54,24 +55,30 @@ trait SummaryDoc: SummaryName {
 }
 
 impl SummaryDoc for MeanName {
-    const SUMMARY: &'static str = "The mean over trials per sample and channel (every trial the same shape); one result for all trials.";
-    const MATCHES: &'static str = "syncopy.mean(data, dim='trials')";
+    const SUMMARY: &'static str = "The mean over trials (one result for all trials, every trial the same shape), or over time per trial.";
+    const MATCHES: &'static str = "syncopy.mean(data, dim)";
     const EXAMPLE: &'static str = "- routine: mean\n  dim: trials";
 }
 
 impl SummaryDoc for VarName {
-    const SUMMARY: &'static str = "The variance over trials per sample and channel (ddof 0, as Syncopy; every trial the same shape); one result for all trials.";
-    const MATCHES: &'static str = "syncopy.var(data, dim='trials')";
+    const SUMMARY: &'static str = "The variance (ddof 0, as Syncopy) over trials (one result for all trials, every trial the same shape), or over time per trial.";
+    const MATCHES: &'static str = "syncopy.var(data, dim)";
     const EXAMPLE: &'static str = "- routine: var\n  dim: trials";
 }
 
 impl SummaryDoc for StdName {
-    const SUMMARY: &'static str = "The standard deviation over trials per sample and channel (ddof 0, as Syncopy; every trial the same shape); one result for all trials.";
-    const MATCHES: &'static str = "syncopy.std(data, dim='trials')";
+    const SUMMARY: &'static str = "The standard deviation (ddof 0, as Syncopy) over trials (one result for all trials, every trial the same shape), or over time per trial.";
+    const MATCHES: &'static str = "syncopy.std(data, dim)";
     const EXAMPLE: &'static str = "- routine: std\n  dim: trials";
 }
 
-impl<S: SummaryDoc> Registrable for TrialSummary<S> {
+impl SummaryDoc for MedianName {
+    const SUMMARY: &'static str = "The median over time per trial (NaN left out); not over trials. The running-median filter is median_filter.";
+    const MATCHES: &'static str = "syncopy.median(data, dim)";
+    const EXAMPLE: &'static str = "- routine: median\n  dim: time";
+}
+
+impl<S: SummaryDoc> Registrable for Summary<S> {
     type Params = SummaryParams;
 
     fn doc() -> RoutineDoc {

@@ -1,71 +1,84 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use ndarray::{Axis, Zip};
 use serde::Deserialize;
 use trialflow_core::routine::{ReducedState, TrialReduction};
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
-    RoutineError, Scratch, TrialInput,
+    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, Planner, RoutineError,
+    TrialDefinition,
 };
 
+use super::over_axis::{AxisKernel, DataAxis};
+use super::over_trials::{self, contribution_rows, ContributionKernel};
 use super::StatisticsError;
 
-/// Which summary statistic a [`TrialSummary`] computes.
+/// Which summary statistic a [`Summary`] computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Statistic {
     Mean,
     Var,
     Std,
+    Median,
 }
 
-impl Statistic {
-    /// The mean needs only the sum; the variance (and its root) also needs the sum of
-    /// squares, a second row of the contribution.
-    fn rows(self) -> usize {
-        match self {
-            Statistic::Mean => 1,
-            Statistic::Var | Statistic::Std => 2,
-        }
-    }
-}
-
-/// Ties a registry name to its [`Statistic`], so each of `mean`, `var` and `std` is its own
-/// registrable type while sharing one implementation.
+/// Ties a registry name to its [`Statistic`], so each of `mean`, `var`, `std` and `median`
+/// is its own registrable type while sharing one implementation.
 pub trait SummaryName: Send + Sync + 'static {
     const NAME: &'static str;
     const STATISTIC: Statistic;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MeanName;
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VarName;
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StdName;
-
-impl SummaryName for MeanName {
-    const NAME: &'static str = "mean";
-    const STATISTIC: Statistic = Statistic::Mean;
-}
-impl SummaryName for VarName {
-    const NAME: &'static str = "var";
-    const STATISTIC: Statistic = Statistic::Var;
-}
-impl SummaryName for StdName {
-    const NAME: &'static str = "std";
-    const STATISTIC: Statistic = Statistic::Std;
+macro_rules! summary_names {
+    ($($name:ident = $text:literal, $statistic:ident;)*) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name;
+        impl SummaryName for $name {
+            const NAME: &'static str = $text;
+            const STATISTIC: Statistic = Statistic::$statistic;
+        }
+    )*};
 }
 
-/// Unchecked parameters of `mean`, `var` and `std` (Syncopy's `dim`; unknown keys refused).
+summary_names! {
+    MeanName = "mean", Mean;
+    VarName = "var", Var;
+    StdName = "std", Std;
+    MedianName = "median", Median;
+}
+
+/// What a statistic reduces over: every trial into one (`trials`), or one axis of each trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    Trials,
+    Axis(DataAxis),
+}
+
+impl Dim {
+    fn as_str(self) -> &'static str {
+        match self {
+            Dim::Trials => "trials",
+            Dim::Axis(axis) => axis.as_str(),
+        }
+    }
+}
+
+/// Unchecked parameters of `mean`, `var`, `std` and `median`: Syncopy's `dim`. The filter
+/// keys of `median_filter` are read only to refuse them with a pointer to that routine
+/// (`median` was the filter's name before it became Syncopy's statistic); any other key is
+/// refused by name.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryParams {
     pub dim: Option<String>,
+    #[serde(default)]
+    size: Option<serde_json::Value>,
+    #[serde(default)]
+    mode: Option<serde_json::Value>,
+    #[serde(default)]
+    cval: Option<serde_json::Value>,
+    #[serde(default)]
+    origin: Option<serde_json::Value>,
 }
-
-/// The dimension Syncopy's summary statistics reduce over when the step names none.
-pub const DEFAULT_DIM: &str = "trials";
 
 impl SummaryParams {
     pub fn new() -> Self {
@@ -77,57 +90,98 @@ impl SummaryParams {
         self
     }
 
-    pub fn check<S: SummaryName>(self) -> Result<TrialSummary<S>, StatisticsError> {
-        let dim = self.dim.unwrap_or_else(|| DEFAULT_DIM.to_string());
-        if dim != DEFAULT_DIM {
-            return Err(StatisticsError::UnsupportedDim {
+    pub fn check<S: SummaryName>(self) -> Result<Summary<S>, StatisticsError> {
+        let filter_key = [
+            ("size", &self.size),
+            ("mode", &self.mode),
+            ("cval", &self.cval),
+            ("origin", &self.origin),
+        ]
+        .into_iter()
+        .find_map(|(key, value)| value.as_ref().map(|_| key));
+        if let Some(key) = filter_key {
+            return Err(StatisticsError::FilterKey {
                 routine: S::NAME,
-                dim,
+                key,
             });
         }
-        Ok(TrialSummary { _name: PhantomData })
+        let dim = match self.dim.as_deref() {
+            None => return Err(StatisticsError::MissingDim { routine: S::NAME }),
+            Some("trials") => Dim::Trials,
+            Some("time") => Dim::Axis(DataAxis::Time),
+            // The engine places a task's output block at the task's input channels, so an
+            // output with fewer channels than its input cannot be written yet.
+            Some("channel") => {
+                return Err(StatisticsError::ChannelDimUnavailable { routine: S::NAME })
+            }
+            Some(other) => {
+                return Err(StatisticsError::UnknownDim {
+                    routine: S::NAME,
+                    dim: other.to_string(),
+                })
+            }
+        };
+        if S::STATISTIC == Statistic::Median && dim == Dim::Trials {
+            return Err(StatisticsError::MedianOverTrials);
+        }
+        Ok(Summary {
+            dim,
+            _name: PhantomData,
+        })
     }
 }
 
-/// `mean`, `var` and `std` over trials, as Syncopy 2023.9's `spy.mean/var/std(data,
-/// dim='trials')`: per sample and channel across trials of one shape, with `ddof = 0` (Syncopy
-/// divides by the trial count) and NaN propagating (Syncopy uses plain sums). One trial gives
-/// its values and a variance of exactly 0.
+/// Syncopy 2023.9's `spy.mean/var/std/median(data, dim)` on AnalogData.
 ///
-/// Syncopy streams the trials twice (mean first, then squared deviations). A single pass is
-/// what the engine's fold allows, so each trial contributes `x` and `x²` and the variance is
-/// `Σx²/n - (Σx/n)²`, in f64. That cancels digits only where the mean is far above the spread
-/// (about `(mean/std)² · 1e-16` relative), well below the float32 rounding of the data Syncopy
-/// accumulates in; the difference is clamped at 0 so rounding never makes a negative variance.
-pub struct TrialSummary<S> {
+/// `dim: trials` (not `median`) is one result from trials of one shape, with `ddof = 0` and NaN
+/// propagating, as Syncopy's `_trial_statistics` (plain sums; one trial gives its values and
+/// a variance of exactly 0); see `over_trials` for how it is folded. `dim: time` or
+/// `channel` reduces each trial over that axis to a singleton, as Syncopy's `NumpyStatDim`
+/// (NumPy's nan-functions, so NaN values are left out); see `over_axis`. Metadata follows
+/// Syncopy: over time each trial keeps one sample with the definition row `[k, k + 1, 0]`;
+/// over channels the one channel is labelled with the statistic's name.
+pub struct Summary<S> {
+    dim: Dim,
     _name: PhantomData<S>,
 }
 
-impl<S> std::fmt::Debug for TrialSummary<S>
-where
-    S: SummaryName,
-{
+impl<S: SummaryName> Summary<S> {
+    pub fn dimension(&self) -> Dim {
+        self.dim
+    }
+}
+
+impl<S: SummaryName> std::fmt::Debug for Summary<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrialSummary")
+        f.debug_struct("Summary")
             .field("name", &S::NAME)
+            .field("dim", &self.dim)
             .finish()
     }
 }
 
-pub type Mean = TrialSummary<MeanName>;
-pub type Var = TrialSummary<VarName>;
-pub type Std = TrialSummary<StdName>;
+pub type Mean = Summary<MeanName>;
+pub type Var = Summary<VarName>;
+pub type Std = Summary<StdName>;
+pub type Median = Summary<MedianName>;
 
-impl<S: SummaryName> ComputationalRoutine for TrialSummary<S> {
+impl<S: SummaryName> ComputationalRoutine for Summary<S> {
     fn name(&self) -> &str {
         S::NAME
     }
 
     fn cfg(&self) -> serde_json::Value {
-        serde_json::json!({ "dim": DEFAULT_DIM })
+        serde_json::json!({ "dim": self.dim.as_str() })
+    }
+
+    fn channel_independent(&self) -> bool {
+        self.dim != Dim::Axis(DataAxis::Channel)
     }
 
     fn reduction(&self, input: &DataSchema) -> Result<Option<TrialReduction>, RoutineError> {
+        if self.dim != Dim::Trials {
+            return Ok(None);
+        }
         let Some(first) = input.trial_shapes.first() else {
             return Err(StatisticsError::NoTrials { routine: S::NAME }.into());
         };
@@ -145,8 +199,8 @@ impl<S: SummaryName> ComputationalRoutine for TrialSummary<S> {
             }
             .into());
         }
-        let rows = S::STATISTIC.rows();
         let mut shape = first.clone();
+        let rows = contribution_rows(S::STATISTIC);
         if rows > 1 {
             shape.insert(0, rows);
         }
@@ -154,10 +208,19 @@ impl<S: SummaryName> ComputationalRoutine for TrialSummary<S> {
     }
 
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
-        Ok(OutputShape::dense(
-            input.kind,
-            vec![input.trial_shapes[0].clone()],
-        ))
+        let shapes = match self.dim {
+            Dim::Trials => vec![input.trial_shapes[0].clone()],
+            Dim::Axis(axis) => input
+                .trial_shapes
+                .iter()
+                .map(|shape| {
+                    let mut shape = shape.clone();
+                    shape[axis.index()] = 1;
+                    shape
+                })
+                .collect(),
+        };
+        Ok(OutputShape::dense(input.kind, shapes))
     }
 
     fn process_metadata(
@@ -167,20 +230,40 @@ impl<S: SummaryName> ComputationalRoutine for TrialSummary<S> {
     ) -> Result<DataSchema, RoutineError> {
         let mut schema = input.clone();
         schema.trial_shapes = output.trial_shapes.clone();
-        // As Syncopy: one trial, carrying the first trial's definition row (offset included).
-        schema.trialdefinition = input.trialdefinition.first_only(output.trial_shapes[0][0]);
+        let lengths: Vec<usize> = output.trial_shapes.iter().map(|s| s[0]).collect();
+        schema.trialdefinition = match self.dim {
+            // As Syncopy: one trial, carrying the first trial's definition row.
+            Dim::Trials => input.trialdefinition.first_only(lengths[0]),
+            // Syncopy stacks one sample per trial without offset or trial info.
+            Dim::Axis(DataAxis::Time) => {
+                let rows: Vec<(usize, usize, f64)> =
+                    (0..lengths.len()).map(|k| (k, k + 1, 0.0)).collect();
+                TrialDefinition::from_trials(&rows, &[])
+            }
+            Dim::Axis(DataAxis::Channel) => input.trialdefinition.restacked(&lengths),
+        };
+        if self.dim == Dim::Axis(DataAxis::Channel) {
+            schema.channels = vec![S::NAME.to_string()];
+        }
         Ok(schema)
     }
 
     fn plan(
         &self,
-        _task_shape: &[usize],
+        task_shape: &[usize],
         _input: &DataSchema,
         _planner: &mut Planner,
     ) -> Result<Plan, RoutineError> {
-        Ok(Arc::new(Contribution {
-            statistic: S::STATISTIC,
-        }))
+        Ok(match self.dim {
+            Dim::Trials => Arc::new(ContributionKernel {
+                statistic: S::STATISTIC,
+            }),
+            Dim::Axis(axis) => Arc::new(AxisKernel {
+                statistic: S::STATISTIC,
+                axis,
+                line: task_shape[axis.index()],
+            }),
+        })
     }
 
     fn finish_reduction(
@@ -189,54 +272,7 @@ impl<S: SummaryName> ComputationalRoutine for TrialSummary<S> {
         n_trials: usize,
         output: &mut OutputBlock<'_>,
     ) -> Result<(), RoutineError> {
-        let state = state.real();
-        let n = n_trials as f64;
-        let mut out = output.dense_mut();
-        match S::STATISTIC {
-            Statistic::Mean => Zip::from(&mut out)
-                .and(&state)
-                .for_each(|o, &sum| *o = sum / n),
-            statistic => {
-                let (sum, sumsq) = (state.index_axis(Axis(0), 0), state.index_axis(Axis(0), 1));
-                let root = statistic == Statistic::Std;
-                Zip::from(&mut out)
-                    .and(&sum)
-                    .and(&sumsq)
-                    .for_each(|o, &s, &q| {
-                        let mean = s / n;
-                        let var = q / n - mean * mean;
-                        // `max` would turn a NaN variance into 0; only clamp real rounding.
-                        let var = if var < 0.0 { 0.0 } else { var };
-                        *o = if root { var.sqrt() } else { var };
-                    });
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One trial's contribution: its values, and for the spread also their squares.
-struct Contribution {
-    statistic: Statistic,
-}
-
-impl Kernel for Contribution {
-    fn compute(
-        &self,
-        input: &TrialInput<'_>,
-        output: &mut OutputBlock<'_>,
-        _scratch: &mut Scratch,
-    ) -> Result<(), RoutineError> {
-        let x = &input.data;
-        let mut out = output.dense_mut();
-        match self.statistic {
-            Statistic::Mean => out.assign(x),
-            Statistic::Var | Statistic::Std => {
-                out.index_axis_mut(Axis(0), 0).assign(x);
-                out.index_axis_mut(Axis(0), 1)
-                    .zip_mut_with(x, |o, &v| *o = v * v);
-            }
-        }
+        over_trials::finish(S::STATISTIC, state.real(), n_trials, output.dense_mut());
         Ok(())
     }
 }
@@ -244,10 +280,10 @@ impl Kernel for Contribution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trialflow_core::{DType, TrialDefinition};
+    use trialflow_core::DType;
 
     fn analog(shapes: Vec<Vec<usize>>) -> DataSchema {
-        let trials: Vec<(usize, usize, f64)> = (0..shapes.len()).map(|t| (t, t + 1, 0.0)).collect();
+        let trials: Vec<(usize, usize, f64)> = (0..shapes.len()).map(|t| (t, t + 1, 0.5)).collect();
         let mut schema = DataSchema::analog(
             DType::Float32,
             100.0,
@@ -258,19 +294,47 @@ mod tests {
         schema
     }
 
+    fn dim<S: SummaryName>(dim: &str) -> Summary<S> {
+        SummaryParams::new().dim(dim).check::<S>().unwrap()
+    }
+
     #[test]
-    fn the_spread_contributes_values_and_squares_and_the_mean_only_values() {
+    fn the_spread_over_trials_contributes_values_and_squares_and_the_mean_only_values() {
         let schema = analog(vec![vec![5, 2]; 3]);
-        let mean = SummaryParams::new().check::<MeanName>().unwrap();
-        let var = SummaryParams::new().check::<VarName>().unwrap();
+        let mean = dim::<MeanName>("trials");
+        let var = dim::<VarName>("trials");
         assert_eq!(mean.reduction(&schema).unwrap().unwrap().shape(), [5, 2]);
         assert_eq!(var.reduction(&schema).unwrap().unwrap().shape(), [2, 5, 2]);
         assert_eq!(var.initialize(&schema).unwrap().trial_shapes, [[5, 2]]);
     }
 
     #[test]
-    fn unequal_trials_and_other_dims_are_refused_by_name() {
-        let std = SummaryParams::new().check::<StdName>().unwrap();
+    fn a_statistic_over_an_axis_keeps_trials_and_makes_that_axis_a_singleton() {
+        let schema = analog(vec![vec![5, 2], vec![7, 2]]);
+        let time = dim::<MedianName>("time");
+        assert!(time.reduction(&schema).unwrap().is_none());
+        let shape = time.initialize(&schema).unwrap();
+        assert_eq!(shape.trial_shapes, [[1, 2], [1, 2]]);
+        let meta = time.process_metadata(&schema, &shape).unwrap();
+        assert_eq!(
+            meta.trialdefinition.values(),
+            [0.0, 1.0, 0.0, 1.0, 2.0, 0.0]
+        );
+        let channel = Summary::<StdName> {
+            dim: Dim::Axis(DataAxis::Channel),
+            _name: PhantomData,
+        };
+        assert!(!channel.channel_independent() && time.channel_independent());
+        let shape = channel.initialize(&schema).unwrap();
+        assert_eq!(shape.trial_shapes, [[5, 1], [7, 1]]);
+        let meta = channel.process_metadata(&schema, &shape).unwrap();
+        assert_eq!(meta.channels, ["std"]);
+        assert_eq!(meta.trialdefinition.offset(1), 0.5);
+    }
+
+    #[test]
+    fn bad_parameters_and_unequal_trials_are_refused_by_name() {
+        let std = dim::<StdName>("trials");
         let text = std
             .reduction(&analog(vec![vec![5, 2], vec![5, 2], vec![6, 2]]))
             .unwrap_err()
@@ -279,13 +343,30 @@ mod tests {
             text.contains("trial 2") && text.contains("[6, 2]"),
             "{text}"
         );
-        let text = SummaryParams::new()
-            .dim("time")
-            .check::<MeanName>()
-            .unwrap_err()
-            .to_string();
+        let refused = |params: SummaryParams| params.check::<MedianName>().unwrap_err().to_string();
+        let text = refused(SummaryParams::new().dim("trials"));
         assert!(
-            text.contains("mean") && text.contains("dim: time"),
+            text.contains("median") && text.contains("trials") && text.contains("time"),
+            "{text}"
+        );
+        let text = refused(SummaryParams {
+            size: Some(serde_json::json!(5)),
+            ..SummaryParams::new()
+        });
+        assert!(
+            text.contains("median_filter") && text.contains("size"),
+            "{text}"
+        );
+        let text = refused(SummaryParams::new().dim("freq"));
+        assert!(
+            text.contains("dim: freq") && text.contains("channel"),
+            "{text}"
+        );
+        let text = refused(SummaryParams::new());
+        assert!(text.contains("dim"), "{text}");
+        let text = refused(SummaryParams::new().dim("channel"));
+        assert!(
+            text.contains("dim: channel") && text.contains("time"),
             "{text}"
         );
     }
