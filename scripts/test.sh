@@ -28,6 +28,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cargo build --features mpi --example custom_routine
 cargo test --features mpi --test mpi
 cargo test --features mpi --test itc mpi_ranks
+cargo test --features mpi --test trial_statistics mpi_ranks
 if [ -x scripts/test-map-mpi.sh ]; then
     scripts/test-map-mpi.sh
 fi

@@ -396,3 +396,45 @@ fn bad_inputs_are_refused_up_front_on_one_line() {
         .iter()
         .all(|n| !n.ends_with(".spy") || n == "in.spy"));
 }
+
+/// `execution.mode: mpi` under a real `mpirun` (2 and 3 ranks): the ranks fold their slices
+/// of the trials and rank 0 merges them to the sequential bits. Built only with
+/// `--features mpi`, like tests/mpi.rs (scripts/test.sh runs it), since it needs OpenMPI.
+#[cfg(feature = "mpi")]
+#[test]
+fn mpi_ranks_give_the_sequential_bits() {
+    let tmp = TempDir::new("stats-mpi");
+    generated(&tmp.path, false);
+    write_pipeline(&tmp.path, "seq.spy", "  mode: sequential\n");
+    trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+    let reference = read_data(&result_file(&tmp.join("seq.spy"), "std"));
+    for ranks in [2, 3] {
+        let out = format!("mpi{ranks}.spy");
+        write_pipeline(&tmp.path, &out, "  mode: mpi\n");
+        let run = std::process::Command::new("mpirun")
+            .args([
+                "-n",
+                &ranks.to_string(),
+                "--oversubscribe",
+                BIN,
+                "run",
+                "p.yaml",
+            ])
+            .current_dir(&tmp.path)
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
+            .output()
+            .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
+        assert!(
+            run.status.success(),
+            "{ranks} ranks: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let got = read_data(&result_file(&tmp.join(&out), "std"));
+        assert!(
+            got.bits == reference.bits,
+            "{ranks} MPI ranks differ from sequential"
+        );
+    }
+}
