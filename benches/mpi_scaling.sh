@@ -14,7 +14,7 @@ work="${TMPDIR:-/tmp}/trialflow-mpi-scaling"
 mkdir -p "$work"
 cd "$work"
 [ -d rec.spy ] || "$bin" generate rec.spy --trials 200 --samples 2000 --channels 64 >/dev/null
-steps="${1:-  - routine: median
+steps="${1:-  - routine: median_filter
     size: 15}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 

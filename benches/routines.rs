@@ -52,7 +52,7 @@ fn cases() -> Vec<Case> {
             json!({"size": 9}),
             TRIALS,
         ),
-        case("median", "median", json!({"size": 9}), TRIALS),
+        case("median_filter", "median_filter", json!({"size": 9}), TRIALS),
         case(
             "find_peaks",
             "find_peaks",

@@ -99,7 +99,7 @@ ROUTINES = {
     "gaussian": (dense(lambda x: gaussian_filter1d(x, 3.0, axis=0)), TRIALS),
     "savgol": (dense(lambda x: savgol_filter(x, 11, 3, axis=0)), TRIALS),
     "moving_average": (dense(lambda x: uniform_filter1d(x, 9, axis=0)), TRIALS),
-    "median": (dense(lambda x: median_filter(x, size=(9, 1))), TRIALS),
+    "median_filter": (dense(lambda x: median_filter(x, size=(9, 1))), TRIALS),
     "find_peaks": (peaks(_find_peaks), TRIALS),
     "find_peaks_cwt": (peaks(lambda col: np.asarray(find_peaks_cwt(col, [2, 4, 8]))), CWT_TRIALS),
     "detrend": (dense(lambda x: detrend(x, axis=0)), TRIALS),

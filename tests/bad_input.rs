@@ -754,9 +754,9 @@ cases! {
     moving_average_absurd_size: "moving_average size: 1e12",
         recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: moving_average\n    size: 1000000000000\n"), RUN, 2,
         &["steps[0] (moving_average)", "size", "limit"];
-    median_origin_out_of_range: "median size 3, origin 5",
-        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: median\n    size: 3\n    origin: 5\n"), RUN, 2,
-        &["steps[0] (median)", "origin", "5"];
+    median_filter_origin_out_of_range: "median_filter size 3, origin 5",
+        recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: median_filter\n    size: 3\n    origin: 5\n"), RUN, 2,
+        &["steps[0] (median_filter)", "origin", "5"];
     find_peaks_distance_below_one: "find_peaks distance: 0.5",
         recording, Some("input: in.spy\noutput: out.spy\nsteps:\n  - routine: find_peaks\n    distance: 0.5\n"), RUN, 2,
         &["steps[0] (find_peaks)", "distance", "0.5"];

@@ -16,7 +16,7 @@ fn custom(cwd: &Path, args: &[&str]) -> Outcome {
 
 fn pipeline(output: &str, execution: &str) -> String {
     format!(
-        "input: in.spy\noutput: {output}\nexecution:\n{execution}\nsteps:\n  - routine: median\n    size: 5\n    name: smooth\n    save: true\n  - routine: clip\n    limit: 1.5\n"
+        "input: in.spy\noutput: {output}\nexecution:\n{execution}\nsteps:\n  - routine: median_filter\n    size: 5\n    name: smooth\n    save: true\n  - routine: clip\n    limit: 1.5\n"
     )
 }
 

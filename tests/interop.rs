@@ -483,3 +483,6 @@ fn trials_around_events_match_syncopys_definetrial() {
 
 #[path = "interop/crossspectral.rs"]
 mod crossspectral;
+
+#[path = "interop/statistics.rs"]
+mod statistics;

@@ -33,7 +33,7 @@ fn mpirun_binary(bin: &Path, dir: &Path, ranks: usize, args: &[&str]) -> Outcome
     }
 }
 
-const STEPS: &str = "steps:\n  - routine: median\n    size: 7\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n";
+const STEPS: &str = "steps:\n  - routine: median_filter\n    size: 7\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n";
 
 #[test]
 fn mpi_ranks_give_the_sequential_result_bit_for_bit() {

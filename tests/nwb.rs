@@ -267,7 +267,7 @@ fn read_trialdefinition_rows(file: &Path) -> (Vec<Vec<f64>>, usize) {
 fn every_mode_gives_the_same_bits_with_trials() {
     let tmp = TempDir::new("nwb-modes");
     stage(&tmp.path);
-    let body = "trials: {events: [2.31, 3.0007, 3.5, 4.75, 6.1, 7.2], pre: 0.05, post: 0.3}\nsteps:\n  - routine: median\n    size: 5\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.0001\n";
+    let body = "trials: {events: [2.31, 3.0007, 3.5, 4.75, 6.1, 7.2], pre: 0.05, post: 0.3}\nsteps:\n  - routine: median_filter\n    size: 5\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.0001\n";
     let input = "input: {path: session.nwb, series: raw}\n";
     let modes = [
         ("seq", "  mode: sequential"),
@@ -442,7 +442,7 @@ fn bad_nwb_inputs_exit_2_naming_the_culprit() {
 fn nwb_runs_with_trials_and_select_resume_to_the_same_bits() {
     let tmp = TempDir::new("nwb-resume");
     stage(&tmp.path);
-    let body = "trials: {length: 1.0, overlap: 0.99}\nselect: {channels: [7, 0, 3], latency: [0.1, 0.9]}\nexecution: {mode: parallel, workers: 2}\nsteps:\n  - routine: median\n    size: 101\n    save: true\n  - routine: rectify\n";
+    let body = "trials: {length: 1.0, overlap: 0.99}\nselect: {channels: [7, 0, 3], latency: [0.1, 0.9]}\nexecution: {mode: parallel, workers: 2}\nsteps:\n  - routine: median_filter\n    size: 101\n    save: true\n  - routine: rectify\n";
     let input = "input: {path: session.nwb, series: raw}\n";
     write_file(
         &tmp.path,

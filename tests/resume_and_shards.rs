@@ -15,13 +15,13 @@ use common::*;
 /// kind of object is resumed and merged.
 fn pipeline(mode: &str) -> String {
     format!(
-        "input: in.spy\noutput: out.spy\nexecution:\n  mode: {mode}\n  workers: 2\nsteps:\n  - routine: median\n    size: 31\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n    name: peaks\n"
+        "input: in.spy\noutput: out.spy\nexecution:\n  mode: {mode}\n  workers: 2\nsteps:\n  - routine: median_filter\n    size: 31\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n    name: peaks\n"
     )
 }
 
 fn dense_pipeline(mode: &str) -> String {
     format!(
-        "input: in.spy\noutput: out.spy\nexecution:\n  mode: {mode}\n  workers: 2\nsteps:\n  - routine: median\n    size: 31\n    name: smooth\n    save: true\n  - routine: rectify\n"
+        "input: in.spy\noutput: out.spy\nexecution:\n  mode: {mode}\n  workers: 2\nsteps:\n  - routine: median_filter\n    size: 31\n    name: smooth\n    save: true\n  - routine: rectify\n"
     )
 }
 
@@ -99,7 +99,7 @@ fn resume_refuses_another_pipeline_or_input_and_starts_fresh_when_nothing_is_lef
     let other = dense_pipeline("sequential").replace("size: 31", "size: 11");
     write_file(&tmp.path, "other.yaml", &other);
     trialflow(&tmp.path, &["run", "other.yaml", "--resume"])
-        .assert_error(2, &["cannot resume", "step 1 (median)"]);
+        .assert_error(2, &["cannot resume", "step 1 (median_filter)"]);
     // Execution settings that do not change results may differ.
     let out = trialflow(
         &tmp.path,
@@ -198,7 +198,8 @@ fn shards_merge_into_the_sequential_result_and_a_missing_shard_is_named() {
         ],
     )
     .ok();
-    trialflow(&tmp.path, &["merge", "p.yaml"]).assert_error(2, &["shard 1/2", "step 1 (median)"]);
+    trialflow(&tmp.path, &["merge", "p.yaml"])
+        .assert_error(2, &["shard 1/2", "step 1 (median_filter)"]);
     let out = trialflow(&tmp.path, &["run", "p.yaml", "--shard", "4/2"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.starts_with("error:") && out.stderr.lines().next().unwrap().contains("4/2"));

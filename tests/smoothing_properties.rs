@@ -64,7 +64,11 @@ fn config(kind: usize, raw: [u32; 5], sigma: f64, shortest: usize) -> Config {
         k => {
             let size = 1 + pick(raw[0], 15);
             Config {
-                routine: if k == 2 { "moving_average" } else { "median" },
+                routine: if k == 2 {
+                    "moving_average"
+                } else {
+                    "median_filter"
+                },
                 params: obj(
                     json!({"size": size, "origin": origin_for(size, raw[1]), "mode": MODES[pick(raw[2], 5)]}),
                 ),

@@ -1,4 +1,4 @@
-//! gaussian, savgol, moving_average and median against reference outputs that
+//! gaussian, savgol, moving_average and median_filter against reference outputs that
 //! `fixtures/reference/make_smoothing.py` generated with pinned SciPy (see the JSON's
 //! `generator` field). Every case runs through the engine, sequentially, in parallel and
 //! with one channel per task; the three must agree bit for bit.
@@ -133,7 +133,7 @@ fn compare(case: &Case, got: &Array2<f64>, expected: &Array2<f64>, stats: &mut C
 fn smoothing_matches_scipy_reference_outputs() {
     let cases = cases();
     assert!(cases.len() >= 200, "fixture holds the expected cases");
-    for routine in ["gaussian", "savgol", "moving_average", "median"] {
+    for routine in ["gaussian", "savgol", "moving_average", "median_filter"] {
         assert!(
             cases.iter().filter(|c| c.routine == routine).count() >= 30,
             "{routine}"

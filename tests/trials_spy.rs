@@ -135,7 +135,7 @@ fn cut_and_selected_runs_resume_to_the_same_bits() {
         ],
     )
     .ok();
-    let body = "trials: {length: 0.5, overlap: 0.25}\nselect: {channels: [11, 0, 5], latency: [0.0, 0.3]}\nexecution: {mode: parallel, workers: 2}\nsteps:\n  - routine: median\n    size: 31\n    save: true\n  - routine: rectify\n";
+    let body = "trials: {length: 0.5, overlap: 0.25}\nselect: {channels: [11, 0, 5], latency: [0.0, 0.3]}\nexecution: {mode: parallel, workers: 2}\nsteps:\n  - routine: median_filter\n    size: 31\n    save: true\n  - routine: rectify\n";
     write_file(
         &tmp.path,
         "p.yaml",

@@ -81,7 +81,7 @@ def median_filter(input, size=None, footprint=None, output=None, mode="reflect",
         unsupported(function, "mode", mode, "one mode for every axis")
     axis, length, shift = _median_axis(function, array.ndim, size, origin, axes)
     params = {"size": length, "mode": _mode(mode), "cval": float(cval), "origin": shift}
-    result = apply(function, "median", params, array, axis, "input").dense()
+    result = apply(function, "median_filter", params, array, axis, "input").dense()
     return _output(function, output, result, array.dtype)
 
 

@@ -1,6 +1,6 @@
 //! Smoothing along time with SciPy's exact semantics: `gaussian`
 //! (`scipy.ndimage.gaussian_filter1d`), `savgol` (`scipy.signal.savgol_filter`),
-//! `moving_average` (`scipy.ndimage.uniform_filter1d`) and `median`
+//! `moving_average` (`scipy.ndimage.uniform_filter1d`) and `median_filter`
 //! (`scipy.ndimage.median_filter` along time only). All four keep shape and class (AnalogData
 //! in, AnalogData out), work per trial and channel in f64, and take SciPy's parameter names.
 //!
@@ -10,7 +10,7 @@
 //! blocks of output rows, vectorised over rows x channels, in
 //! `NI_Correlate1D`'s (or `NI_UniformFilter1D`'s) order of operations for every value, so
 //! results do not depend on blocking or channel grouping. Kernels and coefficient tables
-//! are built once, in `plan`. `median` slides a sorted window per channel.
+//! are built once, in `plan`. `median_filter` slides a sorted window per channel.
 //!
 //! Windows and kernels are limited to [`MAX_TAPS`] taps, so an absurd `sigma` is refused
 //! with a message instead of allocating gigabytes.
@@ -20,7 +20,7 @@ mod correlate;
 mod errors;
 mod gaussian;
 mod linalg;
-mod median;
+mod median_filter;
 mod moving_average;
 mod registration;
 mod savgol;
@@ -29,7 +29,7 @@ pub use boundary::ExtendMode;
 pub use correlate::Simd;
 pub use errors::SmoothingError;
 pub use gaussian::{Gaussian, GaussianParams};
-pub use median::{Median, MedianParams};
+pub use median_filter::{MedianFilter, MedianFilterParams};
 pub use moving_average::{MovingAverage, MovingAverageParams};
 pub use registration::registry_entries;
 pub use savgol::{Savgol, SavgolMode, SavgolParams, MAX_POLYORDER};
@@ -163,7 +163,10 @@ mod tests {
                 "moving_average",
                 serde_json::json!({"size": 4, "origin": -1}),
             ),
-            ("median", serde_json::json!({"size": 5, "mode": "nearest"})),
+            (
+                "median_filter",
+                serde_json::json!({"size": 5, "mode": "nearest"}),
+            ),
         ];
         for (name, params) in cases {
             let routine = build(name, params).unwrap();
@@ -211,7 +214,7 @@ mod tests {
 
     #[test]
     fn every_routine_is_registered_and_documented() {
-        for name in ["gaussian", "savgol", "moving_average", "median"] {
+        for name in ["gaussian", "savgol", "moving_average", "median_filter"] {
             let entry = crate::builtin_entry(name).unwrap_or_else(|| panic!("{name} registered"));
             assert!(!entry.doc.params.is_empty());
             assert!(entry.doc.example.contains(name));
@@ -272,11 +275,11 @@ mod tests {
             ),
             ("moving_average", serde_json::json!({"size": 0}), "size"),
             (
-                "median",
+                "median_filter",
                 serde_json::json!({"size": 3, "mode": "grid-wrap"}),
                 "mode",
             ),
-            ("median", serde_json::json!({"size": 3.5}), "size"),
+            ("median_filter", serde_json::json!({"size": 3.5}), "size"),
         ];
         for (name, params, key) in cases {
             let err = build(name, params.clone())

@@ -5,8 +5,8 @@ use trialflow_core::routine::{ParamDoc, Registrable, RoutineDoc, RoutineEntry};
 use trialflow_core::{DataKind, RoutineError};
 
 use super::{
-    Gaussian, GaussianParams, Median, MedianParams, MovingAverage, MovingAverageParams, Savgol,
-    SavgolParams,
+    Gaussian, GaussianParams, MedianFilter, MedianFilterParams, MovingAverage, MovingAverageParams,
+    Savgol, SavgolParams,
 };
 
 /// This family's registry entries.
@@ -15,7 +15,7 @@ pub fn registry_entries() -> Vec<RoutineEntry> {
         RoutineEntry::of::<Gaussian>(),
         RoutineEntry::of::<Savgol>(),
         RoutineEntry::of::<MovingAverage>(),
-        RoutineEntry::of::<Median>(),
+        RoutineEntry::of::<MedianFilter>(),
     ]
 }
 
@@ -178,12 +178,12 @@ impl Registrable for MovingAverage {
     }
 }
 
-impl Registrable for Median {
-    type Params = MedianParams;
+impl Registrable for MedianFilter {
+    type Params = MedianFilterParams;
 
     fn doc() -> RoutineDoc {
         RoutineDoc {
-            name: "median",
+            name: "median_filter",
             summary: "Running median along time, per trial and channel (even sizes take the upper median).",
             matches: "scipy.ndimage.median_filter(x, size=(size, 1), mode='reflect', cval=0.0, origin=(origin, 0)) on the samples x channels trial",
             input: DataKind::Analog,
@@ -214,11 +214,11 @@ impl Registrable for Median {
                     doc: "shifts the window left by origin samples; -(size // 2) <= origin <= (size - 1) // 2",
                 },
             ],
-            example: "- routine: median\n  size: 5",
+            example: "- routine: median_filter\n  size: 5",
         }
     }
 
-    fn from_params(params: MedianParams) -> Result<Self, RoutineError> {
+    fn from_params(params: MedianFilterParams) -> Result<Self, RoutineError> {
         Ok(params.check()?)
     }
 }

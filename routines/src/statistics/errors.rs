@@ -5,6 +5,21 @@ use trialflow_core::RoutineError;
 /// Every message names the trial (or the trial count) and fits on one line.
 #[derive(Debug, thiserror::Error)]
 pub enum StatisticsError {
+    #[error("{routine} reduces over trials, but the input holds no trial")]
+    NoTrials { routine: &'static str },
+    #[error("{routine} needs dim: trials, time or channel (Syncopy's spy.{routine}(data, dim))")]
+    MissingDim { routine: &'static str },
+    #[error("{routine} takes dim: trials, time or channel (the dims of AnalogData), but the step asks for dim: {dim}")]
+    UnknownDim { routine: &'static str, dim: String },
+    #[error("median over trials is refused: a median is not a sum of per-trial parts, so it would need every trial in memory at once (Syncopy 2023.9 refuses it too); use dim: time or channel, or mean over trials")]
+    MedianOverTrials,
+    #[error("{routine}: dim: channel is not available yet (the engine cannot yet write an output with fewer channels than its input); use dim: time or trials")]
+    ChannelDimUnavailable { routine: &'static str },
+    #[error("{routine} is Syncopy's summary statistic and has no '{key}'; the running-median filter with size, mode, cval and origin is now median_filter")]
+    FilterKey {
+        routine: &'static str,
+        key: &'static str,
+    },
     #[error("{routine} compares trials, but the input holds {n_trials} trial (trial 0 only); it needs at least 2")]
     TooFewTrials {
         routine: &'static str,

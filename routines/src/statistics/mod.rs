@@ -1,4 +1,6 @@
-//! Statistics across trials (SpectralData in): `itc`, Syncopy's inter-trial phase coherence.
+//! Statistics across trials: `itc` (Syncopy's inter-trial phase coherence, SpectralData in)
+//! and Syncopy's summary statistics `mean`, `var`, `std` and `median` (over trials, or over
+//! time or channels per trial).
 //!
 //! These are the first routines that reduce across trials: each declares a
 //! [`TrialReduction`](trialflow_core::routine::TrialReduction) in the dry run, its kernel
@@ -8,8 +10,16 @@
 
 mod errors;
 mod itc;
+mod over_axis;
+mod over_trials;
 mod registration;
+mod summary;
 
 pub use errors::StatisticsError;
 pub use itc::{Itc, ItcParams};
+pub use over_axis::DataAxis;
 pub use registration::registry_entries;
+pub use summary::{
+    Dim, Mean, MeanName, Median, MedianName, Statistic, Std, StdName, Summary, SummaryName,
+    SummaryParams, Var, VarName,
+};

@@ -11,28 +11,28 @@ use super::boundary::{check_origin, ExtendMode};
 use super::moving_average::check_size;
 use super::SmoothingError;
 
-/// Unchecked parameters of `median`, as written in a pipeline (SciPy's names).
+/// Unchecked parameters of `median_filter`, as written in a pipeline (SciPy's names).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MedianParams {
+pub struct MedianFilterParams {
     pub size: Option<i64>,
     pub mode: Option<ExtendMode>,
     pub cval: Option<f64>,
     pub origin: Option<i64>,
 }
 
-setters!(MedianParams {
+setters!(MedianFilterParams {
     size: i64,
     mode: ExtendMode,
     cval: f64,
     origin: i64,
 });
 
-impl MedianParams {
-    pub fn check(self) -> Result<Median, SmoothingError> {
+impl MedianFilterParams {
+    pub fn check(self) -> Result<MedianFilter, SmoothingError> {
         let size = check_size(self.size)?;
         let origin = check_origin("size", size, self.origin.unwrap_or(0))?;
-        Ok(Median {
+        Ok(MedianFilter {
             size,
             mode: self.mode.unwrap_or_default(),
             cval: self.cval.unwrap_or(0.0),
@@ -53,16 +53,16 @@ impl MedianParams {
 /// `NI_MinOrMaxFilter1D`'s maximum for `size == 2` (rank 1 of 2 is the maximum, which SciPy
 /// computes with `maximum_filter1d`), and a copy for `size == 1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Median {
+pub struct MedianFilter {
     size: usize,
     mode: ExtendMode,
     cval: f64,
     origin: isize,
 }
 
-impl ComputationalRoutine for Median {
+impl ComputationalRoutine for MedianFilter {
     fn name(&self) -> &str {
-        "median"
+        "median_filter"
     }
 
     fn cfg(&self) -> serde_json::Value {
@@ -89,7 +89,7 @@ impl ComputationalRoutine for Median {
 
 /// A sorted sliding window per channel, for trials of `samples` samples.
 struct MedianKernel {
-    routine: Median,
+    routine: MedianFilter,
     samples: usize,
 }
 
@@ -154,7 +154,7 @@ impl Kernel for MedianKernel {
     }
 }
 
-impl Median {
+impl MedianFilter {
     /// The extended line, the sorted window and a copy of the window for the NaN path.
     fn scratch_size(&self, samples: usize) -> ScratchSize {
         ScratchSize {
