@@ -2,10 +2,6 @@
 # Regenerates the figures of docs/plotting.md (docs/figures/*.png) with the trialflow CLI on a
 # generated recording: one figure per kind `trialflow plot` draws. Run from anywhere:
 #   scripts/make-plot-docs.sh            (builds the debug binary if needed)
-# The time-frequency figure needs SpectralData with a time axis, which no built-in routine
-# writes yet; it is made from the generated recording by the interop venv's h5py
-# (TRIALFLOW_INTEROP_PYTHON, default target/interop-venv/bin/python) and skipped, saying
-# so, when that Python is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cargo build --quiet --bin trialflow
@@ -54,36 +50,27 @@ size=900x560
 "$bin" plot spec.spy/psd --channels 0-5 --foilim 1 100 --log --size "$size" -o "$out/spectrum-log.png"
 "$bin" plot res.spy/peaks --channels 0-3 --size "$size" -o "$out/raster.png"
 
-python="${TRIALFLOW_INTEROP_PYTHON:-$OLDPWD/target/interop-venv/bin/python}"
-if [ -x "$python" ]; then
-    # A sliding-window power map of channels 0-2 (100 ms Hann windows every 10 ms), written as
-    # SpectralData with a time axis (the layout Syncopy's mtmconvol writes).
-    "$python" - <<'PY'
-import json, h5py, numpy as np
-src = h5py.File("rec.spy/rec_raw.analog", "r")
-data, trl = src["data"][:].astype("f8"), src["trialdefinition"][:]
-fs, win, step = 1000.0, 100, 10
-freqs = np.fft.rfftfreq(win, 1 / fs)[1:11]
-taper = np.hanning(win)
-blocks, rows, start = [], [], 0
-for s0, s1, off, *_ in trl:
-    x = data[int(s0):int(s1), :3]
-    centres = np.arange(win // 2, x.shape[0] - win // 2, step)
-    spec = np.stack([np.abs(np.fft.rfft((x[c - win // 2:c + win // 2] - x[c - win // 2:c + win // 2].mean(0)) * taper[:, None], axis=0)[1:11]) ** 2 * 2 / (fs * (taper ** 2).sum()) for c in centres])
-    blocks.append(spec[:, None, :, :])
-    first = (centres[0] + off) / step
-    rows.append([start, start + len(centres), np.round(first)])
-    start += len(centres)
-with h5py.File("tf_power.spectral", "w") as f:
-    f["data"] = np.concatenate(blocks).astype("f4")
-    f["trialdefinition"] = np.array(rows, "f8")
-info = {"dataclass": "SpectralData", "dimord": ["time", "taper", "freq", "channel"],
-        "samplerate": fs / step, "channel": ["channel001", "channel002", "channel003"],
-        "freq": freqs.tolist(), "cfg": {"power": {"routine": "sliding hann", "output": "pow"}}}
-json.dump(info, open("tf_power.spectral.info", "w"))
-PY
-    "$bin" plot tf_power.spectral --log --latency -0.3 1.0 --size "$size" -o "$out/tfmap.png"
-else
-    echo "skipped docs/figures/tfmap.png: no interop Python at $python" >&2
-fi
+cat > tf.yaml <<'YAML'
+input: rec.spy
+output: tf.spy
+steps:
+  - routine: mtmconvol
+    t_ftimwin: 0.1
+    toi: 0.9
+    foilim: [5, 100]
+    name: power
+YAML
+cat > coh.yaml <<'YAML'
+input: rec.spy
+output: coh.spy
+steps:
+  - routine: connectivity
+    method: coh
+    tapsmofrq: 3
+    foilim: [1, 60]
+YAML
+"$bin" run tf.yaml -q
+"$bin" run coh.yaml -q
+"$bin" plot tf.spy/power --channels 0-2 --log --latency -0.3 1.0 --size "$size" -o "$out/tfmap.png"
+"$bin" plot coh.spy --channels 0-2 --size "$size" -o "$out/coherence.png"
 ls -l "$out"

@@ -397,7 +397,7 @@ fn bad_selections_exit_2_naming_the_flag_and_write_nothing() {
         "rec_coh.crossspectral",
         Data::F32(vec![1, 4, 2, 2], vec![0.5; 16]),
         &[[0.0, 1.0, 0.0]],
-        json!({"dataclass": "CrossSpectralData", "dimord": ["time", "freq", "channel_i", "channel_j"]}),
+        json!({"dataclass": "CrossSpectralData", "dimord": ["time", "freq", "channel_i", "channel_j"], "channel_i": ["a", "b"], "channel_j": ["a", "b"], "freq": [1.0, 2.0, 3.0, 4.0]}),
     );
     let cases: &[(&[&str], &[&str])] = &[
         (
@@ -431,8 +431,12 @@ fn bad_selections_exit_2_naming_the_flag_and_write_nothing() {
         ),
         (&["rec_peaks.spike", "--latency", "2", "3"], &["--latency"]),
         (
-            &["rec_coh.crossspectral"],
-            &["no figure for CrossSpectralData yet"],
+            &["rec_coh.crossspectral", "--latency", "0", "1"],
+            &["--latency", "no time axis"],
+        ),
+        (
+            &["rec_coh.crossspectral", "--channels", "c"],
+            &["--channels", "'c'"],
         ),
         (&["rec_raw.analog", "--size", "10x10"], &["--size"]),
     ];
@@ -715,4 +719,45 @@ fn complex_spectra_are_drawn_as_power() {
         .expect("the line at 80 Hz");
     assert!(top.1 < plot.y0 + plot.height() / 8, "peak at y = {}", top.1);
     assert!(floor > plot.y1 - plot.height() / 8, "floor at y = {floor}");
+}
+
+/// A connectivity result (CrossSpectralData) is a channel_i x channel_j grid of spectra,
+/// labelled with the pair and the method's output; a channel's coherence with itself is
+/// drawn at 1.
+#[test]
+fn cross_spectra_render_as_a_grid_of_channel_pairs() {
+    let tmp = TempDir::new("plot_cross");
+    trialflow(
+        &tmp.path,
+        &[
+            "generate",
+            "in.spy",
+            "--trials",
+            "6",
+            "--samples",
+            "500",
+            "--channels",
+            "3",
+        ],
+    )
+    .ok();
+    write_file(
+        &tmp.path,
+        "coh.yaml",
+        "input: in.spy\noutput: coh.spy\nsteps:\n  - routine: connectivity\n    method: coh\n    tapsmofrq: 3\n    foilim: [1, 60]\n",
+    );
+    trialflow(&tmp.path, &["run", "coh.yaml", "-q"]).ok();
+    render_both(
+        &tmp.path,
+        "coh.spy",
+        "coh",
+        &["--channels", "0,2"],
+        &[
+            "CrossSpectralData",
+            "=channel001 – channel003",
+            "=channel003 – channel001",
+            "coherence (abs)",
+            "frequency (Hz)",
+        ],
+    );
 }

@@ -1,6 +1,7 @@
 //! One module per figure kind, chosen by the object's class. A new kind is a module with a
 //! `prepare` function (read the selection, return the figure) and one line in [`FIGURES`].
 
+mod cross;
 mod frame;
 mod raster;
 mod spectrum;
@@ -56,6 +57,7 @@ const FIGURES: &[(&str, Prepare)] = &[
     ("AnalogData", traces::prepare),
     ("SpectralData", spectral),
     ("SpikeData", raster::prepare),
+    ("CrossSpectralData", cross_spectral),
 ];
 
 /// Reads what the request selects from the object at `path` and returns its figure.
@@ -84,4 +86,8 @@ fn spectral(path: &Path, request: &PlotRequest) -> Result<Box<dyn Figure>, PlotE
     } else {
         spectrum::prepare(obj, request)
     }
+}
+
+fn cross_spectral(path: &Path, request: &PlotRequest) -> Result<Box<dyn Figure>, PlotError> {
+    cross::prepare(DenseObject::open(path)?, request)
 }

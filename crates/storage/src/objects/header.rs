@@ -50,6 +50,9 @@ pub struct ObjectHeader {
     pub kind: DataKind,
     pub samplerate: f64,
     pub channels: Vec<String>,
+    /// CrossSpectralData's `channel_j` labels (`channels` holds `channel_i`); empty for
+    /// the other kinds.
+    pub channels_j: Vec<String>,
     /// SpikeData's unit labels (indexed by the rows' unit column).
     pub units: Vec<String>,
     /// `data`'s axes, e.g. `["time", "taper", "freq", "channel"]`.
@@ -120,6 +123,11 @@ impl ObjectHeader {
             return Err(bad(format!("samplerate {samplerate} must be positive")));
         }
         let mut channels = strings(&info, "channel", &info_file)?.unwrap_or_default();
+        // CrossSpectralData labels its two channel axes instead.
+        let channels_j = strings(&info, "channel_j", &info_file)?.unwrap_or_default();
+        if let Some(first) = strings(&info, "channel_i", &info_file)? {
+            channels = first;
+        }
         if let Some(all) = info
             .get("info")
             .and_then(|i| i.as_object())
@@ -171,6 +179,7 @@ impl ObjectHeader {
             kind,
             samplerate,
             channels,
+            channels_j,
             units,
             dimord,
             freq,
@@ -227,8 +236,7 @@ impl ObjectHeader {
             taper: spectral.then(|| self.taper.clone()),
             units: (self.kind == DataKind::Spike).then(|| self.units.clone()),
             event_columns: Vec::new(),
-            // Cross-spectral objects' second label axis is not read here (nothing plots them yet).
-            channels_j: None,
+            channels_j: (self.kind == DataKind::CrossSpectral).then(|| self.channels_j.clone()),
         }
     }
 
