@@ -28,6 +28,7 @@ use trialflow_routines::statistics::{
     ItcParams, MeanName, MedianName, StdName, SummaryParams, VarName,
 };
 use trialflow_routines::timefreq::{MtmconvolParams, Toi};
+use trialflow_routines::wavelets::{SuperletParams, WaveletName, WaveletParams};
 
 /// Parameters whose documented default is a rule computed from other parameters or from the
 /// data (`nperseg // 2`), not a value a user could write. Each is checked to be accepted as
@@ -40,6 +41,8 @@ const DERIVED: &[(&str, &str)] = &[
     ("find_peaks_cwt", "gap_thresh"),
     ("find_peaks_cwt", "min_length"),
     ("find_peaks_cwt", "window_size"),
+    // Paul's and DOG's orders differ; Morlet has none.
+    ("wavelet", "order"),
 ];
 
 fn yaml(text: &str) -> Value {
@@ -271,6 +274,32 @@ fn typed_builders_and_yaml_give_the_same_routine() {
             "{t_ftimwin: 0.05, toi: all, taper: null, foi: [20, 100]}",
         ),
     ];
+    cases.extend([
+        (
+            "wavelet",
+            boxed(
+                WaveletParams::new()
+                    .wavelet(WaveletName::Paul)
+                    .order(6)
+                    .foi(vec![10.0, 20.0])
+                    .output(SpectralOutput::Abs)
+                    .check(),
+            ),
+            "{wavelet: Paul, order: 6, foi: [10, 20], output: abs}",
+        ),
+        (
+            "superlet",
+            boxed(
+                SuperletParams::new()
+                    .order_max(4)
+                    .order_min(2)
+                    .adaptive(true)
+                    .foilim(vec![5.0, 40.0])
+                    .check(),
+            ),
+            "{order_max: 4, order_min: 2, adaptive: true, foilim: [5, 40]}",
+        ),
+    ]);
     cases.push((
         "connectivity",
         boxed(

@@ -10,7 +10,7 @@ use super::scales::FreqChoice;
 use super::transform::TimeFrequency;
 use super::{Superlet, Toi, Wavelet, WaveletError, WaveletName};
 use crate::params::setters;
-use crate::spectral::{Frequencies, PolyRemoval, SpectralOutput};
+use crate::spectral::{present, Frequencies, PolyRemoval, SpectralOutput};
 
 /// This family's registry entries.
 pub fn registry_entries() -> Vec<RoutineEntry> {
@@ -103,16 +103,6 @@ impl SuperletParams {
             tf,
         )
     }
-}
-
-/// Reads a present key through its own deserializer, so `polyremoval: null` (no
-/// detrending) is not taken for "unset".
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
 }
 
 const OUTPUT: ParamDoc = ParamDoc {
