@@ -1,4 +1,5 @@
-//! Per-trial statistics over one axis of AnalogData (`dim: time` or `dim: channel`), as
+//! Per-trial statistics over one axis of AnalogData (`dim: time` or `dim: channel`) or over
+//! time of SpectralData and CrossSpectralData, as
 //! Syncopy 2023.9's `NumpyStatDim`: NumPy's `nanmean`, `nanvar`, `nanstd` (ddof 0) and
 //! `nanmedian` with `keepdims=True`, so NaN values are left out and an all-NaN line is NaN.
 
@@ -56,8 +57,28 @@ impl Kernel for AxisKernel {
         output: &mut OutputBlock<'_>,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let x = input.samples();
-        let mut out = output.samples_mut();
+        // AnalogData is (time, channel); the N-d kinds (SpectralData, CrossSpectralData) are
+        // reduced over time only, as (time, every other axis flattened): the engine hands N-d
+        // input over contiguous, and output blocks are always contiguous.
+        let x = if input.data.ndim() == 2 {
+            input.samples()
+        } else {
+            let rows = input.data.shape()[0].max(1);
+            input
+                .data
+                .view()
+                .into_shape_with_order((rows, input.data.len() / rows))
+                .expect("N-d input arrives contiguous")
+        };
+        let mut out = if output.dense_mut().ndim() == 2 {
+            output.samples_mut()
+        } else {
+            let block = output.dense_mut();
+            let n = block.len();
+            block
+                .into_shape_with_order((1, n))
+                .expect("output blocks are contiguous")
+        };
         let axis = Axis(self.axis.index());
         // The other axis indexes the lines; each line gives one value.
         let other = Axis(1 - self.axis.index());

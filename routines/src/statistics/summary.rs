@@ -4,8 +4,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use trialflow_core::routine::{ReducedState, TrialReduction};
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, OutputBlock, OutputShape, Plan, Planner, RoutineError,
-    TrialDefinition,
+    ComputationalRoutine, DataKind, DataSchema, OutputBlock, OutputShape, Plan, Planner,
+    RoutineError, TrialDefinition,
 };
 
 use super::over_axis::{AxisKernel, DataAxis};
@@ -131,7 +131,8 @@ impl SummaryParams {
     }
 }
 
-/// Syncopy 2023.9's `spy.mean/var/std/median(data, dim)` on AnalogData.
+/// Syncopy 2023.9's `spy.mean/var/std/median(data, dim)` on AnalogData, SpectralData and
+/// CrossSpectralData (real values; `dim: time` of the N-d kinds reduces their time axis).
 ///
 /// `dim: trials` (not `median`) is one result from trials of one shape, with `ddof = 0` and NaN
 /// propagating, as Syncopy's `_trial_statistics` (plain sums; one trial gives its values and
@@ -172,6 +173,16 @@ impl<S: SummaryName> ComputationalRoutine for Summary<S> {
 
     fn cfg(&self) -> serde_json::Value {
         serde_json::json!({ "dim": self.dim.as_str() })
+    }
+
+    /// Syncopy's statistics take any continuous data. Over trials every kind of one trial
+    /// shape folds the same way; over time an N-d trial reduces its first axis.
+    fn input_kinds(&self) -> Vec<DataKind> {
+        vec![
+            DataKind::Analog,
+            DataKind::Spectral,
+            DataKind::CrossSpectral,
+        ]
     }
 
     fn channel_independent(&self) -> bool {

@@ -59,6 +59,11 @@ impl MemoryEstimate {
         let task_scratch: u64 = steps.iter().map(|s| s.scratch.bytes() as u64).sum();
         for task in tasks {
             let trial_elems = input.trial_elements(task.trial) as u64;
+            // The f64 values the engine holds (complex ones as (re, im) pairs).
+            let trial_values = input
+                .trial_values_shape(task.trial)
+                .iter()
+                .product::<usize>() as u64;
             let mut output = 0u64;
             for step in steps {
                 if step.output.kind.is_dense() {
@@ -72,7 +77,10 @@ impl MemoryEstimate {
                         (in_elems as u64 / 10) * 8 * (3 + step.output.event_columns.len() as u64);
                 }
             }
-            let bytes = trial_elems * (8 + input.dtype.size_bytes() as u64) + output + task_scratch;
+            let bytes = trial_values * 8
+                + trial_elems * input.dtype.size_bytes() as u64
+                + output
+                + task_scratch;
             per_task = per_task.max(bytes);
             task_output = task_output.max(output);
         }
