@@ -101,3 +101,61 @@ impl TrialSource for DenseSource {
         file_identity(&self.object.header().path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdf5_util::create_file;
+
+    /// A complex SpectralData stored channel first (`dimord` reversed, as Syncopy allows)
+    /// reads as (time, taper, freq, channel) trials with (re, im) pairs.
+    #[test]
+    fn trials_come_in_the_kinds_axis_order_whatever_the_files_dimord() {
+        let dir =
+            std::env::temp_dir().join(format!("trialflow-dense-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.spectral");
+        // Stored (channel 2, freq 3, taper 1, time 3): value = 1000 t + 100 f + 10 c, im = -re.
+        let (channels, freqs, times) = (2, 3, 3);
+        let mut stored = Vec::new();
+        for c in 0..channels {
+            for f in 0..freqs {
+                for t in 0..times {
+                    let re = (1000 * t + 100 * f + 10 * c) as f64;
+                    stored.push(Complex64::new(re, -re));
+                }
+            }
+        }
+        let file = create_file(&path).unwrap();
+        file.new_dataset::<Complex64>()
+            .shape((channels, freqs, 1, times))
+            .create("data")
+            .unwrap()
+            .write_raw(&stored)
+            .unwrap();
+        file.new_dataset::<f64>()
+            .shape((2, 3))
+            .create("trialdefinition")
+            .unwrap()
+            .write_raw(&[0.0, 2.0, 0.0, 2.0, 3.0, -1.0])
+            .unwrap();
+        file.close().unwrap();
+        let info = r#"{"dataclass": "SpectralData", "samplerate": 10.0, "channel": ["a", "b"],
+            "freq": [1.0, 2.0, 3.0], "taper": ["hann"], "dimord": ["channel", "freq", "taper", "time"]}"#;
+        std::fs::write(dir.join("x.spectral.info"), info).unwrap();
+
+        let mut source = DenseSource::new(ObjectHeader::open(&path).unwrap()).unwrap();
+        let schema = source.schema().clone();
+        assert_eq!(schema.trial_shapes, [vec![2, 1, 3, 2], vec![1, 1, 3, 2]]);
+        assert_eq!(schema.trial_values_shape(1), [1, 1, 3, 2, 2]);
+        let mut out = Vec::new();
+        source.read_trial(1, &mut out).unwrap();
+        // Trial 1 is time row 2: (freq, channel) in row-major order, then (re, im).
+        let expected: Vec<f64> = (0..freqs)
+            .flat_map(|f| (0..channels).map(move |c| (2000 + 100 * f + 10 * c) as f64))
+            .flat_map(|re| [re, -re])
+            .collect();
+        assert_eq!(out, expected);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
