@@ -25,12 +25,13 @@ cargo run --quiet --example collectives
 
 # MPI (rsmpi): the executor under mpirun, 2 and 3 ranks, as root where CI runs.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-cargo build --features mpi --example custom_routine
+cargo build --features mpi --example custom_routine --example event_routine
 cargo test --features mpi --test mpi
 cargo test --features mpi --test itc mpi_ranks
 cargo test --features mpi --test timefreq_pipelines mpi_ranks
 cargo test --features mpi --test connectivity mpi_ranks
 cargo test --features mpi --test trial_statistics mpi_ranks
+cargo test --features mpi --test event_inputs mpi_ranks
 if [ -x scripts/test-map-mpi.sh ]; then
     scripts/test-map-mpi.sh
 fi
