@@ -6,7 +6,7 @@ use trialflow_core::{DataKind, RoutineError};
 
 use super::{
     Itc, ItcParams, Mean, MeanName, Median, MedianName, Std, StdName, Summary, SummaryName,
-    SummaryParams, Var, VarName,
+    SummaryParams, Timelock, TimelockParams, Var, VarName,
 };
 
 /// This family's registry entries.
@@ -17,6 +17,7 @@ pub fn registry_entries() -> Vec<RoutineEntry> {
         RoutineEntry::of::<Var>(),
         RoutineEntry::of::<Std>(),
         RoutineEntry::of::<Median>(),
+        RoutineEntry::of::<Timelock>(),
     ]
 }
 
@@ -95,5 +96,54 @@ impl<S: SummaryDoc> Registrable for Summary<S> {
 
     fn from_params(params: SummaryParams) -> Result<Self, RoutineError> {
         Ok(params.check::<S>()?)
+    }
+}
+
+const LATENCY: ParamDoc = ParamDoc {
+    name: "latency",
+    kind: "[t0, t1] | \"maxperiod\" | \"minperiod\" | \"prestim\" | \"poststim\"",
+    default: "\"maxperiod\"",
+    doc: "The analysis window in seconds (closed); trials that do not cover all of it are left out, and the log names them. A window outside every trial is refused.",
+};
+
+const COVARIANCE: ParamDoc = ParamDoc {
+    name: "covariance",
+    kind: "bool",
+    default: "false",
+    doc:
+        "Also the channel covariance (np.cov per trial over the window), stored as the cov dataset.",
+};
+
+const DDOF: ParamDoc = ParamDoc {
+    name: "ddof",
+    kind: "integer >= 0",
+    default: "1 (NumPy's N - 1)",
+    doc: "Delta degrees of freedom of the covariance.",
+};
+
+const KEEPTRIALS: ParamDoc = ParamDoc {
+    name: "keeptrials",
+    kind: "bool",
+    default: "false",
+    doc: "false: cov is the mean over trials of the per-trial matrices (channel, channel); true: one matrix per kept trial (trial, channel, channel).",
+};
+
+impl Registrable for Timelock {
+    type Params = TimelockParams;
+
+    fn doc() -> RoutineDoc {
+        RoutineDoc {
+            name: "timelock",
+            summary: "Evoked response: the average and variance (ddof 0) over the trials covering the latency window, and optionally the channel covariance; TimeLockData with avg, var and cov datasets.",
+            matches: "syncopy.timelockanalysis(data, latency, covariance, ddof, keeptrials)",
+            input: DataKind::Analog,
+            output: DataKind::TimeLock,
+            params: &[LATENCY, COVARIANCE, DDOF, KEEPTRIALS],
+            example: "- routine: timelock\n  latency: [-0.1, 0.5]\n  covariance: true",
+        }
+    }
+
+    fn from_params(params: TimelockParams) -> Result<Self, RoutineError> {
+        Ok(params.check()?)
     }
 }
