@@ -771,7 +771,14 @@ fn timelock_data_renders_as_an_evoked_response_per_channel() {
     trialflow(
         &tmp.path,
         &[
-            "generate", "in.spy", "--trials", "8", "--samples", "400", "--channels", "6",
+            "generate",
+            "in.spy",
+            "--trials",
+            "8",
+            "--samples",
+            "400",
+            "--channels",
+            "6",
         ],
     )
     .ok();

@@ -25,7 +25,7 @@ use trialflow_routines::spectral::{
     WelchParams, Window,
 };
 use trialflow_routines::statistics::{
-    ItcParams, MeanName, MedianName, StdName, SummaryParams, VarName,
+    ItcParams, MeanName, MedianName, StdName, SummaryParams, TimelockParams, VarName,
 };
 use trialflow_routines::timefreq::{MtmconvolParams, Toi};
 use trialflow_routines::wavelets::{SuperletParams, WaveletName, WaveletParams};
@@ -342,6 +342,18 @@ fn typed_builders_and_yaml_give_the_same_routine() {
             "{dim: time}",
         ),
     ]);
+    cases.push((
+        "timelock",
+        boxed(
+            TimelockParams::new()
+                .latency(0.0, 0.1)
+                .covariance(true)
+                .keeptrials(true)
+                .ddof(0)
+                .check(),
+        ),
+        "{latency: [0, 0.1], covariance: true, keeptrials: true, ddof: 0}",
+    ));
     let entries = builtin_entries();
     let mut covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
     covered.sort_unstable();

@@ -117,8 +117,8 @@ const COVARIANCE: ParamDoc = ParamDoc {
 const DDOF: ParamDoc = ParamDoc {
     name: "ddof",
     kind: "integer >= 0",
-    default: "1 (NumPy's N - 1)",
-    doc: "Delta degrees of freedom of the covariance.",
+    default: "1",
+    doc: "Delta degrees of freedom of the covariance (NumPy's np.cov: divides by samples - ddof).",
 };
 
 const KEEPTRIALS: ParamDoc = ParamDoc {

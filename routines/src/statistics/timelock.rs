@@ -65,7 +65,7 @@ impl TimelockParams {
         Ok(Timelock {
             latency,
             covariance,
-            ddof: self.ddof,
+            ddof,
             keeptrials: self.keeptrials.unwrap_or(false),
         })
     }
@@ -86,7 +86,8 @@ impl TimelockParams {
 pub struct Timelock {
     latency: Latency,
     covariance: Covariance,
-    ddof: Option<usize>,
+    /// The covariance's ddof (1 unless set), in `cfg` even without covariance.
+    ddof: usize,
     keeptrials: bool,
 }
 

@@ -34,7 +34,7 @@ impl SpyWriter {
         let t = schema.trialdefinition.trial_len(0);
         let c = packed.ncols();
         let rows = packed.nrows();
-        if rows < 2 * t || c == 0 || (rows - 2 * t) % c != 0 {
+        if rows < 2 * t || c == 0 || !(rows - 2 * t).is_multiple_of(c) {
             return Err(hdf5::Error::from(format!(
                 "a TimeLockData result of {rows} x {c} values does not hold average and variance of {t} samples and whole covariance matrices"
             )));
