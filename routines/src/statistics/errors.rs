@@ -69,6 +69,14 @@ pub enum StatisticsError {
         ddof: usize,
         samples: usize,
     },
+    #[error("{routine}: binsize {binsize} s must be positive and at most the latency window's {span} s (or rice or sqrt)")]
+    BadBinsize {
+        routine: &'static str,
+        binsize: f64,
+        span: f64,
+    },
+    #[error("{routine}: the bins give {edges} edge(s); a histogram needs at least 2 (choose a smaller binsize)")]
+    TooFewBins { routine: &'static str, edges: usize },
 }
 
 impl From<StatisticsError> for RoutineError {

@@ -14,6 +14,7 @@ mod itc;
 mod latency;
 mod over_axis;
 mod over_trials;
+pub mod psth;
 mod registration;
 mod summary;
 mod timelock;
@@ -21,7 +22,7 @@ mod timelock_kernel;
 
 pub use errors::StatisticsError;
 pub use itc::{Itc, ItcParams};
-pub use latency::{Latency, LatencyParam};
+pub use latency::{covers, Latency, LatencyParam};
 pub use over_axis::DataAxis;
 pub use registration::registry_entries;
 pub use summary::{
