@@ -42,9 +42,9 @@ pub mod synthetic {
 
 pub use trialflow_core::{
     engine, in_memory, model, routine, run_pipeline, Complex64, ComputationalRoutine, DType,
-    DataKind, DataSchema, Error, ErrorClass, ExecutionMode, ExecutionOptions, Kernel, OutputBlock,
-    OutputShape, Pipeline, Plan, Planner, RoutineError, RunReport, Scratch, ScratchSize, Step,
-    TrialDefinition, TrialInput,
+    DataKind, DataSchema, Error, ErrorClass, EventBlock, ExecutionMode, ExecutionOptions, Kernel,
+    OutputBlock, OutputShape, Pipeline, Plan, Planner, RoutineError, RunReport, Scratch,
+    ScratchSize, Step, TrialDefinition, TrialInput,
 };
 pub use trialflow_pipeline::{
     CheckedPipeline, PipelineDocument, PipelineError, PreparedRun, Registry, RunOptions, RunOutcome,
@@ -57,8 +57,9 @@ pub mod prelude {
     pub use trialflow_core::routine::{ParamDoc, Registrable, RoutineDoc};
     pub use trialflow_core::{
         run_pipeline, Complex64, ComputationalRoutine, DType, DataKind, DataSchema, Error,
-        ErrorClass, ExecutionMode, ExecutionOptions, Kernel, OutputBlock, OutputShape, Pipeline,
-        Plan, Planner, RoutineError, Scratch, ScratchSize, Step, TrialDefinition, TrialInput,
+        ErrorClass, EventBlock, ExecutionMode, ExecutionOptions, Kernel, OutputBlock, OutputShape,
+        Pipeline, Plan, Planner, RoutineError, Scratch, ScratchSize, Step, TrialDefinition,
+        TrialInput,
     };
     pub use trialflow_hdf5::{SpyReader, SpyWriter};
     pub use trialflow_pipeline::{PipelineDocument, PipelineError, Registry};

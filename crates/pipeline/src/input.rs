@@ -1,13 +1,15 @@
-//! Opening a pipeline's input as a trial source: a Syncopy AnalogData object (`.spy`
-//! container or object file), or an NWB file's ElectricalSeries with trials cut by the
-//! `trials:` section.
+//! Opening a pipeline's input as a trial source: a Syncopy object of any kind (`.spy`
+//! container, `CONTAINER.spy/NAME` or object file: AnalogData through `SpyReader`,
+//! SpectralData, CrossSpectralData and SpikeData through `trialflow_hdf5::sources`), or an
+//! NWB file's ElectricalSeries with trials cut by the `trials:` section.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use trialflow_core::engine::TrialSource;
 use trialflow_hdf5::nwb::{is_nwb, ColumnKind, NwbFile, NwbSource, Scale};
-use trialflow_hdf5::SpyReader;
+use trialflow_hdf5::sources::{input_object, open_object_source};
+use trialflow_hdf5::{resolve_input, SpyReader};
 
 use crate::channel_subset::ChannelSubset;
 use crate::error::PipelineError;
@@ -123,7 +125,16 @@ pub fn open_input(
             )));
         }
     }
-    let mut reader = SpyReader::open(&spec.path)?;
+    // A container with one AnalogData object reads it, as it always has; otherwise the path
+    // names one object of any kind (the only one, or `CONTAINER.spy/NAME`).
+    let analog_container = spec.path.is_dir() && resolve_input(&spec.path).is_ok();
+    let mut reader = match input_object(&spec.path).filter(|_| !analog_container) {
+        Some((file, kind)) if kind != trialflow_core::DataKind::Analog => {
+            return open_object(&file, kind, trials, select)
+        }
+        Some((file, _)) => SpyReader::open(&file)?,
+        None => SpyReader::open(&spec.path)?,
+    };
     if let Some(section) = trials {
         if let Some(table) = section.table() {
             return Err(PipelineError::user(format!(
@@ -170,6 +181,30 @@ pub fn open_input(
     Ok(OpenedInput {
         source: with_channels(Box::new(reader), selected.channels),
         file,
+    })
+}
+
+/// A SpectralData, CrossSpectralData or SpikeData object as the input: its trials as saved.
+/// `trials:` and `select:` cut and pick samples and channels of AnalogData, so they are
+/// refused here by name rather than half applied.
+fn open_object(
+    file: &Path,
+    kind: trialflow_core::DataKind,
+    trials: Option<&TrialsSection>,
+    select: Option<&Selection>,
+) -> Result<OpenedInput, PipelineError> {
+    for (key, given) in [("trials", trials.is_some()), ("select", select.is_some())] {
+        if given {
+            return Err(PipelineError::user(format!(
+                "`{key}:` applies to AnalogData inputs; {} holds {}, whose trials are read as saved (select in the step that made it)",
+                file.display(),
+                kind.class_name()
+            )));
+        }
+    }
+    Ok(OpenedInput {
+        source: open_object_source(file)?,
+        file: file.to_path_buf(),
     })
 }
 

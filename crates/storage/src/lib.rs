@@ -21,6 +21,7 @@ pub mod objects;
 mod parts;
 mod raw_io;
 mod reader;
+pub mod sources;
 mod stored;
 mod sums;
 mod task_file;

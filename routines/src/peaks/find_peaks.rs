@@ -445,6 +445,8 @@ mod tests {
             let mut events = EventBlock::with_columns(4);
             let task = TrialInput {
                 data: data.view().into_dyn(),
+                events: None,
+                trial_len: data.nrows(),
                 trial: 0,
                 channels: 0..ch,
                 samplerate: 1000.0,

@@ -178,6 +178,8 @@ mod tests {
                 scratch.reserve(plan.scratch_size());
                 let task = TrialInput {
                     data: input.into_dyn(),
+                    events: None,
+                    trial_len: input.nrows(),
                     trial: 0,
                     channels: 1..4,
                     samplerate: 1000.0,

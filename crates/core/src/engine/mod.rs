@@ -22,6 +22,7 @@ mod provenance;
 mod run;
 mod sequential;
 mod sink;
+mod task_input;
 mod tasks;
 mod thread_pool;
 mod worker;

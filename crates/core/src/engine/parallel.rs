@@ -2,10 +2,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-use ndarray::{ArrayView2, Axis, Slice};
-
 use crate::error::{Error, ErrorClass, Result, TaskContext};
-use crate::model::DType;
+use crate::model::{DType, DataKind, EventBlock};
 
 use super::collector::Collector;
 use super::contain::{contained, crashed};
@@ -14,6 +12,7 @@ use super::options::{OnError, Pipeline};
 use super::prepare::PreparedPipeline;
 use super::sequential::check_cancelled;
 use super::sink::{DirectBlockWriter, TrialDecoder, TrialSource};
+use super::task_input::{dense_task_view, task_events, TaskData};
 use super::tasks::Task;
 use super::thread_pool::worker_pool;
 use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
@@ -22,8 +21,9 @@ use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
 /// when the last task is done with it.
 struct SharedTrial<'p> {
     values: TrialValues,
-    len: usize,
-    channels: usize,
+    /// The trial's values shape (`DataSchema::trial_values_shape`; empty for events).
+    shape: Vec<usize>,
+    complex: bool,
     pools: &'p Pools,
 }
 
@@ -34,6 +34,8 @@ enum TrialValues {
     F64(Vec<f64>),
     F32(Vec<f32>),
     Encoded(EncodedTrial),
+    /// A SpikeData input's events of the trial.
+    Events(EventBlock),
 }
 
 /// Stored bytes and, once a worker has decoded them, the values (or why they could not be
@@ -66,47 +68,52 @@ impl EncodedTrial {
     }
 }
 
+/// A worker's buffers for its task's share of a trial (see `task_input`).
+#[derive(Default)]
+struct TaskBuffers {
+    values: Vec<f64>,
+    events: EventBlock,
+}
+
 impl SharedTrial<'_> {
-    /// The task's channels as f64, widened into `scratch` if the trial is float32.
-    fn task_view<'b>(
+    /// The task's share of the trial: its channels as f64 (widened into `buffers` if the
+    /// trial is float32), or its channels' events.
+    fn task_input<'b>(
         &'b self,
         task: &Task,
-        scratch: &'b mut Vec<f64>,
+        buffers: &'b mut TaskBuffers,
         source: &str,
-    ) -> Result<ArrayView2<'b, f64>> {
+    ) -> Result<TaskData<'b>> {
         let values = match &self.values {
             TrialValues::F64(data) => &data[..],
             TrialValues::F32(data) => {
-                return Ok(widen_channels(
-                    &data[..self.len * self.channels],
-                    self.channels,
-                    task,
-                    scratch,
-                ))
+                // Only AnalogData is read as float32: samples x channels.
+                let (len, channels) = (self.shape[0], self.shape[1]);
+                return Ok(TaskData::Dense(
+                    widen_channels(&data[..len * channels], channels, task, &mut buffers.values)
+                        .into_dyn(),
+                ));
             }
             TrialValues::Encoded(encoded) => encoded
                 .values()
                 .map_err(|(message, class)| Error::input(source, message, *class))?,
+            TrialValues::Events(events) => {
+                return Ok(TaskData::Events(task_events(
+                    events,
+                    task,
+                    &mut buffers.events,
+                )))
+            }
         };
-        let n = self.len * self.channels;
-        if values.len() < n {
-            return Err(Error::input(
-                source,
-                format!(
-                    "trial {} decoded to {} values, not {} samples x {} channels",
-                    task.trial,
-                    values.len(),
-                    self.len,
-                    self.channels
-                ),
-                ErrorClass::Runtime,
-            ));
-        }
-        Ok(
-            ArrayView2::from_shape((self.len, self.channels), &values[..n])
-                .expect("trial buffer holds len x channels values")
-                .slice_axis_move(Axis(1), Slice::from(task.channels.clone())),
+        dense_task_view(
+            values,
+            &self.shape,
+            self.complex,
+            task,
+            &mut buffers.values,
+            source,
         )
+        .map(TaskData::Dense)
     }
 }
 
@@ -115,6 +122,7 @@ impl Drop for SharedTrial<'_> {
         match std::mem::replace(&mut self.values, TrialValues::F64(Vec::new())) {
             TrialValues::F64(v) => self.pools.trials.give(v),
             TrialValues::F32(v) => self.pools.trials_f32.give(v),
+            TrialValues::Events(e) => self.pools.trial_events.give(e),
             TrialValues::Encoded(e) => {
                 self.pools.encoded.give(e.bytes);
                 let decoded = e.decoded.into_inner().and_then(|r| r.ok());
@@ -212,8 +220,8 @@ impl Failure {
 
 type WorkItem<'p> = (usize, Arc<SharedTrial<'p>>);
 
-/// Reads a trial: as stored bytes when the source has a decoder, else as stored float32
-/// when `f32` and the source can, else as f64.
+/// Reads a trial: the events of an event input; as stored bytes when the source has a
+/// decoder, else as stored float32 when `f32` and the source can, else as f64.
 fn read_trial(
     source: &mut dyn TrialSource,
     trial: usize,
@@ -221,6 +229,11 @@ fn read_trial(
     decoder: Option<&Arc<dyn TrialDecoder>>,
     pools: &Pools,
 ) -> Result<TrialValues> {
+    if !source.schema().kind.is_dense() {
+        let mut events = pools.trial_events.take();
+        source.read_trial_events(trial, &mut events)?;
+        return Ok(TrialValues::Events(events));
+    }
     if let Some(decoder) = decoder {
         let mut bytes = pools.encoded.take();
         if source.read_trial_encoded(trial, &mut bytes)? {
@@ -260,8 +273,10 @@ fn read_trials<'p>(
     pools: &'p Pools,
     execution: &ExecutionOptions,
 ) {
-    let n_channels = source.schema().n_channels();
-    let read_f32 = source.schema().dtype == DType::Float32;
+    // Float32 is handed over as stored only for AnalogData (samples x channels).
+    let read_f32 =
+        source.schema().dtype == DType::Float32 && source.schema().kind == DataKind::Analog;
+    let complex = source.schema().kind.is_dense() && source.schema().dtype.is_complex();
     let decoder = source.decoder();
     let mut tasks = prepared.tasks[start..end].iter().peekable();
     while let Some(first) = tasks.peek() {
@@ -284,8 +299,8 @@ fn read_trials<'p>(
         };
         let shared = Arc::new(SharedTrial {
             values,
-            len: source.schema().trialdefinition.trial_len(trial),
-            channels: n_channels,
+            shape: source.schema().trial_values_shape(trial),
+            complex,
             pools,
         });
         let mut first_task = true;
@@ -400,7 +415,7 @@ pub(crate) fn run_parallel(
                 let (work_rx, failure, window, pools) = (&work_rx, &failure, &window, &pools);
                 s.spawn(move |_| {
                     let mut state = WorkerState::new(prepared, direct, true);
-                    let mut widened = Vec::new();
+                    let mut buffers = TaskBuffers::default();
                     loop {
                         let item = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         let Ok((index, trial)) = item else { break };
@@ -411,7 +426,7 @@ pub(crate) fn run_parallel(
                         // Kernels' panics are caught inside `run_task`; this catches the rest
                         // (writing a block into storage, the engine's own code).
                         let outcome = contained(|| {
-                            let input = trial.task_view(task, &mut widened, source_name)?;
+                            let input = trial.task_input(task, &mut buffers, source_name)?;
                             state.run_task(pipeline, prepared, task, input, pools)
                         });
                         drop(trial);

@@ -187,7 +187,7 @@ fn prepare_steps(
         return Err(Error::invalid("the input holds zero trials"));
     }
     let saved = pipeline.saved_steps();
-    let groups = channel_groups(input.n_channels(), exec.chan_per_worker);
+    let groups = channel_groups(input.channel_axis_len(), exec.chan_per_worker);
     let tasks = build_tasks(input.n_trials(), &groups);
     let range = scope_range(exec.scope, input.n_trials(), groups.len());
     // More workers than tasks would only idle (and thousands of threads cost real time).
@@ -244,7 +244,7 @@ fn prepare_steps(
         if !kinds.contains(&current.kind) {
             let names: Vec<&str> = kinds.iter().map(|k| k.class_name()).collect();
             return Err(Error::invalid(format!(
-                "{ctx}: takes {} input, but receives {}",
+                "{ctx}: takes {} input, but receives {} from {producer}",
                 names.join(" or "),
                 current.kind.class_name()
             )));
@@ -494,7 +494,7 @@ fn check_output_shape(
                 ),
             });
         }
-        if grouped && r.shape().last() != Some(&input.n_channels()) {
+        if grouped && r.shape().last() != Some(&input.channel_axis_len()) {
             return Err(Error::invalid(format!(
                 "{ctx}: its per-trial contributions do not keep the channel axis, so it cannot run with execution.chan_per_worker"
             )));
@@ -513,7 +513,7 @@ fn check_output_shape(
                     ),
                 });
             }
-            if grouped && reduction.is_none() && s.last() != Some(&input.n_channels()) {
+            if grouped && reduction.is_none() && s.last() != Some(&input.channel_axis_len()) {
                 return Err(Error::invalid(format!(
                     "{ctx}: changes the number of channels, so it cannot run with execution.chan_per_worker"
                 )));

@@ -1,14 +1,14 @@
 use std::sync::Arc;
 
-use ndarray::{ArrayView2, Axis, Slice};
-
 use crate::error::{Error, Result, TaskContext};
+use crate::model::EventBlock;
 
 use super::collector::Collector;
 use super::contain::guarded;
 use super::options::{ExecutionOptions, OnError, Pipeline};
 use super::prepare::PreparedPipeline;
 use super::sink::{DirectBlockWriter, TrialSource};
+use super::task_input::{dense_task_view, task_events, TaskData};
 use super::worker::{Pools, TaskResult, WorkerState};
 
 /// Runs every task on the calling thread: read a trial, run its tasks, write, repeat.
@@ -24,7 +24,12 @@ pub(crate) fn run_sequential(
     let pools = Pools::default();
     let mut worker = WorkerState::new(prepared, direct, catch_panics);
     let mut trial_buf = Vec::new();
-    let n_channels = source.schema().n_channels();
+    let mut group_buf = Vec::new();
+    let mut trial_events = EventBlock::default();
+    let mut group_events = EventBlock::default();
+    let dense = source.schema().kind.is_dense();
+    let complex = source.schema().dtype.is_complex();
+    let name = source.describe();
     let on_error = pipeline.execution.on_error;
     let mut tasks = prepared.tasks[collector.next_task()..prepared.range.end]
         .iter()
@@ -38,13 +43,28 @@ pub(crate) fn run_sequential(
                 ..Default::default()
             },
             || format!("the input reader (task {first_index})"),
-            || source.read_trial(trial, &mut trial_buf),
+            || {
+                if dense {
+                    source.read_trial(trial, &mut trial_buf)
+                } else {
+                    source.read_trial_events(trial, &mut trial_events)
+                }
+            },
         )?;
-        let len = source.schema().trialdefinition.trial_len(trial);
-        let view = ArrayView2::from_shape((len, n_channels), &trial_buf[..len * n_channels])
-            .map_err(|e| Error::input(source.describe(), e, crate::ErrorClass::Runtime))?;
+        let shape = source.schema().trial_values_shape(trial);
         while let Some(task) = tasks.next_if(|t| t.trial == trial) {
-            let input = view.slice_axis(Axis(1), Slice::from(task.channels.clone()));
+            let input = if dense {
+                TaskData::Dense(dense_task_view(
+                    &trial_buf,
+                    &shape,
+                    complex,
+                    task,
+                    &mut group_buf,
+                    &name,
+                )?)
+            } else {
+                TaskData::Events(task_events(&trial_events, task, &mut group_events))
+            };
             let result = match worker.run_task(pipeline, prepared, task, input, &pools) {
                 Ok(result) => result,
                 Err(e) if on_error == OnError::Continue => TaskResult::failed(task.index, e),

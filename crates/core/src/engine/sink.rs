@@ -9,12 +9,28 @@ use crate::model::{DataSchema, EventBlock};
 /// Where trials come from. Only the engine's reader calls it, from one thread, so
 /// implementations may hold non-reentrant handles (HDF5 serialises every call anyway).
 pub trait TrialSource: Send {
-    /// The input's schema (AnalogData).
+    /// The input's schema: its kind decides how the engine reads trials (dense kinds with
+    /// [`read_trial`](Self::read_trial), SpikeData with
+    /// [`read_trial_events`](Self::read_trial_events)).
     fn schema(&self) -> &DataSchema;
 
-    /// Reads trial `trial`, all channels, as row-major samples x channels f64 into `out`
-    /// (resized as needed; its capacity is reused across calls).
+    /// Reads trial `trial` of dense data, all channels, as row-major f64 in the kind's axis
+    /// order with the channel axis last (samples x channels for AnalogData; the schema's
+    /// trial shape in general, complex values as (re, im) pairs), into `out` (resized as
+    /// needed; its capacity is reused across calls).
     fn read_trial(&mut self, trial: usize, out: &mut Vec<f64>) -> Result<()>;
+
+    /// Reads trial `trial` of event data (a SpikeData input) into `out`, replacing its rows:
+    /// samples relative to the trial's first sample, absolute channel indices (below the
+    /// schema's channel count), rows ordered by (sample, channel, unit). `out`'s capacity is
+    /// reused across calls. Only called when the schema's kind is SpikeData.
+    fn read_trial_events(&mut self, trial: usize, _out: &mut EventBlock) -> Result<()> {
+        Err(crate::error::Error::input(
+            self.describe(),
+            format!("trial {trial}: this source holds no events"),
+            crate::error::ErrorClass::Runtime,
+        ))
+    }
 
     /// Reads trial `trial` like [`read_trial`](Self::read_trial), but as the float32 values
     /// a float32 source stores, returning `false` (and leaving `out` alone) if this source

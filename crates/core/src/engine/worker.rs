@@ -3,7 +3,7 @@ use std::sync::Arc;
 use ndarray::{ArrayView2, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 
 use crate::error::{Error, Result, TaskContext};
-use crate::model::{DType, EventBlock};
+use crate::model::{DType, EventBlock, EventSortScratch};
 use crate::routine::{OutputBlock, Scratch, TrialInput};
 use num_complex::Complex64;
 
@@ -12,6 +12,7 @@ use super::options::Pipeline;
 use super::pool::Pool;
 use super::prepare::PreparedPipeline;
 use super::sink::{DenseBlock, DirectBlockWriter};
+use super::task_input::{empty_values, TaskData};
 use super::tasks::Task;
 
 /// One saved step's output for one task, on its way to the writer.
@@ -62,6 +63,8 @@ pub(crate) struct Pools {
     pub dense: Pool<Vec<f64>>,
     pub dense_f32: Pool<Vec<f32>>,
     pub events: Pool<EventBlock>,
+    /// Event trials of a SpikeData input, as the reader read them.
+    pub trial_events: Pool<EventBlock>,
     pub trials: Pool<Vec<f64>>,
     pub trials_f32: Pool<Vec<f32>>,
     pub encoded: Pool<Vec<u8>>,
@@ -99,6 +102,8 @@ pub(crate) struct WorkerState {
     dense: Vec<Vec<f64>>,
     events: Vec<EventBlock>,
     scratch: Vec<Scratch>,
+    /// Orders a step's events before the next step reads them.
+    sort: EventSortScratch,
     /// False in debug mode, which also fills output blocks with NaN before each kernel.
     catch_panics: bool,
 }
@@ -124,6 +129,7 @@ impl WorkerState {
             dense: vec![Vec::new(); n],
             events,
             scratch,
+            sort: EventSortScratch::default(),
             catch_panics,
         }
     }
@@ -134,24 +140,37 @@ impl WorkerState {
         _pipeline: &Pipeline,
         prepared: &PreparedPipeline,
         task: &Task,
-        input: ArrayView2<'_, f64>,
+        input: TaskData<'_>,
         pools: &Pools,
     ) -> Result<TaskResult> {
         let mut warnings = Vec::new();
         for (k, step) in prepared.steps.iter().enumerate() {
             let (before, after) = self.dense.split_at_mut(k);
-            let data: ArrayViewD<'_, f64> = if k == 0 {
-                input.into_dyn()
-            } else {
+            let (events_before, events_after) = self.events.split_at_mut(k);
+            let (data, events): (ArrayViewD<'_, f64>, Option<&EventBlock>) = if k == 0 {
+                match &input {
+                    TaskData::Dense(values) => (values.view(), None),
+                    TaskData::Events(events) => (empty_values(task), Some(*events)),
+                }
+            } else if prepared.steps[k - 1].output.kind.is_dense() {
                 // Complex values keep their trailing (re, im) axis (`TrialInput::complex_values`).
                 let prev = &prepared.steps[k - 1];
                 let shape = prev.task_output_values_shape(task);
                 let n = shape.size();
-                ArrayViewD::from_shape(shape, &before[k - 1][..n])
-                    .expect("buffer sized to the declared shape")
+                let data = ArrayViewD::from_shape(shape, &before[k - 1][..n])
+                    .expect("buffer sized to the declared shape");
+                (data, None)
+            } else {
+                // The previous step's events, ordered as a file's would be (the kernel may
+                // have pushed them channel by channel).
+                let events = &mut events_before[k - 1];
+                events.sort_rows_with(&mut self.sort);
+                (empty_values(task), Some(&*events))
             };
             let input = TrialInput {
                 data,
+                events,
+                trial_len: step.input.trialdefinition.trial_len(task.trial),
                 trial: task.trial,
                 channels: task.channels.clone(),
                 samplerate: step.input.samplerate,
@@ -189,7 +208,7 @@ impl WorkerState {
                     plan.compute(&input, &mut out, scratch)
                 })
             } else {
-                let events = &mut self.events[k];
+                let events = &mut events_after[0];
                 events.clear();
                 let mut out = OutputBlock::Events(events);
                 call(self.catch_panics, || {

@@ -105,17 +105,89 @@ impl EventBlock {
     /// Orders rows by (sample, channel, unit), stable, so that results do not depend on how
     /// channels were grouped into tasks.
     pub fn sort_rows(&mut self) {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.sort_by_key(|&i| (self.sample[i], self.channel[i], self.unit[i]));
-        if order.iter().enumerate().all(|(i, &j)| i == j) {
+        self.sort_rows_with(&mut EventSortScratch::default());
+    }
+
+    /// [`sort_rows`](Self::sort_rows) with caller-owned buffers, so a worker that sorts every
+    /// task's events allocates nothing once the buffers have grown. Already ordered rows
+    /// (the common case) cost one pass.
+    pub fn sort_rows_with(&mut self, scratch: &mut EventSortScratch) {
+        let key = |i: usize| (self.sample[i], self.channel[i], self.unit[i]);
+        if (1..self.len()).all(|i| key(i - 1) <= key(i)) {
             return;
         }
-        let permute_i = |v: &Vec<i64>| order.iter().map(|&i| v[i]).collect::<Vec<_>>();
-        self.sample = permute_i(&self.sample);
-        self.channel = permute_i(&self.channel);
-        self.unit = permute_i(&self.unit);
-        for col in &mut self.columns {
-            *col = order.iter().map(|&i| col[i]).collect();
+        let order = &mut scratch.order;
+        order.clear();
+        order.extend(0..self.len());
+        // The row index as last key makes the unstable (allocation-free) sort stable.
+        order.sort_unstable_by_key(|&i| (self.sample[i], self.channel[i], self.unit[i], i));
+        for column in [&mut self.sample, &mut self.channel, &mut self.unit] {
+            scratch.ints.clear();
+            scratch.ints.extend(order.iter().map(|&i| column[i]));
+            column.copy_from_slice(&scratch.ints);
         }
+        for column in &mut self.columns {
+            scratch.floats.clear();
+            scratch.floats.extend(order.iter().map(|&i| column[i]));
+            column.copy_from_slice(&scratch.floats);
+        }
+    }
+
+    /// Replaces `out`'s rows with this block's rows whose channel lies in `channels` (a
+    /// channel group's share of a trial's events), keeping their order and reusing `out`'s
+    /// capacity.
+    pub fn select_channels_into(&self, channels: std::ops::Range<usize>, out: &mut EventBlock) {
+        out.clear();
+        out.columns.resize(self.columns.len(), Vec::new());
+        let (lo, hi) = (channels.start as i64, channels.end as i64);
+        for i in 0..self.len() {
+            let c = self.channel[i];
+            if c >= lo && c < hi {
+                out.sample.push(self.sample[i]);
+                out.channel.push(c);
+                out.unit.push(self.unit[i]);
+                for (dst, src) in out.columns.iter_mut().zip(&self.columns) {
+                    dst.push(src[i]);
+                }
+            }
+        }
+    }
+}
+
+/// Reusable buffers for [`EventBlock::sort_rows_with`].
+#[derive(Debug, Clone, Default)]
+pub struct EventSortScratch {
+    order: Vec<usize>,
+    ints: Vec<i64>,
+    floats: Vec<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_with_scratch_is_stable_and_keeps_columns_aligned() {
+        let mut block = EventBlock::with_columns(1);
+        for (s, c, v) in [
+            (5, 1, 0.0),
+            (2, 0, 1.0),
+            (5, 0, 2.0),
+            (2, 0, 3.0),
+            (9, 2, 4.0),
+        ] {
+            block.push(s, c, 0, &[v]);
+        }
+        let mut expected = block.clone();
+        expected.sort_rows();
+        let mut scratch = EventSortScratch::default();
+        block.sort_rows_with(&mut scratch);
+        assert_eq!(block, expected);
+        assert_eq!(block.sample, [2, 2, 5, 5, 9]);
+        assert_eq!(block.columns[0], [1.0, 3.0, 2.0, 0.0, 4.0]);
+        let mut group = EventBlock::default();
+        block.select_channels_into(0..1, &mut group);
+        assert_eq!(group.sample, [2, 2, 5]);
+        assert_eq!(group.columns[0], [1.0, 3.0, 2.0]);
     }
 }

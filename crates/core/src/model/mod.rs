@@ -8,7 +8,7 @@ mod schema;
 mod trialdef;
 
 pub use dtype::DType;
-pub use events::{EventBlock, EventColumn, EventColumnKind};
+pub use events::{EventBlock, EventColumn, EventColumnKind, EventSortScratch};
 pub use kind::DataKind;
 pub use schema::{DataSchema, OutputShape};
 pub use trialdef::TrialDefinition;

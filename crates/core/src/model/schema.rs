@@ -37,6 +37,26 @@ impl DataSchema {
         self.channels.len()
     }
 
+    /// The length of the axis tasks split into channel groups (`chan_per_worker`): the last
+    /// axis of dense trials (for CrossSpectralData `channel_j`), the channel labels of event
+    /// data.
+    pub fn channel_axis_len(&self) -> usize {
+        match self.trial_shapes.first().and_then(|s| s.last()) {
+            Some(&n) if self.kind.is_dense() => n,
+            _ => self.n_channels(),
+        }
+    }
+
+    /// The shape of the f64 values of one trial as the engine holds them: the trial shape,
+    /// plus a trailing (re, im) axis of 2 for complex data. Empty for event data.
+    pub fn trial_values_shape(&self, trial: usize) -> Vec<usize> {
+        let mut shape = self.trial_shapes[trial].clone();
+        if self.kind.is_dense() && self.dtype.is_complex() {
+            shape.push(2);
+        }
+        shape
+    }
+
     /// Number of elements of one trial (dense data).
     pub fn trial_elements(&self, trial: usize) -> usize {
         self.trial_shapes[trial].iter().product()

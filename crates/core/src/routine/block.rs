@@ -6,10 +6,30 @@ use num_complex::Complex64;
 use crate::model::EventBlock;
 
 /// One task's input: a trial (or a channel group of it), always as f64.
+///
+/// Dense input (AnalogData, SpectralData, CrossSpectralData, from the file or from the
+/// previous step) is in `data`, in the kind's axis order with the channel axis last
+/// (`[samples, channels]`, `[time, taper, freq, channels]`, `[time, freq, channel_i,
+/// channel_j]`), and complex values as a trailing (re, im) axis (see
+/// [`complex_values`](Self::complex_values)). Event input (a SpikeData input file, or a
+/// previous step that emits events, such as `find_peaks`) is in `events`, and `data` is then
+/// empty (shape `[0, channels]`).
 #[derive(Debug)]
 pub struct TrialInput<'a> {
     /// The values, trial shape with the channel axis narrowed to this task's channels.
     pub data: ArrayViewD<'a, f64>,
+    /// The trial's events when the step's input is event data; `None` for dense input.
+    /// Samples are relative to the trial's first sample (as a routine pushes them), channels
+    /// are absolute indices within [`channels`](Self::channels) (a channel group sees only
+    /// its own channels' events), and rows are ordered by (sample, channel, unit), whether
+    /// they come from a file or from the previous step. Row-aligned properties (`columns`)
+    /// are those the producing step declared, in its `event_columns` order; events read
+    /// from a file carry none.
+    pub events: Option<&'a EventBlock>,
+    /// The trial's length: rows of the input's trial definition (samples of AnalogData and
+    /// of the recording events were found in; 1 for an `mtmfft` spectrum). For event input
+    /// this is the window `[0, trial_len)` the events' samples lie in.
+    pub trial_len: usize,
     /// Trial index in the input.
     pub trial: usize,
     /// Absolute indices of the channels in `data`'s last axis.
