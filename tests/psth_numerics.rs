@@ -152,7 +152,14 @@ fn psth_numerics_match_syncopy() {
                 offset,
             };
             let mut out = vec![0.0; bins * combos.len()];
-            trial_histogram(&samples, &columns, span, &edges, output, rate, &mut out);
+            trial_histogram(
+                samples.iter().copied().zip(columns.iter().copied()),
+                span,
+                &edges,
+                output,
+                rate,
+                &mut out,
+            );
             for b in 0..bins {
                 for c in 0..combos.len() {
                     let (g, w) = (out[b * combos.len() + c], want[[k, b, c]]);
@@ -221,8 +228,7 @@ fn a_known_spike_train_matches_a_hand_count() {
         };
         let mut out = vec![0.0; 4];
         trial_histogram(
-            &samples,
-            &columns,
+            samples.iter().copied().zip(columns.iter().copied()),
             span,
             &edges,
             PsthOutput::SpikeCount,
@@ -234,8 +240,7 @@ fn a_known_spike_train_matches_a_hand_count() {
             *s += v;
         }
         trial_histogram(
-            &samples,
-            &columns,
+            samples.iter().copied().zip(columns.iter().copied()),
             span,
             &edges,
             PsthOutput::Rate,

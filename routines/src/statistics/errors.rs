@@ -75,6 +75,12 @@ pub enum StatisticsError {
         binsize: f64,
         span: f64,
     },
+    #[error("psth: {key} must be {legal}, got {got}")]
+    BadPsthParam {
+        key: &'static str,
+        got: String,
+        legal: &'static str,
+    },
     #[error("{routine}: the bins give {edges} edge(s); a histogram needs at least 2 (choose a smaller binsize)")]
     TooFewBins { routine: &'static str, edges: usize },
 }

@@ -16,6 +16,7 @@ mod over_axis;
 mod over_trials;
 pub mod psth;
 mod registration;
+mod spike_psth;
 mod summary;
 mod timelock;
 mod timelock_kernel;
@@ -25,6 +26,7 @@ pub use itc::{Itc, ItcParams};
 pub use latency::{covers, Latency, LatencyParam};
 pub use over_axis::DataAxis;
 pub use registration::registry_entries;
+pub use spike_psth::{BinSizeParam, Psth, PsthParams};
 pub use summary::{
     Dim, Mean, MeanName, Median, MedianName, Statistic, Std, StdName, Summary, SummaryName,
     SummaryParams, Var, VarName,

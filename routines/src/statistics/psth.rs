@@ -136,14 +136,13 @@ pub struct TrialSpan {
     pub offset: f64,
 }
 
-/// One trial's PSTH into `out` (bins x combinations, row-major): spikes at recording
-/// samples `samples` with their column in `combination` (the index of their (channel,
-/// unit) among all combinations), binned by time relative to the trigger, NaN in the bins
+/// One trial's PSTH into `out` (bins x combinations, row-major): spikes as (sample in the
+/// trial's sample space, column: the index of their (channel, unit) among all
+/// combinations), binned by time relative to the trigger, NaN in the bins
 /// before the first edge at or after the trial's start and from the first edge after its
 /// end on (Syncopy's masking), then normalised as `output` says.
 pub fn trial_histogram(
-    samples: &[i64],
-    combination: &[usize],
+    events: impl IntoIterator<Item = (i64, usize)>,
     trial: TrialSpan,
     edges: &[f64],
     output: PsthOutput,
@@ -153,7 +152,7 @@ pub fn trial_histogram(
     let bins = edges.len() - 1;
     let columns = out.len() / bins;
     out.fill(0.0);
-    for (&s, &c) in samples.iter().zip(combination) {
+    for (s, c) in events {
         let t = (s as f64 - trial.start + trial.offset) / samplerate;
         if let Some(b) = bin_of(edges, t) {
             out[b * columns + c] += 1.0;
@@ -283,8 +282,7 @@ mod tests {
         let combination = [0, 0, 0, 0, 1, 1];
         let mut out = vec![0.0; 12];
         trial_histogram(
-            &samples,
-            &combination,
+            samples.iter().copied().zip(combination),
             trial,
             &edges,
             PsthOutput::SpikeCount,
@@ -299,8 +297,7 @@ mod tests {
             assert!((g.is_nan() && w.is_nan()) || g == &w, "{i}: {g} vs {w}");
         }
         trial_histogram(
-            &samples,
-            &combination,
+            samples.iter().copied().zip(combination),
             trial,
             &edges,
             PsthOutput::Rate,
@@ -309,8 +306,7 @@ mod tests {
         );
         assert_eq!(out[4], 4.0);
         trial_histogram(
-            &samples,
-            &combination,
+            samples.iter().copied().zip(combination),
             trial,
             &edges,
             PsthOutput::Proportion,

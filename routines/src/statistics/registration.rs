@@ -5,8 +5,8 @@ use trialflow_core::routine::{ParamDoc, Registrable, RoutineDoc, RoutineEntry};
 use trialflow_core::{DataKind, RoutineError};
 
 use super::{
-    Itc, ItcParams, Mean, MeanName, Median, MedianName, Std, StdName, Summary, SummaryName,
-    SummaryParams, Timelock, TimelockParams, Var, VarName,
+    Itc, ItcParams, Mean, MeanName, Median, MedianName, Psth, PsthParams, Std, StdName, Summary,
+    SummaryName, SummaryParams, Timelock, TimelockParams, Var, VarName,
 };
 
 /// This family's registry entries.
@@ -18,6 +18,7 @@ pub fn registry_entries() -> Vec<RoutineEntry> {
         RoutineEntry::of::<Std>(),
         RoutineEntry::of::<Median>(),
         RoutineEntry::of::<Timelock>(),
+        RoutineEntry::of::<Psth>(),
     ]
 }
 
@@ -144,6 +145,61 @@ impl Registrable for Timelock {
     }
 
     fn from_params(params: TimelockParams) -> Result<Self, RoutineError> {
+        Ok(params.check()?)
+    }
+}
+
+const BINSIZE: ParamDoc = ParamDoc {
+    name: "binsize",
+    kind: "seconds | \"rice\" | \"sqrt\"",
+    default: "\"rice\"",
+    doc: "Bin width in seconds (at most the window), or Syncopy's rule on the average trial length in samples: rice int(2 n^(1/3)) edges, sqrt ceil(sqrt(n)) edges.",
+};
+
+const PSTH_OUTPUT: ParamDoc = ParamDoc {
+    name: "output",
+    kind: "\"rate\" | \"spikecount\" | \"proportion\"",
+    default: "\"rate\"",
+    doc: "Spikes per second, spikes per bin, or each column divided by its sum.",
+};
+
+const PSTH_LATENCY: ParamDoc = ParamDoc {
+    name: "latency",
+    kind: "[t0, t1] | \"maxperiod\" | \"minperiod\" | \"prestim\" | \"poststim\"",
+    default: "\"maxperiod\"",
+    doc: "The window the bins span, in seconds.",
+};
+
+const VARTRIALLEN: ParamDoc = ParamDoc {
+    name: "vartriallen",
+    kind: "bool",
+    default: "true",
+    doc: "true: every trial counts, NaN in the bins it does not reach; false: only the trials covering the whole window.",
+};
+
+const PSTH_KEEPTRIALS: ParamDoc = ParamDoc {
+    name: "keeptrials",
+    kind: "false",
+    default: "false",
+    doc: "Only false for now: the result holds the trial average and variance, not each trial's histogram.",
+};
+
+impl Registrable for Psth {
+    type Params = PsthParams;
+
+    fn doc() -> RoutineDoc {
+        RoutineDoc {
+            name: "psth",
+            summary: "Peri-stimulus time histogram of SpikeData events per channel and unit, averaged over trials with its variance; TimeLockData with avg and var.",
+            matches: "syncopy.spike_psth(spikes, binsize, output, latency, vartriallen)",
+            input: DataKind::Spike,
+            output: DataKind::TimeLock,
+            params: &[BINSIZE, PSTH_OUTPUT, PSTH_LATENCY, VARTRIALLEN, PSTH_KEEPTRIALS],
+            example: "- routine: psth\n  binsize: 0.05\n  output: rate",
+        }
+    }
+
+    fn from_params(params: PsthParams) -> Result<Self, RoutineError> {
         Ok(params.check()?)
     }
 }

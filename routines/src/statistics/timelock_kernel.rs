@@ -163,7 +163,7 @@ impl Kernel for TimelockKernel {
         let Some(kept) = self.layout.trials[input.trial] else {
             if input.channels.start == 0 {
                 let (lo, hi) = self.layout.window;
-                let def_len = input.data.shape()[0];
+                let def_len = input.trial_len;
                 let (start, end) = (
                     input.offset / input.samplerate,
                     (def_len as f64 - 1.0 + input.offset) / input.samplerate,
