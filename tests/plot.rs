@@ -811,6 +811,20 @@ fn timelock_data_renders_as_an_evoked_response_per_channel() {
         &["--channels", "0,2", "--latency", "0.05", "0.1"],
         &["2 of 6 channels", "0.05 to 0.1 s", "=channel003"],
     );
+    // A PSTH (TimeLockData from psth) shows its rate.
+    write_file(
+        &tmp.path,
+        "ps.yaml",
+        "input: in.spy\noutput: ps.spy\nsteps:\n  - routine: find_peaks\n    height: 1.0\n  - routine: psth\n    binsize: 0.02\n",
+    );
+    trialflow(&tmp.path, &["run", "ps.yaml", "-q"]).ok();
+    render_both(
+        &tmp.path,
+        "ps.spy",
+        "psth",
+        &["--channels", "0-3"],
+        &["TimeLockData", "=channel0_unit0", "rate (1/s)", "time (s)"],
+    );
     let cases: &[(&[&str], &[&str])] = &[
         (&["--latency", "5", "6"], &["--latency", "outside"]),
         (&["--channels", "zz"], &["--channels", "zz"]),

@@ -1,6 +1,6 @@
-//! TimeLockData (`timelock` results): per channel, the evoked response (`avg`) on the
+//! TimeLockData (`timelock` and `psth` results): per channel, the evoked response (`avg`) on the
 //! time axis with a band of ±1 standard deviation over trials (`sqrt(var)`), one panel per
-//! channel in a grid. Without an `avg` dataset (a TimeLockData made otherwise) the `data`
+//! channel in a grid; a PSTH's value axis is its rate, count or proportion. Without an `avg` dataset (a TimeLockData made otherwise) the `data`
 //! trial is drawn without a band.
 
 use plotters::coord::Shift;
@@ -22,7 +22,8 @@ pub struct Evoked {
     avg: Vec<Vec<f64>>,
     sd: Option<Vec<Vec<f64>>>,
     labels: Vec<String>,
-    unit: String,
+    /// The value axis' label with its unit.
+    value_label: String,
     size: (u32, u32),
 }
 
@@ -77,9 +78,24 @@ pub fn prepare(obj: DenseObject, req: &PlotRequest) -> Result<Box<dyn Figure>, P
             .as_ref()
             .map(|v| channels.iter().map(|&c| column(v, c, f64::sqrt)).collect()),
         labels: channels.iter().map(|&c| h.channels[c].clone()).collect(),
-        unit: h.value_unit.clone().unwrap_or_else(|| "a.u.".into()),
+        value_label: value_label(h),
         size: req.size,
     }))
+}
+
+/// What the values are: a `psth`'s histogram (by its `output`), else the data's amplitude.
+fn value_label(h: &trialflow_hdf5::objects::ObjectHeader) -> String {
+    match h.producer() {
+        Some(("psth", cfg)) => match cfg.get("output").and_then(|o| o.as_str()) {
+            Some("spikecount") => "spikes per bin".into(),
+            Some("proportion") => "proportion of spikes".into(),
+            _ => "rate (1/s)".into(),
+        },
+        _ => format!(
+            "amplitude ({})",
+            h.value_unit.clone().unwrap_or_else(|| "a.u.".into())
+        ),
+    }
 }
 
 impl Evoked {
@@ -114,7 +130,7 @@ impl Evoked {
                 .configure_mesh()
                 .light_line_style(TRANSPARENT)
                 .x_desc("time (s)")
-                .y_desc(format!("amplitude ({})", self.unit))
+                .y_desc(self.value_label.clone())
                 .x_labels(8)
                 .y_labels(6)
                 .label_style(frame::text(12))
