@@ -4,8 +4,8 @@
 //! histogram per channel-unit combination (`rate`, `spikecount`, `proportion`, NaN where a
 //! trial does not reach), the result's time axis, and the trial average and variance.
 //!
-//! The `psth` routine itself needs SpikeData as a step's input, which the engine does not
-//! give yet; these are the pure functions it will run.
+//! These are the pure functions the `psth` routine runs per trial (`tests/psth.rs` drives
+//! the routine through the command line).
 //!
 //! Tolerance. Syncopy stores float32 histograms and averages them in float32: counts are
 //! exact, rates and proportions agree to 1e-6 relative, averages and variances to 1e-5.

@@ -1,11 +1,11 @@
 //! The numbers of Syncopy 2023.9's `spike_psth` (`statistics/spike_psth.py` and the backend
 //! `statistics/psth.py`) as pure functions: the bin edges (`binsize` as seconds or Syncopy's
 //! `rice` / `sqrt` rules), one trial's histogram per channel-unit combination (NaN where the
-//! trial does not reach, normalised as `output` says), and the trial average and variance.
+//! trial does not reach, normalised as `output` says), and the result's time axis. The
+//! trial average and variance are `timelock`'s finish (`timelock_kernel.rs`).
 //!
-//! The `psth` routine runs these on the events of each trial once SpikeData can be a step's
-//! input (the engine change "events as step input"); until then they are tested against
-//! Syncopy directly (`tests/psth_numerics.rs`, `fixtures/reference/make_psth.py`).
+//! The `psth` routine (`spike_psth.rs`) runs these on each trial's events; they are also
+//! tested against Syncopy directly (`tests/psth_numerics.rs`, `fixtures/reference/make_psth.py`).
 //!
 //! One difference from Syncopy, on purpose: Syncopy's backend bins a trial's channel
 //! *numbers* on the edges `0..K` (K the number of distinct channels in that trial) and then
