@@ -73,4 +73,14 @@ YAML
 "$bin" run coh.yaml -q
 "$bin" plot tf.spy/power --channels 0-2 --log --latency -0.3 1.0 --size "$size" -o "$out/tfmap.png"
 "$bin" plot coh.spy --channels 0-2 --size "$size" -o "$out/coherence.png"
+cat > tl.yaml <<'YAML'
+input: rec.spy
+output: tl.spy
+steps:
+  - routine: timelock
+    latency: [-0.3, 1.2]
+    name: evoked
+YAML
+"$bin" run tl.yaml -q
+"$bin" plot tl.spy/evoked --channels 0-3 --size "$size" -o "$out/evoked.png"
 ls -l "$out"

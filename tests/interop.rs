@@ -486,3 +486,6 @@ mod crossspectral;
 
 #[path = "interop/statistics.rs"]
 mod statistics;
+
+#[path = "interop/timelock.rs"]
+mod timelock;

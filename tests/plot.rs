@@ -761,3 +761,81 @@ fn cross_spectra_render_as_a_grid_of_channel_pairs() {
         ],
     );
 }
+
+/// A `timelock` result (TimeLockData) is the evoked response per channel with a ±1 SD band,
+/// on the time axis with the data's unit; a grid for many channels. Flags that do not apply
+/// or select nothing exit 2 naming the flag and write nothing.
+#[test]
+fn timelock_data_renders_as_an_evoked_response_per_channel() {
+    let tmp = TempDir::new("plot_timelock");
+    trialflow(
+        &tmp.path,
+        &[
+            "generate",
+            "in.spy",
+            "--trials",
+            "8",
+            "--samples",
+            "400",
+            "--channels",
+            "6",
+        ],
+    )
+    .ok();
+    write_file(
+        &tmp.path,
+        "tl.yaml",
+        "input: in.spy\noutput: tl.spy\nsteps:\n  - routine: timelock\n    latency: [0.0, 0.3]\n    covariance: true\n",
+    );
+    trialflow(&tmp.path, &["run", "tl.yaml", "-q"]).ok();
+    render_both(
+        &tmp.path,
+        "tl.spy",
+        "evoked",
+        &[],
+        &[
+            "tl.spy/tl_timelock.timelock",
+            "TimeLockData",
+            "avg ± 1 SD",
+            "6 of 6 channels",
+            "=channel001",
+            "=channel006",
+            "time (s)",
+            "amplitude (",
+        ],
+    );
+    render_both(
+        &tmp.path,
+        "tl.spy",
+        "evoked_sel",
+        &["--channels", "0,2", "--latency", "0.05", "0.1"],
+        &["2 of 6 channels", "0.05 to 0.1 s", "=channel003"],
+    );
+    // A PSTH (TimeLockData from psth) shows its rate.
+    write_file(
+        &tmp.path,
+        "ps.yaml",
+        "input: in.spy\noutput: ps.spy\nsteps:\n  - routine: find_peaks\n    height: 1.0\n  - routine: psth\n    binsize: 0.02\n",
+    );
+    trialflow(&tmp.path, &["run", "ps.yaml", "-q"]).ok();
+    render_both(
+        &tmp.path,
+        "ps.spy",
+        "psth",
+        &["--channels", "0-3"],
+        &["TimeLockData", "=channel0_unit0", "rate (1/s)", "time (s)"],
+    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--latency", "5", "6"], &["--latency", "outside"]),
+        (&["--channels", "zz"], &["--channels", "zz"]),
+        (&["--trials", "3"], &["--trials", "'3'"]),
+        (&["--foilim", "1", "2"], &["--foilim", "TimeLockData"]),
+    ];
+    for (i, (args, needles)) in cases.iter().enumerate() {
+        let out = format!("bad{i}.png");
+        let mut all = vec!["plot", "tl.spy", "-o", &out];
+        all.extend_from_slice(args);
+        trialflow(&tmp.path, &all).assert_error(2, needles);
+        assert!(!tmp.join(&out).exists(), "{args:?} wrote {out}");
+    }
+}

@@ -25,7 +25,7 @@ use trialflow_routines::spectral::{
     WelchParams, Window,
 };
 use trialflow_routines::statistics::{
-    ItcParams, MeanName, MedianName, StdName, SummaryParams, VarName,
+    ItcParams, MeanName, MedianName, PsthParams, StdName, SummaryParams, TimelockParams, VarName,
 };
 use trialflow_routines::timefreq::{MtmconvolParams, Toi};
 use trialflow_routines::wavelets::{SuperletParams, WaveletName, WaveletParams};
@@ -157,7 +157,8 @@ fn recording() -> InMemoryRecording {
 }
 
 /// Runs one routine over [`recording`] and returns every stored value's bits and the events.
-/// A routine taking SpectralData (`itc`) reads the complex spectra of an `mtmfft` before it.
+/// A routine taking SpectralData (`itc`) reads the complex spectra of an `mtmfft` before it,
+/// one taking SpikeData (`psth`) the events of a `find_peaks`.
 fn run(routine: Box<dyn ComputationalRoutine>) -> (Vec<u64>, String) {
     let mut source = recording();
     let mut sink = MemorySink::new();
@@ -167,6 +168,15 @@ fn run(routine: Box<dyn ComputationalRoutine>) -> (Vec<u64>, String) {
         steps.push(Step {
             routine: boxed(spectrum),
             name: "spectrum".into(),
+            save: false,
+            dtype: None,
+        });
+    }
+    if routine.input_kind() == DataKind::Spike {
+        let peaks = FindPeaksParams::new().height(0.5).check();
+        steps.push(Step {
+            routine: boxed(peaks),
+            name: "peaks".into(),
             save: false,
             dtype: None,
         });
@@ -342,6 +352,30 @@ fn typed_builders_and_yaml_give_the_same_routine() {
             "{dim: time}",
         ),
     ]);
+    cases.push((
+        "timelock",
+        boxed(
+            TimelockParams::new()
+                .latency(0.0, 0.1)
+                .covariance(true)
+                .keeptrials(true)
+                .ddof(0)
+                .check(),
+        ),
+        "{latency: [0, 0.1], covariance: true, keeptrials: true, ddof: 0}",
+    ));
+    cases.push((
+        "psth",
+        boxed(
+            PsthParams::new()
+                .binsize(0.01)
+                .output("spikecount")
+                .latency(0.0, 0.1)
+                .vartriallen(false)
+                .check(),
+        ),
+        "{binsize: 0.01, output: spikecount, latency: [0, 0.1], vartriallen: false}",
+    ));
     let entries = builtin_entries();
     let mut covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
     covered.sort_unstable();

@@ -85,9 +85,15 @@ pub fn info_document(
                 json!(schema.freq.clone().unwrap_or_default()),
             );
         }
-        DataKind::Analog => {}
+        DataKind::Analog | DataKind::TimeLock => {}
     }
-    doc.insert("_hdfFileDatasetProperties".into(), json!(["data"]));
+    // TimeLockData's extra datasets (`writer/timelock.rs`); Syncopy sets a listed dataset
+    // the file does not hold (`cov` without covariance) to None.
+    let datasets: &[&str] = match schema.kind {
+        DataKind::TimeLock => &crate::writer::TIMELOCK_DATASETS,
+        _ => &["data"],
+    };
+    doc.insert("_hdfFileDatasetProperties".into(), json!(datasets));
     Value::Object(doc)
 }
 

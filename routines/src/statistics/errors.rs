@@ -38,6 +38,51 @@ pub enum StatisticsError {
         trial: usize,
         shape: Vec<usize>,
     },
+    #[error("{routine}: latency must be [t0, t1] in seconds with t0 <= t1, or maxperiod, minperiod, prestim or poststim (Syncopy's names), got {got}")]
+    BadLatency { routine: &'static str, got: String },
+    #[error("{routine}: latency {what} lies outside every trial (they span {start} s to {end} s)")]
+    LatencyOutside {
+        routine: &'static str,
+        what: String,
+        start: f64,
+        end: f64,
+    },
+    #[error("{routine}: no trial covers the whole latency window [{lo}, {hi}] s (Syncopy keeps only trials that do)")]
+    NoTrialCovers {
+        routine: &'static str,
+        lo: f64,
+        hi: f64,
+    },
+    #[error("{routine}: the latency window [{lo}, {hi}] s holds {first} samples of trial {first_trial} but {len} of trial {trial}; choose a window on the sample grid")]
+    UnequalWindows {
+        routine: &'static str,
+        lo: f64,
+        hi: f64,
+        first_trial: usize,
+        first: usize,
+        trial: usize,
+        len: usize,
+    },
+    #[error("{routine}: ddof {ddof} leaves no degrees of freedom for the covariance of {samples} samples per trial (need ddof < {samples})")]
+    DdofTooLarge {
+        routine: &'static str,
+        ddof: usize,
+        samples: usize,
+    },
+    #[error("{routine}: binsize {binsize} s must be positive and at most the latency window's {span} s (or rice or sqrt)")]
+    BadBinsize {
+        routine: &'static str,
+        binsize: f64,
+        span: f64,
+    },
+    #[error("psth: {key} must be {legal}, got {got}")]
+    BadPsthParam {
+        key: &'static str,
+        got: String,
+        legal: &'static str,
+    },
+    #[error("{routine}: the bins give {edges} edge(s); a histogram needs at least 2 (choose a smaller binsize)")]
+    TooFewBins { routine: &'static str, edges: usize },
 }
 
 impl From<StatisticsError> for RoutineError {

@@ -5,8 +5,8 @@ use trialflow_core::routine::{ParamDoc, Registrable, RoutineDoc, RoutineEntry};
 use trialflow_core::{DataKind, RoutineError};
 
 use super::{
-    Itc, ItcParams, Mean, MeanName, Median, MedianName, Std, StdName, Summary, SummaryName,
-    SummaryParams, Var, VarName,
+    Itc, ItcParams, Mean, MeanName, Median, MedianName, Psth, PsthParams, Std, StdName, Summary,
+    SummaryName, SummaryParams, Timelock, TimelockParams, Var, VarName,
 };
 
 /// This family's registry entries.
@@ -17,6 +17,8 @@ pub fn registry_entries() -> Vec<RoutineEntry> {
         RoutineEntry::of::<Var>(),
         RoutineEntry::of::<Std>(),
         RoutineEntry::of::<Median>(),
+        RoutineEntry::of::<Timelock>(),
+        RoutineEntry::of::<Psth>(),
     ]
 }
 
@@ -95,5 +97,109 @@ impl<S: SummaryDoc> Registrable for Summary<S> {
 
     fn from_params(params: SummaryParams) -> Result<Self, RoutineError> {
         Ok(params.check::<S>()?)
+    }
+}
+
+const LATENCY: ParamDoc = ParamDoc {
+    name: "latency",
+    kind: "[t0, t1] | \"maxperiod\" | \"minperiod\" | \"prestim\" | \"poststim\"",
+    default: "\"maxperiod\"",
+    doc: "The analysis window in seconds (closed); trials that do not cover all of it are left out, and the log names them. A window outside every trial is refused.",
+};
+
+const COVARIANCE: ParamDoc = ParamDoc {
+    name: "covariance",
+    kind: "bool",
+    default: "false",
+    doc:
+        "Also the channel covariance (np.cov per trial over the window), stored as the cov dataset.",
+};
+
+const DDOF: ParamDoc = ParamDoc {
+    name: "ddof",
+    kind: "integer >= 0",
+    default: "1",
+    doc: "Delta degrees of freedom of the covariance (NumPy's np.cov: divides by samples - ddof).",
+};
+
+const KEEPTRIALS: ParamDoc = ParamDoc {
+    name: "keeptrials",
+    kind: "bool",
+    default: "false",
+    doc: "false: cov is the mean over trials of the per-trial matrices (channel, channel); true: one matrix per kept trial (trial, channel, channel).",
+};
+
+impl Registrable for Timelock {
+    type Params = TimelockParams;
+
+    fn doc() -> RoutineDoc {
+        RoutineDoc {
+            name: "timelock",
+            summary: "Evoked response: the average and variance (ddof 0) over the trials covering the latency window, and optionally the channel covariance; TimeLockData with avg, var and cov datasets.",
+            matches: "syncopy.timelockanalysis(data, latency, covariance, ddof, keeptrials)",
+            input: DataKind::Analog,
+            output: DataKind::TimeLock,
+            params: &[LATENCY, COVARIANCE, DDOF, KEEPTRIALS],
+            example: "- routine: timelock\n  latency: [-0.1, 0.5]\n  covariance: true",
+        }
+    }
+
+    fn from_params(params: TimelockParams) -> Result<Self, RoutineError> {
+        Ok(params.check()?)
+    }
+}
+
+const BINSIZE: ParamDoc = ParamDoc {
+    name: "binsize",
+    kind: "seconds | \"rice\" | \"sqrt\"",
+    default: "\"rice\"",
+    doc: "Bin width in seconds (at most the window), or Syncopy's rule on the average trial length in samples: rice int(2 n^(1/3)) edges, sqrt ceil(sqrt(n)) edges.",
+};
+
+const PSTH_OUTPUT: ParamDoc = ParamDoc {
+    name: "output",
+    kind: "\"rate\" | \"spikecount\" | \"proportion\"",
+    default: "\"rate\"",
+    doc: "Spikes per second, spikes per bin, or each column divided by its sum.",
+};
+
+const PSTH_LATENCY: ParamDoc = ParamDoc {
+    name: "latency",
+    kind: "[t0, t1] | \"maxperiod\" | \"minperiod\" | \"prestim\" | \"poststim\"",
+    default: "\"maxperiod\"",
+    doc: "The window the bins span, in seconds.",
+};
+
+const VARTRIALLEN: ParamDoc = ParamDoc {
+    name: "vartriallen",
+    kind: "bool",
+    default: "true",
+    doc: "true: every trial counts, NaN in the bins it does not reach; false: only the trials covering the whole window.",
+};
+
+const PSTH_KEEPTRIALS: ParamDoc = ParamDoc {
+    name: "keeptrials",
+    kind: "false",
+    default: "false",
+    doc: "Only false for now: the result holds the trial average and variance, not each trial's histogram.",
+};
+
+impl Registrable for Psth {
+    type Params = PsthParams;
+
+    fn doc() -> RoutineDoc {
+        RoutineDoc {
+            name: "psth",
+            summary: "Peri-stimulus time histogram of SpikeData events per channel and unit, averaged over trials with its variance; TimeLockData with avg and var.",
+            matches: "syncopy.spike_psth(spikes, binsize, output, latency, vartriallen)",
+            input: DataKind::Spike,
+            output: DataKind::TimeLock,
+            params: &[BINSIZE, PSTH_OUTPUT, PSTH_LATENCY, VARTRIALLEN, PSTH_KEEPTRIALS],
+            example: "- routine: psth\n  binsize: 0.05\n  output: rate",
+        }
+    }
+
+    fn from_params(params: PsthParams) -> Result<Self, RoutineError> {
+        Ok(params.check()?)
     }
 }

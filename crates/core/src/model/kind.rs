@@ -13,6 +13,11 @@ pub enum DataKind {
     /// correlation), dims (time, freq, channel_i, channel_j); one time row per trial, or one
     /// for a trial average.
     CrossSpectral,
+    /// Time-locked data (Syncopy's TimeLockData), dims (time, channel) like AnalogData, with
+    /// the extra datasets `avg` and `var` (time, channel) and, when asked for, `cov`
+    /// (channel, channel), or (trial, channel, channel) per trial. trialflow's `timelock`
+    /// streams trials, so its `data` holds the one time-locked trial average.
+    TimeLock,
 }
 
 impl DataKind {
@@ -23,6 +28,7 @@ impl DataKind {
             DataKind::Spectral => "SpectralData",
             DataKind::Spike => "SpikeData",
             DataKind::CrossSpectral => "CrossSpectralData",
+            DataKind::TimeLock => "TimeLockData",
         }
     }
 
@@ -33,6 +39,7 @@ impl DataKind {
             DataKind::Spectral => "spectral",
             DataKind::Spike => "spike",
             DataKind::CrossSpectral => "crossspectral",
+            DataKind::TimeLock => "timelock",
         }
     }
 
@@ -43,6 +50,7 @@ impl DataKind {
             DataKind::Spectral => &["time", "taper", "freq", "channel"],
             DataKind::Spike => &["sample", "channel", "unit"],
             DataKind::CrossSpectral => &["time", "freq", "channel_i", "channel_j"],
+            DataKind::TimeLock => &["time", "channel"],
         }
     }
 
@@ -57,6 +65,7 @@ impl DataKind {
             "SpectralData" => Some(DataKind::Spectral),
             "SpikeData" => Some(DataKind::Spike),
             "CrossSpectralData" => Some(DataKind::CrossSpectral),
+            "TimeLockData" => Some(DataKind::TimeLock),
             _ => None,
         }
     }
@@ -67,6 +76,7 @@ impl DataKind {
             "spectral" => Some(DataKind::Spectral),
             "spike" => Some(DataKind::Spike),
             "crossspectral" => Some(DataKind::CrossSpectral),
+            "timelock" => Some(DataKind::TimeLock),
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 //! `prepare` function (read the selection, return the figure) and one line in [`FIGURES`].
 
 mod cross;
+mod evoked;
 mod frame;
 mod raster;
 mod spectrum;
@@ -58,6 +59,7 @@ const FIGURES: &[(&str, Prepare)] = &[
     ("SpectralData", spectral),
     ("SpikeData", raster::prepare),
     ("CrossSpectralData", cross_spectral),
+    ("TimeLockData", time_lock),
 ];
 
 /// Reads what the request selects from the object at `path` and returns its figure.
@@ -90,4 +92,8 @@ fn spectral(path: &Path, request: &PlotRequest) -> Result<Box<dyn Figure>, PlotE
 
 fn cross_spectral(path: &Path, request: &PlotRequest) -> Result<Box<dyn Figure>, PlotError> {
     cross::prepare(DenseObject::open(path)?, request)
+}
+
+fn time_lock(path: &Path, request: &PlotRequest) -> Result<Box<dyn Figure>, PlotError> {
+    evoked::prepare(DenseObject::open(path)?, request)
 }

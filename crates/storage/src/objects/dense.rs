@@ -1,5 +1,6 @@
-//! Reading part of one trial of a dense object (AnalogData, SpectralData) as a hyperslab:
-//! only the requested rows, channels and frequencies leave the file.
+//! Reading part of one trial of a dense object (AnalogData, SpectralData, CrossSpectralData,
+//! TimeLockData) as a hyperslab: only the requested rows, channels and frequencies leave the
+//! file; and TimeLockData's small extra datasets whole.
 
 use std::ops::Range;
 use std::path::Path;
@@ -50,6 +51,23 @@ impl DenseObject {
 
     pub fn header(&self) -> &ObjectHeader {
         &self.header
+    }
+
+    /// A whole extra dataset of the object file, as stored (TimeLockData's `avg` and `var`,
+    /// (time, channel), and `cov`, (channel, channel) or (trial, channel, channel)); `None`
+    /// when the file has no dataset of that name (`cov` without covariance). These are one
+    /// trial's size, so they are read whole.
+    pub fn extra(&self, name: &str) -> Result<Option<ArrayD<f64>>, StorageError> {
+        if name == "data" || !self._file.link_exists(name) {
+            return Ok(None);
+        }
+        let read = || self._file.dataset(name)?.read_dyn::<f64>();
+        read().map(Some).map_err(|e| {
+            StorageError::format(
+                &self.header.path,
+                format!("dataset '{name}' cannot be read: {}", one_line(&e)),
+            )
+        })
     }
 
     /// Reads `ranges` of trial `trial`, one range per axis in the kind's own order

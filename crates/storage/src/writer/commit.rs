@@ -59,6 +59,14 @@ impl SpyWriter {
             }
         }
         let metadata = &self.syncopy_labels(obj, metadata);
+        if metadata.schema.kind == DataKind::TimeLock {
+            self.unpack_timelock(obj, &metadata.schema).map_err(|e| {
+                self.fail(
+                    &name,
+                    format!("writing the TimeLockData datasets of it: {}", one_line(&e)),
+                )
+            })?;
+        }
         self.write_metadata(obj, metadata).map_err(|e| {
             self.fail(
                 &name,

@@ -17,6 +17,9 @@ mod dense;
 mod events;
 mod resume;
 mod staging;
+mod timelock;
+
+pub use timelock::TIMELOCK_DATASETS;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

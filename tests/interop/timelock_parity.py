@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Loads a trialflow `timelock` result with Syncopy and compares it with Syncopy's own
+`timelockanalysis` of the same input.
+
+    python timelock_parity.py INPUT RESULT.spy KWARGS_JSON
+
+The script runs spy.timelockanalysis(spy.load(INPUT), **KWARGS), opens the result with
+spy.load (checksums verified) and checks: TimeLockData with Syncopy's dimord; samplerate
+exactly, the input's channel labels (Syncopy's own result has default ones); the first trial definition row's length and offset; `avg`,
+`var` and `cov` of Syncopy's shapes with the same values to 1e-5 relative or 1e-5 of the
+largest magnitude (Syncopy sums float32 trials in float32); `data` equal to `avg` (trialflow
+keeps the average, not the cut trials). Prints one JSON object: {"ok": true, "worst": w}
+or {"error": "..."}.
+"""
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+os.environ.setdefault("SPYSILENTSTARTUP", "1")
+os.environ.setdefault("SPYDIR", tempfile.mkdtemp())
+
+import numpy as np
+import syncopy as spy
+
+
+def one(loaded):
+    if isinstance(loaded, dict):
+        (loaded,) = loaded.values()
+    return loaded
+
+
+def main(input_path, result_path, kwargs_json):
+    data = one(spy.load(input_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = spy.timelockanalysis(data, **json.loads(kwargs_json))
+    got = one(spy.load(result_path, checksum=True))
+    problems = []
+    if type(got).__name__ != "TimeLockData" or list(got.dimord) != list(want.dimord):
+        problems.append(f"{type(got).__name__} {got.dimord}, Syncopy has TimeLockData {want.dimord}")
+    if got.samplerate != want.samplerate:
+        problems.append(f"samplerate {got.samplerate}, Syncopy has {want.samplerate}")
+    # Syncopy 2023.9's timelockanalysis builds its TimeLockData without the input's labels
+    # (it gets default ones); trialflow keeps the input's.
+    if list(got.channel) != list(data.channel):
+        problems.append(f"channel {list(got.channel)}, the input has {list(data.channel)}")
+    g, w = np.asarray(got.trialdefinition), np.asarray(want.trialdefinition)
+    if g.shape[0] != 1 or g[0, 1] - g[0, 0] != w[0, 1] - w[0, 0] or g[0, 2] != w[0, 2]:
+        problems.append(f"trialdefinition {g[:, :3].tolist()}, Syncopy's first row {w[0, :3].tolist()}")
+    worst = 0.0
+    for name in ("avg", "var", "cov"):
+        a, b = getattr(got, name), getattr(want, name)
+        if (a is None) != (b is None):
+            problems.append(f"{name}: {'missing' if a is None else 'present'}, Syncopy's {'missing' if b is None else 'present'}")
+            continue
+        if a is None:
+            continue
+        a, b = np.asarray(a[()], dtype=np.float64), np.asarray(b[()], dtype=np.float64)
+        if a.shape != b.shape:
+            problems.append(f"{name} shape {list(a.shape)}, Syncopy has {list(b.shape)}")
+            continue
+        tol = np.maximum(1e-5 * np.abs(b), 1e-5 * np.abs(b).max())
+        ratio = np.abs(a - b) / tol
+        worst = max(worst, float(ratio.max()))
+        if ratio.max() > 1.0:
+            idx = np.unravel_index(int(ratio.argmax()), ratio.shape)
+            problems.append(f"{name}{list(idx)}: {a[idx]}, Syncopy has {b[idx]}")
+    if not np.array_equal(np.asarray(got.data[()]), np.asarray(got.avg[()])):
+        problems.append("data is not avg")
+    if problems:
+        print(json.dumps({"error": "; ".join(problems)}))
+        return 1
+    print(json.dumps({"ok": True, "worst": worst}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
