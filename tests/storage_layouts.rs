@@ -168,3 +168,76 @@ fn every_storage_form_gives_the_same_results_in_every_mode() {
         }
     }
 }
+
+/// Many tiny trials (issue 17): in the per-task layout, a part's lane file holds its
+/// tasks' blocks stacked in one dataset, mapped into the virtual dataset by strided
+/// selections; the values are bit for bit those of the contiguous layout, for equal and
+/// unequal trial lengths, in every mode.
+#[test]
+fn tiny_trials_are_stacked_into_few_datasets_with_the_same_bits() {
+    init();
+    let tmp = TempDir::new("layouts-tiny");
+    for unequal in [false, true] {
+        let name = if unequal { "unequal.spy" } else { "equal.spy" };
+        let mut args = vec![
+            "generate",
+            name,
+            "--trials",
+            "3000",
+            "--samples",
+            "20",
+            "--channels",
+            "3",
+        ];
+        if unequal {
+            args.push("--unequal");
+        }
+        trialflow(&tmp.path, &args).ok();
+        let input = std::fs::read_dir(tmp.join(name))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "analog"))
+            .unwrap();
+        let executions = [
+            ("contiguous", "{mode: sequential, parallel_store: false}"),
+            ("parallel", "{mode: parallel, workers: 2}"),
+            ("pertask", "{mode: sequential, parallel_store: true}"),
+        ];
+        for (label, execution) in executions {
+            let yaml = format!(
+                "input: {}\noutput: {label}-{name}\nexecution: {execution}\nsteps:\n  - routine: rectify\n",
+                input.display()
+            );
+            write_file(&tmp.path, "p.yaml", &yaml);
+            trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+        }
+        let contiguous = tmp.join(format!("contiguous-{name}"));
+        for label in ["parallel", "pertask"] {
+            let out = tmp.join(format!("{label}-{name}"));
+            common::assert_same_results(&contiguous, &out, &format!("{label} {name}"));
+            let parts = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.extension().is_some_and(|e| e == "parts"))
+                .expect("a per-task layout has a parts folder");
+            let files: Vec<String> = std::fs::read_dir(&parts)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .collect();
+            assert!(
+                files.iter().all(|f| f.contains('x')),
+                "{label} {name}: every lane file is stacked: {files:?}"
+            );
+            assert!(
+                files.len() < 300,
+                "{label} {name}: 3000 trials in {} files",
+                files.len()
+            );
+            let data = read_data(&out.join(format!(
+                "{label}-{}_rectify.analog",
+                name.trim_end_matches(".spy")
+            )));
+            assert!(data.is_virtual, "{label} {name}: a virtual dataset");
+        }
+    }
+}

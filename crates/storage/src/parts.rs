@@ -1,5 +1,13 @@
-//! Part files of the per-task layout: consecutive tasks' blocks, one dataset `t<task>` each,
-//! in files `<first>-<last>.h5` that a virtual dataset joins into the object at the end.
+//! Part files of the per-task layout: consecutive tasks' blocks in files
+//! `<first>-<last>_<k>of<n>[x<g>].h5` that a virtual dataset joins into the object at the
+//! end. Tasks alternate between the lane files `k` in stripes of `g` consecutive tasks.
+//! When the part's tasks are whole trials of one trailing shape (`x<g>` in the name), each
+//! lane file holds one dataset `blocks`, its tasks' blocks stacked along the rows, and the
+//! virtual dataset maps it with a few strided selections (one when the trials are of equal
+//! length): the mappings, which HDF5 holds in memory while creating the virtual dataset,
+//! then do not grow with the number of trials, and 200 000 tiny trials make a few hundred
+//! datasets rather than 200 000. Otherwise (channel groups) every task has a dataset
+//! `t<task>` and a mapping of its own, and `g` is 1.
 //!
 //! A part is planned when it is opened: which tasks it will hold (about 16 MiB or a quarter
 //! second of work, ending at a trial boundary) and, since every task's block shape is known
@@ -33,15 +41,27 @@ pub(crate) const PART_SECONDS: f64 = 0.25;
 /// buffered writes to a file).
 pub(crate) const LANES: usize = 2;
 
-/// The name of a closed part file: `<first>-<last>_<k>of<n>.h5` for lane `k` of `n` (tasks
-/// `first..=last` with `task % n == k`; without the suffix, all of them), prefixed
-/// `s<I>of<N>-` when a shard wrote it, so a resumed shard touches only its own parts.
+/// Tasks smaller than this go to a lane file in stripes of consecutive tasks of about this
+/// many bytes, so that blocks next to each other in the output are next to each other in
+/// the file (fewer, larger pieces to map and to write back).
+pub(crate) const STRIPE_BYTES: usize = 512 << 10;
+
+/// The dataset of a stacked lane file.
+pub(crate) const STACKED: &str = "blocks";
+
+/// The name of a closed part file: `<first>-<last>_<k>of<n>.h5` for lane `k` of `n`
+/// (tasks `first..=last` with `task % n == k`; without the lane suffix, all of them), one
+/// dataset per task; `..._<k>of<n>x<g>.h5` for a stacked lane file with stripes of `g`
+/// tasks (tasks with `(task / g) % n == k`). Prefixed `s<I>of<N>-` when a shard wrote
+/// it, so a resumed shard touches only its own parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PartName {
     pub shard: Option<(usize, usize)>,
     pub first: usize,
     pub last: usize,
     pub lane: Option<(usize, usize)>,
+    /// `Some(g)`: the lane's tasks, in stripes of `g`, stacked in one dataset.
+    pub stacked: Option<usize>,
 }
 
 impl PartName {
@@ -50,12 +70,14 @@ impl PartName {
         first: usize,
         last: usize,
         lane: Option<(usize, usize)>,
+        stacked: Option<usize>,
     ) -> PartName {
         PartName {
             shard,
             first,
             last,
             lane,
+            stacked: stacked.map(|g| g.max(1)),
         }
     }
 
@@ -68,9 +90,15 @@ impl PartName {
             }
             None => (None, stem),
         };
-        let (range, lane) = match range.split_once('_') {
-            Some((range, lane)) => (range, Some(parse_k_of_n(lane)?)),
-            None => (range, None),
+        let (range, lane, stacked) = match range.split_once('_') {
+            Some((range, lane)) => {
+                let (lane, stacked) = match lane.split_once('x') {
+                    Some((lane, g)) => (lane, Some(g.parse().ok().filter(|&g| g > 0)?)),
+                    None => (lane, None),
+                };
+                (range, Some(parse_k_of_n(lane)?), stacked)
+            }
+            None => (range, None, None),
         };
         let (first, last) = range.split_once('-')?;
         let (first, last) = (first.parse().ok()?, last.parse().ok()?);
@@ -79,13 +107,99 @@ impl PartName {
             first,
             last,
             lane,
+            stacked,
         })
     }
 
     /// The tasks this file holds.
     pub fn tasks(&self) -> impl Iterator<Item = usize> + '_ {
-        (self.first..=self.last).filter(|t| self.lane.is_none_or(|(k, n)| t % n == k))
+        (self.first..=self.last).filter(|&t| self.holds(t))
     }
+
+    fn holds(&self, task: usize) -> bool {
+        self.lane
+            .is_none_or(|(k, n)| lane_of(task, self.stacked.unwrap_or(1), n) == k)
+    }
+}
+
+/// The lane (of `lanes`) that task `task` goes to with stripes of `stripe` tasks.
+pub(crate) fn lane_of(task: usize, stripe: usize, lanes: usize) -> usize {
+    (task / stripe.max(1)) % lanes
+}
+
+/// Whether the part `first..=last` is stacked, and in stripes of how many tasks: only if
+/// every task is whole trials' rows (all channels, rows following on from the previous
+/// task's, the same trailing shape); stripes of about [`STRIPE_BYTES`], at least 1.
+pub(crate) fn plan_stacking(
+    placements: &[TaskPlacement],
+    first: usize,
+    last: usize,
+    channels: usize,
+    bytes: impl Fn(usize) -> usize,
+) -> Option<usize> {
+    let part = &placements[first..=last];
+    let stackable = part.iter().all(|p| {
+        p.channels == (0..channels) && p.shape.len() >= 2 && p.shape[1..] == part[0].shape[1..]
+    }) && part.windows(2).all(|w| w[0].rows.end == w[1].rows.start);
+    if !stackable {
+        return None;
+    }
+    let total: usize = (first..=last).map(&bytes).sum();
+    let mean = (total / part.len()).max(1);
+    Some((STRIPE_BYTES / mean).clamp(1, part.len()))
+}
+
+/// A stacked lane's tasks as virtual mappings: `(source rows, destination rows)` where the
+/// destination is `count` blocks of `block` rows, `step` rows apart. Consecutive tasks
+/// with adjacent rows form one block; equal blocks at an even spacing, one mapping.
+/// `tasks` gives the lane's tasks' output rows, in task order.
+pub(crate) fn stacked_mappings(
+    tasks: impl Iterator<Item = std::ops::Range<usize>>,
+) -> Vec<StackedMapping> {
+    // Blocks of adjacent rows: (destination start, rows).
+    let mut blocks: Vec<(usize, usize)> = Vec::new();
+    for rows in tasks {
+        if rows.is_empty() {
+            continue;
+        }
+        match blocks.last_mut() {
+            Some((start, len)) if *start + *len == rows.start => *len += rows.len(),
+            _ => blocks.push((rows.start, rows.len())),
+        }
+    }
+    let mut out: Vec<StackedMapping> = Vec::new();
+    let mut source = 0;
+    for (start, len) in blocks {
+        let last = out.last_mut().filter(|m| m.block == len);
+        match last {
+            // A second block (never adjacent to the first: those were merged) sets the step.
+            Some(m) if m.count == 1 => {
+                m.step = start - m.start;
+                m.count = 2;
+            }
+            Some(m) if start == m.start + m.count * m.step => m.count += 1,
+            _ => out.push(StackedMapping {
+                source,
+                start,
+                step: len,
+                count: 1,
+                block: len,
+            }),
+        }
+        source += len;
+    }
+    out
+}
+
+/// Source rows `source..source + count * block` of a stacked lane's dataset go to `count`
+/// blocks of `block` rows of the output, the first at `start`, `step` rows apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StackedMapping {
+    pub source: usize,
+    pub start: usize,
+    pub step: usize,
+    pub count: usize,
+    pub block: usize,
 }
 
 fn parse_k_of_n(text: &str) -> Option<(usize, usize)> {
@@ -102,6 +216,9 @@ impl std::fmt::Display for PartName {
         write!(f, "{}-{}", self.first, self.last)?;
         if let Some((k, n)) = self.lane {
             write!(f, "_{k}of{n}")?;
+            if let Some(g) = self.stacked {
+                write!(f, "x{g}")?;
+            }
         }
         write!(f, ".h5")
     }
@@ -134,9 +251,11 @@ pub(crate) fn plan_part(
 
 /// An object's open part.
 pub(crate) struct OpenPart {
-    /// One file per lane, named `<first>-<first>_<k>of<n>.h5.partial` until the part is
-    /// closed.
+    /// One file per lane, named `<first>-<first>_<k>of<n>[x<g>].h5.partial` until the part
+    /// is closed.
     pub lanes: Vec<(hdf5::File, PathBuf)>,
+    /// Stacked, in stripes of this many tasks (see [`plan_stacking`]).
+    pub stacked: Option<usize>,
     pub first: usize,
     /// The last task planned into this part.
     pub last: usize,
@@ -144,10 +263,18 @@ pub(crate) struct OpenPart {
     pub applied: Option<usize>,
 }
 
+impl OpenPart {
+    /// Tasks per stripe: which lane a task is in is [`lane_of`]`(task, stripe, lanes)`.
+    pub fn stripe(&self) -> usize {
+        self.stacked.unwrap_or(1)
+    }
+}
+
 /// The open part's planned blocks: where each one's values go.
 struct PlannedBlocks {
-    /// Task `t` is in lane `t % LANES`.
+    /// Task `t` is in lane [`lane_of`]`(t, stripe, LANES)`.
     lanes: Vec<(PathBuf, File)>,
+    stripe: usize,
     first: usize,
     /// By task - first; `None` for blocks HDF5 gave no offset for (empty ones).
     offsets: Vec<Option<u64>>,
@@ -173,6 +300,7 @@ impl PartSlots {
     pub fn publish(
         &self,
         paths: &[PathBuf],
+        stripe: usize,
         first: usize,
         offsets: Vec<Option<u64>>,
     ) -> Result<(), StorageError> {
@@ -188,6 +316,7 @@ impl PartSlots {
             .collect::<Result<Vec<_>, _>>()?;
         *self.open.write().unwrap_or_else(|p| p.into_inner()) = Some(PlannedBlocks {
             lanes,
+            stripe,
             first,
             offsets,
         });
@@ -226,7 +355,7 @@ impl PartSlots {
         let Some(offset) = offset else {
             return Ok(false);
         };
-        let (path, file) = &planned.lanes[task % planned.lanes.len()];
+        let (path, file) = &planned.lanes[lane_of(task, planned.stripe, planned.lanes.len())];
         write(file, offset).map_err(|e| StorageError::io(path, e))
     }
 }
@@ -263,16 +392,23 @@ mod tests {
     #[test]
     fn names_round_trip_with_shards_and_lanes() {
         for name in [
-            PartName::new(None, 0, 5, None),
-            PartName::new(None, 3, 9, Some((1, 2))),
-            PartName::new(Some((0, 3)), 12, 40, Some((0, 2))),
+            PartName::new(None, 0, 5, None, None),
+            PartName::new(None, 3, 9, Some((1, 2)), None),
+            PartName::new(Some((0, 3)), 12, 40, Some((0, 2)), None),
+            PartName::new(Some((0, 3)), 12, 40, Some((1, 2)), Some(8)),
+            PartName::new(None, 3, 9, Some((1, 2)), Some(1)),
         ] {
             assert_eq!(PartName::parse(&name.to_string()), Some(name), "{name}");
         }
         assert_eq!(
-            PartName::new(None, 3, 9, Some((1, 2))).to_string(),
+            PartName::new(None, 3, 9, Some((1, 2)), None).to_string(),
             "3-9_1of2.h5"
         );
+        assert_eq!(
+            PartName::new(None, 3, 9, Some((1, 2)), Some(4)).to_string(),
+            "3-9_1of2x4.h5"
+        );
+        assert_eq!(PartName::parse("3-9_1of2x0.h5"), None);
         assert_eq!(PartName::parse("9-3.h5"), None);
         assert_eq!(PartName::parse("3-9_2of2.h5"), None);
         assert_eq!(PartName::parse("3-9.h5.partial"), None);
@@ -280,12 +416,73 @@ mod tests {
 
     #[test]
     fn a_lane_holds_every_nth_task_of_its_range() {
-        let even: Vec<usize> = PartName::new(None, 3, 9, Some((0, 2))).tasks().collect();
-        let odd: Vec<usize> = PartName::new(None, 3, 9, Some((1, 2))).tasks().collect();
+        let even: Vec<usize> = PartName::new(None, 3, 9, Some((0, 2)), None)
+            .tasks()
+            .collect();
+        let odd: Vec<usize> = PartName::new(None, 3, 9, Some((1, 2)), Some(1))
+            .tasks()
+            .collect();
         assert_eq!(even, [4, 6, 8]);
         assert_eq!(odd, [3, 5, 7, 9]);
-        let all: Vec<usize> = PartName::new(None, 3, 5, None).tasks().collect();
+        let all: Vec<usize> = PartName::new(None, 3, 5, None, None).tasks().collect();
         assert_eq!(all, [3, 4, 5]);
+    }
+
+    #[test]
+    fn stripes_alternate_between_lanes_in_runs_of_g_tasks() {
+        // Stripes of 4 from task 0: 0-3 lane 0, 4-7 lane 1, 8-11 lane 0, ...
+        let lane0: Vec<usize> = PartName::new(None, 2, 13, Some((0, 2)), Some(4))
+            .tasks()
+            .collect();
+        let lane1: Vec<usize> = PartName::new(None, 2, 13, Some((1, 2)), Some(4))
+            .tasks()
+            .collect();
+        assert_eq!(lane0, [2, 3, 8, 9, 10, 11]);
+        assert_eq!(lane1, [4, 5, 6, 7, 12, 13]);
+    }
+
+    #[test]
+    fn only_whole_trials_of_one_trailing_shape_are_stacked() {
+        let mut tiny = placements(&[1; 100], &[200, 8]);
+        for (i, p) in tiny.iter_mut().enumerate() {
+            p.rows = i * 200..(i + 1) * 200;
+        }
+        let bytes = |_: usize| 200 * 8 * 4;
+        assert_eq!(plan_stacking(&tiny, 0, 99, 8, bytes), Some(81));
+        assert_eq!(plan_stacking(&tiny, 0, 9, 8, bytes), Some(10));
+        // Large blocks: stacked, alternating task by task.
+        assert_eq!(plan_stacking(&tiny, 0, 99, 8, |_| 1 << 20), Some(1));
+        // Channel groups, or a channel count that is not the object's.
+        assert_eq!(plan_stacking(&tiny, 0, 99, 16, bytes), None);
+        // Rows that do not follow on (placements() gives every task rows 0..200).
+        let gaps = placements(&[1; 10], &[200, 8]);
+        assert_eq!(plan_stacking(&gaps, 0, 9, 8, bytes), None);
+    }
+
+    #[test]
+    fn equal_trials_of_a_lane_map_as_one_strided_selection() {
+        let m = |source, start, step, count, block| StackedMapping {
+            source,
+            start,
+            step,
+            count,
+            block,
+        };
+        // Every other trial of 100 rows, from trial 1: one mapping.
+        let odd = (0..5).map(|i| (200 * i + 100)..(200 * i + 200));
+        assert_eq!(stacked_mappings(odd), [m(0, 100, 200, 5, 100)]);
+        // Stripes of 3 tasks of 10 rows, every other stripe: blocks of 30 rows.
+        let striped = [0, 1, 2, 6, 7, 8, 12].map(|t| (10 * t)..(10 * t + 10));
+        assert_eq!(
+            stacked_mappings(striped.into_iter()),
+            [m(0, 0, 60, 2, 30), m(60, 120, 10, 1, 10)]
+        );
+        // Unequal trials: a mapping per block; empty tasks map nothing.
+        let unequal = [0..10, 20..25, 25..25, 30..40, 50..60];
+        assert_eq!(
+            stacked_mappings(unequal.into_iter()),
+            [m(0, 0, 10, 1, 10), m(10, 20, 5, 1, 5), m(15, 30, 20, 2, 10)]
+        );
     }
 
     #[test]

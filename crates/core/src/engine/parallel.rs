@@ -164,6 +164,16 @@ impl Window {
         }
     }
 
+    /// Takes a slot if one is free now.
+    fn try_acquire(&self) -> bool {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if *free > 0 {
+            *free -= 1;
+            return true;
+        }
+        false
+    }
+
     fn release(&self, n: usize) {
         if n > 0 {
             *self.free.lock().unwrap_or_else(|p| p.into_inner()) += n;
@@ -218,7 +228,9 @@ impl Failure {
     }
 }
 
-type WorkItem<'p> = (usize, Arc<SharedTrial<'p>>);
+/// Consecutive tasks handed to one worker at once (`PreparedPipeline::batch` of them, or
+/// fewer): with tiny tasks, one handover per task would cost more than the task.
+type WorkItem<'p> = Vec<(usize, Arc<SharedTrial<'p>>)>;
 
 /// Reads a trial: the events of an event input; as stored bytes when the source has a
 /// decoder, else as stored float32 when `f32` and the source can, else as f64.
@@ -279,6 +291,15 @@ fn read_trials<'p>(
     let complex = source.schema().kind.is_dense() && source.schema().dtype.is_complex();
     let decoder = source.decoder();
     let mut tasks = prepared.tasks[start..end].iter().peekable();
+    let mut batch: WorkItem<'p> = Vec::with_capacity(prepared.batch);
+    // Hands the batch to the workers; false if they are gone.
+    let send =
+        |batch: &mut WorkItem<'p>| batch.is_empty() || work_tx.send(std::mem::take(batch)).is_ok();
+    // A slot in the window for `task`. The batch goes out before waiting for one, since the
+    // slots it holds come back only once its tasks are done.
+    let acquire = |task: usize, batch: &mut WorkItem<'p>| {
+        !failure.skips(task) && window.try_acquire() || send(batch) && window.acquire(task, failure)
+    };
     while let Some(first) = tasks.peek() {
         let trial = first.trial;
         let first_index = first.index;
@@ -287,7 +308,7 @@ fn read_trials<'p>(
             failure.record(first_index, e, window);
             return;
         }
-        if !window.acquire(first_index, failure) {
+        if !acquire(first_index, &mut batch) {
             return;
         }
         let values = match read_trial(source, trial, read_f32, decoder.as_ref(), pools) {
@@ -305,15 +326,20 @@ fn read_trials<'p>(
         });
         let mut first_task = true;
         while let Some(task) = tasks.next_if(|t| t.trial == trial) {
-            if !first_task && !window.acquire(task.index, failure) {
+            if !first_task && !acquire(task.index, &mut batch) {
                 return;
             }
             first_task = false;
-            if work_tx.send((task.index, Arc::clone(&shared))).is_err() {
+            if batch.capacity() == 0 {
+                batch.reserve(prepared.batch);
+            }
+            batch.push((task.index, Arc::clone(&shared)));
+            if batch.len() >= prepared.batch && !send(&mut batch) {
                 return;
             }
         }
     }
+    send(&mut batch);
 }
 
 /// One reader thread, `workers` compute workers on a rayon pool, and the writer on its own
@@ -333,7 +359,7 @@ pub(crate) fn run_parallel(
     let window = Window::new(prepared.window);
     let failure = Failure::new();
     let (work_tx, work_rx) = sync_channel::<WorkItem<'_>>(prepared.window);
-    let (result_tx, result_rx) = sync_channel::<TaskResult>(prepared.window);
+    let (result_tx, result_rx) = sync_channel::<Vec<TaskResult>>(prepared.window);
     let work_rx = Mutex::new(work_rx);
     let end = prepared.range.end;
     let start = collector.next_task();
@@ -379,7 +405,7 @@ pub(crate) fn run_parallel(
             let result_rx = result_rx;
             let applying = AtomicUsize::new(start);
             let drained = contained(|| {
-                for result in result_rx.iter() {
+                for result in result_rx.iter().flatten() {
                     let task = result.task;
                     if failure.skips(task) {
                         continue;
@@ -416,41 +442,47 @@ pub(crate) fn run_parallel(
                 s.spawn(move |_| {
                     let mut state = WorkerState::new(prepared, direct, true);
                     let mut buffers = TaskBuffers::default();
+                    let mut results = Vec::new();
                     loop {
                         let item = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                        let Ok((index, trial)) = item else { break };
-                        if failure.skips(index) {
-                            continue;
+                        let Ok(batch) = item else { break };
+                        for (index, trial) in batch {
+                            if failure.skips(index) {
+                                continue;
+                            }
+                            let task = &prepared.tasks[index];
+                            // Kernels' panics are caught inside `run_task`; this catches the
+                            // rest (writing a block into storage, the engine's own code).
+                            let outcome = contained(|| {
+                                let input = trial.task_input(task, &mut buffers, source_name)?;
+                                state.run_task(pipeline, prepared, task, input, pools)
+                            });
+                            drop(trial);
+                            let result = match outcome {
+                                Ok(Ok(result)) => result,
+                                Ok(Err(e)) if on_error == OnError::Continue => {
+                                    TaskResult::failed(index, e)
+                                }
+                                Ok(Err(e)) => {
+                                    failure.record(index, e, window);
+                                    continue;
+                                }
+                                Err(message) => {
+                                    let context = TaskContext {
+                                        trial: Some(task.trial),
+                                        channels: Some(task.channels.clone()),
+                                        ..Default::default()
+                                    };
+                                    let what = format!("a compute worker (task {index})");
+                                    failure.halt(index, crashed(context, what, message), window);
+                                    continue;
+                                }
+                            };
+                            results.push(result);
                         }
-                        let task = &prepared.tasks[index];
-                        // Kernels' panics are caught inside `run_task`; this catches the rest
-                        // (writing a block into storage, the engine's own code).
-                        let outcome = contained(|| {
-                            let input = trial.task_input(task, &mut buffers, source_name)?;
-                            state.run_task(pipeline, prepared, task, input, pools)
-                        });
-                        drop(trial);
-                        let result = match outcome {
-                            Ok(Ok(result)) => result,
-                            Ok(Err(e)) if on_error == OnError::Continue => {
-                                TaskResult::failed(index, e)
-                            }
-                            Ok(Err(e)) => {
-                                failure.record(index, e, window);
-                                continue;
-                            }
-                            Err(message) => {
-                                let context = TaskContext {
-                                    trial: Some(task.trial),
-                                    channels: Some(task.channels.clone()),
-                                    ..Default::default()
-                                };
-                                let what = format!("a compute worker (task {index})");
-                                failure.halt(index, crashed(context, what, message), window);
-                                continue;
-                            }
-                        };
-                        if result_tx.send(result).is_err() {
+                        if !results.is_empty()
+                            && result_tx.send(std::mem::take(&mut results)).is_err()
+                        {
                             break;
                         }
                     }

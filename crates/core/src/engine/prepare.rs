@@ -137,7 +137,28 @@ pub struct PreparedPipeline {
     pub workers: usize,
     /// How many tasks may be between the reader and the writer at once.
     pub window: usize,
+    /// How many consecutive tasks the reader hands a worker at once (parallel mode): more
+    /// than one only for tasks far smaller than [`BATCH_BYTES`].
+    pub batch: usize,
     pub memory: MemoryEstimate,
+}
+
+/// About this many bytes of input (as f64) per handover between the parallel engine's
+/// threads: a handover costs a few microseconds (more when a thread has to be woken), as
+/// much as computing a small trial.
+pub const BATCH_BYTES: usize = 256 << 10;
+
+/// Tasks per handover: 1 for tasks of [`BATCH_BYTES`] or more, up to 1024 tiny ones.
+fn task_batch(input: &DataSchema, tasks: &[Task]) -> usize {
+    if tasks.is_empty() {
+        return 1;
+    }
+    let values: usize = tasks
+        .iter()
+        .map(|t| input.trialdefinition.trial_len(t.trial) * t.channels.len())
+        .sum();
+    let mean_bytes = (values * 8 / tasks.len()).max(1);
+    (BATCH_BYTES / mean_bytes).clamp(1, 1024)
 }
 
 /// The dry run: derives every step's schema, validates every trial against every routine,
@@ -382,8 +403,13 @@ fn prepare_steps(
     }
 
     at.set(None);
+    let batch = if workers > 1 {
+        task_batch(input, &tasks)
+    } else {
+        1
+    };
     let window = if workers > 1 {
-        (2 * workers + 2).min(tasks.len())
+        ((2 * workers + 2) * batch).min(tasks.len())
     } else {
         1
     };
@@ -398,6 +424,7 @@ fn prepare_steps(
         range,
         workers,
         window,
+        batch,
         memory,
     })
 }

@@ -10,6 +10,9 @@ use crate::sums::{remove_other_generations, write_sums};
 
 use super::SpyWriter;
 
+/// The longest a checkpoint is deferred because closed parts are still being synced.
+const MAX_DEFERRAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl SpyWriter {
     /// Fault injection for tests of `--resume`: after the `n`-th averaging sums file is
     /// durable and before the journal line naming it is written, the writer stops like a
@@ -36,6 +39,15 @@ impl SpyWriter {
             .iter()
             .any(|o| o.part.as_ref().is_some_and(|p| p.applied.is_some()));
         if inside_part && !checkpoint.closing {
+            return Ok(false);
+        }
+        // Closed parts are synced on their own threads while the run goes on. Waiting for
+        // them here would hold the run to the disk's speed, so while one is still syncing
+        // the checkpoint is deferred too (it is offered again after the next task), unless
+        // none was recorded for MAX_DEFERRAL: then it waits, which bounds the work a
+        // resume after a node failure may redo. The last checkpoint always waits.
+        let syncing = self.unsynced.iter().any(|sync| !sync.is_finished());
+        if syncing && !checkpoint.closing && self.last_recorded.elapsed() < MAX_DEFERRAL {
             return Ok(false);
         }
         if checkpoint.closing {
@@ -96,6 +108,7 @@ impl SpyWriter {
         if checkpoint.completed > 0 {
             self.progressed = true;
         }
+        self.last_recorded = std::time::Instant::now();
         Ok(true)
     }
 }

@@ -11,7 +11,10 @@ use trialflow_core::Error;
 
 use crate::error::StorageError;
 use crate::hdf5_util::{create_file, one_line, open_rw};
-use crate::parts::{plan_part, OpenPart, PartName, LANES, PART_SECONDS};
+use crate::parts::{
+    lane_of, plan_part, plan_stacking, stacked_mappings, OpenPart, PartName, LANES, PART_SECONDS,
+    STACKED,
+};
 use crate::raw_io::raw_offset;
 use crate::typed::{stored_shape, with_storage_type, StorageElement};
 
@@ -113,8 +116,13 @@ impl SpyWriter {
             let values = buffers.convert::<T>(block);
             match slots.write(placement.task, values) {
                 Ok(true) => Ok(()),
+                // No offset: an empty block (nothing to write), or one HDF5 must place
+                // (then it has a dataset of its own: stripes are planned only for
+                // plain blocks).
+                Ok(false) if values.is_empty() => Ok(()),
                 Ok(false) => {
-                    let (file, path) = &part.lanes[placement.task % part.lanes.len()];
+                    let lane = lane_of(placement.task, part.stripe(), part.lanes.len());
+                    let (file, path) = &part.lanes[lane];
                     file.dataset(&format!("t{}", placement.task))
                         .and_then(|ds| ds.write_raw(values))
                         .map_err(|e| StorageError::io(path, one_line(&e)))
@@ -164,34 +172,75 @@ impl SpyWriter {
         let state = &mut self.objects[obj];
         let dtype = state.spec.schema.dtype;
         let placements = &state.spec.placements;
+        // The output's last axis (any trial's; not `stacked_shape`, which sums every trial).
+        let channels = state
+            .spec
+            .schema
+            .trial_shapes
+            .first()
+            .and_then(|s| s.last())
+            .copied();
+        let channels = channels.unwrap_or(0);
+        let task_bytes =
+            |t: usize| placements[t].shape.iter().product::<usize>() * dtype.size_bytes();
+        let stacked = plan_stacking(placements, first, last, channels, task_bytes);
+        let stripe = stacked.unwrap_or(1);
         let mut lanes = Vec::with_capacity(LANES);
         for k in 0..LANES {
-            let name = PartName::new(shard, first, first, Some((k, LANES)));
+            let name = PartName::new(shard, first, first, Some((k, LANES)), stacked);
             let path = parts.join(format!("{name}.partial"));
             let file = create_file(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
             lanes.push((file, path));
         }
-        let mut offsets = Vec::with_capacity(last + 1 - first);
-        for placement in &placements[first..=last] {
-            let (file, path) = &lanes[placement.task % LANES];
-            with_storage_type!(dtype, T => {
-                // Allocated at creation and never filled by HDF5, so that the values can
-                // be written outside HDF5 (and its process-wide lock) at a known offset.
-                let ds = file
-                    .new_dataset::<T>()
-                    .shape(placement.shape.clone())
-                    .alloc_time(Some(AllocTime::Early))
-                    .fill_time(FillTime::Never)
-                    .create(format!("t{}", placement.task).as_str())
-                    .map_err(|e| StorageError::io(path, one_line(&e)))?;
-                offsets.push(raw_offset::<T>(&ds));
-            });
+        let mut offsets = vec![None; last + 1 - first];
+        for (k, (file, path)) in lanes.iter().enumerate() {
+            let tasks: Vec<&TaskPlacement> =
+                PartName::new(shard, first, last, Some((k, LANES)), stacked)
+                    .tasks()
+                    .map(|t| &placements[t])
+                    .collect();
+            // Stacked: one dataset of the lane's blocks along the rows; else one per task.
+            let datasets: Vec<(String, &[&TaskPlacement])> = match stacked {
+                Some(_) => vec![(STACKED.to_string(), &tasks[..])],
+                None => tasks
+                    .iter()
+                    .map(|p| (format!("t{}", p.task), std::slice::from_ref(p)))
+                    .collect(),
+            };
+            for (name, tasks) in datasets {
+                if tasks.is_empty() {
+                    continue;
+                }
+                let mut shape = tasks[0].shape.clone();
+                shape[0] = tasks.iter().map(|p| p.shape[0]).sum();
+                with_storage_type!(dtype, T => {
+                    // Allocated at creation and never filled by HDF5, so that the values can
+                    // be written outside HDF5 (and its process-wide lock) at a known offset.
+                    let ds = file
+                        .new_dataset::<T>()
+                        .shape(shape.clone())
+                        .alloc_time(Some(AllocTime::Early))
+                        .fill_time(FillTime::Never)
+                        .create(name.as_str())
+                        .map_err(|e| StorageError::io(path, one_line(&e)))?;
+                    let base = raw_offset::<T>(&ds);
+                    let row_bytes = shape[1..].iter().product::<usize>() * std::mem::size_of::<T>();
+                    let mut row = 0;
+                    for p in tasks {
+                        if !p.shape.contains(&0) {
+                            offsets[p.task - first] = base.map(|b| b + (row * row_bytes) as u64);
+                        }
+                        row += p.shape[0];
+                    }
+                });
+            }
         }
         let slots = state.slots.as_ref().expect("per-task objects have slots");
         let paths: Vec<PathBuf> = lanes.iter().map(|(_, p)| p.clone()).collect();
-        slots.publish(&paths, first, offsets)?;
+        slots.publish(&paths, stripe, first, offsets)?;
         state.part = Some(OpenPart {
             lanes,
+            stacked,
             first,
             last,
             applied: None,
@@ -239,7 +288,9 @@ impl SpyWriter {
                 .map_err(|e| StorageError::io(&path, one_line(&e)))?;
             let name = part
                 .applied
-                .map(|applied| PartName::new(shard, part.first, applied, Some((k, LANES))))
+                .map(|applied| {
+                    PartName::new(shard, part.first, applied, Some((k, LANES)), part.stacked)
+                })
                 .filter(|name| name.tasks().next().is_some());
             // A lane that holds no applied task holds nothing.
             let Some(name) = name else {
@@ -298,19 +349,58 @@ impl SpyWriter {
         let parts = self.container.parts_dir_name(&spec.tag);
         let mut dcpl = hdf5::plist::DatasetCreate::build();
         with_storage_type!(spec.schema.dtype, T => dcpl.fill_value(T::FILL));
-        for p in &spec.placements {
-            if p.shape.contains(&0) {
+        let mut files: Vec<&String> = index.values().collect();
+        files.sort_unstable_by_key(|name| PartName::parse(name).map(|p| (p.first, p.lane)));
+        files.dedup();
+        for name in files {
+            let part = PartName::parse(name).expect("indexed parts have part names");
+            let src = format!("{parts}/{name}");
+            if part.stacked.is_none() {
+                for p in part.tasks().map(|t| &spec.placements[t]) {
+                    if p.shape.contains(&0) {
+                        continue;
+                    }
+                    dcpl.virtual_map(
+                        &src,
+                        format!("t{}", p.task),
+                        p.shape.clone(),
+                        Selection::All,
+                        shape.clone(),
+                        placement_selection(p, shape.len()),
+                    );
+                }
                 continue;
             }
-            let src = format!("{parts}/{}", index[&p.task]);
-            dcpl.virtual_map(
-                src,
-                format!("t{}", p.task),
-                p.shape.clone(),
-                Selection::All,
-                shape.clone(),
-                placement_selection(p, shape.len()),
-            );
+            // The lane's dataset may hold more rows than the tasks its name covers (a part
+            // closed before its planned end), so its extent is read from the file.
+            let path = self.staging.join(&parts).join(name);
+            let extent = crate::hdf5_util::open_read_only(&path)
+                .map_err(|e| hdf5::Error::from(e.to_string()))?
+                .dataset(STACKED)?
+                .shape();
+            let tasks: Vec<&TaskPlacement> = part.tasks().map(|t| &spec.placements[t]).collect();
+            if tasks.is_empty() || extent[1..].contains(&0) {
+                continue;
+            }
+            for m in stacked_mappings(tasks.iter().map(|p| p.rows.clone())) {
+                let mut source = vec![SliceOrIndex::from(m.source..m.source + m.count * m.block)];
+                source.extend(extent[1..].iter().map(|&n| SliceOrIndex::from(0..n)));
+                let mut dest = vec![SliceOrIndex::SliceCount {
+                    start: m.start,
+                    step: m.step,
+                    count: m.count,
+                    block: m.block,
+                }];
+                dest.extend(extent[1..].iter().map(|&n| SliceOrIndex::from(0..n)));
+                dcpl.virtual_map(
+                    &src,
+                    STACKED,
+                    extent.clone(),
+                    Selection::from(Hyperslab::from(source)),
+                    shape.clone(),
+                    Selection::from(Hyperslab::from(dest)),
+                );
+            }
         }
         let dcpl = dcpl.finish()?;
         with_storage_type!(spec.schema.dtype, T => {

@@ -116,6 +116,8 @@ pub struct SpyWriter {
     /// Part files closed since the last checkpoint, each being synced to disk on its own
     /// thread while the run goes on; the next checkpoint waits for them.
     unsynced: Vec<std::thread::JoinHandle<Result<(), StorageError>>>,
+    /// When the last checkpoint was recorded (or the writer created).
+    last_recorded: std::time::Instant,
     /// Whether a checkpoint with completed work was recorded (then an abort keeps the
     /// staging folder for `--resume`).
     progressed: bool,

@@ -86,6 +86,7 @@ impl SpyWriter {
             recorded: None,
             merged_shards: 0,
             unsynced: Vec::new(),
+            last_recorded: std::time::Instant::now(),
             // An interrupted run's work is never ours to delete, even if resuming fails.
             progressed: inherited,
             pace: None,
