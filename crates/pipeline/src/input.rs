@@ -132,8 +132,10 @@ pub fn open_input(
         Some((file, kind)) if kind != trialflow_core::DataKind::Analog => {
             return open_object(&file, kind, trials, select)
         }
-        Some((file, _)) => SpyReader::open(&file)?,
-        None => SpyReader::open(&spec.path)?,
+        // A named AnalogData file; a container goes through the reader's own resolution,
+        // which refuses two AnalogData files by name even when only one has a `.info`.
+        Some((file, _)) if !spec.path.is_dir() => SpyReader::open(&file)?,
+        _ => SpyReader::open(&spec.path)?,
     };
     if let Some(section) = trials {
         if let Some(table) = section.table() {
