@@ -163,7 +163,13 @@ fn plausible_number() -> impl Strategy<Value = Value> {
 /// kinds a short list of numbers. Damage comes later, from [`Mutation`]s.
 fn param_value(kind: &'static str) -> BoxedStrategy<Value> {
     let words = quoted_words(kind);
-    if !words.is_empty() {
+    if kind == "bool" {
+        any::<bool>().prop_map(Value::from).boxed()
+    } else if kind == "false" {
+        Just(Value::from(false)).boxed()
+    } else if kind.starts_with("integer") {
+        (0u32..12).prop_map(Value::from).boxed()
+    } else if !words.is_empty() {
         prop::sample::select(words).prop_map(Value::from).boxed()
     } else if kind.contains('[') {
         prop_oneof![
@@ -179,9 +185,12 @@ fn param_value(kind: &'static str) -> BoxedStrategy<Value> {
 /// One step: a registered routine with a random subset of its documented parameters (so new
 /// routine families are fuzzed as soon as they are registered), plus the step keys.
 fn step(registry: &Registry) -> BoxedStrategy<Value> {
+    // Routines on AnalogData only: the input is analog, and steps after a non-analog output
+    // are cut off, so a routine on spectra or events (itc, psth) could never pass.
     let routines: Vec<BoxedStrategy<Value>> = registry
         .entries()
         .iter()
+        .filter(|entry| entry.doc.input == trialflow::DataKind::Analog)
         .map(|entry| {
             let name = entry.doc.name;
             let params: Vec<BoxedStrategy<Option<(String, Value)>>> = entry

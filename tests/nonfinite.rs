@@ -62,10 +62,13 @@ fn pipeline_text(doc: &RoutineDoc) -> String {
 }
 
 /// A routine's example step, after an `mtmfft` giving the complex spectra it reads when it
-/// takes SpectralData (`itc`): the recordings here are analog.
+/// takes SpectralData (`itc`), or a `find_peaks` giving the events it reads when it takes
+/// SpikeData (`psth`): the recordings here are analog.
 fn example_steps(doc: &RoutineDoc) -> String {
     if doc.input == DataKind::Spectral {
         format!("- routine: mtmfft\n  output: fourier\n{}", doc.example)
+    } else if doc.input == DataKind::Spike {
+        format!("- routine: find_peaks\n  height: 0.0\n{}", doc.example)
     } else {
         doc.example.to_string()
     }
