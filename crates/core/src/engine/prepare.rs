@@ -138,6 +138,9 @@ pub struct PreparedPipeline {
     /// How many tasks may be between the reader and the writer at once.
     pub window: usize,
     pub memory: MemoryEstimate,
+    /// Set when trials are cut into time chunks (`engine/chunks/`); `memory` is then the
+    /// chunked run's estimate.
+    pub chunking: Option<super::chunks::ChunkPlan>,
 }
 
 /// The dry run: derives every step's schema, validates every trial against every routine,
@@ -387,7 +390,16 @@ fn prepare_steps(
     } else {
         1
     };
-    let memory = MemoryEstimate::for_pipeline(input, &steps, &tasks, window, workers, &cross_trial);
+    let mut memory =
+        MemoryEstimate::for_pipeline(input, &steps, &tasks, window, workers, &cross_trial);
+    let chunking = super::chunks::decide(
+        pipeline,
+        input,
+        &steps,
+        &mut objects,
+        &cross_trial,
+        &mut memory,
+    )?;
     Ok(PreparedPipeline {
         steps,
         tasks,
@@ -399,6 +411,7 @@ fn prepare_steps(
         workers,
         window,
         memory,
+        chunking,
     })
 }
 
