@@ -18,8 +18,11 @@ use super::super::prepare::PreparedPipeline;
 /// a few distinct block lengths (its first, the steady ones, its last).
 #[derive(Default)]
 pub(super) struct PlanCache {
-    inner: Mutex<(Planner, HashMap<(usize, usize, usize), Plan>)>,
+    inner: Mutex<(Planner, PlansByShape)>,
 }
+
+/// Plans keyed by (step, block rows, channels).
+type PlansByShape = HashMap<(usize, usize, usize), Plan>;
 
 impl PlanCache {
     fn get(
