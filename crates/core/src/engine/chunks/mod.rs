@@ -25,7 +25,7 @@ mod run;
 
 use std::ops::Range;
 
-use crate::error::{Bytes, Error, Result};
+use crate::error::{Error, Result};
 use crate::model::DataSchema;
 use crate::routine::{Planner, TimeSupport};
 
@@ -82,27 +82,25 @@ pub(crate) fn decide(
     else {
         return Ok(None);
     };
-    let reason = match exec.chunk_samples {
-        Some(c) if longest > c => ChunkReason::Option,
+    let (reason, why) = match exec.chunk_samples {
+        Some(c) if longest > c => (
+            ChunkReason::Option,
+            format!("execution.chunk_samples ({c}) cuts trial {longest_trial} ({longest} samples) into time chunks"),
+        ),
         Some(_) => return Ok(None),
         None => match memory.check_against(available_memory(), exec.mem_thresh) {
             Ok(()) => return Ok(None),
             // Many short trials that do not fit together are a matter of workers, not
             // chunks: the usual message says so.
             Err(_) if !whole_trial_too_large(memory, exec.mem_thresh) => return Ok(None),
-            Err(_) => ChunkReason::Memory,
+            Err(e) => (
+                ChunkReason::Memory,
+                format!(
+                    "trial {longest_trial} ({longest} samples x {} channels) does not fit in memory as a whole: {e}",
+                    input.n_channels()
+                ),
+            ),
         },
-    };
-    let why = match reason {
-        ChunkReason::Option => format!(
-            "execution.chunk_samples ({}) cuts trial {longest_trial} ({longest} samples) into time chunks",
-            exec.chunk_samples.unwrap_or(0)
-        ),
-        ChunkReason::Memory => format!(
-            "trial {longest_trial} ({longest} samples x {} channels) does not fit in memory as a whole (the run needs {})",
-            input.n_channels(),
-            Bytes(memory.total())
-        ),
     };
     let refuse = |what: String| Err(Error::invalid(format!("{what}; {why}")));
     let mut support = Vec::with_capacity(steps.len());

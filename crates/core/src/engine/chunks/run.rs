@@ -57,6 +57,7 @@ pub(crate) fn run_chunked(
         .collect();
     let n_channels = source.schema().n_channels();
     let mut buf = Vec::new();
+    let mut joined = Vec::new();
     let mut gathered: Vec<EventBlock> = prepared
         .objects
         .iter()
@@ -98,6 +99,7 @@ pub(crate) fn run_chunked(
                 first_task,
                 trial,
                 &mut gathered,
+                &mut joined,
             )?;
             if len == 0 {
                 break;
@@ -136,6 +138,7 @@ fn write_chunk(
     first_task: usize,
     trial: usize,
     gathered: &mut [EventBlock],
+    rows: &mut Vec<f64>,
 ) -> Result<()> {
     for (obj, (object, &k)) in prepared
         .objects
@@ -145,26 +148,46 @@ fn write_chunk(
     {
         if object.schema.kind.is_dense() {
             let base = object.placements[first_task].rows.start;
-            for lane in lanes {
-                let s = &lane.steps[k];
-                if s.kept.is_empty() {
-                    continue;
-                }
-                let width = lane.channels.len();
-                let from = (s.kept.start - s.out_from) * width;
-                let values = &s.out[from..from + s.kept.len() * width];
-                let shape = vec![s.kept.len(), width];
-                let block = ndarray::ArrayViewD::from_shape(shape.clone(), values)
-                    .expect("kept rows fill the block");
-                let placement = TaskPlacement {
-                    task: first_task,
-                    trial,
-                    rows: base + s.kept.start..base + s.kept.end,
-                    channels: lane.channels.clone(),
-                    shape,
-                };
-                collector.write_rows(obj, &placement, DenseBlock::F64(block))?;
+            // Every group settles the same rows (same steps, same margins): joined into
+            // whole rows, the block goes to storage in one contiguous write.
+            let kept = lanes[0].steps[k].kept.clone();
+            if kept.is_empty() {
+                continue;
             }
+            let n_channels: usize = lanes.iter().map(|l| l.channels.len()).sum();
+            let values: &[f64] = if lanes.len() == 1 {
+                let s = &lanes[0].steps[k];
+                let from = (kept.start - s.out_from) * n_channels;
+                &s.out[from..from + kept.len() * n_channels]
+            } else {
+                rows.clear();
+                rows.resize(kept.len() * n_channels, 0.0);
+                for lane in lanes {
+                    let s = &lane.steps[k];
+                    debug_assert_eq!(s.kept, kept, "groups settle the same rows");
+                    let width = lane.channels.len();
+                    let from = (kept.start - s.out_from) * width;
+                    let src = &s.out[from..from + kept.len() * width];
+                    for (dst, src) in rows
+                        .chunks_exact_mut(n_channels)
+                        .zip(src.chunks_exact(width))
+                    {
+                        dst[lane.channels.clone()].copy_from_slice(src);
+                    }
+                }
+                &rows[..]
+            };
+            let shape = vec![kept.len(), n_channels];
+            let block = ndarray::ArrayViewD::from_shape(shape.clone(), values)
+                .expect("kept rows fill the block");
+            let placement = TaskPlacement {
+                task: first_task,
+                trial,
+                rows: base + kept.start..base + kept.end,
+                channels: 0..n_channels,
+                shape,
+            };
+            collector.write_rows(obj, &placement, DenseBlock::F64(block))?;
         } else {
             let events = &mut gathered[obj];
             events.clear();
