@@ -9,6 +9,7 @@
 #   python3 -m venv target/bench-venv
 #   target/bench-venv/bin/pip install -r fixtures/requirements-interop.txt -r benches/requirements-bench.txt
 #   benches/long_trial.sh                 # SAMPLES=... CHANNELS=... to change the size
+#   SI_DIRECTIONS=forward benches/long_trial.sh   # one SpikeInterface run ("" for none)
 #
 # Needs about 3x the recording's size free on the disk of TRIALFLOW_BENCH_DIR (input,
 # one float32 output at a time); everything it writes is deleted at the end (KEEP=1 keeps
@@ -65,7 +66,7 @@ pipeline "  - routine: gaussian
     sigma: 3
     dtype: float32"
 measure "trialflow gaussian (sigma 3)" "$BIN" run "$DIR/p.yaml" -q
-grep -h -o '"chunk_samples":[0-9a-z]*' "$DIR"/out.spy/*.info | head -1
+grep -h -o '"chunk_samples": *[0-9a-z]*' "$DIR"/out.spy/*.info | head -1
 rm -rf "$DIR/out.spy"
 
 pipeline "  - routine: butterworth
@@ -86,7 +87,7 @@ pipeline "  - routine: gaussian
 measure "trialflow gaussian -> find_peaks" "$BIN" run "$DIR/p.yaml" -q
 rm -rf "$DIR/out.spy"
 
-for direction in forward forward-backward; do
+for direction in ${SI_DIRECTIONS-forward forward-backward}; do
     measure "spikeinterface bandpass ($direction)" "$PY" "$ROOT/benches/long_trial/spikeinterface_bandpass.py" \
         "$DIR/in.analog" "$OFFSET" "$SAMPLES" "$CHANNELS" "$FS" "$DIR/si_out" "$direction"
     rm -rf "$DIR/si_out"
