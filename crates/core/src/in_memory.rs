@@ -82,7 +82,18 @@ impl TrialSource for InMemoryRecording {
     }
 
     fn read_trial(&mut self, trial: usize, out: &mut Vec<f64>) -> Result<()> {
-        let rows = self.schema.trialdefinition.samples(trial);
+        let len = self.schema.trialdefinition.trial_len(trial);
+        self.read_trial_rows(trial, 0..len, out)
+    }
+
+    fn read_trial_rows(
+        &mut self,
+        trial: usize,
+        rows: std::ops::Range<usize>,
+        out: &mut Vec<f64>,
+    ) -> Result<()> {
+        let start = self.schema.trialdefinition.start(trial);
+        let rows = start + rows.start..start + rows.end;
         let block = self.data.slice_axis(Axis(0), Slice::from(rows));
         out.clear();
         if self.schema.dtype == DType::Float32 {

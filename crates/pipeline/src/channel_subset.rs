@@ -57,6 +57,18 @@ impl TrialSource for ChannelSubset {
         Ok(())
     }
 
+    fn read_trial_rows(
+        &mut self,
+        trial: usize,
+        rows: std::ops::Range<usize>,
+        out: &mut Vec<f64>,
+    ) -> Result<(), Error> {
+        self.inner.read_trial_rows(trial, rows, &mut self.full)?;
+        let width = self.inner.schema().n_channels();
+        pick(&self.full, width, &self.picked, out);
+        Ok(())
+    }
+
     fn read_trial_f32(&mut self, trial: usize, out: &mut Vec<f32>) -> Result<bool, Error> {
         if !self.inner.read_trial_f32(trial, &mut self.full_f32)? {
             return Ok(false);

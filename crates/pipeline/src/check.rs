@@ -33,6 +33,7 @@ const EXECUTION_KEYS: &[&str] = &[
     "keeptrials",
     "mem_thresh",
     "on_error",
+    "chunk_samples",
 ];
 const STEP_KEYS: &[&str] = &["routine", "name", "save", "dtype"];
 
@@ -190,6 +191,9 @@ fn parse_execution(value: Option<&Value>) -> Result<ExecutionOptions, PipelineEr
     }
     if let Some(v) = map.get("chan_per_worker").filter(|v| !v.is_null()) {
         options.chan_per_worker = Some(typed(v, &sub("chan_per_worker"))?);
+    }
+    if let Some(v) = map.get("chunk_samples").filter(|v| !v.is_null()) {
+        options.chunk_samples = Some(typed(v, &sub("chunk_samples"))?);
     }
     if let Some(v) = map.get("parallel_store").filter(|v| !v.is_null()) {
         options.parallel_store = Some(typed(v, &sub("parallel_store"))?);

@@ -399,6 +399,17 @@ impl SpyReader {
         out: &mut Vec<T>,
     ) -> Result<(), Error> {
         let rows = self.schema.trialdefinition.samples(trial);
+        self.read_stored_rows(trial, rows, out)
+    }
+
+    /// [`read_stored`](Self::read_stored) of samples `rows` of the recording (absolute),
+    /// which lie in trial `trial` (named in messages).
+    fn read_stored_rows<T: PlainBytes + Default>(
+        &self,
+        trial: usize,
+        rows: std::ops::Range<usize>,
+        out: &mut Vec<T>,
+    ) -> Result<(), Error> {
         let fail = |message: String| {
             Error::input(
                 format!("{} (trial {trial})", self.path.display()),
@@ -444,18 +455,30 @@ impl TrialSource for SpyReader {
     }
 
     fn read_trial(&mut self, trial: usize, out: &mut Vec<f64>) -> Result<(), Error> {
+        let len = self.schema.trialdefinition.trial_len(trial);
+        self.read_trial_rows(trial, 0..len, out)
+    }
+
+    fn read_trial_rows(
+        &mut self,
+        trial: usize,
+        rows: std::ops::Range<usize>,
+        out: &mut Vec<f64>,
+    ) -> Result<(), Error> {
+        let start = self.schema.trialdefinition.start(trial);
+        let rows = start + rows.start..start + rows.end;
         // Narrow types are read as stored and widened over a plain slice: about twice as
         // fast as letting HDF5 convert (it zero-fills and copies a conversion buffer).
         match self.stored {
-            StoredType::F64 => self.read_stored(trial, out),
-            StoredType::F32 => widen_into(self, trial, |b| &mut b.f32, out),
-            StoredType::I8 => widen_into(self, trial, |b| &mut b.i8, out),
-            StoredType::I16 => widen_into(self, trial, |b| &mut b.i16, out),
-            StoredType::I32 => widen_into(self, trial, |b| &mut b.i32, out),
-            StoredType::I64 => widen_into(self, trial, |b| &mut b.i64, out),
-            StoredType::U8 => widen_into(self, trial, |b| &mut b.u8, out),
-            StoredType::U16 => widen_into(self, trial, |b| &mut b.u16, out),
-            StoredType::U32 => widen_into(self, trial, |b| &mut b.u32, out),
+            StoredType::F64 => self.read_stored_rows(trial, rows, out),
+            StoredType::F32 => widen_into(self, trial, rows, |b| &mut b.f32, out),
+            StoredType::I8 => widen_into(self, trial, rows, |b| &mut b.i8, out),
+            StoredType::I16 => widen_into(self, trial, rows, |b| &mut b.i16, out),
+            StoredType::I32 => widen_into(self, trial, rows, |b| &mut b.i32, out),
+            StoredType::I64 => widen_into(self, trial, rows, |b| &mut b.i64, out),
+            StoredType::U8 => widen_into(self, trial, rows, |b| &mut b.u8, out),
+            StoredType::U16 => widen_into(self, trial, rows, |b| &mut b.u16, out),
+            StoredType::U32 => widen_into(self, trial, rows, |b| &mut b.u32, out),
         }
     }
 
@@ -546,11 +569,12 @@ impl Widen for i64 {
 fn widen_into<T: Widen>(
     reader: &mut SpyReader,
     trial: usize,
+    rows: std::ops::Range<usize>,
     buffer: impl Fn(&mut NarrowBuffers) -> &mut Vec<T>,
     out: &mut Vec<f64>,
 ) -> Result<(), Error> {
     let mut narrow = std::mem::take(buffer(&mut reader.narrow));
-    let read = reader.read_stored(trial, &mut narrow);
+    let read = reader.read_stored_rows(trial, rows, &mut narrow);
     out.clear();
     out.extend(narrow.iter().map(|&v| v.widen()));
     *buffer(&mut reader.narrow) = narrow;

@@ -3,8 +3,8 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
-    RoutineError, Scratch, ScratchSize, TrialInput,
+    ChunkContext, ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan,
+    Planner, RoutineError, Scratch, ScratchSize, TimeSupport, TrialInput,
 };
 
 use super::butter_design::butter_sos;
@@ -114,6 +114,16 @@ impl ComputationalRoutine for Butterworth {
         })
     }
 
+    /// One pass (`sosfilt`) carries its sections' state from sample to sample, so chunks
+    /// in time order with that state give the whole trial's bits. Two passes run backwards
+    /// from the trial's end, so they need the whole trial.
+    fn time_support(&self) -> TimeSupport {
+        match self.direction {
+            IirDirection::OnePass => TimeSupport::Carried,
+            IirDirection::TwoPass => TimeSupport::WholeTrial,
+        }
+    }
+
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
         check_below_nyquist(
             &self.freq,
@@ -220,6 +230,40 @@ impl Kernel for ButterworthKernel {
             }
         }
         store_rows(&buf[pad * ch..(pad + n) * ch], &mut out);
+        Ok(())
+    }
+
+    /// One pass over a time chunk from the state the previous chunk left (zero at the
+    /// trial's start, as `sosfilt` without `zi`). Two passes never get here: they declare
+    /// the whole trial.
+    fn compute_chunk(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+        chunk: &mut ChunkContext,
+    ) -> Result<(), RoutineError> {
+        if self.direction == IirDirection::TwoPass {
+            return self.compute(input, output, scratch);
+        }
+        let cascade = &self.cascade;
+        let x = input.samples();
+        let (n, ch) = x.dim();
+        if n == 0 || ch == 0 {
+            return Ok(());
+        }
+        if chunk.state.len() != cascade.state_len(ch) {
+            chunk.state.resize(cascade.state_len(ch), 0.0);
+            cascade.init_state(&mut chunk.state, None);
+        }
+        scratch.reserve(ScratchSize {
+            real: n * ch,
+            ..ScratchSize::default()
+        });
+        let buf = &mut scratch.real[..n * ch];
+        load_rows(&x, buf);
+        cascade.run(buf, ch, &mut chunk.state, false);
+        store_rows(buf, &mut output.samples_mut());
         Ok(())
     }
 }

@@ -36,6 +36,14 @@ pub enum PeaksError {
     NoisePerc(f64),
     #[error("window_size must be a finite number >= 0, got {0}")]
     WindowSize(f64),
+    /// A trial cut into time chunks has a run of equal samples across a chunk's edge at
+    /// least as long as the margin: its peak could lie anywhere along it.
+    #[error("channel {channel}: a run of equal samples at sample {sample} of the trial crosses a time chunk's edge and is at least {margin} samples long, so its peak cannot be placed from the chunk; give a larger wlen (the margin is wlen / 2 + 2), or cut the recording into trials with `trials:`")]
+    PlateauAtChunkEdge {
+        channel: usize,
+        sample: usize,
+        margin: usize,
+    },
 }
 
 impl From<PeaksError> for RoutineError {

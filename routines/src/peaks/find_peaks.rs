@@ -4,8 +4,8 @@ use std::sync::Arc;
 use trialflow_core::model::{EventColumn, EventColumnKind};
 
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
-    RoutineError, Scratch, ScratchSize, TrialInput,
+    ChunkContext, ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan,
+    Planner, RoutineError, Scratch, ScratchSize, TimeSupport, TrialInput,
 };
 
 use super::interval::Interval;
@@ -116,20 +116,21 @@ impl Property {
 
     /// The property's value for peak `i` of `t` in the signal `x`.
     #[inline]
-    fn value(self, x: &[f64], t: &kernel::PeakTable<'_>, i: usize) -> f64 {
+    fn value(self, x: &[f64], t: &kernel::PeakTable<'_>, i: usize, origin: usize) -> f64 {
         let p = t.peak(i);
+        let at = |sample: usize| (sample + origin) as f64;
         match self {
             Property::PlateauSizes => {
                 (t.index(ix::RIGHT_EDGE, i) - t.index(ix::LEFT_EDGE, i) + 1) as f64
             }
-            Property::LeftEdges => t.index(ix::LEFT_EDGE, i) as f64,
-            Property::RightEdges => t.index(ix::RIGHT_EDGE, i) as f64,
+            Property::LeftEdges => at(t.index(ix::LEFT_EDGE, i)),
+            Property::RightEdges => at(t.index(ix::RIGHT_EDGE, i)),
             Property::PeakHeights => x[p],
             Property::LeftThresholds => x[p] - x[p - 1],
             Property::RightThresholds => x[p] - x[p + 1],
             Property::Prominences => t.value(val::PROMINENCE, i),
-            Property::LeftBases => t.index(ix::LEFT_BASE, i) as f64,
-            Property::RightBases => t.index(ix::RIGHT_BASE, i) as f64,
+            Property::LeftBases => at(t.index(ix::LEFT_BASE, i)),
+            Property::RightBases => at(t.index(ix::RIGHT_BASE, i)),
             Property::Widths => t.value(val::WIDTH, i),
             Property::WidthHeights => t.value(val::WIDTH_HEIGHT, i),
             Property::LeftIps => t.value(val::LEFT_IP, i),
@@ -140,6 +141,26 @@ impl Property {
 
 /// The largest number of properties a peak can carry.
 const MAX_PROPERTIES: usize = 13;
+
+/// Where a run of equal samples reaches an edge of the block that is not the trial's own
+/// and is at least `margin` long: a plateau that may continue beyond the block, whose
+/// peak (at its middle) could then fall among the samples the engine keeps. The engine's
+/// margin cannot bound a plateau's length, so such a chunk is refused, never guessed.
+fn cut_plateau(x: &[f64], chunk: &ChunkContext, margin: usize) -> Option<usize> {
+    let n = x.len();
+    if n == 0 || margin == 0 {
+        return None;
+    }
+    let run =
+        |it: &mut dyn Iterator<Item = &f64>, first: f64| it.take_while(|&&v| v == first).count();
+    if !chunk.at_trial_start && run(&mut x.iter(), x[0]) >= margin {
+        return Some(0);
+    }
+    if !chunk.at_trial_end && run(&mut x.iter().rev(), x[n - 1]) >= margin {
+        return Some(n - 1);
+    }
+    None
+}
 
 /// Channels copied out of the time-major block at once: one cache line of each row, so the
 /// copy reads the block sequentially and the group's signals stay in cache while searched.
@@ -203,6 +224,7 @@ impl FindPeaks {
                 .filter(|&w| w >= 2.0)
                 .map(|w| (w as usize) / 2),
             rel_height: self.rel_height,
+            origin: 0,
         }
     }
 
@@ -238,6 +260,8 @@ struct FindPeaksKernel {
     group: usize,
     properties: Vec<Property>,
     samples: usize,
+    /// What [`FindPeaks::time_support`] declares (0 when it needs the whole trial).
+    margin: usize,
 }
 
 impl ComputationalRoutine for FindPeaks {
@@ -257,6 +281,20 @@ impl ComputationalRoutine for FindPeaks {
             "rel_height": self.rel_height,
             "plateau_size": b(self.plateau_size),
         })
+    }
+
+    /// Peaks, thresholds, plateaus and (with `wlen`) prominences and widths look only a
+    /// window around each peak. `distance` is not local: SciPy keeps peaks by height over
+    /// the whole trial, so which one a peak defers to can chain arbitrarily far; and
+    /// prominence without `wlen` searches the whole trial for its bases.
+    fn time_support(&self) -> TimeSupport {
+        let conditions = self.conditions();
+        let needs_bases = self.prominence.is_some() || self.width.is_some();
+        match conditions.wlen_half {
+            _ if self.distance.is_some() => TimeSupport::WholeTrial,
+            None if needs_bases => TimeSupport::WholeTrial,
+            wlen_half => TimeSupport::Margin(wlen_half.unwrap_or(0) + 2),
+        }
     }
 
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
@@ -280,6 +318,7 @@ impl ComputationalRoutine for FindPeaks {
             group: channel_group(n),
             properties: self.properties(),
             samples: n,
+            margin: self.time_support().margin(),
         }))
     }
 }
@@ -300,7 +339,36 @@ impl Kernel for FindPeaksKernel {
         output: &mut OutputBlock<'_>,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
+        self.run(input, output, scratch, &ChunkContext::whole())
+    }
+
+    fn compute_chunk(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+        chunk: &mut ChunkContext,
+    ) -> Result<(), RoutineError> {
+        self.run(input, output, scratch, chunk)
+    }
+}
+
+impl FindPeaksKernel {
+    /// Peaks of a block at `chunk.first_sample` of its trial, reported at trial positions;
+    /// only those in `chunk.keep` (the rows the engine keeps) are emitted.
+    fn run(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+        chunk: &ChunkContext,
+    ) -> Result<(), RoutineError> {
         let plan = self;
+        let origin = chunk.first_sample;
+        let conditions = Conditions {
+            origin,
+            ..plan.conditions
+        };
         let data = input.samples();
         let n = data.nrows();
         let events = output.events_mut();
@@ -324,13 +392,26 @@ impl Kernel for FindPeaksKernel {
             for c in 0..width {
                 let channel = input.channels.start + g + c;
                 let x = &group[c * n..(c + 1) * n];
-                let table = kernel::find_peaks(x, &plan.conditions, work, index);
-                for i in 0..table.len() {
-                    for (v, p) in props.iter_mut().zip(&plan.properties) {
-                        *v = p.value(x, &table, i);
+                if let Some(sample) = cut_plateau(x, chunk, plan.margin) {
+                    return Err(PeaksError::PlateauAtChunkEdge {
+                        channel,
+                        sample: sample + origin,
+                        margin: plan.margin,
                     }
-                    events.push(table.peak(i) as i64, channel as i64, 0, props);
+                    .into());
                 }
+                let table = kernel::find_peaks(x, &conditions, work, index);
+                for i in 0..table.len() {
+                    let peak = table.peak(i) + origin;
+                    if !chunk.keep.contains(&peak) {
+                        continue;
+                    }
+                    for (v, p) in props.iter_mut().zip(&plan.properties) {
+                        *v = p.value(x, &table, i, origin);
+                    }
+                    events.push(peak as i64, channel as i64, 0, props);
+                }
+                // Counted over the block: a chunk's count includes peaks of its margins.
                 zero[c] = (table.zero_prominences, table.zero_widths);
             }
             for (c, &(zero_prominences, zero_widths)) in zero[..width].iter().enumerate() {

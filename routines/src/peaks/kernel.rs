@@ -28,6 +28,10 @@ pub(crate) struct Conditions {
     /// `wlen // 2` of the window length after rounding up (`None`: the whole signal).
     pub wlen_half: Option<usize>,
     pub rel_height: f64,
+    /// The signal's first sample within its trial (a time chunk's block starts inside it):
+    /// interpolated positions are computed from trial positions, so they round as a
+    /// whole-trial run's do.
+    pub origin: usize,
 }
 
 impl Conditions {
@@ -260,7 +264,7 @@ pub(crate) fn find_peaks<'a>(
         }
     }
     if let Some(w) = cond.width {
-        widths(x, cond.rel_height, &mut table);
+        widths(x, cond.rel_height, cond.origin, &mut table);
         table.flag(|t, i| w.contains(t.value(val::WIDTH, i)));
         table.retain_flagged(&WITH_WIDTHS);
     }
@@ -361,7 +365,7 @@ fn select_in_run(x: &[f64], distance: f64, table: &mut PeakTable<'_>, start: usi
 /// `_peak_widths`: the evaluation height is `x[peak] - prominence * rel_height`; from the peak,
 /// walk outwards (not past the bases) while the signal is above it, then interpolate linearly
 /// to the crossing unless the two samples are equal.
-fn widths(x: &[f64], rel_height: f64, table: &mut PeakTable<'_>) {
+fn widths(x: &[f64], rel_height: f64, origin: usize, table: &mut PeakTable<'_>) {
     for r in 0..table.len {
         let peak = table.peak(r);
         let left_base = table.index(ix::LEFT_BASE, r);
@@ -372,7 +376,7 @@ fn widths(x: &[f64], rel_height: f64, table: &mut PeakTable<'_>) {
         while left_base < i && height < x[i] {
             i -= 1;
         }
-        let mut left_ip = i as f64;
+        let mut left_ip = (i + origin) as f64;
         if x[i] < height && x[i + 1] != x[i] {
             left_ip += (height - x[i]) / (x[i + 1] - x[i]);
         }
@@ -381,7 +385,7 @@ fn widths(x: &[f64], rel_height: f64, table: &mut PeakTable<'_>) {
         while i < right_base && height < x[i] {
             i += 1;
         }
-        let mut right_ip = i as f64;
+        let mut right_ip = (i + origin) as f64;
         if x[i] < height && x[i - 1] != x[i] {
             right_ip -= (height - x[i]) / (x[i - 1] - x[i]);
         }

@@ -43,6 +43,15 @@ impl Keyword for ExtendMode {
 keyword_serde!(ExtendMode);
 
 impl ExtendMode {
+    /// The time support of a filter reaching `margin` samples each side with this
+    /// extension: `wrap` takes the far end of the trial at each edge.
+    pub fn time_support(self, margin: usize) -> trialflow_core::TimeSupport {
+        match self {
+            ExtendMode::Wrap => trialflow_core::TimeSupport::WholeTrial,
+            _ => trialflow_core::TimeSupport::Margin(margin),
+        }
+    }
+
     /// The sample that position `j` of the extended line holds, for a line of `n >= 1`
     /// samples; `None` stands for `cval`.
     #[inline]

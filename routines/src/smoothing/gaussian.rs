@@ -3,7 +3,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Deserialize;
 use trialflow_core::{
     ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ScratchSize, TimeSupport, TrialInput,
 };
 
 use super::boundary::ExtendMode;
@@ -212,6 +212,12 @@ pub(crate) fn gaussian_kernel(sigma: f64, order: u32, radius: usize) -> Vec<f64>
 impl ComputationalRoutine for Gaussian {
     fn name(&self) -> &str {
         "gaussian"
+    }
+
+    /// Each output is a correlation over `radius` samples each side; `wrap` reads the far
+    /// end of the trial at its edges, so it needs the whole trial.
+    fn time_support(&self) -> TimeSupport {
+        self.mode.time_support(self.lw + 1)
     }
 
     fn cfg(&self) -> serde_json::Value {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use trialflow_core::{
     ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
-    ScratchSize, TrialInput,
+    ScratchSize, TimeSupport, TrialInput,
 };
 
 use super::boundary::{check_origin, ExtendMode};
@@ -63,6 +63,12 @@ pub struct MedianFilter {
 impl ComputationalRoutine for MedianFilter {
     fn name(&self) -> &str {
         "median_filter"
+    }
+
+    /// The median of a window of `size` samples shifted by `origin`.
+    fn time_support(&self) -> TimeSupport {
+        self.mode
+            .time_support(self.size + self.origin.unsigned_abs())
     }
 
     fn cfg(&self) -> serde_json::Value {

@@ -3,7 +3,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Deserialize;
 use trialflow_core::{
     ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
-    RoutineError, Scratch, ScratchSize, TrialInput,
+    RoutineError, Scratch, ScratchSize, TimeSupport, TrialInput,
 };
 
 use super::boundary::{ExtendMode, Lines};
@@ -326,6 +326,16 @@ impl EdgeFit {
 impl ComputationalRoutine for Savgol {
     fn name(&self) -> &str {
         "savgol"
+    }
+
+    /// A correlation over the window; `interp` fits the first and last `window_length`
+    /// samples at the trial's edges, so the margin is a whole window (a chunk's block
+    /// then always holds them); `wrap` needs the whole trial.
+    fn time_support(&self) -> TimeSupport {
+        match self.mode {
+            SavgolMode::Interp => TimeSupport::Margin(self.window_length),
+            SavgolMode::Extend(mode) => mode.time_support(self.window_length),
+        }
     }
 
     fn cfg(&self) -> serde_json::Value {

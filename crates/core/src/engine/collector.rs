@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use ndarray::{ArrayViewD, IxDyn};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TaskContext};
 use crate::model::{EventBlock, EventColumnKind};
 
 use super::contain::{contained, crashed, guarded};
@@ -368,6 +368,57 @@ impl<'a> Collector<'a> {
             self.sink
                 .write_dense(self.ids[obj], &object.placements[index], block)
         }
+    }
+
+    /// Writes a block that is part of a task's (a time chunk's rows, `engine/chunks/`),
+    /// straight to the sink: the task completes later with no outputs of its own.
+    pub(crate) fn write_rows(
+        &mut self,
+        obj: usize,
+        placement: &super::sink::TaskPlacement,
+        block: DenseBlock<'_>,
+    ) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::output("results", "the output writer failed earlier"));
+        }
+        let (sink, id) = (&mut *self.sink, self.ids[obj]);
+        contained(|| sink.write_dense(id, placement, block)).map_err(|message| {
+            self.poisoned = true;
+            crashed(
+                self.task_context(placement.task),
+                format!("the output writer (trial {})", placement.trial),
+                message,
+            )
+        })?
+    }
+
+    /// Appends a time chunk's events of a trial (within-trial samples, any order), moved
+    /// into the recording's sample space and ordered like a whole trial's.
+    pub(crate) fn append_chunk_events(
+        &mut self,
+        obj: usize,
+        trial: usize,
+        events: &mut EventBlock,
+    ) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::output("results", "the output writer failed earlier"));
+        }
+        let step = &self.prepared.steps[self.prepared.object_steps[obj]];
+        let start = step.input.trialdefinition.start(trial) as i64;
+        shift_into_recording(events, &step.output.event_columns, start);
+        events.sort_rows();
+        let (sink, id) = (&mut *self.sink, self.ids[obj]);
+        contained(|| sink.append_events(id, trial, events)).map_err(|message| {
+            self.poisoned = true;
+            crashed(
+                TaskContext {
+                    trial: Some(trial),
+                    ..Default::default()
+                },
+                format!("the output writer (events of trial {trial})"),
+                message,
+            )
+        })?
     }
 
     /// After a trial's last channel group: moves the trial's gathered events into the

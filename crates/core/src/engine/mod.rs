@@ -7,6 +7,7 @@
 //! queues. In-flight tasks are capped, so peak memory depends on workers x task size and
 //! never on the size of the file.
 
+mod chunks;
 mod collector;
 mod contain;
 mod finish;
@@ -27,6 +28,7 @@ mod tasks;
 mod thread_pool;
 mod worker;
 
+pub use chunks::{ChunkPlan, ChunkReason};
 pub use contain::{contained, panic_message};
 pub use memory::{available_memory, MemoryEstimate, MemoryProbe};
 #[cfg(feature = "mpi")]

@@ -74,6 +74,9 @@ pub struct ExecutionOptions {
     pub mem_thresh: f64,
     pub on_error: OnError,
     pub scope: RunScope,
+    /// Compute trials longer than this many samples in time chunks of this length (see
+    /// `engine/chunks.rs`); `None` chunks only a trial that does not fit in memory.
+    pub chunk_samples: Option<usize>,
     /// Set from outside (another MPI rank failed, a signal) to stop the run before its next
     /// task; completed work stays for `--resume`.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -89,6 +92,7 @@ impl PartialEq for ExecutionOptions {
             && self.mem_thresh == other.mem_thresh
             && self.on_error == other.on_error
             && self.scope == other.scope
+            && self.chunk_samples == other.chunk_samples
     }
 }
 
@@ -103,6 +107,7 @@ impl Default for ExecutionOptions {
             mem_thresh: 0.5,
             on_error: OnError::Stop,
             scope: RunScope::Whole,
+            chunk_samples: None,
             cancel: None,
         }
     }
@@ -134,6 +139,11 @@ impl ExecutionOptions {
         if self.chan_per_worker == Some(0) {
             return Err(Error::invalid(
                 "execution.chan_per_worker must be at least 1 (or null), got 0",
+            ));
+        }
+        if self.chunk_samples == Some(0) {
+            return Err(Error::invalid(
+                "execution.chunk_samples must be at least 1 (or null), got 0",
             ));
         }
         if let RunScope::Shard { index, count } = self.scope {

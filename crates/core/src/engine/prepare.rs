@@ -141,6 +141,9 @@ pub struct PreparedPipeline {
     /// than one only for tasks far smaller than [`BATCH_BYTES`].
     pub batch: usize,
     pub memory: MemoryEstimate,
+    /// Set when trials are cut into time chunks (`engine/chunks/`); `memory` is then the
+    /// chunked run's estimate.
+    pub chunking: Option<super::chunks::ChunkPlan>,
 }
 
 /// About this many bytes of input (as f64) per handover between the parallel engine's
@@ -413,7 +416,16 @@ fn prepare_steps(
     } else {
         1
     };
-    let memory = MemoryEstimate::for_pipeline(input, &steps, &tasks, window, workers, &cross_trial);
+    let mut memory =
+        MemoryEstimate::for_pipeline(input, &steps, &tasks, window, workers, &cross_trial);
+    let chunking = super::chunks::decide(
+        pipeline,
+        input,
+        &steps,
+        &mut objects,
+        &cross_trial,
+        &mut memory,
+    )?;
     Ok(PreparedPipeline {
         steps,
         tasks,
@@ -426,6 +438,7 @@ fn prepare_steps(
         window,
         batch,
         memory,
+        chunking,
     })
 }
 

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::model::{DType, DataKind};
 
+use super::chunks::run_chunked;
 use super::collector::Collector;
 use super::contain::{contained, crashed, guarded, panic_message};
 use super::memory::MemoryEstimate;
@@ -154,7 +155,19 @@ fn run(
         .collect();
     let outcome = (|| {
         let mut collector = Collector::new(&prepared, sink, ids.clone(), progress, resumed, scope)?;
+        let chunked = prepared.chunking.as_ref().map(|plan| {
+            let catch_panics = pipeline.execution.mode != ExecutionMode::Debug;
+            run_chunked(
+                pipeline,
+                &prepared,
+                plan,
+                source,
+                &mut collector,
+                catch_panics,
+            )
+        });
         let result = match pipeline.execution.mode {
+            _ if chunked.is_some() => chunked.expect("checked"),
             ExecutionMode::Sequential => {
                 run_sequential(pipeline, &prepared, source, &mut collector, &direct, true)
             }
@@ -268,6 +281,7 @@ fn run(
                             "workers": prepared.workers,
                             "chan_per_worker": pipeline.execution.chan_per_worker,
                             "keeptrials": pipeline.execution.keeptrials,
+                            "chunk_samples": prepared.chunking.as_ref().map(|c| c.samples),
                         },
                         "failed_tasks": failures.iter().map(|(t, e)| {
                             serde_json::json!({"task": t, "error": e.to_string()})

@@ -32,6 +32,23 @@ pub trait TrialSource: Send {
         ))
     }
 
+    /// Reads samples `rows` (within the trial) of trial `trial`, all channels, like
+    /// [`read_trial`](Self::read_trial): what a trial cut into time chunks is read by, so
+    /// a source that can read part of a trial should (the default reads the whole trial
+    /// and keeps the rows, correct but not memory-bounded).
+    fn read_trial_rows(
+        &mut self,
+        trial: usize,
+        rows: Range<usize>,
+        out: &mut Vec<f64>,
+    ) -> Result<()> {
+        self.read_trial(trial, out)?;
+        let channels = self.schema().n_channels();
+        out.truncate(rows.end * channels);
+        out.drain(..rows.start * channels);
+        Ok(())
+    }
+
     /// Reads trial `trial` like [`read_trial`](Self::read_trial), but as the float32 values
     /// a float32 source stores, returning `false` (and leaving `out` alone) if this source
     /// cannot. The parallel engine prefers it for float32 input: its compute workers then

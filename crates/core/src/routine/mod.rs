@@ -9,6 +9,7 @@
 //! the dry run and turns the folded contributions into its result in `finish_reduction`.
 
 mod block;
+mod chunk;
 mod plan;
 mod planner;
 mod reduce;
@@ -16,6 +17,7 @@ mod registration;
 mod traits;
 
 pub use block::{OutputBlock, TrialInput};
+pub use chunk::{ChunkContext, TimeSupport};
 pub use plan::{fft_plan_bytes, Kernel, Plan, Scratch, ScratchSize};
 pub use planner::Planner;
 pub use reduce::{ReducedState, TrialReduction, ValueKind};

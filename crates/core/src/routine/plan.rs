@@ -4,7 +4,7 @@ use num_complex::Complex64;
 
 use crate::error::RoutineError;
 
-use super::{OutputBlock, TrialInput};
+use super::{ChunkContext, OutputBlock, TrialInput};
 
 /// How much scratch space a kernel needs for one task, in elements of each buffer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,6 +63,22 @@ pub trait Kernel: Send + Sync {
         output: &mut OutputBlock<'_>,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError>;
+
+    /// Computes one time chunk of a trial (see
+    /// [`TimeSupport`](super::TimeSupport)): `chunk` says where the block sits in its trial
+    /// and carries a recursive filter's state. The default is [`compute`](Self::compute),
+    /// right for a routine with a margin whose output holds no sample positions; a carried
+    /// routine, or one reporting positions (events), overrides it.
+    fn compute_chunk(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+        chunk: &mut ChunkContext,
+    ) -> Result<(), RoutineError> {
+        let _ = chunk;
+        self.compute(input, output, scratch)
+    }
 }
 
 /// What an FFT plan of length `n` holds (twiddle factors and its own tables), about one

@@ -2,7 +2,7 @@ use crate::engine::{ObjectId, ObjectSpec, ResultSink};
 use crate::error::{Error, RoutineError};
 use crate::model::{DataKind, DataSchema, OutputShape, TrialDefinition};
 
-use super::{OutputBlock, Plan, Planner, ReducedState, TrialReduction, ValueKind};
+use super::{OutputBlock, Plan, Planner, ReducedState, TimeSupport, TrialReduction, ValueKind};
 
 /// An analysis that runs over trials. Only [`name`](Self::name), [`cfg`](Self::cfg) and
 /// [`plan`](Self::plan) are required; everything else has a default for the common case of
@@ -67,6 +67,15 @@ pub trait ComputationalRoutine: Send + Sync {
     /// over channel groups (`chan_per_worker`).
     fn channel_independent(&self) -> bool {
         true
+    }
+
+    /// How far along time each output sample reaches into the input, so a trial longer
+    /// than memory can be computed in time chunks (`docs/writing-a-routine.md`). The
+    /// default, [`TimeSupport::WholeTrial`], is always correct: such a trial is then
+    /// refused instead. Declare a margin only if the kernel's output for a sample provably
+    /// depends on no input farther away (bitwise, including the order of summation).
+    fn time_support(&self) -> TimeSupport {
+        TimeSupport::WholeTrial
     }
 
     /// The dry run: declares the output kind and every trial's output shape from the input's

@@ -176,6 +176,19 @@ impl TrialSource for NwbSource {
             .map_err(|e| self.read_error(trial, one_line(&e)))
     }
 
+    /// Part of a trial through HDF5 (the same values the decoder gives): how a trial cut
+    /// into time chunks is read.
+    fn read_trial_rows(
+        &mut self,
+        trial: usize,
+        rows: std::ops::Range<usize>,
+        out: &mut Vec<f64>,
+    ) -> Result<(), Error> {
+        let start = self.schema.trialdefinition.start(trial);
+        NwbSource::read_rows(self, start + rows.start..start + rows.end, out)
+            .map_err(|e| self.read_error(trial, one_line(&e)))
+    }
+
     fn decoder(&self) -> Option<Arc<dyn TrialDecoder>> {
         self.raw
             .as_ref()
