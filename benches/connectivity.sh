@@ -45,6 +45,6 @@ for c in $channels; do
       echo "# trialflow has no routine $routine yet: Syncopy only" >&2
     fi
     "$py" "$repo/benches/syncopy_connectivity.py" "$a" "$input" syn --repeat "$repeat" "${pair[@]}" \
-      | sed "s/^{/{\"channels\": $c, /"
+      | sed -u "s/^{/{\"channels\": $c, /"
   done
 done
