@@ -21,7 +21,7 @@ def main():
         runs[(r["channels"], r["analysis"])][r["mode"]].append(r)
     print("| channels | analysis | Syncopy sequential | Syncopy 2 dask workers | trialflow "
           "| trialflow MB/s | ratio to the faster Syncopy | CPU s: Syncopy seq / trialflow "
-          "| CPU ratio | runs |")
+          "| CPU ratio | Syncopy runs per mode |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (channels, analysis), modes in sorted(runs.items()):
         best = {m: min(rs, key=lambda r: r["seconds"]) for m, rs in modes.items()}
@@ -34,7 +34,7 @@ def main():
         cpu = f"{cpu_seq:.2f} / {cpu_tf:.2f}" if cpu_seq and cpu_tf else (
             f"{cpu_seq:.2f} / -" if cpu_seq else "-")
         cpu_ratio = f"{cpu_seq / cpu_tf:.1f}x" if cpu_seq and cpu_tf else "-"
-        n = max(len(rs) for rs in modes.values())
+        n = len(modes.get("sequential", []))
         mbs = f"{tf['mb_per_s']:.1f}" if tf else "-"
         print(f"| {channels} | {analysis} | {cell(seq)} | {cell(par)} | {cell(tf)} | {mbs} "
               f"| {ratio} | {cpu} | {cpu_ratio} | {n} |")
