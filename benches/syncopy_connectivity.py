@@ -19,7 +19,9 @@ settings as ANALYSIS below:
   granger   connectivityanalysis(method='granger', tapsmofrq=2)
   timelock  timelockanalysis(latency='maxperiod', covariance=True, keeptrials=False)
   psth      spike_psth(binsize=0.01, output='rate', latency='maxperiod', vartriallen=True,
-            keeptrials=False)
+            keeptrials=True): Syncopy 2023.9's keeptrials=False fails ("spy_data: empty");
+            with True it computes the same avg and var and keeps the trials too
+            (trialflow's psth takes keeptrials false only)
 
 One JSON line per run: analysis, mode, run, seconds, MB/s of input (the bytes of the input
 object's data: float32 samples, or the int64 spike table for psth), CPU seconds (user +
@@ -49,7 +51,7 @@ def analyse(spy, analysis, data, parallel):
                                     keeptrials=False, parallel=parallel)
     if analysis == "psth":
         return spy.spike_psth(data, binsize=0.01, output="rate", latency="maxperiod",
-                              vartriallen=True, keeptrials=False, parallel=parallel)
+                              vartriallen=True, keeptrials=True, parallel=parallel)
     raise ValueError(analysis)
 
 
