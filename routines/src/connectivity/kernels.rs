@@ -3,12 +3,13 @@
 //! worker's scratch so nothing is allocated per trial.
 
 use ndarray::{s, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Ix3, Ix4};
-use num_complex::Complex64 as C64;
 use trialflow_core::routine::ScratchSize;
 use trialflow_core::{Kernel, OutputBlock, RoutineError, Scratch, TrialInput};
 
 use super::routine::Contribution;
-use super::{dyadic_product_into, ppc, ChannelPairs, CorrPlan, CsdPlan};
+use super::{
+    dyadic_product_into, dyadic_product_packed, pack, ppc, ChannelPairs, CorrPlan, CsdPlan, Packing,
+};
 
 /// One trial's cross-spectra for the pairs, from its samples (`csd`) or from the complex
 /// spectra it arrives as.
@@ -18,6 +19,8 @@ pub(super) struct CrossKernel {
     pub(super) pairs: ChannelPairs,
     pub(super) channels: usize,
     pub(super) contribution: Contribution,
+    /// The layout of a `Packed` contribution.
+    pub(super) packing: Packing,
 }
 
 impl CrossKernel {
@@ -51,6 +54,18 @@ impl Kernel for CrossKernel {
         let (pr, pc) = self.pair_len();
         let (ni, nj) = (self.pairs.senders.len(), self.pairs.receivers.len());
         let nf = self.n_freqs;
+        // The common case: spectra computed here, written straight into the contribution.
+        if let (Some(plan), Contribution::Packed) = (&self.csd, self.contribution) {
+            let mut out = output.complex_mut();
+            let out = out
+                .as_slice_mut()
+                .ok_or_else(|| RoutineError::failed("connectivity block not contiguous"))?;
+            let (real, complex) = (&mut scratch.real[pr..], &mut scratch.complex[pc..]);
+            let mut b = plan.buffers(self.channels, real, complex);
+            plan.spectra(input.samples(), &mut b)?;
+            dyadic_product_packed(b.spectra(), &self.pairs, self.packing, out);
+            return Ok(());
+        }
         let (real, complex) = (&mut scratch.real[..], &mut scratch.complex[..]);
         let (autos, real) = real.split_at_mut(pr);
         let (cross, complex) = complex.split_at_mut(pc);
@@ -94,16 +109,10 @@ impl Kernel for CrossKernel {
                 ppc::contribution(cross, out);
             }
             Contribution::Packed => {
-                let mut out = out
-                    .view_mut()
-                    .into_dimensionality::<Ix3>()
-                    .map_err(|e| RoutineError::failed(format!("connectivity block: {e}")))?;
-                out.slice_mut(s![.., ..ni, ..nj]).assign(&cross);
-                out.slice_mut(s![.., ..ni, nj])
-                    .zip_mut_with(&auto_i, |o, &a| *o = C64::new(a, 0.0));
-                out.slice_mut(s![.., ni, ..nj])
-                    .zip_mut_with(&auto_j, |o, &a| *o = C64::new(a, 0.0));
-                out.slice_mut(s![.., ni, nj]).fill(C64::default());
+                let out = out
+                    .as_slice_mut()
+                    .ok_or_else(|| RoutineError::failed("connectivity block not contiguous"))?;
+                pack(cross, auto_i, auto_j, self.packing, out);
             }
             Contribution::Covariance => unreachable!("corr has its own kernel"),
         }

@@ -5,6 +5,7 @@
 use num_complex::Complex64 as C64;
 
 /// `out = a · b` for n x n matrices.
+#[inline(always)]
 pub(crate) fn matmul(a: &[C64], b: &[C64], out: &mut [C64], n: usize) {
     for i in 0..n {
         let row = &mut out[i * n..(i + 1) * n];
@@ -19,6 +20,7 @@ pub(crate) fn matmul(a: &[C64], b: &[C64], out: &mut [C64], n: usize) {
 }
 
 /// `out = a · aᴴ`.
+#[inline(always)]
 pub(crate) fn gram(a: &[C64], out: &mut [C64], n: usize) {
     for i in 0..n {
         for j in 0..n {
@@ -59,6 +61,10 @@ pub(crate) fn cholesky(a: &[C64], out: &mut [C64], n: usize) -> Option<()> {
 
 /// The inverse of `a` by Gauss-Jordan elimination with partial pivoting; `work` holds a
 /// copy of `a` (n² values). `None` when `a` is singular.
+///
+/// Only the columns of `work` right of the pivot are updated: the others are never read
+/// again (a column is read only while it is the pivot column), so `out` is the same.
+#[inline(always)]
 pub(crate) fn inverse(a: &[C64], out: &mut [C64], work: &mut [C64], n: usize) -> Option<()> {
     work[..n * n].copy_from_slice(a);
     out.fill(C64::new(0.0, 0.0));
@@ -66,15 +72,16 @@ pub(crate) fn inverse(a: &[C64], out: &mut [C64], work: &mut [C64], n: usize) ->
         out[i * n + i] = C64::new(1.0, 0.0);
     }
     for col in 0..n {
-        let pivot = (col..n)
-            .max_by(|&p, &q| {
-                work[p * n + col]
-                    .norm()
-                    .total_cmp(&work[q * n + col].norm())
-            })
-            .expect("a non-empty range");
+        // The last row of largest |value| (as `max_by`), each |value| taken once.
+        let (mut pivot, mut largest) = (col, work[col * n + col].norm());
+        for r in col + 1..n {
+            let v = work[r * n + col].norm();
+            if v.total_cmp(&largest).is_ge() {
+                (pivot, largest) = (r, v);
+            }
+        }
         let p = work[pivot * n + col];
-        if p.norm() == 0.0 || !p.is_finite() {
+        if largest == 0.0 || !p.is_finite() {
             return None;
         }
         if pivot != col {
@@ -84,22 +91,30 @@ pub(crate) fn inverse(a: &[C64], out: &mut [C64], work: &mut [C64], n: usize) ->
             }
         }
         let inv = p.inv();
-        for k in 0..n {
-            work[col * n + k] *= inv;
-            out[col * n + k] *= inv;
+        for v in &mut work[col * n + col + 1..(col + 1) * n] {
+            *v *= inv;
         }
-        for r in 0..n {
-            if r == col {
-                continue;
-            }
-            let f = work[r * n + col];
+        for v in &mut out[col * n..(col + 1) * n] {
+            *v *= inv;
+        }
+        let (before, rest) = work.split_at_mut(col * n);
+        let (pivot_row, after) = rest.split_at_mut(n);
+        let (out_before, out_rest) = out.split_at_mut(col * n);
+        let (out_pivot, out_after) = out_rest.split_at_mut(n);
+        let rows = before
+            .chunks_exact_mut(n)
+            .zip(out_before.chunks_exact_mut(n))
+            .chain(after.chunks_exact_mut(n).zip(out_after.chunks_exact_mut(n)));
+        for (w_row, o_row) in rows.take(n - 1) {
+            let f = w_row[col];
             if f == C64::new(0.0, 0.0) {
                 continue;
             }
-            for k in 0..n {
-                let (w, o) = (work[col * n + k], out[col * n + k]);
-                work[r * n + k] -= f * w;
-                out[r * n + k] -= f * o;
+            for (x, &w) in w_row[col + 1..].iter_mut().zip(&pivot_row[col + 1..]) {
+                *x -= f * w;
+            }
+            for (x, &o) in o_row.iter_mut().zip(out_pivot.iter()) {
+                *x -= f * o;
             }
         }
     }

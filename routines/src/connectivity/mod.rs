@@ -39,6 +39,6 @@ pub use pairs::{ChannelCmb, ChannelPairs, ChannelRef};
 pub use registration::registry_entries;
 pub use routine::{Connectivity, ConnectivityParams};
 pub use spectra::{
-    dyadic_product, dyadic_product_into, CrossSpectra, CrossSpectraParams, CsdBlock, CsdBuffers,
-    CsdPlan, CsdScratch,
+    dyadic_product, dyadic_product_into, dyadic_product_packed, pack, CrossSpectra,
+    CrossSpectraParams, CsdBlock, CsdBuffers, CsdPlan, CsdScratch, Packing,
 };

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use ndarray::{s, Ix3};
+use ndarray::{s, Ix2, Ix3};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use trialflow_core::routine::{ReducedState, TrialReduction, ValueKind};
@@ -18,8 +18,8 @@ use trialflow_core::{
 use super::kernels::{CorrKernel, CrossKernel};
 use super::{
     coherence, coherency, corr, granger, ppc, ChannelCmb, ChannelPairs, ChannelRef,
-    CoherenceOutput, ConnectivityError, CorrPlan, CrossSpectra, CrossSpectraParams, CsdBlock,
-    Method,
+    CoherenceOutput, ConnectivityError, CorrPlan, CrossSpectra, CrossSpectraParams, Method,
+    Packing,
 };
 use crate::spectral::{present, Frequencies, Padding, PolyRemoval, Taper};
 
@@ -123,6 +123,7 @@ impl ConnectivityParams {
             corr_trend,
             spectra_keys,
             freqs: Mutex::new(Vec::new()),
+            pairs: Mutex::new(None),
         })
     }
 }
@@ -143,12 +144,14 @@ pub struct Connectivity {
     /// The frequency axis, known from the input in the dry run; Granger's finish names a
     /// frequency whose matrix cannot be factorised.
     freqs: Mutex<Vec<f64>>,
+    /// The pairs, resolved in the dry run: the finish unpacks the summed contribution.
+    pairs: Mutex<Option<ChannelPairs>>,
 }
 
 const NAME: &str = "connectivity";
 
-/// What a task writes: the packed cross-spectra (`pack`: senders' auto-spectra in an extra
-/// column, receivers' in an extra row), PPC's unit phasors, one trial's cross-spectra
+/// What a task writes: the packed cross-spectra with their auto-spectra ([`Packing`]: the
+/// upper triangle when senders and receivers are the same channels), PPC's unit phasors, one trial's cross-spectra
 /// (`keeptrials`), or the cross-covariances of `corr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Contribution {
@@ -337,10 +340,12 @@ impl ComputationalRoutine for Connectivity {
         )?;
         let (nf, ni, nj) = (axis.freqs.len(), pairs.senders.len(), pairs.receivers.len());
         *self.freqs.lock().expect("not poisoned") = axis.freqs;
+        let packed = Packing::of(&pairs).len(&pairs);
+        *self.pairs.lock().expect("not poisoned") = Some(pairs);
         Ok(match self.contribution() {
             Contribution::Trial => None,
             Contribution::Phasors => Some(TrialReduction::complex(vec![nf, ni, nj])),
-            _ => Some(TrialReduction::complex(vec![nf, ni + 1, nj + 1])),
+            _ => Some(TrialReduction::complex(vec![nf, packed])),
         })
     }
 
@@ -406,6 +411,7 @@ impl ComputationalRoutine for Connectivity {
         Ok(Arc::new(CrossKernel {
             csd,
             n_freqs,
+            packing: Packing::of(&pairs),
             pairs,
             channels,
             contribution: self.contribution(),
@@ -439,14 +445,13 @@ impl ComputationalRoutine for Connectivity {
             }
             Contribution::Packed => {}
         }
-        let sum = state.complex().into_dimensionality::<Ix3>().map_err(fail)?;
-        let (nf, ni1, nj1) = sum.dim();
-        let (ni, nj) = (ni1 - 1, nj1 - 1);
-        let block = CsdBlock {
-            cross: sum.slice(s![.., ..ni, ..nj]).to_owned(),
-            auto_i: sum.slice(s![.., ..ni, nj]).mapv(|v| v.re),
-            auto_j: sum.slice(s![.., ni, ..nj]).mapv(|v| v.re),
-        };
+        let sum = state.complex().into_dimensionality::<Ix2>().map_err(fail)?;
+        let packed_pairs = self.pairs.lock().expect("not poisoned").clone();
+        let packed_pairs = packed_pairs.ok_or_else(|| {
+            RoutineError::failed("connectivity: finished before its dry run (a bug)")
+        })?;
+        let block = Packing::of(&packed_pairs).unpack(sum, &packed_pairs);
+        let (nf, ni, nj) = block.cross.dim();
         match self.method {
             Method::Csd => {
                 let mean = block.mean(n_trials);
