@@ -36,6 +36,10 @@ pub(crate) struct Collector<'a> {
     /// Where this invocation stops applying (the end of its range).
     end: usize,
     last_checkpoint: Instant,
+    /// How long the last recorded checkpoint took: with large cross-trial folds (a
+    /// connectivity run's cross-spectra) encoding and syncing their state costs far more
+    /// than a flush, so checkpoints are spaced by their own cost.
+    checkpoint_cost: Duration,
     /// NaN values standing in for a failed task's dense blocks.
     nan_block: Vec<f64>,
     /// The task being applied and who is running for it (the sink or the progress
@@ -64,6 +68,10 @@ impl Caller {
 
 /// How often the writer records a checkpoint (it costs a flush).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// The wait after a checkpoint is at least this many times what it cost, so checkpoints
+/// take at most about a tenth of the run however large the folds' state is.
+const CHECKPOINT_COST_FACTOR: u32 = 10;
 
 impl<'a> Collector<'a> {
     /// A collector for the tasks `start..prepared.range.end`, continuing from `resumed` (the
@@ -108,6 +116,7 @@ impl<'a> Collector<'a> {
             failures: Vec::new(),
             end: prepared.range.end,
             last_checkpoint: Instant::now(),
+            checkpoint_cost: Duration::ZERO,
             nan_block: Vec::new(),
             current: None,
             poisoned: false,
@@ -179,16 +188,19 @@ impl<'a> Collector<'a> {
     }
 
     /// Records the current prefix with the sink (always when `closing`, at the end of the
-    /// run; else at most every [`CHECKPOINT_EVERY`]), only at trial boundaries so no trial's
+    /// run; else at most every [`CHECKPOINT_EVERY`], or [`CHECKPOINT_COST_FACTOR`] times
+    /// the last checkpoint's cost if longer), only at trial boundaries so no trial's
     /// events are half-written.
     pub fn checkpoint(&mut self, closing: bool) -> Result<()> {
-        if self.poisoned || (!closing && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY) {
+        let wait = CHECKPOINT_EVERY.max(self.checkpoint_cost * CHECKPOINT_COST_FACTOR);
+        if self.poisoned || (!closing && self.last_checkpoint.elapsed() < wait) {
             return Ok(());
         }
         let tasks = &self.prepared.tasks;
         if self.next < tasks.len() && tasks[self.next].group != 0 {
             return Ok(());
         }
+        let started = Instant::now();
         let state = Checkpoint {
             completed: self.next,
             warnings: self.warnings.clone(),
@@ -218,6 +230,7 @@ impl<'a> Collector<'a> {
         })??;
         if recorded {
             self.last_checkpoint = Instant::now();
+            self.checkpoint_cost = started.elapsed();
         }
         Ok(())
     }
