@@ -2,14 +2,21 @@
 # Trials longer than memory (issue 17): one continuous int16 recording of SAMPLES x CHANNELS
 # (default 33 554 432 x 64 = 4 GiB) as a single trial, through gaussian, one-pass
 # butterworth, and gaussian -> find_peaks, each as a whole `trialflow run` timed with
-# /usr/bin/time -v (elapsed and peak RSS); then SpikeInterface's
-# bandpass_filter(...).save(n_jobs=2, chunk_duration="1s") on the same bytes.
+# /usr/bin/time -v (elapsed, CPU and peak RSS); then SpikeInterface's
+# bandpass_filter(...).save(n_jobs=2, chunk_duration="1s") on the same bytes. SpikeInterface
+# runs its 2 jobs in worker processes, and `time -v` reports only the largest single
+# process, so each command's process tree is also sampled every 0.5 s for the sum of its
+# proportional set sizes (PSS: shared pages split between the processes sharing them).
 #
 #   cargo build --release --bin trialflow
-#   python3 -m venv target/bench-venv
+#   python3 -m venv target/bench-venv      # writes the recording (h5py)
 #   target/bench-venv/bin/pip install -r fixtures/requirements-interop.txt -r benches/requirements-bench.txt
+#   python3 -m venv target/si-venv         # SpikeInterface needs numpy>=2: a venv of its own
+#   target/si-venv/bin/pip install -r benches/requirements-spikeinterface.txt
 #   benches/long_trial.sh                 # SAMPLES=... CHANNELS=... to change the size
 #   SI_DIRECTIONS=forward benches/long_trial.sh   # one SpikeInterface run ("" for none)
+# TRIALFLOW_BIN, TRIALFLOW_GEN_PYTHON (h5py) and TRIALFLOW_BENCH_PYTHON (SpikeInterface)
+# override the paths above.
 #
 # Needs about 3x the recording's size free on the disk of TRIALFLOW_BENCH_DIR (input,
 # one float32 output at a time); everything it writes is deleted at the end (KEEP=1 keeps
@@ -17,8 +24,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${TRIALFLOW_BIN:-$ROOT/target/release/trialflow}
-PY=${TRIALFLOW_BENCH_PYTHON:-$ROOT/target/bench-venv/bin/python}
-GEN_PY=${TRIALFLOW_GEN_PYTHON:-$PY}
+PY=${TRIALFLOW_BENCH_PYTHON:-$ROOT/target/si-venv/bin/python}
+GEN_PY=${TRIALFLOW_GEN_PYTHON:-$ROOT/target/bench-venv/bin/python}
 DIR=${TRIALFLOW_BENCH_DIR:-$ROOT/target/long-trial-bench}
 SAMPLES=${SAMPLES:-33554432}
 CHANNELS=${CHANNELS:-64}
@@ -37,17 +44,42 @@ if [ "$(cat "$DIR/made" 2>/dev/null)" != "$SAMPLES $CHANNELS" ]; then
 fi
 OFFSET=$(cat "$DIR/offset")
 
-# One measured command: prints "label  seconds  peak-RSS-MiB  load-average".
+# The largest sum of PSS (KiB) over the processes of session SID, sampled every 0.5 s
+# until the session's leader exits (a zombie, until `wait` reaps it, has exited).
+tree_pss() {
+    local sid=$1 max=0 total p v
+    while [ "$(awk '{print $3}' "/proc/$sid/stat" 2>/dev/null || echo Z)" != Z ]; do
+        total=0
+        for p in $(pgrep -s "$sid"); do
+            v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+            total=$((total + ${v:-0}))
+        done
+        [ "$total" -gt "$max" ] && max=$total
+        sleep 0.5
+    done
+    echo "$max"
+}
+
+# One measured command: prints "label  wall  CPU  peak-RSS  peak-PSS-of-tree  load-average".
 measure() {
     local label=$1; shift
     sync
-    local log="$DIR/time.log"
-    /usr/bin/time -v "$@" >"$DIR/out.log" 2>"$log" || { cat "$DIR/out.log" "$log"; exit 1; }
-    local wall rss
+    local log="$DIR/time.log" pid status=0
+    setsid /usr/bin/time -v "$@" >"$DIR/out.log" 2>"$log" &
+    pid=$!
+    local pss
+    pss=$(tree_pss "$pid")
+    wait "$pid" || status=$?
+    [ "$status" = 0 ] || { cat "$DIR/out.log" "$log"; exit 1; }
+    local wall cpu rss
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log")
+    cpu=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.1f s", u + s}' "$log")
     rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$log")
-    printf '%-40s %10s %8s MiB   load %s\n' "$label" "$wall" "$rss" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '| %s | %s | %s | %s MiB | %.0f MiB | %s |\n' "$label" "$wall" "$cpu" "$rss" \
+        "$(awk -v k="$pss" 'BEGIN {print k / 1024}')" "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
+echo "| command | wall | CPU (user+sys) | peak RSS (largest process) | peak PSS (all processes) | load average at the end |"
+echo "|---|---:|---:|---:|---:|---|"
 
 pipeline() {
     cat >"$DIR/p.yaml" <<YAML
@@ -66,7 +98,7 @@ pipeline "  - routine: gaussian
     sigma: 3
     dtype: float32"
 measure "trialflow gaussian (sigma 3)" "$BIN" run "$DIR/p.yaml" -q
-grep -h -o '"chunk_samples": *[0-9a-z]*' "$DIR"/out.spy/*.info | head -1
+grep -h -o '"chunk_samples": *[0-9a-z]*' "$DIR"/out.spy/*.info | head -1 >&2
 rm -rf "$DIR/out.spy"
 
 pipeline "  - routine: butterworth

@@ -17,6 +17,9 @@ mod request;
 mod selection;
 
 pub use error::PlotError;
+/// Registers the embedded font as `sans-serif` for plotters, for figures drawn outside
+/// [`plot`] (the benchmark figures in `examples/`).
+pub use font::register as register_font;
 pub use request::{parse_size, Format, PlotRequest, DEFAULT_SIZE};
 
 /// Draws `request`'s figure into `request.output`. Selection errors are checked while the
