@@ -1,5 +1,6 @@
 //! Syncopy opens trialflow's `timelock` results (`spy.load` with checksums) as TimeLockData
-//! and finds the `avg`, `var` and `cov` of its own `spy.timelockanalysis` of the same input
+//! and finds the `data` (the cut trials), trial definition, `avg`, `var` and `cov` of its
+//! own `spy.timelockanalysis` of the same input
 //! (`timelock_parity.py`): a Syncopy-written input with unequal trials and offsets, with and
 //! without covariance, one matrix per trial, and a window some trials do not cover.
 
