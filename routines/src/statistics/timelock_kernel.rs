@@ -29,10 +29,6 @@ pub struct WindowLayout {
     pub samples: usize,
     /// Per input trial: `Some` when it covers the window.
     pub trials: Vec<Option<KeptTrial>>,
-    /// The first kept trial and the offset of its window's first sample (the result's
-    /// trial definition row).
-    pub first: usize,
-    pub offset: f64,
 }
 
 impl WindowLayout {
@@ -44,7 +40,8 @@ impl WindowLayout {
         let def = &input.trialdefinition;
         let rate = input.samplerate;
         let mut trials = Vec::with_capacity(def.len());
-        let mut kept: Option<(usize, usize, f64)> = None;
+        // The first kept trial and its window's length.
+        let mut kept: Option<(usize, usize)> = None;
         for t in 0..def.len() {
             if !covers(def, t, rate, window) {
                 trials.push(None);
@@ -52,8 +49,8 @@ impl WindowLayout {
             }
             let range = window_samples(def.trial_len(t), def.offset(t), rate, window);
             match kept {
-                None => kept = Some((t, range.len(), def.offset(t) + range.start as f64)),
-                Some((first_trial, first, _)) if first != range.len() => {
+                None => kept = Some((t, range.len())),
+                Some((first_trial, first)) if first != range.len() => {
                     return Err(StatisticsError::UnequalWindows {
                         routine,
                         lo: window.0,
@@ -68,7 +65,7 @@ impl WindowLayout {
             }
             trials.push(Some(KeptTrial { start: range.start }));
         }
-        let Some((first, samples, offset)) = kept.filter(|k| k.1 > 0) else {
+        let Some((_, samples)) = kept.filter(|k| k.1 > 0) else {
             return Err(StatisticsError::NoTrialCovers {
                 routine,
                 lo: window.0,
@@ -79,8 +76,6 @@ impl WindowLayout {
             window,
             samples,
             trials,
-            first,
-            offset,
         })
     }
 }

@@ -190,15 +190,16 @@ fn trial_covariance(
     for (m, column) in means.iter_mut().zip(x.columns()) {
         *m = column.sum() / t as f64;
     }
+    let sums = cov.as_slice_mut().expect("an owned matrix is contiguous");
     for row in x.rows() {
         for ((d, &v), &m) in dev.iter_mut().zip(row).zip(means.iter()) {
             *d = v - m;
         }
-        for i in 0..c {
+        // Row i's upper part as one slice, so the loop vectorises.
+        for (i, line) in sums.chunks_exact_mut(c).enumerate() {
             let di = dev[i];
-            let mut line = cov.row_mut(i);
-            for j in i..c {
-                line[j] += di * dev[j];
+            for (l, &dj) in line[i..].iter_mut().zip(&dev[i..]) {
+                *l += di * dj;
             }
         }
     }
