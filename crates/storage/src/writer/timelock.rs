@@ -40,7 +40,7 @@ struct CovarianceRequest {
 }
 
 fn covariance_request(cfg: &serde_json::Value) -> Option<CovarianceRequest> {
-    let step = cfg.as_object()?.values().last()?;
+    let step = cfg.as_object()?.values().next_back()?;
     if step.get("covariance")?.as_bool()? {
         Some(CovarianceRequest {
             ddof: step.get("ddof").and_then(|d| d.as_u64()).unwrap_or(1) as usize,
