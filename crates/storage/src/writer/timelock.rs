@@ -28,6 +28,7 @@ use ndarray::{s, Array2, ArrayView, ArrayView2, Dimension};
 use trialflow_core::{DType, DataSchema, TrialDefinition};
 
 use super::SpyWriter;
+use crate::raw_io::{raw_offset, read_at};
 
 /// The HDF5 datasets of a TimeLockData object, in Syncopy's order.
 pub const TIMELOCK_DATASETS: [&str; 4] = ["data", "avg", "var", "cov"];
@@ -77,7 +78,11 @@ impl SpyWriter {
         let total: usize = (0..def.len()).map(|t| def.trial_len(t)).sum();
         if rows == total {
             let kept = kept_trials(def);
-            write_statistics(file, &data, &kept, schema.dtype, covariance_request(cfg))?;
+            // Blocks HDF5 wrote may sit in its buffers; the statistics read the file.
+            file.flush()?;
+            let path = self.staging.join(&state.file_name);
+            let mut trials = StoredTrials::new(&path, &data, &kept, schema.dtype)?;
+            write_statistics(file, &mut trials, schema.dtype, covariance_request(cfg))?;
             return Ok(kept);
         }
         state.data = None;
@@ -108,28 +113,106 @@ fn kept_trials(def: &TrialDefinition) -> TrialDefinition {
         .expect("rows of a valid definition")
 }
 
+/// The stored trials of `data`, one at a time as f64 in a reused buffer: read with `pread`
+/// when `data` is plain contiguous storage in the object file (every trial's output went
+/// there), else (part files behind a virtual dataset) through HDF5.
+struct StoredTrials<'a> {
+    def: &'a TrialDefinition,
+    channels: usize,
+    data: &'a hdf5::Dataset,
+    /// The object file and `data`'s byte offset in it, when readable as plain bytes.
+    raw: Option<(std::fs::File, u64)>,
+    /// Whether `data` holds float32 (read as such and widened here: HDF5's own conversion
+    /// would allocate and clear a buffer per read).
+    is_f32: bool,
+    narrow: Vec<f32>,
+    wide: Vec<f64>,
+}
+
+impl<'a> StoredTrials<'a> {
+    fn new(
+        path: &std::path::Path,
+        data: &'a hdf5::Dataset,
+        def: &'a TrialDefinition,
+        dtype: DType,
+    ) -> hdf5::Result<Self> {
+        let offset = match dtype {
+            DType::Float32 => raw_offset::<f32>(data),
+            DType::Float64 => raw_offset::<f64>(data),
+            _ => None,
+        };
+        let raw = match offset {
+            Some(offset) => Some((std::fs::File::open(path).map_err(io_error)?, offset)),
+            None => None,
+        };
+        Ok(StoredTrials {
+            def,
+            channels: data.shape().get(1).copied().unwrap_or(0),
+            data,
+            raw,
+            is_f32: dtype == DType::Float32,
+            narrow: Vec::new(),
+            wide: Vec::new(),
+        })
+    }
+
+    fn read(&mut self, trial: usize) -> hdf5::Result<ArrayView2<'_, f64>> {
+        let (start, stop) = (self.def.start(trial), self.def.stop(trial));
+        let n = (stop - start) * self.channels;
+        match (&self.raw, self.is_f32) {
+            (Some((file, offset)), true) => {
+                self.narrow.resize(n, 0.0);
+                let at = offset + (start * self.channels * 4) as u64;
+                read_at(file, at, &mut self.narrow).map_err(io_error)?;
+                self.wide.clear();
+                self.wide.extend(self.narrow.iter().map(|&v| f64::from(v)));
+            }
+            (Some((file, offset)), false) => {
+                self.wide.resize(n, 0.0);
+                let at = offset + (start * self.channels * 8) as u64;
+                read_at(file, at, &mut self.wide).map_err(io_error)?;
+            }
+            (None, true) => {
+                let block = self.data.read_slice_2d::<f32, _>(s![start..stop, ..])?;
+                self.wide.clear();
+                self.wide.extend(block.iter().map(|&v| f64::from(v)));
+            }
+            (None, false) => {
+                let block = self.data.read_slice_2d::<f64, _>(s![start..stop, ..])?;
+                self.wide.clear();
+                self.wide.extend(block.iter().copied());
+            }
+        }
+        Ok(
+            ArrayView2::from_shape((stop - start, self.channels), &self.wide)
+                .expect("sized to the trial"),
+        )
+    }
+}
+
+fn io_error(e: std::io::Error) -> hdf5::Error {
+    hdf5::Error::from(format!("reading the stored trials: {e}"))
+}
+
 /// `avg`, `var` (ddof 0 over trials, NaN propagating, as Syncopy's `spy.mean` and `spy.var`
 /// with `dim='trials'`) and the requested covariance, in two passes over the trials in
 /// trial order: the sums and covariances, then the squared deviations from the mean.
 fn write_statistics(
     file: &hdf5::File,
-    data: &hdf5::Dataset,
-    def: &TrialDefinition,
+    trials: &mut StoredTrials<'_>,
     dtype: DType,
     covariance: Option<CovarianceRequest>,
 ) -> hdf5::Result<()> {
+    let def = trials.def;
     let k = def.len();
     let t = def.trial_len(0);
-    let c = data.shape().get(1).copied().unwrap_or(0);
+    let c = trials.channels;
     if let Some(bad) = (0..k).find(|&i| def.trial_len(i) != t) {
         return Err(hdf5::Error::from(format!(
             "TimeLockData trials must be of equal length: trial 0 has {t} samples, trial {bad} {}",
             def.trial_len(bad)
         )));
     }
-    let read = |i: usize| -> hdf5::Result<Array2<f64>> {
-        data.read_slice_2d::<f64, _>(s![def.start(i)..def.stop(i), ..])
-    };
     let mut sum = Array2::<f64>::zeros((t, c));
     let mut cov = covariance.map(|_| Array2::<f64>::zeros((c, c)));
     let mut cov_sum = Array2::<f64>::zeros((c, c));
@@ -141,7 +224,7 @@ fn write_statistics(
     };
     let mut scratch = vec![0.0; 2 * c];
     for i in 0..k {
-        let x = read(i)?;
+        let x = trials.read(i)?;
         sum += &x;
         if let (Some(request), Some(cov)) = (covariance, cov.as_mut()) {
             trial_covariance(x.view(), request.ddof, cov, &mut scratch);
@@ -155,7 +238,7 @@ fn write_statistics(
     let avg = sum.mapv(|v| v / n);
     let mut var = Array2::<f64>::zeros((t, c));
     for i in 0..k {
-        let x = read(i)?;
+        let x = trials.read(i)?;
         ndarray::Zip::from(&mut var)
             .and(&x)
             .and(&avg)
