@@ -24,6 +24,7 @@
 //! the mean over trials, or with `keeptrials: true` one matrix per trial, `(trial, channel,
 //! channel)`. One kept trial gives a (channel, channel) `cov`, as Syncopy's `squeeze` does.
 
+use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView, ArrayView2, Dimension};
 use trialflow_core::{DType, DataSchema, TrialDefinition};
 
@@ -164,8 +165,10 @@ impl<'a> StoredTrials<'a> {
                 self.narrow.resize(n, 0.0);
                 let at = offset + (start * self.channels * 4) as u64;
                 read_at(file, at, &mut self.narrow).map_err(io_error)?;
-                self.wide.clear();
-                self.wide.extend(self.narrow.iter().map(|&v| f64::from(v)));
+                self.wide.resize(n, 0.0);
+                for (w, &v) in self.wide.iter_mut().zip(&self.narrow) {
+                    *w = f64::from(v);
+                }
             }
             (Some((file, offset)), false) => {
                 self.wide.resize(n, 0.0);
@@ -222,7 +225,7 @@ fn write_statistics(
         }) if k > 1 => Some(new_dataset(file, "cov", dtype, &[k, c, c])?),
         _ => None,
     };
-    let mut scratch = vec![0.0; 2 * c];
+    let mut scratch = Vec::new();
     for i in 0..k {
         let x = trials.read(i)?;
         sum += &x;
@@ -258,40 +261,37 @@ fn write_statistics(
     Ok(())
 }
 
-/// One trial's channel covariance, `np.cov(x, ddof=ddof, rowvar=False)`: deviations from
-/// the channel means, the upper triangle summed over samples in order, then mirrored.
-/// `scratch` holds `2 C` values (the means and one sample's deviations).
+/// One trial's channel covariance, `np.cov(x, ddof=ddof, rowvar=False)`: the deviations
+/// from the channel means, then `devᵀ dev / (T - ddof)` as one matrix product (ndarray's
+/// `general_mat_mul`, blocked and vectorised: the finalize is single-threaded, and this is
+/// most of its work), made exactly symmetric from its upper triangle. `scratch` is reused
+/// across trials (`C + T C` values).
 fn trial_covariance(
     x: ArrayView2<'_, f64>,
     ddof: usize,
     cov: &mut Array2<f64>,
-    scratch: &mut [f64],
+    scratch: &mut Vec<f64>,
 ) {
     let (t, c) = x.dim();
-    cov.fill(0.0);
+    scratch.resize(c + t * c, 0.0);
     let (means, dev) = scratch.split_at_mut(c);
-    for (m, column) in means.iter_mut().zip(x.columns()) {
-        *m = column.sum() / t as f64;
-    }
-    let sums = cov.as_slice_mut().expect("an owned matrix is contiguous");
+    means.fill(0.0);
     for row in x.rows() {
-        for ((d, &v), &m) in dev.iter_mut().zip(row).zip(means.iter()) {
+        for (m, &v) in means.iter_mut().zip(row) {
+            *m += v;
+        }
+    }
+    means.iter_mut().for_each(|m| *m /= t as f64);
+    for (d, row) in dev.chunks_exact_mut(c).zip(x.rows()) {
+        for ((d, &v), &m) in d.iter_mut().zip(row).zip(means.iter()) {
             *d = v - m;
         }
-        // Row i's upper part as one slice, so the loop vectorises.
-        for (i, line) in sums.chunks_exact_mut(c).enumerate() {
-            let di = dev[i];
-            for (l, &dj) in line[i..].iter_mut().zip(&dev[i..]) {
-                *l += di * dj;
-            }
-        }
     }
-    let scale = 1.0 / (t - ddof) as f64;
-    for i in 0..c {
-        for j in i..c {
-            let v = cov[[i, j]] * scale;
-            cov[[i, j]] = v;
-            cov[[j, i]] = v;
+    let dev = ArrayView2::from_shape((t, c), &*dev).expect("sized to the trial");
+    general_mat_mul(1.0 / (t - ddof) as f64, &dev.t(), &dev, 0.0, cov);
+    for i in 1..c {
+        for j in 0..i {
+            cov[[i, j]] = cov[[j, i]];
         }
     }
 }
