@@ -33,6 +33,7 @@ cargo test --features mpi --test connectivity mpi_ranks
 cargo test --features mpi --test trial_statistics mpi_ranks
 cargo test --features mpi --test event_inputs mpi_ranks
 cargo test --features mpi --test timelock mpi_ranks
+cargo test --features mpi --test psth mpi_ranks
 if [ -x scripts/test-map-mpi.sh ]; then
     scripts/test-map-mpi.sh
 fi

@@ -811,6 +811,14 @@ fn timelock_data_renders_as_an_evoked_response_per_channel() {
         &["--channels", "0,2", "--latency", "0.05", "0.1"],
         &["2 of 6 channels", "0.05 to 0.1 s", "=channel003"],
     );
+    // `data` holds the cut trials: --trials draws them beneath the average.
+    render_both(
+        &tmp.path,
+        "tl.spy",
+        "evoked_trials",
+        &["--trials", "0-2", "--channels", "0"],
+        &["with 3 of 8 trials", "1 of 6 channels"],
+    );
     // A PSTH (TimeLockData from psth) shows its rate.
     write_file(
         &tmp.path,
@@ -828,7 +836,7 @@ fn timelock_data_renders_as_an_evoked_response_per_channel() {
     let cases: &[(&[&str], &[&str])] = &[
         (&["--latency", "5", "6"], &["--latency", "outside"]),
         (&["--channels", "zz"], &["--channels", "zz"]),
-        (&["--trials", "3"], &["--trials", "'3'"]),
+        (&["--trials", "30"], &["--trials", "'30'"]),
         (&["--foilim", "1", "2"], &["--foilim", "TimeLockData"]),
     ];
     for (i, (args, needles)) in cases.iter().enumerate() {

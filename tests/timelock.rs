@@ -1,15 +1,16 @@
 //! `timelock` (Syncopy's `timelockanalysis`) through the command line: parity with Syncopy
 //! 2023.9 on the cases `fixtures/reference/make_timelock.py` generated (unequal trials,
 //! offsets, trial and channel selections, 2 to 16 channels, covariance averaged or per
-//! trial, left-out trials), the TimeLockData it writes (`data`, `avg`, `var`, `cov`, the
-//! trial definition, `.info`), the same bits in every execution mode (sequential, parallel,
-//! channel groups, shards with their merge, a resume after a kill, MPI ranks), and refusals.
+//! trial, left-out trials), the TimeLockData it writes (`data` the cut trials, exactly
+//! Syncopy's, with its trial definition; `avg`, `var`, `cov`; `.info`), the same bits in
+//! every execution mode (sequential, parallel, channel groups, shards with their merge, a
+//! resume after a kill, MPI ranks), and refusals.
 //!
 //! Tolerance. Syncopy copies the cut trials into a float32 dataset and sums them in float32
 //! (the mean, then the squared deviations); it computes each trial's covariance in float64
-//! and stores it as float32. trialflow folds `x`, `x²` and the per-trial matrices in f64 and
-//! rounds once. Values agree to 1e-5 relative, or 1e-5 of the dataset's largest magnitude
-//! where a value is near zero (a mean or covariance crossing zero).
+//! and stores it as float32. trialflow sums the same stored trials in f64 and rounds once.
+//! Values agree to 1e-5 relative, or 1e-5 of the dataset's largest magnitude where a value
+//! is near zero (a mean or covariance crossing zero).
 
 mod common;
 
@@ -160,16 +161,19 @@ fn timelock_matches_syncopy() {
             info["_hdfFileDatasetProperties"],
             serde_json::json!(["data", "avg", "var", "cov"])
         );
+        // `data` holds the kept trials cut to the window, exactly Syncopy's (float32 copies),
+        // with Syncopy's trial definition.
         let (shape, def) = read_trialdefinition(&file);
-        let samples = number(&case["samples"]);
-        assert_eq!(shape[0], 1, "{name}: one trial");
+        let want_def = array(&case["trialdefinition"]);
+        assert_eq!(shape, want_def.shape(), "{name}: trialdefinition shape");
+        assert_eq!(def, want_def.iter().copied().collect::<Vec<_>>(), "{name}");
+        assert_eq!(shape[0], case["n_kept"].as_u64().unwrap() as usize);
         assert_eq!(
-            &def[..3],
-            &[0.0, samples, number(&case["offset"])],
-            "{name}"
+            dataset(&file, "data").unwrap(),
+            array(&case["data"]),
+            "{name}: data"
         );
         let avg = dataset(&file, "avg").unwrap();
-        assert_eq!(dataset(&file, "data").unwrap(), avg, "{name}: data is avg");
         let mut w = worst(&format!("{name} avg"), &avg, &array(&case["avg"]));
         w = w.max(worst(
             &format!("{name} var"),
@@ -241,8 +245,16 @@ const COV_STEP: &str =
 fn every_mode_shards_and_their_merge_give_the_same_bits() {
     let tmp = TempDir::new("timelock-modes");
     modes_setup(&tmp, COV_STEP, "13", "300", "5");
-    let reference = bits(&timelock_file(&tmp.join("seq.spy")));
+    let seq = timelock_file(&tmp.join("seq.spy"));
+    let reference = bits(&seq);
     assert_eq!(reference.len(), 4, "data, avg, var and cov");
+    // `data` holds the kept trials (more than one), each of the window's length.
+    let (shape, def) = read_trialdefinition(&seq);
+    let t = dataset(&seq, "avg").unwrap().shape()[0];
+    assert!(shape[0] > 1, "{shape:?}");
+    assert_eq!(dataset(&seq, "data").unwrap().shape(), [shape[0] * t, 5]);
+    assert_eq!(dataset(&seq, "cov").unwrap().shape(), [shape[0], 5, 5]);
+    assert!((0..shape[0]).all(|k| def[k * shape[1] + 1] - def[k * shape[1]] == t as f64));
     let runs = [
         ("parallel", "  mode: parallel\n  workers: 2\n"),
         (
@@ -290,7 +302,22 @@ fn every_mode_shards_and_their_merge_give_the_same_bits() {
             "{count} shards + merge differ from sequential"
         );
     }
-    // Without covariance the channels are independent: channel groups give the same bits.
+    // Each channel is cut on its own and the covariance is computed from the stored trials,
+    // so channel groups give the same bits, covariance included.
+    write_pipeline(
+        &tmp.path,
+        "p.yaml",
+        "in.spy",
+        "cov_groups.spy",
+        &Value::Null,
+        COV_STEP,
+        "  mode: parallel\n  workers: 2\n  chan_per_worker: 2\n",
+    );
+    trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+    assert!(
+        bits(&timelock_file(&tmp.join("cov_groups.spy"))) == reference,
+        "channel groups with covariance differ from sequential"
+    );
     let plain = "  - routine: timelock\n    latency: [0.0, 0.15]\n";
     write_pipeline(
         &tmp.path,
@@ -439,8 +466,14 @@ fn a_known_evoked_response_is_the_hand_computed_mean_and_variance() {
             );
         }
     }
-    let (_, def) = read_trialdefinition(&file);
-    assert_eq!(&def[..3], &[0.0, 4.0, -1.0]);
+    // `data` is the three windows back to back, each row's offset its window's first sample.
+    let data = dataset(&file, "data").unwrap();
+    let want: Vec<f64> = windows.iter().flatten().flatten().copied().collect();
+    assert_eq!(data.shape(), [12, 2]);
+    assert_eq!(data.iter().copied().collect::<Vec<_>>(), want);
+    let (shape, def) = read_trialdefinition(&file);
+    assert_eq!(shape, [3, 3]);
+    assert_eq!(def, [0., 4., -1., 4., 8., -1., 8., 12., -1.]);
     let log = read_info(&file)["_log"].as_str().unwrap().to_string();
     assert!(log.contains("trial 3") && log.contains("left out"), "{log}");
 }
@@ -506,17 +539,6 @@ fn bad_inputs_are_refused_up_front_on_one_line() {
         );
         trialflow(&tmp.path, &["run", "bad.yaml", "-q"]).assert_error(2, needles);
     }
-    write_pipeline(
-        &tmp.path,
-        "bad.yaml",
-        "in.spy",
-        "g.spy",
-        &Value::Null,
-        "  - routine: timelock\n    covariance: true\n",
-        "  mode: parallel\n  chan_per_worker: 1\n",
-    );
-    trialflow(&tmp.path, &["run", "bad.yaml", "-q"])
-        .assert_error(2, &["timelock", "combines channels", "chan_per_worker"]);
     assert!(list(&tmp.path)
         .iter()
         .all(|n| !n.ends_with(".spy") || n == "in.spy"));

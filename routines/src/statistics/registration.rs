@@ -135,7 +135,7 @@ impl Registrable for Timelock {
     fn doc() -> RoutineDoc {
         RoutineDoc {
             name: "timelock",
-            summary: "Evoked response: the average and variance (ddof 0) over the trials covering the latency window, and optionally the channel covariance; TimeLockData with avg, var and cov datasets.",
+            summary: "Evoked response: the trials covering the latency window, cut to it (data), their average and variance (ddof 0), and optionally the channel covariance; TimeLockData with avg, var and cov datasets.",
             matches: "syncopy.timelockanalysis(data, latency, covariance, ddof, keeptrials)",
             input: DataKind::Analog,
             output: DataKind::TimeLock,
@@ -179,9 +179,9 @@ const VARTRIALLEN: ParamDoc = ParamDoc {
 
 const PSTH_KEEPTRIALS: ParamDoc = ParamDoc {
     name: "keeptrials",
-    kind: "false",
-    default: "false",
-    doc: "Only false for now: the result holds the trial average and variance, not each trial's histogram.",
+    kind: "bool",
+    default: "true",
+    doc: "true (as Syncopy): data holds each counted trial's histogram; false: data holds their average alone. avg and var are the trial average and variance either way.",
 };
 
 impl Registrable for Psth {
@@ -190,8 +190,8 @@ impl Registrable for Psth {
     fn doc() -> RoutineDoc {
         RoutineDoc {
             name: "psth",
-            summary: "Peri-stimulus time histogram of SpikeData events per channel and unit, averaged over trials with its variance; TimeLockData with avg and var.",
-            matches: "syncopy.spike_psth(spikes, binsize, output, latency, vartriallen)",
+            summary: "Peri-stimulus time histogram of SpikeData events per channel and unit, per trial, averaged over trials with its variance; TimeLockData with avg and var.",
+            matches: "syncopy.spike_psth(spikes, binsize, output, latency, vartriallen, keeptrials)",
             input: DataKind::Spike,
             output: DataKind::TimeLock,
             params: &[BINSIZE, PSTH_OUTPUT, PSTH_LATENCY, VARTRIALLEN, PSTH_KEEPTRIALS],

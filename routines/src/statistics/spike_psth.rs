@@ -10,7 +10,7 @@ use trialflow_core::{
 
 use super::latency::{covers, Latency, LatencyParam};
 use super::psth::{bin_edges, time_axis, trial_histogram, BinSize, PsthOutput, TrialSpan};
-use super::timelock_kernel::{finish, Covariance};
+use super::timelock_kernel::finish;
 use super::StatisticsError;
 
 const NAME: &str = "psth";
@@ -26,8 +26,8 @@ pub enum BinSizeParam {
 /// Unchecked parameters of `psth`, Syncopy's `spike_psth`: `binsize` (seconds, or `rice`
 /// (default) or `sqrt`), `output` (`rate` (default), `spikecount`, `proportion`), `latency`
 /// (as `timelock`'s), `vartriallen` (default true: every trial, NaN where one does not
-/// reach; false: only the trials covering the window) and `keeptrials` (only false for now:
-/// the result holds the trial average and variance).
+/// reach; false: only the trials covering the window) and `keeptrials` (default true, as
+/// Syncopy: `data` holds each trial's histogram; false: the trial average alone).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PsthParams {
@@ -63,6 +63,11 @@ impl PsthParams {
         self
     }
 
+    pub fn keeptrials(mut self, keep: bool) -> Self {
+        self.keeptrials = Some(keep);
+        self
+    }
+
     pub fn check(self) -> Result<Psth, StatisticsError> {
         let binsize = match self.binsize {
             None => BinSize::Rice,
@@ -87,18 +92,12 @@ impl PsthParams {
                 legal: "rate, spikecount or proportion",
             })?,
         };
-        if self.keeptrials == Some(true) {
-            return Err(StatisticsError::BadPsthParam {
-                key: "keeptrials",
-                got: "true".into(),
-                legal: "false (the per-trial histograms are not kept yet; the result holds their average and variance)",
-            });
-        }
         Ok(Psth {
             binsize,
             output,
             latency: Latency::check(self.latency, NAME)?,
             vartriallen: self.vartriallen.unwrap_or(true),
+            keeptrials: self.keeptrials.unwrap_or(true),
         })
     }
 }
@@ -106,10 +105,17 @@ impl PsthParams {
 /// Syncopy 2023.9's `spike_psth` on SpikeData (a SpikeData input, or `find_peaks` before
 /// it): per trial a histogram of the events' times relative to the trigger, one column per
 /// (channel, unit), normalised as `output` says and NaN in the bins a trial does not reach
-/// (`psth.rs`); then the mean and variance (ddof 0, NaN propagating) over the trials, as a
-/// trial reduction (bitwise the same in every mode). TimeLockData out: `data` and `avg` the
-/// mean, `var` the variance, one trial of the bins with Syncopy's time axis (samplerate
-/// `1 / bin step`, offset `rint(first bin centre * samplerate)`).
+/// (`psth.rs`); then the mean and variance (ddof 0, NaN propagating) over the trials.
+/// TimeLockData out, on the bins' time axis (samplerate `1 / bin step`, offset
+/// `rint(first bin centre * samplerate)`):
+///
+/// - `keeptrials: true` (the default, as Syncopy): `data` holds one histogram per counted
+///   trial (trials left out by `vartriallen: false` write zero rows, which the writer
+///   drops), with Syncopy's trial definition `[k B, (k + 1) B, offset]`; the storage writer
+///   computes `avg` and `var` from them at finalize (`storage/src/writer/timelock.rs`).
+/// - `keeptrials: false`: a trial reduction (bitwise the same in every mode) whose one
+///   trial is the average; `data` and `avg` the mean, `var` the variance. (Syncopy 2023.9
+///   leaves `data` empty here.)
 ///
 /// Columns: every (channel, unit) of the input's labels, `channel{c}_unit{u}` as Syncopy
 /// names them, also those without an event (Syncopy keeps only the pairs with events; the
@@ -120,6 +126,7 @@ pub struct Psth {
     output: PsthOutput,
     latency: Latency,
     vartriallen: bool,
+    keeptrials: bool,
 }
 
 /// What the dry run decides from the trial definition: the window, which trials count and
@@ -175,7 +182,7 @@ impl ComputationalRoutine for Psth {
             },
             "latency": self.latency.to_json(),
             "vartriallen": self.vartriallen,
-            "keeptrials": false,
+            "keeptrials": self.keeptrials,
         })
     }
 
@@ -189,6 +196,9 @@ impl ComputationalRoutine for Psth {
     }
 
     fn reduction(&self, input: &DataSchema) -> Result<Option<TrialReduction>, RoutineError> {
+        if self.keeptrials {
+            return Ok(None);
+        }
         let l = self.layout(input)?;
         let bins = l.edges.len() - 1;
         Ok(Some(TrialReduction::real(vec![
@@ -200,10 +210,16 @@ impl ComputationalRoutine for Psth {
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
         let l = self.layout(input)?;
         let bins = l.edges.len() - 1;
-        Ok(OutputShape::dense(
-            DataKind::TimeLock,
-            vec![vec![2 * bins, input.n_channels() * l.units]],
-        ))
+        let columns = input.n_channels() * l.units;
+        let shapes = if self.keeptrials {
+            l.counts
+                .iter()
+                .map(|&counts| vec![if counts { bins } else { 0 }, columns])
+                .collect()
+        } else {
+            vec![vec![2 * bins, columns]]
+        };
+        Ok(OutputShape::dense(DataKind::TimeLock, shapes))
     }
 
     fn process_metadata(
@@ -218,7 +234,21 @@ impl ComputationalRoutine for Psth {
         schema.kind = DataKind::TimeLock;
         schema.trial_shapes = output.trial_shapes.clone();
         schema.samplerate = rate;
-        schema.trialdefinition = TrialDefinition::from_trials(&[(0, bins, offset)], &[]);
+        schema.trialdefinition = if self.keeptrials {
+            let mut at = 0;
+            let rows: Vec<(usize, usize, f64)> = l
+                .counts
+                .iter()
+                .map(|&counts| {
+                    let len = if counts { bins } else { 0 };
+                    at += len;
+                    (at - len, at, offset)
+                })
+                .collect();
+            TrialDefinition::from_trials(&rows, &[])
+        } else {
+            TrialDefinition::from_trials(&[(0, bins, offset)], &[])
+        };
         schema.channels = (0..input.n_channels())
             .flat_map(|c| (0..l.units).map(move |u| format!("channel{c}_unit{u}")))
             .collect();
@@ -239,6 +269,7 @@ impl ComputationalRoutine for Psth {
             counts: l.counts,
             units: l.units,
             output: self.output,
+            keeptrials: self.keeptrials,
         }))
     }
 
@@ -248,18 +279,51 @@ impl ComputationalRoutine for Psth {
         _n_trials: usize,
         output: &mut OutputBlock<'_>,
     ) -> Result<(), RoutineError> {
-        finish(state.real(), Covariance::None, output.dense_mut());
+        finish(state.real(), output.dense_mut());
         Ok(())
     }
 }
 
-/// One trial's contribution: row 0 a 1 (0 for a trial left out), rows `1..B+1` its
-/// histogram, `B+1..2B+1` its squares (NaN stays NaN, as in Syncopy's sums).
+/// One trial's histogram (NaN stays NaN, as in Syncopy's sums): with `keeptrials` the
+/// trial's output (zero rows for a trial left out); otherwise its contribution, row 0 a 1
+/// (0 and all zeros for a trial left out), rows `1..B+1` the histogram, `B+1..2B+1` its
+/// squares.
 struct PsthKernel {
     edges: Vec<f64>,
     counts: Vec<bool>,
     units: usize,
     output: PsthOutput,
+    keeptrials: bool,
+}
+
+impl PsthKernel {
+    fn histogram(&self, input: &TrialInput<'_>, hist: &mut [f64]) -> Result<(), RoutineError> {
+        let events = input.events.ok_or_else(|| {
+            RoutineError::failed("psth takes SpikeData, so the engine hands it events")
+        })?;
+        let first = input.channels.start as i64;
+        let units = self.units as i64;
+        let spikes = events
+            .sample
+            .iter()
+            .zip(&events.channel)
+            .zip(&events.unit)
+            .map(|((&s, &c), &u)| (s, ((c - first) * units + u.clamp(0, units - 1)) as usize));
+        let span = TrialSpan {
+            start: 0.0,
+            stop: input.trial_len as f64,
+            offset: input.offset,
+        };
+        trial_histogram(
+            spikes,
+            span,
+            &self.edges,
+            self.output,
+            input.samplerate,
+            hist,
+        );
+        Ok(())
+    }
 }
 
 impl Kernel for PsthKernel {
@@ -270,44 +334,28 @@ impl Kernel for PsthKernel {
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
         let mut out = output.dense_mut();
+        if self.keeptrials {
+            if !self.counts[input.trial] {
+                return Ok(());
+            }
+            let hist = out.as_slice_mut().expect("output blocks are contiguous");
+            return self.histogram(input, hist);
+        }
         out.fill(0.0);
         if !self.counts[input.trial] {
             return Ok(());
         }
-        let events = input.events.ok_or_else(|| {
-            RoutineError::failed("psth takes SpikeData, so the engine hands it events")
-        })?;
         let mut out = out
             .into_dimensionality::<Ix2>()
             .expect("contributions are 2-D");
         let bins = self.edges.len() - 1;
-        let first = input.channels.start as i64;
-        let units = self.units as i64;
         out.row_mut(0).fill(1.0);
         {
             let mut hist = out.slice_mut(s![1..bins + 1, ..]);
             let hist = hist
                 .as_slice_mut()
                 .expect("contribution rows are contiguous");
-            let spikes = events
-                .sample
-                .iter()
-                .zip(&events.channel)
-                .zip(&events.unit)
-                .map(|((&s, &c), &u)| (s, ((c - first) * units + u.clamp(0, units - 1)) as usize));
-            let span = TrialSpan {
-                start: 0.0,
-                stop: input.trial_len as f64,
-                offset: input.offset,
-            };
-            trial_histogram(
-                spikes,
-                span,
-                &self.edges,
-                self.output,
-                input.samplerate,
-                hist,
-            );
+            self.histogram(input, hist)?;
         }
         let (hist, mut squares) = out.multi_slice_mut((s![1..bins + 1, ..], s![bins + 1.., ..]));
         squares.zip_mut_with(&hist, |q, &h| *q = h * h);

@@ -1,14 +1,13 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use trialflow_core::routine::{ReducedState, TrialReduction};
 use trialflow_core::{
-    ComputationalRoutine, DataKind, DataSchema, OutputBlock, OutputShape, Plan, Planner,
-    RoutineError, TrialDefinition,
+    ComputationalRoutine, DataKind, DataSchema, OutputShape, Plan, Planner, RoutineError,
+    TrialDefinition,
 };
 
 use super::latency::{Latency, LatencyParam};
-use super::timelock_kernel::{finish, Covariance, TimelockKernel, WindowLayout};
+use super::timelock_kernel::{Covariance, TimelockKernel, WindowLayout};
 use super::StatisticsError;
 
 const NAME: &str = "timelock";
@@ -71,17 +70,19 @@ impl TimelockParams {
     }
 }
 
-/// Syncopy 2023.9's `timelockanalysis` on AnalogData: the average and variance over trials
-/// (ddof 0, as `spy.var(dim='trials')`) of the samples inside the latency window, and on
-/// request the channel covariance (`np.cov(trial, ddof, rowvar=False)` per trial, then the
-/// trial mean or, with `keeptrials`, one matrix per trial). As Syncopy, only the trials
-/// covering the whole window count; the others are left out, each named by a warning in
-/// the log. A window outside every trial, or one no trial covers, is refused in the dry run.
+/// Syncopy 2023.9's `timelockanalysis` on AnalogData: the trials cut to the latency window
+/// (as Syncopy, only the trials covering the whole window are kept; the others are left
+/// out, each named by a warning in the log), their average and variance over trials (ddof
+/// 0, as `spy.var(dim='trials')`), and on request the channel covariance (`np.cov(trial,
+/// ddof, rowvar=False)` per trial, then the trial mean or, with `keeptrials`, one matrix
+/// per trial). A window outside every trial, or one no trial covers, is refused in the dry
+/// run.
 ///
-/// TimeLockData out, one trial of the window's length whose `data` is the average (Syncopy
-/// also copies the cut trials into `data`; trialflow streams them and keeps only the sums),
-/// with the datasets `avg`, `var` and `cov`. The trial definition row is the first kept
-/// trial's, with the window's offset.
+/// TimeLockData out, whose `data` holds the kept trials cut to the window, with Syncopy's
+/// trial definition (the trials back to back, each row's offset its window's first sample,
+/// trialinfo kept). This step writes the cut trials (a left-out trial as zero rows, which
+/// the writer drops from the trial definition); the storage writer computes `avg`, `var`
+/// and `cov` from the stored trials at finalize (`storage/src/writer/timelock.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timelock {
     latency: Latency,
@@ -108,10 +109,6 @@ impl Timelock {
         }
         Ok(layout)
     }
-
-    fn result_rows(&self, layout: &WindowLayout, channels: usize) -> usize {
-        2 * layout.samples + self.covariance.rows(channels, layout.n_kept())
-    }
 }
 
 impl ComputationalRoutine for Timelock {
@@ -119,6 +116,8 @@ impl ComputationalRoutine for Timelock {
         NAME
     }
 
+    /// The storage writer reads `covariance`, `ddof` and `keeptrials` from here to compute
+    /// `cov` at finalize.
     fn cfg(&self) -> serde_json::Value {
         serde_json::json!({
             "latency": self.latency.to_json(),
@@ -128,24 +127,21 @@ impl ComputationalRoutine for Timelock {
         })
     }
 
+    /// Each channel is cut on its own; the covariance is computed at finalize from the
+    /// stored trials, so channel groups are fine with it too.
     fn channel_independent(&self) -> bool {
-        self.covariance == Covariance::None
-    }
-
-    fn reduction(&self, input: &DataSchema) -> Result<Option<TrialReduction>, RoutineError> {
-        let layout = self.layout(input)?;
-        let c = input.n_channels();
-        let rows = self.result_rows(&layout, c) + 1;
-        Ok(Some(TrialReduction::real(vec![rows, c])))
+        true
     }
 
     fn initialize(&self, input: &DataSchema) -> Result<OutputShape, RoutineError> {
         let layout = self.layout(input)?;
         let c = input.n_channels();
-        Ok(OutputShape::dense(
-            DataKind::TimeLock,
-            vec![vec![self.result_rows(&layout, c), c]],
-        ))
+        let shapes = layout
+            .trials
+            .iter()
+            .map(|kept| vec![if kept.is_some() { layout.samples } else { 0 }, c])
+            .collect();
+        Ok(OutputShape::dense(DataKind::TimeLock, shapes))
     }
 
     fn process_metadata(
@@ -157,34 +153,32 @@ impl ComputationalRoutine for Timelock {
         let mut schema = input.clone();
         schema.kind = DataKind::TimeLock;
         schema.trial_shapes = output.trial_shapes.clone();
-        let row = input.trialdefinition.row(layout.first);
-        let mut values = vec![0.0, layout.samples as f64, layout.offset];
-        values.extend_from_slice(&row[3..]);
-        schema.trialdefinition = TrialDefinition::from_rows(values, row.len(), layout.samples)
-            .map_err(RoutineError::failed)?;
+        let def = &input.trialdefinition;
+        let mut values = Vec::with_capacity(def.values().len());
+        let mut at = 0usize;
+        for (t, kept) in layout.trials.iter().enumerate() {
+            let row = def.row(t);
+            let (len, offset) = match kept {
+                Some(k) => (layout.samples, row[2] + k.start as f64),
+                None => (0, row[2]),
+            };
+            values.extend_from_slice(&[at as f64, (at + len) as f64, offset]);
+            values.extend_from_slice(&row[3..]);
+            at += len;
+        }
+        schema.trialdefinition =
+            TrialDefinition::from_rows(values, def.columns(), at).map_err(RoutineError::failed)?;
         Ok(schema)
     }
 
     fn plan(
         &self,
-        task_shape: &[usize],
+        _task_shape: &[usize],
         input: &DataSchema,
         _planner: &mut Planner,
     ) -> Result<Plan, RoutineError> {
         Ok(Arc::new(TimelockKernel {
             layout: Arc::new(self.layout(input)?),
-            covariance: self.covariance,
-            channels: *task_shape.last().unwrap_or(&0),
         }))
-    }
-
-    fn finish_reduction(
-        &self,
-        state: ReducedState<'_>,
-        _n_trials: usize,
-        output: &mut OutputBlock<'_>,
-    ) -> Result<(), RoutineError> {
-        finish(state.real(), self.covariance, output.dense_mut());
-        Ok(())
     }
 }

@@ -1,24 +1,14 @@
-//! The numbers of `timelock`: which samples of which trial count (the window layout), one
-//! trial's contribution, and the finish that turns the folded sums into Syncopy's `avg`,
-//! `var` and `cov`.
+//! The numbers of `timelock`: which samples of which trial count (the window layout) and
+//! one trial's output (its window), and the finish of `psth`'s trial reduction
+//! (`keeptrials: false`) that turns folded sums into the average and variance.
 //!
-//! A trial's contribution is `[R, C]` (channel axis last): row 0 a 1 (the trial counts; 0
-//! for a trial left out, whose contribution is all zeros), rows `1..T+1` its values over the
-//! latency window, `T+1..2T+1` their squares, then, with covariance, the trial's
-//! covariance matrix: in rows `2T+1..2T+1+C` for the trial mean (`keeptrials: false`), or in
-//! the `C` rows of its own slot among the kept trials (`keeptrials: true`, every other
-//! slot zero, so the fold's sum is the stack of per-trial matrices, exactly: `x + 0 = x`).
-//!
-//! The result is packed the same way without the count row (`T` rows avg, `T` var, then
-//! the covariance rows); the storage writer splits it into TimeLockData's datasets
-//! (`storage/src/writer/timelock.rs`).
+//! `timelock` writes the cut trials; `avg`, `var` and `cov` are computed from them by the
+//! storage writer at finalize (`storage/src/writer/timelock.rs`).
 
 use std::sync::Arc;
 
-use ndarray::{s, ArrayViewD, ArrayViewMutD, Axis, Ix2};
-use trialflow_core::{
-    DataSchema, Kernel, OutputBlock, RoutineError, Scratch, ScratchSize, TrialInput,
-};
+use ndarray::{s, ArrayViewD, ArrayViewMutD, Ix2};
+use trialflow_core::{DataSchema, Kernel, OutputBlock, RoutineError, Scratch, TrialInput};
 
 use super::latency::{covers, window_samples};
 use super::StatisticsError;
@@ -28,8 +18,6 @@ use super::StatisticsError;
 pub struct KeptTrial {
     /// First sample of the window in the trial.
     pub start: usize,
-    /// Index among the kept trials (the covariance slot with `keeptrials: true`).
-    pub slot: usize,
 }
 
 /// The window every kept trial contributes, decided in the dry run from the input's trial
@@ -41,10 +29,6 @@ pub struct WindowLayout {
     pub samples: usize,
     /// Per input trial: `Some` when it covers the window.
     pub trials: Vec<Option<KeptTrial>>,
-    /// The first kept trial and the offset of its window's first sample (the result's
-    /// trial definition row).
-    pub first: usize,
-    pub offset: f64,
 }
 
 impl WindowLayout {
@@ -56,8 +40,8 @@ impl WindowLayout {
         let def = &input.trialdefinition;
         let rate = input.samplerate;
         let mut trials = Vec::with_capacity(def.len());
-        let mut kept: Option<(usize, usize, f64)> = None;
-        let mut slot = 0;
+        // The first kept trial and its window's length.
+        let mut kept: Option<(usize, usize)> = None;
         for t in 0..def.len() {
             if !covers(def, t, rate, window) {
                 trials.push(None);
@@ -65,8 +49,8 @@ impl WindowLayout {
             }
             let range = window_samples(def.trial_len(t), def.offset(t), rate, window);
             match kept {
-                None => kept = Some((t, range.len(), def.offset(t) + range.start as f64)),
-                Some((first_trial, first, _)) if first != range.len() => {
+                None => kept = Some((t, range.len())),
+                Some((first_trial, first)) if first != range.len() => {
                     return Err(StatisticsError::UnequalWindows {
                         routine,
                         lo: window.0,
@@ -79,13 +63,9 @@ impl WindowLayout {
                 }
                 Some(_) => {}
             }
-            trials.push(Some(KeptTrial {
-                start: range.start,
-                slot,
-            }));
-            slot += 1;
+            trials.push(Some(KeptTrial { start: range.start }));
         }
-        let Some((first, samples, offset)) = kept.filter(|k| k.1 > 0) else {
+        let Some((_, samples)) = kept.filter(|k| k.1 > 0) else {
             return Err(StatisticsError::NoTrialCovers {
                 routine,
                 lo: window.0,
@@ -96,13 +76,7 @@ impl WindowLayout {
             window,
             samples,
             trials,
-            first,
-            offset,
         })
-    }
-
-    pub fn n_kept(&self) -> usize {
-        self.trials.iter().flatten().count()
     }
 }
 
@@ -120,53 +94,25 @@ pub enum Covariance {
     },
 }
 
-impl Covariance {
-    /// Covariance rows of a contribution or result with `c` channels and `kept` trials.
-    pub fn rows(self, c: usize, kept: usize) -> usize {
-        match self {
-            Covariance::None => 0,
-            Covariance::Mean { .. } => c,
-            Covariance::PerTrial { .. } => kept * c,
-        }
-    }
-}
-
-/// One trial's contribution (see the module documentation).
+/// One trial's output: its samples inside the window, or nothing (zero rows) for a trial
+/// that does not cover it.
 pub struct TimelockKernel {
     pub layout: Arc<WindowLayout>,
-    pub covariance: Covariance,
-    /// Channels of a task (all of them when there is a covariance to compute).
-    pub channels: usize,
 }
 
 impl Kernel for TimelockKernel {
-    fn scratch_size(&self) -> ScratchSize {
-        ScratchSize {
-            // Channel means and one sample's deviations from them.
-            real: match self.covariance {
-                Covariance::None => 0,
-                _ => 2 * self.channels,
-            },
-            ..ScratchSize::default()
-        }
-    }
-
     fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let mut out = output.dense_mut();
-        out.fill(0.0);
-        let t_len = self.layout.samples;
         let Some(kept) = self.layout.trials[input.trial] else {
             if input.channels.start == 0 {
                 let (lo, hi) = self.layout.window;
-                let def_len = input.trial_len;
                 let (start, end) = (
                     input.offset / input.samplerate,
-                    (def_len as f64 - 1.0 + input.offset) / input.samplerate,
+                    (input.trial_len as f64 - 1.0 + input.offset) / input.samplerate,
                 );
                 scratch.warn(format!(
                     "trial {} ({start} s to {end} s) does not cover the latency window [{lo}, {hi}] s: left out, as Syncopy",
@@ -176,64 +122,26 @@ impl Kernel for TimelockKernel {
             return Ok(());
         };
         let x = input.samples();
-        let x = x.slice(s![kept.start..kept.start + t_len, ..]);
-        let mut out = out
-            .view_mut()
+        let t_len = self.layout.samples;
+        output
+            .dense_mut()
             .into_dimensionality::<Ix2>()
-            .expect("contributions are 2-D");
-        out.row_mut(0).fill(1.0);
-        out.slice_mut(s![1..t_len + 1, ..]).assign(&x);
-        out.slice_mut(s![t_len + 1..2 * t_len + 1, ..])
-            .zip_mut_with(&x, |o, &v| *o = v * v);
-        let (ddof, slot) = match self.covariance {
-            Covariance::None => return Ok(()),
-            Covariance::Mean { ddof } => (ddof, 0),
-            Covariance::PerTrial { ddof } => (ddof, kept.slot),
-        };
-        let c = x.ncols();
-        let base = 2 * t_len + 1 + slot * c;
-        let (means, dev) = scratch.real[..2 * c].split_at_mut(c);
-        for (m, column) in means.iter_mut().zip(x.axis_iter(Axis(1))) {
-            *m = column.sum() / t_len as f64;
-        }
-        let mut cov = out.slice_mut(s![base..base + c, ..]);
-        // Upper triangle, summed over samples in order; then mirrored.
-        for row in x.rows() {
-            for ((d, &v), &m) in dev.iter_mut().zip(row).zip(means.iter()) {
-                *d = v - m;
-            }
-            for i in 0..c {
-                let di = dev[i];
-                let mut line = cov.row_mut(i);
-                for j in i..c {
-                    line[j] += di * dev[j];
-                }
-            }
-        }
-        let scale = 1.0 / (t_len - ddof) as f64;
-        for i in 0..c {
-            for j in i..c {
-                let v = cov[[i, j]] * scale;
-                cov[[i, j]] = v;
-                cov[[j, i]] = v;
-            }
-        }
+            .expect("trials are 2-D")
+            .assign(&x.slice(s![kept.start..kept.start + t_len, ..]));
         Ok(())
     }
 }
 
-/// The result from the folded contributions: avg and var (ddof 0, as Syncopy's `spy.var`
-/// over trials) over the kept trials, then the covariance rows (the mean over trials, or the
-/// per-trial stack as folded).
-pub fn finish(state: ArrayViewD<'_, f64>, covariance: Covariance, out: ArrayViewMutD<'_, f64>) {
+/// `psth`'s result (`keeptrials: false`) from the folded contributions (row 0 the count of
+/// trials, then `T` rows of sums, `T` of sums of squares): the average and variance (ddof 0,
+/// as Syncopy's `spy.var` over trials), packed as `T` rows each.
+pub fn finish(state: ArrayViewD<'_, f64>, out: ArrayViewMutD<'_, f64>) {
     let state = state
         .into_dimensionality::<Ix2>()
         .expect("contributions are 2-D");
     let mut out = out.into_dimensionality::<Ix2>().expect("results are 2-D");
     let n = state[[0, 0]];
-    // The kept trials are counted in row 0, so the window's length follows from the rows.
-    let cov_rows = covariance.rows(state.ncols(), n as usize);
-    let t = (state.nrows() - 1 - cov_rows) / 2;
+    let t = (state.nrows() - 1) / 2;
     for i in 0..t {
         for c in 0..state.ncols() {
             let mean = state[[1 + i, c]] / n;
@@ -242,12 +150,5 @@ pub fn finish(state: ArrayViewD<'_, f64>, covariance: Covariance, out: ArrayView
             // `max` would turn a NaN variance into 0; only clamp real rounding.
             out[[t + i, c]] = if var < 0.0 { 0.0 } else { var };
         }
-    }
-    let cov_in = state.slice(s![2 * t + 1.., ..]);
-    let mut cov_out = out.slice_mut(s![2 * t.., ..]);
-    match covariance {
-        Covariance::None => {}
-        Covariance::Mean { .. } => cov_out.zip_mut_with(&cov_in, |o, &v| *o = v / n),
-        Covariance::PerTrial { .. } => cov_out.assign(&cov_in),
     }
 }

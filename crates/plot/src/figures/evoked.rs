@@ -1,7 +1,9 @@
 //! TimeLockData (`timelock` and `psth` results): per channel, the evoked response (`avg`) on the
 //! time axis with a band of ±1 standard deviation over trials (`sqrt(var)`), one panel per
-//! channel in a grid; a PSTH's value axis is its rate, count or proportion. Without an `avg` dataset (a TimeLockData made otherwise) the `data`
-//! trial is drawn without a band.
+//! channel in a grid; a PSTH's value axis is its rate, count or proportion. `--trials`
+//! draws those trials of `data` (the cut trials the average is over) as thin lines beneath
+//! it. Without an `avg` dataset (a TimeLockData made otherwise) the first `data` trial is
+//! drawn without a band.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -21,6 +23,8 @@ pub struct Evoked {
     /// Per selected channel: the average and (when the object has `var`) its SD.
     avg: Vec<Vec<f64>>,
     sd: Option<Vec<Vec<f64>>>,
+    /// Per selected channel, the `--trials` traces.
+    trials: Vec<Vec<Vec<f64>>>,
     labels: Vec<String>,
     /// The value axis' label with its unit.
     value_label: String,
@@ -41,8 +45,8 @@ pub fn prepare(obj: DenseObject, req: &PlotRequest) -> Result<Box<dyn Figure>, P
     }
     let h = obj.header();
     let def = &h.trialdefinition;
-    // One time-locked trial: --trials may only name it.
-    parse_trials(req.trials.as_deref(), def.len(), &[0])?;
+    // Trials of equal length on one time axis (trial 0's); none drawn unless asked for.
+    let picked = parse_trials(req.trials.as_deref(), def.len(), &[])?;
     apply_latency(def, vec![0], h.samplerate, req.latency)?;
     let channels = parse_channels(req.channels.as_deref(), &h.channels)?;
     frame::check_panels(channels.len(), "--channels", "channels")?;
@@ -55,6 +59,23 @@ pub fn prepare(obj: DenseObject, req: &PlotRequest) -> Result<Box<dyn Figure>, P
             .map_err(read_err)?,
     };
     let var = obj.extra("var").map_err(read_err)?;
+    let mut traces = Vec::with_capacity(picked.len());
+    for &t in &picked {
+        if def.trial_len(t) != def.trial_len(0) {
+            return Err(PlotError::selection(
+                "--trials",
+                format!(
+                    "trial {t} has {} samples, trial 0 {}: not one time axis",
+                    def.trial_len(t),
+                    def.trial_len(0)
+                ),
+            ));
+        }
+        traces.push(
+            obj.read_block::<f64>(t, &[0..def.trial_len(t), 0..h.channels.len()])
+                .map_err(read_err)?,
+        );
+    }
     let column = |a: &ndarray::ArrayD<f64>, c: usize, f: fn(f64) -> f64| -> Vec<f64> {
         rows.clone().map(|r| f(a[[r, c]])).collect()
     };
@@ -71,9 +92,17 @@ pub fn prepare(obj: DenseObject, req: &PlotRequest) -> Result<Box<dyn Figure>, P
             "{} (TimeLockData): avg{} over trials, {selection}",
             frame::object_name(h),
             if var.is_some() { " ± 1 SD" } else { "" }
-        ),
+        ) + &if picked.is_empty() {
+            String::new()
+        } else {
+            format!(" with {} of {} trials", picked.len(), def.len())
+        },
         time,
         avg: channels.iter().map(|&c| column(&avg, c, |v| v)).collect(),
+        trials: channels
+            .iter()
+            .map(|&c| traces.iter().map(|x| column(x, c, |v| v)).collect())
+            .collect(),
         sd: var
             .as_ref()
             .map(|v| channels.iter().map(|&c| column(v, c, f64::sqrt)).collect()),
@@ -117,7 +146,14 @@ impl Evoked {
                 Some(sd) => avg.iter().zip(sd).map(|(m, s)| m + s).collect(),
                 None => avg.clone(),
             };
-            let (lo, hi) = frame::span(lower.iter().chain(&upper).copied());
+            let traces = &self.trials[c];
+            let (lo, hi) = frame::span(
+                lower
+                    .iter()
+                    .chain(&upper)
+                    .chain(traces.iter().flatten())
+                    .copied(),
+            );
             let pad = (hi - lo) * 0.05;
             let mut chart = ChartBuilder::on(&area)
                 .margin_top(layout::MARGIN)
@@ -146,6 +182,16 @@ impl Evoked {
                     .filter(|p| p.1.is_finite())
                     .collect();
                 chart.draw_series(std::iter::once(Polygon::new(band, MEAN.mix(0.25).filled())))?;
+            }
+            for trace in traces {
+                chart.draw_series(LineSeries::new(
+                    self.time
+                        .iter()
+                        .zip(trace)
+                        .map(|(&t, &v)| (t, v))
+                        .filter(|p| p.1.is_finite()),
+                    BLACK.mix(0.25).stroke_width(1),
+                ))?;
             }
             // The trigger, where the window includes it.
             if x.0 <= 0.0 && 0.0 <= x.1 {

@@ -58,15 +58,18 @@ impl SpyWriter {
                 })?;
             }
         }
-        let metadata = &self.syncopy_labels(obj, metadata);
+        let mut metadata = self.syncopy_labels(obj, metadata);
         if metadata.schema.kind == DataKind::TimeLock {
-            self.unpack_timelock(obj, &metadata.schema).map_err(|e| {
-                self.fail(
-                    &name,
-                    format!("writing the TimeLockData datasets of it: {}", one_line(&e)),
-                )
-            })?;
+            metadata.schema.trialdefinition = self
+                .unpack_timelock(obj, &metadata.schema, &metadata.cfg)
+                .map_err(|e| {
+                    self.fail(
+                        &name,
+                        format!("writing the TimeLockData datasets of it: {}", one_line(&e)),
+                    )
+                })?;
         }
+        let metadata = &metadata;
         self.write_metadata(obj, metadata).map_err(|e| {
             self.fail(
                 &name,
