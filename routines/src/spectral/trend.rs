@@ -150,7 +150,7 @@ impl Trend {
         macro_rules! gather {
             ($value:expr) => {{
                 match contiguous {
-                    Some(rows) if width == TILE => {
+                    Some(rows) if width == TILE && n > 0 => {
                         // A full block: each row's TILE values (one cache line) are read
                         // as one array and go to the TILE lines at position t, so the
                         // trend (and taper) arithmetic runs as vector operations with no
