@@ -284,3 +284,34 @@ proptest! {
         }
     }
 }
+
+/// proptest's minimal case from session 7: a negative `gap_thresh` closes every ridge line
+/// at the end of each row, but the first row's lines are still open while the next row
+/// starts its own, so the line table needs two rows' room (it had one, and panicked).
+#[test]
+fn find_peaks_cwt_negative_gap_thresh_needs_room_for_two_rows() {
+    let values = [
+        0.6674160798141653,
+        0.5107913107307391,
+        1.5587577430214827,
+        0.8531169111566773,
+        2.4111609993834744,
+        1.7196017728865243,
+        1.7020013905915645,
+        1.3131139352407568,
+        1.2078723646335707,
+        1.3144217999225876,
+    ];
+    let data = Array2::from_shape_vec((10, 1), values.to_vec()).unwrap();
+    let params = json!({"widths": [0.5, 0.5088298378256729], "min_snr": 0.0, "gap_thresh": -1.0});
+    let (ev, _) = run(
+        "find_peaks_cwt",
+        &params,
+        &data,
+        &[10],
+        ExecutionOptions::sequential(),
+    );
+    for &s in &ev.sample {
+        assert!(0 < s && s < 9, "peak at an end sample: {s}");
+    }
+}

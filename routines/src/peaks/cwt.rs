@@ -218,12 +218,13 @@ impl FindPeaksCwt {
     /// Bound on open ridge lines: every open line's last point lies in the last
     /// `floor(gap_thresh) + 1` rows, plus the lines started in the current row; and no more
     /// lines than points. A row of `n` samples has at most `(n - 1) / 2` relative maxima.
+    /// A negative `gap_thresh` closes every line at the end of each row, but the lines
+    /// started in the first row are still open while the next row starts its own: two rows,
+    /// as for 0.
     fn line_capacity(&self, n: usize) -> usize {
         let per_row = n.saturating_sub(1) / 2;
-        let rows_alive = if self.gap_thresh < 0.0 {
-            1
-        } else if self.gap_thresh.is_finite() {
-            (self.gap_thresh.floor() as usize).saturating_add(2)
+        let rows_alive = if self.gap_thresh.is_finite() {
+            (self.gap_thresh.max(0.0).floor() as usize).saturating_add(2)
         } else {
             self.rows()
         };

@@ -753,9 +753,10 @@ impl Kernel for MtmfftKernel {
         for c0 in (0..channels).step_by(CHANNEL_BLOCK) {
             let width = CHANNEL_BLOCK.min(channels - c0);
             if k_total == 1 {
-                // Straight into the FFT buffers; the taper is applied there.
+                // Straight into the FFT buffers, tapered on the way.
+                let taper = &self.tapers[..n];
                 self.trend
-                    .remove_block(&x, c0, width, 0, n, mean, slope, bufs, m);
+                    .remove_block_tapered(&x, c0, width, 0, n, mean, slope, taper, bufs, m);
             } else {
                 self.trend
                     .remove_block(&x, c0, width, 0, n, mean, slope, columns, n);
@@ -764,9 +765,7 @@ impl Kernel for MtmfftKernel {
                 let taper = &self.tapers[k * n..(k + 1) * n];
                 for j in 0..width {
                     let buf = &mut bufs[j * m..(j + 1) * m];
-                    if k_total == 1 {
-                        buf[..n].iter_mut().zip(taper).for_each(|(b, &w)| *b *= w);
-                    } else {
+                    if k_total > 1 {
                         let column = &columns[j * n..(j + 1) * n];
                         for ((b, &v), &w) in buf.iter_mut().zip(column).zip(taper) {
                             *b = v * w;

@@ -109,6 +109,10 @@ enum Block<'a> {
     Complex(ArrayViewMut4<'a, Complex64>),
 }
 
+/// Channels of the writer's unrolled path (a kernel's usual block: 8 f64, one cache line
+/// of an output line).
+const LANES: usize = 8;
+
 /// Writes converted coefficients into `[0, taper, freq, channel]`.
 pub struct SpectrumWriter<'a> {
     kind: SpectralOutput,
@@ -151,18 +155,64 @@ impl SpectrumWriter<'_> {
         let kind = self.kind;
         match &mut self.block {
             Block::Real(a) => {
-                let mut lines = a.slice_mut(s![time, taper, .., c0..c0 + width]);
+                let (_, tapers, freqs, channels) = a.dim();
+                // The engine's blocks are standard layout: the plane of (time, taper) is
+                // one slice of `freqs` lines of `channels` values, written through plain
+                // slices (an ndarray row iterator per frequency cost as much as the
+                // conversion). Other views go through ndarray.
+                let plane = (time * tapers + taper) * freqs * channels;
+                let flat = a
+                    .as_slice_mut()
+                    .map(|all| &mut all[plane..plane + freqs * channels]);
                 // One loop per conversion, so the match is not inside the loop.
                 macro_rules! fill {
                     ($f:expr) => {{
                         let f = $f;
-                        for (mut line, &b) in lines.rows_mut().into_iter().zip(bins) {
-                            for (j, o) in line.iter_mut().enumerate() {
-                                let v = f(spectra[j * stride + b] * scale);
-                                if add {
-                                    *o += v;
-                                } else {
-                                    *o = v;
+                        match flat {
+                            Some(flat) if width == LANES => {
+                                // A full block of channels: fixed-size lines, so the
+                                // LANES conversions of a frequency are unrolled.
+                                let columns: [&[Complex64]; LANES] =
+                                    std::array::from_fn(|j| &spectra[j * stride..]);
+                                for (line, &b) in flat.chunks_exact_mut(channels).zip(bins) {
+                                    let line: &mut [f64; LANES] = (&mut line[c0..c0 + LANES])
+                                        .try_into()
+                                        .expect("LANES channels");
+                                    for (o, column) in line.iter_mut().zip(columns) {
+                                        let v = f(column[b] * scale);
+                                        if add {
+                                            *o += v;
+                                        } else {
+                                            *o = v;
+                                        }
+                                    }
+                                }
+                            }
+                            Some(flat) => {
+                                for (line, &b) in flat.chunks_exact_mut(channels).zip(bins) {
+                                    let line = &mut line[c0..c0 + width];
+                                    let column = &spectra[b..];
+                                    for (j, o) in line.iter_mut().enumerate() {
+                                        let v = f(column[j * stride] * scale);
+                                        if add {
+                                            *o += v;
+                                        } else {
+                                            *o = v;
+                                        }
+                                    }
+                                }
+                            }
+                            None => {
+                                let mut lines = a.slice_mut(s![time, taper, .., c0..c0 + width]);
+                                for (mut line, &b) in lines.rows_mut().into_iter().zip(bins) {
+                                    for (j, o) in line.iter_mut().enumerate() {
+                                        let v = f(spectra[j * stride + b] * scale);
+                                        if add {
+                                            *o += v;
+                                        } else {
+                                            *o = v;
+                                        }
+                                    }
                                 }
                             }
                         }
