@@ -10,8 +10,10 @@
 # recording.spy (`trialflow generate`), events.spy (`trialflow run peaks.yaml`: gaussian then
 # find_peaks, psth's input), the pipelines and the outputs; ANALYSES defaults to
 # "coh granger timelock psth", CHANNELS to "16 64". REPEAT (default 3) runs per mode; the
-# README takes the best of them. An analysis whose routine this trialflow does not have yet
-# is timed for Syncopy only (the script says so): adding the routine makes it paired.
+# README takes the best of them. MODES (default "sequential,parallel2") picks Syncopy's
+# modes: its 64-channel Granger takes many minutes per run, so `MODES=sequential REPEAT=1`
+# for that one. An analysis whose routine this trialflow does not have yet is timed for
+# Syncopy only (the script says so): adding the routine makes it paired.
 # Prints the JSON lines of benches/syncopy_connectivity.py.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +23,7 @@ channels=${3:-16 64}
 tf=${TRIALFLOW:-$repo/target/release/trialflow}
 py=${PYTHON:-$repo/target/interop-venv/bin/python}
 repeat=${REPEAT:-3}
+modes=${MODES:-sequential,parallel2}
 
 [ -x "$tf" ] || { echo "no $tf: cargo build --release first" >&2; exit 2; }
 for c in $channels; do
@@ -44,7 +47,7 @@ for c in $channels; do
     else
       echo "# trialflow has no routine $routine yet: Syncopy only" >&2
     fi
-    "$py" "$repo/benches/syncopy_connectivity.py" "$a" "$input" syn --repeat "$repeat" "${pair[@]}" \
+    "$py" "$repo/benches/syncopy_connectivity.py" "$a" "$input" syn --repeat "$repeat" --modes "$modes" "${pair[@]}" \
       | sed -u "s/^{/{\"channels\": $c, /"
   done
 done

@@ -29,6 +29,7 @@ mod registration;
 mod routine;
 mod spectra;
 pub mod wilson;
+mod wilson_steps;
 
 pub use coherence::{coherence, coherency, CoherenceOutput};
 pub use corr::{CorrPlan, CorrScratch};

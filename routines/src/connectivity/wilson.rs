@@ -4,7 +4,10 @@
 use num_complex::Complex64 as C64;
 use trialflow_core::Planner;
 
-use super::linalg::{cholesky, gram, hermitian_eigenvalues, inverse, matmul};
+use rayon::prelude::*;
+
+use super::linalg::{cholesky, hermitian_eigenvalues, inverse, matmul};
+use super::wilson_steps::{cholesky_run, g_run, h_run, psi_run, Scratch};
 use crate::smoothing::Simd;
 
 /// What the factorisation gives: `S(f) = H(f) Σ H(f)ᴴ`.
@@ -23,17 +26,20 @@ pub struct Factorisation {
 /// `numpy.linalg.cond` (2-norm) of every frequency's matrix, the largest: for Hermitian
 /// matrices the ratio of the largest to the smallest |eigenvalue|.
 pub fn max_condition(csd: &[C64], n: usize) -> f64 {
-    let mut work = vec![C64::default(); n * n];
-    let mut ev = vec![0.0; n];
-    csd.chunks_exact(n * n)
-        .map(|m| {
-            hermitian_eigenvalues(m, &mut work, n, &mut ev);
-            let (lo, hi) = ev.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
-                (lo.min(v.abs()), hi.max(v.abs()))
-            });
-            hi / lo
-        })
-        .fold(0.0, f64::max)
+    // Jacobi's sweeps cost O(n³) per frequency, a few times an iteration of Wilson's: the
+    // frequencies run in parallel (a maximum, so the same whatever the split).
+    csd.par_chunks_exact(n * n)
+        .map_init(
+            || (vec![C64::default(); n * n], vec![0.0; n]),
+            |(work, ev), m| {
+                hermitian_eigenvalues(m, work, n, ev);
+                let (lo, hi) = ev.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+                    (lo.min(v.abs()), hi.max(v.abs()))
+                });
+                hi / lo
+            },
+        )
+        .reduce(|| 0.0, f64::max)
 }
 
 /// Syncopy's `regularize_csd(csd, cond_max, eps_max, nSteps=15)`: when the largest
@@ -70,14 +76,28 @@ pub fn regularize(csd: &mut [C64], n: usize, cond_max: f64, eps_max: f64) -> (f6
     (-1.0, initial)
 }
 
+/// Frequencies per unit of parallel work: small enough to balance two to a few dozen
+/// threads over ~1000 frequencies, large enough that handing out runs costs nothing.
+const FREQ_RUN: usize = 8;
+/// Matrix elements per unit of work of the `[ ]+` step (one inverse and one forward real
+/// FFT each).
+const ELEMENT_RUN: usize = 16;
+
 /// Factorises the one-sided cross-spectral matrices `csd` (`(freq, n, n)`, every rfft bin
 /// from 0 to Nyquist) with at most `n_iter` iterations and tolerance `rtol`. `Err(f)` names
 /// the first frequency bin whose matrix is not positive definite.
 ///
-/// The iterations' dense complex algebra (O(n³) per frequency) is most of a Granger run;
-/// it is compiled for the baseline target and, chosen at run time, for AVX2 and AVX-512
-/// (as the smoothing kernels: the same IEEE operations in the same order, only wider, so
-/// the same bits on every path).
+/// As Syncopy, the iterations run on the two-sided spectrum (`M = 2F - 2` frequencies, the
+/// negative ones the conjugates of the positive ones); that spectrum is Hermitian in
+/// frequency, and so, exactly, are `U`, `g` and `ψ` (a conjugated input gives the
+/// conjugated result, operation for operation), so only the `F` one-sided frequencies are
+/// computed, and the `[ ]+` step's transforms of these Hermitian sequences are real FFTs.
+///
+/// The per-frequency steps (O(n³) each, most of a Granger run) run on the current rayon
+/// pool (the engine's workers, in a run) in runs of [`FREQ_RUN`] frequencies, and the
+/// `[ ]+` step in runs of matrix elements; every frequency and element is computed alike
+/// wherever it runs and the error is a maximum, so the bits do not depend on the number of
+/// threads.
 pub fn wilson_sf(
     csd: &[C64],
     n: usize,
@@ -85,73 +105,27 @@ pub fn wilson_sf(
     rtol: f64,
     planner: &mut Planner,
 ) -> Result<Factorisation, usize> {
-    match Simd::detect() {
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => {
-            // SAFETY: `wilson_avx512` only requires a CPU with AVX-512F, which
-            // `Simd::detect` found by run-time detection; inside it every slice access is
-            // bounds-checked as in safe code.
-            unsafe { wilson_avx512(csd, n, n_iter, rtol, planner) }
-        }
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => {
-            // SAFETY: as above, for AVX2.
-            unsafe { wilson_avx2(csd, n, n_iter, rtol, planner) }
-        }
-        _ => wilson_any(csd, n, n_iter, rtol, planner),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn wilson_avx2(
-    csd: &[C64],
-    n: usize,
-    n_iter: usize,
-    rtol: f64,
-    planner: &mut Planner,
-) -> Result<Factorisation, usize> {
-    wilson_any(csd, n, n_iter, rtol, planner)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn wilson_avx512(
-    csd: &[C64],
-    n: usize,
-    n_iter: usize,
-    rtol: f64,
-    planner: &mut Planner,
-) -> Result<Factorisation, usize> {
-    wilson_any(csd, n, n_iter, rtol, planner)
-}
-
-#[inline(always)]
-fn wilson_any(
-    csd: &[C64],
-    n: usize,
-    n_iter: usize,
-    rtol: f64,
-    planner: &mut Planner,
-) -> Result<Factorisation, usize> {
+    let simd = Simd::detect();
     let nn = n * n;
     let n_freq = csd.len() / nn;
-    // Syncopy attaches the negative frequencies: S[F-2], ..., S[1], conjugated.
+    assert!(
+        n_freq >= 2,
+        "Wilson's factorisation needs at least 2 frequencies"
+    );
     let m = 2 * n_freq - 2;
-    let mut s = vec![C64::default(); m * nn];
-    s[..n_freq * nn].copy_from_slice(csd);
-    for k in n_freq..m {
-        let src = m - k;
-        for e in 0..nn {
-            s[k * nn + e] = csd[src * nn + e].conj();
-        }
-    }
-    // psi0: the Cholesky factor of the first Fourier coefficient, made symmetric and real,
-    // transposed (`_psi0_initial`).
+    let run = FREQ_RUN * nn;
+    // psi0: the Cholesky factor of the first Fourier coefficient (the sum over all M
+    // frequencies, the negative ones conjugated), made symmetric and real, transposed
+    // (`_psi0_initial`).
     let mut gamma0 = vec![C64::default(); nn];
     for k in 0..m {
-        for e in 0..nn {
-            gamma0[e] += s[k * nn + e];
+        let (src, conj) = if k < n_freq {
+            (k, false)
+        } else {
+            (m - k, true)
+        };
+        for (g, &v) in gamma0.iter_mut().zip(&csd[src * nn..(src + 1) * nn]) {
+            *g += if conj { v.conj() } else { v };
         }
     }
     let mut sym = vec![C64::default(); nn];
@@ -169,75 +143,81 @@ fn wilson_any(
             psi0[i * n + j] = l[j * n + i].re;
         }
     }
-    let mut psi = vec![C64::default(); m * nn];
-    for k in 0..m {
-        for e in 0..nn {
-            psi[k * nn + e] = C64::new(psi0[e], 0.0);
-        }
-    }
-    let mut u = vec![C64::default(); m * nn];
-    for k in 0..m {
-        cholesky(&s[k * nn..(k + 1) * nn], &mut u[k * nn..(k + 1) * nn], n)
-            .ok_or(if k < n_freq { k } else { m - k })?;
-    }
-    let forward = planner.fft_forward(m);
-    let backward = planner.fft_inverse(m);
-    let mut fft_scratch = vec![
-        C64::default();
-        forward
-            .get_inplace_scratch_len()
-            .max(backward.get_inplace_scratch_len())
-    ];
-    let mut g = vec![C64::default(); m * nn];
-    let (mut inv, mut work, mut t) = (
-        vec![C64::default(); nn],
-        vec![C64::default(); nn],
-        vec![C64::default(); nn],
-    );
-    let mut column = vec![C64::default(); m];
+    let mut psi: Vec<C64> = (0..n_freq)
+        .flat_map(|_| psi0.iter().map(|&v| C64::new(v, 0.0)))
+        .collect();
+    let mut u = vec![C64::default(); n_freq * nn];
+    first_failure(
+        csd.par_chunks(run)
+            .zip(u.par_chunks_mut(run))
+            .enumerate()
+            .map(|(r, (s, u))| cholesky_run(simd, s, u, n).map_err(|k| r * FREQ_RUN + k)),
+    )?;
+    let c2r = planner.real_fft_inverse(m);
+    let r2c = planner.real_fft_forward(m);
+    let mut g = vec![C64::default(); n_freq * nn];
+    // g₊ element-major: gt[e * n_freq + k].
+    let mut gt = vec![C64::default(); n_freq * nn];
     let mut g0 = vec![0.0f64; nn];
     let mut step = vec![C64::default(); nn];
-    let mut product = vec![C64::default(); nn];
     let n_lag = m / 2;
-    // |S| of the error's denominator, the same every iteration.
-    let s_norm: Vec<f64> = s.iter().map(|a| a.norm()).collect();
+    // |S|² of the error's denominator, the same every iteration.
+    let s_norm: Vec<f64> = csd.iter().map(|a| a.norm_sqr()).collect();
     let mut converged = false;
     let mut err = f64::INFINITY;
     for _ in 0..n_iter {
-        for k in 0..m {
-            let blk = k * nn..(k + 1) * nn;
-            // An inverse of a product of invertible factors; singular only with NaN.
-            if inverse(&psi[blk.clone()], &mut inv, &mut work, n).is_none() {
-                return Err(if k < n_freq { k } else { m - k });
-            }
-            matmul(&inv, &u[blk.clone()], &mut t, n);
-            gram(&t, &mut g[blk], n);
-            for i in 0..n {
-                g[k * nn + i * n + i] += 1.0;
-            }
-        }
+        first_failure(
+            psi.par_chunks(run)
+                .zip(u.par_chunks(run))
+                .zip(g.par_chunks_mut(run))
+                .enumerate()
+                .map_init(
+                    || Scratch::new(n),
+                    |sc, (r, ((p, u), g))| {
+                        g_run(simd, p, u, g, n, sc).map_err(|k| r * FREQ_RUN + k)
+                    },
+                ),
+        )?;
         // The [ ]+ operator: causal part by inverse FFT, halving lag 0 and the Nyquist lag.
-        for e in 0..nn {
-            for k in 0..m {
-                column[k] = g[k * nn + e];
-            }
-            backward.process_with_scratch(&mut column, &mut fft_scratch);
-            for (k, c) in column.iter_mut().enumerate() {
-                let mut beta = c.re / m as f64;
-                if k == 0 || k == n_lag {
-                    beta *= 0.5;
-                }
-                if k > n_lag {
-                    beta = 0.0;
-                }
-                *c = C64::new(beta, 0.0);
-            }
-            g0[e] = column[0].re;
-            forward.process_with_scratch(&mut column, &mut fft_scratch);
-            for k in 0..m {
-                g[k * nn + e] = column[k];
-            }
-        }
+        gt.par_chunks_mut(ELEMENT_RUN * n_freq)
+            .zip(g0.par_chunks_mut(ELEMENT_RUN))
+            .enumerate()
+            .for_each_init(
+                || {
+                    let scratch = c2r.get_scratch_len().max(r2c.get_scratch_len());
+                    (
+                        vec![C64::default(); n_freq],
+                        vec![0.0f64; m],
+                        vec![C64::default(); scratch],
+                    )
+                },
+                |(column, lags, scratch), (r, (gt, g0))| {
+                    for (j, (out, g0)) in gt.chunks_exact_mut(n_freq).zip(g0).enumerate() {
+                        let e = r * ELEMENT_RUN + j;
+                        for (k, c) in column.iter_mut().enumerate() {
+                            *c = g[k * nn + e];
+                        }
+                        // Real at 0 and Nyquist (a Hermitian sequence): as `ifft(..).real`.
+                        column[0].im = 0.0;
+                        column[n_freq - 1].im = 0.0;
+                        c2r.process_with_scratch(column, lags, scratch)
+                            .expect("sized by the plan");
+                        for (k, x) in lags.iter_mut().enumerate() {
+                            let mut beta = *x / m as f64;
+                            if k == 0 || k == n_lag {
+                                beta *= 0.5;
+                            }
+                            if k > n_lag {
+                                beta = 0.0;
+                            }
+                            *x = beta;
+                        }
+                        *g0 = lags[0];
+                        r2c.process_with_scratch(lags, out, scratch)
+                            .expect("sized by the plan");
+                    }
+                },
+            );
         // S = triu(g0) - triu(g0)ᵀ, so S + Sᴴ = 0
         for i in 0..n {
             for j in 0..n {
@@ -246,29 +226,25 @@ fn wilson_any(
                 step[i * n + j] = C64::new(sv, 0.0);
             }
         }
-        for k in 0..m {
-            let blk = k * nn..(k + 1) * nn;
-            for e in 0..nn {
-                t[e] = g[k * nn + e] + step[e];
-            }
-            matmul(&psi[blk.clone()], &t, &mut product, n);
-            psi[blk].copy_from_slice(&product);
-        }
+        err = psi
+            .par_chunks_mut(run)
+            .zip(csd.par_chunks(run).zip(s_norm.par_chunks(run)))
+            .enumerate()
+            .map_init(
+                || Scratch::new(n),
+                |sc, (r, (p, (s, s_norm)))| {
+                    let k0 = r * FREQ_RUN;
+                    psi_run(simd, p, &gt, k0, n_freq, &step, s, s_norm, n, sc)
+                },
+            )
+            .reduce(|| 0.0, f64::max)
+            .sqrt();
         let psi0_c: Vec<C64> = psi0.iter().map(|&v| C64::new(v, 0.0)).collect();
-        for e in 0..nn {
-            t[e] = C64::new(g0[e], 0.0) + step[e];
-        }
+        let t: Vec<C64> = (0..nn).map(|e| C64::new(g0[e], 0.0) + step[e]).collect();
+        let mut product = vec![C64::default(); nn];
         matmul(&psi0_c, &t, &mut product, n);
         for e in 0..nn {
             psi0[e] = product[e].re;
-        }
-        err = 0.0;
-        for k in 0..m {
-            gram(&psi[k * nn..(k + 1) * nn], &mut product, n);
-            for e in 0..nn {
-                let a = s[k * nn + e];
-                err = err.max((a - product[e]).norm() / s_norm[k * nn + e]);
-            }
         }
         if err < rtol {
             converged = true;
@@ -282,24 +258,29 @@ fn wilson_any(
         }
     }
     let psi0_c: Vec<C64> = psi0.iter().map(|&v| C64::new(v, 0.0)).collect();
-    if inverse(&psi0_c, &mut inv, &mut work, n).is_none() {
+    let (mut inv0, mut work) = (vec![C64::default(); nn], vec![C64::default(); nn]);
+    if inverse(&psi0_c, &mut inv0, &mut work, n).is_none() {
         return Err(0);
     }
     let mut h = vec![C64::default(); n_freq * nn];
-    for k in 0..n_freq {
-        matmul(
-            &psi[k * nn..(k + 1) * nn],
-            &inv,
-            &mut h[k * nn..(k + 1) * nn],
-            n,
-        );
-    }
+    psi.par_chunks(run)
+        .zip(h.par_chunks_mut(run))
+        .for_each(|(p, h)| h_run(simd, p, &inv0, h, n));
     Ok(Factorisation {
         h,
         sigma,
         converged,
         max_rel_err: err,
     })
+}
+
+/// The first (lowest) failing frequency of runs computed in parallel, whichever finished
+/// first.
+fn first_failure(runs: impl ParallelIterator<Item = Result<(), usize>>) -> Result<(), usize> {
+    match runs.filter_map(|r| r.err()).min() {
+        Some(k) => Err(k),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -368,6 +349,67 @@ mod tests {
         let (factor, cond) = regularize(&mut s.clone(), n, 1e4, 1e-1);
         assert_eq!(factor, 0.0);
         assert!(cond > 1.0 && cond < 1e4);
+    }
+
+    /// The spectrum of `x = (I + A z + B z²) e` with unit noise, n channels, `n_freq` bins.
+    fn ma2_spectrum(n: usize, n_freq: usize, seed: u64) -> Vec<C64> {
+        let mut state = seed;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.4
+        };
+        let (a, b): (Vec<f64>, Vec<f64>) = (0..n * n).map(|_| (next(), next())).unzip();
+        let m = 2 * n_freq - 2;
+        let nn = n * n;
+        let mut s = vec![C64::default(); n_freq * nn];
+        let mut h = vec![C64::default(); nn];
+        for f in 0..n_freq {
+            let z = C64::from_polar(1.0, -2.0 * std::f64::consts::PI * f as f64 / m as f64);
+            for e in 0..nn {
+                let eye = if e / n == e % n { 1.0 } else { 0.0 };
+                h[e] = z * a[e] + z * z * b[e] + eye;
+            }
+            for i in 0..n {
+                for j in 0..n {
+                    s[f * nn + i * n + j] =
+                        (0..n).map(|k| h[i * n + k] * h[j * n + k].conj()).sum();
+                }
+            }
+        }
+        s
+    }
+
+    /// Frequencies and matrix elements are split over threads in runs: the factorisation
+    /// must have the same bits whatever the number of threads (runs that do not divide the
+    /// 65 frequencies or 25 elements evenly included).
+    #[test]
+    fn the_factorisation_has_the_same_bits_on_any_number_of_threads() {
+        let (n, n_freq) = (5, 65);
+        let s = ma2_spectrum(n, n_freq, 3);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| wilson_sf(&s, n, 100, 1e-12, &mut Planner::new()).unwrap())
+        };
+        let one = run(1);
+        assert!(one.max_rel_err < 1e-6, "{}", one.max_rel_err);
+        let bits = |f: &Factorisation| -> Vec<u64> {
+            let h = f.h.iter().flat_map(|c| [c.re.to_bits(), c.im.to_bits()]);
+            let sigma = f.sigma.iter().map(|v| v.to_bits());
+            h.chain(sigma).chain([f.max_rel_err.to_bits()]).collect()
+        };
+        for threads in [2, 3, 7] {
+            let other = run(threads);
+            assert_eq!(other.converged, one.converged);
+            assert!(
+                bits(&other) == bits(&one),
+                "{threads} threads differ from one"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use ndarray::{ArrayViewD, IxDyn};
 
-use crate::error::{Error, Result, TaskContext};
+use crate::error::{Error, ErrorClass, Result, TaskContext};
 use crate::model::{EventBlock, EventColumnKind};
 
 use super::contain::{contained, crashed, guarded};
@@ -12,6 +12,7 @@ use super::fold::TreeFold;
 use super::options::{Pipeline, RunScope};
 use super::prepare::{CrossTrial, PreparedPipeline};
 use super::sink::{Checkpoint, DenseBlock, ObjectId, ResultSink};
+use super::thread_pool::worker_pool;
 use super::worker::{Pools, SavedOutput, TaskResult};
 
 /// The writer's logic: accepts task results in any order and applies them strictly in task
@@ -469,10 +470,24 @@ impl<'a> Collector<'a> {
             let result = match self.prepared.cross_trial[obj] {
                 Some(CrossTrial::Reduction) => {
                     let routine = pipeline.steps[k].routine.as_ref();
+                    // On the compute workers' pool (idle by now): a finish that works in
+                    // parallel (rayon) uses as many threads as the run's workers.
+                    let pool = worker_pool(self.prepared.workers)
+                        .map_err(|e| Error::input("thread pool", e, ErrorClass::Runtime))?;
                     guarded(
                         || step.context(),
                         || "the routine's finish_reduction".into(),
-                        || finish_reduction(routine, step, &object.schema, &mut total, n_trials),
+                        || {
+                            pool.install(|| {
+                                finish_reduction(
+                                    routine,
+                                    step,
+                                    &object.schema,
+                                    &mut total,
+                                    n_trials,
+                                )
+                            })
+                        },
                     )?
                 }
                 _ => {
