@@ -191,11 +191,16 @@ impl WorkerState {
     }
 
     /// Lets small blocks that the sink would place one after another be staged and written
-    /// together (see [`DirectBlockWriter::locate`]). Their tasks' results then say
+    /// together (see [`DirectBlockWriter::locate`]); both executors turn it on. Their tasks' results then say
     /// `Written` before the bytes are in the file: the caller must
     /// [`flush_staged`](Self::flush_staged) before it hands those results on.
     pub fn combine_small_blocks(&mut self) {
         self.combine = true;
+    }
+
+    /// Whether blocks are staged (or a staged write failed) and not yet flushed.
+    pub fn has_staged(&self) -> bool {
+        self.failed_run.is_some() || self.staged.iter().any(|r| r.spot.is_some())
     }
 
     /// Writes every staged run. On failure, gives the first task whose block may be
