@@ -20,6 +20,7 @@ pub mod nwb;
 pub mod objects;
 mod parts;
 mod raw_io;
+mod read_ahead;
 mod reader;
 pub mod sources;
 mod stored;

@@ -22,7 +22,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::RwLock;
 
-use trialflow_core::engine::{DenseBlock, DirectBlockWriter, TaskPlacement};
+use trialflow_core::engine::{BlockSpot, DenseBlock, DirectBlockWriter, TaskPlacement};
 use trialflow_core::{DType, Error};
 
 use crate::error::StorageError;
@@ -360,12 +360,55 @@ impl PartSlots {
     }
 }
 
+/// A lane file's [`BlockSpot::file`]: its part's first task and its lane.
+fn spot_file(first: usize, lane: usize) -> u64 {
+    (first as u64) * LANES as u64 + lane as u64
+}
+
 impl DirectBlockWriter for PartSlots {
     fn try_write(&self, placement: &TaskPlacement, block: &DenseBlock<'_>) -> Result<bool, Error> {
         let stores_f32 = self.stores_f32;
         Ok(self.with_target(placement.task, |file, offset| {
             write_block(file, offset, block, stores_f32)
         })?)
+    }
+
+    fn locate(&self, placement: &TaskPlacement) -> Option<BlockSpot> {
+        let open = self.open.read().unwrap_or_else(|p| p.into_inner());
+        let planned = open.as_ref()?;
+        let task = placement.task;
+        let offset = planned
+            .offsets
+            .get(task.checked_sub(planned.first)?)
+            .copied()??;
+        let lane = lane_of(task, planned.stripe, planned.lanes.len());
+        Some(BlockSpot {
+            file: spot_file(planned.first, lane),
+            offset,
+            stores_f32: self.stores_f32,
+        })
+    }
+
+    /// The part stays open until the writer has recorded all its tasks, and a worker
+    /// writes its staged blocks before it hands their results on, so the part `locate`
+    /// named is still the open one.
+    fn write_run(&self, spot: &BlockSpot, bytes: &[u8]) -> Result<(), Error> {
+        let open = self.open.read().unwrap_or_else(|p| p.into_inner());
+        let target = open.as_ref().and_then(|planned| {
+            let lanes = planned.lanes.len();
+            (0..lanes)
+                .find(|&k| spot_file(planned.first, k) == spot.file)
+                .map(|k| &planned.lanes[k])
+        });
+        let Some((path, file)) = target else {
+            return Err(Error::output(
+                "results",
+                "a part file was closed before its blocks were written (an internal error)",
+            ));
+        };
+        write_at(file, spot.offset, bytes).map_err(|e| StorageError::io(path, e))?;
+        start_writeback(file, spot.offset, bytes.len());
+        Ok(())
     }
 }
 

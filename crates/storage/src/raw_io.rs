@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use hdf5::plist::dataset_create::Layout;
 use num_complex::{Complex32, Complex64};
-use trialflow_core::engine::{DenseBlock, DirectBlockWriter, TaskPlacement};
+use trialflow_core::engine::{BlockSpot, DenseBlock, DirectBlockWriter, TaskPlacement};
 use trialflow_core::{DType, Error};
 
 use crate::error::StorageError;
@@ -80,15 +80,6 @@ pub(crate) fn raw_offset<T: PlainBytes>(dataset: &hdf5::Dataset) -> Option<u64> 
         return None;
     }
     dataset.offset()
-}
-
-/// Reads `out.len()` values starting at byte `offset`.
-pub(crate) fn read_at<T: PlainBytes>(
-    file: &File,
-    offset: u64,
-    out: &mut [T],
-) -> std::io::Result<()> {
-    file.read_exact_at(as_bytes_mut(out), offset)
 }
 
 /// Writes `values` starting at byte `offset`.
@@ -201,6 +192,20 @@ impl DirectBlockWriter for ContiguousBlocks {
             self.stores_f32,
         )
         .map_err(|e| StorageError::io(&self.path, e).into())
+    }
+
+    fn locate(&self, placement: &TaskPlacement) -> Option<BlockSpot> {
+        self.holds_whole_rows(placement).then(|| BlockSpot {
+            file: 0,
+            offset: self.block_offset(placement),
+            stores_f32: self.stores_f32,
+        })
+    }
+
+    fn write_run(&self, spot: &BlockSpot, bytes: &[u8]) -> Result<(), Error> {
+        write_at(&self.file, spot.offset, bytes).map_err(|e| StorageError::io(&self.path, e))?;
+        start_writeback(&self.file, spot.offset, bytes.len());
+        Ok(())
     }
 }
 

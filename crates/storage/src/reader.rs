@@ -15,7 +15,8 @@ use crate::error::StorageError;
 use crate::hdf5_util::{check_virtual_sources, one_line, open_read_only, read_string_attr};
 use crate::identity::file_identity;
 use crate::info::read_info;
-use crate::raw_io::{raw_offset, read_at, PlainBytes};
+use crate::raw_io::{as_bytes_mut, raw_offset, PlainBytes};
+use crate::read_ahead::ReadAhead;
 use crate::stored::StoredType;
 
 /// An AnalogData object opened read-only. Trials are read lazily; the file is never loaded
@@ -27,6 +28,8 @@ pub struct SpyReader {
     /// The file and byte offset of `data`'s values when they can be read without HDF5
     /// (see `raw_io`); the reader then never takes the process-wide HDF5 lock.
     raw: Option<(std::fs::File, u64)>,
+    /// Small trials of `raw` are read many at a time (see `read_ahead`).
+    ahead: std::cell::RefCell<ReadAhead>,
     /// Integer time-first data in plain contiguous storage: handed to the engine as stored
     /// bytes, which its compute workers widen (as they widen float32), instead of widening
     /// here on the one reader thread.
@@ -168,6 +171,9 @@ impl SpyReader {
             (_, StoredType::U32) => raw_offset::<u32>(&data),
         }
         .and_then(|offset| Some((std::fs::File::open(&path).ok()?, offset)));
+        let raw_end = raw.as_ref().map_or(0, |(_, offset)| {
+            offset + (data.size() * stored.size_bytes()) as u64
+        });
         let encoded = (layout == AnalogLayout::TimeFirst && stored.is_integer())
             .then(|| StoredLayout::detect(&path, &data, stored, 0))
             .flatten()
@@ -188,6 +194,7 @@ impl SpyReader {
             _file: file,
             data,
             raw,
+            ahead: std::cell::RefCell::new(ReadAhead::new(raw_end)),
             stored,
             narrow: NarrowBuffers::default(),
             layout,
@@ -422,7 +429,13 @@ impl SpyReader {
             Some((file, offset)) => {
                 let row_bytes = (n_channels * std::mem::size_of::<T>()) as u64;
                 out.resize(rows.len() * n_channels, T::default());
-                read_at(file, offset + rows.start as u64 * row_bytes, out)
+                self.ahead
+                    .borrow_mut()
+                    .read(
+                        file,
+                        offset + rows.start as u64 * row_bytes,
+                        as_bytes_mut(out),
+                    )
                     .map_err(|e| fail(format!("reading 'data' failed: {e}")))
             }
             None if self.layout == AnalogLayout::ChannelFirst => {

@@ -38,8 +38,8 @@ pub use prepare::{prepare, CrossTrial, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;
 pub use run::{run_pipeline, ProgressFn, RunReport, SavedObject};
 pub use sink::{
-    Checkpoint, DenseBlock, DirectBlockWriter, ObjectId, ObjectMetadata, ObjectSpec, ResultSink,
-    StoreLayout, TaskPlacement, TrialDecoder, TrialSource,
+    BlockSpot, Checkpoint, DenseBlock, DirectBlockWriter, ObjectId, ObjectMetadata, ObjectSpec,
+    ResultSink, StoreLayout, TaskPlacement, TrialDecoder, TrialSource,
 };
 pub use tasks::{channel_groups, Task};
 pub use thread_pool::{map_ordered, run_unordered, worker_pool, MAX_POOL_THREADS};

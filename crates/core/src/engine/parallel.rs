@@ -441,6 +441,7 @@ pub(crate) fn run_parallel(
                 let (work_rx, failure, window, pools) = (&work_rx, &failure, &window, &pools);
                 s.spawn(move |_| {
                     let mut state = WorkerState::new(prepared, direct, true);
+                    state.combine_small_blocks();
                     let mut buffers = TaskBuffers::default();
                     let mut results = Vec::new();
                     loop {
@@ -479,6 +480,12 @@ pub(crate) fn run_parallel(
                                 }
                             };
                             results.push(result);
+                        }
+                        // The batch's small blocks go to storage before their results say
+                        // they are written.
+                        if let Err((first, e)) = state.flush_staged() {
+                            results.retain(|r| r.task < first);
+                            failure.record(first, e, window);
                         }
                         if !results.is_empty()
                             && result_tx.send(std::mem::take(&mut results)).is_err()

@@ -34,46 +34,82 @@ pub(crate) fn run_sequential(
     let mut tasks = prepared.tasks[collector.next_task()..prepared.range.end]
         .iter()
         .peekable();
-    while let Some(first) = tasks.peek() {
-        check_cancelled(&pipeline.execution)?;
-        let (trial, first_index) = (first.trial, first.index);
-        guarded(
-            || TaskContext {
-                trial: Some(trial),
-                ..Default::default()
-            },
-            || format!("the input reader (task {first_index})"),
-            || {
-                if dense {
-                    source.read_trial(trial, &mut trial_buf)
+    // Small blocks are staged and written a run at a time (see `WorkerState::stage`), so
+    // their results wait here until their bytes are in the file.
+    worker.combine_small_blocks();
+    let mut pending: Vec<TaskResult> = Vec::new();
+    let outcome = (|| -> Result<()> {
+        while let Some(first) = tasks.peek() {
+            check_cancelled(&pipeline.execution)?;
+            let (trial, first_index) = (first.trial, first.index);
+            guarded(
+                || TaskContext {
+                    trial: Some(trial),
+                    ..Default::default()
+                },
+                || format!("the input reader (task {first_index})"),
+                || {
+                    if dense {
+                        source.read_trial(trial, &mut trial_buf)
+                    } else {
+                        source.read_trial_events(trial, &mut trial_events)
+                    }
+                },
+            )?;
+            let shape = source.schema().trial_values_shape(trial);
+            while let Some(task) = tasks.next_if(|t| t.trial == trial) {
+                let input = if dense {
+                    TaskData::Dense(dense_task_view(
+                        &trial_buf,
+                        &shape,
+                        complex,
+                        task,
+                        &mut group_buf,
+                        &name,
+                    )?)
                 } else {
-                    source.read_trial_events(trial, &mut trial_events)
+                    TaskData::Events(task_events(&trial_events, task, &mut group_events))
+                };
+                let result = match worker.run_task(pipeline, prepared, task, input, &pools) {
+                    Ok(result) => result,
+                    Err(e) if on_error == OnError::Continue => TaskResult::failed(task.index, e),
+                    Err(e) => return Err(e),
+                };
+                pending.push(result);
+                if !worker.has_staged() || pending.len() >= PENDING_TASKS {
+                    accept_pending(&mut worker, &mut pending, collector, &pools)?;
                 }
-            },
-        )?;
-        let shape = source.schema().trial_values_shape(trial);
-        while let Some(task) = tasks.next_if(|t| t.trial == trial) {
-            let input = if dense {
-                TaskData::Dense(dense_task_view(
-                    &trial_buf,
-                    &shape,
-                    complex,
-                    task,
-                    &mut group_buf,
-                    &name,
-                )?)
-            } else {
-                TaskData::Events(task_events(&trial_events, task, &mut group_events))
-            };
-            let result = match worker.run_task(pipeline, prepared, task, input, &pools) {
-                Ok(result) => result,
-                Err(e) if on_error == OnError::Continue => TaskResult::failed(task.index, e),
-                Err(e) => return Err(e),
-            };
-            collector.accept_contained(result, &pools)?;
+            }
         }
+        Ok(())
+    })();
+    // Whatever ended the loop, the tasks run before it are written and accepted, as when
+    // each was accepted at once; the loop's own error comes first.
+    let accepted = accept_pending(&mut worker, &mut pending, collector, &pools);
+    outcome.and(accepted)
+}
+
+/// Results held back at most while their blocks are staged: tiny tasks, so this bounds
+/// both what they hold and how far progress and checkpoints lag.
+const PENDING_TASKS: usize = 256;
+
+/// Writes the staged blocks, then accepts the held results in task order; if the write
+/// failed, results from its first task on are dropped and its error returned.
+fn accept_pending(
+    worker: &mut WorkerState,
+    pending: &mut Vec<TaskResult>,
+    collector: &mut Collector<'_>,
+    pools: &Pools,
+) -> Result<()> {
+    let flushed = worker.flush_staged();
+    let missing_from = flushed.as_ref().err().map(|(task, _)| *task);
+    for result in pending.drain(..) {
+        if missing_from.is_some_and(|t| result.task >= t) {
+            continue;
+        }
+        collector.accept_contained(result, pools)?;
     }
-    Ok(())
+    flushed.map_err(|(_, e)| e)
 }
 
 /// Stops a run whose cancel flag was raised from outside (another MPI rank failed).

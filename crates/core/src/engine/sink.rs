@@ -150,6 +150,41 @@ pub trait DirectBlockWriter: Send + Sync {
     /// `placement` says; `Ok(false)` if this block cannot be written this way, in which case
     /// it reaches the sink through [`ResultSink::write_dense`] as usual.
     fn try_write(&self, placement: &TaskPlacement, block: &DenseBlock<'_>) -> Result<bool>;
+
+    /// Where the block at `placement` would go, for writers that let small blocks be
+    /// combined: a worker then stages the stored bytes of consecutive tasks whose spots
+    /// follow on from one another in one file and writes them with one
+    /// [`write_run`](Self::write_run). One `pwrite` per 6 KB block cost more than the
+    /// copy (a system call, and the kernel zeroing the page cache around every write that
+    /// does not cover whole pages). `None`: use [`try_write`](Self::try_write).
+    fn locate(&self, _placement: &TaskPlacement) -> Option<BlockSpot> {
+        None
+    }
+
+    /// Writes `bytes`, the stored values (f32 when [`BlockSpot::stores_f32`], else f64, in
+    /// this machine's byte order) of blocks lying one after another from `spot`, which
+    /// [`locate`](Self::locate) gave for the first of them.
+    fn write_run(&self, spot: &BlockSpot, _bytes: &[u8]) -> Result<()> {
+        Err(crate::error::Error::output(
+            "results",
+            format!(
+                "blocks staged for file {} cannot be written (an internal error)",
+                spot.file
+            ),
+        ))
+    }
+}
+
+/// Where a block lies in a [`DirectBlockWriter`]'s files (see
+/// [`DirectBlockWriter::locate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockSpot {
+    /// Names the file among the writer's files; blocks in different files never combine.
+    pub file: u64,
+    /// Byte offset of the block's first value in that file.
+    pub offset: u64,
+    /// Whether the file stores f32 numbers (float32, complex64) rather than f64.
+    pub stores_f32: bool,
 }
 
 /// How a dense output is laid out in storage.

@@ -11,7 +11,7 @@ use super::contain::contained;
 use super::options::Pipeline;
 use super::pool::Pool;
 use super::prepare::PreparedPipeline;
-use super::sink::{DenseBlock, DirectBlockWriter};
+use super::sink::{BlockSpot, DenseBlock, DirectBlockWriter};
 use super::task_input::{empty_values, TaskData};
 use super::tasks::Task;
 
@@ -106,6 +106,59 @@ pub(crate) struct WorkerState {
     sort: EventSortScratch,
     /// False in debug mode, which also fills output blocks with NaN before each kernel.
     catch_panics: bool,
+    /// Per output object, small blocks staged for one combined write
+    /// ([`combine_small_blocks`](Self::combine_small_blocks)).
+    staged: Vec<StagedRun>,
+    combine: bool,
+    /// A combined write that failed while staging the next block, with its first task;
+    /// [`flush_staged`](Self::flush_staged) reports it.
+    failed_run: Option<(usize, Error)>,
+}
+
+/// Blocks below this many stored bytes are staged and written together with the blocks of
+/// the following tasks that lie right after them in the same file; larger ones are
+/// written on their own, as the copy would then cost more than the call it saves.
+const STAGE_BLOCK_BYTES: usize = 64 << 10;
+
+/// A combined write is issued once this many bytes are staged.
+const STAGE_RUN_BYTES: usize = 1 << 20;
+
+/// Stored bytes of consecutive blocks that follow on from one another in one file.
+#[derive(Debug, Default)]
+struct StagedRun {
+    /// Where the first staged block goes; `None` when nothing is staged.
+    spot: Option<BlockSpot>,
+    /// The first staged block's task.
+    first_task: usize,
+    bytes: Vec<u8>,
+}
+
+impl StagedRun {
+    /// Whether a block at `spot` lies right after the staged ones.
+    fn continues(&self, spot: &BlockSpot, len: usize) -> bool {
+        self.spot.is_some_and(|s| {
+            s.file == spot.file
+                && s.stores_f32 == spot.stores_f32
+                && s.offset + self.bytes.len() as u64 == spot.offset
+                && self.bytes.len() + len <= STAGE_RUN_BYTES
+        })
+    }
+
+    /// Appends `values` as the stored numbers.
+    fn push(&mut self, values: &[f64], stores_f32: bool) {
+        let start = self.bytes.len();
+        if stores_f32 {
+            self.bytes.resize(start + values.len() * 4, 0);
+            for (to, &v) in self.bytes[start..].chunks_exact_mut(4).zip(values) {
+                to.copy_from_slice(&(v as f32).to_ne_bytes());
+            }
+        } else {
+            self.bytes.resize(start + values.len() * 8, 0);
+            for (to, &v) in self.bytes[start..].chunks_exact_mut(8).zip(values) {
+                to.copy_from_slice(&v.to_ne_bytes());
+            }
+        }
+    }
 }
 
 impl WorkerState {
@@ -131,7 +184,84 @@ impl WorkerState {
             scratch,
             sort: EventSortScratch::default(),
             catch_panics,
+            staged: (0..direct.len()).map(|_| StagedRun::default()).collect(),
+            combine: false,
+            failed_run: None,
         }
+    }
+
+    /// Lets small blocks that the sink would place one after another be staged and written
+    /// together (see [`DirectBlockWriter::locate`]); both executors turn it on. Their tasks' results then say
+    /// `Written` before the bytes are in the file: the caller must
+    /// [`flush_staged`](Self::flush_staged) before it hands those results on.
+    pub fn combine_small_blocks(&mut self) {
+        self.combine = true;
+    }
+
+    /// Whether blocks are staged (or a staged write failed) and not yet flushed.
+    pub fn has_staged(&self) -> bool {
+        self.failed_run.is_some() || self.staged.iter().any(|r| r.spot.is_some())
+    }
+
+    /// Writes every staged run. On failure, gives the first task whose block may be
+    /// missing, with the error: results from that task on must not be handed on.
+    pub fn flush_staged(&mut self) -> std::result::Result<(), (usize, Error)> {
+        let first = self
+            .staged
+            .iter()
+            .filter(|r| r.spot.is_some())
+            .map(|r| r.first_task)
+            .chain(self.failed_run.as_ref().map(|(t, _)| *t))
+            .min();
+        let mut failed = self.failed_run.take().map(|(_, e)| e);
+        for (obj, run) in self.staged.iter_mut().enumerate() {
+            if failed.is_some() {
+                run.spot = None;
+                run.bytes.clear();
+            } else if let Err(e) = flush_run(self.direct[obj].as_deref(), run) {
+                failed = Some(e);
+            }
+        }
+        match failed {
+            Some(e) => Err((first.unwrap_or(0), e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Stages a small block if the sink can place it in a combined write; false if it
+    /// must be written on its own. A failed write of the previous run is kept for
+    /// [`flush_staged`](Self::flush_staged).
+    fn stage(
+        &mut self,
+        obj: usize,
+        placement: &super::sink::TaskPlacement,
+        values: &[f64],
+    ) -> bool {
+        let Some(direct) = self.direct[obj].as_deref() else {
+            return false;
+        };
+        if !self.combine || values.is_empty() || values.len() * 8 > STAGE_BLOCK_BYTES * 2 {
+            return false;
+        }
+        let Some(spot) = direct.locate(placement) else {
+            return false;
+        };
+        let len = values.len() * if spot.stores_f32 { 4 } else { 8 };
+        if len > STAGE_BLOCK_BYTES {
+            return false;
+        }
+        let run = &mut self.staged[obj];
+        if !run.continues(&spot, len) {
+            let first = run.first_task;
+            if let Err(e) = flush_run(Some(direct), run) {
+                // Those blocks' tasks already returned `Written`: the flush reports it.
+                self.failed_run.get_or_insert((first, e));
+            }
+            run.spot = Some(spot);
+            run.first_task = placement.task;
+        }
+        run.push(values, spot.stores_f32);
+        true
     }
 
     /// Runs every step on one task. `input` holds the task's channels of its trial.
@@ -252,11 +382,21 @@ impl WorkerState {
                 let shape = step.task_output_values_shape(task);
                 // The sink rounds to f32 itself as it writes, a cache-sized chunk at a
                 // time, so the block is offered in f64 and no f32 copy is made.
-                if let Some(direct) = &self.direct[obj] {
+                if self.direct[obj].is_some() {
+                    let placement = &object.placements[task.index];
                     let n = shape.size();
+                    // Small blocks are staged (narrowed as they are copied) and written with
+                    // their neighbours; the caller flushes them before handing results on.
+                    let values = std::mem::take(&mut self.dense[k]);
+                    let staged = self.stage(obj, placement, &values[..n]);
+                    self.dense[k] = values;
+                    if staged {
+                        outputs.push(SavedOutput::Written);
+                        continue;
+                    }
+                    let direct = self.direct[obj].as_ref().expect("checked above");
                     let block = ArrayViewD::from_shape(shape.clone(), &self.dense[k][..n])
                         .expect("buffer sized to the declared shape");
-                    let placement = &object.placements[task.index];
                     if direct.try_write(placement, &DenseBlock::F64(block))? {
                         outputs.push(SavedOutput::Written);
                         continue;
@@ -288,6 +428,22 @@ impl WorkerState {
             failure: None,
         })
     }
+}
+
+/// Writes a staged run, if any, and empties it.
+fn flush_run(direct: Option<&dyn DirectBlockWriter>, run: &mut StagedRun) -> Result<()> {
+    let Some(spot) = run.spot.take() else {
+        return Ok(());
+    };
+    let outcome = match direct {
+        Some(direct) => direct.write_run(&spot, &run.bytes),
+        None => Err(Error::output(
+            "results",
+            "blocks were staged for an object without a direct writer (an internal error)",
+        )),
+    };
+    run.bytes.clear();
+    outcome
 }
 
 /// The task's channels of a float32 trial (`len` x `channels` row-major), widened into

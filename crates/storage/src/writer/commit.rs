@@ -38,12 +38,9 @@ impl SpyWriter {
                 self.write_events(obj)?;
             } else {
                 let index = self.part_index(obj)?;
-                if let Some(missing) = self.objects[obj]
-                    .spec
-                    .placements
-                    .iter()
-                    .find(|p| !p.shape.contains(&0) && !index.contains_key(&p.task))
-                {
+                if let Some(missing) = self.objects[obj].spec.placements.iter().find(|p| {
+                    !p.shape.contains(&0) && index.get(p.task).is_none_or(Option::is_none)
+                }) {
                     return Err(StorageError::output(
                         &self.staging,
                         format!("the part holding task {} is missing", missing.task),

@@ -309,23 +309,28 @@ impl SpyWriter {
     }
 
     /// The closed part files of an object: which file holds which task.
-    pub(super) fn part_index(
-        &self,
-        obj: usize,
-    ) -> Result<std::collections::HashMap<usize, String>, Error> {
+    pub(super) fn part_index(&self, obj: usize) -> Result<PartIndex, Error> {
         let dir_name = self.container.parts_dir_name(&self.objects[obj].spec.tag);
         let dir = self.staging.join(&dir_name);
-        let mut index = std::collections::HashMap::new();
+        let tasks = self.objects[obj].spec.placements.len();
+        let mut index: PartIndex = vec![None; tasks];
         for entry in std::fs::read_dir(&dir)
             .map_err(|e| StorageError::io(&dir, e))?
             .flatten()
         {
-            let name = entry.file_name().to_string_lossy().to_string();
+            let name: std::rc::Rc<str> = entry.file_name().to_string_lossy().into();
             let Some(part) = PartName::parse(&name) else {
                 continue;
             };
             for task in part.tasks() {
-                if let Some(other) = index.insert(task, name.clone()) {
+                let Some(slot) = index.get_mut(task) else {
+                    return Err(StorageError::output(
+                        &dir,
+                        format!("{name} holds task {task}, but the run has {tasks} tasks; rerun without --resume"),
+                    )
+                    .into());
+                };
+                if let Some(other) = slot.replace(std::rc::Rc::clone(&name)) {
                     return Err(StorageError::output(
                         &dir,
                         format!("task {task} is in two part files ({other} and {name}); rerun without --resume"),
@@ -337,11 +342,7 @@ impl SpyWriter {
         Ok(index)
     }
 
-    pub(super) fn create_virtual(
-        &self,
-        obj: usize,
-        index: &std::collections::HashMap<usize, String>,
-    ) -> hdf5::Result<()> {
+    pub(super) fn create_virtual(&self, obj: usize, index: &PartIndex) -> hdf5::Result<()> {
         let state = &self.objects[obj];
         let spec = &state.spec;
         let file = state.file.as_ref().expect("created at finalize");
@@ -349,11 +350,19 @@ impl SpyWriter {
         let parts = self.container.parts_dir_name(&spec.tag);
         let mut dcpl = hdf5::plist::DatasetCreate::build();
         with_storage_type!(spec.schema.dtype, T => dcpl.fill_value(T::FILL));
-        let mut files: Vec<&String> = index.values().collect();
-        files.sort_unstable_by_key(|name| PartName::parse(name).map(|p| (p.first, p.lane)));
-        files.dedup();
-        for name in files {
-            let part = PartName::parse(name).expect("indexed parts have part names");
+        // The index names a file once per task (200 000 times for tiny trials): distinct
+        // names first, each parsed once.
+        let distinct: std::collections::HashSet<&str> =
+            index.iter().flatten().map(|n| &**n).collect();
+        let mut files: Vec<(PartName, &str)> = distinct
+            .into_iter()
+            .map(|name| {
+                let part = PartName::parse(name).expect("indexed parts have part names");
+                (part, name)
+            })
+            .collect();
+        files.sort_unstable_by_key(|(p, _)| (p.first, p.lane));
+        for (part, name) in files {
             let src = format!("{parts}/{name}");
             if part.stacked.is_none() {
                 for p in part.tasks().map(|t| &spec.placements[t]) {
@@ -409,6 +418,9 @@ impl SpyWriter {
         Ok(())
     }
 }
+
+/// Which closed part file holds each task (by task index), names shared between tasks.
+pub(super) type PartIndex = Vec<Option<std::rc::Rc<str>>>;
 
 pub(super) fn placement_selection(p: &TaskPlacement, ndim: usize) -> Selection {
     let mut items: Vec<SliceOrIndex> = Vec::with_capacity(ndim);
