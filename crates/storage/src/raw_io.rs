@@ -82,6 +82,15 @@ pub(crate) fn raw_offset<T: PlainBytes>(dataset: &hdf5::Dataset) -> Option<u64> 
     dataset.offset()
 }
 
+/// Reads `out.len()` values starting at byte `offset`.
+pub(crate) fn read_at<T: PlainBytes>(
+    file: &File,
+    offset: u64,
+    out: &mut [T],
+) -> std::io::Result<()> {
+    file.read_exact_at(as_bytes_mut(out), offset)
+}
+
 /// Writes `values` starting at byte `offset`.
 pub(crate) fn write_at<T: PlainBytes>(
     file: &File,
