@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod every_mode;
 pub mod reference;
 
 use std::collections::BTreeMap;

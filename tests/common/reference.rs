@@ -44,3 +44,27 @@ pub fn array(v: &Value) -> ArrayD<f64> {
     walk(v, &mut flat);
     ArrayD::from_shape_vec(IxDyn(&shape), flat).unwrap()
 }
+
+/// The committed reference document `fixtures/reference/<file>`.
+pub fn fixture(file: &str) -> Value {
+    let path = format!("{}/fixtures/reference/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An input's `trials` rows `[start, stop, offset]` as the engine's `(start, stop, offset)`.
+pub fn trials(input: &Value) -> Vec<(usize, usize, f64)> {
+    input["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let r = r.as_array().unwrap();
+            (
+                number(&r[0]) as usize,
+                number(&r[1]) as usize,
+                number(&r[2]),
+            )
+        })
+        .collect()
+}
