@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use common::every_mode;
 use common::reference::{self, array, number};
+use common::runs::run_shards;
 use common::*;
 use ndarray::{Array2, ArrayD};
 use serde_json::{json, Value};
@@ -328,11 +329,7 @@ fn every_mode_shards_and_their_merge_give_the_same_bits() {
     for count in [2usize, 3, 5] {
         let out = format!("s{count}.spy");
         write_pipeline(&tmp.path, &out, "  mode: parallel\n  workers: 1\n");
-        // Shards in reverse order: the merge does not depend on which finished first.
-        for index in (0..count).rev() {
-            let shard = format!("{index}/{count}");
-            trialflow(&tmp.path, &["run", "p.yaml", "--shard", &shard, "-q"]).ok();
-        }
+        run_shards(&tmp.path, "p.yaml", count);
         assert!(!tmp.join(&out).exists(), "shards write no output");
         trialflow(&tmp.path, &["merge", "p.yaml", "-q"]).ok();
         let got = read_data(&itc_file(&tmp.join(&out)));
@@ -513,26 +510,7 @@ fn mpi_ranks_give_the_sequential_bits() {
     for ranks in [2, 3] {
         let out = format!("mpi{ranks}.spy");
         write_pipeline(&tmp.path, &out, "  mode: mpi\n");
-        let run = std::process::Command::new("mpirun")
-            .args([
-                "-n",
-                &ranks.to_string(),
-                "--oversubscribe",
-                BIN,
-                "run",
-                "p.yaml",
-            ])
-            .current_dir(&tmp.path)
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-            .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
-            .output()
-            .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
-        assert!(
-            run.status.success(),
-            "{ranks} ranks: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        runs::mpirun(Path::new(BIN), &tmp.path, ranks, &["run", "p.yaml"]).ok();
         let got = read_data(&itc_file(&tmp.join(&out)));
         assert!(
             got.bits == reference.bits,

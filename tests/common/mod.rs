@@ -7,6 +7,7 @@
 
 pub mod every_mode;
 pub mod reference;
+pub mod runs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
