@@ -129,3 +129,20 @@ pub fn run_all_modes(
     }
     first.unwrap()
 }
+
+/// Requires `bits_in` (the bits of a result computed in the given mode) to give, in each
+/// of `modes`, the first mode's bits. `name` labels the failures.
+pub fn assert_same_bits(
+    name: &str,
+    modes: Vec<(String, ExecutionOptions)>,
+    mut bits_in: impl FnMut(ExecutionOptions) -> Vec<u64>,
+) {
+    let mut first: Option<Vec<u64>> = None;
+    for (label, mode) in modes {
+        let got = bits_in(mode);
+        match &first {
+            None => first = Some(got),
+            Some(want) => assert!(*want == got, "{name}: {label} differs from sequential"),
+        }
+    }
+}
