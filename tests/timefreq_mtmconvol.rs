@@ -20,7 +20,7 @@ use trialflow::prelude::*;
 
 mod common;
 use common::every_mode::{self, modes_keeptrials, recording, run_step};
-use common::reference::{self, array, number};
+use common::reference::{self, array, assert_phase_within_float32, assert_within_float32, number};
 use common::{list, read_data, read_trialdefinition, trialflow, write_file, TempDir};
 
 /// The bound for tiny values, relative to the peak of their time, taper and channel.
@@ -121,19 +121,14 @@ fn mtmconvol_matches_syncopy() {
                     let mag_peak = magnitude.as_ref().map(|m| peak(m, t, k, c));
                     for f in 0..dims[2] {
                         let (a, b) = (got[[t, k, f, c]], want[[t, k, f, c]]);
-                        let at = format!("{name} [{t},{k},{f},{c}]: {a} vs {b}");
+                        let at = format!("{name} [{t},{k},{f},{c}]");
                         compared += 1;
                         if angle {
                             let m = magnitude.as_ref().unwrap()[[t, k, f, c]];
-                            let tol = 1e-5 + 1e-6 * mag_peak.unwrap() / m;
-                            let d = (a - b).rem_euclid(2.0 * std::f64::consts::PI);
-                            let d = d.min(2.0 * std::f64::consts::PI - d);
-                            assert!(d <= tol, "{at} (|X| {m})");
+                            assert_phase_within_float32(&at, a, b, m, mag_peak.unwrap());
                             continue;
                         }
-                        let tol = f64::max(1e-5 * b.abs(), floor);
-                        worst = worst.max((a - b).abs() / tol);
-                        assert!((a - b).abs() <= tol, "{at} (tol {tol:e})");
+                        worst = worst.max(assert_within_float32(&at, a, b, floor));
                     }
                 }
             }

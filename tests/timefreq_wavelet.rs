@@ -29,7 +29,7 @@ use trialflow::routines::wavelets::MorletSl;
 
 mod common;
 use common::every_mode::{self, bits, modes_keeptrials, run_step};
-use common::reference::{self, array, number};
+use common::reference::{self, array, assert_phase_within_float32, assert_within_float32, number};
 use common::{read_data, trialflow, write_file, TempDir};
 
 /// The bound for tiny values, relative to the largest |W| of their trial, frequency and
@@ -154,18 +154,13 @@ fn wavelet_and_superlet_match_syncopy() {
                         let (a, b) = (got[[t, 0, f, c]], want[[t, 0, f, c]]);
                         if output == "angle" {
                             let m = magnitude[[t, 0, f, c]];
-                            let tol = 1e-5 + 1e-6 * (floor / FLOOR) / m;
-                            let d = (a - b).rem_euclid(2.0 * std::f64::consts::PI);
-                            let d = d.min(2.0 * std::f64::consts::PI - d);
-                            assert!(d <= tol, "{at}: {a} vs {b} (|W| {m})");
+                            assert_phase_within_float32(&at, a, b, m, floor / FLOOR);
                             continue;
                         }
-                        let tol = f64::max(1e-5 * b.abs(), floor);
                         if (a - b).abs() > 1e-5 * b.abs() {
                             floor_used += 1;
                         }
-                        worst = worst.max((a - b).abs() / tol);
-                        assert!((a - b).abs() <= tol, "{at}: {a} vs {b} (tol {tol:e})");
+                        worst = worst.max(assert_within_float32(&at, a, b, floor));
                     }
                 }
             }
