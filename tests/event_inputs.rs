@@ -300,20 +300,13 @@ fn event_inputs_on_mpi_ranks_give_the_sequential_bits() {
             &format!("{name}.yaml"),
             &pipeline(input, &format!("{name}.spy"), "  mode: mpi", steps),
         );
-        let out = std::process::Command::new("mpirun")
-            .args(["-n", "2", "--oversubscribe"])
-            .arg(event_binary())
-            .args(["run", &format!("{name}.yaml")])
-            .current_dir(&tmp.path)
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-            .output()
-            .expect("mpirun runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        runs::mpirun(
+            &event_binary(),
+            &tmp.path,
+            2,
+            &["run", &format!("{name}.yaml")],
+        )
+        .ok();
         let got = read_data(&tmp.join(format!("{name}.spy/{name}_counts.analog")));
         let seq = read_data(&tmp.join("seq.spy/seq_counts.analog"));
         assert!(got.bits == seq.bits, "{name} on MPI ranks");

@@ -17,12 +17,8 @@ use trialflow::prelude::*;
 use trialflow::Registry;
 
 mod common;
-use common::reference::array;
-
-fn load(name: &str) -> Value {
-    let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::every_mode::{assert_same_bits, bits, modes};
+use common::reference::{array, fixture};
 
 struct Case {
     name: String,
@@ -34,7 +30,7 @@ struct Case {
 }
 
 fn scipy_cases() -> Vec<Case> {
-    let doc = load("filters.json");
+    let doc = fixture("filters.json");
     assert_eq!(doc["generator"]["scipy"], "1.18.1");
     doc["cases"]
         .as_array()
@@ -189,22 +185,10 @@ fn filters_match_scipy_reference_outputs() {
 
 #[test]
 fn scipy_reference_results_do_not_depend_on_mode_or_channel_groups() {
-    let bits = |a: &ArrayD<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
     for case in scipy_cases().iter().filter(|c| c.error.is_none()) {
-        let seq = bits(&run_case(case, ExecutionOptions::sequential()).unwrap());
-        let par = bits(&run_case(case, ExecutionOptions::parallel(2)).unwrap());
-        assert_eq!(seq, par, "{}: parallel(2)", case.name);
-        for mode in [
-            ExecutionOptions::sequential(),
-            ExecutionOptions::parallel(2),
-        ] {
-            let grouped = ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..mode
-            };
-            let got = bits(&run_case(case, grouped).unwrap());
-            assert_eq!(seq, got, "{}: chan_per_worker 1", case.name);
-        }
+        assert_same_bits(&case.name, modes(1), |mode| {
+            bits(&run_case(case, mode).unwrap().into_dyn())
+        });
     }
 }
 
@@ -224,7 +208,7 @@ fn syncopy_source(doc: &Value) -> InMemoryRecording {
 
 #[test]
 fn filters_match_syncopy_2023_9() {
-    let doc = load("filters_syncopy.json");
+    let doc = fixture("filters_syncopy.json");
     assert_eq!(doc["generator"]["syncopy"], "2023.9");
     let cases = doc["cases"].as_array().unwrap();
     assert!(cases.len() >= 20);

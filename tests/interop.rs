@@ -69,6 +69,32 @@ fn run_trialflow(args: &[&str]) {
     );
 }
 
+/// Has Syncopy write its test recording (`write_with_syncopy.py`: unequal trials, offsets,
+/// trialinfo) into `dir`; returns the path of the HDF5 file.
+fn syncopy_input(dir: &Path) -> String {
+    let writer = repo().join("tests/interop/write_with_syncopy.py");
+    let input = python_json(&[writer.to_str().unwrap(), dir.to_str().unwrap()]);
+    input["hdf5_path"].as_str().unwrap().to_string()
+}
+
+/// Writes the pipeline `yaml` to `path` and runs it (`trialflow run PATH -q`), insisting that
+/// it succeeds.
+fn run_yaml(path: &Path, yaml: &str) {
+    std::fs::write(path, yaml).unwrap();
+    run_trialflow(&["run", path.to_str().unwrap(), "-q"]);
+}
+
+/// Runs the check `tests/interop/<script> ARGS...` and insists that its JSON report says
+/// `"ok": true` (`what` names the case in the failure); returns the report.
+fn parity(script: &str, args: &[&str], what: &str) -> Value {
+    let script = repo().join("tests/interop").join(script);
+    let mut all = vec![script.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let report = python_json(&all);
+    assert_eq!(report["ok"], true, "{what}: {report}");
+    report
+}
+
 fn summary(path: &Path) -> Value {
     let script = repo().join("tests/interop/syncopy_summary.py");
     python_json(&[
@@ -98,23 +124,12 @@ fn syncopy_input_through_trialflow_and_back_into_syncopy() {
     let input_path = input["hdf5_path"].as_str().unwrap();
     let input_bytes = std::fs::read(input_path).unwrap();
 
-    let pipeline = dir.join("pipeline.yaml");
-    std::fs::write(
-        &pipeline,
-        format!(
+    std::fs::create_dir_all(dir.join("work")).unwrap();
+    run_yaml(
+        &dir.join("pipeline.yaml"),
+        &format!(
             "input: {input_path}\noutput: work/results.spy\nexecution:\n  mode: parallel\n  workers: 2\n  chan_per_worker: 3\n  parallel_store: true\nsteps:\n  - routine: detrend\n    name: detrended\n    save: true\n  - routine: zscore\n  - routine: rectify\n"
         ),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("work")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_trialflow"))
-        .args(["run", pipeline.to_str().unwrap(), "-q"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
         std::fs::read(input_path).unwrap(),
@@ -394,14 +409,11 @@ fn syncopy_opens_an_nwb_import_with_pynwbs_values() {
         "raw",
         "-q",
     ]);
-    let script = repo().join("tests/interop/nwb_import_check.py");
-    let report = python_json(&[
-        script.to_str().unwrap(),
-        nwb.to_str().unwrap(),
-        "raw",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(report["ok"], true, "{report}");
+    let report = parity(
+        "nwb_import_check.py",
+        &[nwb.to_str().unwrap(), "raw", out.to_str().unwrap()],
+        "nwb import",
+    );
     assert_eq!(report["trials"], 6);
 }
 
@@ -411,10 +423,7 @@ fn syncopy_opens_an_nwb_import_with_pynwbs_values() {
 #[ignore = "needs the Syncopy venv: run scripts/test.sh"]
 fn select_matches_syncopys_selectdata() {
     let dir = temp_dir("select");
-    let writer = repo().join("tests/interop/write_with_syncopy.py");
-    let input = python_json(&[writer.to_str().unwrap(), dir.to_str().unwrap()]);
-    let input_path = input["hdf5_path"].as_str().unwrap();
-    let script = repo().join("tests/interop/select_parity.py");
+    let input_path = syncopy_input(&dir);
     let cases = [
         (
             "trials: [4, 0, 2]\n  channels: [chan3, chan1]\n  latency: [-0.05, 0.08]",
@@ -427,24 +436,19 @@ fn select_matches_syncopys_selectdata() {
         ),
     ];
     for (i, (select, syncopy)) in cases.iter().enumerate() {
-        let pipeline = dir.join(format!("select{i}.yaml"));
         let output = dir.join(format!("sel{i}.spy"));
-        std::fs::write(
-            &pipeline,
-            format!(
+        run_yaml(
+            &dir.join(format!("select{i}.yaml")),
+            &format!(
                 "input: {input_path}\noutput: {}\nselect:\n  {select}\nsteps:\n  - routine: rectify\n",
                 output.display()
             ),
-        )
-        .unwrap();
-        run_trialflow(&["run", pipeline.to_str().unwrap(), "-q"]);
-        let report = python_json(&[
-            script.to_str().unwrap(),
-            input_path,
-            output.to_str().unwrap(),
-            syncopy,
-        ]);
-        assert_eq!(report["ok"], true, "case {i} ({select}): {report}");
+        );
+        parity(
+            "select_parity.py",
+            &[&input_path, output.to_str().unwrap(), syncopy],
+            &format!("case {i} ({select})"),
+        );
     }
 }
 
@@ -454,30 +458,26 @@ fn select_matches_syncopys_selectdata() {
 #[ignore = "needs the Syncopy venv: run scripts/test.sh"]
 fn trials_around_events_match_syncopys_definetrial() {
     let dir = temp_dir("definetrial");
-    let writer = repo().join("tests/interop/write_with_syncopy.py");
-    let input = python_json(&[writer.to_str().unwrap(), dir.to_str().unwrap()]);
-    let input_path = input["hdf5_path"].as_str().unwrap();
-    let pipeline = dir.join("events.yaml");
+    let input_path = syncopy_input(&dir);
     let output = dir.join("events.spy");
-    std::fs::write(
-        &pipeline,
-        format!(
+    run_yaml(
+        &dir.join("events.yaml"),
+        &format!(
             "input: {input_path}\noutput: {}\ntrials: {{events: [0.1004, 0.4, 0.5996, 0.85], pre: 0.05, post: 0.1206}}\nsteps:\n  - routine: rectify\n",
             output.display()
         ),
-    )
-    .unwrap();
-    run_trialflow(&["run", pipeline.to_str().unwrap(), "-q"]);
-    let script = repo().join("tests/interop/definetrial_parity.py");
-    let report = python_json(&[
-        script.to_str().unwrap(),
-        input_path,
-        output.to_str().unwrap(),
-        "[0.1004, 0.4, 0.5996, 0.85]",
-        "0.05",
-        "0.1206",
-    ]);
-    assert_eq!(report["ok"], true, "{report}");
+    );
+    let report = parity(
+        "definetrial_parity.py",
+        &[
+            &input_path,
+            output.to_str().unwrap(),
+            "[0.1004, 0.4, 0.5996, 0.85]",
+            "0.05",
+            "0.1206",
+        ],
+        "events",
+    );
     assert_eq!(report["trials"], 4);
 }
 

@@ -16,7 +16,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::reference::{array, number};
+use common::every_mode;
+use common::reference::{self, array, number};
+use common::runs::run_shards;
 use common::*;
 use ndarray::{Array2, ArrayD};
 use serde_json::{json, Value};
@@ -28,35 +30,11 @@ use trialflow::synthetic::{generate_recording, GenerateOptions};
 use trialflow::{Registry, RunReport};
 
 fn fixture() -> Value {
-    let path = format!(
-        "{}/fixtures/reference/statistics_itc.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    reference::fixture("statistics_itc.json")
 }
 
 fn recording(input: &Value) -> InMemoryRecording {
-    let data = array(&input["data"]).into_dimensionality().unwrap();
-    let trials: Vec<(usize, usize, f64)> = input["trials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let r = r.as_array().unwrap();
-            (
-                number(&r[0]) as usize,
-                number(&r[1]) as usize,
-                number(&r[2]),
-            )
-        })
-        .collect();
-    InMemoryRecording::new(
-        data,
-        number(&input["samplerate"]),
-        TrialDefinition::from_trials(&trials, &[]),
-    )
-    .unwrap()
-    .with_dtype(DType::Float32)
+    every_mode::recording(input, DType::Float32)
 }
 
 /// mtmfft with `params` (output: fourier) followed by itc.
@@ -102,54 +80,16 @@ fn run_memory(
     Ok((object.data.clone().unwrap(), schema))
 }
 
-fn bits(a: &ArrayD<f64>) -> Vec<u64> {
-    a.iter().map(|v| v.to_bits()).collect()
-}
-
-fn modes() -> Vec<(&'static str, ExecutionOptions)> {
-    vec![
-        ("sequential", ExecutionOptions::sequential()),
-        ("parallel(2)", ExecutionOptions::parallel(2)),
-        (
-            "parallel(2), chan_per_worker 1",
-            ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..ExecutionOptions::parallel(2)
-            },
-        ),
-        (
-            "sequential, chan_per_worker 2",
-            ExecutionOptions {
-                chan_per_worker: Some(2),
-                ..ExecutionOptions::sequential()
-            },
-        ),
-    ]
-}
-
-/// Every mode gives the same bits; returns the sequential result.
+/// Every mode (two channels per task for the grouped sequential one) gives the same bits
+/// and schema; returns the sequential result.
 fn run_all_modes(
     name: &str,
     params: &Value,
     source: &InMemoryRecording,
 ) -> (ArrayD<f64>, DataSchema) {
-    let mut first: Option<(ArrayD<f64>, DataSchema)> = None;
-    for (mode, execution) in modes() {
-        let (data, schema) = run_memory(params, source, execution)
-            .unwrap_or_else(|e| panic!("{name} ({mode}): {e}"));
-        match &first {
-            None => first = Some((data, schema)),
-            Some((d, s)) => {
-                assert_eq!(
-                    bits(d),
-                    bits(&data),
-                    "{name}: {mode} differs from sequential"
-                );
-                assert_eq!(s, &schema, "{name}: {mode} schema");
-            }
-        }
-    }
-    first.unwrap()
+    every_mode::run_all_modes(name, every_mode::modes(2), |mode| {
+        run_memory(params, source, mode)
+    })
 }
 
 #[test]
@@ -389,11 +329,7 @@ fn every_mode_shards_and_their_merge_give_the_same_bits() {
     for count in [2usize, 3, 5] {
         let out = format!("s{count}.spy");
         write_pipeline(&tmp.path, &out, "  mode: parallel\n  workers: 1\n");
-        // Shards in reverse order: the merge does not depend on which finished first.
-        for index in (0..count).rev() {
-            let shard = format!("{index}/{count}");
-            trialflow(&tmp.path, &["run", "p.yaml", "--shard", &shard, "-q"]).ok();
-        }
+        run_shards(&tmp.path, "p.yaml", count);
         assert!(!tmp.join(&out).exists(), "shards write no output");
         trialflow(&tmp.path, &["merge", "p.yaml", "-q"]).ok();
         let got = read_data(&itc_file(&tmp.join(&out)));
@@ -574,26 +510,7 @@ fn mpi_ranks_give_the_sequential_bits() {
     for ranks in [2, 3] {
         let out = format!("mpi{ranks}.spy");
         write_pipeline(&tmp.path, &out, "  mode: mpi\n");
-        let run = std::process::Command::new("mpirun")
-            .args([
-                "-n",
-                &ranks.to_string(),
-                "--oversubscribe",
-                BIN,
-                "run",
-                "p.yaml",
-            ])
-            .current_dir(&tmp.path)
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-            .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
-            .output()
-            .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
-        assert!(
-            run.status.success(),
-            "{ranks} ranks: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        runs::mpirun(Path::new(BIN), &tmp.path, ranks, &["run", "p.yaml"]).ok();
         let got = read_data(&itc_file(&tmp.join(&out)));
         assert!(
             got.bits == reference.bits,

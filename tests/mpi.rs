@@ -7,30 +7,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 
 fn mpirun(dir: &Path, ranks: usize, args: &[&str]) -> Outcome {
-    mpirun_binary(Path::new(BIN), dir, ranks, args)
-}
-
-fn mpirun_binary(bin: &Path, dir: &Path, ranks: usize, args: &[&str]) -> Outcome {
-    let out = Command::new("mpirun")
-        .args(["-n", &ranks.to_string(), "--oversubscribe"])
-        .arg(bin)
-        .args(args)
-        .current_dir(dir)
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
-        .output()
-        .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    runs::mpirun(Path::new(BIN), dir, ranks, args)
 }
 
 const STEPS: &str = "steps:\n  - routine: median_filter\n    size: 7\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n";
@@ -156,7 +137,7 @@ fn a_custom_routine_runs_on_mpi_ranks() {
         &format!("input: in.spy\noutput: out.spy\nexecution:\n  mode: mpi\n{steps}"),
     );
     run_binary(&bin, &tmp.path, &["run", "seq.yaml", "-q"], &[]).ok();
-    let out = mpirun_binary(&bin, &tmp.path, 2, &["run", "p.yaml"]);
+    let out = runs::mpirun(&bin, &tmp.path, 2, &["run", "p.yaml"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("on 2 MPI ranks"), "{}", out.stderr);
     assert_same_results(

@@ -305,31 +305,35 @@ fn every_figure_kind_renders_to_png_and_svg() {
     );
 }
 
+/// `trialflow plot ARGS -o PNG --size 800x600` in `dir`; returns the image, the one panel's
+/// area below its caption and that panel's data area.
+fn plot_one_panel(dir: &Path, args: &[&str], png: &str) -> (Image, layout::Rect, layout::Rect) {
+    let mut all = vec!["plot"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", png, "--size", "800x600"]);
+    trialflow(dir, &all).ok();
+    let image = Image::read(&dir.join(png));
+    let area = layout::panels((800, 600), 1, false)[0].below(layout::CAPTION_H);
+    (image, area, layout::plot_area(area))
+}
+
+/// The pixels of the mean line (the first colour) in `plot` and its highest pixel.
+fn mean_line(png: &Image, plot: layout::Rect) -> (Vec<(i32, i32)>, (i32, i32)) {
+    let line = png.find(plot, (31, 119, 180), 30);
+    let top = *line
+        .iter()
+        .min_by_key(|p| p.1)
+        .expect("the mean line is drawn");
+    (line, top)
+}
+
 #[test]
 fn a_spectral_peak_lands_on_its_frequency_column() {
     let tmp = TempDir::new("plot_peak");
     spectrum(&tmp.path);
-    trialflow(
-        &tmp.path,
-        &[
-            "plot",
-            "rec_spectrum.spectral",
-            "-o",
-            "s.png",
-            "--size",
-            "800x600",
-        ],
-    )
-    .ok();
-    let png = Image::read(&tmp.join("s.png"));
-    let area = layout::panels((800, 600), 1, false)[0].below(layout::CAPTION_H);
-    let plot = layout::plot_area(area);
+    let (png, area, plot) = plot_one_panel(&tmp.path, &["rec_spectrum.spectral"], "s.png");
     let expected = layout::x_pixel(area, (0.0, 100.0), 30.0);
-    let line = png.find(plot, (31, 119, 180), 30);
-    let top = line
-        .iter()
-        .min_by_key(|p| p.1)
-        .expect("the mean line is drawn");
+    let (_, top) = mean_line(&png, plot);
     assert!(
         (top.0 - expected).abs() <= 3,
         "the peak's highest pixel is at x = {}, 30 Hz maps to {expected}",
@@ -344,23 +348,11 @@ fn overlay_markers_land_on_their_samples() {
     let tmp = TempDir::new("plot_overlay");
     analog(&tmp.path);
     spikes(&tmp.path);
-    trialflow(
+    let (png, area, plot) = plot_one_panel(
         &tmp.path,
-        &[
-            "plot",
-            "rec_raw.analog",
-            "--overlay",
-            "rec_peaks.spike",
-            "-o",
-            "t.png",
-            "--size",
-            "800x600",
-        ],
-    )
-    .ok();
-    let png = Image::read(&tmp.join("t.png"));
-    let area = layout::panels((800, 600), 1, false)[0].below(layout::CAPTION_H);
-    let plot = layout::plot_area(area);
+        &["rec_raw.analog", "--overlay", "rec_peaks.spike"],
+        "t.png",
+    );
     // Trial 0 shows samples 0..999, t = (sample - 200) / 1000.
     let range = (-0.2, 0.799);
     let red = png.find(plot, (214, 39, 40), 0);
@@ -683,27 +675,9 @@ fn complex_spectra_are_drawn_as_power() {
             .any(|t| t.contains("power of Fourier coefficients")),
         "the value axis says what is drawn"
     );
-    trialflow(
-        &tmp.path,
-        &[
-            "plot",
-            "rec_fourier.spectral",
-            "-o",
-            "f.png",
-            "--size",
-            "800x600",
-        ],
-    )
-    .ok();
-    let png = Image::read(&tmp.join("f.png"));
-    let area = layout::panels((800, 600), 1, false)[0].below(layout::CAPTION_H);
-    let plot = layout::plot_area(area);
+    let (png, area, plot) = plot_one_panel(&tmp.path, &["rec_fourier.spectral"], "f.png");
     let expected = layout::x_pixel(area, (0.0, 100.0), 30.0);
-    let line = png.find(plot, (31, 119, 180), 30);
-    let top = line
-        .iter()
-        .min_by_key(|p| p.1)
-        .expect("the mean line is drawn");
+    let (line, top) = mean_line(&png, plot);
     assert!(
         (top.0 - expected).abs() <= 3,
         "peak at x = {}, expected {expected}",

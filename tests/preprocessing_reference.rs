@@ -3,12 +3,12 @@
 
 use ndarray::Array2;
 use serde_json::Value;
-use trialflow::in_memory::{InMemoryRecording, MemorySink};
+use trialflow::in_memory::InMemoryRecording;
 use trialflow::prelude::*;
-use trialflow::Registry;
 
 mod common;
-use common::reference::matrix;
+use common::every_mode::{assert_same_bits, bits, modes, run_step};
+use common::reference::{fixture, matrix};
 
 fn run_case(case: &Value, mode: ExecutionOptions) -> Result<Array2<f64>, Error> {
     let input = matrix(&case["input"]);
@@ -20,30 +20,14 @@ fn run_case(case: &Value, mode: ExecutionOptions) -> Result<Array2<f64>, Error> 
     } else {
         DType::Float64
     };
-    let built = Registry::builtin().build(routine, params).unwrap();
     let n = input.nrows();
-    let mut source = InMemoryRecording::contiguous(input, 1000.0, &[n])?.with_dtype(dtype);
-    let mut sink = MemorySink::new();
-    let pipeline = Pipeline::new(
-        vec![Step {
-            routine: built,
-            name: "out".into(),
-            save: false,
-            dtype: None,
-        }],
-        mode,
-    );
-    run_pipeline(&pipeline, &mut source, &mut sink, None)?;
-    let data = sink.object("out").unwrap().data.clone().unwrap();
+    let source = InMemoryRecording::contiguous(input, 1000.0, &[n])?.with_dtype(dtype);
+    let (data, _) = run_step(routine, &Value::Object(params), &source, mode)?;
     Ok(data.into_dimensionality().unwrap())
 }
 
 fn cases() -> Vec<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/reference/preprocessing.json"
-    );
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = fixture("preprocessing.json");
     doc["cases"].as_array().unwrap().clone()
 }
 
@@ -102,10 +86,9 @@ fn preprocessing_matches_scipy_reference_outputs() {
 #[test]
 fn reference_results_do_not_depend_on_mode() {
     for case in cases().iter().filter(|c| c.get("error").is_none()) {
-        let seq = run_case(case, ExecutionOptions::sequential()).unwrap();
-        let par = run_case(case, ExecutionOptions::parallel(2)).unwrap();
-        let a: Vec<u64> = seq.iter().map(|v| v.to_bits()).collect();
-        let b: Vec<u64> = par.iter().map(|v| v.to_bits()).collect();
-        assert_eq!(a, b, "{}", case["name"]);
+        let name = case["name"].as_str().unwrap();
+        assert_same_bits(name, modes(1), |mode| {
+            bits(&run_case(case, mode).unwrap().into_dyn())
+        });
     }
 }

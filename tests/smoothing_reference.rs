@@ -5,19 +5,15 @@
 
 use ndarray::Array2;
 use serde_json::Value;
-use trialflow::in_memory::{InMemoryRecording, MemorySink};
+use trialflow::in_memory::InMemoryRecording;
 use trialflow::prelude::*;
-use trialflow::Registry;
 
 mod common;
-use common::reference::matrix;
+use common::every_mode::{assert_same_bits, bits, modes, run_step};
+use common::reference::{self, matrix};
 
 fn fixture() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/reference/smoothing.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    reference::fixture("smoothing.json")
 }
 
 struct Case {
@@ -53,29 +49,15 @@ fn cases() -> Vec<Case> {
 }
 
 fn run_case(case: &Case, mode: ExecutionOptions) -> Result<Array2<f64>, Error> {
-    let built = Registry::builtin()
-        .build(&case.routine, case.params.clone())
-        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
     let dtype = if case.f32 {
         DType::Float32
     } else {
         DType::Float64
     };
     let n = case.input.nrows();
-    let mut source =
-        InMemoryRecording::contiguous(case.input.clone(), 1000.0, &[n])?.with_dtype(dtype);
-    let mut sink = MemorySink::new();
-    let pipeline = Pipeline::new(
-        vec![Step {
-            routine: built,
-            name: "out".into(),
-            save: false,
-            dtype: None,
-        }],
-        mode,
-    );
-    run_pipeline(&pipeline, &mut source, &mut sink, None)?;
-    let data = sink.object("out").unwrap().data.clone().unwrap();
+    let source = InMemoryRecording::contiguous(case.input.clone(), 1000.0, &[n])?.with_dtype(dtype);
+    let params = Value::Object(case.params.clone());
+    let (data, _) = run_step(&case.routine, &params, &source, mode)?;
     Ok(data.into_dimensionality().unwrap())
 }
 
@@ -178,21 +160,9 @@ fn smoothing_matches_scipy_reference_outputs() {
 
 #[test]
 fn reference_results_do_not_depend_on_mode_or_channel_groups() {
-    let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<u64>>();
     for case in cases().iter().filter(|c| c.error.is_none()) {
-        let seq = bits(&run_case(case, ExecutionOptions::sequential()).unwrap());
-        let par = bits(&run_case(case, ExecutionOptions::parallel(2)).unwrap());
-        assert_eq!(seq, par, "{}: parallel(2)", case.name);
-        for mode in [
-            ExecutionOptions::sequential(),
-            ExecutionOptions::parallel(2),
-        ] {
-            let grouped = ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..mode
-            };
-            let got = bits(&run_case(case, grouped).unwrap());
-            assert_eq!(seq, got, "{}: chan_per_worker 1", case.name);
-        }
+        assert_same_bits(&case.name, modes(1), |mode| {
+            bits(&run_case(case, mode).unwrap().into_dyn())
+        });
     }
 }

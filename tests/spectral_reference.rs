@@ -22,99 +22,24 @@ use trialflow::routines::spectral::{dpss, DpssNorm};
 use trialflow::Registry;
 
 mod common;
-use common::reference::{array, number};
+use common::every_mode::{self, modes_keeptrials, run_step};
+use common::reference::{array, assert_phase_within_float32, assert_within_float32, fixture};
 
 /// The bound for tiny values, relative to the peak of their trial, taper and channel.
 const FLOOR: f64 = 4e-6;
 
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/fixtures/reference/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
+/// A reference input as a recording stored as the input's `dtype` (float64 unless said).
 fn recording(input: &Value) -> InMemoryRecording {
-    let data = array(&input["data"]).into_dimensionality().unwrap();
-    let trials: Vec<(usize, usize, f64)> = input["trials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let r = r.as_array().unwrap();
-            (
-                number(&r[0]) as usize,
-                number(&r[1]) as usize,
-                number(&r[2]),
-            )
-        })
-        .collect();
-    let fs = number(&input["samplerate"]);
     let dtype = if input["dtype"] == "float32" {
         DType::Float32
     } else {
         DType::Float64
     };
-    InMemoryRecording::new(data, fs, TrialDefinition::from_trials(&trials, &[]))
-        .unwrap()
-        .with_dtype(dtype)
+    every_mode::recording(input, dtype)
 }
 
-/// Runs one step and returns the stored data and the output schema.
-fn run(
-    routine: &str,
-    params: &Value,
-    input: &Value,
-    mode: ExecutionOptions,
-) -> Result<(ArrayD<f64>, DataSchema), Error> {
-    let built = Registry::builtin()
-        .build(routine, params.as_object().unwrap().clone())
-        .unwrap_or_else(|e| panic!("{routine} {params}: {e}"));
-    let mut source = recording(input);
-    let mut sink = MemorySink::new();
-    let pipeline = Pipeline::new(
-        vec![Step {
-            routine: built,
-            name: "out".into(),
-            save: false,
-            dtype: None,
-        }],
-        mode,
-    );
-    run_pipeline(&pipeline, &mut source, &mut sink, None)?;
-    let object = sink.object("out").unwrap();
-    let schema = object.metadata.as_ref().unwrap().schema.clone();
-    Ok((object.data.clone().unwrap(), schema))
-}
-
-fn bits(a: &ArrayD<f64>) -> Vec<u64> {
-    a.iter().map(|v| v.to_bits()).collect()
-}
-
-fn modes(keeptrials: bool) -> Vec<(&'static str, ExecutionOptions)> {
-    let with = |mut o: ExecutionOptions| {
-        o.keeptrials = keeptrials;
-        o
-    };
-    vec![
-        ("sequential", with(ExecutionOptions::sequential())),
-        ("parallel(2)", with(ExecutionOptions::parallel(2))),
-        (
-            "parallel(2), chan_per_worker 1",
-            with(ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..ExecutionOptions::parallel(2)
-            }),
-        ),
-        (
-            "sequential, chan_per_worker 1",
-            with(ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..ExecutionOptions::sequential()
-            }),
-        ),
-    ]
-}
-
-/// Runs a case in every mode, checks they agree bit for bit, returns the sequential result.
+/// Runs a case in every mode (one channel per task for the grouped sequential one), checks
+/// they agree bit for bit, returns the sequential result.
 fn run_all_modes(
     routine: &str,
     name: &str,
@@ -122,15 +47,10 @@ fn run_all_modes(
     input: &Value,
     keeptrials: bool,
 ) -> (ArrayD<f64>, DataSchema) {
-    let mut first: Option<(ArrayD<f64>, DataSchema)> = None;
-    for (label, mode) in modes(keeptrials) {
-        let got = run(routine, params, input, mode).unwrap_or_else(|e| panic!("{name}: {e}"));
-        match &first {
-            None => first = Some(got),
-            Some((data, _)) => assert_eq!(bits(data), bits(&got.0), "{name}: {label}"),
-        }
-    }
-    first.unwrap()
+    let source = recording(input);
+    every_mode::run_all_modes(name, modes_keeptrials(1, keeptrials), |mode| {
+        run_step(routine, params, &source, mode)
+    })
 }
 
 /// Largest |value| per (trial, taper, channel) of a `(trials, tapers, freqs, channels)` array.
@@ -195,23 +115,18 @@ fn mtmfft_matches_syncopy() {
                     let mag_peak = magnitude.as_ref().map(|m| peak(m, t, k, c));
                     for f in 0..nf {
                         let (a, b) = (got[[t, k, f, c]], want[[t, k, f, c]]);
-                        let at = format!("{name} [{t},{k},{f},{c}]: {a} vs {b}");
+                        let at = format!("{name} [{t},{k},{f},{c}]");
                         compared += 1;
                         if output == "angle" {
                             let m = magnitude.as_ref().unwrap()[[t, k, f, c]];
-                            let tol = 1e-5 + 1e-6 * mag_peak.unwrap() / m;
-                            let d = (a - b).rem_euclid(2.0 * std::f64::consts::PI);
-                            let d = d.min(2.0 * std::f64::consts::PI - d);
-                            assert!(d <= tol, "{at} (|X| {m})");
+                            assert_phase_within_float32(&at, a, b, m, mag_peak.unwrap());
                             continue;
                         }
-                        let tol = f64::max(1e-5 * b.abs(), floor);
-                        worst = worst.max((a - b).abs() / tol);
                         if (a - b).abs() > 1e-5 * b.abs() {
                             floor_used += 1;
                             worst_floor = worst_floor.max((a - b).abs() / (floor / FLOOR));
                         }
-                        assert!((a - b).abs() <= tol, "{at} (tol {tol:e})");
+                        worst = worst.max(assert_within_float32(&at, a, b, floor));
                     }
                 }
             }

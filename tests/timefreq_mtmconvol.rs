@@ -15,119 +15,30 @@
 
 use ndarray::{ArrayD, Axis};
 use serde_json::{json, Value};
-use trialflow::in_memory::{InMemoryRecording, MemorySink};
+use trialflow::in_memory::InMemoryRecording;
 use trialflow::prelude::*;
-use trialflow::Registry;
 
 mod common;
-use common::reference::{array, number};
+use common::every_mode::{self, modes_keeptrials, recording, run_step};
+use common::reference::{self, array, assert_phase_within_float32, assert_within_float32, number};
 use common::{list, read_data, read_trialdefinition, trialflow, write_file, TempDir};
 
 /// The bound for tiny values, relative to the peak of their time, taper and channel.
 const FLOOR: f64 = 4e-6;
 
 fn fixture() -> Value {
-    let path = format!(
-        "{}/fixtures/reference/timefreq_mtmconvol.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    reference::fixture("timefreq_mtmconvol.json")
 }
 
-fn recording(input: &Value) -> InMemoryRecording {
-    let data = array(&input["data"]).into_dimensionality().unwrap();
-    let trials: Vec<(usize, usize, f64)> = input["trials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let r = r.as_array().unwrap();
-            (
-                number(&r[0]) as usize,
-                number(&r[1]) as usize,
-                number(&r[2]),
-            )
-        })
-        .collect();
-    InMemoryRecording::new(
-        data,
-        number(&input["samplerate"]),
-        TrialDefinition::from_trials(&trials, &[]),
-    )
-    .unwrap()
-    .with_dtype(DType::Float32)
-}
-
-/// Runs one `mtmconvol` step; returns the stored data and the output schema.
-fn run(
-    params: &Value,
-    mut source: InMemoryRecording,
-    mode: ExecutionOptions,
-) -> Result<(ArrayD<f64>, DataSchema), Error> {
-    let built = Registry::builtin()
-        .build("mtmconvol", params.as_object().unwrap().clone())
-        .unwrap_or_else(|e| panic!("mtmconvol {params}: {e}"));
-    let mut sink = MemorySink::new();
-    let step = Step {
-        routine: built,
-        name: "out".into(),
-        save: false,
-        dtype: None,
-    };
-    run_pipeline(
-        &Pipeline::new(vec![step], mode),
-        &mut source,
-        &mut sink,
-        None,
-    )?;
-    let object = sink.object("out").unwrap();
-    let schema = object.metadata.as_ref().unwrap().schema.clone();
-    Ok((object.data.clone().unwrap(), schema))
-}
-
-fn bits(a: &ArrayD<f64>) -> Vec<u64> {
-    a.iter().map(|v| v.to_bits()).collect()
-}
-
-fn modes(keeptrials: bool) -> Vec<(&'static str, ExecutionOptions)> {
-    let with = |mut o: ExecutionOptions| {
-        o.keeptrials = keeptrials;
-        o
-    };
-    vec![
-        ("sequential", with(ExecutionOptions::sequential())),
-        ("parallel(2)", with(ExecutionOptions::parallel(2))),
-        (
-            "parallel(2), chan_per_worker 1",
-            with(ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..ExecutionOptions::parallel(2)
-            }),
-        ),
-        (
-            "sequential, chan_per_worker 1",
-            with(ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..ExecutionOptions::sequential()
-            }),
-        ),
-    ]
-}
-
-/// Runs a case in every mode, checks they agree bit for bit, returns the sequential result.
+/// Runs a case in every mode (one channel per task for the grouped sequential one), checks
+/// they agree bit for bit, returns the sequential result.
 fn run_all_modes(case: &Value, input: &Value) -> (ArrayD<f64>, DataSchema) {
     let name = case["name"].as_str().unwrap();
     let keeptrials = case["keeptrials"].as_bool().unwrap();
-    let mut first: Option<(ArrayD<f64>, DataSchema)> = None;
-    for (label, mode) in modes(keeptrials) {
-        let got =
-            run(&case["params"], recording(input), mode).unwrap_or_else(|e| panic!("{name}: {e}"));
-        match &first {
-            None => first = Some(got),
-            Some((data, _)) => assert_eq!(bits(data), bits(&got.0), "{name}: {label}"),
-        }
-    }
-    first.unwrap()
+    let source = recording(input, DType::Float32);
+    every_mode::run_all_modes(name, modes_keeptrials(1, keeptrials), |mode| {
+        run_step("mtmconvol", &case["params"], &source, mode)
+    })
 }
 
 /// Largest |value| per (time, taper, channel) of a `(times, tapers, freqs, channels)` array.
@@ -210,19 +121,14 @@ fn mtmconvol_matches_syncopy() {
                     let mag_peak = magnitude.as_ref().map(|m| peak(m, t, k, c));
                     for f in 0..dims[2] {
                         let (a, b) = (got[[t, k, f, c]], want[[t, k, f, c]]);
-                        let at = format!("{name} [{t},{k},{f},{c}]: {a} vs {b}");
+                        let at = format!("{name} [{t},{k},{f},{c}]");
                         compared += 1;
                         if angle {
                             let m = magnitude.as_ref().unwrap()[[t, k, f, c]];
-                            let tol = 1e-5 + 1e-6 * mag_peak.unwrap() / m;
-                            let d = (a - b).rem_euclid(2.0 * std::f64::consts::PI);
-                            let d = d.min(2.0 * std::f64::consts::PI - d);
-                            assert!(d <= tol, "{at} (|X| {m})");
+                            assert_phase_within_float32(&at, a, b, m, mag_peak.unwrap());
                             continue;
                         }
-                        let tol = f64::max(1e-5 * b.abs(), floor);
-                        worst = worst.max((a - b).abs() / tol);
-                        assert!((a - b).abs() <= tol, "{at} (tol {tol:e})");
+                        worst = worst.max(assert_within_float32(&at, a, b, floor));
                     }
                 }
             }
@@ -309,9 +215,10 @@ fn a_sine_has_power_a2_over_2_at_every_interior_time() {
     let (fs, amp, f0, n) = (1000.0, 3.0, 50.0, 1000);
     let half_a2 = amp * amp / 2.0;
     let params = json!({"t_ftimwin": 0.2, "toi": "all"});
-    let (out, schema) = run(
+    let (out, schema) = run_step(
+        "mtmconvol",
         &params,
-        sine_recording(n, fs, amp, f0),
+        &sine_recording(n, fs, amp, f0),
         ExecutionOptions::sequential(),
     )
     .unwrap();

@@ -275,17 +275,6 @@ fn fused_time_frequency_pipelines_on_mpi_ranks_match_sequential() {
     write_pipeline(&tmp.path, "seq.yaml", "seq.spy", "  mode: sequential");
     write_pipeline(&tmp.path, "mpi.yaml", "mpi.spy", "  mode: mpi");
     trialflow(&tmp.path, &["run", "seq.yaml", "-q"]).ok();
-    let run = std::process::Command::new("mpirun")
-        .args(["-n", "2", "--oversubscribe", BIN, "run", "mpi.yaml", "-q"])
-        .current_dir(&tmp.path)
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .output()
-        .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    runs::mpirun(Path::new(BIN), &tmp.path, 2, &["run", "mpi.yaml", "-q"]).ok();
     assert_same_results(&tmp.join("mpi.spy"), &tmp.join("seq.spy"), "MPI");
 }

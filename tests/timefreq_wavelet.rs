@@ -23,13 +23,13 @@ use std::path::Path;
 use ndarray::{Array2, ArrayD, Axis};
 use num_complex::Complex64;
 use serde_json::{json, Value};
-use trialflow::in_memory::{InMemoryRecording, MemorySink};
+use trialflow::in_memory::InMemoryRecording;
 use trialflow::prelude::*;
 use trialflow::routines::wavelets::MorletSl;
-use trialflow::Registry;
 
 mod common;
-use common::reference::{array, number};
+use common::every_mode::{self, bits, modes_keeptrials, run_step};
+use common::reference::{self, array, assert_phase_within_float32, assert_within_float32, number};
 use common::{read_data, trialflow, write_file, TempDir};
 
 /// The bound for tiny values, relative to the largest |W| of their trial, frequency and
@@ -37,94 +37,15 @@ use common::{read_data, trialflow, write_file, TempDir};
 const FLOOR: f64 = 4e-6;
 
 fn fixture() -> Value {
-    let path = format!(
-        "{}/fixtures/reference/timefreq_wavelet.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    reference::fixture("timefreq_wavelet.json")
 }
 
 fn recording(input: &Value) -> InMemoryRecording {
-    let data = array(&input["data"]).into_dimensionality().unwrap();
-    let trials: Vec<(usize, usize, f64)> = input["trials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let r = r.as_array().unwrap();
-            (
-                number(&r[0]) as usize,
-                number(&r[1]) as usize,
-                number(&r[2]),
-            )
-        })
-        .collect();
-    InMemoryRecording::new(
-        data,
-        number(&input["samplerate"]),
-        TrialDefinition::from_trials(&trials, &[]),
-    )
-    .unwrap()
-    .with_dtype(DType::Float32)
+    every_mode::recording(input, DType::Float32)
 }
 
-/// Runs one step and returns the stored data and the output schema.
-fn run(
-    routine: &str,
-    params: &Value,
-    source: &InMemoryRecording,
-    mode: ExecutionOptions,
-) -> Result<(ArrayD<f64>, DataSchema), Error> {
-    let built = Registry::builtin()
-        .build(routine, params.as_object().unwrap().clone())
-        .unwrap_or_else(|e| panic!("{routine} {params}: {e}"));
-    let mut source = source.clone();
-    let mut sink = MemorySink::new();
-    let pipeline = Pipeline::new(
-        vec![Step {
-            routine: built,
-            name: "out".into(),
-            save: false,
-            dtype: None,
-        }],
-        mode,
-    );
-    run_pipeline(&pipeline, &mut source, &mut sink, None)?;
-    let object = sink.object("out").unwrap();
-    let schema = object.metadata.as_ref().unwrap().schema.clone();
-    Ok((object.data.clone().unwrap(), schema))
-}
-
-fn bits(a: &ArrayD<f64>) -> Vec<u64> {
-    a.iter().map(|v| v.to_bits()).collect()
-}
-
-fn modes(keeptrials: bool) -> Vec<(&'static str, ExecutionOptions)> {
-    let with = |mut o: ExecutionOptions| {
-        o.keeptrials = keeptrials;
-        o
-    };
-    vec![
-        ("sequential", with(ExecutionOptions::sequential())),
-        ("parallel(2)", with(ExecutionOptions::parallel(2))),
-        (
-            "parallel(2), chan_per_worker 1",
-            with(ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..ExecutionOptions::parallel(2)
-            }),
-        ),
-        (
-            "sequential, chan_per_worker 1",
-            with(ExecutionOptions {
-                chan_per_worker: Some(1),
-                ..ExecutionOptions::sequential()
-            }),
-        ),
-    ]
-}
-
-/// Runs a case in every mode, checks they agree bit for bit, returns the sequential result.
+/// Runs a case in every mode (one channel per task for the grouped sequential one), checks
+/// they agree bit for bit, returns the sequential result.
 fn run_all_modes(
     routine: &str,
     name: &str,
@@ -132,15 +53,9 @@ fn run_all_modes(
     source: &InMemoryRecording,
     keeptrials: bool,
 ) -> (ArrayD<f64>, DataSchema) {
-    let mut first: Option<(ArrayD<f64>, DataSchema)> = None;
-    for (label, mode) in modes(keeptrials) {
-        let got = run(routine, params, source, mode).unwrap_or_else(|e| panic!("{name}: {e}"));
-        match &first {
-            None => first = Some(got),
-            Some((data, _)) => assert_eq!(bits(data), bits(&got.0), "{name}: {label}"),
-        }
-    }
-    first.unwrap()
+    every_mode::run_all_modes(name, modes_keeptrials(1, keeptrials), |mode| {
+        run_step(routine, params, source, mode)
+    })
 }
 
 /// The time axis of every trial, as Syncopy's `SpectralData.time`: `(arange(len) + offset)
@@ -239,18 +154,13 @@ fn wavelet_and_superlet_match_syncopy() {
                         let (a, b) = (got[[t, 0, f, c]], want[[t, 0, f, c]]);
                         if output == "angle" {
                             let m = magnitude[[t, 0, f, c]];
-                            let tol = 1e-5 + 1e-6 * (floor / FLOOR) / m;
-                            let d = (a - b).rem_euclid(2.0 * std::f64::consts::PI);
-                            let d = d.min(2.0 * std::f64::consts::PI - d);
-                            assert!(d <= tol, "{at}: {a} vs {b} (|W| {m})");
+                            assert_phase_within_float32(&at, a, b, m, floor / FLOOR);
                             continue;
                         }
-                        let tol = f64::max(1e-5 * b.abs(), floor);
                         if (a - b).abs() > 1e-5 * b.abs() {
                             floor_used += 1;
                         }
-                        worst = worst.max((a - b).abs() / tol);
-                        assert!((a - b).abs() <= tol, "{at}: {a} vs {b} (tol {tol:e})");
+                        worst = worst.max(assert_within_float32(&at, a, b, floor));
                     }
                 }
             }
@@ -293,7 +203,8 @@ fn morlet_of_a_tone_peaks_at_the_tone_with_syncopys_normalisation() {
     let (fs, n, f0, amplitude) = (1000.0, 1000, 20.0, 2.0);
     let source = tone(fs, n, f0, amplitude);
     let params = json!({"foilim": [5, 60], "output": "abs"});
-    let (got, schema) = run("wavelet", &params, &source, ExecutionOptions::sequential()).unwrap();
+    let (got, schema) =
+        run_step("wavelet", &params, &source, ExecutionOptions::sequential()).unwrap();
     let freq = schema.freq.unwrap();
     let centre = n / 2;
     let column: Vec<f64> = (0..freq.len()).map(|f| got[[centre, 0, f, 0]]).collect();
@@ -340,9 +251,9 @@ fn superlet_of_order_one_is_the_morlet_of_c_1() {
     let foi = [8.0, 21.0, 40.0];
     let params =
         json!({"order_max": 1, "c_1": 5, "foi": foi, "output": "fourier", "polyremoval": null});
-    let (got, _) = run("superlet", &params, &source, ExecutionOptions::sequential()).unwrap();
+    let (got, _) = run_step("superlet", &params, &source, ExecutionOptions::sequential()).unwrap();
     let adaptive = json!({"order_max": 1, "c_1": 5, "foi": foi, "output": "fourier", "polyremoval": null, "adaptive": true});
-    let (same, _) = run(
+    let (same, _) = run_step(
         "superlet",
         &adaptive,
         &source,

@@ -5,7 +5,9 @@
 
 #![allow(dead_code)]
 
+pub mod every_mode;
 pub mod reference;
+pub mod runs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

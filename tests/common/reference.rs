@@ -44,3 +44,47 @@ pub fn array(v: &Value) -> ArrayD<f64> {
     walk(v, &mut flat);
     ArrayD::from_shape_vec(IxDyn(&shape), flat).unwrap()
 }
+
+/// The committed reference document `fixtures/reference/<file>`.
+pub fn fixture(file: &str) -> Value {
+    let path = format!("{}/fixtures/reference/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An input's `trials` rows `[start, stop, offset]` as the engine's `(start, stop, offset)`.
+pub fn trials(input: &Value) -> Vec<(usize, usize, f64)> {
+    input["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let r = r.as_array().unwrap();
+            (
+                number(&r[0]) as usize,
+                number(&r[1]) as usize,
+                number(&r[2]),
+            )
+        })
+        .collect()
+}
+
+/// Syncopy stores spectra as float32 (complex64): trialflow's `a` agrees with Syncopy's `b`
+/// to 1e-5 relative, or to `floor` where a value is tiny next to its spectrum (a fraction
+/// of the largest magnitude of the same trial or time, taper and channel). Asserts it and
+/// returns `|a - b|` as a fraction of the tolerance.
+pub fn assert_within_float32(at: &str, a: f64, b: f64, floor: f64) -> f64 {
+    let tol = f64::max(1e-5 * b.abs(), floor);
+    assert!((a - b).abs() <= tol, "{at}: {a} vs {b} (tol {tol:e})");
+    (a - b).abs() / tol
+}
+
+/// A phase from float32 coefficients: `a` agrees with Syncopy's `b` modulo 2π to 1e-5 plus
+/// `1e-6 · peak / magnitude`, the error float32 rounding allows at |X| = `magnitude` when
+/// the largest |X| of the same trial or time, taper and channel is `peak`.
+pub fn assert_phase_within_float32(at: &str, a: f64, b: f64, magnitude: f64, peak: f64) {
+    let tol = 1e-5 + 1e-6 * peak / magnitude;
+    let d = (a - b).rem_euclid(2.0 * std::f64::consts::PI);
+    let d = d.min(2.0 * std::f64::consts::PI - d);
+    assert!(d <= tol, "{at}: {a} vs {b} (|X| {magnitude}, tol {tol:e})");
+}

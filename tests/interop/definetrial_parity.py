@@ -9,12 +9,8 @@ Checks that the trialflow result of `rectify` equals |x| of every trial Syncopy 
 the same time axes. Prints {"ok": true, "trials": N} or {"error": "..."}.
 """
 import json
-import os
-import sys
-import tempfile
 
-os.environ.setdefault("SPYSILENTSTARTUP", "1")
-os.environ.setdefault("SPYDIR", tempfile.mkdtemp())
+from _parity import one, report, run  # before syncopy: it sets Syncopy's folders
 
 import numpy as np
 import syncopy as spy
@@ -29,9 +25,7 @@ def main(input_path, result_path, events_json, pre, post):
     length = int(round((pre + post) * fs))
     trl = np.array([[int(round(t * fs)) - pre_n, int(round(t * fs)) - pre_n + length, -pre_n] for t in events])
     spy.definetrial(data, trialdefinition=trl)
-    result = spy.load(result_path)
-    if isinstance(result, dict):
-        (result,) = result.values()
+    result = one(spy.load(result_path))
     problems = []
     if len(data.trials) != len(result.trials):
         problems.append(f"{len(result.trials)} trials, Syncopy has {len(data.trials)}")
@@ -42,14 +36,8 @@ def main(input_path, result_path, events_json, pre, post):
             problems.append(f"trial {i}: values differ ({got.shape} vs {want.shape})")
         if not np.allclose(data.time[i], result.time[i], rtol=0, atol=1e-12):
             problems.append(f"trial {i}: time axes differ")
-    if problems:
-        print(json.dumps({"error": "; ".join(problems)}))
-    else:
-        print(json.dumps({"ok": True, "trials": len(result.trials)}))
+    report(problems, trials=len(result.trials))
 
 
 if __name__ == "__main__":
-    try:
-        main(*sys.argv[1:])
-    except Exception as e:
-        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+    run(main)

@@ -3,16 +3,13 @@
 //! (`mtmconvol_parity.py`), on a Syncopy-written input with unequal trials, offsets and
 //! trialinfo.
 
-use super::{python_json, repo, run_trialflow, temp_dir};
+use super::{parity, run_yaml, syncopy_input, temp_dir};
 
 #[test]
 #[ignore = "needs the Syncopy venv: run scripts/test.sh"]
 fn syncopy_loads_mtmconvol_results_with_its_own_axes_and_values() {
     let dir = temp_dir("mtmconvol");
-    let writer = repo().join("tests/interop/write_with_syncopy.py");
-    let input = python_json(&[writer.to_str().unwrap(), dir.to_str().unwrap()]);
-    let input_path = input["hdf5_path"].as_str().unwrap();
-    let script = repo().join("tests/interop/mtmconvol_parity.py");
+    let input_path = syncopy_input(&dir);
     // (trialflow step keys, the same as spy.freqanalysis keyword arguments)
     let cases = [
         (
@@ -29,24 +26,19 @@ fn syncopy_loads_mtmconvol_results_with_its_own_axes_and_values() {
         ),
     ];
     for (i, (step, syncopy)) in cases.iter().enumerate() {
-        let pipeline = dir.join(format!("mtmconvol{i}.yaml"));
         let output = dir.join(format!("tf{i}.spy"));
-        std::fs::write(
-            &pipeline,
-            format!(
+        run_yaml(
+            &dir.join(format!("mtmconvol{i}.yaml")),
+            &format!(
                 "input: {input_path}\noutput: {}\nexecution:\n  mode: parallel\n  workers: 2\nsteps:\n  - routine: mtmconvol\n    {step}\n",
                 output.display()
             ),
-        )
-        .unwrap();
-        run_trialflow(&["run", pipeline.to_str().unwrap(), "-q"]);
-        let report = python_json(&[
-            script.to_str().unwrap(),
-            input_path,
-            output.to_str().unwrap(),
-            syncopy,
-        ]);
-        assert_eq!(report["ok"], true, "case {i} ({step}): {report}");
+        );
+        parity(
+            "mtmconvol_parity.py",
+            &[&input_path, output.to_str().unwrap(), syncopy],
+            &format!("case {i} ({step})"),
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -12,12 +12,8 @@ tiny values (tests/timefreq_mtmconvol.rs's rule). Prints one JSON object:
 {"ok": true, "shape": [...], "worst": w} or {"error": "..."}.
 """
 import json
-import os
-import sys
-import tempfile
 
-os.environ.setdefault("SPYSILENTSTARTUP", "1")
-os.environ.setdefault("SPYDIR", tempfile.mkdtemp())
+from _parity import one, report, run  # before syncopy: it sets Syncopy's folders
 
 import numpy as np
 import syncopy as spy
@@ -26,9 +22,7 @@ import syncopy as spy
 def main(input_path, result_path, kwargs_json):
     kwargs = json.loads(kwargs_json)
     want = spy.freqanalysis(spy.load(input_path), method="mtmconvol", **kwargs)
-    got = spy.load(result_path, checksum=True)
-    if isinstance(got, dict):
-        (got,) = got.values()
+    got = one(spy.load(result_path, checksum=True))
     problems = []
     if type(got).__name__ != "SpectralData" or list(got.dimord) != list(want.dimord):
         problems.append(f"{type(got).__name__} {got.dimord}, Syncopy has SpectralData {want.dimord}")
@@ -56,15 +50,8 @@ def main(input_path, result_path, kwargs_json):
         if worst > 1.0:
             idx = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
             problems.append(f"value at {list(map(int, idx))}: {a[idx]} vs Syncopy's {b[idx]}")
-    if problems:
-        print(json.dumps({"error": "; ".join(problems)}))
-        sys.exit(1)
-    print(json.dumps({"ok": True, "shape": list(a.shape), "worst": worst}))
+    report(problems, shape=list(a.shape), worst=worst)
 
 
 if __name__ == "__main__":
-    try:
-        main(*sys.argv[1:4])
-    except Exception as e:  # one JSON line either way
-        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
-        sys.exit(1)
+    run(main)

@@ -8,13 +8,8 @@ definition equals the NWB trials table mapped to samples by round((t - t0) * rat
 
 Prints one JSON object: {"ok": true, ...} or {"error": "..."}.
 """
-import json
-import os
-import sys
-import tempfile
 
-os.environ.setdefault("SPYSILENTSTARTUP", "1")
-os.environ.setdefault("SPYDIR", tempfile.mkdtemp())
+from _parity import one, report, run  # before syncopy: it sets Syncopy's folders
 
 import numpy as np
 import pynwb
@@ -31,9 +26,7 @@ def main(nwb_path, series_name, container):
         volts = data.astype(np.float64) * es.conversion * cc[None, :] + es.offset
         t0, rate = float(es.starting_time), float(es.rate)
         trials = nwb.trials.to_dataframe()
-    obj = spy.load(container, checksum=True)
-    if isinstance(obj, dict):
-        (obj,) = obj.values()
+    obj = one(spy.load(container, checksum=True))
     trl = np.asarray(obj.trialdefinition)
     problems = []
     if obj.samplerate != rate:
@@ -49,14 +42,8 @@ def main(nwb_path, series_name, container):
             problems.append(f"trial {i}: values differ (max {np.max(np.abs(got - want))})")
         if trl[i, 1] - trl[i, 0] != stop - start:
             problems.append(f"trial {i}: trialdefinition length {trl[i,1]-trl[i,0]} != {stop - start}")
-    if problems:
-        print(json.dumps({"error": "; ".join(problems)}))
-    else:
-        print(json.dumps({"ok": True, "trials": int(len(trials)), "channels": int(data.shape[1])}))
+    report(problems, trials=int(len(trials)), channels=int(data.shape[1]))
 
 
 if __name__ == "__main__":
-    try:
-        main(*sys.argv[1:])
-    except Exception as e:  # report, never a traceback on stdout
-        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+    run(main)

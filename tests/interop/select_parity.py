@@ -10,12 +10,8 @@ time axis per trial and the same values (float32, exactly). Prints one JSON obje
 {"ok": true, "trials": N} or {"error": "..."}.
 """
 import json
-import os
-import sys
-import tempfile
 
-os.environ.setdefault("SPYSILENTSTARTUP", "1")
-os.environ.setdefault("SPYDIR", tempfile.mkdtemp())
+from _parity import one, report, run  # before syncopy: it sets Syncopy's folders
 
 import numpy as np
 import syncopy as spy
@@ -25,9 +21,7 @@ def main(input_path, result_path, selection_json):
     selection = json.loads(selection_json)
     data = spy.load(input_path)
     selected = spy.selectdata(data, **selection)
-    result = spy.load(result_path)
-    if isinstance(result, dict):
-        (result,) = result.values()
+    result = one(spy.load(result_path))
     problems = []
     if len(selected.trials) != len(result.trials):
         problems.append(f"{len(result.trials)} trials, Syncopy has {len(selected.trials)}")
@@ -43,14 +37,8 @@ def main(input_path, result_path, selection_json):
             problems.append(f"trial {i}: values differ")
         if not np.allclose(selected.time[i], result.time[i], rtol=0, atol=1e-12):
             problems.append(f"trial {i}: time {result.time[i][:2]}..., Syncopy has {selected.time[i][:2]}...")
-    if problems:
-        print(json.dumps({"error": "; ".join(problems)}))
-    else:
-        print(json.dumps({"ok": True, "trials": len(result.trials)}))
+    report(problems, trials=len(result.trials))
 
 
 if __name__ == "__main__":
-    try:
-        main(*sys.argv[1:])
-    except Exception as e:
-        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+    run(main)

@@ -4,15 +4,13 @@
 //! trialflow-generated recording of equal trials, over time on a Syncopy-written input with
 //! unequal trials and offsets.
 
-use super::{python_json, repo, run_trialflow, temp_dir};
+use super::{parity, run_trialflow, run_yaml, syncopy_input, temp_dir};
 
 #[test]
 #[ignore = "needs the Syncopy venv: run scripts/test.sh"]
 fn syncopy_loads_summary_statistics_with_its_own_values() {
     let dir = temp_dir("statistics");
-    let writer = repo().join("tests/interop/write_with_syncopy.py");
-    let syncopy_input = python_json(&[writer.to_str().unwrap(), dir.to_str().unwrap()]);
-    let unequal = syncopy_input["hdf5_path"].as_str().unwrap().to_string();
+    let unequal = syncopy_input(&dir);
     let equal = dir.join("equal.spy");
     run_trialflow(&[
         "generate",
@@ -25,7 +23,6 @@ fn syncopy_loads_summary_statistics_with_its_own_values() {
         "3",
     ]);
     let equal = equal.to_str().unwrap().to_string();
-    let script = repo().join("tests/interop/statistics_parity.py");
     let cases = [
         ("mean", "trials", &equal),
         ("var", "trials", &equal),
@@ -36,25 +33,19 @@ fn syncopy_loads_summary_statistics_with_its_own_values() {
         ("median", "time", &unequal),
     ];
     for (i, (operation, dim, input)) in cases.iter().enumerate() {
-        let pipeline = dir.join(format!("stat{i}.yaml"));
         let output = dir.join(format!("stat{i}.spy"));
-        std::fs::write(
-            &pipeline,
-            format!(
+        run_yaml(
+            &dir.join(format!("stat{i}.yaml")),
+            &format!(
                 "input: {input}\noutput: {}\nexecution:\n  mode: parallel\n  workers: 2\nsteps:\n  - routine: {operation}\n    dim: {dim}\n",
                 output.display()
             ),
-        )
-        .unwrap();
-        run_trialflow(&["run", pipeline.to_str().unwrap(), "-q"]);
-        let report = python_json(&[
-            script.to_str().unwrap(),
-            input,
-            output.to_str().unwrap(),
-            operation,
-            dim,
-        ]);
-        assert_eq!(report["ok"], true, "{operation} over {dim}: {report}");
+        );
+        parity(
+            "statistics_parity.py",
+            &[input, output.to_str().unwrap(), operation, dim],
+            &format!("{operation} over {dim}"),
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

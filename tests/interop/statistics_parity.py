@@ -11,29 +11,20 @@ definition, samplerate and channel labels (exactly); the same values to 1e-5 rel
 where Syncopy has NaN. Prints one JSON object: {"ok": true, "shape": [...], "worst": w} or
 {"error": "..."}.
 """
-import json
-import os
-import sys
-import tempfile
 import warnings
 
-os.environ.setdefault("SPYSILENTSTARTUP", "1")
-os.environ.setdefault("SPYDIR", tempfile.mkdtemp())
+from _parity import one, report, run  # before syncopy: it sets Syncopy's folders
 
 import numpy as np
 import syncopy as spy
 
 
 def main(input_path, result_path, operation, dim):
-    data = spy.load(input_path)
-    if isinstance(data, dict):
-        (data,) = data.values()
+    data = one(spy.load(input_path))
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         want = getattr(spy, operation)(data, dim=dim)
-    got = spy.load(result_path, checksum=True)
-    if isinstance(got, dict):
-        (got,) = got.values()
+    got = one(spy.load(result_path, checksum=True))
     problems = []
     if type(got).__name__ != "AnalogData" or list(got.dimord) != list(want.dimord):
         problems.append(f"{type(got).__name__} {got.dimord}, Syncopy has AnalogData {want.dimord}")
@@ -59,15 +50,8 @@ def main(input_path, result_path, operation, dim):
         if worst > 1.0:
             idx = np.unravel_index(int(np.nanargmax(ratio)), ratio.shape)
             problems.append(f"value at {list(map(int, idx))}: {a[idx]} vs Syncopy's {b[idx]}")
-    if problems:
-        print(json.dumps({"error": "; ".join(problems)}))
-        sys.exit(1)
-    print(json.dumps({"ok": True, "shape": list(a.shape), "worst": worst}))
+    report(problems, shape=list(a.shape), worst=worst)
 
 
 if __name__ == "__main__":
-    try:
-        main(*sys.argv[1:5])
-    except Exception as e:  # one JSON line either way
-        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
-        sys.exit(1)
+    run(main)
