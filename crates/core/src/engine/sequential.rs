@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result, TaskContext};
 use crate::model::EventBlock;
@@ -38,6 +39,7 @@ pub(crate) fn run_sequential(
     // their results wait here until their bytes are in the file.
     worker.combine_small_blocks();
     let mut pending: Vec<TaskResult> = Vec::new();
+    let mut held_since = Instant::now();
     let outcome = (|| -> Result<()> {
         while let Some(first) = tasks.peek() {
             check_cancelled(&pipeline.execution)?;
@@ -75,8 +77,14 @@ pub(crate) fn run_sequential(
                     Err(e) if on_error == OnError::Continue => TaskResult::failed(task.index, e),
                     Err(e) => return Err(e),
                 };
+                if pending.is_empty() {
+                    held_since = Instant::now();
+                }
                 pending.push(result);
-                if !worker.has_staged() || pending.len() >= PENDING_TASKS {
+                if !worker.has_staged()
+                    || pending.len() >= PENDING_TASKS
+                    || held_since.elapsed() >= PENDING_FOR
+                {
                     accept_pending(&mut worker, &mut pending, collector, &pools)?;
                 }
             }
@@ -92,6 +100,10 @@ pub(crate) fn run_sequential(
 /// Results held back at most while their blocks are staged: tiny tasks, so this bounds
 /// both what they hold and how far progress and checkpoints lag.
 const PENDING_TASKS: usize = 256;
+
+/// ... and for at most this long, whatever the tasks' size: progress, Ctrl-C (checked when
+/// results are accepted) and checkpoints must not wait for 256 slow tiny tasks.
+const PENDING_FOR: Duration = Duration::from_millis(20);
 
 /// Writes the staged blocks, then accepts the held results in task order; if the write
 /// failed, results from its first task on are dropped and its error returned.
