@@ -476,26 +476,7 @@ fn mpi_ranks_give_the_sequential_bits() {
             "p.yaml",
             &pipeline("in.spy", &out, "  mode: mpi\n", PEAKS_PSTH),
         );
-        let run = std::process::Command::new("mpirun")
-            .args([
-                "-n",
-                &ranks.to_string(),
-                "--oversubscribe",
-                BIN,
-                "run",
-                "p.yaml",
-            ])
-            .current_dir(&tmp.path)
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-            .env_remove("TRIALFLOW_AVAILABLE_MEMORY")
-            .output()
-            .expect("mpirun runs (scripts/setup-system.sh --mpi installs it)");
-        assert!(
-            run.status.success(),
-            "{ranks} ranks: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        runs::mpirun(Path::new(BIN), &tmp.path, ranks, &["run", "p.yaml"]).ok();
         assert!(
             bits(&timelock_file(&tmp.join(&out))) == reference,
             "{ranks} MPI ranks differ from sequential"
