@@ -177,33 +177,20 @@ impl<'a> StoredTrials<'a> {
             }
             (None, true) => {
                 let block = self.data.read_slice_2d::<f32, _>(s![start..stop, ..])?;
+                // Widened as a slice (vectorised), not through ndarray's element iterator.
+                let block = block.as_standard_layout();
+                let values = block.as_slice().expect("standard layout");
                 self.wide.resize(n, 0.0);
-                match block.as_slice() {
-                    // The usual case: a fresh standard-layout array, widened as a slice
-                    // (vectorised), not element by element through ndarray's iterator.
-                    Some(values) => {
-                        for (w, &v) in self.wide.iter_mut().zip(values) {
-                            *w = f64::from(v);
-                        }
-                    }
-                    None => {
-                        for (w, &v) in self.wide.iter_mut().zip(block.iter()) {
-                            *w = f64::from(v);
-                        }
-                    }
+                for (w, &v) in self.wide.iter_mut().zip(values) {
+                    *w = f64::from(v);
                 }
             }
             (None, false) => {
                 let block = self.data.read_slice_2d::<f64, _>(s![start..stop, ..])?;
-                self.wide.resize(n, 0.0);
-                match block.as_slice() {
-                    Some(values) => self.wide.copy_from_slice(values),
-                    None => {
-                        for (w, &v) in self.wide.iter_mut().zip(block.iter()) {
-                            *w = v;
-                        }
-                    }
-                }
+                let block = block.as_standard_layout();
+                self.wide.clear();
+                self.wide
+                    .extend_from_slice(block.as_slice().expect("standard layout"));
             }
         }
         Ok(
