@@ -58,6 +58,7 @@ fn run(
         WriterOptions {
             overwrite: false,
             mode,
+            durable: true,
         },
     )
     .expect("the output can be created");

@@ -369,6 +369,7 @@ fn run_library(
         WriterOptions {
             overwrite: false,
             mode,
+            durable: true,
         },
     )
     .unwrap();
@@ -420,6 +421,7 @@ fn a_resume_after_a_kill_neither_drops_nor_doubles_a_trial() {
             WriterOptions {
                 overwrite: false,
                 mode,
+                durable: true,
             },
         )
         .unwrap();
@@ -448,6 +450,7 @@ fn a_resume_after_a_kill_neither_drops_nor_doubles_a_trial() {
         WriterOptions {
             overwrite: false,
             mode: WriteMode::Merge,
+            durable: true,
         },
     )
     .unwrap();

@@ -34,6 +34,7 @@ const EXECUTION_KEYS: &[&str] = &[
     "mem_thresh",
     "on_error",
     "chunk_samples",
+    "durable",
 ];
 const STEP_KEYS: &[&str] = &["routine", "name", "save", "dtype"];
 
@@ -203,6 +204,9 @@ fn parse_execution(value: Option<&Value>) -> Result<ExecutionOptions, PipelineEr
     }
     if let Some(v) = map.get("mem_thresh").filter(|v| !v.is_null()) {
         options.mem_thresh = typed(v, &sub("mem_thresh"))?;
+    }
+    if let Some(v) = map.get("durable").filter(|v| !v.is_null()) {
+        options.durable = typed(v, &sub("durable"))?;
     }
     options.validate().map_err(PipelineError::from)?;
     Ok(options)

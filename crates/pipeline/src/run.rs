@@ -150,7 +150,15 @@ impl PreparedRun {
             (None, false) => WriteMode::Fresh,
         };
         let overwrite = options.overwrite || config.overwrite;
-        let mut writer = SpyWriter::create(&config.output, WriterOptions { overwrite, mode })?;
+        let durable = config.pipeline.execution.durable;
+        let mut writer = SpyWriter::create(
+            &config.output,
+            WriterOptions {
+                overwrite,
+                mode,
+                durable,
+            },
+        )?;
         let report = run_pipeline(
             &config.pipeline,
             input.source.as_mut(),
@@ -177,6 +185,7 @@ pub fn merge(mut config: CheckedPipeline, overwrite: bool) -> Result<RunOutcome,
     let options = WriterOptions {
         overwrite: overwrite || config.overwrite,
         mode: WriteMode::Merge,
+        durable: true,
     };
     let mut writer = SpyWriter::create(&config.output, options)?;
     let report = run_pipeline(&config.pipeline, input.source.as_mut(), &mut writer, None)

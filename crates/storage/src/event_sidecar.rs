@@ -54,11 +54,14 @@ impl EventSidecar {
         Ok(())
     }
 
-    /// Writes buffered rows and syncs them to disk; returns the durable length.
-    pub fn sync(&mut self) -> Result<u64, StorageError> {
+    /// Writes buffered rows and, if `durable`, syncs them to disk; returns the length
+    /// written.
+    pub fn sync(&mut self, durable: bool) -> Result<u64, StorageError> {
         let io = |e| StorageError::io(&self.path, e);
         self.file.flush().map_err(io)?;
-        self.file.get_ref().sync_data().map_err(io)?;
+        if durable {
+            self.file.get_ref().sync_data().map_err(io)?;
+        }
         Ok(self.bytes)
     }
 }

@@ -46,6 +46,9 @@ pub struct JournalState {
     pub(crate) sums: Option<SumsRecord>,
     /// Whether a shard finished.
     pub done: bool,
+    /// The boot ids recorded by lines written without syncing (`execution.durable: false`;
+    /// `None` where the boot id could not be read), in order: see `durability.rs`.
+    pub(crate) unsynced_boots: Vec<Option<String>>,
 }
 
 /// A journal's identity and its entries up to the first unreadable one, ignoring an
@@ -118,16 +121,21 @@ pub fn read_journal(path: &Path) -> Result<Option<JournalState>, StorageError> {
         if let Some(Value::Object(bytes)) = entry.get("event_bytes") {
             state.event_bytes = bytes.clone();
         }
+        if let Some(boot) = entry.get("unsynced_boot") {
+            state.unsynced_boots.push(boot.as_str().map(str::to_string));
+        }
     }
     Ok(Some(state))
 }
 
 /// An open journal: a header line naming the identity, then one JSON line per
-/// [`append`](Self::append), each synced before it returns.
+/// [`append`](Self::append), each synced before it returns (unless made with
+/// [`unsynced`](Self::unsynced)).
 #[derive(Debug)]
 pub struct JournalFile {
     path: PathBuf,
     file: std::fs::File,
+    synced: bool,
 }
 
 impl JournalFile {
@@ -141,7 +149,17 @@ impl JournalFile {
         Ok(JournalFile {
             path: path.to_path_buf(),
             file,
+            synced: true,
         })
+    }
+
+    /// Leaves each appended line to the kernel's writeback instead of syncing it (a run
+    /// with `execution.durable: false`).
+    pub(crate) fn unsynced(self) -> JournalFile {
+        JournalFile {
+            synced: false,
+            ..self
+        }
     }
 
     /// Continues an existing journal, dropping a torn last line so the next starts clean.
@@ -161,12 +179,21 @@ impl JournalFile {
         Ok(JournalFile {
             path: path.to_path_buf(),
             file,
+            synced: true,
         })
     }
 
     /// Appends `entry` as one line and syncs it (call only once what it records is durable).
+    /// An unsynced journal's line records the boot it was written in instead.
     pub fn append(&mut self, entry: &Value) -> Result<(), StorageError> {
+        let mut entry = entry.clone();
+        if !self.synced {
+            entry["unsynced_boot"] = crate::durability::boot_id().into();
+        }
         writeln!(self.file, "{entry}").map_err(|e| StorageError::io(&self.path, e))?;
+        if !self.synced {
+            return Ok(());
+        }
         self.file
             .sync_data()
             .map_err(|e| StorageError::io(&self.path, e))
@@ -186,19 +213,28 @@ pub struct JournalWriter {
 }
 
 impl JournalWriter {
-    /// Starts a new journal with the run's identity (replacing an old one).
-    pub fn create(path: &Path, identity: &Value) -> Result<JournalWriter, StorageError> {
+    /// Starts a new journal with the run's identity (replacing an old one); `durable`
+    /// says whether its lines are synced.
+    pub fn create(
+        path: &Path,
+        identity: &Value,
+        durable: bool,
+    ) -> Result<JournalWriter, StorageError> {
         Ok(JournalWriter {
-            journal: JournalFile::create(path, identity)?,
+            journal: with_sync(JournalFile::create(path, identity)?, durable),
             warnings_written: 0,
             failed_written: 0,
         })
     }
 
     /// Continues an existing journal whose state was `state`.
-    pub fn append(path: &Path, state: &JournalState) -> Result<JournalWriter, StorageError> {
+    pub fn append(
+        path: &Path,
+        state: &JournalState,
+        durable: bool,
+    ) -> Result<JournalWriter, StorageError> {
         Ok(JournalWriter {
-            journal: JournalFile::reopen(path)?,
+            journal: with_sync(JournalFile::reopen(path)?, durable),
             warnings_written: state.checkpoint.warnings.len(),
             failed_written: state.checkpoint.failed.len(),
         })
@@ -240,6 +276,14 @@ impl JournalWriter {
     /// Marks a shard as finished.
     pub fn mark_done(&mut self) -> Result<(), StorageError> {
         self.journal.append(&json!({ "done": true }))
+    }
+}
+
+fn with_sync(journal: JournalFile, durable: bool) -> JournalFile {
+    if durable {
+        journal
+    } else {
+        journal.unsynced()
     }
 }
 

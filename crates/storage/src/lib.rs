@@ -8,6 +8,7 @@
 
 mod container;
 mod dimord;
+mod durability;
 mod encoded;
 mod error;
 mod event_sidecar;

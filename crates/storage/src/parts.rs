@@ -26,7 +26,7 @@ use trialflow_core::engine::{BlockSpot, DenseBlock, DirectBlockWriter, TaskPlace
 use trialflow_core::{DType, Error};
 
 use crate::error::StorageError;
-use crate::raw_io::{start_writeback, write_at, write_block, PlainBytes};
+use crate::raw_io::{write_at, write_block, PlainBytes, Writeback};
 
 /// A part holds at most this many bytes of blocks: few files, so creating them costs
 /// little, and each closed part is synced to disk in the background while later tasks run.
@@ -286,13 +286,15 @@ pub(crate) struct PartSlots {
     open: RwLock<Option<PlannedBlocks>>,
     /// Whether blocks are stored as f32 numbers (float32, complex64) rather than f64.
     stores_f32: bool,
+    writeback: Writeback,
 }
 
 impl PartSlots {
-    pub fn new(dtype: DType) -> PartSlots {
+    pub fn new(dtype: DType, writeback: Writeback) -> PartSlots {
         PartSlots {
             open: RwLock::new(None),
             stores_f32: matches!(dtype, DType::Float32 | DType::Complex64),
+            writeback,
         }
     }
 
@@ -333,7 +335,8 @@ impl PartSlots {
     pub fn write<T: PlainBytes>(&self, task: usize, values: &[T]) -> Result<bool, StorageError> {
         self.with_target(task, |file, offset| {
             write_at(file, offset, values)?;
-            start_writeback(file, offset, std::mem::size_of_val(values));
+            self.writeback
+                .start(file, offset, std::mem::size_of_val(values));
             Ok(true)
         })
     }
@@ -367,9 +370,9 @@ fn spot_file(first: usize, lane: usize) -> u64 {
 
 impl DirectBlockWriter for PartSlots {
     fn try_write(&self, placement: &TaskPlacement, block: &DenseBlock<'_>) -> Result<bool, Error> {
-        let stores_f32 = self.stores_f32;
+        let (stores_f32, writeback) = (self.stores_f32, self.writeback);
         Ok(self.with_target(placement.task, |file, offset| {
-            write_block(file, offset, block, stores_f32)
+            write_block(file, offset, block, stores_f32, writeback)
         })?)
     }
 
@@ -407,7 +410,7 @@ impl DirectBlockWriter for PartSlots {
             ));
         };
         write_at(file, spot.offset, bytes).map_err(|e| StorageError::io(path, e))?;
-        start_writeback(file, spot.offset, bytes.len());
+        self.writeback.start(file, spot.offset, bytes.len());
         Ok(())
     }
 }

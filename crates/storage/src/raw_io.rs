@@ -105,11 +105,27 @@ pub(crate) fn write_at<T: PlainBytes>(
 /// more than copying them.
 const WRITEBACK_MIN_BYTES: usize = 256 << 10;
 
-/// Asks the kernel to start writing `len` bytes at `offset` to disk now, without waiting.
-/// Blocks written this way are mostly on disk by the time their file is synced, so the sync
-/// that a checkpoint or the commit waits for has little left to do. Only a hint: where it
-/// is unavailable, or for small blocks, the later sync does all the work.
-pub(crate) fn start_writeback(file: &File, offset: u64, len: usize) {
+/// Whether written blocks are pushed toward the disk as they are written. A run that syncs
+/// its work before the journal claims it (`execution.durable`, the default) does; one that
+/// leaves writeback to the kernel does not, since starting it only makes the disk busy while
+/// the run still computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Writeback(pub bool);
+
+impl Writeback {
+    /// Asks the kernel to start writing `len` bytes at `offset` to disk now, without
+    /// waiting. Blocks written this way are mostly on disk by the time their file is
+    /// synced, so the sync that a checkpoint or the commit waits for has little left to do.
+    /// Only a hint: where it is unavailable, or for small blocks, the later sync does all
+    /// the work.
+    pub fn start(self, file: &File, offset: u64, len: usize) {
+        if self.0 {
+            start_writeback(file, offset, len);
+        }
+    }
+}
+
+fn start_writeback(file: &File, offset: u64, len: usize) {
     if len < WRITEBACK_MIN_BYTES {
         return;
     }
@@ -144,6 +160,7 @@ pub(crate) struct ContiguousBlocks {
     channels: usize,
     /// Whether the dataset stores f32 numbers (float32, complex64) rather than f64.
     stores_f32: bool,
+    writeback: Writeback,
 }
 
 impl ContiguousBlocks {
@@ -153,6 +170,7 @@ impl ContiguousBlocks {
         offset: u64,
         dtype: DType,
         stacked_shape: &[usize],
+        writeback: Writeback,
     ) -> std::io::Result<ContiguousBlocks> {
         let file = std::fs::OpenOptions::new().write(true).open(&path)?;
         Ok(ContiguousBlocks {
@@ -162,6 +180,7 @@ impl ContiguousBlocks {
             row_numbers: stacked_shape[1..].iter().product::<usize>() * dtype.components(),
             channels: stacked_shape.last().copied().unwrap_or(0),
             stores_f32: matches!(dtype, DType::Float32 | DType::Complex64),
+            writeback,
         })
     }
 
@@ -178,7 +197,8 @@ impl ContiguousBlocks {
     ) -> Result<(), StorageError> {
         let at = self.block_offset(placement);
         write_at(&self.file, at, values).map_err(|e| StorageError::io(&self.path, e))?;
-        start_writeback(&self.file, at, std::mem::size_of_val(values));
+        self.writeback
+            .start(&self.file, at, std::mem::size_of_val(values));
         Ok(())
     }
 
@@ -199,6 +219,7 @@ impl DirectBlockWriter for ContiguousBlocks {
             self.block_offset(placement),
             block,
             self.stores_f32,
+            self.writeback,
         )
         .map_err(|e| StorageError::io(&self.path, e).into())
     }
@@ -213,7 +234,7 @@ impl DirectBlockWriter for ContiguousBlocks {
 
     fn write_run(&self, spot: &BlockSpot, bytes: &[u8]) -> Result<(), Error> {
         write_at(&self.file, spot.offset, bytes).map_err(|e| StorageError::io(&self.path, e))?;
-        start_writeback(&self.file, spot.offset, bytes.len());
+        self.writeback.start(&self.file, spot.offset, bytes.len());
         Ok(())
     }
 }
@@ -232,6 +253,7 @@ pub(crate) fn write_block(
     offset: u64,
     block: &DenseBlock<'_>,
     stores_f32: bool,
+    writeback: Writeback,
 ) -> std::io::Result<bool> {
     let bytes = match (block, stores_f32) {
         (DenseBlock::F32(b), true) => match b.as_slice() {
@@ -266,6 +288,6 @@ pub(crate) fn write_block(
         },
         (DenseBlock::F32(_), false) => return Ok(false),
     };
-    start_writeback(file, offset, bytes);
+    writeback.start(file, offset, bytes);
     Ok(true)
 }

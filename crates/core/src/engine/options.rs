@@ -77,6 +77,11 @@ pub struct ExecutionOptions {
     /// Compute trials longer than this many samples in time chunks of this length (see
     /// `engine/chunks.rs`); `None` chunks only a trial that does not fit in memory.
     pub chunk_samples: Option<usize>,
+    /// Sync completed work to disk before the journal claims it, so that `--resume` after
+    /// a power loss finds it (storage's `durability.rs`). `false` leaves writeback to the
+    /// kernel: faster, safe against a crash of the process, and a resume after a restart
+    /// of the machine is refused. Shards and MPI ranks are always durable.
+    pub durable: bool,
     /// Set from outside (another MPI rank failed, a signal) to stop the run before its next
     /// task; completed work stays for `--resume`.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -93,6 +98,7 @@ impl PartialEq for ExecutionOptions {
             && self.on_error == other.on_error
             && self.scope == other.scope
             && self.chunk_samples == other.chunk_samples
+            && self.durable == other.durable
     }
 }
 
@@ -108,6 +114,7 @@ impl Default for ExecutionOptions {
             on_error: OnError::Stop,
             scope: RunScope::Whole,
             chunk_samples: None,
+            durable: true,
             cancel: None,
         }
     }
@@ -152,6 +159,11 @@ impl ExecutionOptions {
                     "--shard must be I/N with 0 <= I < N, got {index}/{count}"
                 )));
             }
+        }
+        if !self.durable && (!self.scope.is_whole() || self.mode == ExecutionMode::Mpi) {
+            return Err(Error::invalid(
+                "execution.durable: false is for runs in one process: shards and MPI ranks hand their work to another process, so they always sync it to disk",
+            ));
         }
         if !(self.mem_thresh > 0.0 && self.mem_thresh <= 1.0) {
             return Err(Error::invalid(format!(

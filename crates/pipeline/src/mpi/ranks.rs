@@ -58,7 +58,12 @@ pub fn run_mpi(
                     count: size,
                     resume,
                 };
-                let mut writer = SpyWriter::create(&output, WriterOptions { overwrite, mode })?;
+                let options = WriterOptions {
+                    overwrite,
+                    mode,
+                    durable: true,
+                };
+                let mut writer = SpyWriter::create(&output, options)?;
                 let report = run_pipeline(pipeline, reader.as_mut(), &mut writer, None)
                     .map_err(|e| with_resume_hint(e, &writer))?;
                 Ok(report.tasks)
@@ -99,6 +104,7 @@ pub fn run_mpi(
         let options = WriterOptions {
             overwrite,
             mode: WriteMode::Merge,
+            durable: true,
         };
         let mut writer = SpyWriter::create(&config.output, options)?;
         run_pipeline(&config.pipeline, reader.as_mut(), &mut writer, None)

@@ -62,6 +62,9 @@ impl SpyWriter {
                 let path = self.staging.join(&state.file_name);
                 file.flush()
                     .map_err(|e| StorageError::io(&path, one_line(&e)))?;
+                if !self.options.durable {
+                    continue;
+                }
                 std::fs::File::open(&path)
                     .and_then(|f| f.sync_data())
                     .map_err(|e| StorageError::io(&path, e))?;
@@ -75,7 +78,10 @@ impl SpyWriter {
         let mut event_bytes = serde_json::Map::new();
         for state in &mut self.objects {
             if let Some(sidecar) = &mut state.events {
-                event_bytes.insert(state.spec.tag.clone(), sidecar.sync()?.into());
+                event_bytes.insert(
+                    state.spec.tag.clone(),
+                    sidecar.sync(self.options.durable)?.into(),
+                );
             }
         }
         // A new generation of sums, durable before the journal line that names it; the
@@ -88,6 +94,7 @@ impl SpyWriter {
                 generation,
                 checkpoint.completed,
                 &checkpoint.sums,
+                self.options.durable,
             )?;
             self.sums_written += 1;
             if self.crash_after_sums == Some(self.sums_written) {

@@ -27,7 +27,7 @@ impl SpyWriter {
         let per_task = self.objects[obj].spec.layout == StoreLayout::PerTask;
         if is_events || per_task {
             if let Some(mut sidecar) = self.objects[obj].events.take() {
-                sidecar.sync()?;
+                sidecar.sync(self.options.durable)?;
             }
             let shard = self.shard();
             self.close_part(obj, shard)?;

@@ -299,6 +299,9 @@ impl SpyWriter {
             };
             let done = path.with_file_name(name.to_string());
             std::fs::rename(&path, &done).map_err(|e| StorageError::io(&done, e))?;
+            if !self.options.durable {
+                continue;
+            }
             self.unsynced.push(std::thread::spawn(move || {
                 std::fs::File::open(&done)
                     .and_then(|f| f.sync_data())

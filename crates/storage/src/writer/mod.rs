@@ -38,7 +38,7 @@ use crate::event_sidecar::EventSidecar;
 use crate::hdf5_util::one_line;
 use crate::journal::{JournalState, JournalWriter};
 use crate::parts::{OpenPart, PartSlots};
-use crate::raw_io::{raw_offset, ContiguousBlocks};
+use crate::raw_io::{raw_offset, ContiguousBlocks, Writeback};
 use crate::typed::{with_storage_type, ConversionBuffers};
 
 /// Largest attribute we write; HDF5 keeps attributes in the object header (64 KiB at most),
@@ -69,11 +69,24 @@ pub enum WriteMode {
 }
 
 /// How a writer treats an existing container and the staging folder.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct WriterOptions {
     /// Replace an existing container (only once the new one is complete).
     pub overwrite: bool,
     pub mode: WriteMode,
+    /// Sync completed work to disk before the journal claims it (`execution.durable`); see
+    /// `durability.rs`.
+    pub durable: bool,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            overwrite: false,
+            mode: WriteMode::default(),
+            durable: true,
+        }
+    }
 }
 
 struct ObjectState {
@@ -157,6 +170,10 @@ impl SpyWriter {
         !self.committed && self.progressed && self.staging.is_dir()
     }
 
+    fn writeback(&self) -> Writeback {
+        Writeback(self.options.durable)
+    }
+
     fn shard(&self) -> Option<(usize, usize)> {
         match self.options.mode {
             WriteMode::Shard { index, count, .. } => Some((index, count)),
@@ -209,7 +226,10 @@ impl ResultSink for SpyWriter {
             if spec.layout == StoreLayout::PerTask {
                 let parts = self.staging.join(self.container.parts_dir_name(&spec.tag));
                 std::fs::create_dir_all(&parts).map_err(|e| StorageError::io(&parts, e))?;
-                state.slots = Some(Arc::new(PartSlots::new(spec.schema.dtype)));
+                state.slots = Some(Arc::new(PartSlots::new(
+                    spec.schema.dtype,
+                    self.writeback(),
+                )));
             } else if self.shard().is_some() {
                 // A cross-trial result (the only single-dataset object of a shard): shards
                 // record their part of the fold in their checkpoints, and the merge writes
@@ -221,7 +241,15 @@ impl ResultSink for SpyWriter {
                 state.raw = with_storage_type!(spec.schema.dtype, T => raw_offset::<T>(&ds))
                     .and_then(|offset| {
                         let shape = spec.schema.stacked_shape();
-                        ContiguousBlocks::open(path.clone(), offset, spec.schema.dtype, &shape).ok()
+                        let writeback = self.writeback();
+                        ContiguousBlocks::open(
+                            path.clone(),
+                            offset,
+                            spec.schema.dtype,
+                            &shape,
+                            writeback,
+                        )
+                        .ok()
                     })
                     .map(Arc::new);
                 state.file = Some(file);

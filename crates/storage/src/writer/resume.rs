@@ -7,6 +7,7 @@ use serde_json::Value;
 use trialflow_core::engine::Checkpoint;
 use trialflow_core::Error;
 
+use crate::durability::unsynced_since_restart;
 use crate::error::StorageError;
 use crate::journal::{
     identity_difference, journal_name, parse_shard_name, read_journal, JournalWriter,
@@ -31,7 +32,11 @@ impl SpyWriter {
             None
         };
         let Some(state) = recorded else {
-            self.journal = Some(JournalWriter::create(&journal_path, identity)?);
+            self.journal = Some(JournalWriter::create(
+                &journal_path,
+                identity,
+                self.options.durable,
+            )?);
             return Ok(None);
         };
         if let Some(diff) = identity_difference(&state.identity, identity) {
@@ -40,7 +45,17 @@ impl SpyWriter {
                 self.container.dir.display()
             )));
         }
-        self.journal = Some(JournalWriter::append(&journal_path, &state)?);
+        if let Some(why) = unsynced_since_restart(&state.unsynced_boots) {
+            return Err(Error::invalid(format!(
+                "cannot resume {}: {why}; run without --resume to start over",
+                self.container.dir.display()
+            )));
+        }
+        self.journal = Some(JournalWriter::append(
+            &journal_path,
+            &state,
+            self.options.durable,
+        )?);
         let mut checkpoint = state.checkpoint.clone();
         match &state.sums {
             Some(record) => {

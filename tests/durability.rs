@@ -1,0 +1,104 @@
+//! `execution.durable: false`: the same bits without a single sync, a killed run resumed
+//! on the same boot, a resume refused once the machine may have lost what the journal
+//! claims, and shards refused the option.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn pipeline(durable: bool, output: &str) -> String {
+    format!(
+        "input: in.spy\noutput: {output}\nexecution:\n  mode: sequential\n  durable: {durable}\nsteps:\n  - routine: median_filter\n    size: 31\n    name: smooth\n    save: true\n  - routine: find_peaks\n    height: 0.5\n    name: peaks\n"
+    )
+}
+
+fn recording(dir: &Path) {
+    trialflow(
+        dir,
+        &[
+            "generate",
+            "in.spy",
+            "--trials",
+            "60",
+            "--samples",
+            "4000",
+            "--channels",
+            "12",
+            "--unequal",
+        ],
+    )
+    .ok();
+}
+
+#[test]
+fn a_run_without_syncs_gives_the_same_bits_and_resumes_only_on_the_boot_that_wrote_it() {
+    let tmp = TempDir::new("durability");
+    recording(&tmp.path);
+    write_file(&tmp.path, "whole.yaml", &pipeline(true, "whole.spy"));
+    write_file(&tmp.path, "p.yaml", &pipeline(false, "out.spy"));
+    trialflow(&tmp.path, &["run", "whole.yaml", "-q"]).ok();
+    trialflow(&tmp.path, &["run", "p.yaml", "-q"]).ok();
+    assert_same_results(
+        &tmp.join("out.spy"),
+        &tmp.join("whole.spy"),
+        "durable: false",
+    );
+
+    std::fs::remove_dir_all(tmp.join("out.spy")).unwrap();
+    assert!(run_and_kill(Path::new(BIN), &tmp.path, "p.yaml", 1, &[]));
+    let journal = tmp.join("out.spy.partial/progress.jsonl");
+    let recorded = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<&str> = recorded.lines().skip(1).collect();
+    assert!(!lines.is_empty(), "{recorded}");
+    assert!(
+        lines.iter().all(|l| l.contains("\"unsynced_boot\"")),
+        "every unsynced line names its boot:\n{recorded}"
+    );
+
+    // As if the machine had restarted: the journal's boot is not this one.
+    let now = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok();
+    let elsewhere = match &now {
+        Some(id) => recorded.replace(id.trim(), "a-boot-before-a-power-loss"),
+        None => recorded.clone(),
+    };
+    std::fs::write(&journal, elsewhere).unwrap();
+    trialflow(&tmp.path, &["run", "p.yaml", "--resume"]).assert_error(
+        2,
+        &["cannot resume", "execution.durable: false", "restarted"],
+    );
+    assert!(journal.is_file(), "a refused resume keeps the work");
+
+    // The same boot: the killed run resumes to the same bits.
+    std::fs::write(&journal, &recorded).unwrap();
+    let out = trialflow(&tmp.path, &["run", "p.yaml", "--resume"]);
+    if now.is_none() {
+        // Without a boot id no unsynced journal can be trusted.
+        out.assert_error(2, &["cannot resume", "boot id"]);
+        return;
+    }
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("resumed an interrupted run"),
+        "{}",
+        out.stderr
+    );
+    assert_same_results(&tmp.join("out.spy"), &tmp.join("whole.spy"), "resumed");
+}
+
+#[test]
+fn shards_and_mpi_ranks_refuse_durable_false() {
+    let tmp = TempDir::new("durability-shards");
+    recording(&tmp.path);
+    write_file(&tmp.path, "p.yaml", &pipeline(false, "out.spy"));
+    trialflow(&tmp.path, &["run", "p.yaml", "--shard", "0/2"])
+        .assert_error(2, &["execution.durable: false", "shards"]);
+    trialflow(&tmp.path, &["run", "p.yaml", "--set", "execution.mode=mpi"])
+        .assert_error(2, &["execution.durable: false", "MPI"]);
+    trialflow(
+        &tmp.path,
+        &["run", "p.yaml", "--set", "execution.durable=sometimes"],
+    )
+    .assert_error(2, &["execution.durable"]);
+}
