@@ -24,6 +24,11 @@ contender is one process (`python peers.py peer ...`, `h5copy`, `trialflow run`)
 from outside, so interpreter start, imports and dask's cluster start-up count, as they do
 for a user. Prints the table (markdown) and, with --json, every time.
 
+trialflow syncs its work to disk before its journal claims it (`execution.durable`, the
+default); no peer and no plain `h5copy` does. So trialflow also runs with `durable: false`
+("trialflow, no sync"), and the floor also runs as `h5copy` followed by `sync --data` of
+its output ("h5copy + sync"): each trialflow figure has its like-for-like floor.
+
 Use the bench venv (target/bench-venv: fixtures/requirements-interop.txt +
 benches/requirements-bench.txt).
 """
@@ -188,14 +193,18 @@ PIPELINES = {
 }
 
 
-def trialflow_pipeline(workload, src_spy, work_dir, mode="parallel"):
-    path = os.path.join(work_dir, f"{workload}.yaml")
+def trialflow_pipeline(workload, src_spy, work_dir, mode="parallel", durable=True):
+    """Writes the workload's pipeline; returns its path and its output's."""
+    name = workload if durable else f"{workload}_nosync"
+    path = os.path.join(work_dir, f"{name}.yaml")
+    output = os.path.join(work_dir, f"trialflow_{name}.spy")
     with open(path, "w") as f:
         f.write(f"input: {analog_file(src_spy)}\n"
-                f"output: {os.path.join(work_dir, 'trialflow_' + workload + '.spy')}\n"
+                f"output: {output}\n"
                 f"execution:\n  mode: {mode}\n  workers: 2\n"
+                f"  durable: {'true' if durable else 'false'}\n"
                 "steps:\n" + PIPELINES[workload])
-    return path
+    return path, output
 
 
 def timed(cmd, remove):
@@ -227,9 +236,11 @@ def run(args):
         h5out = os.path.join(work_dir, "h5copy.h5")
         contenders["h5copy"] = (["h5copy", "-i", analog, "-o", h5out, "-s", "data", "-d", "data"],
                                 h5out)
-        pipeline = trialflow_pipeline(workload, src, work_dir)
-        contenders["trialflow"] = ([args.trialflow, "run", pipeline, "--overwrite", "-q"],
-                                   os.path.join(work_dir, f"trialflow_{workload}.spy"))
+        contenders["h5copy + sync"] = (["sh", "-c", f'h5copy -i "{analog}" -o "{h5out}" -s data '
+                                        f'-d data && sync --data "{h5out}"'], h5out)
+        for durable, name in [(True, "trialflow"), (False, "trialflow, no sync")]:
+            pipeline, out = trialflow_pipeline(workload, src, work_dir, durable=durable)
+            contenders[name] = ([args.trialflow, "run", pipeline, "--overwrite", "-q"], out)
         best = {}
         for _ in range(args.repeat):
             for name, (cmd, out) in contenders.items():
@@ -239,16 +250,22 @@ def run(args):
                       file=sys.stderr, flush=True)
         times[workload] = best
     load = os.getloadavg()
-    header = ["workload"] + peers + ["h5copy", "trialflow", "best peer / trialflow",
-                                     "trialflow / h5copy"]
+    header = ["workload"] + peers + ["h5copy", "h5copy + sync", "trialflow",
+                                     "trialflow, no sync", "best peer / trialflow",
+                                     "best peer / trialflow no sync", "trialflow / (h5copy + sync)",
+                                     "trialflow no sync / h5copy"]
     print("| " + " | ".join(header) + " |")
     print("|---" + "|---:" * (len(header) - 1) + "|")
     for workload, best in times.items():
         compute_peers = [best[p] for p in peers if p in best]
+        synced, unsynced = best["trialflow"], best["trialflow, no sync"]
         cells = [workload] + [f"{best[p]:.3f} s" if p in best else "n/a" for p in peers]
-        cells += [f"{best['h5copy']:.3f} s", f"**{best['trialflow']:.3f} s**",
-                  f"**{min(compute_peers) / best['trialflow']:.1f}x**",
-                  f"{best['trialflow'] / best['h5copy']:.2f}x"]
+        cells += [f"{best['h5copy']:.3f} s", f"{best['h5copy + sync']:.3f} s",
+                  f"**{synced:.3f} s**", f"**{unsynced:.3f} s**",
+                  f"**{min(compute_peers) / synced:.1f}x**" if compute_peers else "n/a",
+                  f"**{min(compute_peers) / unsynced:.1f}x**" if compute_peers else "n/a",
+                  f"{synced / best['h5copy + sync']:.2f}x",
+                  f"{unsynced / best['h5copy']:.2f}x"]
         print("| " + " | ".join(cells) + " |")
     print(f"\nbest of {args.repeat}; load average at the end {load[0]:.2f} / {load[1]:.2f} / "
           f"{load[2]:.2f}; {os.cpu_count()} cores")

@@ -17,7 +17,8 @@
 #          the shapes: tiny (200 000 x 200 x 8, 1.28 GB), 102mb (200 x 2000 x 64).
 #          Default: 0.1gb 1gb 10gb 1gb-7810 1gb-78k 1gb-200k.
 # Environment: TRIALFLOW (default target/release/trialflow), REPEAT (3), MODES (parallel
-# sequential), KEEP=1 keeps recordings over 2 GB (deleted after their row otherwise).
+# sequential), KEEP=1 keeps recordings over 2 GB (deleted after their row otherwise),
+# DURABLE (true; false runs trialflow with `execution.durable: false`, no syncs, like h5copy).
 set -euo pipefail
 dir=${1:?usage: benches/scale.sh DIR [SIZES...]}
 shift || true
@@ -88,6 +89,7 @@ output: $dir/$size-$mode-out.spy
 execution:
   mode: $mode
   workers: 2
+  durable: ${DURABLE:-true}
 steps:
   - routine: rectify
 EOF
