@@ -6,7 +6,7 @@
 //! (Growing HDF5 datasets in place could leave a killed file unreadable.)
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use trialflow_core::EventBlock;
@@ -66,28 +66,46 @@ impl EventSidecar {
     }
 }
 
-/// Reads a sidecar back in blocks of at most `max_rows` rows.
-pub fn read_blocks(
+/// A block of sidecar rows as the SpikeData datasets hold them: `table` is `data`'s rows
+/// (sample, channel, unit), `columns[c]` property column `c`.
+#[derive(Debug, Default)]
+pub(crate) struct EventTable {
+    pub table: Vec<i64>,
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl EventTable {
+    pub fn rows(&self) -> usize {
+        self.table.len() / 3
+    }
+}
+
+/// Reads a sidecar back in blocks of at most `max_rows` rows, decoded straight into the
+/// datasets' layout (no per-row event structure: this is the serial tail of every run
+/// that writes events, tens of MB for a find_peaks run).
+pub(crate) fn read_tables(
     path: &Path,
     n_columns: usize,
     max_rows: usize,
-    mut each: impl FnMut(&EventBlock) -> Result<(), StorageError>,
+    mut each: impl FnMut(&EventTable) -> Result<(), StorageError>,
 ) -> Result<(), StorageError> {
     let io = |e| StorageError::io(path, e);
-    let file = match File::open(path) {
+    let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io(e)),
     };
-    let mut reader = BufReader::with_capacity(1 << 16, file);
     let row_bytes = 8 * (3 + n_columns);
     let mut buf = vec![0u8; row_bytes * max_rows];
-    let mut block = EventBlock::with_columns(n_columns);
-    let mut props = vec![0.0; n_columns];
+    let mut block = EventTable {
+        table: Vec::with_capacity(3 * max_rows),
+        columns: vec![Vec::with_capacity(max_rows); n_columns],
+    };
+    let word = |bytes: &[u8]| <[u8; 8]>::try_from(bytes).expect("8 bytes");
     loop {
         let mut filled = 0;
         while filled < buf.len() {
-            let n = reader.read(&mut buf[filled..]).map_err(io)?;
+            let n = file.read(&mut buf[filled..]).map_err(io)?;
             if n == 0 {
                 break;
             }
@@ -97,18 +115,18 @@ pub fn read_blocks(
         if rows == 0 {
             return Ok(());
         }
-        block.clear();
+        block.table.clear();
+        for column in &mut block.columns {
+            column.clear();
+        }
         for row in buf[..rows * row_bytes].chunks_exact(row_bytes) {
-            let word = |k: usize| <[u8; 8]>::try_from(&row[8 * k..8 * k + 8]).expect("8 bytes");
-            for (c, p) in props.iter_mut().enumerate() {
-                *p = f64::from_le_bytes(word(3 + c));
+            let (ids, props) = row.split_at(24);
+            block
+                .table
+                .extend(ids.chunks_exact(8).map(|w| i64::from_le_bytes(word(w))));
+            for (column, w) in block.columns.iter_mut().zip(props.chunks_exact(8)) {
+                column.push(f64::from_le_bytes(word(w)));
             }
-            block.push(
-                i64::from_le_bytes(word(0)),
-                i64::from_le_bytes(word(1)),
-                i64::from_le_bytes(word(2)),
-                &props,
-            );
         }
         each(&block)?;
         if filled < buf.len() {

@@ -1,16 +1,18 @@
 //! Event output: rows go to a flat sidecar file during the run (measured in bytes by the
 //! journal), and are copied into the object's datasets at finalize.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use trialflow_core::engine::{ObjectId, ObjectSpec};
 use trialflow_core::{Error, EventBlock};
 
 use crate::error::StorageError;
-use crate::event_sidecar::read_blocks;
+use crate::event_sidecar::read_tables;
 use crate::hdf5_util::one_line;
+use crate::raw_io::{raw_offset, write_at, PlainBytes};
 
-use super::{SpyWriter, APPEND_CHUNK_ROWS};
+use super::SpyWriter;
 
 impl SpyWriter {
     pub(super) fn sidecar_path(&self, tag: &str, shard: Option<(usize, usize)>) -> PathBuf {
@@ -37,35 +39,43 @@ impl SpyWriter {
         Ok(())
     }
 
+    /// Creates the event datasets at their final size (`rows` rows), allocated now, so
+    /// their values can be written with plain `pwrite`s at known offsets, outside HDF5.
     fn create_events(
         spec: &ObjectSpec,
         file: &hdf5::File,
+        rows: usize,
     ) -> hdf5::Result<(hdf5::Dataset, Vec<hdf5::Dataset>)> {
+        use hdf5::plist::dataset_create::AllocTime;
         let data = file
             .new_dataset::<i64>()
-            .chunk((APPEND_CHUNK_ROWS, 3))
-            .shape((0.., 3))
+            .alloc_time(Some(AllocTime::Early))
+            .shape((rows, 3))
             .create("data")?;
         let mut columns = Vec::new();
         for col in &spec.schema.event_columns {
             let ds = if col.is_integer() {
                 file.new_dataset::<i64>()
-                    .chunk(APPEND_CHUNK_ROWS)
-                    .shape(0..)
+                    .alloc_time(Some(AllocTime::Early))
+                    .shape(rows)
                     .create(col.name.as_str())?
             } else {
                 file.new_dataset::<f64>()
-                    .chunk(APPEND_CHUNK_ROWS)
-                    .shape(0..)
+                    .alloc_time(Some(AllocTime::Early))
+                    .shape(rows)
                     .create(col.name.as_str())?
             };
             columns.push(ds);
         }
+        file.flush()?;
         Ok((data, columns))
     }
 
     /// Copies the event sidecars (one, or one per shard in shard order) into the object
-    /// file's datasets, noting which channels and units occur.
+    /// file's datasets, noting which channels and units occur. The datasets are made at
+    /// their final size (the sidecars' lengths give it) and filled with `pwrite`, like
+    /// contiguous dense data (`raw_io.rs`): a find_peaks run writes tens of MB here, on
+    /// one thread, after every worker is done.
     pub(super) fn write_events(&mut self, obj: usize) -> Result<(), Error> {
         let shards: Vec<Option<(usize, usize)>> = if self.merged_shards > 0 {
             (0..self.merged_shards)
@@ -82,50 +92,183 @@ impl SpyWriter {
         let state = &mut self.objects[obj];
         let name = state.file_name.clone();
         let path = self.staging.join(&name);
-        let file = state.file.as_ref().expect("created at finalize");
-        let (data, columns) = Self::create_events(&state.spec, file)
-            .map_err(|e| StorageError::io(&path, one_line(&e)))?;
         let n_columns = state.spec.schema.event_columns.len();
-        let kinds: Vec<bool> = state
+        let row_bytes = (8 * (3 + n_columns)) as u64;
+        let mut total = 0usize;
+        for sidecar in &sidecars {
+            total += match std::fs::metadata(sidecar) {
+                Ok(m) => (m.len() / row_bytes) as usize,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(StorageError::io(sidecar, e).into()),
+            };
+        }
+        let file = state.file.as_ref().expect("created at finalize");
+        let (data, columns) = Self::create_events(&state.spec, file, total)
+            .map_err(|e| StorageError::io(&path, one_line(&e)))?;
+        let integer: Vec<bool> = state
             .spec
             .schema
             .event_columns
             .iter()
             .map(|c| c.is_integer())
             .collect();
+        let targets = EventTargets::new(&path, &data, &columns, &integer)?;
+        let mut seen = SeenIds::default();
+        let mut ints = Vec::new();
         let mut rows = 0usize;
-        let (seen_channels, seen_units) = (&mut state.seen_channels, &mut state.seen_units);
         for sidecar in &sidecars {
-            read_blocks(sidecar, n_columns, 1 << 16, |events| {
-                let n = events.len();
-                seen_channels.extend(events.channel.iter().copied());
-                seen_units.extend(events.unit.iter().copied());
-                let (start, end) = (rows, rows + n);
-                let result = (|| -> hdf5::Result<()> {
-                    data.resize((end, 3))?;
-                    let mut table = ndarray::Array2::<i64>::zeros((n, 3));
-                    for i in 0..n {
-                        table[[i, 0]] = events.sample[i];
-                        table[[i, 1]] = events.channel[i];
-                        table[[i, 2]] = events.unit[i];
+            read_tables(sidecar, n_columns, 1 << 16, |block| {
+                let n = block.rows().min(total - rows);
+                let table = &block.table[..3 * n];
+                seen.note(table);
+                targets.write_table(rows, table)?;
+                for (c, values) in block.columns.iter().enumerate() {
+                    let values = &values[..n];
+                    if integer[c] {
+                        ints.clear();
+                        ints.extend(values.iter().map(|&v| v as i64));
+                        targets.write_column(c, rows, &ints)?;
+                    } else {
+                        targets.write_column(c, rows, values)?;
                     }
-                    data.write_slice(&table, ndarray::s![start..end, ..])?;
-                    for ((ds, &integer), values) in columns.iter().zip(&kinds).zip(&events.columns)
-                    {
-                        ds.resize(end)?;
-                        if integer {
-                            let ints: Vec<i64> = values.iter().map(|&v| v as i64).collect();
-                            ds.write_slice(&ints, ndarray::s![start..end])?;
-                        } else {
-                            ds.write_slice(values.as_slice(), ndarray::s![start..end])?;
-                        }
-                    }
-                    Ok(())
-                })();
-                rows = end;
-                result.map_err(|e| StorageError::io(&path, one_line(&e)))
+                }
+                rows += n;
+                Ok(())
             })?;
         }
+        seen.into_sets(&mut state.seen_channels, &mut state.seen_units);
         Ok(())
+    }
+}
+
+/// Where the event datasets' values start in the file: written with `pwrite` through a
+/// descriptor of our own (empty datasets have no storage, and need none).
+struct EventTargets {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    data: Option<u64>,
+    columns: Vec<Option<u64>>,
+}
+
+impl EventTargets {
+    fn new(
+        path: &Path,
+        data: &hdf5::Dataset,
+        columns: &[hdf5::Dataset],
+        integer: &[bool],
+    ) -> Result<EventTargets, StorageError> {
+        let offset = |ds: &hdf5::Dataset, integer: bool| {
+            if integer {
+                raw_offset::<i64>(ds)
+            } else {
+                raw_offset::<f64>(ds)
+            }
+        };
+        let targets = EventTargets {
+            path: path.to_path_buf(),
+            file: None,
+            data: offset(data, true),
+            columns: columns
+                .iter()
+                .zip(integer)
+                .map(|(ds, &int)| offset(ds, int))
+                .collect(),
+        };
+        let sizes = std::iter::once(data.size()).chain(columns.iter().map(|c| c.size()));
+        let located = std::iter::once(targets.data).chain(targets.columns.iter().copied());
+        if sizes
+            .zip(located)
+            .any(|(size, at)| size > 0 && at.is_none())
+        {
+            return Err(StorageError::output(
+                path,
+                "an event dataset has no contiguous storage to write into (an internal error)",
+            ));
+        }
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| StorageError::io(path, e))?;
+        Ok(EventTargets {
+            file: Some(file),
+            ..targets
+        })
+    }
+
+    fn write_at<T: PlainBytes>(
+        &self,
+        start: Option<u64>,
+        at: usize,
+        values: &[T],
+    ) -> Result<(), StorageError> {
+        let (Some(start), Some(file)) = (start, &self.file) else {
+            return Ok(());
+        };
+        let offset = start + (at * std::mem::size_of::<T>()) as u64;
+        write_at(file, offset, values).map_err(|e| StorageError::io(&self.path, e))
+    }
+
+    /// Writes `data`'s rows from row `row` on.
+    fn write_table(&self, row: usize, table: &[i64]) -> Result<(), StorageError> {
+        self.write_at(self.data, 3 * row, table)
+    }
+
+    fn write_column<T: PlainBytes>(
+        &self,
+        column: usize,
+        row: usize,
+        values: &[T],
+    ) -> Result<(), StorageError> {
+        self.write_at(self.columns[column], row, values)
+    }
+}
+
+/// The distinct channel and unit indices among all rows (Syncopy wants a label for each).
+/// Rows are counted in millions, so small non-negative indices tick a bitmap and only
+/// others go through a set.
+#[derive(Default)]
+struct SeenIds {
+    bits: [Vec<u64>; 2],
+    others: [BTreeSet<i64>; 2],
+}
+
+/// Indices below this are ticked in the bitmap.
+const SEEN_BITMAP_IDS: i64 = 1 << 16;
+
+impl SeenIds {
+    /// Notes the channel and unit of each (sample, channel, unit) row.
+    fn note(&mut self, table: &[i64]) {
+        for row in table.chunks_exact(3) {
+            for (k, &id) in row[1..].iter().enumerate() {
+                if (0..SEEN_BITMAP_IDS).contains(&id) {
+                    let (word, bit) = (id as usize / 64, id as usize % 64);
+                    let bits = &mut self.bits[k];
+                    if bits.len() <= word {
+                        bits.resize(word + 1, 0);
+                    }
+                    bits[word] |= 1 << bit;
+                } else {
+                    self.others[k].insert(id);
+                }
+            }
+        }
+    }
+
+    fn into_sets(self, channels: &mut BTreeSet<i64>, units: &mut BTreeSet<i64>) {
+        for ((bits, others), into) in self
+            .bits
+            .into_iter()
+            .zip(self.others)
+            .zip([channels, units])
+        {
+            for (w, &word) in bits.iter().enumerate() {
+                for bit in 0..64 {
+                    if word >> bit & 1 == 1 {
+                        into.insert((w * 64 + bit) as i64);
+                    }
+                }
+            }
+            into.extend(others);
+        }
     }
 }

@@ -45,9 +45,6 @@ use crate::typed::{with_storage_type, ConversionBuffers};
 /// and Syncopy treats them as convenience copies of what `.info` holds.
 const MAX_ATTR_BYTES: usize = 32 * 1024;
 
-/// Chunk length (rows) of growing datasets.
-const APPEND_CHUNK_ROWS: usize = 4096;
-
 /// Which part of a run a writer writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriteMode {
