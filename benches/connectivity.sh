@@ -14,7 +14,8 @@
 # modes: its 64-channel Granger takes many minutes per run, so `MODES=sequential REPEAT=1`
 # for that one. An analysis whose routine this trialflow does not have yet is timed for
 # Syncopy only (the script says so): adding the routine makes it paired.
-# Prints the JSON lines of benches/syncopy_connectivity.py.
+# DURABLE=false runs trialflow with `execution.durable: false` (no syncs; Syncopy syncs
+# nothing either). Prints the JSON lines of benches/syncopy_connectivity.py.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-${TRIALFLOW_BENCH_DIR:-/work/bench}}
@@ -43,7 +44,7 @@ for c in $channels; do
     case $a in coh | granger) routine=connectivity ;; esac
     pair=()
     if "$tf" routines | grep -q "^$routine "; then
-      pair=(--trialflow "$tf run $a.yaml --overwrite -q")
+      pair=(--trialflow "$tf run $a.yaml --overwrite -q --set execution.durable=${DURABLE:-true}")
     else
       echo "# trialflow has no routine $routine yet: Syncopy only" >&2
     fi
