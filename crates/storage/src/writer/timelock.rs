@@ -30,8 +30,10 @@ use ndarray::{s, Array2, ArrayView, ArrayView2, Dimension};
 use trialflow_core::{DType, DataSchema, TrialDefinition};
 
 use super::SpyWriter;
-use crate::raw_io::PlainBytes;
-use stats::StoredTrials;
+use crate::parts::{PartName, STACKED};
+use crate::raw_io::{raw_offset, PlainBytes};
+use stats::{RawRows, StoredTrials};
+use trialflow_core::engine::StoreLayout;
 
 /// The HDF5 datasets of a TimeLockData object, in Syncopy's order.
 pub const TIMELOCK_DATASETS: [&str; 4] = ["data", "avg", "var", "cov"];
@@ -87,11 +89,17 @@ impl SpyWriter {
             let covariance = covariance_request(cfg);
             match schema.dtype {
                 DType::Float32 => {
-                    let trials = StoredTrials::new::<f32>(&path, &data, &kept)?;
+                    let parts = self.raw_parts::<f32>(obj);
+                    let state = &self.objects[obj];
+                    let file = state.file.as_ref().expect("open until finalized");
+                    let trials = StoredTrials::new::<f32>(&path, &data, &kept, parts)?;
                     write_statistics::<f32>(file, &trials, schema.dtype, covariance)?;
                 }
                 _ => {
-                    let trials = StoredTrials::new::<f64>(&path, &data, &kept)?;
+                    let parts = self.raw_parts::<f64>(obj);
+                    let state = &self.objects[obj];
+                    let file = state.file.as_ref().expect("open until finalized");
+                    let trials = StoredTrials::new::<f64>(&path, &data, &kept, parts)?;
                     write_statistics::<f64>(file, &trials, schema.dtype, covariance)?;
                 }
             }
@@ -112,6 +120,54 @@ impl SpyWriter {
         write(file, "avg", schema.dtype, avg)?;
         write(file, "var", schema.dtype, packed.slice(s![t.., ..]))?;
         Ok(def.clone())
+    }
+}
+
+impl SpyWriter {
+    /// Where the object's rows lie in its part files as plain bytes, when every part is a
+    /// stacked lane file whose `blocks` is contiguous storage of `T` (else `None`: the
+    /// virtual dataset is read through HDF5). A lane's tasks lie in its `blocks` in task
+    /// order, as `dense.rs`'s virtual mappings say.
+    fn raw_parts<T: PlainBytes>(&self, obj: usize) -> Option<RawRows> {
+        let spec = &self.objects[obj].spec;
+        if spec.layout != StoreLayout::PerTask {
+            return None;
+        }
+        let index = self.part_index(obj).ok()?;
+        let mut names: Vec<&str> = index.iter().flatten().map(|n| &**n).collect();
+        names.sort_unstable();
+        names.dedup();
+        let dir = self.staging.join(self.container.parts_dir_name(&spec.tag));
+        let channels = spec.schema.n_channels();
+        let mut raw = RawRows {
+            files: Vec::new(),
+            runs: Vec::new(),
+        };
+        for name in names {
+            let part = PartName::parse(name)?;
+            part.stacked?;
+            let path = dir.join(name);
+            let offset = {
+                let h5 = crate::hdf5_util::open_read_only(&path).ok()?;
+                raw_offset::<T>(&h5.dataset(STACKED).ok()?)?
+            };
+            let file = raw.files.len();
+            raw.files.push(std::fs::File::open(&path).ok()?);
+            let mut source = 0usize;
+            for task in part.tasks() {
+                let p = spec.placements.get(task)?;
+                if p.channels != (0..channels) {
+                    return None;
+                }
+                if !p.rows.is_empty() {
+                    let at = offset + (source * channels * std::mem::size_of::<T>()) as u64;
+                    raw.runs.push((p.rows.start, p.rows.len(), file, at));
+                    source += p.rows.len();
+                }
+            }
+        }
+        raw.runs.sort_unstable_by_key(|r| r.0);
+        Some(raw)
     }
 }
 
