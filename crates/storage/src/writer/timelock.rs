@@ -7,11 +7,12 @@
 //!   each cut to the routine's window, or of zero rows for a trial the routine leaves out.
 //!   At finalize the zero-length trials are dropped from the trial definition (their rows
 //!   take no room in `data`, so the kept trials already lie back to back, as Syncopy's
-//!   `data` holds them), and `avg`, `var` and `cov` are computed here from the stored
-//!   trials, streaming them in trial order, one trial in memory at a time. They are
-//!   computed from the values as stored (float32 for a float32 object), as Syncopy computes
-//!   them from its `data`, and the same stored bits in every execution mode give the same
-//!   statistics. Memory: one trial plus the `T x C` sums and one `C x C` matrix.
+//!   `data` holds them), and `avg`, `var` and `cov` are computed from the stored trials in
+//!   one pass on the worker pool, every sum in an order fixed by the trial definition
+//!   (`timelock/stats.rs`). They are computed from the values as stored (float32 for a
+//!   float32 object), as Syncopy computes them from its `data`, and the same stored bits
+//!   in every execution mode give the same statistics. Memory: two groups of trials
+//!   (about 4 MiB each), four `T x C` sums and the covariance partials.
 //! - **a packed cross-trial result** (`psth` with `keeptrials: false`, a trial reduction):
 //!   one trial of `T` samples whose `data` holds `T` rows of the average, then `T` of the
 //!   variance. `data` and `avg` become the average, `var` the variance.
