@@ -323,12 +323,13 @@ fn trial_covariance(
     sums: &mut [f64],
 ) {
     let per_trial = c * c + c;
-    cov.fill(0.0);
+    let acc = cov.as_slice_mut().expect("standard layout");
+    acc.fill(0.0);
     sums.fill(0.0);
     for block in blocks {
         let partial = &block.partial[g * per_trial..(g + 1) * per_trial];
         let (products, block_sums) = partial.split_at(c * c);
-        for (acc, &p) in cov.iter_mut().zip(products) {
+        for (acc, &p) in acc.iter_mut().zip(products) {
             *acc += p;
         }
         for (acc, &s) in sums.iter_mut().zip(block_sums) {
@@ -337,10 +338,11 @@ fn trial_covariance(
     }
     let (len, denominator) = (t as f64, (t - ddof) as f64);
     for i in 0..c {
+        let si = sums[i] / len;
         for j in i..c {
-            let value = (cov[[i, j]] - sums[i] * sums[j] / len) / denominator;
-            cov[[i, j]] = value;
-            cov[[j, i]] = value;
+            let value = (acc[i * c + j] - si * sums[j]) / denominator;
+            acc[i * c + j] = value;
+            acc[j * c + i] = value;
         }
     }
 }
