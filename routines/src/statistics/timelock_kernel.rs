@@ -42,12 +42,23 @@ impl WindowLayout {
         let mut trials = Vec::with_capacity(def.len());
         // The first kept trial and its window's length.
         let mut kept: Option<(usize, usize)> = None;
+        // `window_samples` scans the trial's samples: trials of the same length and offset
+        // (usually all of them) reuse the last one's answer.
+        let mut last: Option<((usize, u64), std::ops::Range<usize>)> = None;
         for t in 0..def.len() {
             if !covers(def, t, rate, window) {
                 trials.push(None);
                 continue;
             }
-            let range = window_samples(def.trial_len(t), def.offset(t), rate, window);
+            let key = (def.trial_len(t), def.offset(t).to_bits());
+            let range = match &last {
+                Some((k, range)) if *k == key => range.clone(),
+                _ => {
+                    let range = window_samples(key.0, def.offset(t), rate, window);
+                    last = Some((key, range.clone()));
+                    range
+                }
+            };
             match kept {
                 None => kept = Some((t, range.len())),
                 Some((first_trial, first)) if first != range.len() => {

@@ -4,9 +4,15 @@
 //! row's sample, read once at open), then one read of at most `INDEX_STRIDE` rows: a trial
 //! costs two small reads plus its own rows, never the whole table. (Bisecting the column
 //! itself cost 2 x log2(rows) single-row HDF5 reads per trial: half of a psth run.)
+//!
+//! Those reads are served from a window of `WINDOW_ROWS` consecutive rows kept from the
+//! last read (768 KiB): trials are read in ascending order, so one HDF5 read covers the
+//! rows of many trials. Three HDF5 reads per trial (each a hyperslab selection through
+//! the chunk cache) were still a fifth of a 16-channel psth run's CPU.
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use ndarray::s;
 
@@ -34,7 +40,31 @@ pub struct EventObject {
     sorted_trials: bool,
     /// With sorted trials: the sample of rows 0, `INDEX_STRIDE`, 2 `INDEX_STRIDE`, ...
     coarse_index: Vec<i64>,
+    /// The rows of the last window read (a mutex only because readers take `&self`).
+    window: Mutex<Window>,
+    /// `WINDOW_ROWS` (tests make it small to move the window often).
+    window_rows: usize,
 }
+
+/// Consecutive rows `[start, start + rows.len())` of the table, as stored.
+#[derive(Debug, Default)]
+struct Window {
+    start: usize,
+    rows: Vec<[i64; 3]>,
+}
+
+impl Window {
+    fn covers(&self, range: &Range<usize>) -> bool {
+        range.start >= self.start && range.end <= self.start + self.rows.len()
+    }
+
+    fn rows(&self, range: Range<usize>) -> &[[i64; 3]] {
+        &self.rows[range.start - self.start..range.end - self.start]
+    }
+}
+
+/// Rows kept in the window (24 bytes each): a read covers many trials' rows at once.
+const WINDOW_ROWS: usize = 1 << 15;
 
 /// Rows between two entries of the coarse index (its size is rows / this).
 const INDEX_STRIDE: usize = 512;
@@ -80,6 +110,8 @@ impl EventObject {
             data,
             sorted_trials,
             coarse_index,
+            window: Mutex::new(Window::default()),
+            window_rows: WINDOW_ROWS,
         })
     }
 
@@ -117,6 +149,17 @@ impl EventObject {
         if rows.is_empty() {
             return Ok(());
         }
+        let keep = |r: &[i64; 3]| r[0] >= lo && r[0] < hi;
+        let event = |r: &[i64; 3]| EventRow {
+            sample: r[0] - lo,
+            channel: r[1],
+            unit: r[2],
+        };
+        if rows.len() <= self.window_rows {
+            let window = self.window_over(rows.clone())?;
+            out.extend(window.rows(rows).iter().filter(|r| keep(r)).map(event));
+            return Ok(());
+        }
         let block = self
             .data
             .read_slice_2d::<i64, _>(s![rows.start..rows.end, 0..3])
@@ -125,14 +168,30 @@ impl EventObject {
             block
                 .rows()
                 .into_iter()
-                .filter(|r| r[0] >= lo && r[0] < hi)
-                .map(|r| EventRow {
-                    sample: r[0] - lo,
-                    channel: r[1],
-                    unit: r[2],
-                }),
+                .map(|r| [r[0], r[1], r[2]])
+                .filter(keep)
+                .map(|r| event(&r)),
         );
         Ok(())
+    }
+
+    /// The window, moved to start at `rows.start` unless it already covers `rows` (at most
+    /// `window_rows` of them).
+    fn window_over(&self, rows: Range<usize>) -> Result<MutexGuard<'_, Window>, StorageError> {
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if !window.covers(&rows) {
+            let end = (rows.start + self.window_rows).min(self.rows);
+            let block = self
+                .data
+                .read_slice_2d::<i64, _>(s![rows.start..end, 0..3])
+                .map_err(|e| self.unreadable(&e))?;
+            window.start = rows.start;
+            window.rows.clear();
+            window
+                .rows
+                .extend(block.rows().into_iter().map(|r| [r[0], r[1], r[2]]));
+        }
+        Ok(window)
     }
 
     /// The first row whose sample is >= `sample` (rows grouped by ascending trial): the
@@ -149,11 +208,13 @@ impl EventObject {
         if from >= to {
             return Ok(to);
         }
-        let block = self
-            .data
-            .read_slice_1d::<i64, _>(s![from..to, 0])
-            .map_err(|e| self.unreadable(&e))?;
-        Ok(from + block.iter().position(|&v| v >= sample).unwrap_or(to - from))
+        let window = self.window_over(from..to)?;
+        Ok(from
+            + window
+                .rows(from..to)
+                .iter()
+                .position(|r| r[0] >= sample)
+                .unwrap_or(to - from))
     }
 
     fn unreadable(&self, e: &hdf5::Error) -> StorageError {
@@ -262,22 +323,36 @@ mod tests {
             2096.0, 2097.0, 2609.0, 2999.0, 3000.0, 3500.0,
         ];
         let trials: Vec<(f64, f64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-        let object = EventObject::open(&write(&dir, "ix.spike", &trials, &rows)).unwrap();
+        let mut object = EventObject::open(&write(&dir, "ix.spike", &trials, &rows)).unwrap();
         assert!(object.sorted_trials);
         assert_eq!(object.coarse_index.len(), rows.len().div_ceil(INDEX_STRIDE));
-        for (t, &(lo, hi)) in trials.iter().enumerate() {
-            let expected: Vec<(i64, i64)> = rows
-                .iter()
-                .filter(|r| (lo as i64..hi as i64).contains(&r[0]))
-                .map(|r| (r[0] - lo as i64, r[1]))
-                .collect();
-            let got: Vec<(i64, i64)> = object
-                .trial_events(t)
-                .unwrap()
-                .iter()
-                .map(|e| (e.sample, e.channel))
-                .collect();
-            assert_eq!(got, expected, "trial {t} ({lo}..{hi})");
+        // The whole table fits one window; then windows smaller than some trials' rows and
+        // not a multiple of the index stride, trials read forwards, backwards and forwards
+        // again, so the window moves (or is bypassed) between and within trials.
+        let order: Vec<usize> = (0..trials.len())
+            .chain((0..trials.len()).rev())
+            .chain(0..trials.len())
+            .collect();
+        for window_rows in [WINDOW_ROWS, 700, 300] {
+            object.window_rows = window_rows;
+            for &t in &order {
+                let (lo, hi) = trials[t];
+                let expected: Vec<(i64, i64)> = rows
+                    .iter()
+                    .filter(|r| (lo as i64..hi as i64).contains(&r[0]))
+                    .map(|r| (r[0] - lo as i64, r[1]))
+                    .collect();
+                let got: Vec<(i64, i64)> = object
+                    .trial_events(t)
+                    .unwrap()
+                    .iter()
+                    .map(|e| (e.sample, e.channel))
+                    .collect();
+                assert_eq!(
+                    got, expected,
+                    "trial {t} ({lo}..{hi}), window {window_rows}"
+                );
+            }
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

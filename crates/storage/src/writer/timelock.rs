@@ -7,11 +7,12 @@
 //!   each cut to the routine's window, or of zero rows for a trial the routine leaves out.
 //!   At finalize the zero-length trials are dropped from the trial definition (their rows
 //!   take no room in `data`, so the kept trials already lie back to back, as Syncopy's
-//!   `data` holds them), and `avg`, `var` and `cov` are computed here from the stored
-//!   trials, streaming them in trial order, one trial in memory at a time. They are
-//!   computed from the values as stored (float32 for a float32 object), as Syncopy computes
-//!   them from its `data`, and the same stored bits in every execution mode give the same
-//!   statistics. Memory: one trial plus the `T x C` sums and one `C x C` matrix.
+//!   `data` holds them), and `avg`, `var` and `cov` are computed from the stored trials in
+//!   one pass on the worker pool, every sum in an order fixed by the trial definition
+//!   (`timelock/stats.rs`). They are computed from the values as stored (float32 for a
+//!   float32 object), as Syncopy computes them from its `data`, and the same stored bits
+//!   in every execution mode give the same statistics. Memory: two groups of trials
+//!   (about 4 MiB each), four `T x C` sums and the covariance partials.
 //! - **a packed cross-trial result** (`psth` with `keeptrials: false`, a trial reduction):
 //!   one trial of `T` samples whose `data` holds `T` rows of the average, then `T` of the
 //!   variance. `data` and `avg` become the average, `var` the variance.
@@ -24,12 +25,16 @@
 //! the mean over trials, or with `keeptrials: true` one matrix per trial, `(trial, channel,
 //! channel)`. One kept trial gives a (channel, channel) `cov`, as Syncopy's `squeeze` does.
 
-use ndarray::linalg::general_mat_mul;
+mod stats;
+
 use ndarray::{s, Array2, ArrayView, ArrayView2, Dimension};
 use trialflow_core::{DType, DataSchema, TrialDefinition};
 
 use super::SpyWriter;
-use crate::raw_io::{raw_offset, read_at};
+use crate::parts::{PartName, STACKED};
+use crate::raw_io::{raw_offset, PlainBytes};
+use stats::{RawRows, StoredTrials};
+use trialflow_core::engine::StoreLayout;
 
 /// The HDF5 datasets of a TimeLockData object, in Syncopy's order.
 pub const TIMELOCK_DATASETS: [&str; 4] = ["data", "avg", "var", "cov"];
@@ -82,8 +87,23 @@ impl SpyWriter {
             // Blocks HDF5 wrote may sit in its buffers; the statistics read the file.
             file.flush()?;
             let path = self.staging.join(&state.file_name);
-            let mut trials = StoredTrials::new(&path, &data, &kept, schema.dtype)?;
-            write_statistics(file, &mut trials, schema.dtype, covariance_request(cfg))?;
+            let covariance = covariance_request(cfg);
+            match schema.dtype {
+                DType::Float32 => {
+                    let parts = self.raw_parts::<f32>(obj);
+                    let state = &self.objects[obj];
+                    let file = state.file.as_ref().expect("open until finalized");
+                    let trials = StoredTrials::new::<f32>(&path, &data, &kept, parts)?;
+                    write_statistics::<f32>(file, &trials, schema.dtype, covariance)?;
+                }
+                _ => {
+                    let parts = self.raw_parts::<f64>(obj);
+                    let state = &self.objects[obj];
+                    let file = state.file.as_ref().expect("open until finalized");
+                    let trials = StoredTrials::new::<f64>(&path, &data, &kept, parts)?;
+                    write_statistics::<f64>(file, &trials, schema.dtype, covariance)?;
+                }
+            }
             return Ok(kept);
         }
         state.data = None;
@@ -104,6 +124,54 @@ impl SpyWriter {
     }
 }
 
+impl SpyWriter {
+    /// Where the object's rows lie in its part files as plain bytes, when every part is a
+    /// stacked lane file whose `blocks` is contiguous storage of `T` (else `None`: the
+    /// virtual dataset is read through HDF5). A lane's tasks lie in its `blocks` in task
+    /// order, as `dense.rs`'s virtual mappings say.
+    fn raw_parts<T: PlainBytes>(&self, obj: usize) -> Option<RawRows> {
+        let spec = &self.objects[obj].spec;
+        if spec.layout != StoreLayout::PerTask {
+            return None;
+        }
+        let index = self.part_index(obj).ok()?;
+        let mut names: Vec<&str> = index.iter().flatten().map(|n| &**n).collect();
+        names.sort_unstable();
+        names.dedup();
+        let dir = self.staging.join(self.container.parts_dir_name(&spec.tag));
+        let channels = spec.schema.n_channels();
+        let mut raw = RawRows {
+            files: Vec::new(),
+            runs: Vec::new(),
+        };
+        for name in names {
+            let part = PartName::parse(name)?;
+            part.stacked?;
+            let path = dir.join(name);
+            let offset = {
+                let h5 = crate::hdf5_util::open_read_only(&path).ok()?;
+                raw_offset::<T>(&h5.dataset(STACKED).ok()?)?
+            };
+            let file = raw.files.len();
+            raw.files.push(std::fs::File::open(&path).ok()?);
+            let mut source = 0usize;
+            for task in part.tasks() {
+                let p = spec.placements.get(task)?;
+                if p.channels != (0..channels) {
+                    return None;
+                }
+                if !p.rows.is_empty() {
+                    let at = offset + (source * channels * std::mem::size_of::<T>()) as u64;
+                    raw.runs.push((p.rows.start, p.rows.len(), file, at));
+                    source += p.rows.len();
+                }
+            }
+        }
+        raw.runs.sort_unstable_by_key(|r| r.0);
+        Some(raw)
+    }
+}
+
 /// The trial definition without its zero-length trials (those the routine left out).
 fn kept_trials(def: &TrialDefinition) -> TrialDefinition {
     let values: Vec<f64> = (0..def.len())
@@ -114,102 +182,12 @@ fn kept_trials(def: &TrialDefinition) -> TrialDefinition {
         .expect("rows of a valid definition")
 }
 
-/// The stored trials of `data`, one at a time as f64 in a reused buffer: read with `pread`
-/// when `data` is plain contiguous storage in the object file (every trial's output went
-/// there), else (part files behind a virtual dataset) through HDF5.
-struct StoredTrials<'a> {
-    def: &'a TrialDefinition,
-    channels: usize,
-    data: &'a hdf5::Dataset,
-    /// The object file and `data`'s byte offset in it, when readable as plain bytes.
-    raw: Option<(std::fs::File, u64)>,
-    /// Whether `data` holds float32 (read as such and widened here: HDF5's own conversion
-    /// would allocate and clear a buffer per read).
-    is_f32: bool,
-    narrow: Vec<f32>,
-    wide: Vec<f64>,
-}
-
-impl<'a> StoredTrials<'a> {
-    fn new(
-        path: &std::path::Path,
-        data: &'a hdf5::Dataset,
-        def: &'a TrialDefinition,
-        dtype: DType,
-    ) -> hdf5::Result<Self> {
-        let offset = match dtype {
-            DType::Float32 => raw_offset::<f32>(data),
-            DType::Float64 => raw_offset::<f64>(data),
-            _ => None,
-        };
-        let raw = match offset {
-            Some(offset) => Some((std::fs::File::open(path).map_err(io_error)?, offset)),
-            None => None,
-        };
-        Ok(StoredTrials {
-            def,
-            channels: data.shape().get(1).copied().unwrap_or(0),
-            data,
-            raw,
-            is_f32: dtype == DType::Float32,
-            narrow: Vec::new(),
-            wide: Vec::new(),
-        })
-    }
-
-    fn read(&mut self, trial: usize) -> hdf5::Result<ArrayView2<'_, f64>> {
-        let (start, stop) = (self.def.start(trial), self.def.stop(trial));
-        let n = (stop - start) * self.channels;
-        match (&self.raw, self.is_f32) {
-            (Some((file, offset)), true) => {
-                self.narrow.resize(n, 0.0);
-                let at = offset + (start * self.channels * 4) as u64;
-                read_at(file, at, &mut self.narrow).map_err(io_error)?;
-                self.wide.resize(n, 0.0);
-                for (w, &v) in self.wide.iter_mut().zip(&self.narrow) {
-                    *w = f64::from(v);
-                }
-            }
-            (Some((file, offset)), false) => {
-                self.wide.resize(n, 0.0);
-                let at = offset + (start * self.channels * 8) as u64;
-                read_at(file, at, &mut self.wide).map_err(io_error)?;
-            }
-            (None, true) => {
-                let block = self.data.read_slice_2d::<f32, _>(s![start..stop, ..])?;
-                // Widened as a slice (vectorised), not through ndarray's element iterator.
-                let block = block.as_standard_layout();
-                let values = block.as_slice().expect("standard layout");
-                self.wide.resize(n, 0.0);
-                for (w, &v) in self.wide.iter_mut().zip(values) {
-                    *w = f64::from(v);
-                }
-            }
-            (None, false) => {
-                let block = self.data.read_slice_2d::<f64, _>(s![start..stop, ..])?;
-                let block = block.as_standard_layout();
-                self.wide.clear();
-                self.wide
-                    .extend_from_slice(block.as_slice().expect("standard layout"));
-            }
-        }
-        Ok(
-            ArrayView2::from_shape((stop - start, self.channels), &self.wide)
-                .expect("sized to the trial"),
-        )
-    }
-}
-
-fn io_error(e: std::io::Error) -> hdf5::Error {
-    hdf5::Error::from(format!("reading the stored trials: {e}"))
-}
-
 /// `avg`, `var` (ddof 0 over trials, NaN propagating, as Syncopy's `spy.mean` and `spy.var`
-/// with `dim='trials'`) and the requested covariance, in two passes over the trials in
-/// trial order: the sums and covariances, then the squared deviations from the mean.
-fn write_statistics(
+/// with `dim='trials'`) and the requested covariance, in one pass over the stored trials
+/// (`stats.rs`), computed from the values as stored.
+fn write_statistics<T: PlainBytes + Default + Into<f64> + Send + Sync>(
     file: &hdf5::File,
-    trials: &mut StoredTrials<'_>,
+    trials: &StoredTrials<'_>,
     dtype: DType,
     covariance: Option<CovarianceRequest>,
 ) -> hdf5::Result<()> {
@@ -223,40 +201,27 @@ fn write_statistics(
             def.trial_len(bad)
         )));
     }
-    let mut sum = Array2::<f64>::zeros((t, c));
-    let mut cov = covariance.map(|_| Array2::<f64>::zeros((c, c)));
-    let mut cov_sum = Array2::<f64>::zeros((c, c));
     let per_trial = match covariance {
         Some(CovarianceRequest {
             per_trial: true, ..
         }) if k > 1 => Some(new_dataset(file, "cov", dtype, &[k, c, c])?),
         _ => None,
     };
-    let mut scratch = Vec::new();
-    for i in 0..k {
-        let x = trials.read(i)?;
-        sum += &x;
-        if let (Some(request), Some(cov)) = (covariance, cov.as_mut()) {
-            trial_covariance(x.view(), request.ddof, cov, &mut scratch);
-            match &per_trial {
-                Some(ds) => write_rows(ds, dtype, i, cov.view())?,
-                None => cov_sum += &*cov,
+    let mut cov_sum = Array2::<f64>::zeros((c, c));
+    let moments = stats::moments::<T>(
+        trials,
+        covariance.map(|r| r.ddof),
+        |i, cov| match &per_trial {
+            Some(ds) => write_rows(ds, dtype, i, cov.view()),
+            None => {
+                cov_sum += cov;
+                Ok(())
             }
-        }
-    }
+        },
+    )?;
+    write(file, "avg", dtype, moments.avg.view())?;
+    write(file, "var", dtype, moments.var.view())?;
     let n = k as f64;
-    let avg = sum.mapv(|v| v / n);
-    let mut var = Array2::<f64>::zeros((t, c));
-    for i in 0..k {
-        let x = trials.read(i)?;
-        ndarray::Zip::from(&mut var)
-            .and(&x)
-            .and(&avg)
-            .for_each(|v, &a, &m| *v += (a - m) * (a - m));
-    }
-    var.mapv_inplace(|v| v / n);
-    write(file, "avg", dtype, avg.view())?;
-    write(file, "var", dtype, var.view())?;
     match covariance {
         None => {}
         Some(_) if per_trial.is_some() => {}
@@ -266,41 +231,6 @@ fn write_statistics(
         Some(_) => write(file, "cov", dtype, cov_sum.mapv(|v| v / n).view())?,
     }
     Ok(())
-}
-
-/// One trial's channel covariance, `np.cov(x, ddof=ddof, rowvar=False)`: the deviations
-/// from the channel means, then `devᵀ dev / (T - ddof)` as one matrix product (ndarray's
-/// `general_mat_mul`, blocked and vectorised: the finalize is single-threaded, and this is
-/// most of its work), made exactly symmetric from its upper triangle. `scratch` is reused
-/// across trials (`C + T C` values).
-fn trial_covariance(
-    x: ArrayView2<'_, f64>,
-    ddof: usize,
-    cov: &mut Array2<f64>,
-    scratch: &mut Vec<f64>,
-) {
-    let (t, c) = x.dim();
-    scratch.resize(c + t * c, 0.0);
-    let (means, dev) = scratch.split_at_mut(c);
-    means.fill(0.0);
-    for row in x.rows() {
-        for (m, &v) in means.iter_mut().zip(row) {
-            *m += v;
-        }
-    }
-    means.iter_mut().for_each(|m| *m /= t as f64);
-    for (d, row) in dev.chunks_exact_mut(c).zip(x.rows()) {
-        for ((d, &v), &m) in d.iter_mut().zip(row).zip(means.iter()) {
-            *d = v - m;
-        }
-    }
-    let dev = ArrayView2::from_shape((t, c), &*dev).expect("sized to the trial");
-    general_mat_mul(1.0 / (t - ddof) as f64, &dev.t(), &dev, 0.0, cov);
-    for i in 1..c {
-        for j in 0..i {
-            cov[[i, j]] = cov[[j, i]];
-        }
-    }
 }
 
 fn new_dataset(
