@@ -44,7 +44,8 @@ for c in $channels; do
     case $a in coh | granger) routine=connectivity ;; esac
     pair=()
     if "$tf" routines | grep -q "^$routine "; then
-      pair=(--trialflow "$tf run $a.yaml --overwrite -q --set execution.durable=${DURABLE:-true}")
+      pair=(--trialflow "$tf run $a.yaml --overwrite -q --set execution.durable=${DURABLE:-true}"
+            --trialflow-output "out_$a.spy")
     else
       echo "# trialflow has no routine $routine yet: Syncopy only" >&2
     fi

@@ -77,6 +77,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--modes", default="sequential,parallel2")
     ap.add_argument("--trialflow", default=None, help="a trialflow command to time after each run")
+    ap.add_argument("--trialflow-output", default=None,
+                    help="trialflow's output, removed before each timed run (Syncopy writes a "
+                         "new folder each run, so neither pays for deleting the last one)")
     args = ap.parse_args()
     os.makedirs(args.outdir, exist_ok=True)
     # Only the JSON lines go to stdout: Syncopy's banner and progress bars (and the dask
@@ -103,6 +106,8 @@ def main():
                   # this process's CPU (with dask, the workers' is not in it)
                   "cpu_seconds": round(cpu, 3), "output_shape": shape})
             if args.trialflow:
+                if args.trialflow_output:
+                    shutil.rmtree(args.trialflow_output, ignore_errors=True)
                 t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
                 subprocess.run(shlex.split(args.trialflow), check=True)
                 tf = time.perf_counter() - t0
