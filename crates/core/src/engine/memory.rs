@@ -60,10 +60,7 @@ impl MemoryEstimate {
         for task in tasks {
             let trial_elems = input.trial_elements(task.trial) as u64;
             // The f64 values the engine holds (complex ones as (re, im) pairs).
-            let trial_values = input
-                .trial_values_shape(task.trial)
-                .iter()
-                .product::<usize>() as u64;
+            let trial_values = input.trial_values_len(task.trial) as u64;
             let mut output = 0u64;
             for step in steps {
                 if step.output.kind.is_dense() {
