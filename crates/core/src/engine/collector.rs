@@ -201,6 +201,9 @@ impl<'a> Collector<'a> {
         if self.next < tasks.len() && tasks[self.next].group != 0 {
             return Ok(());
         }
+        if !closing && self.sink.defers_checkpoint() {
+            return Ok(());
+        }
         let started = Instant::now();
         let state = Checkpoint {
             completed: self.next,

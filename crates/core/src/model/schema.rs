@@ -1,3 +1,5 @@
+use ndarray::Dimension;
+
 use super::{DType, DataKind, EventColumn, TrialDefinition, TrialShapes};
 
 /// Everything known about a dataset before its values are read: what the input is, and what
@@ -51,11 +53,21 @@ impl DataSchema {
     /// The shape of the f64 values of one trial as the engine holds them: the trial shape,
     /// plus a trailing (re, im) axis of 2 for complex data. Empty for event data.
     pub fn trial_values_shape(&self, trial: usize) -> Vec<usize> {
-        let mut shape = self.trial_shapes[trial].clone();
+        self.trial_values_dim(trial).slice().to_vec()
+    }
+
+    /// [`trial_values_shape`](Self::trial_values_shape) without allocating (up to 4 axes):
+    /// what the engine's readers take once per trial.
+    pub fn trial_values_dim(&self, trial: usize) -> ndarray::IxDyn {
+        let shape = &self.trial_shapes[trial];
         if self.kind.is_dense() && self.dtype.is_complex() {
-            shape.push(2);
+            let mut with_parts = ndarray::IxDyn::zeros(shape.len() + 1);
+            with_parts.slice_mut()[..shape.len()].copy_from_slice(shape);
+            with_parts[shape.len()] = 2;
+            with_parts
+        } else {
+            ndarray::IxDyn(shape)
         }
-        shape
     }
 
     /// The number of f64 values of one trial as the engine holds them (the product of
@@ -96,9 +108,10 @@ impl DataSchema {
         channels: Vec<String>,
         trialdefinition: TrialDefinition,
     ) -> DataSchema {
-        let trial_shapes = TrialShapes::from_fn(trialdefinition.len(), |t| {
-            vec![trialdefinition.trial_len(t), channels.len()]
-        });
+        let trial_shapes = TrialShapes::from_rows(
+            (0..trialdefinition.len()).map(|t| trialdefinition.trial_len(t)),
+            &[channels.len()],
+        );
         DataSchema {
             kind: DataKind::Analog,
             dtype,

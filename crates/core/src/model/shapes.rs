@@ -43,6 +43,25 @@ impl TrialShapes {
         builder.finish()
     }
 
+    /// Shapes `[rows, rest...]`, one per trial's row count, as runs: no vector per trial
+    /// (an analog recording's 200 000 trial lengths make one run when they are equal).
+    pub fn from_rows(rows: impl IntoIterator<Item = usize>, rest: &[usize]) -> TrialShapes {
+        let mut runs: Vec<ShapeRun> = Vec::new();
+        for n in rows {
+            match runs.last_mut() {
+                Some(run) if run.shape[0] == n => run.end += 1,
+                last => {
+                    let end = last.map_or(0, |r| r.end) + 1;
+                    let mut shape = Vec::with_capacity(1 + rest.len());
+                    shape.push(n);
+                    shape.extend_from_slice(rest);
+                    runs.push(ShapeRun { end, shape });
+                }
+            }
+        }
+        TrialShapes { runs: runs.into() }
+    }
+
     pub fn len(&self) -> usize {
         self.runs.last().map_or(0, |r| r.end)
     }
@@ -51,8 +70,9 @@ impl TrialShapes {
         self.runs.is_empty()
     }
 
-    /// The run holding trial `t` (which must be below `len()`).
-    fn run_of(&self, t: usize) -> usize {
+    /// The run holding trial `t` (which must be below `len()`): two trials with the same
+    /// run index have the same shape.
+    pub fn run_of(&self, t: usize) -> usize {
         if self.runs.len() == 1 {
             return 0;
         }
@@ -257,6 +277,15 @@ mod tests {
         assert_eq!(shapes.total_rows(), 14);
         assert_eq!(format!("{shapes:?}"), format!("{list:?}"));
         assert_ne!(shapes, TrialShapes::from(list[..4].to_vec()));
+    }
+
+    #[test]
+    fn rows_and_trailing_axes_make_the_same_runs() {
+        let rows = [200, 200, 100, 200];
+        let shapes = TrialShapes::from_rows(rows, &[8]);
+        assert_eq!(shapes, TrialShapes::from_fn(4, |t| vec![rows[t], 8]));
+        assert_eq!(shapes.runs.len(), 3);
+        assert_eq!(TrialShapes::from_rows([], &[8]), TrialShapes::default());
     }
 
     #[test]
