@@ -18,7 +18,7 @@ pub use engine::{
 pub use error::{Error, ErrorClass, RoutineError, TaskContext};
 pub use model::{
     DType, DataKind, DataSchema, EventBlock, EventColumn, EventColumnKind, EventSortScratch,
-    OutputShape, TrialDefinition,
+    OutputShape, TrialDefinition, TrialShapes,
 };
 /// Complex values as kernels see them (`num_complex::Complex<f64>`, the type rustfft uses).
 pub use num_complex::Complex64;

@@ -180,7 +180,7 @@ mod tests {
             TrialDefinition::from_trials(&trials, &[]),
         );
         schema.kind = DataKind::Spectral;
-        schema.trial_shapes = shapes;
+        schema.trial_shapes = shapes.into();
         schema
     }
 

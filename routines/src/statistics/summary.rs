@@ -301,7 +301,7 @@ mod tests {
             vec!["a".into(), "b".into()],
             TrialDefinition::from_trials(&trials, &[]),
         );
-        schema.trial_shapes = shapes;
+        schema.trial_shapes = shapes.into();
         schema
     }
 

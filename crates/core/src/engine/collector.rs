@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use ndarray::{ArrayViewD, IxDyn};
@@ -24,7 +24,10 @@ pub(crate) struct Collector<'a> {
     sink: &'a mut dyn ResultSink,
     ids: Vec<ObjectId>,
     next: usize,
-    pending: BTreeMap<usize, TaskResult>,
+    /// Results that arrived before an earlier task's, by task: slot `i` holds task
+    /// `next + i`. At most the window of tasks in flight, so a ring rather than a tree
+    /// (one node allocation and a rebalancing per tiny task).
+    pending: VecDeque<Option<TaskResult>>,
     /// Per object formed across trials: the fold of its per-trial blocks.
     folds: Vec<Option<TreeFold>>,
     /// Events of the current trial per object, gathered across channel groups.
@@ -109,7 +112,7 @@ impl<'a> Collector<'a> {
             sink,
             ids,
             next: prepared.range.start,
-            pending: BTreeMap::new(),
+            pending: VecDeque::new(),
             folds,
             trial_events,
             progress,
@@ -201,6 +204,9 @@ impl<'a> Collector<'a> {
         if self.next < tasks.len() && tasks[self.next].group != 0 {
             return Ok(());
         }
+        if !closing && self.sink.defers_checkpoint() {
+            return Ok(());
+        }
         let started = Instant::now();
         let state = Checkpoint {
             completed: self.next,
@@ -283,9 +289,21 @@ impl<'a> Collector<'a> {
     /// Accepts one result and applies every result that is now next in order. Returns how
     /// many tasks were applied, so the caller can release that many in-flight slots.
     pub fn accept(&mut self, result: TaskResult, pools: &Pools) -> Result<usize> {
-        self.pending.insert(result.task, result);
+        // A task before `next` is applied already: no executor sends one twice.
+        let Some(slot) = result.task.checked_sub(self.next) else {
+            return Ok(0);
+        };
+        if self.pending.len() <= slot {
+            self.pending.resize_with(slot + 1, || None);
+        }
+        self.pending[slot] = Some(result);
         let mut applied = 0;
-        while let Some(result) = self.pending.remove(&self.next) {
+        while let Some(Some(_)) = self.pending.front() {
+            let result = self
+                .pending
+                .pop_front()
+                .flatten()
+                .expect("checked just above");
             self.current = Some((self.next, Caller::Sink));
             self.apply(result, pools)?;
             self.next += 1;

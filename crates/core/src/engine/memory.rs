@@ -57,13 +57,25 @@ impl MemoryEstimate {
         let mut per_task = 0u64;
         let mut task_output = 0u64;
         let task_scratch: u64 = steps.iter().map(|s| s.scratch.bytes() as u64).sum();
+        // A task's numbers depend only on its shapes and channel group: tasks whose trial
+        // lies in the same run of shapes (input and every step's output) as the task
+        // before them add nothing, so most runs compute this once, not once per task.
+        let mut last_key: Vec<usize> = Vec::new();
+        let mut key: Vec<usize> = Vec::with_capacity(steps.len() + 2);
         for task in tasks {
+            key.clear();
+            key.push(task.group);
+            key.push(input.trial_shapes.run_of(task.trial));
+            for step in steps {
+                key.push(step.output.trial_shapes.run_of(task.trial));
+            }
+            if key == last_key {
+                continue;
+            }
+            std::mem::swap(&mut key, &mut last_key);
             let trial_elems = input.trial_elements(task.trial) as u64;
             // The f64 values the engine holds (complex ones as (re, im) pairs).
-            let trial_values = input
-                .trial_values_shape(task.trial)
-                .iter()
-                .product::<usize>() as u64;
+            let trial_values = input.trial_values_len(task.trial) as u64;
             let mut output = 0u64;
             for step in steps {
                 if step.output.kind.is_dense() {

@@ -2,6 +2,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
+use ndarray::{Dimension, IxDyn};
+
 use crate::error::{Error, ErrorClass, Result, TaskContext};
 use crate::model::{DType, DataKind, EventBlock};
 
@@ -21,8 +23,9 @@ use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
 /// when the last task is done with it.
 struct SharedTrial<'p> {
     values: TrialValues,
-    /// The trial's values shape (`DataSchema::trial_values_shape`; empty for events).
-    shape: Vec<usize>,
+    /// The trial's values shape (`DataSchema::trial_values_dim`; empty for events), inline
+    /// rather than a vector per trial.
+    shape: IxDyn,
     complex: bool,
     pools: &'p Pools,
 }
@@ -107,7 +110,7 @@ impl SharedTrial<'_> {
         };
         dense_task_view(
             values,
-            &self.shape,
+            self.shape.slice(),
             self.complex,
             task,
             &mut buffers.values,
@@ -320,7 +323,7 @@ fn read_trials<'p>(
         };
         let shared = Arc::new(SharedTrial {
             values,
-            shape: source.schema().trial_values_shape(trial),
+            shape: source.schema().trial_values_dim(trial),
             complex,
             pools,
         });

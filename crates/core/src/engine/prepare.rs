@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use ndarray::{Dimension, IxDyn};
 
 use crate::error::{Error, Result, RoutineError, TaskContext};
-use crate::model::{DType, DataKind, DataSchema, OutputShape};
+use crate::model::{DType, DataKind, DataSchema, OutputShape, TrialShapes};
 use crate::routine::{ComputationalRoutine, Plan, Planner, ScratchSize, TrialReduction};
 
 use super::contain::{contained, crashed};
@@ -310,29 +310,40 @@ fn prepare_steps(
             reduction,
         };
         at.set(Some((index, "plan")));
+        // A task's plan depends only on its shape, so it is looked up once per run of
+        // trials sharing a shape and channel group, not once per task.
         let mut plan_index: HashMap<IxDyn, u32> = HashMap::new();
-        for task in &tasks {
-            let task_shape = prepared.task_input_shape(task);
-            let index = match plan_index.get(&task_shape) {
-                Some(&i) => i,
-                None => {
-                    let plan = routine
-                        .plan(task_shape.slice(), &prepared.input, &mut planner)
-                        .map_err(|source| Error::Routine {
-                            context: Box::new(TaskContext {
-                                trial: Some(task.trial),
-                                ..ctx.clone()
-                            }),
-                            source,
-                        })?;
-                    prepared.scratch = prepared.scratch.max(plan.scratch_size());
-                    prepared.plans.push(plan);
-                    let i = (prepared.plans.len() - 1) as u32;
-                    plan_index.insert(task_shape, i);
-                    i
-                }
-            };
-            prepared.plan_of_task.push(index);
+        let n_groups = groups.len();
+        let runs: Vec<std::ops::Range<usize>> =
+            prepared.input.trial_shapes.runs().map(|(t, _)| t).collect();
+        for trials in runs {
+            let mut of_group = Vec::with_capacity(n_groups);
+            for task in &tasks[trials.start * n_groups..(trials.start + 1) * n_groups] {
+                let task_shape = prepared.task_input_shape(task);
+                let index = match plan_index.get(&task_shape) {
+                    Some(&i) => i,
+                    None => {
+                        let plan = routine
+                            .plan(task_shape.slice(), &prepared.input, &mut planner)
+                            .map_err(|source| Error::Routine {
+                                context: Box::new(TaskContext {
+                                    trial: Some(task.trial),
+                                    ..ctx.clone()
+                                }),
+                                source,
+                            })?;
+                        prepared.scratch = prepared.scratch.max(plan.scratch_size());
+                        prepared.plans.push(plan);
+                        let i = (prepared.plans.len() - 1) as u32;
+                        plan_index.insert(task_shape, i);
+                        i
+                    }
+                };
+                of_group.push(index);
+            }
+            for _ in trials {
+                prepared.plan_of_task.extend_from_slice(&of_group);
+            }
         }
 
         if saved.contains(&index) {
@@ -364,20 +375,22 @@ fn prepare_steps(
                 };
                 (single, vec![placement], StoreLayout::Single)
             } else if output.kind.is_dense() {
-                let mut row_starts = Vec::with_capacity(output.n_trials());
-                let mut acc = 0;
-                for s in &output.trial_shapes {
-                    row_starts.push(acc);
-                    acc += s[0];
-                }
+                // Tasks are trial-major, so a trial's first row follows from the trials
+                // before it as the tasks go by.
+                let (mut trial, mut first_row, mut next_row) = (usize::MAX, 0, 0);
                 let placements = tasks
                     .iter()
                     .map(|t| {
+                        if t.trial != trial {
+                            trial = t.trial;
+                            first_row = next_row;
+                            next_row += output.trial_shapes[t.trial][0];
+                        }
                         let shape = prepared.task_output_shape(t).slice().to_vec();
                         TaskPlacement {
                             task: t.index,
                             trial: t.trial,
-                            rows: row_starts[t.trial]..row_starts[t.trial] + shape[0],
+                            rows: first_row..first_row + shape[0],
                             channels: whole_or_group(t, &shape),
                             shape,
                         }
@@ -589,7 +602,7 @@ fn averaged_schema(
         )));
     }
     let mut schema = output.clone();
-    schema.trial_shapes = vec![first.clone()];
+    schema.trial_shapes = TrialShapes::uniform(first.clone(), 1);
     schema.trialdefinition = routine.averaged_trialdefinition(&output.trialdefinition, first[0]);
     Ok(schema)
 }

@@ -58,12 +58,12 @@ pub(crate) fn run_sequential(
                     }
                 },
             )?;
-            let shape = source.schema().trial_values_shape(trial);
+            let shape = source.schema().trial_values_dim(trial);
             while let Some(task) = tasks.next_if(|t| t.trial == trial) {
                 let input = if dense {
                     TaskData::Dense(dense_task_view(
                         &trial_buf,
-                        &shape,
+                        ndarray::Dimension::slice(&shape),
                         complex,
                         task,
                         &mut group_buf,

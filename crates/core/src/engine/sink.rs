@@ -278,6 +278,15 @@ pub trait ResultSink: Send {
         Ok(true)
     }
 
+    /// Whether a checkpoint offered now (not `closing`) would surely be deferred. The
+    /// writer offers one after every task once it is due, and a sink that defers it
+    /// until its own boundary (a part file filled) would otherwise see a whole checkpoint
+    /// built, warnings and fold state copied, for every tiny task until then. A sink that
+    /// never defers keeps the default.
+    fn defers_checkpoint(&self) -> bool {
+        false
+    }
+
     /// The bytes this sink will hold in memory until the run ends for these objects (an
     /// in-memory sink: all of them), counted in the run's memory estimate before anything
     /// is allocated. A sink that writes to files holds nothing.

@@ -5,10 +5,12 @@ mod dtype;
 mod events;
 mod kind;
 mod schema;
+mod shapes;
 mod trialdef;
 
 pub use dtype::DType;
 pub use events::{EventBlock, EventColumn, EventColumnKind, EventSortScratch};
 pub use kind::DataKind;
 pub use schema::{DataSchema, OutputShape};
+pub use shapes::TrialShapes;
 pub use trialdef::TrialDefinition;

@@ -1,4 +1,6 @@
-use super::{DType, DataKind, EventColumn, TrialDefinition};
+use ndarray::Dimension;
+
+use super::{DType, DataKind, EventColumn, TrialDefinition, TrialShapes};
 
 /// Everything known about a dataset before its values are read: what the input is, and what
 /// each step will produce. Routines receive their input's schema in `initialize` and the
@@ -10,8 +12,9 @@ pub struct DataSchema {
     pub dtype: DType,
     /// Per-trial shape of dense data, channel axis last (`[samples, channels]` for analog,
     /// `[1, tapers, freqs, channels]` for spectral, `[1, freqs, channels_i, channels_j]` for
-    /// cross-spectral). Empty vectors for event data.
-    pub trial_shapes: Vec<Vec<usize>>,
+    /// cross-spectral). Empty vectors for event data. Runs of equal shapes, shared between
+    /// clones (see [`TrialShapes`]).
+    pub trial_shapes: TrialShapes,
     pub samplerate: f64,
     /// Channel labels; of CrossSpectralData, the `channel_i` labels (rows of each matrix).
     pub channels: Vec<String>,
@@ -50,11 +53,32 @@ impl DataSchema {
     /// The shape of the f64 values of one trial as the engine holds them: the trial shape,
     /// plus a trailing (re, im) axis of 2 for complex data. Empty for event data.
     pub fn trial_values_shape(&self, trial: usize) -> Vec<usize> {
-        let mut shape = self.trial_shapes[trial].clone();
+        self.trial_values_dim(trial).slice().to_vec()
+    }
+
+    /// [`trial_values_shape`](Self::trial_values_shape) without allocating (up to 4 axes):
+    /// what the engine's readers take once per trial.
+    pub fn trial_values_dim(&self, trial: usize) -> ndarray::IxDyn {
+        let shape = &self.trial_shapes[trial];
         if self.kind.is_dense() && self.dtype.is_complex() {
-            shape.push(2);
+            let mut with_parts = ndarray::IxDyn::zeros(shape.len() + 1);
+            with_parts.slice_mut()[..shape.len()].copy_from_slice(shape);
+            with_parts[shape.len()] = 2;
+            with_parts
+        } else {
+            ndarray::IxDyn(shape)
         }
-        shape
+    }
+
+    /// The number of f64 values of one trial as the engine holds them (the product of
+    /// [`trial_values_shape`](Self::trial_values_shape)), without allocating.
+    pub fn trial_values_len(&self, trial: usize) -> usize {
+        let parts = if self.kind.is_dense() && self.dtype.is_complex() {
+            2
+        } else {
+            1
+        };
+        self.trial_elements(trial) * parts
     }
 
     /// Number of elements of one trial (dense data).
@@ -73,7 +97,7 @@ impl DataSchema {
             .first()
             .cloned()
             .unwrap_or_else(|| vec![0, self.n_channels()]);
-        shape[0] = self.trial_shapes.iter().map(|s| s[0]).sum();
+        shape[0] = self.trial_shapes.total_rows();
         shape
     }
 
@@ -84,9 +108,10 @@ impl DataSchema {
         channels: Vec<String>,
         trialdefinition: TrialDefinition,
     ) -> DataSchema {
-        let trial_shapes = (0..trialdefinition.len())
-            .map(|t| vec![trialdefinition.trial_len(t), channels.len()])
-            .collect();
+        let trial_shapes = TrialShapes::from_rows(
+            (0..trialdefinition.len()).map(|t| trialdefinition.trial_len(t)),
+            &[channels.len()],
+        );
         DataSchema {
             kind: DataKind::Analog,
             dtype,
@@ -109,7 +134,7 @@ impl DataSchema {
 pub struct OutputShape {
     pub kind: DataKind,
     /// Per-trial shapes for dense output, channel axis last; empty for events.
-    pub trial_shapes: Vec<Vec<usize>>,
+    pub trial_shapes: TrialShapes,
     /// Properties stored beside each event row; empty for dense output.
     pub event_columns: Vec<EventColumn>,
     /// Whether dense values are complex (stored as complex64 for float32 input, complex128 for
@@ -129,6 +154,11 @@ impl OutputShape {
     }
 
     pub fn dense(kind: DataKind, trial_shapes: Vec<Vec<usize>>) -> OutputShape {
+        OutputShape::dense_runs(kind, trial_shapes.into())
+    }
+
+    /// [`dense`](Self::dense) with shapes already as runs (no vector per trial).
+    pub fn dense_runs(kind: DataKind, trial_shapes: TrialShapes) -> OutputShape {
         OutputShape {
             kind,
             trial_shapes,
@@ -146,7 +176,7 @@ impl OutputShape {
     pub fn events(n_trials: usize, event_columns: Vec<EventColumn>) -> OutputShape {
         OutputShape {
             kind: DataKind::Spike,
-            trial_shapes: vec![Vec::new(); n_trials],
+            trial_shapes: TrialShapes::uniform(Vec::new(), n_trials),
             event_columns,
             complex: false,
         }

@@ -1,14 +1,17 @@
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Syncopy's trial definition: one row `[start, stop, offset, trialinfo...]` per trial.
 ///
 /// `start`/`stop` are sample indices along the stacking axis with `stop` exclusive; `offset`
 /// is the sample of t = 0 relative to `start` (so time is `(arange(len) + offset) / fs`).
 /// Stored as f64 because that is how Syncopy stores it, and trialinfo columns are arbitrary.
+/// The rows are shared between clones: a schema is cloned several times per run, and a
+/// copy of 200 000 rows each time cost more than a run of tiny trials' first tasks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialDefinition {
     columns: usize,
-    values: Vec<f64>,
+    values: Arc<[f64]>,
 }
 
 impl TrialDefinition {
@@ -23,7 +26,10 @@ impl TrialDefinition {
                 values.extend_from_slice(&info[i]);
             }
         }
-        TrialDefinition { columns, values }
+        TrialDefinition {
+            columns,
+            values: values.into(),
+        }
     }
 
     /// Validates rows read from a file against the number of samples in `data`.
@@ -42,7 +48,10 @@ impl TrialDefinition {
         if !values.len().is_multiple_of(columns) {
             return Err("trialdefinition is not a 2-D table".into());
         }
-        let def = TrialDefinition { columns, values };
+        let def = TrialDefinition {
+            columns,
+            values: values.into(),
+        };
         for trial in 0..def.len() {
             let row = def.row(trial);
             let (start, stop) = (row[0], row[1]);
@@ -134,17 +143,22 @@ impl TrialDefinition {
         }
         TrialDefinition {
             columns: self.columns,
-            values,
+            values: values.into(),
         }
     }
 
     /// The first trial only, placed at the start: what averaging over trials keeps.
     pub fn first_only(&self, len: usize) -> TrialDefinition {
-        let mut values = vec![0.0, len as f64];
-        values.extend_from_slice(&self.row(0)[2..]);
+        self.first_only_with_offset(len, self.offset(0))
+    }
+
+    /// [`first_only`](Self::first_only) with the given offset.
+    fn first_only_with_offset(&self, len: usize, offset: f64) -> TrialDefinition {
+        let mut values = vec![0.0, len as f64, offset];
+        values.extend_from_slice(self.trialinfo(0));
         TrialDefinition {
             columns: self.columns,
-            values,
+            values: values.into(),
         }
     }
 }
@@ -153,12 +167,11 @@ impl TrialDefinition {
     /// [`first_only`](Self::first_only) with the mean of every trial's offset: what Syncopy's
     /// time-frequency routines write for a trial average.
     pub fn first_only_mean_offset(&self, len: usize) -> TrialDefinition {
-        let mut averaged = self.first_only(len);
-        if !self.is_empty() {
-            let sum: f64 = (0..self.len()).map(|t| self.offset(t)).sum();
-            averaged.values[2] = sum / self.len() as f64;
+        if self.is_empty() {
+            return self.first_only(len);
         }
-        averaged
+        let sum: f64 = (0..self.len()).map(|t| self.offset(t)).sum();
+        self.first_only_with_offset(len, sum / self.len() as f64)
     }
 }
 

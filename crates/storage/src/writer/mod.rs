@@ -204,6 +204,16 @@ impl ResultSink for SpyWriter {
         self.record_checkpoint(checkpoint)
     }
 
+    /// Inside a part, `record_checkpoint` defers every checkpoint that is not closing (they
+    /// fall between parts), so the engine need not build one after each tiny task.
+    fn defers_checkpoint(&self) -> bool {
+        !self.crashed
+            && self
+                .objects
+                .iter()
+                .any(|o| o.part.as_ref().is_some_and(|p| p.applied.is_some()))
+    }
+
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId, Error> {
         let file_name = self.container.object_file_name(&spec.tag, spec.schema.kind);
         let path = self.staging.join(&file_name);
