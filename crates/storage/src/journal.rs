@@ -145,7 +145,8 @@ impl JournalFile {
     pub fn create(path: &Path, identity: &Value) -> Result<JournalFile, StorageError> {
         let mut file = std::fs::File::create(path).map_err(|e| StorageError::io(path, e))?;
         let line = json!({ "identity": identity, "format": 1 });
-        writeln!(file, "{line}").map_err(|e| StorageError::io(path, e))?;
+        file.write_all(format!("{line}\n").as_bytes())
+            .map_err(|e| StorageError::io(path, e))?;
         Ok(JournalFile {
             path: path.to_path_buf(),
             file,
@@ -190,7 +191,10 @@ impl JournalFile {
         if !self.synced {
             entry["unsynced_boot"] = crate::durability::boot_id().into();
         }
-        writeln!(self.file, "{entry}").map_err(|e| StorageError::io(&self.path, e))?;
+        // One write per line: `writeln!` on a file makes a system call per JSON token.
+        self.file
+            .write_all(format!("{entry}\n").as_bytes())
+            .map_err(|e| StorageError::io(&self.path, e))?;
         if !self.synced {
             return Ok(());
         }

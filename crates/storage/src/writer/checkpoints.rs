@@ -27,6 +27,14 @@ impl SpyWriter {
         StorageError::output(&self.staging, "stopped by an injected crash (a test hook)").into()
     }
 
+    /// Whether a part has tasks applied but is not closed yet: then no checkpoint can be
+    /// recorded (`defers_checkpoint` tells the engine so before it builds one).
+    pub(super) fn inside_part(&self) -> bool {
+        self.objects
+            .iter()
+            .any(|o| o.part.as_ref().is_some_and(|p| p.applied.is_some()))
+    }
+
     pub(super) fn record_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<bool, Error> {
         if self.crashed {
             return Err(self.crashed_error());
@@ -34,11 +42,7 @@ impl SpyWriter {
         // Checkpoints fall between parts, so a resumed run finds every covered task in a
         // closed part and nothing else. Inside a part, wait for its end, unless the run is
         // ending: then the part is closed where the applied tasks end.
-        let inside_part = self
-            .objects
-            .iter()
-            .any(|o| o.part.as_ref().is_some_and(|p| p.applied.is_some()));
-        if inside_part && !checkpoint.closing {
+        if self.inside_part() && !checkpoint.closing {
             return Ok(false);
         }
         // Closed parts are synced on their own threads while the run goes on. Waiting for

@@ -207,11 +207,7 @@ impl ResultSink for SpyWriter {
     /// Inside a part, `record_checkpoint` defers every checkpoint that is not closing (they
     /// fall between parts), so the engine need not build one after each tiny task.
     fn defers_checkpoint(&self) -> bool {
-        !self.crashed
-            && self
-                .objects
-                .iter()
-                .any(|o| o.part.as_ref().is_some_and(|p| p.applied.is_some()))
+        !self.crashed && self.inside_part()
     }
 
     fn preallocate(&mut self, spec: &ObjectSpec) -> Result<ObjectId, Error> {
