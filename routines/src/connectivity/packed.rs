@@ -4,8 +4,8 @@
 //!
 //! The cross-spectral products are the quadratic part of the work (channels² / 2 pairs per
 //! frequency and taper), so [`dyadic_product_packed`] runs them on a split real/imaginary
-//! copy of the frequency's spectra (a few kB, in caller-owned scratch): eight pairs at a
-//! time, summed over tapers in registers, and each value stored once.
+//! copy of the frequency's spectra (a few kB, in caller-owned scratch): each sender's row
+//! of pairs summed over tapers in a split accumulator, and each value stored once.
 
 use ndarray::{ArrayView2, ArrayView3};
 use num_complex::Complex64 as C64;
@@ -96,7 +96,9 @@ impl Packing {
 
 /// The staging scratch (f64 values) [`dyadic_product_packed`] needs for `n_tapers` tapers.
 pub fn packed_stage_len(n_tapers: usize, pairs: &ChannelPairs) -> usize {
-    2 * n_tapers * (pairs.senders.len() + pairs.receivers.len())
+    // The staged spectra (padded receiver rows), then a row's sums (real and imaginary).
+    let w = Staged::padded(pairs.receivers.len());
+    2 * n_tapers * (pairs.senders.len() + w) + 2 * w
 }
 
 /// [`dyadic_product_into`](super::dyadic_product_into) written straight into a packed
@@ -109,8 +111,9 @@ pub fn packed_stage_len(n_tapers: usize, pairs: &ChannelPairs) -> usize {
 /// `(xr yr + xi yi, xi yr - xr yi)`, since negation is exact and addition commutes. Only
 /// the layout differs: the frequency's spectra are first copied into split real and
 /// imaginary rows (senders and receivers in pair order, so any `channelcmb` runs
-/// contiguous), then eight pairs at a time sum over tapers in registers and are stored
-/// once, with no read-modify-write of the plane and no shuffles in the inner loop.
+/// contiguous), then each sender's row of pairs sums over tapers in a split accumulator
+/// and is stored once, with no read-modify-write of the plane and no shuffles in the
+/// inner loop.
 ///
 /// Compiled for the baseline target and, chosen at run time, for AVX2 and AVX-512 (the
 /// same IEEE operations, only wider: the same bits on every path).
@@ -177,8 +180,9 @@ fn packed_avx512(
 /// Pairs per step of the product loop: one AVX-512 register of f64, two of AVX2.
 const LANES: usize = 8;
 
-/// One frequency's spectra in split layout: per taper, the senders' real parts, their
-/// imaginary parts, and the same for the receivers.
+/// One frequency's spectra in split layout: per taper, the senders' real parts and their
+/// imaginary parts, then the same for the receivers, each receiver row padded by [`LANES`]
+/// zeros (so a row's last step of `LANES` pairs reads no further than its row).
 struct Staged<'a> {
     x: &'a [f64],
     y: &'a [f64],
@@ -187,6 +191,11 @@ struct Staged<'a> {
 }
 
 impl Staged<'_> {
+    /// The length of a padded receiver row.
+    fn padded(nj: usize) -> usize {
+        nj + LANES
+    }
+
     /// Sender `a`'s spectrum at taper `t`, (re, im).
     #[inline(always)]
     fn sender(&self, t: usize, a: usize) -> (f64, f64) {
@@ -194,11 +203,14 @@ impl Staged<'_> {
         (row[a], row[self.ni + a])
     }
 
-    /// Receivers `b..b + n` at taper `t`, (re, im).
+    /// Receivers `b..b + LANES` at taper `t` (padding past the last), (re, im).
     #[inline(always)]
-    fn receivers(&self, t: usize, b: usize, n: usize) -> (&[f64], &[f64]) {
-        let row = &self.y[2 * t * self.nj..][..2 * self.nj];
-        (&row[b..b + n], &row[self.nj + b..self.nj + b + n])
+    fn receivers(&self, t: usize, b: usize) -> (&[f64; LANES], &[f64; LANES]) {
+        let w = Self::padded(self.nj);
+        let row = &self.y[2 * t * w..][..2 * w];
+        let re = row[b..b + LANES].try_into().expect("LANES values");
+        let im = row[w + b..w + b + LANES].try_into().expect("LANES values");
+        (re, im)
     }
 }
 
@@ -222,8 +234,11 @@ fn packed_any(
         square || !triangle,
         "a triangle needs the same senders and receivers"
     );
+    let w = Staged::padded(nj);
     let (x, rest) = stage.split_at_mut(2 * k * ni);
-    let y = &mut rest[..2 * k * nj];
+    let (y, rest) = rest.split_at_mut(2 * k * w);
+    let acc = &mut rest[..2 * w];
+    y.fill(0.0);
     let row = |t: usize, f: usize| &data[(t * n_freqs + f) * channels..][..channels];
     let first = |a: usize| if square { a } else { 0 };
     // Row a's computed values: columns first(a)..nj, from `start`.
@@ -238,14 +253,14 @@ fn packed_any(
             for ((r, i), &c) in xr.iter_mut().zip(xi.iter_mut()).zip(&pairs.senders) {
                 (*r, *i) = (row[c].re, row[c].im);
             }
-            let (yr, yi) = y[2 * t * nj..2 * (t + 1) * nj].split_at_mut(nj);
+            let (yr, yi) = y[2 * t * w..2 * (t + 1) * w].split_at_mut(w);
             for ((r, i), &c) in yr.iter_mut().zip(yi.iter_mut()).zip(&pairs.receivers) {
                 (*r, *i) = (row[c].re, row[c].im);
             }
         }
         let staged = Staged { x, y, ni, nj };
         for a in 0..ni {
-            products(&staged, k, kf, a, first(a), &mut plane[span(a)]);
+            products(&staged, k, kf, a, first(a), &mut plane[span(a)], acc);
         }
         if square && !triangle {
             for a in 0..ni {
@@ -273,38 +288,44 @@ fn packed_any(
 }
 
 /// Sender `a` with receivers `b0..`: `dst[b - b0] = (0 + Σ_t x_ta conj(y_tb)) / k`, the
-/// operations of `C64`'s `+=` and `*` written out on the split parts.
+/// operations of `C64`'s `+=` and `*` written out on the split parts. [`LANES`] pairs at a
+/// time sum over the tapers in registers (the receivers' rows are padded, so there is no
+/// scalar tail; the padding's lanes are dropped) into the split `acc`; one pass then
+/// divides, interleaves and stores.
 #[inline(always)]
-fn products(s: &Staged<'_>, k: usize, kf: f64, a: usize, b0: usize, dst: &mut [C64]) {
-    let whole = dst.len() / LANES * LANES;
-    let (wide, tail) = dst.split_at_mut(whole);
-    for (c, chunk) in wide.chunks_exact_mut(LANES).enumerate() {
+fn products(
+    s: &Staged<'_>,
+    k: usize,
+    kf: f64,
+    a: usize,
+    b0: usize,
+    dst: &mut [C64],
+    acc: &mut [f64],
+) {
+    let n = dst.len();
+    let wide = n.div_ceil(LANES) * LANES;
+    let (re, rest) = acc.split_at_mut(wide);
+    let im = &mut rest[..wide];
+    for (c, (re, im)) in re
+        .chunks_exact_mut(LANES)
+        .zip(im.chunks_exact_mut(LANES))
+        .enumerate()
+    {
         let b = b0 + c * LANES;
-        let (mut re, mut im) = ([0.0f64; LANES], [0.0f64; LANES]);
+        let (mut r, mut i) = ([0.0f64; LANES], [0.0f64; LANES]);
         for t in 0..k {
             let (xr, xi) = s.sender(t, a);
-            let (yr, yi) = s.receivers(t, b, LANES);
-            let yr: &[f64; LANES] = yr.try_into().expect("LANES values");
-            let yi: &[f64; LANES] = yi.try_into().expect("LANES values");
+            let (yr, yi) = s.receivers(t, b);
             for l in 0..LANES {
-                re[l] += xr * yr[l] + xi * yi[l];
-                im[l] += xi * yr[l] - xr * yi[l];
+                r[l] += xr * yr[l] + xi * yi[l];
+                i[l] += xi * yr[l] - xr * yi[l];
             }
         }
-        for (l, p) in chunk.iter_mut().enumerate() {
-            *p = C64::new(re[l] / kf, im[l] / kf);
-        }
+        re.copy_from_slice(&r);
+        im.copy_from_slice(&i);
     }
-    let b = b0 + whole;
-    for (e, p) in tail.iter_mut().enumerate() {
-        let (mut re, mut im) = (0.0f64, 0.0f64);
-        for t in 0..k {
-            let (xr, xi) = s.sender(t, a);
-            let (yr, yi) = s.receivers(t, b + e, 1);
-            re += xr * yr[0] + xi * yi[0];
-            im += xi * yr[0] - xr * yi[0];
-        }
-        *p = C64::new(re / kf, im / kf);
+    for ((p, &r), &i) in dst.iter_mut().zip(&*re).zip(&*im) {
+        *p = C64::new(r / kf, i / kf);
     }
 }
 
@@ -356,7 +377,7 @@ mod tests {
 
     #[test]
     fn the_packed_product_has_the_bits_of_the_block() {
-        // 21 channels: rows of eight pairs and a tail, in every row of a triangle.
+        // 21 channels: vector rows and tails of every length in a triangle.
         let spectra = Array3::from_shape_fn((3, 5, 21), |(k, f, c)| {
             C64::new(
                 (0.9 * k as f64 + 0.3 * f as f64 - c as f64).sin(),
