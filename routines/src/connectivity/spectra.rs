@@ -281,8 +281,17 @@ impl CsdPlan {
                     self.fft
                         .process_with_scratch(b.buf, b.spectrum, b.fft)
                         .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
-                    for (f, &bin) in self.bins.iter().enumerate() {
-                        b.spectra[[k, f, c0 + j]] = b.spectrum[bin] * self.scale;
+                    // Column c0 + j of the taper's (freq, channel) plane, by slice (the
+                    // plane is contiguous: no per-element index arithmetic or checks on
+                    // three axes).
+                    let plane = b
+                        .spectra
+                        .index_axis_mut(Axis(0), k)
+                        .into_slice()
+                        .expect("spectra are in standard layout");
+                    let column = plane[c0 + j..].iter_mut().step_by(channels);
+                    for (v, &bin) in column.zip(&self.bins) {
+                        *v = b.spectrum[bin] * self.scale;
                     }
                 }
             }
