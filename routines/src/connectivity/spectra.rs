@@ -197,7 +197,9 @@ impl CsdPlan {
         let m = self.fft.len();
         (
             CHANNEL_BLOCK * self.n + m + 2 * channels,
-            m / 2 + 1 + self.fft.get_scratch_len() + self.n_tapers * self.bins.len() * channels,
+            CHANNEL_BLOCK * (m / 2 + 1)
+                + self.fft.get_scratch_len()
+                + self.n_tapers * self.bins.len() * channels,
         )
     }
 
@@ -214,7 +216,7 @@ impl CsdPlan {
         let (buf, rest) = rest.split_at_mut(m);
         let (mean, rest) = rest.split_at_mut(channels);
         let (slope, _) = rest.split_at_mut(channels);
-        let (spectrum, rest) = complex.split_at_mut(m / 2 + 1);
+        let (spectrum, rest) = complex.split_at_mut(CHANNEL_BLOCK * (m / 2 + 1));
         let (fft, rest) = rest.split_at_mut(self.fft.get_scratch_len());
         let k = self.n_tapers * self.bins.len() * channels;
         let spectra =
@@ -267,9 +269,11 @@ impl CsdPlan {
             let width = CHANNEL_BLOCK.min(channels - c0);
             self.trend
                 .remove_block(&x, c0, width, 0, n, b.mean, b.slope, b.columns, n);
-            for (j, column) in b.columns.chunks_exact(n).take(width).enumerate() {
-                for k in 0..self.n_tapers {
-                    let taper = &self.tapers[k * n..(k + 1) * n];
+            let half = self.fft.len() / 2 + 1;
+            for k in 0..self.n_tapers {
+                let taper = &self.tapers[k * n..(k + 1) * n];
+                let columns = b.columns.chunks_exact(n).take(width);
+                for (column, spectrum) in columns.zip(b.spectrum.chunks_exact_mut(half)) {
                     for ((v, &w), &c) in b.buf.iter_mut().zip(taper).zip(column) {
                         *v = w * c;
                     }
@@ -279,19 +283,21 @@ impl CsdPlan {
                     }
                     b.buf[n..].fill(0.0);
                     self.fft
-                        .process_with_scratch(b.buf, b.spectrum, b.fft)
+                        .process_with_scratch(b.buf, spectrum, b.fft)
                         .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
-                    // Column c0 + j of the taper's (freq, channel) plane, by slice (the
-                    // plane is contiguous: no per-element index arithmetic or checks on
-                    // three axes).
-                    let plane = b
-                        .spectra
-                        .index_axis_mut(Axis(0), k)
-                        .into_slice()
-                        .expect("spectra are in standard layout");
-                    let column = plane[c0 + j..].iter_mut().step_by(channels);
-                    for (v, &bin) in column.zip(&self.bins) {
-                        *v = b.spectrum[bin] * self.scale;
+                }
+                // The block's channels at each frequency are adjacent in the (freq,
+                // channel) plane: written together, whole cache lines at a time, rather
+                // than one channel's column at a stride of `channels`.
+                let plane = b
+                    .spectra
+                    .index_axis_mut(Axis(0), k)
+                    .into_slice()
+                    .expect("spectra are in standard layout");
+                for (f, &bin) in self.bins.iter().enumerate() {
+                    let row = &mut plane[f * channels + c0..][..width];
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = b.spectrum[j * half + bin] * self.scale;
                     }
                 }
             }
