@@ -8,7 +8,8 @@ use trialflow_core::{Kernel, OutputBlock, RoutineError, Scratch, TrialInput};
 
 use super::routine::Contribution;
 use super::{
-    dyadic_product_into, dyadic_product_packed, pack, ppc, ChannelPairs, CorrPlan, CsdPlan, Packing,
+    dyadic_product_into, dyadic_product_packed, pack, packed_stage_len, ppc, ChannelPairs,
+    CorrPlan, CsdPlan, Packing,
 };
 
 /// One trial's cross-spectra for the pairs, from its samples (`csd`) or from the complex
@@ -24,10 +25,16 @@ pub(super) struct CrossKernel {
 }
 
 impl CrossKernel {
-    /// Scratch beyond the spectra's: the cross-spectra and both auto-spectra.
+    /// Scratch beyond the spectra's: the cross-spectra and both auto-spectra, or the
+    /// staging of the packed products (spectra computed here, packed contribution).
     fn pair_len(&self) -> (usize, usize) {
         let (ni, nj) = (self.pairs.senders.len(), self.pairs.receivers.len());
-        (self.n_freqs * (ni + nj), self.n_freqs * ni * nj)
+        match (&self.csd, self.contribution) {
+            (Some(plan), Contribution::Packed) => {
+                (packed_stage_len(plan.n_tapers(), &self.pairs), 0)
+            }
+            _ => (self.n_freqs * (ni + nj), self.n_freqs * ni * nj),
+        }
     }
 }
 
@@ -60,10 +67,11 @@ impl Kernel for CrossKernel {
             let out = out
                 .as_slice_mut()
                 .ok_or_else(|| RoutineError::failed("connectivity block not contiguous"))?;
-            let (real, complex) = (&mut scratch.real[pr..], &mut scratch.complex[pc..]);
+            let (stage, real) = scratch.real.split_at_mut(pr);
+            let complex = &mut scratch.complex[pc..];
             let mut b = plan.buffers(self.channels, real, complex);
             plan.spectra(input.samples(), &mut b)?;
-            dyadic_product_packed(b.spectra(), &self.pairs, self.packing, out);
+            dyadic_product_packed(b.spectra(), &self.pairs, self.packing, out, stage);
             return Ok(());
         }
         let (real, complex) = (&mut scratch.real[..], &mut scratch.complex[..]);

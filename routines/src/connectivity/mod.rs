@@ -23,6 +23,7 @@ pub mod granger;
 mod kernels;
 mod linalg;
 mod method;
+mod packed;
 mod pairs;
 pub mod ppc;
 mod registration;
@@ -36,10 +37,11 @@ pub use corr::{CorrPlan, CorrScratch};
 pub use errors::ConnectivityError;
 pub use granger::GrangerInfo;
 pub use method::Method;
+pub use packed::{dyadic_product_packed, pack, packed_stage_len, Packing};
 pub use pairs::{ChannelCmb, ChannelPairs, ChannelRef};
 pub use registration::registry_entries;
 pub use routine::{Connectivity, ConnectivityParams};
 pub use spectra::{
-    dyadic_product, dyadic_product_into, dyadic_product_packed, pack, CrossSpectra,
-    CrossSpectraParams, CsdBlock, CsdBuffers, CsdPlan, CsdScratch, Packing,
+    dyadic_product, dyadic_product_into, CrossSpectra, CrossSpectraParams, CsdBlock, CsdBuffers,
+    CsdPlan, CsdScratch,
 };

@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 use trialflow_core::{Planner, RoutineError};
 
 use super::{ChannelPairs, ConnectivityError};
-use crate::smoothing::Simd;
 use crate::spectral::trend::Trend;
 use crate::spectral::{
     present, Frequencies, Mtmfft, MtmfftLayout, MtmfftParams, Padding, PolyRemoval, SpectralOutput,
@@ -198,7 +197,9 @@ impl CsdPlan {
         let m = self.fft.len();
         (
             CHANNEL_BLOCK * self.n + m + 2 * channels,
-            m / 2 + 1 + self.fft.get_scratch_len() + self.n_tapers * self.bins.len() * channels,
+            CHANNEL_BLOCK * (m / 2 + 1)
+                + self.fft.get_scratch_len()
+                + self.n_tapers * self.bins.len() * channels,
         )
     }
 
@@ -215,7 +216,7 @@ impl CsdPlan {
         let (buf, rest) = rest.split_at_mut(m);
         let (mean, rest) = rest.split_at_mut(channels);
         let (slope, _) = rest.split_at_mut(channels);
-        let (spectrum, rest) = complex.split_at_mut(m / 2 + 1);
+        let (spectrum, rest) = complex.split_at_mut(CHANNEL_BLOCK * (m / 2 + 1));
         let (fft, rest) = rest.split_at_mut(self.fft.get_scratch_len());
         let k = self.n_tapers * self.bins.len() * channels;
         let spectra =
@@ -268,9 +269,11 @@ impl CsdPlan {
             let width = CHANNEL_BLOCK.min(channels - c0);
             self.trend
                 .remove_block(&x, c0, width, 0, n, b.mean, b.slope, b.columns, n);
-            for (j, column) in b.columns.chunks_exact(n).take(width).enumerate() {
-                for k in 0..self.n_tapers {
-                    let taper = &self.tapers[k * n..(k + 1) * n];
+            let half = self.fft.len() / 2 + 1;
+            for k in 0..self.n_tapers {
+                let taper = &self.tapers[k * n..(k + 1) * n];
+                let columns = b.columns.chunks_exact(n).take(width);
+                for (column, spectrum) in columns.zip(b.spectrum.chunks_exact_mut(half)) {
                     for ((v, &w), &c) in b.buf.iter_mut().zip(taper).zip(column) {
                         *v = w * c;
                     }
@@ -280,10 +283,21 @@ impl CsdPlan {
                     }
                     b.buf[n..].fill(0.0);
                     self.fft
-                        .process_with_scratch(b.buf, b.spectrum, b.fft)
+                        .process_with_scratch(b.buf, spectrum, b.fft)
                         .map_err(|e| RoutineError::failed(format!("FFT: {e}")))?;
-                    for (f, &bin) in self.bins.iter().enumerate() {
-                        b.spectra[[k, f, c0 + j]] = b.spectrum[bin] * self.scale;
+                }
+                // The block's channels at each frequency are adjacent in the (freq,
+                // channel) plane: written together, whole cache lines at a time, rather
+                // than one channel's column at a stride of `channels`.
+                let plane = b
+                    .spectra
+                    .index_axis_mut(Axis(0), k)
+                    .into_slice()
+                    .expect("spectra are in standard layout");
+                for (f, &bin) in self.bins.iter().enumerate() {
+                    let row = &mut plane[f * channels + c0..][..width];
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = b.spectrum[j * half + bin] * self.scale;
                     }
                 }
             }
@@ -395,254 +409,6 @@ pub fn dyadic_product_into(
     }
 }
 
-/// How a trial's cross-spectra are packed into one complex contribution, per frequency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Packing {
-    /// A `(senders + 1) x (receivers + 1)` row-major plane: the cross-spectra in the first
-    /// `receivers` columns of the first `senders` rows, the senders' auto-spectra in the
-    /// last column, the receivers' in the last row, 0 in the corner.
-    Rect,
-    /// Senders and receivers the same channels (every channel, say): the upper triangle
-    /// row by row (`S_ab`, `b >= a`, `n (n + 1) / 2` values), then the `n` auto-spectra.
-    /// The lower triangle is the conjugate of the upper one, so summing it over trials is
-    /// not needed: half the values to fold, checkpoint and copy.
-    Triangle,
-}
-
-impl Packing {
-    /// The packing of a trial's contribution for `pairs`.
-    pub fn of(pairs: &ChannelPairs) -> Packing {
-        if pairs.senders == pairs.receivers {
-            Packing::Triangle
-        } else {
-            Packing::Rect
-        }
-    }
-
-    /// Complex values per frequency.
-    pub fn len(self, pairs: &ChannelPairs) -> usize {
-        let (ni, nj) = (pairs.senders.len(), pairs.receivers.len());
-        match self {
-            Packing::Rect => (ni + 1) * (nj + 1),
-            Packing::Triangle => ni * (ni + 1) / 2 + ni,
-        }
-    }
-
-    /// Where row `a` of the cross-spectra starts (at column `a` for a triangle).
-    fn row(self, a: usize, ni: usize, nj: usize) -> usize {
-        match self {
-            Packing::Rect => a * (nj + 1),
-            // a rows of lengths ni, ni - 1, ... before it
-            Packing::Triangle => a * ni - a * a.saturating_sub(1) / 2,
-        }
-    }
-
-    /// Unpacks a sum of contributions, `(freq, len)`, into the cross-spectra and
-    /// auto-spectra (a triangle's lower half as the conjugate of its upper half).
-    pub fn unpack(self, sum: ArrayView2<'_, C64>, pairs: &ChannelPairs) -> CsdBlock {
-        let (ni, nj) = (pairs.senders.len(), pairs.receivers.len());
-        let mut block = CsdBlock::zeros(sum.nrows(), pairs);
-        for (f, plane) in sum.outer_iter().enumerate() {
-            for a in 0..ni {
-                let first = if self == Packing::Triangle { a } else { 0 };
-                let start = self.row(a, ni, nj);
-                for b in first..nj {
-                    let v = plane[start + b - first];
-                    block.cross[[f, a, b]] = v;
-                    if self == Packing::Triangle && b > a {
-                        block.cross[[f, b, a]] = v.conj();
-                    }
-                }
-            }
-            match self {
-                Packing::Rect => {
-                    for a in 0..ni {
-                        block.auto_i[[f, a]] = plane[a * (nj + 1) + nj].re;
-                    }
-                    for b in 0..nj {
-                        block.auto_j[[f, b]] = plane[ni * (nj + 1) + b].re;
-                    }
-                }
-                Packing::Triangle => {
-                    let autos = ni * (ni + 1) / 2;
-                    for a in 0..ni {
-                        block.auto_i[[f, a]] = plane[autos + a].re;
-                        block.auto_j[[f, a]] = plane[autos + a].re;
-                    }
-                }
-            }
-        }
-        block
-    }
-}
-
-/// [`dyadic_product_into`] written straight into a packed contribution (`packing`, with
-/// [`Packing::len`] values per frequency). `spectra` must be in standard layout
-/// (`CsdPlan::spectra` writes it so). The same operations in the same order as
-/// [`dyadic_product_into`], so the same bits; only the loops run over contiguous slices
-/// (no per-element index arithmetic, and the full-matrix case, by far the common one,
-/// vectorises) and no copy of the cross-spectra is made.
-///
-/// Compiled for the baseline target and, chosen at run time, for AVX2 and AVX-512 (the
-/// same IEEE operations, only wider: the same bits on every path).
-pub fn dyadic_product_packed(
-    spectra: ArrayView3<'_, C64>,
-    pairs: &ChannelPairs,
-    packing: Packing,
-    out: &mut [C64],
-) {
-    match Simd::detect() {
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => {
-            // SAFETY: `packed_avx512` only requires a CPU with AVX-512F, which
-            // `Simd::detect` found by run-time detection; inside it every slice access is
-            // bounds-checked as in safe code.
-            unsafe { packed_avx512(spectra, pairs, packing, out) }
-        }
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => {
-            // SAFETY: as above, for AVX2.
-            unsafe { packed_avx2(spectra, pairs, packing, out) }
-        }
-        _ => packed_any(spectra, pairs, packing, out),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn packed_avx2(
-    spectra: ArrayView3<'_, C64>,
-    pairs: &ChannelPairs,
-    packing: Packing,
-    out: &mut [C64],
-) {
-    packed_any(spectra, pairs, packing, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn packed_avx512(
-    spectra: ArrayView3<'_, C64>,
-    pairs: &ChannelPairs,
-    packing: Packing,
-    out: &mut [C64],
-) {
-    packed_any(spectra, pairs, packing, out);
-}
-
-#[inline(always)]
-fn packed_any(
-    spectra: ArrayView3<'_, C64>,
-    pairs: &ChannelPairs,
-    packing: Packing,
-    out: &mut [C64],
-) {
-    let (k, n_freqs, channels) = spectra.dim();
-    let data = spectra.as_slice().expect("spectra are in standard layout");
-    let kf = k as f64;
-    let (ni, nj) = (pairs.senders.len(), pairs.receivers.len());
-    let len = packing.len(pairs);
-    assert_eq!(out.len(), n_freqs * len, "a packed contribution");
-    let square = pairs.senders == pairs.receivers;
-    let triangle = packing == Packing::Triangle;
-    assert!(
-        square || !triangle,
-        "a triangle needs the same senders and receivers"
-    );
-    // receivers[b] == b: a row of the plane is a contiguous run of the spectra's row.
-    let identity = pairs.receivers.iter().enumerate().all(|(b, &j)| b == j);
-    let row = |t: usize, f: usize| &data[(t * n_freqs + f) * channels..][..channels];
-    let first = |a: usize| if square { a } else { 0 };
-    // Row a's computed values: columns first(a)..nj, from `start`.
-    let span = |a: usize| {
-        let start = packing.row(a, ni, nj) + if triangle { 0 } else { first(a) };
-        start..start + nj - first(a)
-    };
-    for (f, plane) in out.chunks_exact_mut(len).enumerate() {
-        for a in 0..ni {
-            plane[span(a)].fill(C64::default());
-        }
-        for t in 0..k {
-            let row = row(t, f);
-            for (a, &i) in pairs.senders.iter().enumerate() {
-                let xi = row[i];
-                let dst = &mut plane[span(a)];
-                if identity {
-                    for (p, &xj) in dst.iter_mut().zip(&row[first(a)..nj]) {
-                        *p += xi * xj.conj();
-                    }
-                } else {
-                    for (p, &j) in dst.iter_mut().zip(&pairs.receivers[first(a)..]) {
-                        *p += xi * row[j].conj();
-                    }
-                }
-            }
-        }
-        for a in 0..ni {
-            plane[span(a)].iter_mut().for_each(|p| *p /= kf);
-            if square && !triangle {
-                for b in a + 1..nj {
-                    plane[b * (nj + 1) + a] = plane[a * (nj + 1) + b].conj();
-                }
-            }
-        }
-        let auto = |i: usize| (0..k).map(|t| row(t, f)[i].norm_sqr()).sum::<f64>() / kf;
-        if triangle {
-            let autos = ni * (ni + 1) / 2;
-            for (a, &i) in pairs.senders.iter().enumerate() {
-                plane[autos + a] = C64::new(auto(i), 0.0);
-            }
-        } else {
-            for (a, &i) in pairs.senders.iter().enumerate() {
-                plane[a * (nj + 1) + nj] = C64::new(auto(i), 0.0);
-            }
-            for (b, &j) in pairs.receivers.iter().enumerate() {
-                plane[ni * (nj + 1) + b] = C64::new(auto(j), 0.0);
-            }
-            plane[ni * (nj + 1) + nj] = C64::default();
-        }
-    }
-}
-
-/// Packs a trial's cross-spectra and auto-spectra (as [`dyadic_product_into`] writes them)
-/// into `out` as [`dyadic_product_packed`] would have.
-pub fn pack(
-    cross: ArrayView3<'_, C64>,
-    auto_i: ArrayView2<'_, f64>,
-    auto_j: ArrayView2<'_, f64>,
-    packing: Packing,
-    out: &mut [C64],
-) {
-    let (nf, ni, nj) = cross.dim();
-    let len = out.len() / nf.max(1);
-    for (f, plane) in out.chunks_exact_mut(len).enumerate() {
-        for a in 0..ni {
-            let first = if packing == Packing::Triangle { a } else { 0 };
-            let start = packing.row(a, ni, nj);
-            for b in first..nj {
-                plane[start + b - first] = cross[[f, a, b]];
-            }
-        }
-        match packing {
-            Packing::Rect => {
-                for a in 0..ni {
-                    plane[a * (nj + 1) + nj] = C64::new(auto_i[[f, a]], 0.0);
-                }
-                for b in 0..nj {
-                    plane[ni * (nj + 1) + b] = C64::new(auto_j[[f, b]], 0.0);
-                }
-                plane[ni * (nj + 1) + nj] = C64::default();
-            }
-            Packing::Triangle => {
-                let autos = ni * (ni + 1) / 2;
-                for a in 0..ni {
-                    plane[autos + a] = C64::new(auto_i[[f, a]], 0.0);
-                }
-            }
-        }
-    }
-}
-
 crate::params::setters!(CrossSpectraParams {
     taper: Taper,
     taper_opt: Map<String, Value>,
@@ -681,65 +447,5 @@ mod tests {
             assert!(v.re == w.re && v.im == w.im, "[{f},{i},{j}]: {v} vs {w}");
         }
         assert_eq!(a.auto_i, a.auto_j);
-    }
-
-    #[test]
-    fn the_packed_product_has_the_bits_of_the_block() {
-        let spectra = Array3::from_shape_fn((3, 5, 4), |(k, f, c)| {
-            C64::new(
-                (0.9 * k as f64 + 0.3 * f as f64 - c as f64).sin(),
-                (1.7 * k as f64 + 0.5 * f as f64 + 0.6 * c as f64).cos(),
-            )
-        });
-        let cases = [
-            ChannelPairs::all(4),
-            ChannelPairs {
-                senders: vec![2, 0, 3],
-                receivers: vec![2, 0, 3],
-                full: false,
-            },
-            ChannelPairs {
-                senders: vec![2, 0],
-                receivers: vec![1, 3, 0],
-                full: false,
-            },
-            ChannelPairs {
-                senders: vec![1],
-                receivers: vec![0, 1, 2],
-                full: false,
-            },
-        ];
-        let bits = |v: C64| (v.re.to_bits(), v.im.to_bits());
-        for pairs in &cases {
-            let mut block = CsdBlock::zeros(5, pairs);
-            dyadic_product(spectra.view(), pairs, &mut block);
-            for packing in [Packing::Rect, Packing::of(pairs)] {
-                let len = packing.len(pairs);
-                let mut packed = vec![C64::new(f64::NAN, f64::NAN); 5 * len];
-                dyadic_product_packed(spectra.view(), pairs, packing, &mut packed);
-                let mut copied = vec![C64::new(f64::NAN, f64::NAN); 5 * len];
-                pack(
-                    block.cross.view(),
-                    block.auto_i.view(),
-                    block.auto_j.view(),
-                    packing,
-                    &mut copied,
-                );
-                for (e, (&p, &c)) in packed.iter().zip(&copied).enumerate() {
-                    assert_eq!(bits(p), bits(c), "{pairs:?} {packing:?} value {e}");
-                }
-                let packed = Array2::from_shape_vec((5, len), packed).unwrap();
-                let back = packing.unpack(packed.view(), pairs);
-                for ((f, a, b), &v) in back.cross.indexed_iter() {
-                    assert_eq!(
-                        bits(v),
-                        bits(block.cross[[f, a, b]]),
-                        "{pairs:?} [{f},{a},{b}]"
-                    );
-                }
-                assert_eq!(back.auto_i, block.auto_i);
-                assert_eq!(back.auto_j, block.auto_j);
-            }
-        }
     }
 }
