@@ -113,15 +113,6 @@ enum Block<'a> {
 /// of an output line).
 const LANES: usize = 8;
 
-/// Whether `bins` is one run of consecutive bins that fits in a spectrum of `stride`
-/// values.
-fn consecutive(bins: &[usize], stride: usize) -> bool {
-    match (bins.first(), bins.last()) {
-        (Some(_), Some(&last)) => last < stride && bins.windows(2).all(|w| w[1] == w[0] + 1),
-        _ => false,
-    }
-}
-
 /// Writes converted coefficients into `[0, taper, freq, channel]`.
 pub struct SpectrumWriter<'a> {
     kind: SpectralOutput,
@@ -178,41 +169,6 @@ impl SpectrumWriter<'_> {
                     ($f:expr) => {{
                         let f = $f;
                         match flat {
-                            Some(flat) if width == LANES && consecutive(bins, stride) => {
-                                // A full block of channels and a run of bins (the usual
-                                // case): LANES bins of each channel are converted from
-                                // one contiguous run of its spectrum, then written as
-                                // LANES lines of the block, with no index checks inside
-                                // the tile.
-                                let b0 = bins.first().copied().unwrap_or(0);
-                                let nb = bins.len().min(freqs);
-                                let columns: [&[Complex64]; LANES] = std::array::from_fn(|j| {
-                                    &spectra[j * stride + b0..j * stride + b0 + nb]
-                                });
-                                let flat = &mut flat[..nb * channels];
-                                for (k, lines) in flat.chunks_mut(LANES * channels).enumerate() {
-                                    let f0 = k * LANES;
-                                    let rows = lines.len() / channels;
-                                    let mut tile = [[0.0; LANES]; LANES];
-                                    for (t, column) in tile.iter_mut().zip(columns) {
-                                        for (o, &z) in t.iter_mut().zip(&column[f0..f0 + rows]) {
-                                            *o = f(z * scale);
-                                        }
-                                    }
-                                    for (i, line) in lines.chunks_exact_mut(channels).enumerate() {
-                                        let line: &mut [f64; LANES] = (&mut line[c0..c0 + LANES])
-                                            .try_into()
-                                            .expect("LANES channels");
-                                        for (o, t) in line.iter_mut().zip(&tile) {
-                                            if add {
-                                                *o += t[i];
-                                            } else {
-                                                *o = t[i];
-                                            }
-                                        }
-                                    }
-                                }
-                            }
                             Some(flat) if width == LANES => {
                                 // A full block of channels: fixed-size lines, so the
                                 // LANES conversions of a frequency are unrolled.

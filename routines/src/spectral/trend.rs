@@ -151,42 +151,22 @@ impl Trend {
             ($value:expr) => {{
                 match contiguous {
                     Some(rows) if width == TILE && n > 0 => {
-                        // A full block, TILE rows at a time: each row's TILE values (one
-                        // cache line) are read as one array, the trend (and taper)
-                        // arithmetic runs on them as vector operations, and each of the
-                        // TILE lines then gets TILE consecutive values in one copy, with
-                        // no index checks inside the tile (one store per row and line
-                        // cost more than the reads).
+                        // A full block: each row's TILE values (one cache line) are read
+                        // as one array and go to the TILE lines at position t, so the
+                        // trend (and taper) arithmetic runs as vector operations with no
+                        // index checks inside the row.
                         let mut dst: [&mut [f64]; TILE] = {
                             let mut it = lines.chunks_exact_mut(stride).map(|l| &mut l[..n]);
                             std::array::from_fn(|_| it.next().expect("TILE lines"))
                         };
-                        let value_row = |t: usize, row: &[f64], out: &mut [f64; TILE]| {
+                        for (t, row) in rows.chunks_exact(channels).enumerate() {
                             let v: &[f64; TILE] =
                                 row[c0..c0 + TILE].try_into().expect("TILE values");
                             let dt = t as f64 - centre;
+                            let mut out = [0.0; TILE];
                             for j in 0..TILE {
                                 out[j] = $value(v[j], j, t, dt);
                             }
-                        };
-                        let full = n / TILE;
-                        for (k, tile) in rows.chunks_exact(TILE * channels).enumerate() {
-                            let t0 = k * TILE;
-                            let mut block = [[0.0; TILE]; TILE];
-                            for (i, row) in tile.chunks_exact(channels).enumerate() {
-                                let mut out = [0.0; TILE];
-                                value_row(t0 + i, row, &mut out);
-                                for (b, o) in block.iter_mut().zip(out) {
-                                    b[i] = o;
-                                }
-                            }
-                            for (line, b) in dst.iter_mut().zip(&block) {
-                                line[t0..t0 + TILE].copy_from_slice(b);
-                            }
-                        }
-                        for (t, row) in rows.chunks_exact(channels).enumerate().skip(full * TILE) {
-                            let mut out = [0.0; TILE];
-                            value_row(t, row, &mut out);
                             for (line, o) in dst.iter_mut().zip(out) {
                                 line[t] = o;
                             }
@@ -245,44 +225,6 @@ impl Trend {
 mod tests {
     use super::*;
     use ndarray::array;
-
-    #[test]
-    fn full_blocks_give_the_formula_bits() {
-        // Trials of whole and partial tiles, through the full-block path (width 8 of a
-        // standard-layout view), against each value's formula.
-        let channels = 11;
-        for n in [1, 7, 8, 13, 40] {
-            let x = ndarray::Array2::from_shape_fn((n, channels), |(t, c)| {
-                ((t * 7 + c * 3) % 13) as f64 * 0.37 - (c as f64).sqrt()
-            });
-            let taper: Vec<f64> = (0..n).map(|t| 0.5 + (t as f64 * 0.3).sin() / 3.0).collect();
-            let (mut m, mut s) = (vec![0.0; channels], vec![0.0; channels]);
-            let stride = n + 3;
-            for trend in [Trend::None, Trend::Constant, Trend::Linear] {
-                trend.fit(&x.view(), 0, n, &mut m, &mut s);
-                let mut d = vec![0.0; 8 * stride];
-                let c0 = 2;
-                trend.remove_block_tapered(&x.view(), c0, 8, 0, n, &m, &s, &taper, &mut d, stride);
-                let centre = (n as f64 - 1.0) / 2.0;
-                for j in 0..8 {
-                    for t in 0..n {
-                        let (v, c) = (x[[t, c0 + j]], c0 + j);
-                        let detrended = match trend {
-                            Trend::None => v,
-                            Trend::Constant => v - m[c],
-                            Trend::Linear => v - (m[c] + s[c] * (t as f64 - centre)),
-                        };
-                        let want = detrended * taper[t];
-                        assert_eq!(
-                            d[j * stride + t].to_bits(),
-                            want.to_bits(),
-                            "{trend:?} n {n}"
-                        );
-                    }
-                }
-            }
-        }
-    }
 
     #[test]
     fn removes_lines_and_means() {
