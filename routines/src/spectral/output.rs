@@ -6,7 +6,6 @@ use num_complex::Complex64;
 use trialflow_core::{DataKind, OutputBlock, OutputShape};
 
 use crate::params::{keyword_serde, Keyword};
-use crate::smoothing::Simd;
 
 /// What `output:` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,112 +113,6 @@ enum Block<'a> {
 /// of an output line).
 const LANES: usize = 8;
 
-/// A full block of [`LANES`] channels into a standard-layout plane: `flat` holds the
-/// frequency lines (`channels` values each), `f` converts one scaled coefficient. Runs on
-/// AVX-512 when the CPU has it (see [`full_block_on`]).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn full_block<F: Fn(Complex64) -> f64>(
-    flat: &mut [f64],
-    channels: usize,
-    c0: usize,
-    bins: &[usize],
-    spectra: &[Complex64],
-    stride: usize,
-    scale: f64,
-    add: bool,
-    f: F,
-) {
-    full_block_on(
-        Simd::detect(),
-        flat,
-        channels,
-        c0,
-        bins,
-        spectra,
-        stride,
-        scale,
-        add,
-        f,
-    );
-}
-
-/// [`full_block`] on the `simd` path (falling back to the baseline when the CPU lacks it).
-/// The conversions are the same IEEE operations on every path, so the bits are too; AVX-512
-/// only does a frequency's [`LANES`] conversions in one register (the baseline build does
-/// them two at a time), which took the writer from about 39 to 26 µs per 64-channel,
-/// 1001-bin trial.
-#[allow(clippy::too_many_arguments)]
-fn full_block_on<F: Fn(Complex64) -> f64>(
-    simd: Simd,
-    flat: &mut [f64],
-    channels: usize,
-    c0: usize,
-    bins: &[usize],
-    spectra: &[Complex64],
-    stride: usize,
-    scale: f64,
-    add: bool,
-    f: F,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if simd == Simd::Avx512 && simd.available() {
-        // SAFETY: `full_block_avx512` only requires AVX-512F, which `available()` just
-        // confirmed by run-time detection; its body is safe code.
-        unsafe { full_block_avx512(flat, channels, c0, bins, spectra, stride, scale, add, f) };
-        return;
-    }
-    let _ = simd;
-    full_block_any(flat, channels, c0, bins, spectra, stride, scale, add, f);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
-fn full_block_avx512<F: Fn(Complex64) -> f64>(
-    flat: &mut [f64],
-    channels: usize,
-    c0: usize,
-    bins: &[usize],
-    spectra: &[Complex64],
-    stride: usize,
-    scale: f64,
-    add: bool,
-    f: F,
-) {
-    full_block_any(flat, channels, c0, bins, spectra, stride, scale, add, f);
-}
-
-/// Each frequency's [`LANES`] channels are fixed-size lines, so their conversions unroll.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn full_block_any<F: Fn(Complex64) -> f64>(
-    flat: &mut [f64],
-    channels: usize,
-    c0: usize,
-    bins: &[usize],
-    spectra: &[Complex64],
-    stride: usize,
-    scale: f64,
-    add: bool,
-    f: F,
-) {
-    let columns: [&[Complex64]; LANES] = std::array::from_fn(|j| &spectra[j * stride..]);
-    for (line, &b) in flat.chunks_exact_mut(channels).zip(bins) {
-        let line: &mut [f64; LANES] = (&mut line[c0..c0 + LANES])
-            .try_into()
-            .expect("LANES channels");
-        for (o, column) in line.iter_mut().zip(columns) {
-            let v = f(column[b] * scale);
-            if add {
-                *o += v;
-            } else {
-                *o = v;
-            }
-        }
-    }
-}
-
 /// Writes converted coefficients into `[0, taper, freq, channel]`.
 pub struct SpectrumWriter<'a> {
     kind: SpectralOutput,
@@ -277,7 +170,23 @@ impl SpectrumWriter<'_> {
                         let f = $f;
                         match flat {
                             Some(flat) if width == LANES => {
-                                full_block(flat, channels, c0, bins, spectra, stride, scale, add, f)
+                                // A full block of channels: fixed-size lines, so the
+                                // LANES conversions of a frequency are unrolled.
+                                let columns: [&[Complex64]; LANES] =
+                                    std::array::from_fn(|j| &spectra[j * stride..]);
+                                for (line, &b) in flat.chunks_exact_mut(channels).zip(bins) {
+                                    let line: &mut [f64; LANES] = (&mut line[c0..c0 + LANES])
+                                        .try_into()
+                                        .expect("LANES channels");
+                                    for (o, column) in line.iter_mut().zip(columns) {
+                                        let v = f(column[b] * scale);
+                                        if add {
+                                            *o += v;
+                                        } else {
+                                            *o = v;
+                                        }
+                                    }
+                                }
                             }
                             Some(flat) => {
                                 for (line, &b) in flat.chunks_exact_mut(channels).zip(bins) {
@@ -361,38 +270,6 @@ impl SpectrumWriter<'_> {
         match &mut self.block {
             Block::Real(a) => a[[0, taper, freq, channel]] = value,
             Block::Complex(a) => a[[0, taper, freq, channel]] = Complex64::new(value, 0.0),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_path_writes_the_same_bits() {
-        // 12 channels (the block at 3), 9 bins of 8 spectra with a gap, written then added.
-        let (channels, stride) = (12, 11);
-        let spectra: Vec<Complex64> = (0..LANES * stride)
-            .map(|i| Complex64::new((i as f64 * 0.37).sin() * 1e3, (i as f64).cos() / 7.0))
-            .collect();
-        let bins = [0, 1, 2, 4, 5, 6, 7, 9, 10];
-        let pow = |z: Complex64| z.re * z.re + z.im * z.im;
-        let mut want = vec![0.0; bins.len() * channels];
-        for (i, &b) in bins.iter().enumerate() {
-            for j in 0..LANES {
-                want[i * channels + 3 + j] = 2.0 * pow(spectra[j * stride + b] * 0.3);
-            }
-        }
-        for simd in Simd::ALL {
-            let mut flat = vec![0.0; bins.len() * channels];
-            for add in [false, true] {
-                full_block_on(
-                    simd, &mut flat, channels, 3, &bins, &spectra, stride, 0.3, add, pow,
-                );
-            }
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&flat), bits(&want), "{}", simd.name());
         }
     }
 }
