@@ -532,6 +532,24 @@ mod tests {
     }
 
     #[test]
+    fn transposes_groups_of_any_length() {
+        // Full and partial groups, at any offset: every line is its channel.
+        let channels = 19;
+        for n in [0, 1, 7, 8, 9, 23, 64] {
+            let s: Vec<f64> = (0..n * channels).map(|i| i as f64).collect();
+            for (g, width) in [(0, 8), (8, 8), (11, 8), (16, 3)] {
+                let mut out = vec![-1.0; 8 * n];
+                transpose_group(&s, channels, g, width, &mut out);
+                for c in 0..width {
+                    for r in 0..n {
+                        assert_eq!(out[c * n + r], s[r * channels + g + c], "n {n} g {g} c {c}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn columns_follow_the_conditions_given() {
         let r = params(json!({"width": [null, null], "height": 0}))
             .check()
