@@ -45,7 +45,8 @@ fn averaging(mode: ExecutionMode) -> Pipeline {
 }
 
 /// Runs the averaging pipeline into `out`; the progress callback slows the writer to about
-/// 25 ms a task, so the run spans several checkpoints (one every 500 ms).
+/// 40 ms a task, so the run spans three periodic checkpoints (one every 500 ms; a whole run
+/// that completes records no closing one for its folds).
 fn run(
     input: &Path,
     out: &Path,
@@ -65,7 +66,7 @@ fn run(
     if let Some(n) = crash_after_sums {
         writer.crash_after_sums(n);
     }
-    let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(25));
+    let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(40));
     run_pipeline(
         &averaging(ExecutionMode::Parallel),
         &mut reader,

@@ -339,3 +339,33 @@ fn the_slurm_script_runs_an_array_of_shards_then_the_merge() {
     trialflow(&tmp.path, &["slurm", "missing.yaml", "--array", "2"])
         .assert_error(2, &["missing.yaml"]);
 }
+
+#[test]
+fn a_journal_whose_event_rows_are_gone_is_refused_never_read_as_zeros() {
+    let tmp = TempDir::new("resume-events-gone");
+    big_recording(&tmp.path);
+    write_file(&tmp.path, "p.yaml", &pipeline("sequential"));
+    assert!(run_and_kill(&tmp.path, "p.yaml", 1, &[]));
+    let staging = tmp.join("out.spy.partial");
+    let journal = std::fs::read_to_string(staging.join("progress.jsonl")).unwrap();
+    assert!(
+        !journal.contains("\"peaks\":0}"),
+        "the checkpoint covers event rows: {journal}"
+    );
+    let sidecar = staging.join("peaks.events.part");
+    assert!(sidecar.is_file(), "{:?}", list(&staging));
+    std::fs::remove_file(&sidecar).unwrap();
+    trialflow(&tmp.path, &["run", "p.yaml", "--resume"]).assert_error(
+        2,
+        &[
+            "cannot resume",
+            "peaks.events.part",
+            "fewer than",
+            "without --resume",
+        ],
+    );
+    assert!(
+        !tmp.join("out.spy").exists(),
+        "nothing was made of the missing rows"
+    );
+}

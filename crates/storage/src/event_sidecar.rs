@@ -22,9 +22,22 @@ pub struct EventSidecar {
 }
 
 impl EventSidecar {
-    /// Opens `path` for appending after its first `keep` bytes (0 starts afresh).
+    /// Opens `path` for appending after its first `keep` bytes (0 starts afresh). A file
+    /// shorter than `keep` (or none) is refused: the rows a journal counts are gone, and
+    /// must never be taken as zeros.
     pub fn open(path: &Path, keep: u64) -> Result<EventSidecar, StorageError> {
         let io = |e| StorageError::io(path, e);
+        if keep > 0 {
+            let held = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            if held < keep {
+                return Err(StorageError::format(
+                    path,
+                    format!(
+                        "cannot resume from it: it holds {held} bytes of event rows, fewer than the {keep} the journal records; run without --resume to start over"
+                    ),
+                ));
+            }
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .write(true)

@@ -181,6 +181,11 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
+    /// Whether an object is formed across trials (its fold state goes into checkpoints).
+    pub fn folds_across_trials(&self) -> bool {
+        self.folds.iter().any(Option::is_some)
+    }
+
     /// The first task this collector still needs (the resume point).
     pub fn next_task(&self) -> usize {
         self.next

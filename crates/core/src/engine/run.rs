@@ -182,7 +182,17 @@ fn run(
             }
         };
         // Whatever happened, record how far the run came, so `--resume` continues from there.
-        let checkpointed = collector.checkpoint(true);
+        // Except when a whole run computed every task and folds across trials: it goes
+        // straight on to writing its output, and its folds' state (up to log2(trials)
+        // contributions, hundreds of MB for the cross-spectra of 64 channels) would be
+        // encoded, written and hashed only for a failure while writing the output, which
+        // then resumes from the previous checkpoint instead.
+        let finished = result.is_ok() && collector.next_task() == prepared.range.end;
+        let checkpointed = if finished && scope.is_whole() && collector.folds_across_trials() {
+            Ok(())
+        } else {
+            collector.checkpoint(true)
+        };
         result?;
         checkpointed?;
         if scope.is_whole() || scope == RunScope::Merge {

@@ -211,18 +211,29 @@ impl SpyWriter {
             self.committed = true;
             return Ok(());
         }
-        // The run's bookkeeping goes; only the objects and their parts remain.
-        for entry in std::fs::read_dir(&self.staging)
+        // The run's bookkeeping goes; only the objects and their parts remain. The journal
+        // goes first: a kill in between must not leave a journal that claims completed
+        // work whose event rows or sums are already gone (a resume would then take them
+        // as missing); without a journal there is nothing to resume, and a rerun starts
+        // afresh.
+        let entries: Vec<_> = std::fs::read_dir(&self.staging)
             .map_err(|e| StorageError::io(&self.staging, e))?
             .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with("progress.")
-                || name.starts_with(".writer-pid")
-                || name.ends_with(".part")
-                || is_sums_file(&name)
-            {
-                let _ = std::fs::remove_file(entry.path());
+            .map(|entry| {
+                (
+                    entry.file_name().to_string_lossy().to_string(),
+                    entry.path(),
+                )
+            })
+            .collect();
+        for (name, path) in &entries {
+            if name.starts_with("progress.") {
+                std::fs::remove_file(path).map_err(|e| StorageError::io(path, e))?;
+            }
+        }
+        for (name, path) in &entries {
+            if name.starts_with(".writer-pid") || name.ends_with(".part") || is_sums_file(name) {
+                let _ = std::fs::remove_file(path);
             }
         }
         let final_dir = &self.container.dir;
