@@ -14,28 +14,10 @@ fn pipeline(durable: bool, output: &str) -> String {
     )
 }
 
-fn recording(dir: &Path) {
-    trialflow(
-        dir,
-        &[
-            "generate",
-            "in.spy",
-            "--trials",
-            "60",
-            "--samples",
-            "4000",
-            "--channels",
-            "12",
-            "--unequal",
-        ],
-    )
-    .ok();
-}
-
 #[test]
 fn a_run_without_syncs_gives_the_same_bits_and_resumes_only_on_the_boot_that_wrote_it() {
     let tmp = TempDir::new("durability");
-    recording(&tmp.path);
+    generate_in_spy_for_resume(&tmp.path);
     write_file(&tmp.path, "whole.yaml", &pipeline(true, "whole.spy"));
     write_file(&tmp.path, "p.yaml", &pipeline(false, "out.spy"));
     trialflow(&tmp.path, &["run", "whole.yaml", "-q"]).ok();
@@ -90,7 +72,7 @@ fn a_run_without_syncs_gives_the_same_bits_and_resumes_only_on_the_boot_that_wro
 #[test]
 fn shards_and_mpi_ranks_refuse_durable_false() {
     let tmp = TempDir::new("durability-shards");
-    recording(&tmp.path);
+    generate_in_spy_for_resume(&tmp.path);
     write_file(&tmp.path, "p.yaml", &pipeline(false, "out.spy"));
     trialflow(&tmp.path, &["run", "p.yaml", "--shard", "0/2"])
         .assert_error(2, &["execution.durable: false", "shards"]);

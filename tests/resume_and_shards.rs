@@ -25,24 +25,6 @@ fn dense_pipeline(mode: &str) -> String {
     )
 }
 
-fn big_recording(dir: &Path) {
-    trialflow(
-        dir,
-        &[
-            "generate",
-            "in.spy",
-            "--trials",
-            "60",
-            "--samples",
-            "4000",
-            "--channels",
-            "12",
-            "--unequal",
-        ],
-    )
-    .ok();
-}
-
 /// Starts a run of the `trialflow` binary and kills it with SIGKILL once its journal shows
 /// `checkpoints` checkpoints (or returns false if it finished first).
 fn run_and_kill(dir: &Path, yaml: &str, checkpoints: usize, extra: &[&str]) -> bool {
@@ -52,7 +34,7 @@ fn run_and_kill(dir: &Path, yaml: &str, checkpoints: usize, extra: &[&str]) -> b
 #[test]
 fn killed_runs_resume_to_the_same_bits_in_both_layouts() {
     let tmp = TempDir::new("resume");
-    big_recording(&tmp.path);
+    generate_in_spy_for_resume(&tmp.path);
     for mode in ["sequential", "parallel"] {
         write_file(&tmp.path, "p.yaml", &pipeline(mode));
         write_file(
@@ -93,7 +75,7 @@ fn killed_runs_resume_to_the_same_bits_in_both_layouts() {
 #[test]
 fn resume_refuses_another_pipeline_or_input_and_starts_fresh_when_nothing_is_left() {
     let tmp = TempDir::new("resume-refuse");
-    big_recording(&tmp.path);
+    generate_in_spy_for_resume(&tmp.path);
     write_file(&tmp.path, "p.yaml", &dense_pipeline("sequential"));
     assert!(run_and_kill(&tmp.path, "p.yaml", 1, &[]));
     let other = dense_pipeline("sequential").replace("size: 31", "size: 11");
@@ -257,7 +239,7 @@ fn on_error_continue_runs_every_task_and_reports_every_failure() {
 #[ignore = "mounts a 2 MiB tmpfs, which needs root: scripts/test.sh runs it (--include-ignored)"]
 fn a_full_disk_is_a_clear_error_not_a_corrupt_file() {
     let tmp = TempDir::new("full-disk");
-    big_recording(&tmp.path);
+    generate_in_spy_for_resume(&tmp.path);
     let small = tmp.join("small");
     std::fs::create_dir(&small).unwrap();
     let mounted = Command::new("mount")
@@ -343,7 +325,7 @@ fn the_slurm_script_runs_an_array_of_shards_then_the_merge() {
 #[test]
 fn a_journal_whose_event_rows_are_gone_is_refused_never_read_as_zeros() {
     let tmp = TempDir::new("resume-events-gone");
-    big_recording(&tmp.path);
+    generate_in_spy_for_resume(&tmp.path);
     write_file(&tmp.path, "p.yaml", &pipeline("sequential"));
     assert!(run_and_kill(&tmp.path, "p.yaml", 1, &[]));
     let staging = tmp.join("out.spy.partial");

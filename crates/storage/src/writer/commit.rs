@@ -57,8 +57,12 @@ impl SpyWriter {
         }
         let mut metadata = self.syncopy_labels(obj, metadata);
         if metadata.schema.kind == DataKind::TimeLock {
+            // The statistics run on as many threads as the run had workers.
+            let workers = metadata.info["execution"]["workers"]
+                .as_u64()
+                .map_or(1, |w| w as usize);
             metadata.schema.trialdefinition = self
-                .unpack_timelock(obj, &metadata.schema, &metadata.cfg)
+                .unpack_timelock(obj, &metadata.schema, &metadata.cfg, workers)
                 .map_err(|e| {
                     self.fail(
                         &name,

@@ -70,6 +70,7 @@ impl SpyWriter {
         obj: usize,
         schema: &DataSchema,
         cfg: &serde_json::Value,
+        workers: usize,
     ) -> hdf5::Result<TrialDefinition> {
         let state = &mut self.objects[obj];
         // Every block was written (by HDF5 or `pwrite`) before finalize; nothing else writes.
@@ -94,14 +95,14 @@ impl SpyWriter {
                     let state = &self.objects[obj];
                     let file = state.file.as_ref().expect("open until finalized");
                     let trials = StoredTrials::new::<f32>(&path, &data, &kept, parts)?;
-                    write_statistics::<f32>(file, &trials, schema.dtype, covariance)?;
+                    write_statistics::<f32>(file, &trials, schema.dtype, covariance, workers)?;
                 }
                 _ => {
                     let parts = self.raw_parts::<f64>(obj);
                     let state = &self.objects[obj];
                     let file = state.file.as_ref().expect("open until finalized");
                     let trials = StoredTrials::new::<f64>(&path, &data, &kept, parts)?;
-                    write_statistics::<f64>(file, &trials, schema.dtype, covariance)?;
+                    write_statistics::<f64>(file, &trials, schema.dtype, covariance, workers)?;
                 }
             }
             return Ok(kept);
@@ -190,6 +191,7 @@ fn write_statistics<T: PlainBytes + Default + Into<f64> + Send + Sync>(
     trials: &StoredTrials<'_>,
     dtype: DType,
     covariance: Option<CovarianceRequest>,
+    workers: usize,
 ) -> hdf5::Result<()> {
     let def = trials.def;
     let k = def.len();
@@ -208,17 +210,19 @@ fn write_statistics<T: PlainBytes + Default + Into<f64> + Send + Sync>(
         _ => None,
     };
     let mut cov_sum = Array2::<f64>::zeros((c, c));
-    let moments = stats::moments::<T>(
-        trials,
-        covariance.map(|r| r.ddof),
-        |i, cov| match &per_trial {
-            Some(ds) => write_rows(ds, dtype, i, cov.view()),
-            None => {
-                cov_sum += cov;
-                Ok(())
-            }
-        },
-    )?;
+    let moments =
+        stats::moments::<T>(
+            trials,
+            workers,
+            covariance.map(|r| r.ddof),
+            |i, cov| match &per_trial {
+                Some(ds) => write_rows(ds, dtype, i, cov.view()),
+                None => {
+                    cov_sum += cov;
+                    Ok(())
+                }
+            },
+        )?;
     write(file, "avg", dtype, moments.avg.view())?;
     write(file, "var", dtype, moments.var.view())?;
     let n = k as f64;

@@ -224,9 +224,11 @@ fn upper_products(dev: ArrayView2<'_, f64>, mut products: ArrayViewMut2<'_, f64>
 }
 
 /// `avg` and `var` of the stored trials, and with `covariance = Some(ddof)` each trial's
-/// covariance matrix passed to `each_cov(trial, matrix)` in trial order.
+/// covariance matrix passed to `each_cov(trial, matrix)` in trial order, on `threads`
+/// threads (the run's workers; the bits do not depend on them).
 pub(super) fn moments<T: PlainBytes + Default + Into<f64> + Send + Sync>(
     trials: &StoredTrials<'_>,
+    threads: usize,
     covariance: Option<usize>,
     mut each_cov: impl FnMut(usize, &Array2<f64>) -> hdf5::Result<()>,
 ) -> hdf5::Result<Moments> {
@@ -256,8 +258,7 @@ pub(super) fn moments<T: PlainBytes + Default + Into<f64> + Send + Sync>(
             }
         })
         .collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = trialflow_core::engine::worker_pool(threads)
+    let pool = trialflow_core::engine::worker_pool(threads.max(1))
         .map_err(|e| hdf5::Error::from(format!("starting the worker pool: {e}")))?;
     let mut current: Vec<T> = Vec::new();
     let mut next: Vec<T> = Vec::new();
@@ -389,7 +390,7 @@ mod tests {
         let mut covs = Vec::new();
         let raw = StoredTrials::new::<f64>(&path, &data, &def, None).unwrap();
         assert!(raw.raw.is_some());
-        let got = moments::<f64>(&raw, Some(1), |_, m| {
+        let got = moments::<f64>(&raw, 1, Some(1), |_, m| {
             covs.push(m.clone());
             Ok(())
         })
@@ -397,7 +398,8 @@ mod tests {
         let mut through_hdf5 = StoredTrials::new::<f64>(&path, &data, &def, None).unwrap();
         through_hdf5.raw = None;
         let mut covs_hdf5 = Vec::new();
-        let again = moments::<f64>(&through_hdf5, Some(1), |_, m| {
+        // Another read path on another number of threads: the same bits.
+        let again = moments::<f64>(&through_hdf5, 3, Some(1), |_, m| {
             covs_hdf5.push(m.clone());
             Ok(())
         })
