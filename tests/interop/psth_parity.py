@@ -12,22 +12,12 @@ the largest magnitude (Syncopy sums float32 histograms in float32). Prints one J
 object: {"ok": true, "worst": w} or {"error": "..."}.
 """
 import json
-import os
-import sys
-import tempfile
 import warnings
 
-os.environ.setdefault("SPYSILENTSTARTUP", "1")
-os.environ.setdefault("SPYDIR", tempfile.mkdtemp())
+from _parity import one, report, run  # before syncopy: it sets Syncopy's folders
 
 import numpy as np
 import syncopy as spy
-
-
-def one(loaded):
-    if isinstance(loaded, dict):
-        (loaded,) = loaded.values()
-    return loaded
 
 
 def main(spikes_path, result_path, kwargs_json):
@@ -64,12 +54,8 @@ def main(spikes_path, result_path, kwargs_json):
         worst = max(worst, float(ratio.max()))
         if ratio.max() > 1.0:
             problems.append(f"{name}: {a[fin][ratio.argmax()]}, Syncopy has {b[fin][ratio.argmax()]}")
-    if problems:
-        print(json.dumps({"error": "; ".join(problems)}))
-        return 1
-    print(json.dumps({"ok": True, "worst": worst}))
-    return 0
+    report(problems, worst=worst)
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    run(main)

@@ -13,22 +13,12 @@ largest magnitude (Syncopy sums float32 trials in float32). Prints one JSON obje
 {"ok": true, "worst": w} or {"error": "..."}.
 """
 import json
-import os
-import sys
-import tempfile
 import warnings
 
-os.environ.setdefault("SPYSILENTSTARTUP", "1")
-os.environ.setdefault("SPYDIR", tempfile.mkdtemp())
+from _parity import one, report, run  # before syncopy: it sets Syncopy's folders
 
 import numpy as np
 import syncopy as spy
-
-
-def one(loaded):
-    if isinstance(loaded, dict):
-        (loaded,) = loaded.values()
-    return loaded
 
 
 def main(input_path, result_path, kwargs_json):
@@ -72,12 +62,8 @@ def main(input_path, result_path, kwargs_json):
         if ratio.max() > 1.0:
             idx = np.unravel_index(int(ratio.argmax()), ratio.shape)
             problems.append(f"{name}{list(idx)}: {a[idx]}, Syncopy has {b[idx]}")
-    if problems:
-        print(json.dumps({"error": "; ".join(problems)}))
-        return 1
-    print(json.dumps({"ok": True, "worst": worst}))
-    return 0
+    report(problems, worst=worst)
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    run(main)
