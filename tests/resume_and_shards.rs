@@ -98,24 +98,7 @@ fn resume_refuses_another_pipeline_or_input_and_starts_fresh_when_nothing_is_lef
     std::fs::remove_dir_all(tmp.join("out.spy")).unwrap();
     assert!(run_and_kill(&tmp.path, "p.yaml", 1, &[]));
     std::thread::sleep(Duration::from_millis(20));
-    trialflow(
-        &tmp.path,
-        &[
-            "generate",
-            "in.spy",
-            "--overwrite",
-            "--trials",
-            "60",
-            "--samples",
-            "4000",
-            "--channels",
-            "12",
-            "--unequal",
-            "--seed",
-            "7",
-        ],
-    )
-    .ok();
+    generate_in_spy_for_resume_with(&tmp.path, &["--overwrite", "--seed", "7"]);
     trialflow(&tmp.path, &["run", "p.yaml", "--resume"])
         .assert_error(2, &["cannot resume", "input"]);
 

@@ -260,21 +260,24 @@ pub fn trialflow_timeout(cwd: &Path, args: &[&str], limit: std::time::Duration) 
 /// `in.spy`: 60 unequal trials of about 4000 samples x 12 channels, long enough for a run
 /// to span several checkpoints (the recording of the resume and durability tests).
 pub fn generate_in_spy_for_resume(dir: &Path) {
-    trialflow(
-        dir,
-        &[
-            "generate",
-            "in.spy",
-            "--trials",
-            "60",
-            "--samples",
-            "4000",
-            "--channels",
-            "12",
-            "--unequal",
-        ],
-    )
-    .ok();
+    generate_in_spy_for_resume_with(dir, &[]);
+}
+
+/// [`generate_in_spy_for_resume`] with more `generate` arguments (`--seed`, `--overwrite`).
+pub fn generate_in_spy_for_resume_with(dir: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "generate",
+        "in.spy",
+        "--trials",
+        "60",
+        "--samples",
+        "4000",
+        "--channels",
+        "12",
+        "--unequal",
+    ];
+    args.extend_from_slice(extra);
+    trialflow(dir, &args).ok();
 }
 
 /// `trialflow generate <dir>/<name> --trials 6 --samples 300 --channels 5 [--unequal]`;
