@@ -187,13 +187,16 @@ impl JournalFile {
     /// Appends `entry` as one line and syncs it (call only once what it records is durable).
     /// An unsynced journal's line records the boot it was written in instead.
     pub fn append(&mut self, entry: &Value) -> Result<(), StorageError> {
-        let mut entry = entry.clone();
-        if !self.synced {
-            entry["unsynced_boot"] = crate::durability::boot_id().into();
-        }
+        let line = if self.synced {
+            format!("{entry}\n")
+        } else {
+            let mut marked = entry.clone();
+            marked["unsynced_boot"] = crate::durability::boot_id().into();
+            format!("{marked}\n")
+        };
         // One write per line: `writeln!` on a file makes a system call per JSON token.
         self.file
-            .write_all(format!("{entry}\n").as_bytes())
+            .write_all(line.as_bytes())
             .map_err(|e| StorageError::io(&self.path, e))?;
         if !self.synced {
             return Ok(());

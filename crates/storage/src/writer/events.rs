@@ -145,7 +145,7 @@ impl SpyWriter {
 /// descriptor of our own (empty datasets have no storage, and need none).
 struct EventTargets {
     path: PathBuf,
-    file: Option<std::fs::File>,
+    file: std::fs::File,
     data: Option<u64>,
     columns: Vec<Option<u64>>,
 }
@@ -164,18 +164,14 @@ impl EventTargets {
                 raw_offset::<f64>(ds)
             }
         };
-        let targets = EventTargets {
-            path: path.to_path_buf(),
-            file: None,
-            data: offset(data, true),
-            columns: columns
-                .iter()
-                .zip(integer)
-                .map(|(ds, &int)| offset(ds, int))
-                .collect(),
-        };
+        let data_at = offset(data, true);
+        let columns_at: Vec<Option<u64>> = columns
+            .iter()
+            .zip(integer)
+            .map(|(ds, &int)| offset(ds, int))
+            .collect();
         let sizes = std::iter::once(data.size()).chain(columns.iter().map(|c| c.size()));
-        let located = std::iter::once(targets.data).chain(targets.columns.iter().copied());
+        let located = std::iter::once(data_at).chain(columns_at.iter().copied());
         if sizes
             .zip(located)
             .any(|(size, at)| size > 0 && at.is_none())
@@ -190,8 +186,10 @@ impl EventTargets {
             .open(path)
             .map_err(|e| StorageError::io(path, e))?;
         Ok(EventTargets {
-            file: Some(file),
-            ..targets
+            path: path.to_path_buf(),
+            file,
+            data: data_at,
+            columns: columns_at,
         })
     }
 
@@ -201,11 +199,11 @@ impl EventTargets {
         at: usize,
         values: &[T],
     ) -> Result<(), StorageError> {
-        let (Some(start), Some(file)) = (start, &self.file) else {
+        let Some(start) = start else {
             return Ok(());
         };
         let offset = start + (at * std::mem::size_of::<T>()) as u64;
-        write_at(file, offset, values).map_err(|e| StorageError::io(&self.path, e))
+        write_at(&self.file, offset, values).map_err(|e| StorageError::io(&self.path, e))
     }
 
     /// Writes `data`'s rows from row `row` on.
