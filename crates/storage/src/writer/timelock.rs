@@ -12,7 +12,7 @@
 //!   (`timelock/stats.rs`). They are computed from the values as stored (float32 for a
 //!   float32 object), as Syncopy computes them from its `data`, and the same stored bits
 //!   in every execution mode give the same statistics. Memory: two groups of trials
-//!   (about 4 MiB each), four `T x C` sums and the covariance partials.
+//!   (about 1 MiB each), four `T x C` sums and the covariance partials.
 //! - **a packed cross-trial result** (`psth` with `keeptrials: false`, a trial reduction):
 //!   one trial of `T` samples whose `data` holds `T` rows of the average, then `T` of the
 //!   variance. `data` and `avg` become the average, `var` the variance.
