@@ -149,9 +149,15 @@ impl SpyWriter {
             let part = PartName::parse(name)?;
             part.stacked?;
             let path = dir.join(name);
-            let offset = {
-                let h5 = crate::hdf5_util::open_read_only(&path).ok()?;
-                raw_offset::<T>(&h5.dataset(STACKED).ok()?)?
+            // Where `blocks` starts: known since its creation (same storage type), or read.
+            let offset = match self.objects[obj].closed_lanes.get(name) {
+                Some(lane) if std::mem::size_of::<T>() == spec.schema.dtype.size_bytes() => {
+                    lane.base?
+                }
+                _ => {
+                    let h5 = crate::hdf5_util::open_read_only(&path).ok()?;
+                    raw_offset::<T>(&h5.dataset(STACKED).ok()?)?
+                }
             };
             let file = raw.files.len();
             raw.files.push(std::fs::File::open(&path).ok()?);
