@@ -249,11 +249,26 @@ pub(crate) fn plan_part(
     last
 }
 
+/// What finalize needs of a stacked lane file this process created: its dataset's extent
+/// (for the virtual mappings) and where its values start as plain bytes (for reading
+/// them back), so it need not open the file again with HDF5 (each open allocates and
+/// fills HDF5's metadata cache: a millisecond per part file of a small run). Files of an
+/// earlier process (resumed runs, merges) are opened as before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StackedLane {
+    pub extent: Vec<usize>,
+    /// The byte offset of `blocks`' values in the file, when they are plain contiguous
+    /// storage of the object's storage type.
+    pub base: Option<u64>,
+}
+
 /// An object's open part.
 pub(crate) struct OpenPart {
     /// One file per lane, named `<first>-<first>_<k>of<n>[x<g>].h5.partial` until the part
     /// is closed.
     pub lanes: Vec<(hdf5::File, PathBuf)>,
+    /// Per lane, its stacked dataset as created (`None`: not stacked, or no tasks).
+    pub stacked_lanes: Vec<Option<StackedLane>>,
     /// Stacked, in stripes of this many tasks (see [`plan_stacking`]).
     pub stacked: Option<usize>,
     pub first: usize,

@@ -12,8 +12,8 @@ use trialflow_core::Error;
 use crate::error::StorageError;
 use crate::hdf5_util::{create_file, one_line, open_rw};
 use crate::parts::{
-    lane_of, plan_part, plan_stacking, stacked_mappings, OpenPart, PartName, LANES, PART_SECONDS,
-    STACKED,
+    lane_of, plan_part, plan_stacking, stacked_mappings, OpenPart, PartName, StackedLane, LANES,
+    PART_SECONDS, STACKED,
 };
 use crate::raw_io::raw_offset;
 use crate::typed::{stored_shape, with_storage_type, StorageElement};
@@ -193,6 +193,7 @@ impl SpyWriter {
             lanes.push((file, path));
         }
         let mut offsets = vec![None; last + 1 - first];
+        let mut stacked_lanes = vec![None; LANES];
         for (k, (file, path)) in lanes.iter().enumerate() {
             let tasks: Vec<&TaskPlacement> =
                 PartName::new(shard, first, last, Some((k, LANES)), stacked)
@@ -224,6 +225,9 @@ impl SpyWriter {
                         .create(name.as_str())
                         .map_err(|e| StorageError::io(path, one_line(&e)))?;
                     let base = raw_offset::<T>(&ds);
+                    if stacked.is_some() {
+                        stacked_lanes[k] = Some(StackedLane { extent: shape.clone(), base });
+                    }
                     let row_bytes = shape[1..].iter().product::<usize>() * std::mem::size_of::<T>();
                     let mut row = 0;
                     for p in tasks {
@@ -240,6 +244,7 @@ impl SpyWriter {
         slots.publish(&paths, stripe, first, offsets)?;
         state.part = Some(OpenPart {
             lanes,
+            stacked_lanes,
             stacked,
             first,
             last,
@@ -283,6 +288,7 @@ impl SpyWriter {
         if let Some(slots) = &self.objects[obj].slots {
             slots.withdraw();
         }
+        let mut stacked_lanes = part.stacked_lanes;
         for (k, (file, path)) in part.lanes.into_iter().enumerate() {
             file.close()
                 .map_err(|e| StorageError::io(&path, one_line(&e)))?;
@@ -299,6 +305,11 @@ impl SpyWriter {
             };
             let done = path.with_file_name(name.to_string());
             std::fs::rename(&path, &done).map_err(|e| StorageError::io(&done, e))?;
+            if let Some(lane) = stacked_lanes.get_mut(k).and_then(Option::take) {
+                self.objects[obj]
+                    .closed_lanes
+                    .insert(name.to_string(), lane);
+            }
             if !self.options.durable {
                 continue;
             }
@@ -384,12 +395,14 @@ impl SpyWriter {
                 continue;
             }
             // The lane's dataset may hold more rows than the tasks its name covers (a part
-            // closed before its planned end), so its extent is read from the file.
-            let path = self.staging.join(&parts).join(name);
-            let extent = crate::hdf5_util::open_read_only(&path)
-                .map_err(|e| hdf5::Error::from(e.to_string()))?
-                .dataset(STACKED)?
-                .shape();
+            // closed before its planned end): its extent as created, or as the file says.
+            let extent = match state.closed_lanes.get(name) {
+                Some(lane) => lane.extent.clone(),
+                None => crate::hdf5_util::open_read_only(&self.staging.join(&parts).join(name))
+                    .map_err(|e| hdf5::Error::from(e.to_string()))?
+                    .dataset(STACKED)?
+                    .shape(),
+            };
             let tasks: Vec<&TaskPlacement> = part.tasks().map(|t| &spec.placements[t]).collect();
             if tasks.is_empty() || extent[1..].contains(&0) {
                 continue;

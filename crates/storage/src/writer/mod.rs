@@ -15,13 +15,15 @@ mod checkpoints;
 mod commit;
 mod dense;
 mod events;
+mod replaced;
 mod resume;
 mod staging;
 mod timelock;
 
+pub use replaced::remove_replaced_in_background;
 pub use timelock::TIMELOCK_DATASETS;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,7 +39,7 @@ use crate::error::StorageError;
 use crate::event_sidecar::EventSidecar;
 use crate::hdf5_util::one_line;
 use crate::journal::{JournalState, JournalWriter};
-use crate::parts::{OpenPart, PartSlots};
+use crate::parts::{OpenPart, PartSlots, StackedLane};
 use crate::raw_io::{raw_offset, ContiguousBlocks, Writeback};
 use crate::typed::{with_storage_type, ConversionBuffers};
 
@@ -99,6 +101,8 @@ struct ObjectState {
     events: Option<EventSidecar>,
     /// The part file being filled (per-task layout only).
     part: Option<OpenPart>,
+    /// The stacked lane files this writer closed, by file name (see [`StackedLane`]).
+    closed_lanes: HashMap<String, StackedLane>,
     /// Where the open part wants each planned block, shared with the compute workers
     /// (per-task layout only).
     slots: Option<Arc<PartSlots>>,
@@ -221,6 +225,7 @@ impl ResultSink for SpyWriter {
             raw: None,
             events: None,
             part: None,
+            closed_lanes: HashMap::new(),
             slots: None,
             seen_channels: BTreeSet::new(),
             seen_units: BTreeSet::new(),

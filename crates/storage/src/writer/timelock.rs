@@ -12,7 +12,7 @@
 //!   (`timelock/stats.rs`). They are computed from the values as stored (float32 for a
 //!   float32 object), as Syncopy computes them from its `data`, and the same stored bits
 //!   in every execution mode give the same statistics. Memory: two groups of trials
-//!   (about 4 MiB each), four `T x C` sums and the covariance partials.
+//!   (about 1 MiB each), four `T x C` sums and the covariance partials.
 //! - **a packed cross-trial result** (`psth` with `keeptrials: false`, a trial reduction):
 //!   one trial of `T` samples whose `data` holds `T` rows of the average, then `T` of the
 //!   variance. `data` and `avg` become the average, `var` the variance.
@@ -149,9 +149,15 @@ impl SpyWriter {
             let part = PartName::parse(name)?;
             part.stacked?;
             let path = dir.join(name);
-            let offset = {
-                let h5 = crate::hdf5_util::open_read_only(&path).ok()?;
-                raw_offset::<T>(&h5.dataset(STACKED).ok()?)?
+            // Where `blocks` starts: known since its creation (same storage type), or read.
+            let offset = match self.objects[obj].closed_lanes.get(name) {
+                Some(lane) if std::mem::size_of::<T>() == spec.schema.dtype.size_bytes() => {
+                    lane.base?
+                }
+                _ => {
+                    let h5 = crate::hdf5_util::open_read_only(&path).ok()?;
+                    raw_offset::<T>(&h5.dataset(STACKED).ok()?)?
+                }
             };
             let file = raw.files.len();
             raw.files.push(std::fs::File::open(&path).ok()?);
