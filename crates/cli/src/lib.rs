@@ -46,9 +46,6 @@ pub use trialflow_pipeline::{PipelineError, Registry};
 /// Runs the command line on the process's arguments with `registry`'s routines and exits
 /// with its exit code.
 pub fn main_with(registry: Registry) -> ! {
-    // The process ends with the command: the container an `--overwrite` replaced is deleted
-    // by a detached `rm` rather than before the command returns.
-    trialflow_hdf5::remove_replaced_in_background(true);
     std::process::exit(run_cli(&registry, std::env::args_os()))
 }
 

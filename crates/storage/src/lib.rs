@@ -42,9 +42,7 @@ pub use journal::{journal_name, parse_shard_name, read_journal_lines, JournalFil
 pub use reader::SpyReader;
 pub use stored::StoredType;
 pub use task_file::{partial_path, sync_dir, sync_file, TaskFile};
-pub use writer::{
-    remove_replaced_in_background, SpyWriter, WriteMode, WriterOptions, TIMELOCK_DATASETS,
-};
+pub use writer::{SpyWriter, WriteMode, WriterOptions, TIMELOCK_DATASETS};
 
 /// Makes HDF5 quiet on errors. Call once at process start, before any other HDF5 call:
 /// HDF5's own error stacks would bury our one-line messages. (File locking is turned off per

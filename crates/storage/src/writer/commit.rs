@@ -9,7 +9,7 @@ use crate::hdf5_util::{create_file, one_line, write_string_attr, write_strings_a
 use crate::info::{file_sha1, info_document, FileFacts};
 use crate::sums::is_sums_file;
 
-use super::{replaced, SpyWriter, MAX_ATTR_BYTES};
+use super::{SpyWriter, MAX_ATTR_BYTES};
 
 impl SpyWriter {
     pub(super) fn finalize_object(
@@ -249,13 +249,13 @@ impl SpyWriter {
                 )
                 .into());
             }
-            // The old container goes aside and the new one in; only then are the old files
-            // deleted (`replaced.rs`, perhaps after this process is gone).
-            let old = replaced::aside_name(final_dir);
+            let mut old_name = final_dir.file_name().unwrap_or_default().to_os_string();
+            old_name.push(format!(".replaced-{}", std::process::id()));
+            let old = final_dir.with_file_name(old_name);
             std::fs::rename(final_dir, &old).map_err(|e| StorageError::io(final_dir, e))?;
             std::fs::rename(&self.staging, final_dir)
                 .map_err(|e| StorageError::io(final_dir, e))?;
-            replaced::remove_replaced(&old)?;
+            std::fs::remove_dir_all(&old).map_err(|e| StorageError::io(&old, e))?;
         } else {
             std::fs::rename(&self.staging, final_dir)
                 .map_err(|e| StorageError::io(final_dir, e))?;

@@ -15,12 +15,10 @@ mod checkpoints;
 mod commit;
 mod dense;
 mod events;
-mod replaced;
 mod resume;
 mod staging;
 mod timelock;
 
-pub use replaced::remove_replaced_in_background;
 pub use timelock::TIMELOCK_DATASETS;
 
 use std::collections::{BTreeSet, HashMap};
