@@ -1,7 +1,7 @@
 //! A kernel that reads float32 input as stored (`Kernel::reads_f32`) must give the bits it
 //! gives for the same values widened to f64 by the engine: the parallel executor hands it
 //! the former, the sequential and chunked executors the latter, and every mode must agree.
-//! This runs `mtmfft` both ways over tapers, trends, outputs, whole trials and a strided
+//! This runs `mtmfft` and `butterworth` both ways over tapers, trends, outputs, whole trials and a strided
 //! channel group, and compares every output value bit for bit.
 
 use ndarray::{s, Array2, Array4, ArrayView2};
@@ -9,9 +9,11 @@ use trialflow_core::{
     Complex64, ComputationalRoutine, DType, DataSchema, OutputBlock, Planner, Scratch,
     TrialDefinition, TrialInput,
 };
+use trialflow_routines::filters::{Butterworth, ButterworthParams, FilterType, IirDirection};
 use trialflow_routines::spectral::{
     Mtmfft, MtmfftParams, Padding, PolyRemoval, SpectralOutput, Taper,
 };
+use trialflow_routines::Numbers;
 
 /// Float32 samples with varied magnitudes, an offset and a drift per channel.
 fn signal(n: usize, ch: usize) -> Array2<f32> {
@@ -122,6 +124,65 @@ fn float32_as_stored_gives_the_bits_of_its_f64_widening() {
                 stored.iter().all(|&b| !f64::from_bits(b).is_nan()),
                 "{name}: every value written"
             );
+        }
+    }
+}
+
+/// `butterworth`'s output bits for one task, from f32 input or its f64 widening.
+fn filtered(routine: &Butterworth, x: ArrayView2<'_, f32>, first: usize, as_f32: bool) -> Vec<u64> {
+    let (n, ch) = x.dim();
+    let schema = DataSchema::analog(
+        DType::Float32,
+        1000.0,
+        (0..first + ch).map(|c| format!("c{c}")).collect(),
+        TrialDefinition::from_trials(&[(0, n, 0.0)], &[]),
+    );
+    let plan = routine
+        .plan(&[n, ch], &schema, &mut Planner::new())
+        .expect("plans");
+    assert!(plan.reads_f32(), "butterworth reads float32 as stored");
+    let widened = x.mapv(f64::from);
+    let none = Array2::<f64>::zeros((0, ch));
+    let input = TrialInput {
+        data: if as_f32 { none.view() } else { widened.view() }.into_dyn(),
+        data_f32: as_f32.then_some(x),
+        events: None,
+        trial_len: n,
+        trial: 0,
+        channels: first..first + ch,
+        samplerate: 1000.0,
+        offset: 0.0,
+    };
+    let mut scratch = Scratch::default();
+    scratch.reserve(plan.scratch_size());
+    let mut out = Array2::<f64>::from_elem((n, ch), f64::NAN);
+    let mut block = OutputBlock::Dense(out.view_mut().into_dyn());
+    plan.compute(&input, &mut block, &mut scratch)
+        .expect("computes");
+    out.iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn butterworth_reads_float32_as_stored_with_the_same_bits() {
+    let (n, ch) = (300, 21);
+    let x = signal(n, ch);
+    for direction in [IirDirection::TwoPass, IirDirection::OnePass] {
+        let routine = ButterworthParams::new()
+            .filter_type(FilterType::Bandpass)
+            .freq(Numbers(vec![20.0, 120.0]))
+            .order(4)
+            .direction(direction)
+            .check()
+            .expect("valid parameters");
+        // Standard layout (straight into the output) and a strided group (through scratch).
+        for (first, view) in [(0, x.view()), (3, x.slice(s![.., 3..14]))] {
+            let stored = filtered(&routine, view, first, true);
+            let widened = filtered(&routine, view, first, false);
+            assert!(
+                stored == widened,
+                "{direction:?}, channels from {first}: the bits differ"
+            );
+            assert!(stored.iter().all(|&b| !f64::from_bits(b).is_nan()));
         }
     }
 }

@@ -9,13 +9,13 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use trialflow_core::{
     ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
-    RoutineError, Samples, Scratch, ScratchSize, TrialInput,
+    RoutineError, Sample, Samples, Scratch, ScratchSize, TrialInput,
 };
 
 use super::dpss::{dpss, DpssNorm};
 use super::frequencies::{bins_within, nearest_bins, rfftfreq};
 use super::output::SpectralOutput;
-use super::trend::{Sample, Trend};
+use super::trend::Trend;
 use super::windows::{Taper, Window};
 use super::SpectralError;
 use crate::params::{setters, Keyword};

@@ -4,18 +4,14 @@
 //! The fit runs row by row with channels contiguous (vectorised across channels); the
 //! transform then subtracts the fitted trends while it gathers a block of channels.
 //!
-//! Both read f64 or float32 input as stored (`Sample`), converting each value where it is
+//! Both read f64 or float32 input as stored (`trialflow_core::Sample`), converting each value where it is
 //! read: the conversion is exact, so f32 input gives the bits of its f64 widening.
 
 use ndarray::ArrayView2;
+use trialflow_core::Sample;
 
 /// Rows per tile of the channel-block gather (8 f64: one cache line per destination line).
 const TILE: usize = 8;
-
-/// A value the trend functions read: f64, or f32 widened exactly where it is read.
-pub trait Sample: Copy + Into<f64> {}
-impl Sample for f64 {}
-impl Sample for f32 {}
 
 /// Which trend to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

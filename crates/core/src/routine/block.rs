@@ -97,6 +97,12 @@ impl<'a> TrialInput<'a> {
     }
 }
 
+/// A sample value a kernel generic over its input precision reads: f64, or float32 as
+/// stored, widened exactly (`Into<f64>`) where it is read.
+pub trait Sample: Copy + Into<f64> + Send + Sync + 'static {}
+impl Sample for f64 {}
+impl Sample for f32 {}
+
 /// Analog input in the precision it arrived in ([`TrialInput::analog`]).
 #[derive(Debug, Clone)]
 pub enum Samples<'a> {
