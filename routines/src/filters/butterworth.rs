@@ -281,7 +281,7 @@ impl ButterworthKernel {
             }
             return Ok(());
         }
-        load_rows(&x, &mut buf[pad * ch..(pad + n) * ch]);
+        load_rows(x, &mut buf[pad * ch..(pad + n) * ch]);
         match self.direction {
             IirDirection::TwoPass => cascade.filtfilt(buf, n, ch, state),
             IirDirection::OnePass => {
