@@ -44,6 +44,7 @@ fn run(routine: &Gaussian, x: &Array2<f64>) -> Vec<u64> {
     let mut out = Array2::from_elem((n, ch), f64::NAN);
     let task = TrialInput {
         data: x.view().into_dyn(),
+        data_f32: None,
         events: None,
         trial_len: x.nrows(),
         trial: 0,

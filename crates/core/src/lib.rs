@@ -23,8 +23,8 @@ pub use model::{
 /// Complex values as kernels see them (`num_complex::Complex<f64>`, the type rustfft uses).
 pub use num_complex::Complex64;
 pub use routine::{
-    ChunkContext, ComputationalRoutine, Kernel, OutputBlock, Plan, Planner, Scratch, ScratchSize,
-    TimeSupport, TrialInput,
+    ChunkContext, ComputationalRoutine, Kernel, OutputBlock, Plan, Planner, Sample, Samples,
+    Scratch, ScratchSize, TimeSupport, TrialInput,
 };
 /// The FFT crates whose plans [`Planner`] hands out, so a routine crate names the same types.
 pub use {realfft, rustfft};

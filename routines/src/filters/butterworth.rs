@@ -1,10 +1,11 @@
+use ndarray::ArrayView2;
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
 use trialflow_core::{
     ChunkContext, ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan,
-    Planner, RoutineError, Scratch, ScratchSize, TimeSupport, TrialInput,
+    Planner, RoutineError, Sample, Samples, Scratch, ScratchSize, TimeSupport, TrialInput,
 };
 
 use super::butter_design::butter_sos;
@@ -188,14 +189,73 @@ impl Kernel for ButterworthKernel {
         }
     }
 
+    /// Float32 input is read as stored: the forward pass (and the odd extension) widen
+    /// each value as they read it, so the engine's widening copy of the trial is skipped.
+    fn reads_f32(&self) -> bool {
+        true
+    }
+
     fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
+        match input.analog() {
+            Samples::F64(x) => self.filter(&x, output, scratch),
+            Samples::F32(x) => self.filter(&x, output, scratch),
+        }
+    }
+
+    /// One pass over a time chunk from the state the previous chunk left (zero at the
+    /// trial's start, as `sosfilt` without `zi`). Two passes never get here: they declare
+    /// the whole trial.
+    fn compute_chunk(
+        &self,
+        input: &TrialInput<'_>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+        chunk: &mut ChunkContext,
+    ) -> Result<(), RoutineError> {
+        if self.direction == IirDirection::TwoPass {
+            return self.compute(input, output, scratch);
+        }
         let cascade = &self.cascade;
-        let x = input.samples();
+        let (n, ch) = match input.analog() {
+            Samples::F64(x) => x.dim(),
+            Samples::F32(x) => x.dim(),
+        };
+        if n == 0 || ch == 0 {
+            return Ok(());
+        }
+        if chunk.state.len() != cascade.state_len(ch) {
+            chunk.state.resize(cascade.state_len(ch), 0.0);
+            cascade.init_state(&mut chunk.state, None);
+        }
+        scratch.reserve(ScratchSize {
+            real: n * ch,
+            ..ScratchSize::default()
+        });
+        let buf = &mut scratch.real[..n * ch];
+        match input.analog() {
+            Samples::F64(x) => load_rows(&x, buf),
+            Samples::F32(x) => load_rows(&x, buf),
+        }
+        cascade.run(buf, ch, &mut chunk.state, false);
+        store_rows(buf, &mut output.samples_mut());
+        Ok(())
+    }
+}
+
+impl ButterworthKernel {
+    /// The whole-trial filter from samples in either precision (`compute`).
+    fn filter<T: Sample>(
+        &self,
+        x: &ArrayView2<'_, T>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let cascade = &self.cascade;
         let (n, ch) = x.dim();
         if n == 0 || ch == 0 {
             return Ok(());
@@ -221,7 +281,7 @@ impl Kernel for ButterworthKernel {
             }
             return Ok(());
         }
-        load_rows(&x, &mut buf[pad * ch..(pad + n) * ch]);
+        load_rows(x, &mut buf[pad * ch..(pad + n) * ch]);
         match self.direction {
             IirDirection::TwoPass => cascade.filtfilt(buf, n, ch, state),
             IirDirection::OnePass => {
@@ -230,40 +290,6 @@ impl Kernel for ButterworthKernel {
             }
         }
         store_rows(&buf[pad * ch..(pad + n) * ch], &mut out);
-        Ok(())
-    }
-
-    /// One pass over a time chunk from the state the previous chunk left (zero at the
-    /// trial's start, as `sosfilt` without `zi`). Two passes never get here: they declare
-    /// the whole trial.
-    fn compute_chunk(
-        &self,
-        input: &TrialInput<'_>,
-        output: &mut OutputBlock<'_>,
-        scratch: &mut Scratch,
-        chunk: &mut ChunkContext,
-    ) -> Result<(), RoutineError> {
-        if self.direction == IirDirection::TwoPass {
-            return self.compute(input, output, scratch);
-        }
-        let cascade = &self.cascade;
-        let x = input.samples();
-        let (n, ch) = x.dim();
-        if n == 0 || ch == 0 {
-            return Ok(());
-        }
-        if chunk.state.len() != cascade.state_len(ch) {
-            chunk.state.resize(cascade.state_len(ch), 0.0);
-            cascade.init_state(&mut chunk.state, None);
-        }
-        scratch.reserve(ScratchSize {
-            real: n * ch,
-            ..ScratchSize::default()
-        });
-        let buf = &mut scratch.real[..n * ch];
-        load_rows(&x, buf);
-        cascade.run(buf, ch, &mut chunk.state, false);
-        store_rows(buf, &mut output.samples_mut());
         Ok(())
     }
 }

@@ -33,6 +33,7 @@ pub use sos::SosCascade;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 use serde_json::Value;
+use trialflow_core::Sample;
 
 use crate::params::{keyword_serde, Keyword, Numbers};
 
@@ -136,12 +137,15 @@ fn check_below_nyquist(
 }
 
 /// Copies a samples x channels view into a contiguous row-major buffer.
-fn load_rows(x: &ArrayView2<'_, f64>, dst: &mut [f64]) {
+fn load_rows<T: Sample>(x: &ArrayView2<'_, T>, dst: &mut [f64]) {
     let ch = x.ncols();
     for (row, d) in x.rows().into_iter().zip(dst.chunks_exact_mut(ch)) {
         match row.as_slice() {
-            Some(s) => d.copy_from_slice(s),
-            None => d.iter_mut().zip(row.iter()).for_each(|(d, &v)| *d = v),
+            Some(s) => d.iter_mut().zip(s).for_each(|(d, &v)| *d = v.into()),
+            None => d
+                .iter_mut()
+                .zip(row.iter())
+                .for_each(|(d, &v)| *d = v.into()),
         }
     }
 }

@@ -14,6 +14,7 @@
 
 use super::butter_design::Section;
 use crate::smoothing::Simd;
+use trialflow_core::Sample;
 
 /// Channels filtered together per inner loop (they stay in vector registers across the
 /// sections).
@@ -90,14 +91,16 @@ impl SosCascade {
     /// Filters `rows` rows of `data` (channels contiguous) in place, first row to last, or
     /// last to first with `reverse`, carrying `state` along.
     pub fn run(&self, data: &mut [f64], channels: usize, state: &mut [f64], reverse: bool) {
-        self.run_from(None, data, channels, state, reverse);
+        self.run_from(None::<&[f64]>, data, channels, state, reverse);
     }
 
     /// [`run`](Self::run) reading the rows from `src` (same shape as `data`) instead of
     /// from `data` itself: the filtered rows are written to `data` without a copy first.
-    pub fn run_from(
+    /// `src` may be float32 as stored, widened as each value is read (the same bits as
+    /// reading its f64 widening).
+    pub fn run_from<T: Sample>(
         &self,
-        src: Option<&[f64]>,
+        src: Option<&[T]>,
         data: &mut [f64],
         channels: usize,
         state: &mut [f64],
@@ -124,9 +127,9 @@ impl SosCascade {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn run_avx512(
+    fn run_avx512<T: Sample>(
         &self,
-        src: Option<&[f64]>,
+        src: Option<&[T]>,
         data: &mut [f64],
         channels: usize,
         state: &mut [f64],
@@ -137,9 +140,9 @@ impl SosCascade {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn run_avx2(
+    fn run_avx2<T: Sample>(
         &self,
-        src: Option<&[f64]>,
+        src: Option<&[T]>,
         data: &mut [f64],
         channels: usize,
         state: &mut [f64],
@@ -149,9 +152,9 @@ impl SosCascade {
     }
 
     #[inline(always)]
-    fn run_any(
+    fn run_any<T: Sample>(
         &self,
-        src: Option<&[f64]>,
+        src: Option<&[T]>,
         data: &mut [f64],
         channels: usize,
         state: &mut [f64],
@@ -170,12 +173,19 @@ impl SosCascade {
     /// it sits in registers; the remainder runs the same operations one channel at a time,
     /// so every channel gets the same bits whatever its position or the block's width.
     #[inline(always)]
-    fn run_row(&self, src: Option<&[f64]>, row: &mut [f64], state: &mut [f64]) {
+    fn run_row<T: Sample>(&self, src: Option<&[T]>, row: &mut [f64], state: &mut [f64]) {
         let ch = row.len();
         let full = ch - ch % LANES;
         for c0 in (0..full).step_by(LANES) {
             let mut x = [0.0; LANES];
-            x.copy_from_slice(&src.unwrap_or(&*row)[c0..c0 + LANES]);
+            match src {
+                Some(src) => {
+                    for (x, &v) in x.iter_mut().zip(&src[c0..c0 + LANES]) {
+                        *x = v.into();
+                    }
+                }
+                None => x.copy_from_slice(&row[c0..c0 + LANES]),
+            }
             for (s, sec) in self.sections.iter().enumerate() {
                 let [b0, b1, b2, _, a1, a2] = *sec;
                 let (z0, z1) = state[2 * s * ch..(2 * s + 2) * ch].split_at_mut(ch);
@@ -198,7 +208,7 @@ impl SosCascade {
             row[c0..c0 + LANES].copy_from_slice(&x);
         }
         for c in full..ch {
-            let mut x_cur = src.unwrap_or(&*row)[c];
+            let mut x_cur = src.map_or(row[c], |src| src[c].into());
             for (s, sec) in self.sections.iter().enumerate() {
                 let [b0, b1, b2, _, a1, a2] = *sec;
                 let base = 2 * s * ch;
@@ -232,9 +242,9 @@ impl SosCascade {
     /// so the trial is not copied in and out of a padded buffer. Every kept value sees the
     /// same operations in the same order as in [`filtfilt`](Self::filtfilt); the backward
     /// pass just stops before the leading extension, whose values are discarded anyway.
-    pub fn filtfilt_into(
+    pub fn filtfilt_into<T: Sample>(
         &self,
-        x: &[f64],
+        x: &[T],
         out: &mut [f64],
         channels: usize,
         pads: &mut [f64],
@@ -255,21 +265,21 @@ impl SosCascade {
 
 /// `odd_ext` of the rows of `x` (channels contiguous): `pre[i] = 2 x[0] - x[p - i]` and
 /// `post[j] = 2 x[n-1] - x[n-2-j]` for `i, j < p` (`p` rows each; `x` has more than `p`).
-fn odd_ext(x: &[f64], ch: usize, pre: &mut [f64], post: &mut [f64]) {
+fn odd_ext<T: Sample>(x: &[T], ch: usize, pre: &mut [f64], post: &mut [f64]) {
     let n = x.len() / ch;
     let p = pre.len() / ch;
     let first = &x[..ch];
     for (i, d) in pre.chunks_exact_mut(ch).enumerate() {
         let mirrored = &x[(p - i) * ch..(p - i + 1) * ch];
         for ((d, &x0), &xm) in d.iter_mut().zip(first).zip(mirrored) {
-            *d = 2.0 * x0 - xm;
+            *d = 2.0 * x0.into() - xm.into();
         }
     }
     let last = &x[(n - 1) * ch..n * ch];
     for (j, d) in post.chunks_exact_mut(ch).enumerate() {
         let mirrored = &x[(n - 2 - j) * ch..(n - 1 - j) * ch];
         for ((d, &xl), &xm) in d.iter_mut().zip(last).zip(mirrored) {
-            *d = 2.0 * xl - xm;
+            *d = 2.0 * xl.into() - xm.into();
         }
     }
 }

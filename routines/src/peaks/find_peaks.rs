@@ -632,6 +632,7 @@ mod tests {
             let mut events = EventBlock::with_columns(4);
             let task = TrialInput {
                 data: data.view().into_dyn(),
+                data_f32: None,
                 events: None,
                 trial_len: data.nrows(),
                 trial: 0,

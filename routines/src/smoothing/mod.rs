@@ -178,6 +178,7 @@ mod tests {
                 scratch.reserve(plan.scratch_size());
                 let task = TrialInput {
                     data: input.into_dyn(),
+                    data_f32: None,
                     events: None,
                     trial_len: input.nrows(),
                     trial: 0,

@@ -3,12 +3,13 @@
 use std::sync::Arc;
 use trialflow_core::routine::fft_plan_bytes;
 
+use ndarray::ArrayView2;
 use realfft::RealToComplex;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use trialflow_core::{
     ComputationalRoutine, DataSchema, Kernel, OutputBlock, OutputShape, Plan, Planner,
-    RoutineError, Scratch, ScratchSize, TrialInput,
+    RoutineError, Sample, Samples, Scratch, ScratchSize, TrialInput,
 };
 
 use super::dpss::{dpss, DpssNorm};
@@ -725,13 +726,34 @@ impl Kernel for MtmfftKernel {
         self.scratch
     }
 
+    /// Float32 input is read as stored: the trend fit and the gather into the FFT buffers
+    /// are the first passes over the trial anyway, and widen each value as they read it.
+    fn reads_f32(&self) -> bool {
+        true
+    }
+
     fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
         scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let x = input.samples();
+        match input.analog() {
+            Samples::F64(x) => self.spectra(&x, output, scratch),
+            Samples::F32(x) => self.spectra(&x, output, scratch),
+        }
+    }
+}
+
+impl MtmfftKernel {
+    /// One trial's (or channel group's) spectra from its samples, f64 or float32 as stored.
+    fn spectra<T: Sample>(
+        &self,
+        x: &ArrayView2<'_, T>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<(), RoutineError> {
+        let x = x.view();
         let (n, channels) = x.dim();
         debug_assert_eq!(n, self.n);
         let m = self.layout.nfft;

@@ -3,8 +3,12 @@
 //!
 //! The fit runs row by row with channels contiguous (vectorised across channels); the
 //! transform then subtracts the fitted trends while it gathers a block of channels.
+//!
+//! Both read f64 or float32 input as stored (`trialflow_core::Sample`), converting each value where it is
+//! read: the conversion is exact, so f32 input gives the bits of its f64 widening.
 
 use ndarray::ArrayView2;
+use trialflow_core::Sample;
 
 /// Rows per tile of the channel-block gather (8 f64: one cache line per destination line).
 const TILE: usize = 8;
@@ -22,9 +26,9 @@ pub enum Trend {
 impl Trend {
     /// Fits the trend of rows `start..start + n` of `x` for every channel: `mean[c]` and
     /// `slope[c]` (per sample, about the segment's centre). Both slices are channels long.
-    pub fn fit(
+    pub fn fit<T: Sample>(
         self,
-        x: &ArrayView2<'_, f64>,
+        x: &ArrayView2<'_, T>,
         start: usize,
         n: usize,
         mean: &mut [f64],
@@ -42,16 +46,17 @@ impl Trend {
             match row.as_slice() {
                 Some(values) => {
                     for (m, &v) in mean.iter_mut().zip(values) {
-                        *m += v;
+                        *m += v.into();
                     }
                     if self == Trend::Linear {
                         for (s, &v) in slope.iter_mut().zip(values) {
-                            *s += dt * v;
+                            *s += dt * v.into();
                         }
                     }
                 }
                 None => {
                     for (c, &v) in row.iter().enumerate() {
+                        let v: f64 = v.into();
                         mean[c] += v;
                         slope[c] += dt * v;
                     }
@@ -74,9 +79,9 @@ impl Trend {
     /// absolute channel). Reads the rows once, `width` contiguous values at a time, so a
     /// block of channels costs one pass over the trial's cache lines.
     #[allow(clippy::too_many_arguments)]
-    pub fn remove_block(
+    pub fn remove_block<T: Sample>(
         self,
-        x: &ArrayView2<'_, f64>,
+        x: &ArrayView2<'_, T>,
         c0: usize,
         width: usize,
         start: usize,
@@ -93,9 +98,9 @@ impl Trend {
     /// `taper[t]` on the way (`taper` is `n` long): `(v - trend) * w`, the same operations
     /// as detrending and then tapering in place, in one pass instead of two.
     #[allow(clippy::too_many_arguments)]
-    pub fn remove_block_tapered(
+    pub fn remove_block_tapered<T: Sample>(
         self,
-        x: &ArrayView2<'_, f64>,
+        x: &ArrayView2<'_, T>,
         c0: usize,
         width: usize,
         start: usize,
@@ -123,9 +128,9 @@ impl Trend {
 
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn gather(
+    fn gather<T: Sample>(
         self,
-        x: &ArrayView2<'_, f64>,
+        x: &ArrayView2<'_, T>,
         c0: usize,
         width: usize,
         start: usize,
@@ -160,12 +165,11 @@ impl Trend {
                             std::array::from_fn(|_| it.next().expect("TILE lines"))
                         };
                         for (t, row) in rows.chunks_exact(channels).enumerate() {
-                            let v: &[f64; TILE] =
-                                row[c0..c0 + TILE].try_into().expect("TILE values");
+                            let v: &[T; TILE] = row[c0..c0 + TILE].try_into().expect("TILE values");
                             let dt = t as f64 - centre;
                             let mut out = [0.0; TILE];
                             for j in 0..TILE {
-                                out[j] = $value(v[j], j, t, dt);
+                                out[j] = $value(v[j].into(), j, t, dt);
                             }
                             for (line, o) in dst.iter_mut().zip(out) {
                                 line[t] = o;
@@ -185,7 +189,7 @@ impl Trend {
                                     .enumerate()
                                 {
                                     let t = t0 + dt;
-                                    *o = $value(row[c0 + j], j, t, t as f64 - centre);
+                                    *o = $value(row[c0 + j].into(), j, t, t as f64 - centre);
                                 }
                             }
                         }
@@ -195,7 +199,7 @@ impl Trend {
                             let row = x.row(start + t);
                             let dt = t as f64 - centre;
                             for (j, line) in lines.chunks_exact_mut(stride).enumerate() {
-                                line[t] = $value(row[c0 + j], j, t, dt);
+                                line[t] = $value(row[c0 + j].into(), j, t, dt);
                             }
                         }
                     }

@@ -14,10 +14,10 @@ use super::options::{OnError, Pipeline};
 use super::prepare::PreparedPipeline;
 use super::sequential::check_cancelled;
 use super::sink::{DirectBlockWriter, TrialDecoder, TrialSource};
-use super::task_input::{dense_task_view, task_events, TaskData};
+use super::task_input::{dense_task_view, f32_task_view, task_events, TaskData};
 use super::tasks::Task;
 use super::thread_pool::worker_pool;
-use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
+use super::worker::{Pools, TaskResult, WorkerState};
 
 /// A trial as read, shared by the tasks of its channel groups. Its buffer returns to the pool
 /// when the last task is done with it.
@@ -79,8 +79,8 @@ struct TaskBuffers {
 }
 
 impl SharedTrial<'_> {
-    /// The task's share of the trial: its channels as f64 (widened into `buffers` if the
-    /// trial is float32), or its channels' events.
+    /// The task's share of the trial: its channels as f64, float32 as stored (see
+    /// `TaskData::F32`), or its channels' events.
     fn task_input<'b>(
         &'b self,
         task: &Task,
@@ -90,12 +90,14 @@ impl SharedTrial<'_> {
         let values = match &self.values {
             TrialValues::F64(data) => &data[..],
             TrialValues::F32(data) => {
-                // Only AnalogData is read as float32: samples x channels.
+                // Only AnalogData is read as float32: samples x channels. The worker widens
+                // it unless the kernel reads it as stored.
                 let (len, channels) = (self.shape[0], self.shape[1]);
-                return Ok(TaskData::Dense(
-                    widen_channels(&data[..len * channels], channels, task, &mut buffers.values)
-                        .into_dyn(),
-                ));
+                return Ok(TaskData::F32(f32_task_view(
+                    &data[..len * channels],
+                    channels,
+                    task,
+                )));
             }
             TrialValues::Encoded(encoded) => encoded
                 .values()

@@ -15,6 +15,10 @@ pub(crate) enum TaskData<'a> {
     /// Dense values in the kind's axis order, channel axis narrowed to the task (complex
     /// values with their trailing (re, im) axis).
     Dense(ArrayViewD<'a, f64>),
+    /// Float32 AnalogData as stored (samples x the task's channels, a strided view for a
+    /// channel group): the worker hands it to a kernel that reads f32
+    /// (`Kernel::reads_f32`) and widens it for any other.
+    F32(ArrayView2<'a, f32>),
     /// The task's channels' events of the trial, ordered by (sample, channel, unit).
     Events(&'a EventBlock),
 }
@@ -73,6 +77,22 @@ pub(crate) fn dense_task_view<'b>(
     let mut narrowed = shape.to_vec();
     narrowed[channel_axis] = task.channels.len();
     Ok(ArrayViewD::from_shape(IxDyn(&narrowed), &scratch[..]).expect("sized by the copy"))
+}
+
+/// The task's channels of a float32 AnalogData trial (`values`, `len` x `channels`
+/// row-major, as the reader read it): the whole trial, or a strided view of a group.
+pub(crate) fn f32_task_view<'b>(
+    values: &'b [f32],
+    channels: usize,
+    task: &Task,
+) -> ArrayView2<'b, f32> {
+    let len = values.len() / channels.max(1);
+    let whole =
+        ArrayView2::from_shape((len, channels), &values[..len * channels]).expect("whole rows");
+    if task.channels.len() == channels {
+        return whole;
+    }
+    whole.slice_axis_move(Axis(1), Slice::from(task.channels.clone()))
 }
 
 /// The task's share of a trial's events: all of them for a whole trial, else its channels'

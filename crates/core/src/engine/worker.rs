@@ -102,6 +102,8 @@ pub(crate) struct WorkerState {
     dense: Vec<Vec<f64>>,
     events: Vec<EventBlock>,
     scratch: Vec<Scratch>,
+    /// The task's float32 input widened to f64, for a first step whose kernel reads f64.
+    widened: Vec<f64>,
     /// Orders a step's events before the next step reads them.
     sort: EventSortScratch,
     /// False in debug mode, which also fills output blocks with NaN before each kernel.
@@ -182,6 +184,7 @@ impl WorkerState {
             dense: vec![Vec::new(); n],
             events,
             scratch,
+            widened: Vec::new(),
             sort: EventSortScratch::default(),
             catch_panics,
             staged: (0..direct.len()).map(|_| StagedRun::default()).collect(),
@@ -277,9 +280,16 @@ impl WorkerState {
         for (k, step) in prepared.steps.iter().enumerate() {
             let (before, after) = self.dense.split_at_mut(k);
             let (events_before, events_after) = self.events.split_at_mut(k);
+            let plan = step.plan_for(task);
+            let mut data_f32 = None;
             let (data, events): (ArrayViewD<'_, f64>, Option<&EventBlock>) = if k == 0 {
                 match &input {
                     TaskData::Dense(values) => (values.view(), None),
+                    TaskData::F32(values) if plan.reads_f32() => {
+                        data_f32 = Some(values.view());
+                        (empty_values(task), None)
+                    }
+                    TaskData::F32(values) => (widen(values, &mut self.widened), None),
                     TaskData::Events(events) => (empty_values(task), Some(*events)),
                 }
             } else if prepared.steps[k - 1].output.kind.is_dense() {
@@ -299,6 +309,7 @@ impl WorkerState {
             };
             let input = TrialInput {
                 data,
+                data_f32,
                 events,
                 trial_len: step.input.trialdefinition.trial_len(task.trial),
                 trial: task.trial,
@@ -306,7 +317,6 @@ impl WorkerState {
                 samplerate: step.input.samplerate,
                 offset: step.input.trialdefinition.offset(task.trial),
             };
-            let plan = step.plan_for(task);
             let scratch = &mut self.scratch[k];
             let context = || TaskContext {
                 trial: Some(task.trial),
@@ -446,25 +456,24 @@ fn flush_run(direct: Option<&dyn DirectBlockWriter>, run: &mut StagedRun) -> Res
     outcome
 }
 
-/// The task's channels of a float32 trial (`len` x `channels` row-major), widened into
-/// `out`: the reader hands float32 trials over as stored (see `TrialSource::read_trial_f32`).
-pub(crate) fn widen_channels<'b>(
-    values: &[f32],
-    channels: usize,
-    task: &Task,
-    out: &'b mut Vec<f64>,
-) -> ArrayView2<'b, f64> {
-    let len = values.len() / channels.max(1);
-    let width = task.channels.len();
+/// A task's float32 channels (see `TaskData::F32`) widened into `out`, for a kernel that
+/// reads f64: the reader hands float32 trials over as stored (`TrialSource::read_trial_f32`).
+fn widen<'b>(values: &ArrayView2<'_, f32>, out: &'b mut Vec<f64>) -> ArrayViewD<'b, f64> {
     out.clear();
-    if width == channels {
-        out.extend(values.iter().map(|&v| f64::from(v)));
-    } else {
-        for row in values.chunks_exact(channels) {
-            out.extend(row[task.channels.clone()].iter().map(|&v| f64::from(v)));
+    match values.as_slice() {
+        Some(all) => out.extend(all.iter().map(|&v| f64::from(v))),
+        None => {
+            for row in values.rows() {
+                match row.as_slice() {
+                    Some(row) => out.extend(row.iter().map(|&v| f64::from(v))),
+                    None => out.extend(row.iter().map(|&v| f64::from(v))),
+                }
+            }
         }
     }
-    ArrayView2::from_shape((len, width), &out[..len * width]).expect("sized above")
+    ArrayView2::from_shape(values.dim(), &out[..values.len()])
+        .expect("sized above")
+        .into_dyn()
 }
 
 /// The engine keeps complex values as interleaved (re, im) f64, so buffers, pools, averaging

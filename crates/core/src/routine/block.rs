@@ -5,7 +5,8 @@ use num_complex::Complex64;
 
 use crate::model::EventBlock;
 
-/// One task's input: a trial (or a channel group of it), always as f64.
+/// One task's input: a trial (or a channel group of it), as f64, or float32 AnalogData as
+/// stored for a kernel that asks for it ([`Kernel::reads_f32`](super::Kernel::reads_f32)).
 ///
 /// Dense input (AnalogData, SpectralData, CrossSpectralData, from the file or from the
 /// previous step) is in `data`, in the kind's axis order with the channel axis last
@@ -17,7 +18,15 @@ use crate::model::EventBlock;
 #[derive(Debug)]
 pub struct TrialInput<'a> {
     /// The values, trial shape with the channel axis narrowed to this task's channels.
+    /// Empty (`[0, channels]`) when the values come as stored float32 in
+    /// [`data_f32`](Self::data_f32).
     pub data: ArrayViewD<'a, f64>,
+    /// Float32 AnalogData as stored (samples x the task's channels), only for a kernel whose
+    /// [`reads_f32`](super::Kernel::reads_f32) is true and only from an executor that read
+    /// the trial as float32; otherwise `None` and the values are in `data`. A kernel that
+    /// reads it widens each value (exactly, `f64::from`) in its own first pass, so it skips
+    /// the engine's widening copy of the trial and reads half the bytes.
+    pub data_f32: Option<ArrayView2<'a, f32>>,
     /// The trial's events when the step's input is event data; `None` for dense input.
     /// Samples are relative to the trial's first sample (as a routine pushes them), channels
     /// are absolute indices within [`channels`](Self::channels) (a channel group sees only
@@ -61,6 +70,20 @@ impl<'a> TrialInput<'a> {
         ArrayViewD::from_shape(&shape[..shape.len() - 1], pairs).expect("pairs fill the shape")
     }
 
+    /// The analog input as samples x channels, in the precision it arrived in: float32 as
+    /// stored ([`data_f32`](Self::data_f32)) or f64. Only kernels whose
+    /// [`reads_f32`](super::Kernel::reads_f32) is true need this; the others get f64 and
+    /// call [`samples`](Self::samples).
+    ///
+    /// # Panics
+    /// If the input is neither float32 nor 2-D (see [`samples`](Self::samples)).
+    pub fn analog(&self) -> Samples<'_> {
+        match &self.data_f32 {
+            Some(x) => Samples::F32(x.view()),
+            None => Samples::F64(self.samples()),
+        }
+    }
+
     /// The input as samples x channels.
     ///
     /// # Panics
@@ -72,6 +95,19 @@ impl<'a> TrialInput<'a> {
             .into_dimensionality::<Ix2>()
             .expect("analog input is 2-D")
     }
+}
+
+/// A sample value a kernel generic over its input precision reads: f64, or float32 as
+/// stored, widened exactly (`Into<f64>`) where it is read.
+pub trait Sample: Copy + Into<f64> + Send + Sync + 'static {}
+impl Sample for f64 {}
+impl Sample for f32 {}
+
+/// Analog input in the precision it arrived in ([`TrialInput::analog`]).
+#[derive(Debug, Clone)]
+pub enum Samples<'a> {
+    F64(ArrayView2<'a, f64>),
+    F32(ArrayView2<'a, f32>),
 }
 
 /// Where a kernel writes its result for one task.

@@ -16,7 +16,7 @@ mod reduce;
 mod registration;
 mod traits;
 
-pub use block::{OutputBlock, TrialInput};
+pub use block::{OutputBlock, Sample, Samples, TrialInput};
 pub use chunk::{ChunkContext, TimeSupport};
 pub use plan::{fft_plan_bytes, Kernel, Plan, Scratch, ScratchSize};
 pub use planner::Planner;

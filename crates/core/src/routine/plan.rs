@@ -55,6 +55,16 @@ pub trait Kernel: Send + Sync {
         0
     }
 
+    /// Whether the kernel reads float32 AnalogData as stored ([`TrialInput::data_f32`])
+    /// instead of the engine's f64 copy. A kernel that says so must handle both (the
+    /// sequential and chunked executors, and float64 files, still hand it f64 `data`), and
+    /// give the same bits either way: widening f32 to f64 is exact, so converting each
+    /// value where it is first read does. The default, false, keeps every other kernel on
+    /// f64 input.
+    fn reads_f32(&self) -> bool {
+        false
+    }
+
     /// Computes one task. `output` has the declared shape for dense output (with the channel
     /// axis narrowed) or is an empty event block.
     fn compute(

@@ -265,6 +265,7 @@ impl StepLane {
         let input = TrialInput {
             data,
             trial,
+            data_f32: None,
             channels: channels.clone(),
             samplerate: step.input.samplerate,
             offset: step.input.trialdefinition.offset(trial),
