@@ -138,54 +138,65 @@ impl Drop for SharedTrial<'_> {
     }
 }
 
-/// Caps the number of tasks between the reader and the writer, which bounds memory.
+/// Caps the number of tasks between the reader and the writer, which bounds memory. Slots
+/// are taken a batch at a time and given back a worker's batch at a time, and the reader is
+/// woken only once its whole batch fits: with tiny tasks, a wake-up per task cost more CPU
+/// than the tasks themselves.
 struct Window {
-    free: Mutex<usize>,
+    slots: Mutex<Slots>,
     changed: Condvar,
+}
+
+struct Slots {
+    free: usize,
+    /// How many slots the waiting reader needs (0: it is not waiting).
+    wanted: usize,
 }
 
 impl Window {
     fn new(size: usize) -> Self {
         Window {
-            free: Mutex::new(size),
+            slots: Mutex::new(Slots {
+                free: size,
+                wanted: 0,
+            }),
             changed: Condvar::new(),
         }
     }
 
-    /// Waits for a slot for task `task`; returns false if the run stops before it.
-    fn acquire(&self, task: usize, failure: &Failure) -> bool {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+    /// Waits for `n` slots for the batch starting at task `task` (`n` is at most the
+    /// window); returns false if the run stops before it.
+    fn acquire(&self, n: usize, task: usize, failure: &Failure) -> bool {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if failure.skips(task) {
+                slots.wanted = 0;
                 return false;
             }
-            if *free > 0 {
-                *free -= 1;
+            if slots.free >= n {
+                slots.free -= n;
+                slots.wanted = 0;
                 return true;
             }
-            free = self.changed.wait(free).unwrap_or_else(|p| p.into_inner());
+            slots.wanted = n;
+            slots = self.changed.wait(slots).unwrap_or_else(|p| p.into_inner());
         }
-    }
-
-    /// Takes a slot if one is free now.
-    fn try_acquire(&self) -> bool {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        if *free > 0 {
-            *free -= 1;
-            return true;
-        }
-        false
     }
 
     fn release(&self, n: usize) {
-        if n > 0 {
-            *self.free.lock().unwrap_or_else(|p| p.into_inner()) += n;
+        if n == 0 {
+            return;
+        }
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.free += n;
+        if slots.wanted > 0 && slots.free >= slots.wanted {
+            slots.wanted = 0;
             self.changed.notify_all();
         }
     }
 
     fn wake_all(&self) {
-        let _guard = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         self.changed.notify_all();
     }
 }
@@ -294,29 +305,43 @@ fn read_trials<'p>(
     let complex = source.schema().kind.is_dense() && source.schema().dtype.is_complex();
     let decoder = source.decoder();
     let mut tasks = prepared.tasks[start..end].iter().peekable();
-    let mut batch: WorkItem<'p> = Vec::with_capacity(prepared.batch);
+    // A batch never needs more slots than the window has.
+    let batch_size = prepared.batch.clamp(1, prepared.window.max(1));
+    let mut batch: WorkItem<'p> = Vec::new();
+    // Slots held for the batch being filled; the batch goes out when they are used up, so
+    // the reader takes and the writer gives back slots a whole batch at a time.
+    let mut held = 0;
     // Hands the batch to the workers; false if they are gone.
     let send =
         |batch: &mut WorkItem<'p>| batch.is_empty() || work_tx.send(std::mem::take(batch)).is_ok();
-    // A slot in the window for `task`. The batch goes out before waiting for one, since the
-    // slots it holds come back only once its tasks are done.
-    let acquire = |task: usize, batch: &mut WorkItem<'p>| {
-        !failure.skips(task) && window.try_acquire() || send(batch) && window.acquire(task, failure)
+    // Slots for the batch that starts at `task` (the batch is empty then).
+    let acquire = |task: usize, held: &mut usize| {
+        if *held == 0 {
+            let n = batch_size.min(end - task);
+            if !window.acquire(n, task, failure) {
+                return false;
+            }
+            *held = n;
+        }
+        true
     };
     while let Some(first) = tasks.peek() {
         let trial = first.trial;
         let first_index = first.index;
         reading.store(first_index, Ordering::SeqCst);
         if let Err(e) = check_cancelled(execution) {
+            send(&mut batch);
             failure.record(first_index, e, window);
             return;
         }
-        if !acquire(first_index, &mut batch) {
+        if !acquire(first_index, &mut held) {
             return;
         }
         let values = match read_trial(source, trial, read_f32, decoder.as_ref(), pools) {
             Ok(values) => values,
             Err(e) => {
+                // The tasks before this trial still run, as they would sequentially.
+                send(&mut batch);
                 failure.record(first_index, e, window);
                 return;
             }
@@ -327,17 +352,16 @@ fn read_trials<'p>(
             complex,
             pools,
         });
-        let mut first_task = true;
         while let Some(task) = tasks.next_if(|t| t.trial == trial) {
-            if !first_task && !acquire(task.index, &mut batch) {
+            if !acquire(task.index, &mut held) {
                 return;
             }
-            first_task = false;
             if batch.capacity() == 0 {
-                batch.reserve(prepared.batch);
+                batch.reserve(held);
             }
             batch.push((task.index, Arc::clone(&shared)));
-            if batch.len() >= prepared.batch && !send(&mut batch) {
+            held -= 1;
+            if held == 0 && !send(&mut batch) {
                 return;
             }
         }
@@ -408,19 +432,24 @@ pub(crate) fn run_parallel(
             let result_rx = result_rx;
             let applying = AtomicUsize::new(start);
             let drained = contained(|| {
-                for result in result_rx.iter().flatten() {
-                    let task = result.task;
-                    if failure.skips(task) {
-                        continue;
-                    }
-                    applying.store(collector.completed(), Ordering::SeqCst);
-                    match collector.accept_contained(result, &pools) {
-                        Ok(applied) => window.release(applied),
-                        Err(e @ Error::Crashed { .. }) => {
-                            failure.halt(collector.completed(), e, &window)
+                // A worker's batch at a time: its slots go back to the window at once.
+                for results in result_rx.iter() {
+                    let mut applied = 0;
+                    for result in results {
+                        let task = result.task;
+                        if failure.skips(task) {
+                            continue;
                         }
-                        Err(e) => failure.record(task, e, &window),
+                        applying.store(collector.completed(), Ordering::SeqCst);
+                        match collector.accept_contained(result, &pools) {
+                            Ok(n) => applied += n,
+                            Err(e @ Error::Crashed { .. }) => {
+                                failure.halt(collector.completed(), e, &window)
+                            }
+                            Err(e) => failure.record(task, e, &window),
+                        }
                     }
+                    window.release(applied);
                 }
             });
             if let Err(message) = drained {

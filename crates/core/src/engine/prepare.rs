@@ -395,7 +395,7 @@ fn prepare_steps(
                             shape,
                         }
                     })
-                    .collect();
+                    .collect::<Vec<_>>();
                 let layout = if parallel_store {
                     StoreLayout::PerTask
                 } else {
@@ -412,7 +412,7 @@ fn prepare_steps(
                 tag: format!("{tag_prefix}{}", step.name),
                 schema: spec_schema,
                 layout,
-                placements,
+                placements: placements.into(),
             });
         }
         current = output;
