@@ -143,6 +143,7 @@ impl Drop for SharedTrial<'_> {
 /// woken only once its whole batch fits: with tiny tasks, a wake-up per task cost more CPU
 /// than the tasks themselves.
 struct Window {
+    size: usize,
     slots: Mutex<Slots>,
     changed: Condvar,
 }
@@ -151,16 +152,40 @@ struct Slots {
     free: usize,
     /// How many slots the waiting reader needs (0: it is not waiting).
     wanted: usize,
+    /// Whether the reader waits for something else the writer does (see
+    /// [`Window::wait_until`]): then every release wakes it.
+    watching: bool,
 }
 
 impl Window {
     fn new(size: usize) -> Self {
         Window {
+            size,
             slots: Mutex::new(Slots {
                 free: size,
                 wanted: 0,
+                watching: false,
             }),
             changed: Condvar::new(),
+        }
+    }
+
+    /// Waits until `ready()` or until no task is in flight (so the wait always ends: the
+    /// writer has then applied every task handed out); false if the run stops first.
+    /// `ready` is checked again whenever the writer gives slots back.
+    fn wait_until(&self, ready: impl Fn() -> bool, task: usize, failure: &Failure) -> bool {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if failure.skips(task) {
+                slots.watching = false;
+                return false;
+            }
+            if slots.free == self.size || ready() {
+                slots.watching = false;
+                return true;
+            }
+            slots.watching = true;
+            slots = self.changed.wait(slots).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -189,8 +214,9 @@ impl Window {
         }
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.free += n;
-        if slots.wanted > 0 && slots.free >= slots.wanted {
+        if slots.watching || slots.wanted > 0 && slots.free >= slots.wanted {
             slots.wanted = 0;
+            slots.watching = false;
             self.changed.notify_all();
         }
     }
@@ -298,6 +324,7 @@ fn read_trials<'p>(
     work_tx: &std::sync::mpsc::SyncSender<WorkItem<'p>>,
     pools: &'p Pools,
     execution: &ExecutionOptions,
+    direct: &[Option<Arc<dyn DirectBlockWriter>>],
 ) {
     // Float32 is handed over as stored only for AnalogData (samples x channels).
     let read_f32 =
@@ -325,6 +352,44 @@ fn read_trials<'p>(
         }
         true
     };
+    // Whether the workers can write every block of a task straight into storage. A sink
+    // that writes part files publishes where a part's blocks go when it opens the part,
+    // which is once the tasks before it are applied; the blocks of tasks computed before
+    // then go to the writer thread one by one, the window's worth at every part boundary
+    // (about 5% of a run of tiny trials). So when the tasks stop being placeable the
+    // reader hands over what it has and waits for the sink (or for the tasks in flight to
+    // drain, whichever comes first) before it goes on.
+    let placeable = |task: usize| {
+        direct.iter().enumerate().all(|(obj, d)| {
+            d.as_ref().is_none_or(|d| {
+                prepared.objects[obj]
+                    .placements
+                    .get(task)
+                    .is_none_or(|p| d.locate(p).is_some())
+            })
+        })
+    };
+    let watch = direct.iter().any(Option::is_some);
+    let mut placed = false;
+    // Before task `task` is batched: false if the run stops.
+    let mut follow_storage = |task: usize, batch: &mut WorkItem<'p>, held: &mut usize| {
+        if !watch {
+            return true;
+        }
+        let now = placeable(task);
+        if placed && !now {
+            // The unused slots go back, so that the window can drain.
+            if !send(batch) {
+                return false;
+            }
+            window.release(std::mem::take(held));
+            if !window.wait_until(|| placeable(task), task, failure) {
+                return false;
+            }
+        }
+        placed = now || placeable(task);
+        true
+    };
     while let Some(first) = tasks.peek() {
         let trial = first.trial;
         let first_index = first.index;
@@ -332,6 +397,9 @@ fn read_trials<'p>(
         if let Err(e) = check_cancelled(execution) {
             send(&mut batch);
             failure.record(first_index, e, window);
+            return;
+        }
+        if !follow_storage(first_index, &mut batch, &mut held) {
             return;
         }
         if !acquire(first_index, &mut held) {
@@ -352,7 +420,12 @@ fn read_trials<'p>(
             complex,
             pools,
         });
+        let mut first_task = true;
         while let Some(task) = tasks.next_if(|t| t.trial == trial) {
+            if !first_task && !follow_storage(task.index, &mut batch, &mut held) {
+                return;
+            }
+            first_task = false;
             if !acquire(task.index, &mut held) {
                 return;
             }
@@ -410,6 +483,7 @@ pub(crate) fn run_parallel(
                     &work_tx,
                     &pools,
                     &pipeline.execution,
+                    direct,
                 )
             });
             drop(work_tx);
