@@ -26,6 +26,7 @@ mod sink;
 mod task_input;
 mod tasks;
 mod thread_pool;
+mod window;
 mod worker;
 
 pub use chunks::{ChunkPlan, ChunkReason};

@@ -1,6 +1,6 @@
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ndarray::{Dimension, IxDyn};
 
@@ -17,6 +17,7 @@ use super::sink::{DirectBlockWriter, TrialDecoder, TrialSource};
 use super::task_input::{dense_task_view, task_events, TaskData};
 use super::tasks::Task;
 use super::thread_pool::worker_pool;
+use super::window::{Failure, Window};
 use super::worker::{widen_channels, Pools, TaskResult, WorkerState};
 
 /// A trial as read, shared by the tasks of its channel groups. Its buffer returns to the pool
@@ -135,136 +136,6 @@ impl Drop for SharedTrial<'_> {
                 }
             }
         }
-    }
-}
-
-/// Caps the number of tasks between the reader and the writer, which bounds memory. Slots
-/// are taken a batch at a time and given back a worker's batch at a time, and the reader is
-/// woken only once its whole batch fits: with tiny tasks, a wake-up per task cost more CPU
-/// than the tasks themselves.
-struct Window {
-    size: usize,
-    slots: Mutex<Slots>,
-    changed: Condvar,
-}
-
-struct Slots {
-    free: usize,
-    /// How many slots the waiting reader needs (0: it is not waiting).
-    wanted: usize,
-    /// Whether the reader waits for something else the writer does (see
-    /// [`Window::wait_until`]): then every release wakes it.
-    watching: bool,
-}
-
-impl Window {
-    fn new(size: usize) -> Self {
-        Window {
-            size,
-            slots: Mutex::new(Slots {
-                free: size,
-                wanted: 0,
-                watching: false,
-            }),
-            changed: Condvar::new(),
-        }
-    }
-
-    /// Waits until `ready()` or until no task is in flight (so the wait always ends: the
-    /// writer has then applied every task handed out); false if the run stops first.
-    /// `ready` is checked again whenever the writer gives slots back.
-    fn wait_until(&self, ready: impl Fn() -> bool, task: usize, failure: &Failure) -> bool {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if failure.skips(task) {
-                slots.watching = false;
-                return false;
-            }
-            if slots.free == self.size || ready() {
-                slots.watching = false;
-                return true;
-            }
-            slots.watching = true;
-            slots = self.changed.wait(slots).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-
-    /// Waits for `n` slots for the batch starting at task `task` (`n` is at most the
-    /// window); returns false if the run stops before it.
-    fn acquire(&self, n: usize, task: usize, failure: &Failure) -> bool {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if failure.skips(task) {
-                slots.wanted = 0;
-                return false;
-            }
-            if slots.free >= n {
-                slots.free -= n;
-                slots.wanted = 0;
-                return true;
-            }
-            slots.wanted = n;
-            slots = self.changed.wait(slots).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-
-    fn release(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.free += n;
-        if slots.watching || slots.wanted > 0 && slots.free >= slots.wanted {
-            slots.wanted = 0;
-            slots.watching = false;
-            self.changed.notify_all();
-        }
-    }
-
-    fn wake_all(&self) {
-        let _guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        self.changed.notify_all();
-    }
-}
-
-/// The first failure in task order. After a failure at task k, tasks after k are skipped but
-/// tasks before k still run, so the reported error is the one a sequential run would report,
-/// whatever the timing, and the completed tasks stay a prefix. A panic outside a kernel
-/// halts everything instead: the thread that panicked may be the one the others wait for.
-struct Failure {
-    first_failed: AtomicUsize,
-    first: Mutex<Option<(usize, Error)>>,
-    halted: AtomicBool,
-}
-
-impl Failure {
-    fn new() -> Self {
-        Failure {
-            first_failed: AtomicUsize::new(usize::MAX),
-            first: Mutex::new(None),
-            halted: AtomicBool::new(false),
-        }
-    }
-
-    /// Records a panic outside a kernel at `task` and stops every task not yet applied.
-    fn halt(&self, task: usize, error: Error, window: &Window) {
-        self.halted.store(true, Ordering::SeqCst);
-        self.record(task, error, window);
-    }
-
-    fn record(&self, task: usize, error: Error, window: &Window) {
-        let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
-        if first.as_ref().is_none_or(|(t, _)| task < *t) {
-            *first = Some((task, error));
-            self.first_failed.fetch_min(task, Ordering::SeqCst);
-        }
-        drop(first);
-        window.wake_all();
-    }
-
-    /// Whether task `task` no longer needs to run.
-    fn skips(&self, task: usize) -> bool {
-        self.halted.load(Ordering::SeqCst) || task > self.first_failed.load(Ordering::SeqCst)
     }
 }
 
