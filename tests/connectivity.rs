@@ -95,7 +95,8 @@ impl Input {
                 rows: 0..total,
                 channels: 0..channels,
                 shape: vec![total, channels],
-            }],
+            }]
+            .into(),
         };
         let path = dir.join(format!("{name}.spy"));
         let mut writer = SpyWriter::create(&path, WriterOptions::default()).unwrap();

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use trialflow_core::engine::MemoryEstimate;
-use trialflow_core::engine::{prepare, ProgressFn, RunScope, TrialSource};
+use trialflow_core::engine::{
+    prepare, run_prepared, PreparedPipeline, ProgressFn, RunScope, TrialSource,
+};
 use trialflow_core::{run_pipeline, DType, DataKind, ExecutionMode, RunReport};
 use trialflow_hdf5::{ContainerPath, SpyWriter, WriteMode, WriterOptions};
 
@@ -60,6 +62,8 @@ pub struct PreparedRun {
     container: ContainerPath,
     shard: Option<(usize, usize)>,
     summary: PlanSummary,
+    /// The dry run itself, which `execute` hands to the engine rather than repeating it.
+    prepared: PreparedPipeline,
 }
 
 /// What a finished run (or shard, or merge) wrote.
@@ -101,13 +105,14 @@ impl PreparedRun {
         )?;
         let container = ContainerPath::new(&config.output)?;
         refuse_output_over_input(&input.file, &container.dir)?;
-        let summary = summarise(&config, &input, &container)?;
+        let (summary, prepared) = summarise(&config, &input, &container)?;
         Ok(PreparedRun {
             config,
             input,
             container,
             shard,
             summary,
+            prepared,
         })
     }
 
@@ -139,6 +144,7 @@ impl PreparedRun {
             container,
             shard,
             summary,
+            prepared,
         } = self;
         let mode = match (shard, options.resume) {
             (Some((index, count)), resume) => WriteMode::Shard {
@@ -159,8 +165,9 @@ impl PreparedRun {
                 durable,
             },
         )?;
-        let report = run_pipeline(
+        let report = run_prepared(
             &config.pipeline,
+            Some(prepared),
             input.source.as_mut(),
             &mut writer,
             options.progress,
@@ -226,11 +233,12 @@ fn input_bytes(source: &dyn TrialSource) -> u64 {
         .sum()
 }
 
+/// The dry run and what it found.
 fn summarise(
     config: &CheckedPipeline,
     input: &OpenedInput,
     container: &ContainerPath,
-) -> Result<PlanSummary, PipelineError> {
+) -> Result<(PlanSummary, PreparedPipeline), PipelineError> {
     let schema = input.source.schema();
     let prepared = prepare(&config.pipeline, schema, "")?;
     let saves = prepared
@@ -245,7 +253,7 @@ fn summarise(
             dtype: spec.schema.dtype,
         })
         .collect();
-    Ok(PlanSummary {
+    let summary = PlanSummary {
         input: input.file.clone(),
         trials: schema.n_trials(),
         channels: schema.n_channels(),
@@ -257,7 +265,8 @@ fn summarise(
         workers: prepared.workers,
         memory: prepared.memory,
         saves,
-    })
+    };
+    Ok((summary, prepared))
 }
 
 /// Adds where the completed work is kept, when a failed run leaves some for `--resume`.

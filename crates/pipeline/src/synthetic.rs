@@ -175,7 +175,8 @@ pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf,
                 channels: 0..opts.channels,
             }
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     let spec = ObjectSpec {
         tag: "raw".into(),
         schema: schema.clone(),

@@ -26,6 +26,7 @@ mod sink;
 mod task_input;
 mod tasks;
 mod thread_pool;
+mod window;
 mod worker;
 
 pub use chunks::{ChunkPlan, ChunkReason};
@@ -36,7 +37,7 @@ pub use mpi_world::{MpiInitError, MpiWorld};
 pub use options::{ExecutionMode, ExecutionOptions, OnError, Pipeline, RunScope, Step};
 pub use prepare::{prepare, CrossTrial, PreparedPipeline, PreparedStep};
 pub use provenance::log_header;
-pub use run::{run_pipeline, ProgressFn, RunReport, SavedObject};
+pub use run::{run_pipeline, run_prepared, ProgressFn, RunReport, SavedObject};
 pub use sink::{
     BlockSpot, Checkpoint, DenseBlock, DirectBlockWriter, ObjectId, ObjectMetadata, ObjectSpec,
     ResultSink, StoreLayout, TaskPlacement, TrialDecoder, TrialSource,

@@ -1,6 +1,6 @@
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ndarray::{Dimension, IxDyn};
 
@@ -17,6 +17,7 @@ use super::sink::{DirectBlockWriter, TrialDecoder, TrialSource};
 use super::task_input::{dense_task_view, f32_task_view, task_events, TaskData};
 use super::tasks::Task;
 use super::thread_pool::worker_pool;
+use super::window::{Failure, Window};
 use super::worker::{Pools, TaskResult, WorkerState};
 
 /// A trial as read, shared by the tasks of its channel groups. Its buffer returns to the pool
@@ -140,99 +141,6 @@ impl Drop for SharedTrial<'_> {
     }
 }
 
-/// Caps the number of tasks between the reader and the writer, which bounds memory.
-struct Window {
-    free: Mutex<usize>,
-    changed: Condvar,
-}
-
-impl Window {
-    fn new(size: usize) -> Self {
-        Window {
-            free: Mutex::new(size),
-            changed: Condvar::new(),
-        }
-    }
-
-    /// Waits for a slot for task `task`; returns false if the run stops before it.
-    fn acquire(&self, task: usize, failure: &Failure) -> bool {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if failure.skips(task) {
-                return false;
-            }
-            if *free > 0 {
-                *free -= 1;
-                return true;
-            }
-            free = self.changed.wait(free).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-
-    /// Takes a slot if one is free now.
-    fn try_acquire(&self) -> bool {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        if *free > 0 {
-            *free -= 1;
-            return true;
-        }
-        false
-    }
-
-    fn release(&self, n: usize) {
-        if n > 0 {
-            *self.free.lock().unwrap_or_else(|p| p.into_inner()) += n;
-            self.changed.notify_all();
-        }
-    }
-
-    fn wake_all(&self) {
-        let _guard = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        self.changed.notify_all();
-    }
-}
-
-/// The first failure in task order. After a failure at task k, tasks after k are skipped but
-/// tasks before k still run, so the reported error is the one a sequential run would report,
-/// whatever the timing, and the completed tasks stay a prefix. A panic outside a kernel
-/// halts everything instead: the thread that panicked may be the one the others wait for.
-struct Failure {
-    first_failed: AtomicUsize,
-    first: Mutex<Option<(usize, Error)>>,
-    halted: AtomicBool,
-}
-
-impl Failure {
-    fn new() -> Self {
-        Failure {
-            first_failed: AtomicUsize::new(usize::MAX),
-            first: Mutex::new(None),
-            halted: AtomicBool::new(false),
-        }
-    }
-
-    /// Records a panic outside a kernel at `task` and stops every task not yet applied.
-    fn halt(&self, task: usize, error: Error, window: &Window) {
-        self.halted.store(true, Ordering::SeqCst);
-        self.record(task, error, window);
-    }
-
-    fn record(&self, task: usize, error: Error, window: &Window) {
-        let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
-        if first.as_ref().is_none_or(|(t, _)| task < *t) {
-            *first = Some((task, error));
-            self.first_failed.fetch_min(task, Ordering::SeqCst);
-        }
-        drop(first);
-        window.wake_all();
-    }
-
-    /// Whether task `task` no longer needs to run.
-    fn skips(&self, task: usize) -> bool {
-        self.halted.load(Ordering::SeqCst) || task > self.first_failed.load(Ordering::SeqCst)
-    }
-}
-
 /// Consecutive tasks handed to one worker at once (`PreparedPipeline::batch` of them, or
 /// fewer): with tiny tasks, one handover per task would cost more than the task.
 type WorkItem<'p> = Vec<(usize, Arc<SharedTrial<'p>>)>;
@@ -289,6 +197,7 @@ fn read_trials<'p>(
     work_tx: &std::sync::mpsc::SyncSender<WorkItem<'p>>,
     pools: &'p Pools,
     execution: &ExecutionOptions,
+    direct: &[Option<Arc<dyn DirectBlockWriter>>],
 ) {
     // Float32 is handed over as stored only for AnalogData (samples x channels).
     let read_f32 =
@@ -296,29 +205,84 @@ fn read_trials<'p>(
     let complex = source.schema().kind.is_dense() && source.schema().dtype.is_complex();
     let decoder = source.decoder();
     let mut tasks = prepared.tasks[start..end].iter().peekable();
-    let mut batch: WorkItem<'p> = Vec::with_capacity(prepared.batch);
+    // A batch never needs more slots than the window has.
+    let batch_size = prepared.batch.clamp(1, prepared.window.max(1));
+    let mut batch: WorkItem<'p> = Vec::new();
+    // Slots held for the batch being filled; the batch goes out when they are used up, so
+    // the reader takes and the writer gives back slots a whole batch at a time.
+    let mut held = 0;
     // Hands the batch to the workers; false if they are gone.
     let send =
         |batch: &mut WorkItem<'p>| batch.is_empty() || work_tx.send(std::mem::take(batch)).is_ok();
-    // A slot in the window for `task`. The batch goes out before waiting for one, since the
-    // slots it holds come back only once its tasks are done.
-    let acquire = |task: usize, batch: &mut WorkItem<'p>| {
-        !failure.skips(task) && window.try_acquire() || send(batch) && window.acquire(task, failure)
+    // Slots for the batch that starts at `task` (the batch is empty then).
+    let acquire = |task: usize, held: &mut usize| {
+        if *held == 0 {
+            let n = batch_size.min(end - task);
+            if !window.acquire(n, task, failure) {
+                return false;
+            }
+            *held = n;
+        }
+        true
+    };
+    // Whether the workers can write every block of a task straight into storage. A sink
+    // that writes part files publishes where a part's blocks go when it opens the part,
+    // which is once the tasks before it are applied; the blocks of tasks computed before
+    // then go to the writer thread one by one, the window's worth at every part boundary
+    // (about 5% of a run of tiny trials). So when the tasks stop being placeable the
+    // reader hands over what it has and waits for the sink (or for the tasks in flight to
+    // drain, whichever comes first) before it goes on.
+    let placeable = |task: usize| {
+        direct.iter().enumerate().all(|(obj, d)| {
+            d.as_ref().is_none_or(|d| {
+                prepared.objects[obj]
+                    .placements
+                    .get(task)
+                    .is_none_or(|p| d.locate(p).is_some())
+            })
+        })
+    };
+    let watch = direct.iter().any(Option::is_some);
+    let mut placed = false;
+    // Before task `task` is batched: false if the run stops.
+    let mut follow_storage = |task: usize, batch: &mut WorkItem<'p>, held: &mut usize| {
+        if !watch {
+            return true;
+        }
+        let now = placeable(task);
+        if placed && !now {
+            // The unused slots go back, so that the window can drain.
+            if !send(batch) {
+                return false;
+            }
+            window.release(std::mem::take(held));
+            if !window.wait_until(|| placeable(task), task, failure) {
+                return false;
+            }
+        }
+        placed = now || placeable(task);
+        true
     };
     while let Some(first) = tasks.peek() {
         let trial = first.trial;
         let first_index = first.index;
         reading.store(first_index, Ordering::SeqCst);
         if let Err(e) = check_cancelled(execution) {
+            send(&mut batch);
             failure.record(first_index, e, window);
             return;
         }
-        if !acquire(first_index, &mut batch) {
+        if !follow_storage(first_index, &mut batch, &mut held) {
+            return;
+        }
+        if !acquire(first_index, &mut held) {
             return;
         }
         let values = match read_trial(source, trial, read_f32, decoder.as_ref(), pools) {
             Ok(values) => values,
             Err(e) => {
+                // The tasks before this trial still run, as they would sequentially.
+                send(&mut batch);
                 failure.record(first_index, e, window);
                 return;
             }
@@ -331,15 +295,19 @@ fn read_trials<'p>(
         });
         let mut first_task = true;
         while let Some(task) = tasks.next_if(|t| t.trial == trial) {
-            if !first_task && !acquire(task.index, &mut batch) {
+            if !first_task && !follow_storage(task.index, &mut batch, &mut held) {
                 return;
             }
             first_task = false;
+            if !acquire(task.index, &mut held) {
+                return;
+            }
             if batch.capacity() == 0 {
-                batch.reserve(prepared.batch);
+                batch.reserve(held);
             }
             batch.push((task.index, Arc::clone(&shared)));
-            if batch.len() >= prepared.batch && !send(&mut batch) {
+            held -= 1;
+            if held == 0 && !send(&mut batch) {
                 return;
             }
         }
@@ -388,6 +356,7 @@ pub(crate) fn run_parallel(
                     &work_tx,
                     &pools,
                     &pipeline.execution,
+                    direct,
                 )
             });
             drop(work_tx);
@@ -410,19 +379,24 @@ pub(crate) fn run_parallel(
             let result_rx = result_rx;
             let applying = AtomicUsize::new(start);
             let drained = contained(|| {
-                for result in result_rx.iter().flatten() {
-                    let task = result.task;
-                    if failure.skips(task) {
-                        continue;
-                    }
-                    applying.store(collector.completed(), Ordering::SeqCst);
-                    match collector.accept_contained(result, &pools) {
-                        Ok(applied) => window.release(applied),
-                        Err(e @ Error::Crashed { .. }) => {
-                            failure.halt(collector.completed(), e, &window)
+                // A worker's batch at a time: its slots go back to the window at once.
+                for results in result_rx.iter() {
+                    let mut applied = 0;
+                    for result in results {
+                        let task = result.task;
+                        if failure.skips(task) {
+                            continue;
                         }
-                        Err(e) => failure.record(task, e, &window),
+                        applying.store(collector.completed(), Ordering::SeqCst);
+                        match collector.accept_contained(result, &pools) {
+                            Ok(n) => applied += n,
+                            Err(e @ Error::Crashed { .. }) => {
+                                failure.halt(collector.completed(), e, &window)
+                            }
+                            Err(e) => failure.record(task, e, &window),
+                        }
                     }
+                    window.release(applied);
                 }
             });
             if let Err(message) = drained {

@@ -82,7 +82,24 @@ pub fn run_pipeline(
     sink: &mut dyn ResultSink,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<RunReport> {
-    match catch_unwind(AssertUnwindSafe(|| run(pipeline, source, sink, progress))) {
+    run_prepared(pipeline, None, source, sink, progress)
+}
+
+/// [`run_pipeline`] when the dry run is done already: `prepared` must be
+/// [`prepare`]`(pipeline, source.schema(), "")` for this pipeline (with its execution
+/// options and scope) and this source. A front end that showed the dry run's summary
+/// passes it on, since with many trials the dry run is tens of milliseconds (`None`:
+/// it runs here).
+pub fn run_prepared(
+    pipeline: &Pipeline,
+    prepared: Option<PreparedPipeline>,
+    source: &mut dyn TrialSource,
+    sink: &mut dyn ResultSink,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<RunReport> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        run(pipeline, prepared, source, sink, progress)
+    })) {
         Ok(outcome) => outcome,
         Err(payload) => {
             abort(sink);
@@ -106,6 +123,7 @@ fn abort(sink: &mut dyn ResultSink) {
 
 fn run(
     pipeline: &Pipeline,
+    prepared: Option<PreparedPipeline>,
     source: &mut dyn TrialSource,
     sink: &mut dyn ResultSink,
     progress: Option<ProgressFn<'_>>,
@@ -118,7 +136,10 @@ fn run(
             "execution.mode: mpi runs through the MPI front end: start `trialflow run PIPELINE` under mpirun with a trialflow built with --features mpi (a library caller runs each rank's RunScope::Shard, then RunScope::Merge)",
         ));
     }
-    let mut prepared = prepare(pipeline, source.schema(), "")?;
+    let mut prepared = match prepared {
+        Some(prepared) => prepared,
+        None => prepare(pipeline, source.schema(), "")?,
+    };
     prepared.memory.sink = sink.resident_bytes(&prepared.objects);
     prepared.memory.check(pipeline.execution.mem_thresh)?;
     let scope = pipeline.execution.scope;

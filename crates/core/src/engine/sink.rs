@@ -217,8 +217,9 @@ pub struct ObjectSpec {
     /// The output schema, with the storage dtype decided.
     pub schema: DataSchema,
     pub layout: StoreLayout,
-    /// Where each task's block goes (dense output only).
-    pub placements: Vec<TaskPlacement>,
+    /// Where each task's block goes (dense output only). Shared: the engine and the sink
+    /// both keep the spec, and with many tiny tasks a copy was tens of MB.
+    pub placements: Arc<[TaskPlacement]>,
 }
 
 /// Handle to an object a sink has preallocated.
@@ -281,8 +282,9 @@ pub trait ResultSink: Send {
     /// Whether a checkpoint offered now (not `closing`) would surely be deferred. The
     /// writer offers one after every task once it is due, and a sink that defers it
     /// until its own boundary (a part file filled) would otherwise see a whole checkpoint
-    /// built, warnings and fold state copied, for every tiny task until then. A sink that
-    /// never defers keeps the default.
+    /// built, warnings and fold state copied, for every tiny task until then. It is asked
+    /// after every task, before the writer reads the clock, so it must be cheap. A sink
+    /// that never defers keeps the default.
     fn defers_checkpoint(&self) -> bool {
         false
     }
