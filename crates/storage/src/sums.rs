@@ -358,7 +358,11 @@ mod tests {
         let record = write_sums(&dir, None, 3, 9, &sums, false).unwrap();
         let path = sums_path(&dir, None, 3);
         let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(bytes, encode(3, 9, &sums), "the file is the layout, streamed");
+        assert_eq!(
+            bytes,
+            encode(3, 9, &sums),
+            "the file is the layout, streamed"
+        );
         assert_eq!(record.bytes, bytes.len() as u64);
         let back = read_sums(&dir, None, &record, 9).unwrap();
         assert_eq!(back[0].as_ref().unwrap().len(), 3 * CHUNK_VALUES + 5);
