@@ -258,14 +258,19 @@ impl TreeFold {
                 ),
             ));
         }
-        let mut right = self.stack.pop().expect("covered is not empty");
-        while let Some(mut left) = self.stack.pop() {
-            join(&mut left.values, &right.values);
-            left.len += right.len;
-            self.spare.push(right.values);
-            right = left;
+        // Joined from the right, `S0 + (S1 + (... + (Sm-1 + Sm)))`, in one pass over the
+        // nodes (`join_chain`: the same additions as joining them one by one).
+        let last = self.stack.pop().expect("covered is not empty");
+        if self.stack.is_empty() {
+            return Ok(last.values);
         }
-        Ok(right.values)
+        let (root, above) = self.stack.split_first_mut().expect("not empty");
+        join_chain(&mut root.values, above, &last.values);
+        self.spare.push(last.values);
+        let mut nodes = self.stack.drain(..);
+        let root = nodes.next().expect("not empty");
+        self.spare.extend(nodes.map(|n| n.values));
+        Ok(root.values)
     }
 }
 
@@ -409,6 +414,19 @@ mod tests {
                 let same = bits(&blocks.total(n).unwrap()) == bits(&leaves.total(n).unwrap());
                 assert!(same, "{range:?}: total");
             }
+        }
+    }
+
+    #[test]
+    fn the_total_joins_the_stack_from_the_right() {
+        for n in [1, 2, 3, 7, 13, 15, 31, 100, 127, 200] {
+            let mut fold = fold_range(0..n);
+            let nodes: Vec<Vec<f64>> = fold.stack.iter().map(|n| n.values.clone()).collect();
+            let mut want = nodes.last().unwrap().clone();
+            for left in nodes.iter().rev().skip(1) {
+                want = left.iter().zip(&want).map(|(l, r)| l + r).collect();
+            }
+            assert_eq!(bits(&fold.total(n).unwrap()), bits(&want), "n {n}");
         }
     }
 
