@@ -6,39 +6,80 @@
 //! resumed run must start from exactly the state of the tasks its journal says are done:
 //! fewer tasks lose trials, more count some twice. Each checkpoint therefore writes
 //! its sums to a new file named by its generation (`sums.<generation>.bin`) and syncs it;
-//! only then does the journal line naming that generation (with the file's size and SHA-1)
-//! get written, and only once that line is durable are older generations removed. A kill
-//! between the two leaves a newer file that no journal line names, which a resume ignores.
-//! The file also records its generation and the completed-task count, so a file renamed or
-//! copied from another checkpoint is refused rather than trusted. Shards share the staging
-//! folder, so a shard's files carry its name (`sums.s<I>of<N>.<generation>.bin`); the merge
-//! reads each shard's last generation, which its finished journal names.
+//! only then does the journal line naming that generation (with the file's size and
+//! checksum) get written, and only once that line is durable are older generations removed.
+//! A kill between the two leaves a newer file that no journal line names, which a resume
+//! ignores. The file also records its generation and the completed-task count, so a file
+//! renamed or copied from another checkpoint is refused rather than trusted. Shards share the
+//! staging folder, so a shard's files carry its name (`sums.s<I>of<N>.<generation>.bin`); the
+//! merge reads each shard's last generation, which its finished journal names.
+//!
+//! The checksum guards against a file whose bytes are not the ones written (a damaged disk,
+//! a file cut short or edited by hand): it is XXH3-128, which any change of the bytes alters
+//! except with a chance of about 2^-128, as SHA-1 did (2^-160). It is not meant to resist a
+//! forger: whoever can replace the file can rewrite the journal line naming it too, so a
+//! cryptographic hash bought nothing, and SHA-1 cost more than writing the file (a 64-channel
+//! coherence run's state is hundreds of MB). Journals written before carry `sha1`, which is
+//! still checked.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
 use crate::error::StorageError;
+use crate::raw_io::as_bytes;
 
 /// What a journal line says about the sums written for its checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SumsRecord {
     pub generation: u64,
     pub bytes: u64,
-    pub sha1: String,
+    pub checksum: Checksum,
+}
+
+/// A sums file's checksum as a journal line records it (hex digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Checksum {
+    Xxh3(String),
+    /// What journals written before XXH3 record.
+    Sha1(String),
+}
+
+impl Checksum {
+    fn of(&self, bytes: &[u8]) -> Checksum {
+        match self {
+            Checksum::Xxh3(_) => Checksum::Xxh3(xxh3_hex(xxh3_128(bytes))),
+            Checksum::Sha1(_) => Checksum::Sha1(
+                Sha1::digest(bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 impl SumsRecord {
     pub fn to_json(&self) -> Value {
-        json!({ "generation": self.generation, "bytes": self.bytes, "sha1": self.sha1 })
+        let (key, hex) = match &self.checksum {
+            Checksum::Xxh3(hex) => ("xxh3_128", hex),
+            Checksum::Sha1(hex) => ("sha1", hex),
+        };
+        json!({ "generation": self.generation, "bytes": self.bytes, key: hex })
     }
 
     pub fn from_json(value: &Value) -> Option<SumsRecord> {
+        let hex = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
+        let checksum = match hex("xxh3_128") {
+            Some(hex) => Checksum::Xxh3(hex),
+            None => Checksum::Sha1(hex("sha1")?),
+        };
         Some(SumsRecord {
             generation: value.get("generation")?.as_u64()?,
             bytes: value.get("bytes")?.as_u64()?,
-            sha1: value.get("sha1")?.as_str()?.to_string(),
+            checksum,
         })
     }
 }
@@ -78,7 +119,8 @@ fn generation_of(name: &str) -> Option<(Shard, u64)> {
 
 /// Writes generation `generation`'s sums (covering the first `completed` tasks): temporary
 /// file, sync, rename, sync of the folder (the syncs only if `durable`). Returns what the
-/// journal line records.
+/// journal line records. The values go to the file straight from `sums`, a slice at a time
+/// that is hashed while it is in cache, with no copy of the whole state in between.
 pub(crate) fn write_sums(
     staging: &Path,
     shard: Shard,
@@ -87,12 +129,19 @@ pub(crate) fn write_sums(
     sums: &[Option<Vec<f64>>],
     durable: bool,
 ) -> Result<SumsRecord, StorageError> {
-    let bytes = encode(generation, completed, sums);
     let path = sums_path(staging, shard, generation);
     let tmp = path.with_extension("bin.tmp");
     let io = |e| StorageError::io(&path, e);
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
+    let mut hasher = Xxh3::new();
+    let mut bytes = 0u64;
+    let mut scratch = Vec::new();
+    encode_into(generation, completed, sums, &mut scratch, |chunk| {
+        hasher.update(chunk);
+        bytes += chunk.len() as u64;
+        std::io::Write::write_all(&mut file, chunk)
+    })
+    .map_err(io)?;
     if durable {
         file.sync_data().map_err(io)?;
     }
@@ -106,9 +155,13 @@ pub(crate) fn write_sums(
     }
     Ok(SumsRecord {
         generation,
-        bytes: bytes.len() as u64,
-        sha1: sha1_hex(&bytes),
+        bytes,
+        checksum: Checksum::Xxh3(xxh3_hex(hasher.digest128())),
     })
+}
+
+fn xxh3_hex(digest: u128) -> String {
+    format!("{digest:032x}")
 }
 
 /// Reads the sums a journal line names, refusing a file that is missing, of another size or
@@ -145,7 +198,7 @@ pub(crate) fn read_sums(
             record.bytes
         )));
     }
-    if sha1_hex(&bytes) != record.sha1 {
+    if record.checksum.of(&bytes) != record.checksum {
         return Err(refuse(
             "does not match the checksum the journal recorded".into(),
         ));
@@ -186,29 +239,52 @@ pub(crate) fn remove_other_generations(staging: &Path, shard: Shard, keep: u64) 
     }
 }
 
-fn sha1_hex(bytes: &[u8]) -> String {
-    Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+/// How many values go to the file at a time: the slice is hashed and written while it is
+/// in cache.
+const CHUNK_VALUES: usize = 1 << 17;
 
 /// Layout: magic, generation, completed, object count, then per object its value count and
-/// values (0 values: the object is not averaged). All little-endian u64/f64.
-fn encode(generation: u64, completed: usize, sums: &[Option<Vec<f64>>]) -> Vec<u8> {
-    let values: usize = sums.iter().flatten().map(Vec::len).sum();
-    let mut bytes = Vec::with_capacity(32 + 8 * (sums.len() + values));
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&generation.to_le_bytes());
-    bytes.extend_from_slice(&(completed as u64).to_le_bytes());
-    bytes.extend_from_slice(&(sums.len() as u64).to_le_bytes());
+/// values (0 values: the object is not averaged). All little-endian u64/f64. Hands the bytes
+/// to `put` in order, the values a chunk at a time (`scratch` converts them on a big-endian
+/// machine; on a little-endian one they are handed over where they lie).
+fn encode_into(
+    generation: u64,
+    completed: usize,
+    sums: &[Option<Vec<f64>>],
+    scratch: &mut Vec<u8>,
+    mut put: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut header = Vec::with_capacity(32);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&generation.to_le_bytes());
+    header.extend_from_slice(&(completed as u64).to_le_bytes());
+    header.extend_from_slice(&(sums.len() as u64).to_le_bytes());
+    put(&header)?;
     for sum in sums {
         let values = sum.as_deref().unwrap_or(&[]);
-        bytes.extend_from_slice(&(values.len() as u64).to_le_bytes());
-        for v in values {
-            bytes.extend_from_slice(&v.to_le_bytes());
+        put(&(values.len() as u64).to_le_bytes())?;
+        for chunk in values.chunks(CHUNK_VALUES) {
+            if cfg!(target_endian = "little") {
+                put(as_bytes(chunk))?;
+            } else {
+                scratch.clear();
+                scratch.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+                put(scratch)?;
+            }
         }
     }
+    Ok(())
+}
+
+/// The file's bytes in one vector (tests).
+#[cfg(test)]
+fn encode(generation: u64, completed: usize, sums: &[Option<Vec<f64>>]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    encode_into(generation, completed, sums, &mut Vec::new(), |chunk| {
+        bytes.extend_from_slice(chunk);
+        Ok(())
+    })
+    .expect("writing to a vector cannot fail");
     bytes
 }
 
@@ -271,6 +347,44 @@ mod tests {
         let mut foreign = bytes;
         foreign[0] = b'X';
         assert!(decode(&foreign).is_none());
+    }
+
+    #[test]
+    fn a_written_file_reads_back_and_a_changed_byte_is_refused() {
+        let dir = std::env::temp_dir().join(format!("tf-sums-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big: Vec<f64> = (0..3 * CHUNK_VALUES + 5).map(|i| i as f64 * 0.5).collect();
+        let sums = vec![Some(big), None, Some(vec![2.0])];
+        let record = write_sums(&dir, None, 3, 9, &sums, false).unwrap();
+        let path = sums_path(&dir, None, 3);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            bytes,
+            encode(3, 9, &sums),
+            "the file is the layout, streamed"
+        );
+        assert_eq!(record.bytes, bytes.len() as u64);
+        let back = read_sums(&dir, None, &record, 9).unwrap();
+        assert_eq!(back[0].as_ref().unwrap().len(), 3 * CHUNK_VALUES + 5);
+        assert_eq!(back[2], Some(vec![2.0]));
+        // A journal line of an older trialflow names the file's SHA-1 instead.
+        let json = SumsRecord::from_json(&record.to_json()).unwrap();
+        assert_eq!(json, record);
+        let old = SumsRecord {
+            checksum: Checksum::Sha1(String::new()).of(&bytes),
+            ..record.clone()
+        };
+        let old = SumsRecord::from_json(&old.to_json()).unwrap();
+        assert!(matches!(old.checksum, Checksum::Sha1(_)));
+        assert!(read_sums(&dir, None, &old, 9).is_ok());
+        let mut changed = bytes.clone();
+        changed[8 * CHUNK_VALUES] ^= 1;
+        std::fs::write(&path, &changed).unwrap();
+        for record in [&record, &old] {
+            let err = read_sums(&dir, None, record, 9).unwrap_err().to_string();
+            assert!(err.contains("checksum"), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

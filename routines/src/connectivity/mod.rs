@@ -7,7 +7,7 @@
 //! | method | per-trial contribution | sum over trials (trial order) | `finish(sum, n_trials)` |
 //! |---|---|---|---|
 //! | `csd` | [`CsdPlan::trial`] / [`dyadic_product`] → [`CsdBlock`] | [`CsdBlock::add`] | [`CsdBlock::mean`] |
-//! | `coh` | the same | the same | [`coherence`] / [`coherency`] |
+//! | `coh` | the same | the same | [`coherence`] / [`coherency`] ([`coherence_packed`] from the fold's packed sum) |
 //! | `granger` | the same (with `demean_taper`, every frequency) | the same | [`granger::finish`] |
 //! | `ppc` | [`ppc::contribution`] of the trial's `CsdBlock::cross` | `+=` | [`ppc::finish`] |
 //! | `corr` | [`CorrPlan::trial`] | `+=` | [`corr::finish`] |
@@ -32,7 +32,7 @@ mod spectra;
 pub mod wilson;
 mod wilson_steps;
 
-pub use coherence::{coherence, coherency, CoherenceOutput};
+pub use coherence::{coherence, coherence_packed, coherency, CoherenceOutput};
 pub use corr::{CorrPlan, CorrScratch};
 pub use errors::ConnectivityError;
 pub use granger::GrangerInfo;

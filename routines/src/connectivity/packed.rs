@@ -55,6 +55,28 @@ impl Packing {
         }
     }
 
+    /// The cross-spectrum of senders' `a` and receivers' `b` in one frequency's `plane`,
+    /// as [`unpack`](Self::unpack) gives it (a triangle's lower half conjugated).
+    pub fn cross(self, plane: &[C64], a: usize, b: usize, ni: usize, nj: usize) -> C64 {
+        match self {
+            Packing::Rect => plane[self.row(a, ni, nj) + b],
+            Packing::Triangle if b >= a => plane[self.row(a, ni, nj) + b - a],
+            Packing::Triangle => plane[self.row(b, ni, nj) + a - b].conj(),
+        }
+    }
+
+    /// The auto-spectra of sender `a` and of receiver `b` in one frequency's `plane`, as
+    /// [`unpack`](Self::unpack) gives them.
+    pub fn autos(self, plane: &[C64], a: usize, b: usize, ni: usize, nj: usize) -> (f64, f64) {
+        match self {
+            Packing::Rect => (plane[a * (nj + 1) + nj].re, plane[ni * (nj + 1) + b].re),
+            Packing::Triangle => {
+                let autos = ni * (ni + 1) / 2;
+                (plane[autos + a].re, plane[autos + b].re)
+            }
+        }
+    }
+
     /// Unpacks a sum of contributions, `(freq, len)`, into the cross-spectra and
     /// auto-spectra (a triangle's lower half as the conjugate of its upper half).
     pub fn unpack(self, sum: ArrayView2<'_, C64>, pairs: &ChannelPairs) -> CsdBlock {

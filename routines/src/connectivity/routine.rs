@@ -17,9 +17,8 @@ use trialflow_core::{
 
 use super::kernels::{CorrKernel, CrossKernel};
 use super::{
-    coherence, coherency, corr, granger, ppc, ChannelCmb, ChannelPairs, ChannelRef,
-    CoherenceOutput, ConnectivityError, CorrPlan, CrossSpectra, CrossSpectraParams, Method,
-    Packing,
+    coherence_packed, corr, granger, ppc, ChannelCmb, ChannelPairs, ChannelRef, CoherenceOutput,
+    ConnectivityError, CorrPlan, CrossSpectra, CrossSpectraParams, Method, Packing,
 };
 use crate::spectral::{present, Frequencies, Padding, PolyRemoval, Taper};
 
@@ -450,7 +449,25 @@ impl ComputationalRoutine for Connectivity {
         let packed_pairs = packed_pairs.ok_or_else(|| {
             RoutineError::failed("connectivity: finished before its dry run (a bug)")
         })?;
-        let block = Packing::of(&packed_pairs).unpack(sum, &packed_pairs);
+        let packing = Packing::of(&packed_pairs);
+        let not_contiguous = || RoutineError::failed("connectivity: state not contiguous");
+        match self.method {
+            Method::Coh(CoherenceOutput::Complex) => {
+                let mut out = output.complex_mut();
+                let out = out.slice_mut(s![0, .., .., ..]);
+                return coherence_packed(sum, packing, &packed_pairs, n_trials, out, |c| c)
+                    .ok_or_else(not_contiguous);
+            }
+            Method::Coh(convert) => {
+                let mut out = output.dense_mut();
+                let out = out.slice_mut(s![0, .., .., ..]);
+                let convert = |c| convert.convert(c);
+                return coherence_packed(sum, packing, &packed_pairs, n_trials, out, convert)
+                    .ok_or_else(not_contiguous);
+            }
+            _ => {}
+        }
+        let block = packing.unpack(sum, &packed_pairs);
         let (nf, ni, nj) = block.cross.dim();
         match self.method {
             Method::Csd => {
@@ -459,14 +476,6 @@ impl ComputationalRoutine for Connectivity {
                     .complex_mut()
                     .slice_mut(s![0, .., .., ..])
                     .assign(&mean.cross);
-            }
-            Method::Coh(CoherenceOutput::Complex) => {
-                let c = coherency(&block.mean(n_trials));
-                output.complex_mut().slice_mut(s![0, .., .., ..]).assign(&c);
-            }
-            Method::Coh(out) => {
-                let c = coherence(&block, n_trials, out);
-                output.dense_mut().slice_mut(s![0, .., .., ..]).assign(&c);
             }
             Method::Granger => {
                 let freqs = self.freqs.lock().expect("not poisoned").clone();
@@ -490,7 +499,9 @@ impl ComputationalRoutine for Connectivity {
                 let (g, _info) = granger::finish(&block, n_trials, &pairs, &freqs, &mut planner)?;
                 output.dense_mut().slice_mut(s![0, .., .., ..]).assign(&g);
             }
-            Method::Ppc | Method::Corr => unreachable!("not packed cross-spectra"),
+            Method::Ppc | Method::Corr | Method::Coh(_) => {
+                unreachable!("not packed cross-spectra, or finished above")
+            }
         }
         Ok(())
     }

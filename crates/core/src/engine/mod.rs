@@ -12,6 +12,7 @@ mod collector;
 mod contain;
 mod finish;
 mod fold;
+mod huge_pages;
 mod memory;
 #[cfg(feature = "mpi")]
 mod mpi_world;
