@@ -13,7 +13,7 @@ use super::options::{Pipeline, RunScope};
 use super::prepare::{CrossTrial, PreparedPipeline};
 use super::sink::{Checkpoint, DenseBlock, ObjectId, ResultSink};
 use super::thread_pool::worker_pool;
-use super::worker::{Pools, SavedOutput, TaskResult};
+use super::worker::{DenseValues, Pools, SavedOutput, TaskResult};
 
 /// The writer's logic: accepts task results in any order and applies them strictly in task
 /// order, which keeps event ordering independent of how tasks were scheduled and means the
@@ -344,6 +344,19 @@ impl<'a> Collector<'a> {
         }
         for (obj, output) in result.outputs.into_iter().enumerate() {
             match output {
+                // A whole trial's contribution to a fold is handed over with its buffer, which
+                // the fold keeps as a leaf instead of copying it (tens of MB per trial for
+                // cross-spectra); the pool gets a buffer the fold no longer needs.
+                SavedOutput::Dense {
+                    data: DenseValues::F64(values),
+                    ..
+                } if self.folds[obj].is_some()
+                    && self.prepared.tasks[result.task].n_groups == 1 =>
+                {
+                    let trial = self.prepared.tasks[result.task].trial;
+                    let fold = self.folds[obj].as_mut().expect("checked above");
+                    pools.give_dense(DenseValues::F64(fold.fill_owned(trial, values)));
+                }
                 SavedOutput::Dense { data, shape } => {
                     self.apply_dense(obj, result.task, data.view(shape))?;
                     pools.give_dense(data);

@@ -114,6 +114,27 @@ impl TreeFold {
         }
     }
 
+    /// [`fill`](Self::fill) of a trial's whole contribution handed over in its buffer: kept
+    /// as the leaf where `fill` would copy it (no pass over tens of MB), or added to its left
+    /// siblings where they lie. Returns a buffer for the caller's pool: the one given, or
+    /// one the fold no longer needs (empty when it has none).
+    pub fn fill_owned(&mut self, trial: usize, block: Vec<f64>) -> Vec<f64> {
+        if block.len() != self.state_len || self.open.is_some() {
+            self.fill(trial, 0..self.channels, &block, true);
+            return block;
+        }
+        if self.join_into_siblings(trial, &block) {
+            return block;
+        }
+        let back = self.spare.pop().unwrap_or_default();
+        self.push(Node {
+            start: trial,
+            len: 1,
+            values: block,
+        });
+        back
+    }
+
     /// How many nodes on top of the stack a leaf for `trial` would be joined with when
     /// pushed: the left siblings of the leaf, then of their sum, and so on (trailing ones of
     /// `trial` in binary, as far as the stack holds them).
@@ -427,6 +448,27 @@ mod tests {
                 want = left.iter().zip(&want).map(|(l, r)| l + r).collect();
             }
             assert_eq!(bits(&fold.total(n).unwrap()), bits(&want), "n {n}");
+        }
+    }
+
+    #[test]
+    fn owned_contributions_give_the_bits_of_leaves_and_return_buffers() {
+        for range in [0..1, 0..2, 0..7, 0..16, 0..37, 5..23, 1..2] {
+            let mut owned = TreeFold::new(2, 2, 1);
+            for t in range.clone() {
+                if t % 5 == 4 {
+                    owned.fill(t, 0..1, &contribution(t)[..1], false);
+                    owned.fill(t, 1..2, &contribution(t)[1..], true);
+                } else {
+                    let back = owned.fill_owned(t, contribution(t).to_vec());
+                    assert!(back.is_empty() || back.len() == 2, "{range:?}");
+                }
+            }
+            assert_eq!(
+                bits(&owned.encode()),
+                bits(&fold_range(range.clone()).encode()),
+                "{range:?}"
+            );
         }
     }
 

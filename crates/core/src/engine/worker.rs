@@ -327,6 +327,10 @@ impl WorkerState {
                 let shape = step.task_output_shape(task);
                 let n = shape.size() * if step.block_is_complex() { 2 } else { 1 };
                 let buf = &mut after[0];
+                if buf.capacity() < n {
+                    // A fresh buffer (tens of MB for cross-spectra): huge pages if large.
+                    *buf = super::huge_pages::vec_with_capacity(n);
+                }
                 if buf.len() < n {
                     buf.resize(n, 0.0);
                 }
