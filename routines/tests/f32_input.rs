@@ -25,24 +25,29 @@ fn signal(n: usize, ch: usize) -> Array2<f32> {
     })
 }
 
-/// The output values of one task as bits, from f32 input (`as_f32`) or its f64 widening.
-fn run(routine: &Mtmfft, x: ArrayView2<'_, f32>, first: usize, as_f32: bool) -> Vec<u64> {
-    let (n, ch) = x.dim();
-    let schema = DataSchema::analog(
+/// The schema of a float32 recording of `n` samples whose channels `first..first + ch` a
+/// task holds.
+fn schema(n: usize, first: usize, ch: usize) -> DataSchema {
+    DataSchema::analog(
         DType::Float32,
         1000.0,
         (0..first + ch).map(|c| format!("c{c}")).collect(),
         TrialDefinition::from_trials(&[(0, n, 0.0)], &[]),
-    );
-    let layout = routine.layout(&schema).expect("layout");
-    let plan = routine
-        .plan(&[n, ch], &schema, &mut Planner::new())
-        .expect("plans");
-    assert!(plan.reads_f32(), "mtmfft reads float32 as stored");
-    let widened = x.mapv(f64::from);
-    let none = Array2::<f64>::zeros((0, ch));
-    let input = TrialInput {
-        data: if as_f32 { none.view() } else { widened.view() }.into_dyn(),
+    )
+}
+
+/// `x` as a task's input: as stored (`as_f32`), or widened into `widened` as the engine
+/// does for kernels that read f64 (`empty` stands in for the f64 values otherwise).
+fn input<'a>(
+    x: ArrayView2<'a, f32>,
+    widened: &'a Array2<f64>,
+    empty: &'a Array2<f64>,
+    first: usize,
+    as_f32: bool,
+) -> TrialInput<'a> {
+    let (n, ch) = x.dim();
+    TrialInput {
+        data: if as_f32 { empty.view() } else { widened.view() }.into_dyn(),
         data_f32: as_f32.then_some(x),
         events: None,
         trial_len: n,
@@ -50,7 +55,21 @@ fn run(routine: &Mtmfft, x: ArrayView2<'_, f32>, first: usize, as_f32: bool) -> 
         channels: first..first + ch,
         samplerate: 1000.0,
         offset: 0.0,
-    };
+    }
+}
+
+/// The output values of one task as bits, from f32 input (`as_f32`) or its f64 widening.
+fn run(routine: &Mtmfft, x: ArrayView2<'_, f32>, first: usize, as_f32: bool) -> Vec<u64> {
+    let (n, ch) = x.dim();
+    let schema = schema(n, first, ch);
+    let layout = routine.layout(&schema).expect("layout");
+    let plan = routine
+        .plan(&[n, ch], &schema, &mut Planner::new())
+        .expect("plans");
+    assert!(plan.reads_f32(), "mtmfft reads float32 as stored");
+    let widened = x.mapv(f64::from);
+    let empty = Array2::<f64>::zeros((0, ch));
+    let input = input(x, &widened, &empty, first, as_f32);
     let mut scratch = Scratch::default();
     scratch.reserve(plan.scratch_size());
     let dim = (1, layout.out_tapers, layout.bins.len(), ch);
@@ -131,28 +150,14 @@ fn float32_as_stored_gives_the_bits_of_its_f64_widening() {
 /// `butterworth`'s output bits for one task, from f32 input or its f64 widening.
 fn filtered(routine: &Butterworth, x: ArrayView2<'_, f32>, first: usize, as_f32: bool) -> Vec<u64> {
     let (n, ch) = x.dim();
-    let schema = DataSchema::analog(
-        DType::Float32,
-        1000.0,
-        (0..first + ch).map(|c| format!("c{c}")).collect(),
-        TrialDefinition::from_trials(&[(0, n, 0.0)], &[]),
-    );
+    let schema = schema(n, first, ch);
     let plan = routine
         .plan(&[n, ch], &schema, &mut Planner::new())
         .expect("plans");
     assert!(plan.reads_f32(), "butterworth reads float32 as stored");
     let widened = x.mapv(f64::from);
-    let none = Array2::<f64>::zeros((0, ch));
-    let input = TrialInput {
-        data: if as_f32 { none.view() } else { widened.view() }.into_dyn(),
-        data_f32: as_f32.then_some(x),
-        events: None,
-        trial_len: n,
-        trial: 0,
-        channels: first..first + ch,
-        samplerate: 1000.0,
-        offset: 0.0,
-    };
+    let empty = Array2::<f64>::zeros((0, ch));
+    let input = input(x, &widened, &empty, first, as_f32);
     let mut scratch = Scratch::default();
     scratch.reserve(plan.scratch_size());
     let mut out = Array2::<f64>::from_elem((n, ch), f64::NAN);
