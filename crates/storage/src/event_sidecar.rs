@@ -6,7 +6,7 @@
 //! (Growing HDF5 datasets in place could leave a killed file unreadable.)
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use trialflow_core::EventBlock;
@@ -93,46 +93,55 @@ impl EventTable {
     }
 }
 
-/// Reads a sidecar back in blocks of at most `max_rows` rows, decoded straight into the
-/// datasets' layout (no per-row event structure: this is the serial tail of every run
-/// that writes events, tens of MB for a find_peaks run).
+/// Reads rows `rows` of a sidecar back in blocks of at most `max_rows` rows, decoded
+/// straight into the datasets' layout (no per-row event structure: this is the serial tail
+/// of every run that writes events, tens of MB for a find_peaks run, so disjoint ranges may
+/// be read on threads of their own). Rows past the file's end are not there to read.
 pub(crate) fn read_tables(
     path: &Path,
     n_columns: usize,
+    rows: std::ops::Range<usize>,
     max_rows: usize,
     mut each: impl FnMut(&EventTable) -> Result<(), StorageError>,
 ) -> Result<(), StorageError> {
+    use std::os::unix::fs::FileExt;
     let io = |e| StorageError::io(path, e);
-    let mut file = match File::open(path) {
+    let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io(e)),
     };
     let row_bytes = 8 * (3 + n_columns);
+    let max_rows = max_rows.min(rows.len()).max(1);
     let mut buf = vec![0u8; row_bytes * max_rows];
     let mut block = EventTable {
         table: Vec::with_capacity(3 * max_rows),
         columns: vec![Vec::with_capacity(max_rows); n_columns],
     };
     let word = |bytes: &[u8]| <[u8; 8]>::try_from(bytes).expect("8 bytes");
-    loop {
+    let mut next = rows.start;
+    while next < rows.end {
+        let want = (rows.end - next).min(max_rows) * row_bytes;
+        let at = (next * row_bytes) as u64;
         let mut filled = 0;
-        while filled < buf.len() {
-            let n = file.read(&mut buf[filled..]).map_err(io)?;
+        while filled < want {
+            let n = file
+                .read_at(&mut buf[filled..want], at + filled as u64)
+                .map_err(io)?;
             if n == 0 {
                 break;
             }
             filled += n;
         }
-        let rows = filled / row_bytes;
-        if rows == 0 {
+        let got = filled / row_bytes;
+        if got == 0 {
             return Ok(());
         }
         block.table.clear();
         for column in &mut block.columns {
             column.clear();
         }
-        for row in buf[..rows * row_bytes].chunks_exact(row_bytes) {
+        for row in buf[..got * row_bytes].chunks_exact(row_bytes) {
             let (ids, props) = row.split_at(24);
             block
                 .table
@@ -142,8 +151,10 @@ pub(crate) fn read_tables(
             }
         }
         each(&block)?;
-        if filled < buf.len() {
+        if filled < want {
             return Ok(());
         }
+        next += got;
     }
+    Ok(())
 }

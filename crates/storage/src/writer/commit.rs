@@ -35,7 +35,7 @@ impl SpyWriter {
                 .map_err(|e| self.fail(&name, format!("creating it: {}", one_line(&e))))?;
             self.objects[obj].file = Some(file);
             if is_events {
-                self.write_events(obj)?;
+                self.write_events(obj, run_workers(metadata))?;
             } else {
                 let index = self.part_index(obj)?;
                 if let Some(missing) = self.objects[obj].spec.placements.iter().find(|p| {
@@ -57,12 +57,8 @@ impl SpyWriter {
         }
         let mut metadata = self.syncopy_labels(obj, metadata);
         if metadata.schema.kind == DataKind::TimeLock {
-            // The statistics run on as many threads as the run had workers.
-            let workers = metadata.info["execution"]["workers"]
-                .as_u64()
-                .map_or(1, |w| w as usize);
             metadata.schema.trialdefinition = self
-                .unpack_timelock(obj, &metadata.schema, &metadata.cfg, workers)
+                .unpack_timelock(obj, &metadata.schema, &metadata.cfg, run_workers(&metadata))
                 .map_err(|e| {
                     self.fail(
                         &name,
@@ -287,4 +283,12 @@ fn shorten_list(items: &[String]) -> Vec<String> {
         "...".into(),
         items[items.len() - 1].clone(),
     ]
+}
+
+/// How many threads the finalize's own work (event copies, TimeLockData statistics) may use:
+/// as many as the run had workers.
+fn run_workers(metadata: &ObjectMetadata) -> usize {
+    metadata.info["execution"]["workers"]
+        .as_u64()
+        .map_or(1, |w| w as usize)
 }

@@ -75,8 +75,8 @@ impl SpyWriter {
     /// file's datasets, noting which channels and units occur. The datasets are made at
     /// their final size (the sidecars' lengths give it) and filled with `pwrite`, like
     /// contiguous dense data (`raw_io.rs`): a find_peaks run writes tens of MB here, on
-    /// one thread, after every worker is done.
-    pub(super) fn write_events(&mut self, obj: usize) -> Result<(), Error> {
+    /// as many threads as the run had workers, after every worker is done.
+    pub(super) fn write_events(&mut self, obj: usize, workers: usize) -> Result<(), Error> {
         let shards: Vec<Option<(usize, usize)>> = if self.merged_shards > 0 {
             (0..self.merged_shards)
                 .map(|i| Some((i, self.merged_shards)))
@@ -94,14 +94,15 @@ impl SpyWriter {
         let path = self.staging.join(&name);
         let n_columns = state.spec.schema.event_columns.len();
         let row_bytes = (8 * (3 + n_columns)) as u64;
-        let mut total = 0usize;
+        let mut counts = Vec::with_capacity(sidecars.len());
         for sidecar in &sidecars {
-            total += match std::fs::metadata(sidecar) {
+            counts.push(match std::fs::metadata(sidecar) {
                 Ok(m) => (m.len() / row_bytes) as usize,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
                 Err(e) => return Err(StorageError::io(sidecar, e).into()),
-            };
+            });
         }
+        let total: usize = counts.iter().sum();
         let file = state.file.as_ref().expect("created at finalize");
         let (data, columns) = Self::create_events(&state.spec, file, total)
             .map_err(|e| StorageError::io(&path, one_line(&e)))?;
@@ -113,32 +114,96 @@ impl SpyWriter {
             .map(|c| c.is_integer())
             .collect();
         let targets = EventTargets::new(&path, &data, &columns, &integer)?;
+        // Each thread copies its own stretch of rows; the bytes written do not depend on
+        // how the rows are split, and the seen ids are a union.
+        let stretches = split_rows(&sidecars, &counts, total, workers.max(1));
+        let copy = |stretch: &[Stretch<'_>]| -> Result<SeenIds, StorageError> {
+            let mut seen = SeenIds::default();
+            let mut ints = Vec::new();
+            for piece in stretch {
+                let mut row = piece.to;
+                read_tables(
+                    piece.sidecar,
+                    n_columns,
+                    piece.rows.clone(),
+                    1 << 16,
+                    |block| {
+                        let n = block.rows();
+                        let table = &block.table[..3 * n];
+                        seen.note(table);
+                        targets.write_table(row, table)?;
+                        for (c, values) in block.columns.iter().enumerate() {
+                            if integer[c] {
+                                ints.clear();
+                                ints.extend(values.iter().map(|&v| v as i64));
+                                targets.write_column(c, row, &ints)?;
+                            } else {
+                                targets.write_column(c, row, values)?;
+                            }
+                        }
+                        row += n;
+                        Ok(())
+                    },
+                )?;
+            }
+            Ok(seen)
+        };
         let mut seen = SeenIds::default();
-        let mut ints = Vec::new();
-        let mut rows = 0usize;
-        for sidecar in &sidecars {
-            read_tables(sidecar, n_columns, 1 << 16, |block| {
-                let n = block.rows().min(total - rows);
-                let table = &block.table[..3 * n];
-                seen.note(table);
-                targets.write_table(rows, table)?;
-                for (c, values) in block.columns.iter().enumerate() {
-                    let values = &values[..n];
-                    if integer[c] {
-                        ints.clear();
-                        ints.extend(values.iter().map(|&v| v as i64));
-                        targets.write_column(c, rows, &ints)?;
-                    } else {
-                        targets.write_column(c, rows, values)?;
-                    }
-                }
-                rows += n;
-                Ok(())
-            })?;
+        let results: Vec<Result<SeenIds, StorageError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = stretches[1..]
+                .iter()
+                .map(|stretch| scope.spawn(|| copy(stretch)))
+                .collect();
+            let mut results = vec![copy(&stretches[0])];
+            results.extend(handles.into_iter().map(|h| {
+                h.join()
+                    .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+            }));
+            results
+        });
+        for result in results {
+            seen.merge(result?);
         }
         seen.into_sets(&mut state.seen_channels, &mut state.seen_units);
         Ok(())
     }
+}
+
+/// Rows `rows` of one sidecar, which go to the datasets from row `to` on.
+struct Stretch<'a> {
+    sidecar: &'a Path,
+    rows: std::ops::Range<usize>,
+    to: usize,
+}
+
+/// The `total` rows of `sidecars` (of `counts` rows each, in order) cut into at most
+/// `parts` stretches of nearly equal length, each a list of pieces of consecutive
+/// sidecars. Always at least one (maybe empty) stretch.
+fn split_rows<'a>(
+    sidecars: &'a [PathBuf],
+    counts: &[usize],
+    total: usize,
+    parts: usize,
+) -> Vec<Vec<Stretch<'a>>> {
+    let parts = parts.clamp(1, total.max(1));
+    let bounds: Vec<usize> = (0..=parts).map(|k| total * k / parts).collect();
+    let mut stretches: Vec<Vec<Stretch<'a>>> = (0..parts).map(|_| Vec::new()).collect();
+    let mut first = 0;
+    for (sidecar, &count) in sidecars.iter().zip(counts) {
+        let (start, end) = (first, first + count);
+        for (k, stretch) in stretches.iter_mut().enumerate() {
+            let (lo, hi) = (bounds[k].max(start), bounds[k + 1].min(end));
+            if lo < hi {
+                stretch.push(Stretch {
+                    sidecar,
+                    rows: lo - start..hi - start,
+                    to: lo,
+                });
+            }
+        }
+        first = end;
+    }
+    stretches
 }
 
 /// Where the event datasets' values start in the file: written with `pwrite` through a
@@ -252,6 +317,22 @@ impl SeenIds {
         }
     }
 
+    /// Adds the ids `other` saw.
+    fn merge(&mut self, other: SeenIds) {
+        for k in 0..2 {
+            let (bits, more) = (&mut self.bits[k], &other.bits[k]);
+            if bits.len() < more.len() {
+                bits.resize(more.len(), 0);
+            }
+            for (word, &w) in bits.iter_mut().zip(more) {
+                *word |= w;
+            }
+        }
+        for (mine, theirs) in self.others.iter_mut().zip(other.others) {
+            mine.extend(theirs);
+        }
+    }
+
     fn into_sets(self, channels: &mut BTreeSet<i64>, units: &mut BTreeSet<i64>) {
         for ((bits, others), into) in self
             .bits
@@ -268,5 +349,58 @@ impl SeenIds {
             }
             into.extend(others);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row of every sidecar lands exactly once, at its place in the sidecars' order,
+    /// however many stretches the rows are cut into.
+    #[test]
+    fn stretches_cover_every_row_once_in_order() {
+        let sidecars: Vec<PathBuf> = (0..4).map(|i| PathBuf::from(format!("s{i}"))).collect();
+        for counts in [
+            vec![0, 0, 0, 0],
+            vec![7, 0, 3, 1],
+            vec![1, 1, 1, 1],
+            vec![0, 100, 0, 5],
+        ] {
+            let total: usize = counts.iter().sum();
+            for parts in [1, 2, 3, 8, 200] {
+                let stretches = split_rows(&sidecars, &counts, total, parts);
+                assert!(!stretches.is_empty() && stretches.len() <= parts.max(1));
+                let mut next = 0;
+                let mut seen = vec![Vec::new(); sidecars.len()];
+                for piece in stretches.iter().flatten() {
+                    assert_eq!(piece.to, next, "{counts:?} in {parts}");
+                    let s = sidecars.iter().position(|p| p == piece.sidecar).unwrap();
+                    seen[s].extend(piece.rows.clone());
+                    next += piece.rows.len();
+                }
+                assert_eq!(next, total);
+                for (s, rows) in seen.iter().enumerate() {
+                    assert_eq!(
+                        *rows,
+                        (0..counts[s]).collect::<Vec<_>>(),
+                        "{counts:?} in {parts}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn merged_ids_are_the_union() {
+        let mut a = SeenIds::default();
+        a.note(&[0, 3, 1, 0, 70, -2]);
+        let mut b = SeenIds::default();
+        b.note(&[0, 200, 1, 0, 3, 1 << 20]);
+        a.merge(b);
+        let (mut channels, mut units) = (BTreeSet::new(), BTreeSet::new());
+        a.into_sets(&mut channels, &mut units);
+        assert_eq!(channels.into_iter().collect::<Vec<_>>(), [3, 70, 200]);
+        assert_eq!(units.into_iter().collect::<Vec<_>>(), [-2, 1, 1 << 20]);
     }
 }
