@@ -4,6 +4,7 @@
 #   scripts/setup-system.sh            build deps: libhdf5-dev, pkg-config, a C compiler
 #   scripts/setup-system.sh --python   also python3 + venv (for the Syncopy interop tests)
 #   scripts/setup-system.sh --mpi      also OpenMPI and libclang (for `--features mpi`)
+#   scripts/setup-system.sh --trace    also strace (tests/durability.rs checks which files a run syncs)
 #   scripts/setup-system.sh --bench    also hdf5-tools (`h5copy`, the I/O floor of benches/peers.py
 #                                      and benches/scale.sh)
 #
@@ -16,6 +17,7 @@ for arg in "$@"; do
         --python) want+=(python3 python3-venv python3-pip) ;;
         --mpi) want+=(libopenmpi-dev openmpi-bin libclang-dev clang) ;;
         --bench) want+=(hdf5-tools) ;;
+        --trace) want+=(strace) ;;
         *) echo "setup-system: unknown option $arg" >&2; exit 2 ;;
     esac
 done

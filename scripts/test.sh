@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/setup-system.sh --python --mpi
+scripts/setup-system.sh --python --mpi --trace
 TRIALFLOW_INTEROP_PYTHON="$(scripts/python-env.sh | tail -n 1)"
 export TRIALFLOW_INTEROP_PYTHON
 

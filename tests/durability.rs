@@ -84,3 +84,66 @@ fn shards_and_mpi_ranks_refuse_durable_false() {
     )
     .assert_error(2, &["execution.durable"]);
 }
+
+/// The paths `strace -y` names in the sync calls of `trialflow run <yaml>` (`None`: no
+/// strace here).
+fn synced_paths(dir: &Path, yaml: &str) -> Vec<String> {
+    let log = dir.join(format!("{yaml}.strace"));
+    let status = std::process::Command::new("strace")
+        .args([
+            "-f",
+            "-y",
+            "-qq",
+            "-e",
+            "trace=fsync,fdatasync,syncfs,sync_file_range",
+        ])
+        .arg("-o")
+        .arg(&log)
+        .arg(BIN)
+        .args(["run", yaml, "-q"])
+        .current_dir(dir)
+        .status()
+        .expect("strace runs: scripts/setup-system.sh --trace installs it");
+    assert!(status.success(), "the traced run of {yaml} failed");
+    std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("sync") && !l.contains("= -1"))
+        .filter_map(|l| Some(l.split_once('<')?.1.split_once('>')?.0.to_string()))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs strace (scripts/setup-system.sh --trace); scripts/test.sh runs it"]
+fn a_durable_run_syncs_its_finished_container_and_a_run_without_syncs_none() {
+    let tmp = TempDir::new("durability-commit");
+    generate_in_spy_for_resume(&tmp.path);
+    write_file(&tmp.path, "durable.yaml", &pipeline(true, "durable.spy"));
+    write_file(&tmp.path, "fast.yaml", &pipeline(false, "fast.spy"));
+    let dir = std::fs::canonicalize(&tmp.path).unwrap();
+    let staging = dir.join("durable.spy.partial");
+    let synced = synced_paths(&dir, "durable.yaml");
+    let was_synced = |path: &Path| synced.iter().any(|p| Path::new(p) == path);
+    // Every file and the folder's entries are on disk before the folder takes its final
+    // name, and the name itself after.
+    for name in [
+        "durable_smooth.analog",
+        "durable_smooth.analog.info",
+        "durable_peaks.spike",
+        "durable_peaks.spike.info",
+    ] {
+        assert!(
+            was_synced(&staging.join(name)),
+            "{name} was not synced: {synced:?}"
+        );
+    }
+    assert!(was_synced(&staging), "the staging folder: {synced:?}");
+    assert!(
+        was_synced(&dir),
+        "the folder holding the output: {synced:?}"
+    );
+    assert!(dir.join("durable.spy/durable_peaks.spike").is_file());
+
+    let none = synced_paths(&dir, "fast.yaml");
+    assert!(none.is_empty(), "durable: false synced {none:?}");
+}

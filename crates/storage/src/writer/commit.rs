@@ -1,6 +1,8 @@
 //! Finishing: an object's metadata (trialdefinition, attributes, `.info` with its SHA-1) at
 //! finalize, and the commit that renames the staging folder to the container.
 
+use std::path::Path;
+
 use trialflow_core::engine::{ObjectId, ObjectMetadata, StoreLayout};
 use trialflow_core::{DataKind, Error};
 
@@ -8,6 +10,7 @@ use crate::error::StorageError;
 use crate::hdf5_util::{create_file, one_line, write_string_attr, write_strings_attr};
 use crate::info::{file_sha1, info_document, FileFacts};
 use crate::sums::is_sums_file;
+use crate::task_file::{sync_dir, sync_file};
 
 use super::{SpyWriter, MAX_ATTR_BYTES};
 
@@ -108,7 +111,7 @@ impl SpyWriter {
                 metadata.schema.trialdefinition.len(),
                 metadata.schema.trialdefinition.columns(),
             ],
-            checksum: file_sha1(&path)?,
+            checksum: self.checksum_and_sync(&path)?,
         };
         let doc = info_document(
             &facts,
@@ -120,7 +123,28 @@ impl SpyWriter {
         let info_path = self.staging.join(format!("{name}.info"));
         let text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
         std::fs::write(&info_path, text).map_err(|e| StorageError::io(&info_path, e))?;
+        if self.options.durable {
+            sync_file(&info_path)?;
+        }
         Ok(())
+    }
+
+    /// The SHA-1 of a finished object file, which `.info` records. A durable run also syncs
+    /// the file, on a thread of its own while the hash reads it: the disk takes the bytes
+    /// while the CPU hashes them, so neither waits for the other (a find_peaks run's
+    /// SpikeData file is tens of MB).
+    fn checksum_and_sync(&self, path: &Path) -> Result<String, StorageError> {
+        if !self.options.durable {
+            return file_sha1(path);
+        }
+        std::thread::scope(|scope| {
+            let synced = scope.spawn(|| sync_file(path));
+            let checksum = file_sha1(path);
+            let synced = synced
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            synced.and(checksum)
+        })
     }
 
     fn write_metadata(&self, obj: usize, meta: &ObjectMetadata) -> hdf5::Result<()> {
@@ -237,6 +261,12 @@ impl SpyWriter {
             }
         }
         let final_dir = &self.container.dir;
+        if self.options.durable {
+            // Every file is synced (parts at checkpoints, objects and `.info` at finalize);
+            // the folder's entries must be too before it takes the final name, or a power
+            // loss could leave a finished-looking container without them.
+            sync_dir(&self.staging)?;
+        }
         if final_dir.exists() {
             if !self.options.overwrite {
                 return Err(StorageError::output(
@@ -255,6 +285,11 @@ impl SpyWriter {
         } else {
             std::fs::rename(&self.staging, final_dir)
                 .map_err(|e| StorageError::io(final_dir, e))?;
+        }
+        if self.options.durable {
+            if let Some(parent) = final_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
         }
         self.committed = true;
         Ok(())
