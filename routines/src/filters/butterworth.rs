@@ -220,11 +220,25 @@ impl Kernel for ButterworthKernel {
         if self.direction == IirDirection::TwoPass {
             return self.compute(input, output, scratch);
         }
+        match input.analog() {
+            Samples::F64(x) => self.filter_chunk(&x, output, scratch, chunk),
+            Samples::F32(x) => self.filter_chunk(&x, output, scratch, chunk),
+        }
+    }
+}
+
+impl ButterworthKernel {
+    /// One forward pass over a time chunk from samples in either precision
+    /// (`compute_chunk`).
+    fn filter_chunk<T: Sample>(
+        &self,
+        x: &ArrayView2<'_, T>,
+        output: &mut OutputBlock<'_>,
+        scratch: &mut Scratch,
+        chunk: &mut ChunkContext,
+    ) -> Result<(), RoutineError> {
         let cascade = &self.cascade;
-        let (n, ch) = match input.analog() {
-            Samples::F64(x) => x.dim(),
-            Samples::F32(x) => x.dim(),
-        };
+        let (n, ch) = x.dim();
         if n == 0 || ch == 0 {
             return Ok(());
         }
@@ -237,17 +251,12 @@ impl Kernel for ButterworthKernel {
             ..ScratchSize::default()
         });
         let buf = &mut scratch.real[..n * ch];
-        match input.analog() {
-            Samples::F64(x) => load_rows(&x, buf),
-            Samples::F32(x) => load_rows(&x, buf),
-        }
+        load_rows(x, buf);
         cascade.run(buf, ch, &mut chunk.state, false);
         store_rows(buf, &mut output.samples_mut());
         Ok(())
     }
-}
 
-impl ButterworthKernel {
     /// The whole-trial filter from samples in either precision (`compute`).
     fn filter<T: Sample>(
         &self,
