@@ -15,7 +15,10 @@
 # for that one. An analysis whose routine this trialflow does not have yet is timed for
 # Syncopy only (the script says so): adding the routine makes it paired.
 # DURABLE=false runs trialflow with `execution.durable: false` (no syncs; Syncopy syncs
-# nothing either). Prints the JSON lines of benches/syncopy_connectivity.py.
+# nothing either). PYTHON_API=false leaves out the in-process pair: by default each analysis
+# also runs through the Python package (`trialflow.run`) in Syncopy's process, timed as
+# Syncopy is (the venv needs the package: scripts/test-python.sh installs it). Prints the
+# JSON lines of benches/syncopy_connectivity.py.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-${TRIALFLOW_BENCH_DIR:-/work/bench}}
@@ -46,6 +49,9 @@ for c in $channels; do
     if "$tf" routines | grep -q "^$routine "; then
       pair=(--trialflow "$tf run $a.yaml --overwrite -q --set execution.durable=${DURABLE:-true}"
             --trialflow-output "out_$a.spy")
+      if [ "${PYTHON_API:-true}" = true ]; then
+        pair+=(--trialflow-python "$a.yaml" --trialflow-set "execution.durable=${DURABLE:-true}")
+      fi
     else
       echo "# trialflow has no routine $routine yet: Syncopy only" >&2
     fi

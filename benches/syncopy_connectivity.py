@@ -6,7 +6,8 @@ the same machine load).
 
     target/interop-venv/bin/python benches/syncopy_connectivity.py ANALYSIS INPUT.spy OUTDIR \\
         [--repeat R] [--modes sequential,parallel2] \\
-        [--trialflow "target/release/trialflow run coh.yaml --overwrite -q"]
+        [--trialflow "target/release/trialflow run coh.yaml --overwrite -q"] \\
+        [--trialflow-python coh.yaml --trialflow-set execution.durable=true]
 
 INPUT.spy: for coh, granger and timelock the recording
 `trialflow generate recording.spy --trials 200 --samples 2000 --channels 16` (or 64; float32,
@@ -28,6 +29,13 @@ object's data: float32 samples, or the int64 spike table for psth), CPU seconds 
 system; Syncopy's own process only, so not the dask workers'), output shape; and one per
 trialflow run ("mode": "trialflow", "after": the Syncopy mode it followed). On a shared
 machine the CPU seconds say more than the wall time; compare both.
+
+Syncopy is timed inside its Python process, after `import syncopy` (about 3 s, not counted);
+the command line `trialflow run` is timed as a whole process (its start counted). With
+--trialflow-python PIPELINE, the same pipeline also runs through the Python package
+(`trialflow.run(PIPELINE, overwrite=True)`) in this process after `import trialflow`: timed
+like Syncopy, the like-for-like pair ("mode": "trialflow-python", CPU seconds of this process,
+which include trialflow's worker threads).
 """
 import argparse
 import json
@@ -80,6 +88,10 @@ def main():
     ap.add_argument("--trialflow-output", default=None,
                     help="trialflow's output, removed before each timed run (Syncopy writes a "
                          "new folder each run, so neither pays for deleting the last one)")
+    ap.add_argument("--trialflow-python", default=None,
+                    help="a pipeline to run in this process with trialflow.run after each run")
+    ap.add_argument("--trialflow-set", action="append", default=[],
+                    help="a --set edit for --trialflow-python (repeatable)")
     args = ap.parse_args()
     os.makedirs(args.outdir, exist_ok=True)
     # Only the JSON lines go to stdout: Syncopy's banner and progress bars (and the dask
@@ -91,6 +103,8 @@ def main():
         print(json.dumps(record), file=report, flush=True)
 
     import syncopy as spy
+    if args.trialflow_python:
+        import trialflow
 
     for mode in args.modes.split(","):
         client = None
@@ -115,6 +129,16 @@ def main():
                 tf_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
                 emit({"analysis": args.analysis, "mode": "trialflow", "after": mode, "run": r,
                       "seconds": round(tf, 3), "mb_per_s": round(nbytes / 1e6 / tf, 2),
+                      "cpu_seconds": round(tf_cpu, 3)})
+            if args.trialflow_python:
+                if args.trialflow_output:
+                    shutil.rmtree(args.trialflow_output, ignore_errors=True)
+                t0, c0 = time.perf_counter(), time.process_time()
+                trialflow.run(args.trialflow_python, overwrite=True, set=args.trialflow_set,
+                              progress=False)
+                tf, tf_cpu = time.perf_counter() - t0, time.process_time() - c0
+                emit({"analysis": args.analysis, "mode": "trialflow-python", "after": mode,
+                      "run": r, "seconds": round(tf, 3), "mb_per_s": round(nbytes / 1e6 / tf, 2),
                       "cpu_seconds": round(tf_cpu, 3)})
         if client is not None:
             client.close()
