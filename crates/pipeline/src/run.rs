@@ -139,7 +139,7 @@ impl PreparedRun {
             );
         }
         let PreparedRun {
-            config,
+            mut config,
             mut input,
             container,
             shard,
@@ -155,6 +155,15 @@ impl PreparedRun {
             (None, true) => WriteMode::Resume,
             (None, false) => WriteMode::Fresh,
         };
+        // A parallel run whose tasks all fit in one of the engine's batches would hand
+        // them all to one worker: nothing runs in parallel, and starting the reader, writer
+        // and worker threads and waking them is then most of a small run's time. It runs
+        // on this thread instead, with the same bits (every mode gives them) and the
+        // storage layout it was prepared with. Decided here, for the front ends, rather
+        // than in the engine, whose callers (and tests) get the mode they ask for.
+        if config.pipeline.execution.mode == ExecutionMode::Parallel && prepared.fits_one_batch() {
+            config.pipeline.execution.mode = ExecutionMode::Sequential;
+        }
         let overwrite = options.overwrite || config.overwrite;
         let durable = config.pipeline.execution.durable;
         let mut writer = SpyWriter::create(
