@@ -41,9 +41,10 @@ fn keep_freed_file_caches() {
     ONCE.call_once(|| {
         const MIB: std::ffi::c_int = 1 << 20;
         hdf5::sync::sync(|| {
-            // SAFETY: plain integers; the call only records limits. It cannot fail except
-            // before the library is initialised, which every HDF5 call does first; a
-            // failure would leave the defaults, which are correct, only slower.
+            // SAFETY: plain integers; the call only records limits. `sync` has run the
+            // crate's library initialisation first (so `H5dont_atexit` still comes before
+            // anything else). Its status is not checked: a failure would leave HDF5's
+            // defaults, which are correct, only slower.
             unsafe {
                 hdf5_sys::h5::H5set_free_list_limits(
                     8 * MIB,  // regular lists, all together (default 1 MiB)
