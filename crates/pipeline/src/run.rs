@@ -139,7 +139,7 @@ impl PreparedRun {
             );
         }
         let PreparedRun {
-            config,
+            mut config,
             mut input,
             container,
             shard,
@@ -155,6 +155,15 @@ impl PreparedRun {
             (None, true) => WriteMode::Resume,
             (None, false) => WriteMode::Fresh,
         };
+        // A parallel run whose tasks all fit in one of the engine's batches would hand
+        // them all to one worker: nothing runs in parallel, and starting the reader, writer
+        // and worker threads and waking them is then most of a small run's time. It runs
+        // on this thread instead, with the same bits (every mode gives them) and the
+        // storage layout it was prepared with. Decided here, for the front ends, rather
+        // than in the engine, whose callers (and tests) get the mode they ask for.
+        if config.pipeline.execution.mode == ExecutionMode::Parallel && prepared.fits_one_batch() {
+            config.pipeline.execution.mode = ExecutionMode::Sequential;
+        }
         let overwrite = options.overwrite || config.overwrite;
         let durable = config.pipeline.execution.durable;
         let mut writer = SpyWriter::create(
@@ -327,5 +336,68 @@ fn canonical_maybe_missing(path: &Path) -> PathBuf {
                 .unwrap_or_else(|_| path.to_path_buf())
         }
         _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    use std::thread::ThreadId;
+
+    use super::*;
+    use crate::{generate_recording, GenerateOptions, PipelineDocument, Registry};
+
+    /// The threads that reported progress during a parallel (2 workers) rectify run over
+    /// `trials` trials of 20 samples x 2 channels: the writer's, whichever thread it is.
+    fn progress_threads(dir: &Path, trials: usize) -> HashSet<ThreadId> {
+        let input = generate_recording(
+            &dir.join(format!("in{trials}.spy")),
+            &GenerateOptions {
+                trials,
+                samples: 20,
+                channels: 2,
+                samplerate: 1000.0,
+                seed: 1,
+                dtype: DType::Float32,
+                unequal: false,
+                overwrite: true,
+            },
+        )
+        .unwrap();
+        let yaml = format!(
+            "input: {}\noutput: {}\nexecution: {{mode: parallel, workers: 2, durable: false}}\nsteps:\n  - routine: rectify\n",
+            input.display(),
+            dir.join(format!("out{trials}.spy")).display()
+        );
+        let checked = PipelineDocument::from_yaml(&yaml, "test", dir)
+            .unwrap()
+            .check(&Registry::builtin())
+            .unwrap();
+        let threads = Mutex::new(HashSet::new());
+        let progress = |_: usize, _: usize| {
+            threads.lock().unwrap().insert(std::thread::current().id());
+        };
+        PreparedRun::new(checked, None)
+            .unwrap()
+            .execute(&RunOptions {
+                overwrite: true,
+                resume: false,
+                progress: Some(&progress),
+            })
+            .unwrap();
+        threads.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_parallel_run_of_one_batch_runs_on_the_calling_thread() {
+        let dir = std::env::temp_dir().join(format!("trialflow-one-batch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let caller = std::thread::current().id();
+        assert_eq!(progress_threads(&dir, 4), HashSet::from([caller]));
+        // 3000 such trials are several batches: the writer thread reports, not this one.
+        let many = progress_threads(&dir, 3000);
+        assert!(!many.is_empty() && !many.contains(&caller), "{many:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -265,8 +265,9 @@ pub(crate) struct StackedLane {
 /// An object's open part.
 pub(crate) struct OpenPart {
     /// One file per lane, named `<first>-<first>_<k>of<n>[x<g>].h5.partial` until the part
-    /// is closed.
-    pub lanes: Vec<(hdf5::File, PathBuf)>,
+    /// is closed; `None` for a lane the plan gives no task (a part of one task, say), which
+    /// would hold nothing: creating it cost as much as creating a lane that holds blocks.
+    pub lanes: Vec<Option<(hdf5::File, PathBuf)>>,
     /// Per lane, its stacked dataset as created (`None`: not stacked, or no tasks).
     pub stacked_lanes: Vec<Option<StackedLane>>,
     /// Stacked, in stripes of this many tasks (see [`plan_stacking`]).
@@ -287,8 +288,8 @@ impl OpenPart {
 
 /// The open part's planned blocks: where each one's values go.
 struct PlannedBlocks {
-    /// Task `t` is in lane [`lane_of`]`(t, stripe, LANES)`.
-    lanes: Vec<(PathBuf, File)>,
+    /// Task `t` is in lane [`lane_of`]`(t, stripe, LANES)` (`None`: a lane without tasks).
+    lanes: Vec<Option<(PathBuf, File)>>,
     stripe: usize,
     first: usize,
     /// By task - first; `None` for blocks HDF5 gave no offset for (empty ones).
@@ -313,10 +314,10 @@ impl PartSlots {
         }
     }
 
-    /// Publishes a newly planned part.
+    /// Publishes a newly planned part (`None`: a lane without tasks, which has no file).
     pub fn publish(
         &self,
-        paths: &[PathBuf],
+        paths: &[Option<PathBuf>],
         stripe: usize,
         first: usize,
         offsets: Vec<Option<u64>>,
@@ -324,11 +325,15 @@ impl PartSlots {
         let lanes = paths
             .iter()
             .map(|path| {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map(|file| (path.clone(), file))
-                    .map_err(|e| StorageError::io(path, e))
+                path.as_ref()
+                    .map(|path| {
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .open(path)
+                            .map(|file| (path.clone(), file))
+                            .map_err(|e| StorageError::io(path, e))
+                    })
+                    .transpose()
             })
             .collect::<Result<Vec<_>, _>>()?;
         *self.open.write().unwrap_or_else(|p| p.into_inner()) = Some(PlannedBlocks {
@@ -373,7 +378,10 @@ impl PartSlots {
         let Some(offset) = offset else {
             return Ok(false);
         };
-        let (path, file) = &planned.lanes[lane_of(task, planned.stripe, planned.lanes.len())];
+        let lane = lane_of(task, planned.stripe, planned.lanes.len());
+        let (path, file) = planned.lanes[lane]
+            .as_ref()
+            .expect("a task with an offset is in a lane with a file");
         write(file, offset).map_err(|e| StorageError::io(path, e))
     }
 }
@@ -416,7 +424,7 @@ impl DirectBlockWriter for PartSlots {
             let lanes = planned.lanes.len();
             (0..lanes)
                 .find(|&k| spot_file(planned.first, k) == spot.file)
-                .map(|k| &planned.lanes[k])
+                .and_then(|k| planned.lanes[k].as_ref())
         });
         let Some((path, file)) = target else {
             return Err(Error::output(

@@ -170,14 +170,32 @@ impl MemoryEstimate {
 ///
 /// `TRIALFLOW_AVAILABLE_MEMORY` (bytes) overrides it, so tests can exercise the refusal
 /// without filling the machine.
+///
+/// A reading is reused for [`AVAILABLE_FRESH_FOR`]: one run checks its estimate several
+/// times within milliseconds (the dry run, the front end, the engine), and each reading
+/// parses `/proc/meminfo` and a chain of cgroup files.
 pub fn available_memory() -> Option<u64> {
     if let Ok(v) = std::env::var("TRIALFLOW_AVAILABLE_MEMORY") {
         if let Ok(bytes) = v.trim().parse::<u64>() {
             return Some(bytes);
         }
     }
-    MemoryProbe::system().available()
+    static LAST: std::sync::Mutex<Option<(std::time::Instant, Option<u64>)>> =
+        std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    match *last {
+        Some((at, available)) if at.elapsed() < AVAILABLE_FRESH_FOR => available,
+        _ => {
+            let available = MemoryProbe::system().available();
+            *last = Some((std::time::Instant::now(), available));
+            available
+        }
+    }
 }
+
+/// How long a reading of the available memory is reused: far shorter than memory use
+/// changes between two runs of a long-lived caller (a Python session).
+pub const AVAILABLE_FRESH_FOR: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Limits at or above this are "no limit" (cgroup v1 writes 2^63 rounded down to a page).
 const UNLIMITED: u64 = 1 << 60;

@@ -177,11 +177,7 @@ impl ExecutionOptions {
     /// Number of compute workers this run uses.
     pub fn effective_workers(&self) -> usize {
         match self.mode {
-            ExecutionMode::Parallel => self.workers.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            }),
+            ExecutionMode::Parallel => self.workers.unwrap_or_else(host_threads),
             ExecutionMode::Mpi => self.workers.unwrap_or(1),
             ExecutionMode::Sequential | ExecutionMode::Debug => 1,
         }
@@ -198,6 +194,18 @@ impl ExecutionOptions {
                 .parallel_store
                 .unwrap_or(self.mode == ExecutionMode::Parallel)
     }
+}
+
+/// The threads this process may run at once, asked once: `available_parallelism` reads
+/// the cgroup's CPU quota files every time, and a run asks several times (the dry run, the
+/// summary, the executor).
+fn host_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// One step of a pipeline: a validated routine and what to do with its output.

@@ -146,6 +146,17 @@ pub struct PreparedPipeline {
     pub chunking: Option<super::chunks::ChunkPlan>,
 }
 
+impl PreparedPipeline {
+    /// Whether this invocation's tasks all fit in one of the parallel engine's batches:
+    /// then it would hand them all to one worker, so nothing would run in parallel, and
+    /// starting the reader, writer and worker threads (and their wake-ups) would be the
+    /// run's largest cost. The pipeline front end (`trialflow-pipeline`'s `run.rs`) runs
+    /// such a run sequentially, with the storage layout it was prepared with.
+    pub fn fits_one_batch(&self) -> bool {
+        self.range.len() <= self.batch
+    }
+}
+
 /// About this many bytes of input (as f64) per handover between the parallel engine's
 /// threads: a handover costs a few microseconds (more when a thread has to be woken), as
 /// much as computing a small trial.

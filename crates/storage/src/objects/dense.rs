@@ -11,7 +11,7 @@ use trialflow_core::DataKind;
 
 use super::header::ObjectHeader;
 use crate::error::StorageError;
-use crate::hdf5_util::{check_virtual_sources, one_line, open_read_only};
+use crate::hdf5_util::{check_virtual_sources, one_line};
 
 /// A dense object opened for reading blocks of its trials.
 #[derive(Debug)]
@@ -37,7 +37,7 @@ impl DenseObject {
                 ),
             ));
         }
-        let file = open_read_only(&header.path)?;
+        let file = header.file.clone();
         let data = file
             .dataset("data")
             .map_err(|_| StorageError::format(&header.path, "has no 'data' dataset"))?;

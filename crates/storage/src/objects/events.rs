@@ -18,7 +18,7 @@ use ndarray::s;
 
 use super::header::ObjectHeader;
 use crate::error::StorageError;
-use crate::hdf5_util::{one_line, open_read_only};
+use crate::hdf5_util::one_line;
 
 /// One event: its sample relative to the trial's first sample, channel and unit indices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl EventObject {
                 format!("holds {}, not event rows", header.kind.class_name()),
             ));
         }
-        let file = open_read_only(&header.path)?;
+        let file = header.file.clone();
         let data = file
             .dataset("data")
             .map_err(|_| StorageError::format(&header.path, "has no 'data' dataset"))?;

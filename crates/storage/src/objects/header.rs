@@ -71,6 +71,9 @@ pub struct ObjectHeader {
     pub dtype: DType,
     /// SpectralData's taper labels.
     pub taper: Vec<String>,
+    /// The file, as opened to read all this: the readers of the values keep it rather than
+    /// open it again (each open reads HDF5's superblock and root group again).
+    pub(crate) file: hdf5::File,
 }
 
 impl ObjectHeader {
@@ -190,6 +193,7 @@ impl ObjectHeader {
             complex: dtype.is_complex(),
             dtype,
             taper: strings(&info, "taper", &info_file)?.unwrap_or_default(),
+            file,
         };
         header.check()?;
         Ok(header)

@@ -122,7 +122,9 @@ impl SpyWriter {
                 Ok(false) if values.is_empty() => Ok(()),
                 Ok(false) => {
                     let lane = lane_of(placement.task, part.stripe(), part.lanes.len());
-                    let (file, path) = &part.lanes[lane];
+                    let (file, path) = part.lanes[lane]
+                        .as_ref()
+                        .expect("a planned task's lane has a file");
                     file.dataset(&format!("t{}", placement.task))
                         .and_then(|ds| ds.write_raw(values))
                         .map_err(|e| StorageError::io(path, one_line(&e)))
@@ -187,14 +189,22 @@ impl SpyWriter {
         let stripe = stacked.unwrap_or(1);
         let mut lanes = Vec::with_capacity(LANES);
         for k in 0..LANES {
+            let planned = PartName::new(shard, first, last, Some((k, LANES)), stacked);
+            if planned.tasks().next().is_none() {
+                lanes.push(None);
+                continue;
+            }
             let name = PartName::new(shard, first, first, Some((k, LANES)), stacked);
             let path = parts.join(format!("{name}.partial"));
             let file = create_file(&path).map_err(|e| StorageError::io(&path, one_line(&e)))?;
-            lanes.push((file, path));
+            lanes.push(Some((file, path)));
         }
         let mut offsets = vec![None; last + 1 - first];
         let mut stacked_lanes = vec![None; LANES];
-        for (k, (file, path)) in lanes.iter().enumerate() {
+        for (k, lane) in lanes.iter().enumerate() {
+            let Some((file, path)) = lane else {
+                continue;
+            };
             let tasks: Vec<&TaskPlacement> =
                 PartName::new(shard, first, last, Some((k, LANES)), stacked)
                     .tasks()
@@ -240,7 +250,10 @@ impl SpyWriter {
             }
         }
         let slots = state.slots.as_ref().expect("per-task objects have slots");
-        let paths: Vec<PathBuf> = lanes.iter().map(|(_, p)| p.clone()).collect();
+        let paths: Vec<Option<PathBuf>> = lanes
+            .iter()
+            .map(|lane| lane.as_ref().map(|(_, p)| p.clone()))
+            .collect();
         slots.publish(&paths, stripe, first, offsets)?;
         state.part = Some(OpenPart {
             lanes,
@@ -289,7 +302,10 @@ impl SpyWriter {
             slots.withdraw();
         }
         let mut stacked_lanes = part.stacked_lanes;
-        for (k, (file, path)) in part.lanes.into_iter().enumerate() {
+        for (k, lane) in part.lanes.into_iter().enumerate() {
+            let Some((file, path)) = lane else {
+                continue;
+            };
             file.close()
                 .map_err(|e| StorageError::io(&path, one_line(&e)))?;
             let name = part
