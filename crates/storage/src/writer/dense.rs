@@ -187,10 +187,18 @@ impl SpyWriter {
             |t: usize| placements[t].shape.iter().product::<usize>() * dtype.size_bytes();
         let stacked = plan_stacking(placements, first, last, channels, task_bytes);
         let stripe = stacked.unwrap_or(1);
+        // Each lane's tasks, planned once: a lane without any gets no file.
+        let lane_tasks: Vec<Vec<&TaskPlacement>> = (0..LANES)
+            .map(|k| {
+                PartName::new(shard, first, last, Some((k, LANES)), stacked)
+                    .tasks()
+                    .map(|t| &placements[t])
+                    .collect()
+            })
+            .collect();
         let mut lanes = Vec::with_capacity(LANES);
-        for k in 0..LANES {
-            let planned = PartName::new(shard, first, last, Some((k, LANES)), stacked);
-            if planned.tasks().next().is_none() {
+        for (k, tasks) in lane_tasks.iter().enumerate() {
+            if tasks.is_empty() {
                 lanes.push(None);
                 continue;
             }
@@ -201,15 +209,10 @@ impl SpyWriter {
         }
         let mut offsets = vec![None; last + 1 - first];
         let mut stacked_lanes = vec![None; LANES];
-        for (k, lane) in lanes.iter().enumerate() {
+        for (k, (lane, tasks)) in lanes.iter().zip(&lane_tasks).enumerate() {
             let Some((file, path)) = lane else {
                 continue;
             };
-            let tasks: Vec<&TaskPlacement> =
-                PartName::new(shard, first, last, Some((k, LANES)), stacked)
-                    .tasks()
-                    .map(|t| &placements[t])
-                    .collect();
             // Stacked: one dataset of the lane's blocks along the rows; else one per task.
             let datasets: Vec<(String, &[&TaskPlacement])> = match stacked {
                 Some(_) => vec![(STACKED.to_string(), &tasks[..])],
