@@ -35,12 +35,20 @@ fn run_and_kill(dir: &Path, yaml: &str, checkpoints: usize, extra: &[&str]) -> b
 fn killed_runs_resume_to_the_same_bits_in_both_layouts() {
     let tmp = TempDir::new("resume");
     generate_in_spy_for_resume(&tmp.path);
-    for mode in ["sequential", "parallel"] {
-        write_file(&tmp.path, "p.yaml", &pipeline(mode));
+    // A parallel run this short records no checkpoint before its last (they wait for the
+    // parts being synced), and the last one of a run with events is not recorded: its
+    // sidecars are copied into the object file, which is synced instead, so a kill then
+    // starts the run afresh. Its parallel resume is thus that of the dense pipeline, killed
+    // between its last checkpoint and the commit.
+    for (mode, pipeline) in [
+        ("sequential", pipeline("sequential")),
+        ("parallel", dense_pipeline("parallel")),
+    ] {
+        write_file(&tmp.path, "p.yaml", &pipeline);
         write_file(
             &tmp.path,
             "whole.yaml",
-            &pipeline(mode).replace("out.spy", "whole.spy"),
+            &pipeline.replace("out.spy", "whole.spy"),
         );
         trialflow(&tmp.path, &["run", "whole.yaml", "-q", "--overwrite"]).ok();
         let mut resumed_somewhere = false;

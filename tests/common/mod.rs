@@ -586,5 +586,47 @@ pub fn assert_same_results(a: &Path, b: &Path, context: &str) {
         );
         assert_eq!(da.shape, db.shape, "{context}: {na} shape");
         assert!(da.bits == db.bits, "{context}: {na} differs");
+        if na.ends_with(".spike") {
+            assert!(
+                event_columns(&a.join(na)) == event_columns(&b.join(nb)),
+                "{context}: {na}'s property columns differ"
+            );
+        }
     }
+    for container in [a, b] {
+        for (name, _) in results(container) {
+            let path = container.join(&name);
+            assert_eq!(
+                read_info(&path)["file_checksum"],
+                sha1sum(&path),
+                "{context}: {name}'s .info records the SHA-1 of the file"
+            );
+        }
+    }
+}
+
+/// A SpikeData file's property columns (every dataset but `data` and `trialdefinition`),
+/// by name, as bits.
+pub fn event_columns(file: &Path) -> Vec<(String, Vec<u64>)> {
+    init();
+    let f = h5_open(file).unwrap();
+    let mut names = f.member_names().unwrap();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| n != "data" && n != "trialdefinition")
+        .map(|n| {
+            let ds = f.dataset(&n).unwrap();
+            let bits: Vec<u64> = match ds.read_raw::<i64>() {
+                Ok(v) if ds.dtype().unwrap().is::<i64>() => v.iter().map(|&x| x as u64).collect(),
+                _ => ds
+                    .read_raw::<f64>()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect(),
+            };
+            (n, bits)
+        })
+        .collect()
 }

@@ -109,11 +109,16 @@ pub fn file_sha1(path: &Path) -> Result<String, StorageError> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
+    Ok(sha1_hex(hasher))
+}
+
+/// The digest as `.info` writes it: lower-case hex, as Python's `hexdigest`.
+pub(crate) fn sha1_hex(hasher: Sha1) -> String {
+    hasher
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect())
+        .collect()
 }
 
 /// Reads an `.info` file if it exists.

@@ -181,6 +181,14 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
+    /// Whether an object holds events (its rows go to the sink as tasks complete).
+    pub fn writes_events(&self) -> bool {
+        self.prepared
+            .objects
+            .iter()
+            .any(|o| !o.schema.kind.is_dense())
+    }
+
     /// Whether an object is formed across trials (its fold state goes into checkpoints).
     pub fn folds_across_trials(&self) -> bool {
         self.folds.iter().any(Option::is_some)

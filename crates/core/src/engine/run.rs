@@ -203,13 +203,15 @@ fn run(
             }
         };
         // Whatever happened, record how far the run came, so `--resume` continues from there.
-        // Except when a whole run computed every task and folds across trials: it goes
-        // straight on to writing its output, and its folds' state (up to log2(trials)
-        // contributions, hundreds of MB for the cross-spectra of 64 channels) would be
-        // encoded, written and hashed only for a failure while writing the output, which
-        // then resumes from the previous checkpoint instead.
+        // Except when a whole run computed every task and folds across trials or writes
+        // events: it goes straight on to writing its output, which is synced before the
+        // commit. Its folds' state (up to log2(trials) contributions, hundreds of MB for the
+        // cross-spectra of 64 channels) would be encoded, written and hashed, and its event
+        // sidecars (tens of MB for find_peaks) synced, only for a failure while writing the
+        // output, which then resumes from the previous checkpoint instead.
         let finished = result.is_ok() && collector.next_task() == prepared.range.end;
-        let checkpointed = if finished && scope.is_whole() && collector.folds_across_trials() {
+        let straight_on = collector.folds_across_trials() || collector.writes_events();
+        let checkpointed = if finished && scope.is_whole() && straight_on {
             Ok(())
         } else {
             collector.checkpoint(true)

@@ -12,6 +12,7 @@ use crate::info::{file_sha1, info_document, FileFacts};
 use crate::sums::is_sums_file;
 use crate::task_file::{sync_dir, sync_file};
 
+use super::events::fill_events;
 use super::{SpyWriter, MAX_ATTR_BYTES};
 
 impl SpyWriter {
@@ -28,17 +29,15 @@ impl SpyWriter {
         let path = self.staging.join(&name);
         let is_events = !self.objects[obj].spec.schema.kind.is_dense();
         let per_task = self.objects[obj].spec.layout == StoreLayout::PerTask;
+        let mut event_fill = None;
         if is_events || per_task {
-            if let Some(mut sidecar) = self.objects[obj].events.take() {
-                sidecar.sync(self.options.durable)?;
-            }
             let shard = self.shard();
             self.close_part(obj, shard)?;
             let file = create_file(&path)
                 .map_err(|e| self.fail(&name, format!("creating it: {}", one_line(&e))))?;
             self.objects[obj].file = Some(file);
             if is_events {
-                self.write_events(obj, run_workers(metadata))?;
+                event_fill = Some(self.prepare_events(obj)?);
             } else {
                 let index = self.part_index(obj)?;
                 if let Some(missing) = self.objects[obj].spec.placements.iter().find(|p| {
@@ -111,7 +110,10 @@ impl SpyWriter {
                 metadata.schema.trialdefinition.len(),
                 metadata.schema.trialdefinition.columns(),
             ],
-            checksum: self.checksum_and_sync(&path)?,
+            checksum: match &event_fill {
+                Some(fill) => fill_events(&path, fill, self.options.durable)?,
+                None => self.checksum_and_sync(&path)?,
+            },
         };
         let doc = info_document(
             &facts,
@@ -234,6 +236,14 @@ impl SpyWriter {
             let _ = std::fs::remove_file(&self.lock);
             self.committed = true;
             return Ok(());
+        }
+        // Closed parts are synced on threads of their own; a whole run that went straight
+        // from its last task to its output recorded no last checkpoint, which would have
+        // waited for them.
+        for sync in self.unsynced.drain(..) {
+            sync.join().unwrap_or_else(|_| {
+                Err(StorageError::output(&self.staging, "a sync thread failed"))
+            })?;
         }
         // The run's bookkeeping goes; only the objects and their parts remain. The journal
         // goes first: a kill in between must not leave a journal that claims completed

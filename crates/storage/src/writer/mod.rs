@@ -269,7 +269,11 @@ impl ResultSink for SpyWriter {
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
             let sidecar = self.sidecar_path(&spec.tag, self.shard());
-            state.events = Some(EventSidecar::open(&sidecar, keep)?);
+            state.events = Some(EventSidecar::open(
+                &sidecar,
+                &spec.schema.event_columns,
+                keep,
+            )?);
         }
         self.objects.push(state);
         let obj = self.objects.len() - 1;
