@@ -377,8 +377,10 @@ fn run_library(
         writer.crash_after_sums(n);
     }
     let params = json!({"output": "fourier", "tapsmofrq": 10.0, "keeptapers": true});
-    // About 60 ms a task: the run spans several checkpoints (one every 500 ms).
-    let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(60));
+    // About 150 ms a task, 1.8 s in all: the run spans three checkpoints (one every
+    // 500 ms, or ten times the last one's cost if longer), even when other tests load the
+    // machine and its syncs slow down (at 60 ms a task, the second came too late at times).
+    let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(150));
     run_pipeline(
         &pipeline(&params, ExecutionOptions::parallel(2)),
         &mut reader,
@@ -431,8 +433,8 @@ fn a_resume_after_a_kill_neither_drops_nor_doubles_a_trial() {
         let params = json!({"output": "fourier", "tapsmofrq": 10.0, "keeptapers": true});
         let mut execution = ExecutionOptions::parallel(2);
         execution.scope = RunScope::Shard { index, count: 2 };
-        // A shard has half the tasks: 120 ms each spans several checkpoints too.
-        let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(120));
+        // A shard has half the tasks: 300 ms each spans several checkpoints too.
+        let slow = |_: usize, _: usize| std::thread::sleep(Duration::from_millis(300));
         run_pipeline(
             &pipeline(&params, execution),
             &mut reader,
