@@ -161,7 +161,9 @@ impl PreparedRun {
         // on this thread instead, with the same bits (every mode gives them) and the
         // storage layout it was prepared with. Decided here, for the front ends, rather
         // than in the engine, whose callers (and tests) get the mode they ask for.
-        if config.pipeline.execution.mode == ExecutionMode::Parallel && prepared.fits_one_batch() {
+        let on_this_thread =
+            config.pipeline.execution.mode == ExecutionMode::Parallel && prepared.fits_one_batch();
+        if on_this_thread {
             config.pipeline.execution.mode = ExecutionMode::Sequential;
         }
         let overwrite = options.overwrite || config.overwrite;
@@ -174,7 +176,7 @@ impl PreparedRun {
                 durable,
             },
         )?;
-        let report = run_prepared(
+        let mut report = run_prepared(
             &config.pipeline,
             Some(prepared),
             input.source.as_mut(),
@@ -182,6 +184,10 @@ impl PreparedRun {
             options.progress,
         )
         .map_err(|e| with_resume_hint(e, &writer))?;
+        if on_this_thread {
+            // The summary says what ran, as the `.info` does (mode: sequential).
+            report.workers = 1;
+        }
         Ok(outcome(report, &container, summary.input_bytes, shard))
     }
 }
