@@ -330,7 +330,7 @@ fn shorten_list(items: &[String]) -> Vec<String> {
     ]
 }
 
-/// How many threads the finalize's own work (event copies, TimeLockData statistics) may use:
+/// How many threads the finalize's own work (TimeLockData statistics) may use:
 /// as many as the run had workers.
 fn run_workers(metadata: &ObjectMetadata) -> usize {
     metadata.info["execution"]["workers"]

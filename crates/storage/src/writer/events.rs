@@ -216,10 +216,7 @@ fn copy_regions(path: &Path, regions: &[Region]) -> Result<(), StorageError> {
         .map_err(|e| StorageError::io(path, e))?;
     for region in regions {
         let mut to = region.at;
-        for (source, len) in &region.sources {
-            if *len == 0 {
-                continue;
-            }
+        for (source, len) in region.sources.iter().filter(|(_, len)| *len > 0) {
             let from = File::open(source).map_err(|e| StorageError::io(source, e))?;
             copy_range(&from, 0, &object, to, *len).map_err(|e| {
                 StorageError::io(path, format!("copying {} into it: {e}", source.display()))
@@ -244,7 +241,7 @@ fn hash_object(path: &Path, regions: &[Region]) -> Result<String, StorageError> 
     let mut pos = 0;
     for region in regions {
         hash_range(&mut hasher, &mut buf, &object, path, pos, region.at)?;
-        for (source, len) in &region.sources {
+        for (source, len) in region.sources.iter().filter(|(_, len)| *len > 0) {
             let file = File::open(source).map_err(|e| StorageError::io(source, e))?;
             hash_range(&mut hasher, &mut buf, &file, source, 0, *len)?;
         }
@@ -272,4 +269,56 @@ fn hash_range(
         at += n as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::info::file_sha1;
+
+    /// The filled file holds each region's sources one after the other, around its own
+    /// bytes, and the hash computed from the sources is the file's; an empty source (a
+    /// shard without events) need not exist.
+    #[test]
+    fn filled_file_holds_the_sources_and_its_hash_is_the_files() {
+        let dir = std::env::temp_dir().join(format!("tf-fill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let object = dir.join("object");
+        // Own bytes: 100 before the first region, 10 between, 30 after the last.
+        let mut own = vec![0u8; 100 + 70 + 10 + 40 + 30];
+        for (i, b) in own.iter_mut().enumerate() {
+            *b = (i % 13) as u8 + 1;
+        }
+        std::fs::write(&object, &own).unwrap();
+        let source = |name: &str, len: usize, seed: u8| {
+            let path = dir.join(name);
+            let bytes: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(seed)).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            (path, bytes)
+        };
+        let (a, a_bytes) = source("a", 50, 3);
+        let (b, b_bytes) = source("b", 20, 5);
+        let (c, c_bytes) = source("c", 40, 7);
+        let fill = EventFill {
+            regions: vec![
+                Region {
+                    at: 100,
+                    sources: vec![(a, 50), (dir.join("missing"), 0), (b, 20)],
+                },
+                Region {
+                    at: 180,
+                    sources: vec![(c, 40)],
+                },
+            ],
+        };
+        let checksum = fill_events(&object, &fill, true).unwrap();
+        let got = std::fs::read(&object).unwrap();
+        let mut want = own.clone();
+        want[100..150].copy_from_slice(&a_bytes);
+        want[150..170].copy_from_slice(&b_bytes);
+        want[180..220].copy_from_slice(&c_bytes);
+        assert!(got == want);
+        assert_eq!(checksum, file_sha1(&object).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
