@@ -4,7 +4,6 @@
 //! the whole HDF5 file) only when asked to (`spy.load(..., checksum=True)`), but we always
 //! write the true value so that check passes.
 
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
@@ -99,17 +98,35 @@ pub fn info_document(
 
 /// SHA-1 of a file's bytes, hex-encoded, as Syncopy's `openssl_sha1` checksum.
 pub fn file_sha1(path: &Path) -> Result<String, StorageError> {
-    let mut file = std::fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| StorageError::io(path, e))?
+        .len();
     let mut hasher = Sha1::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| StorageError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    hash_range(&mut hasher, &mut vec![0u8; 1 << 20], &file, path, 0, len)?;
     Ok(sha1_hex(hasher))
+}
+
+/// Hashes bytes `from..to` of `file` (at `path`, for errors) through `buf`.
+pub(crate) fn hash_range(
+    hasher: &mut Sha1,
+    buf: &mut [u8],
+    file: &std::fs::File,
+    path: &Path,
+    from: u64,
+    to: u64,
+) -> Result<(), StorageError> {
+    use std::os::unix::fs::FileExt;
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], at)
+            .map_err(|e| StorageError::io(path, e))?;
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(())
 }
 
 /// The digest as `.info` writes it: lower-case hex, as Python's `hexdigest`.

@@ -27,6 +27,16 @@ impl SpyWriter {
         StorageError::output(&self.staging, "stopped by an injected crash (a test hook)").into()
     }
 
+    /// Waits for the closed parts being synced on threads of their own.
+    pub(super) fn join_part_syncs(&mut self) -> Result<(), StorageError> {
+        for sync in self.unsynced.drain(..) {
+            sync.join().unwrap_or_else(|_| {
+                Err(StorageError::output(&self.staging, "a sync thread failed"))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Whether a part has tasks applied but is not closed yet: then no checkpoint can be
     /// recorded (`defers_checkpoint` tells the engine so before it builds one).
     pub(super) fn inside_part(&self) -> bool {
@@ -74,11 +84,7 @@ impl SpyWriter {
                     .map_err(|e| StorageError::io(&path, e))?;
             }
         }
-        for sync in self.unsynced.drain(..) {
-            sync.join().unwrap_or_else(|_| {
-                Err(StorageError::output(&self.staging, "a sync thread failed"))
-            })?;
-        }
+        self.join_part_syncs()?;
         let mut event_bytes = serde_json::Map::new();
         for state in &mut self.objects {
             if let Some(sidecar) = &mut state.events {

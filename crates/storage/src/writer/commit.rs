@@ -240,11 +240,7 @@ impl SpyWriter {
         // Closed parts are synced on threads of their own; a whole run that went straight
         // from its last task to its output recorded no last checkpoint, which would have
         // waited for them.
-        for sync in self.unsynced.drain(..) {
-            sync.join().unwrap_or_else(|_| {
-                Err(StorageError::output(&self.staging, "a sync thread failed"))
-            })?;
-        }
+        self.join_part_syncs()?;
         // The run's bookkeeping goes; only the objects and their parts remain. The journal
         // goes first: a kill in between must not leave a journal that claims completed
         // work whose event rows or sums are already gone (a resume would then take them

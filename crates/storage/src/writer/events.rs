@@ -2,7 +2,6 @@
 //! in bytes by the journal), and are copied into the object's datasets at finalize.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
@@ -12,7 +11,7 @@ use trialflow_core::{Error, EventBlock};
 use crate::error::StorageError;
 use crate::event_sidecar::{SeenIds, SidecarFiles};
 use crate::hdf5_util::one_line;
-use crate::info::sha1_hex;
+use crate::info::{hash_range, sha1_hex};
 use crate::raw_io::{copy_range, raw_offset};
 use crate::task_file::sync_file;
 
@@ -103,28 +102,34 @@ impl SpyWriter {
     /// from the sidecars ([`fill_events`]).
     pub(super) fn prepare_events(&mut self, obj: usize) -> Result<EventFill, Error> {
         let sidecars = self.event_sidecars(obj);
-        let state = &mut self.objects[obj];
-        let seen = match state.events.take() {
-            // This run appended the rows (after those a resume kept), noting their ids. Its
-            // last checkpoint did not sync them: the object is synced instead.
+        // This run's own rows (after those a resume kept) are flushed, not synced (its last
+        // checkpoint did not sync them either): the object is synced instead.
+        let own = match self.objects[obj].events.take() {
             Some(mut own) => {
                 own.sync(false)?;
-                own.seen().clone()
+                Some(own)
             }
+            None => None,
+        };
+        // Counted once every row is in the files.
+        let rows = sidecars
+            .iter()
+            .map(SidecarFiles::rows)
+            .collect::<Result<Vec<u64>, _>>()?;
+        let state = &mut self.objects[obj];
+        let seen = match own {
+            // The writer noted their ids as they came.
+            Some(own) => own.seen().clone(),
             // A merge reads the shards' ids from their tables.
             None => {
                 let mut seen = SeenIds::default();
-                for sidecar in &sidecars {
-                    seen.merge(sidecar.scan_ids(sidecar.rows()?)?);
+                for (sidecar, &rows) in sidecars.iter().zip(&rows) {
+                    seen.merge(sidecar.scan_ids(rows)?);
                 }
                 seen
             }
         };
         seen.into_sets(&mut state.seen_channels, &mut state.seen_units);
-        let mut rows = Vec::with_capacity(sidecars.len());
-        for sidecar in &sidecars {
-            rows.push(sidecar.rows()?);
-        }
         let total: u64 = rows.iter().sum();
         let path = self.staging.join(&state.file_name);
         let file = state.file.as_ref().expect("created at finalize");
@@ -249,26 +254,6 @@ fn hash_object(path: &Path, regions: &[Region]) -> Result<String, StorageError> 
     }
     hash_range(&mut hasher, &mut buf, &object, path, pos, end)?;
     Ok(sha1_hex(hasher))
-}
-
-/// Hashes bytes `from..to` of `file`.
-fn hash_range(
-    hasher: &mut Sha1,
-    buf: &mut [u8],
-    file: &File,
-    path: &Path,
-    from: u64,
-    to: u64,
-) -> Result<(), StorageError> {
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(buf.len() as u64) as usize;
-        file.read_exact_at(&mut buf[..n], at)
-            .map_err(|e| StorageError::io(path, e))?;
-        hasher.update(&buf[..n]);
-        at += n as u64;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
