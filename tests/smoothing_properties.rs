@@ -142,7 +142,13 @@ proptest! {
                     && config.params["order"].as_u64().unwrap().is_multiple_of(2);
                 if !even_gaussian {
                     let scale = config.params.get("delta").and_then(Value::as_f64).unwrap_or(1.0);
-                    prop_assert!(v.abs() <= 1e-11 * value.abs().max(1.0) / scale.powi(3), "{config:?}: {v}");
+                    // Savgol's 'interp' edges fit a polynomial of `polyorder` through the
+                    // window, whose derivative weights at the ends grow about as
+                    // 2^polyorder: rounding grows with them (polyorder 12 on 13 points
+                    // gave 1.2e-9 of a constant of 765).
+                    let polyorder = config.params.get("polyorder").and_then(Value::as_u64).unwrap_or(0);
+                    let conditioning = 2f64.powi(polyorder as i32).max(10.0) * 1e-12;
+                    prop_assert!(v.abs() <= conditioning * value.abs().max(1.0) / scale.powi(3), "{config:?}: {v}");
                 }
             } else {
                 prop_assert!((v - value).abs() <= tol, "{config:?}: {v} vs {value}");
