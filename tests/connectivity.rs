@@ -97,6 +97,7 @@ impl Input {
                 shape: vec![total, channels],
             }]
             .into(),
+            handover: 1,
         };
         let path = dir.join(format!("{name}.spy"));
         let mut writer = SpyWriter::create(&path, WriterOptions::default()).unwrap();

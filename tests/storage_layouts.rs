@@ -126,6 +126,36 @@ fn every_storage_form_reads_as_the_same_values() {
                 );
             }
         }
+        // Consecutive trials in one read (the parallel engine's batches of tiny trials):
+        // plain contiguous float32 only, and then the trials' values back to back.
+        let mut grouped = 0;
+        for first in 0..trials.len() - 2 {
+            let group = first..first + 3;
+            let rows = trials.start(first)..trials.stop(first + 2);
+            let back_to_back = group
+                .clone()
+                .skip(1)
+                .all(|t| trials.start(t) == trials.stop(t - 1));
+            let read = reader.read_trials_f32(group, &mut narrow).unwrap();
+            assert_eq!(
+                read,
+                matches!(form, Form::Contiguous) && back_to_back,
+                "{form:?}"
+            );
+            if read {
+                grouped += 1;
+                let widened: Vec<f64> = narrow.iter().map(|&v| f64::from(v)).collect();
+                let expected = &stored.values[rows.start * channels..rows.end * channels];
+                assert!(
+                    widened == expected,
+                    "{form:?}: trials {first} to {}",
+                    first + 2
+                );
+            }
+        }
+        if matches!(form, Form::Contiguous) {
+            assert!(grouped > 0, "no trials of the recording follow one another");
+        }
     }
 }
 

@@ -182,6 +182,7 @@ pub fn generate_recording(out: &Path, opts: &GenerateOptions) -> Result<PathBuf,
         schema: schema.clone(),
         layout: StoreLayout::Single,
         placements,
+        handover: 1,
     };
     let mut writer = SpyWriter::create(
         out,

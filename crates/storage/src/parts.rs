@@ -129,12 +129,16 @@ pub(crate) fn lane_of(task: usize, stripe: usize, lanes: usize) -> usize {
 
 /// Whether the part `first..=last` is stacked, and in stripes of how many tasks: only if
 /// every task is whole trials' rows (all channels, rows following on from the previous
-/// task's, the same trailing shape); stripes of about [`STRIPE_BYTES`], at least 1.
+/// task's, the same trailing shape); stripes of about [`STRIPE_BYTES`], at least 1, or of
+/// the engine's `handover` when it hands over several tasks at once, so that each worker's
+/// batch goes to one lane file (with 81-task stripes and 40-task batches, two workers
+/// often wrote one file at once, and queued on its lock: 4% of a tiny-trial run's CPU).
 pub(crate) fn plan_stacking(
     placements: &[TaskPlacement],
     first: usize,
     last: usize,
     channels: usize,
+    handover: usize,
     bytes: impl Fn(usize) -> usize,
 ) -> Option<usize> {
     let part = &placements[first..=last];
@@ -143,6 +147,9 @@ pub(crate) fn plan_stacking(
     }) && part.windows(2).all(|w| w[0].rows.end == w[1].rows.start);
     if !stackable {
         return None;
+    }
+    if handover > 1 {
+        return Some(handover.min(part.len()));
     }
     let total: usize = (first..=last).map(&bytes).sum();
     let mean = (total / part.len()).max(1);
@@ -517,15 +524,18 @@ mod tests {
             p.rows = i * 200..(i + 1) * 200;
         }
         let bytes = |_: usize| 200 * 8 * 4;
-        assert_eq!(plan_stacking(&tiny, 0, 99, 8, bytes), Some(81));
-        assert_eq!(plan_stacking(&tiny, 0, 9, 8, bytes), Some(10));
+        assert_eq!(plan_stacking(&tiny, 0, 99, 8, 1, bytes), Some(81));
+        assert_eq!(plan_stacking(&tiny, 0, 9, 8, 1, bytes), Some(10));
         // Large blocks: stacked, alternating task by task.
-        assert_eq!(plan_stacking(&tiny, 0, 99, 8, |_| 1 << 20), Some(1));
+        assert_eq!(plan_stacking(&tiny, 0, 99, 8, 1, |_| 1 << 20), Some(1));
         // Channel groups, or a channel count that is not the object's.
-        assert_eq!(plan_stacking(&tiny, 0, 99, 16, bytes), None);
+        assert_eq!(plan_stacking(&tiny, 0, 99, 16, 1, bytes), None);
         // Rows that do not follow on (placements() gives every task rows 0..200).
         let gaps = placements(&[1; 10], &[200, 8]);
-        assert_eq!(plan_stacking(&gaps, 0, 9, 8, bytes), None);
+        assert_eq!(plan_stacking(&gaps, 0, 9, 8, 1, bytes), None);
+        // The engine's batches of 40 tasks: stripes of 40, whatever the bytes.
+        assert_eq!(plan_stacking(&tiny, 0, 99, 8, 40, bytes), Some(40));
+        assert_eq!(plan_stacking(&tiny, 0, 9, 8, 40, bytes), Some(10));
     }
 
     #[test]

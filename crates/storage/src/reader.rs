@@ -523,6 +523,27 @@ impl TrialSource for SpyReader {
         Ok(true)
     }
 
+    fn read_trials_f32(
+        &mut self,
+        trials: std::ops::Range<usize>,
+        out: &mut Vec<f32>,
+    ) -> Result<bool, Error> {
+        let def = &self.schema.trialdefinition;
+        let back_to_back = trials
+            .clone()
+            .skip(1)
+            .all(|t| def.start(t) == def.stop(t - 1));
+        if self.stored != StoredType::F32 || self.raw.is_none() || !back_to_back {
+            return Ok(false);
+        }
+        let Some(last) = trials.end.checked_sub(1) else {
+            return Ok(false);
+        };
+        let rows = def.start(trials.start)..def.stop(last);
+        self.read_stored_rows(trials.start, rows, out)?;
+        Ok(true)
+    }
+
     fn log(&self) -> String {
         self.log.clone()
     }

@@ -2,8 +2,8 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use trialflow_core::{
-    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Scratch,
-    TrialInput,
+    ComputationalRoutine, DataSchema, Kernel, OutputBlock, Plan, Planner, RoutineError, Samples,
+    Scratch, TrialInput,
 };
 
 /// Unchecked parameters of `rectify` (it has none; unknown keys are refused).
@@ -48,14 +48,23 @@ impl ComputationalRoutine for Rectify {
 
 /// Rectification needs no plan state: the routine is its own kernel.
 impl Kernel for Rectify {
+    /// Float32 input is read as stored and widened where it is read: the engine's widening
+    /// copy of the trial would be a pass over memory as long as the kernel's own.
+    fn reads_f32(&self) -> bool {
+        true
+    }
+
     fn compute(
         &self,
         input: &TrialInput<'_>,
         output: &mut OutputBlock<'_>,
         _scratch: &mut Scratch,
     ) -> Result<(), RoutineError> {
-        let x = input.samples();
-        output.samples_mut().zip_mut_with(&x, |o, &v| *o = v.abs());
+        let mut out = output.samples_mut();
+        match input.analog() {
+            Samples::F64(x) => out.zip_mut_with(&x, |o, &v| *o = v.abs()),
+            Samples::F32(x) => out.zip_mut_with(&x, |o, &v| *o = f64::from(v).abs()),
+        }
         Ok(())
     }
 }

@@ -27,6 +27,7 @@ mod sink;
 mod task_input;
 mod tasks;
 mod thread_pool;
+mod trial_group;
 mod window;
 mod worker;
 

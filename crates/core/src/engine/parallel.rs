@@ -17,13 +17,14 @@ use super::sink::{DirectBlockWriter, TrialDecoder, TrialSource};
 use super::task_input::{dense_task_view, f32_task_view, task_events, TaskData};
 use super::tasks::Task;
 use super::thread_pool::worker_pool;
+use super::trial_group::{GroupReader, TrialGroup};
 use super::window::{Failure, Window};
 use super::worker::{Pools, TaskResult, WorkerState};
 
 /// A trial as read, shared by the tasks of its channel groups. Its buffer returns to the pool
 /// when the last task is done with it.
 struct SharedTrial<'p> {
-    values: TrialValues,
+    values: TrialValues<'p>,
     /// The trial's values shape (`DataSchema::trial_values_dim`; empty for events), inline
     /// rather than a vector per trial.
     shape: IxDyn,
@@ -34,9 +35,14 @@ struct SharedTrial<'p> {
 /// A trial's values as the reader got them: f64, float32 as stored, which each task's
 /// worker widens (only the task's channels), or the stored bytes, which the first of its
 /// tasks to run decodes for all of them.
-enum TrialValues {
+enum TrialValues<'p> {
     F64(Vec<f64>),
     F32(Vec<f32>),
+    /// Float32 as stored, read with the trials around it: from value `start` of the group.
+    F32Group {
+        group: Arc<TrialGroup<'p>>,
+        start: usize,
+    },
     Encoded(EncodedTrial),
     /// A SpikeData input's events of the trial.
     Events(EventBlock),
@@ -100,6 +106,14 @@ impl SharedTrial<'_> {
                     task,
                 )));
             }
+            TrialValues::F32Group { group, start } => {
+                let (len, channels) = (self.shape[0], self.shape[1]);
+                return Ok(TaskData::F32(f32_task_view(
+                    &group.values[*start..start + len * channels],
+                    channels,
+                    task,
+                )));
+            }
             TrialValues::Encoded(encoded) => encoded
                 .values()
                 .map_err(|(message, class)| Error::input(source, message, *class))?,
@@ -128,6 +142,8 @@ impl Drop for SharedTrial<'_> {
         match std::mem::replace(&mut self.values, TrialValues::F64(Vec::new())) {
             TrialValues::F64(v) => self.pools.trials.give(v),
             TrialValues::F32(v) => self.pools.trials_f32.give(v),
+            // The group's buffer goes back when its last trial is done.
+            TrialValues::F32Group { .. } => {}
             TrialValues::Events(e) => self.pools.trial_events.give(e),
             TrialValues::Encoded(e) => {
                 self.pools.encoded.give(e.bytes);
@@ -147,13 +163,13 @@ type WorkItem<'p> = Vec<(usize, Arc<SharedTrial<'p>>)>;
 
 /// Reads a trial: the events of an event input; as stored bytes when the source has a
 /// decoder, else as stored float32 when `f32` and the source can, else as f64.
-fn read_trial(
+fn read_trial<'p>(
     source: &mut dyn TrialSource,
     trial: usize,
     f32: bool,
     decoder: Option<&Arc<dyn TrialDecoder>>,
-    pools: &Pools,
-) -> Result<TrialValues> {
+    pools: &'p Pools,
+) -> Result<TrialValues<'p>> {
     if !source.schema().kind.is_dense() {
         let mut events = pools.trial_events.take();
         source.read_trial_events(trial, &mut events)?;
@@ -207,6 +223,8 @@ fn read_trials<'p>(
     let mut tasks = prepared.tasks[start..end].iter().peekable();
     // A batch never needs more slots than the window has.
     let batch_size = prepared.batch.clamp(1, prepared.window.max(1));
+    // Batches of tiny float32 trials are read a batch at a time.
+    let mut groups = (read_f32 && decoder.is_none() && batch_size > 1).then(GroupReader::default);
     let mut batch: WorkItem<'p> = Vec::new();
     // Slots held for the batch being filled; the batch goes out when they are used up, so
     // the reader takes and the writer gives back slots a whole batch at a time.
@@ -217,7 +235,8 @@ fn read_trials<'p>(
     // Slots for the batch that starts at `task` (the batch is empty then).
     let acquire = |task: usize, held: &mut usize| {
         if *held == 0 {
-            let n = batch_size.min(end - task);
+            // Batches start at multiples of the batch size (see `ObjectSpec::handover`).
+            let n = (batch_size - task % batch_size).min(end - task);
             if !window.acquire(n, task, failure) {
                 return false;
             }
@@ -278,7 +297,16 @@ fn read_trials<'p>(
         if !acquire(first_index, &mut held) {
             return;
         }
-        let values = match read_trial(source, trial, read_f32, decoder.as_ref(), pools) {
+        // The trials of the batch's remaining tasks, read at once when the source can.
+        let grouped = groups.as_mut().and_then(|groups| {
+            let last = prepared.tasks[(first_index + held).min(end) - 1].trial;
+            groups.values(source, trial, last, pools)
+        });
+        let read = match grouped {
+            Some((group, start)) => Ok(TrialValues::F32Group { group, start }),
+            None => read_trial(source, trial, read_f32, decoder.as_ref(), pools),
+        };
+        let values = match read {
             Ok(values) => values,
             Err(e) => {
                 // The tasks before this trial still run, as they would sequentially.

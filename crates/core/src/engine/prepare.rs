@@ -440,6 +440,7 @@ fn prepare_steps(
                 schema: spec_schema,
                 layout,
                 placements: placements.into(),
+                handover: 1,
             });
         }
         current = output;
@@ -457,6 +458,9 @@ fn prepare_steps(
     } else {
         1
     };
+    for object in &mut objects {
+        object.handover = batch;
+    }
     let mut memory =
         MemoryEstimate::for_pipeline(input, &steps, &tasks, window, workers, &cross_trial);
     let chunking = super::chunks::decide(

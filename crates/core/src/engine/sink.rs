@@ -58,6 +58,15 @@ pub trait TrialSource: Send {
         Ok(false)
     }
 
+    /// Reads the consecutive trials `trials` like [`read_trial_f32`](Self::read_trial_f32),
+    /// back to back into `out`, in one read, returning `false` (and leaving `out` alone) if
+    /// this source cannot (it stores no float32, or the trials do not follow one another in
+    /// storage). The parallel engine uses it for batches of tiny trials, whose tasks then
+    /// read their values where this call put them: one copy per byte instead of two.
+    fn read_trials_f32(&mut self, _trials: Range<usize>, _out: &mut Vec<f32>) -> Result<bool> {
+        Ok(false)
+    }
+
     /// A decoder for trials read with [`read_trial_encoded`](Self::read_trial_encoded), if
     /// this source can hand trials over as stored bytes. The parallel engine then reads only
     /// bytes on its reader thread and decodes (inflates, widens, scales) on the compute
@@ -220,6 +229,11 @@ pub struct ObjectSpec {
     /// Where each task's block goes (dense output only). Shared: the engine and the sink
     /// both keep the spec, and with many tiny tasks a copy was tens of MB.
     pub placements: Arc<[TaskPlacement]>,
+    /// The parallel engine hands its workers this many consecutive tasks at once, in
+    /// batches that start at multiples of it (1: task by task). A sink spreading blocks
+    /// over several files keeps each batch in one file, so that two workers writing their
+    /// batches at the same moment do not queue on one file's lock.
+    pub handover: usize,
 }
 
 /// Handle to an object a sink has preallocated.

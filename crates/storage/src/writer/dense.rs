@@ -185,7 +185,14 @@ impl SpyWriter {
         let channels = channels.unwrap_or(0);
         let task_bytes =
             |t: usize| placements[t].shape.iter().product::<usize>() * dtype.size_bytes();
-        let stacked = plan_stacking(placements, first, last, channels, task_bytes);
+        let stacked = plan_stacking(
+            placements,
+            first,
+            last,
+            channels,
+            state.spec.handover,
+            task_bytes,
+        );
         let stripe = stacked.unwrap_or(1);
         // Each lane's tasks, planned once: a lane without any gets no file.
         let lane_tasks: Vec<Vec<&TaskPlacement>> = (0..LANES)
