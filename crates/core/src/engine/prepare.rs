@@ -167,11 +167,13 @@ pub const BATCH_BYTES: usize = 256 << 10;
 /// (and each wake-up of a worker, the writer and the reader) has to carry many of them.
 pub const TINY_TASK_BYTES: usize = 64 << 10;
 
-/// About this many bytes of input per handover of tasks under [`TINY_TASK_BYTES`] (40
-/// trials of 200 samples x 8 channels). Session 9, at 200 000 such trials: 256 KiB took
-/// about 7% more CPU, and 1 MiB a third more (probably because a batch's input, widened
-/// values and staged output no longer stay in a core's cache).
-pub const TINY_BATCH_BYTES: usize = 512 << 10;
+/// About this many bytes of input per handover of tasks under [`TINY_TASK_BYTES`] (80
+/// trials of 200 samples x 8 channels). At 200 000 such trials, session 9 (each trial
+/// copied on its own from the reader's window) found 256 KiB 7% and 1 MiB a third more
+/// CPU than 512 KiB; since a batch's trials are read with one call into one buffer
+/// (session 12), 1 MiB takes 5-7% less CPU than 512 KiB (fewer wake-ups of the threads),
+/// and 2 MiB 10% more (a batch's input, output and staged bytes outgrow a core's cache).
+pub const TINY_BATCH_BYTES: usize = 1 << 20;
 
 /// Tasks per handover: 1 for tasks of [`BATCH_BYTES`] or more, up to 1024 tiny ones.
 fn task_batch(input: &DataSchema, tasks: &[Task]) -> usize {

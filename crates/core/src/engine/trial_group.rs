@@ -29,7 +29,8 @@ impl Drop for TrialGroup<'_> {
 #[derive(Default)]
 pub(super) struct GroupReader<'p> {
     current: Option<Arc<TrialGroup<'p>>>,
-    /// The trials of `current` not yet handed out.
+    /// The trials of `current` not yet handed out; without `current`, the rest of a group
+    /// the source could not read at once (they are read one by one, not tried again).
     trials: Range<usize>,
     /// Where the first of them starts in `current`'s values.
     next: usize,
@@ -47,8 +48,12 @@ impl<'p> GroupReader<'p> {
         last: usize,
         pools: &'p Pools,
     ) -> Option<(Arc<TrialGroup<'p>>, usize)> {
+        if self.current.is_none() && self.trials.contains(&trial) {
+            return None;
+        }
         if self.trials.start != trial || self.trials.is_empty() {
             self.current = None;
+            self.trials = trial..trial;
             if last <= trial {
                 return None;
             }
@@ -57,6 +62,7 @@ impl<'p> GroupReader<'p> {
                 Ok(true) => {}
                 _ => {
                     pools.trials_f32.give(values);
+                    self.trials = trial..last + 1;
                     return None;
                 }
             }
