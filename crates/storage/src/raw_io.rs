@@ -158,8 +158,11 @@ pub(crate) fn copy_range(
 /// while the device's queue is full, and 200 000 tiny blocks spent 4 s in it (20 us each),
 /// more than copying them. (128 KiB took an mtmfft run of 64 channels, whose trials are
 /// 250 KiB, 4 to 7 ms off its wait for the last sync, but 200 000 tiny trials, written in
-/// staged runs of 40 trials, 250 KiB, spent 60 ms more: session 11.)
-const WRITEBACK_MIN_BYTES: usize = 256 << 10;
+/// staged runs of 40 trials, 250 KiB, spent 60 ms more: session 11. Since session 12 those
+/// runs are 80 trials, 500 KiB, and at 256 KiB their hints cost the durable run 10% of its
+/// time; at 1 MiB a butterworth run of 500 KiB trials, which lost its hints, took the same
+/// time.)
+const WRITEBACK_MIN_BYTES: usize = 1 << 20;
 
 /// Whether written blocks are pushed toward the disk as they are written. A run that syncs
 /// its work before the journal claims it (`execution.durable`, the default) does; one that
