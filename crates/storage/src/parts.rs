@@ -362,8 +362,7 @@ impl PartSlots {
     pub fn write<T: PlainBytes>(&self, task: usize, values: &[T]) -> Result<bool, StorageError> {
         self.with_target(task, |file, offset| {
             write_at(file, offset, values)?;
-            self.writeback
-                .start(file, offset, std::mem::size_of_val(values));
+            self.writeback.start(file, std::mem::size_of_val(values));
             Ok(true)
         })
     }
@@ -400,7 +399,7 @@ fn spot_file(first: usize, lane: usize) -> u64 {
 
 impl DirectBlockWriter for PartSlots {
     fn try_write(&self, placement: &TaskPlacement, block: &DenseBlock<'_>) -> Result<bool, Error> {
-        let (stores_f32, writeback) = (self.stores_f32, self.writeback);
+        let (stores_f32, writeback) = (self.stores_f32, &self.writeback);
         Ok(self.with_target(placement.task, |file, offset| {
             write_block(file, offset, block, stores_f32, writeback)
         })?)
@@ -440,7 +439,7 @@ impl DirectBlockWriter for PartSlots {
             ));
         };
         write_at(file, spot.offset, bytes).map_err(|e| StorageError::io(path, e))?;
-        self.writeback.start(file, spot.offset, bytes.len());
+        self.writeback.start(file, bytes.len());
         Ok(())
     }
 }

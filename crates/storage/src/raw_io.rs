@@ -13,6 +13,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use hdf5::plist::dataset_create::Layout;
 use num_complex::{Complex32, Complex64};
@@ -154,55 +156,56 @@ pub(crate) fn copy_range(
     Ok(())
 }
 
-/// Blocks smaller than this are left to the sync of their file: `sync_file_range` blocks
-/// while the device's queue is full, and 200 000 tiny blocks spent 4 s in it (20 us each),
-/// more than copying them. (128 KiB took an mtmfft run of 64 channels, whose trials are
-/// 250 KiB, 4 to 7 ms off its wait for the last sync, but 200 000 tiny trials, written in
-/// staged runs of 40 trials, 250 KiB, spent 60 ms more: session 11. Since session 12 those
-/// runs are 80 trials, 500 KiB, and at 256 KiB their hints cost the durable run 10% of its
-/// time; at 1 MiB a butterworth run of 500 KiB trials, which lost its hints, took the same
-/// time.)
-const WRITEBACK_MIN_BYTES: usize = 1 << 20;
+/// An object's files are pushed toward the disk each time this many more bytes have been
+/// written to them, a whole file at a time, rather than block by block. `sync_file_range`
+/// blocks while the device's queue is full: 200 000 tiny blocks spent 4 s in it (20 us
+/// each), more than copying them, so sessions 10 and 11 only hinted blocks of 256 KiB or
+/// more. That left an mtmfft run of 64 channels (250 KiB trials) all its 51 MB for the
+/// last syncs, and once tiny trials were written in runs of 500 KiB (session 12) their
+/// hints cost a durable run 10 %, while a bound of 1 MiB made a sequential run of them,
+/// which then had no hints at all, 25 % slower. Counting bytes serves both: one call per
+/// 4 MiB whatever the block size.
+const WRITEBACK_EVERY_BYTES: usize = 4 << 20;
 
 /// Whether written blocks are pushed toward the disk as they are written. A run that syncs
 /// its work before the journal claims it (`execution.durable`, the default) does; one that
 /// leaves writeback to the kernel does not, since starting it only makes the disk busy while
-/// the run still computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Writeback(pub bool);
+/// the run still computes. Clones share one count of the bytes written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Writeback(Option<Arc<AtomicUsize>>);
 
 impl Writeback {
-    /// Asks the kernel to start writing `len` bytes at `offset` to disk now, without
-    /// waiting. Blocks written this way are mostly on disk by the time their file is
-    /// synced, so the sync that a checkpoint or the commit waits for has little left to do.
-    /// Only a hint: where it is unavailable, or for small blocks, the later sync does all
-    /// the work.
-    pub fn start(self, file: &File, offset: u64, len: usize) {
-        if self.0 {
-            start_writeback(file, offset, len);
+    pub fn new(durable: bool) -> Writeback {
+        Writeback(durable.then(|| Arc::new(AtomicUsize::new(0))))
+    }
+
+    /// Counts `len` bytes just written to `file`, and each time the count passes another
+    /// [`WRITEBACK_EVERY_BYTES`] asks the kernel to start writing `file`'s dirty pages to
+    /// disk now, without waiting. Pages written this way are mostly on disk by the time
+    /// their file is synced, so the sync that a checkpoint or the commit waits for has
+    /// little left to do. Only a hint: where it is unavailable the later sync does all the
+    /// work.
+    pub fn start(&self, file: &File, len: usize) {
+        let Some(written) = &self.0 else { return };
+        let before = written.fetch_add(len, Ordering::Relaxed);
+        if (before + len) / WRITEBACK_EVERY_BYTES > before / WRITEBACK_EVERY_BYTES {
+            start_writeback(file);
         }
     }
 }
 
-fn start_writeback(file: &File, offset: u64, len: usize) {
-    if len < WRITEBACK_MIN_BYTES {
-        return;
-    }
+fn start_writeback(file: &File) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        // SAFETY: a plain syscall on an open descriptor; it reads no memory of ours.
+        // SAFETY: a plain syscall on an open descriptor; it reads no memory of ours. Offset
+        // 0 and length 0 mean the whole file.
         unsafe {
-            libc::sync_file_range(
-                file.as_raw_fd(),
-                offset as libc::off64_t,
-                len as libc::off64_t,
-                libc::SYNC_FILE_RANGE_WRITE,
-            );
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, len);
+    let _ = file;
 }
 
 /// Where the blocks of a contiguous dataset go: task `t`'s rows start at a fixed byte
@@ -257,7 +260,7 @@ impl ContiguousBlocks {
         let at = self.block_offset(placement);
         write_at(&self.file, at, values).map_err(|e| StorageError::io(&self.path, e))?;
         self.writeback
-            .start(&self.file, at, std::mem::size_of_val(values));
+            .start(&self.file, std::mem::size_of_val(values));
         Ok(())
     }
 
@@ -278,7 +281,7 @@ impl DirectBlockWriter for ContiguousBlocks {
             self.block_offset(placement),
             block,
             self.stores_f32,
-            self.writeback,
+            &self.writeback,
         )
         .map_err(|e| StorageError::io(&self.path, e).into())
     }
@@ -293,7 +296,7 @@ impl DirectBlockWriter for ContiguousBlocks {
 
     fn write_run(&self, spot: &BlockSpot, bytes: &[u8]) -> Result<(), Error> {
         write_at(&self.file, spot.offset, bytes).map_err(|e| StorageError::io(&self.path, e))?;
-        self.writeback.start(&self.file, spot.offset, bytes.len());
+        self.writeback.start(&self.file, bytes.len());
         Ok(())
     }
 }
@@ -312,7 +315,7 @@ pub(crate) fn write_block(
     offset: u64,
     block: &DenseBlock<'_>,
     stores_f32: bool,
-    writeback: Writeback,
+    writeback: &Writeback,
 ) -> std::io::Result<bool> {
     let bytes = match (block, stores_f32) {
         (DenseBlock::F32(b), true) => match b.as_slice() {
@@ -347,7 +350,7 @@ pub(crate) fn write_block(
         },
         (DenseBlock::F32(_), false) => return Ok(false),
     };
-    writeback.start(file, offset, bytes);
+    writeback.start(file, bytes);
     Ok(true)
 }
 

@@ -170,7 +170,7 @@ impl SpyWriter {
     }
 
     fn writeback(&self) -> Writeback {
-        Writeback(self.options.durable)
+        Writeback::new(self.options.durable)
     }
 
     fn shard(&self) -> Option<(usize, usize)> {
