@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use ndarray::{s, ArrayViewD, ArrayViewMutD, Ix2};
-use trialflow_core::{DataSchema, Kernel, OutputBlock, RoutineError, Scratch, TrialInput};
+use trialflow_core::{DataSchema, Kernel, OutputBlock, RoutineError, Samples, Scratch, TrialInput};
 
 use super::latency::{covers, window_samples};
 use super::StatisticsError;
@@ -112,6 +112,12 @@ pub struct TimelockKernel {
 }
 
 impl Kernel for TimelockKernel {
+    /// Float32 input is read as stored and widened as it is cut: the engine's widening copy
+    /// of the whole trial would be one more pass over it.
+    fn reads_f32(&self) -> bool {
+        true
+    }
+
     fn compute(
         &self,
         input: &TrialInput<'_>,
@@ -132,13 +138,16 @@ impl Kernel for TimelockKernel {
             }
             return Ok(());
         };
-        let x = input.samples();
         let t_len = self.layout.samples;
-        output
+        let mut out = output
             .dense_mut()
             .into_dimensionality::<Ix2>()
-            .expect("trials are 2-D")
-            .assign(&x.slice(s![kept.start..kept.start + t_len, ..]));
+            .expect("trials are 2-D");
+        let window = s![kept.start..kept.start + t_len, ..];
+        match input.analog() {
+            Samples::F64(x) => out.assign(&x.slice(window)),
+            Samples::F32(x) => out.zip_mut_with(&x.slice(window), |o, &v| *o = f64::from(v)),
+        }
         Ok(())
     }
 }
