@@ -32,6 +32,10 @@ command -v h5copy >/dev/null || { echo "scale.sh: h5copy missing (apt-get instal
 mkdir -p "$dir"
 dir=$(readlink -f "$dir")
 csv="$dir/scale.csv"
+# Runs without syncs are recorded as `parallel-nosync` (`sequential-nosync`), so that one
+# CSV can hold both and the figure tells them apart.
+tool_suffix=""
+[ "${DURABLE:-true}" = false ] && tool_suffix="-nosync"
 [ -s "$csv" ] || echo "recording,trials,samples,channels,bytes,tool,round,seconds,user_s,sys_s,peak_rss_kb,load1,utc" >"$csv"
 
 shape() {
@@ -98,7 +102,7 @@ EOF
     for round in $(seq "$repeat"); do
         runs[h5copy]+="$(measure h5copy "$dir/h5copy.h5" h5copy -i "$analog" -o "$dir/h5copy.h5" -s data -d data)"$'\n'
         for mode in "${modes[@]}"; do
-            runs[$mode]+="$(measure "$mode" "$dir/$size-$mode-out.spy" "$tf" run "$dir/$size-$mode.yaml" --overwrite -q)"$'\n'
+            runs[$mode]+="$(measure "$mode$tool_suffix" "$dir/$size-$mode-out.spy" "$tf" run "$dir/$size-$mode.yaml" --overwrite -q)"$'\n'
         done
     done
     best() { printf '%s' "${runs[$1]}" | awk 'NF' | sort -g | head -1 | cut -d' ' -f1; }

@@ -32,7 +32,7 @@ struct Cell {
 /// Cells by (recording, tool), in file order of first appearance within each tool.
 type Cells = BTreeMap<(String, String), Cell>;
 
-const TOOLS: [(&str, &str, RGBColor); 3] = [
+const TOOLS: [(&str, &str, RGBColor); 4] = [
     ("h5copy", "h5copy (floor)", RGBColor(127, 127, 127)),
     (
         "parallel",
@@ -43,6 +43,12 @@ const TOOLS: [(&str, &str, RGBColor); 3] = [
         "sequential",
         "trialflow, sequential",
         RGBColor(255, 127, 14),
+    ),
+    // `DURABLE=false benches/scale.sh`: no syncs, as h5copy runs.
+    (
+        "parallel-nosync",
+        "trialflow, parallel, no sync",
+        RGBColor(44, 160, 44),
     ),
 ];
 
@@ -199,7 +205,8 @@ where
         .x_label_formatter(&log_label)
         .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
-    for ((_, label, colour), pts) in TOOLS.iter().zip(&all) {
+    // A tool without runs (no `DURABLE=false` rows, say) gets no legend entry either.
+    for ((_, label, colour), pts) in TOOLS.iter().zip(&all).filter(|(_, pts)| !pts.is_empty()) {
         let colour = *colour;
         let xy = || pts.iter().map(|q| (q.0, q.1));
         chart
