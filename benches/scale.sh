@@ -18,7 +18,8 @@
 #          Default: 0.1gb 1gb 10gb 1gb-7810 1gb-78k 1gb-200k.
 # Environment: TRIALFLOW (default target/release/trialflow), REPEAT (3), MODES (parallel
 # sequential), KEEP=1 keeps recordings over 2 GB (deleted after their row otherwise),
-# DURABLE (true; false runs trialflow with `execution.durable: false`, no syncs, like h5copy).
+# DURABLE (true; false runs trialflow with `execution.durable: false`, no syncs, like h5copy,
+# recorded in the CSV as `parallel-nosync` or `sequential-nosync`).
 set -euo pipefail
 dir=${1:?usage: benches/scale.sh DIR [SIZES...]}
 shift || true
