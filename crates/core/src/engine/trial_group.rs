@@ -53,21 +53,20 @@ impl<'p> GroupReader<'p> {
         }
         if self.trials.start != trial || self.trials.is_empty() {
             self.current = None;
-            self.trials = trial..trial;
             if last <= trial {
+                self.trials = trial..trial;
                 return None;
             }
+            self.trials = trial..last + 1;
             let mut values = pools.trials_f32.take();
-            match source.read_trials_f32(trial..last + 1, &mut values) {
-                Ok(true) => {}
-                _ => {
-                    pools.trials_f32.give(values);
-                    self.trials = trial..last + 1;
-                    return None;
-                }
+            if !matches!(
+                source.read_trials_f32(self.trials.clone(), &mut values),
+                Ok(true)
+            ) {
+                pools.trials_f32.give(values);
+                return None;
             }
             self.current = Some(Arc::new(TrialGroup { values, pools }));
-            self.trials = trial..last + 1;
             self.next = 0;
         }
         let group = Arc::clone(self.current.as_ref()?);
